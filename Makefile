@@ -1,0 +1,35 @@
+# The README's commands. Each target creates the virtual environment when it is missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO_DIR ?= .demo
+
+.PHONY: demo test bench install install-dev install-bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+
+install-bench: $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+
+demo: install
+	$(BIN)/creditmesh simulate --borrowers 20000 --months 24 --seed 7 --out $(DEMO_DIR) --overwrite
+	$(BIN)/creditmesh metrics $(DEMO_DIR) --compare-seeds
+
+test: install-dev
+	$(BIN)/python -m pytest
+
+bench: install-bench
+	@set -e; for script in benchmarks/*.py; do \
+	  echo "== $$script"; $(BIN)/python $$script; \
+	done
+
+clean:
+	rm -rf $(DEMO_DIR) build dist src/*.egg-info .pytest_cache
