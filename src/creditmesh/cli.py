@@ -1,0 +1,151 @@
+"""The ``creditmesh`` command: thin wrappers that parse, call one box, and print.
+
+Every :class:`~creditmesh.errors.CreditmeshError` becomes one line on stderr and
+exit code 2; nothing is written half-way.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+
+from creditmesh.errors import CreditmeshError, ParameterError
+
+app = typer.Typer(help="creditmesh: an open-source credit-tech platform.", no_args_is_help=True, add_completion=False)
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+
+
+def _fail(error: CreditmeshError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(code=2)
+
+
+@contextmanager
+def _steps(total: int, description: str) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on stderr, advanced once per reported step."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[step]}"),
+                  TimeElapsedColumn(), console=console, transient=not console.is_terminal) as progress:
+        task = progress.add_task(description, total=total, step="")
+        yield lambda step: progress.update(task, advance=1, step=step)
+
+
+def _parse_date(value: str | None, field: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(field, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option(help="Folder to write the Parquet tables to.")],
+    borrowers: Annotated[int, typer.Option(help="Registered users to simulate.")] = 20_000,
+    months: Annotated[int, typer.Option(help="Months of platform history.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same platform.")] = 0,
+    start: Annotated[Optional[str], typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    institutions: Annotated[int, typer.Option(help="Funding partners.")] = 160,
+    overwrite: Annotated[bool, typer.Option(help="Replace the folder if it is not empty.")] = False,
+) -> None:
+    """Simulate a lending platform and write its tables (truth apart, under truth/)."""
+    from creditmesh.simulate import SimulationConfig, simulate as run, write_dataset
+
+    try:
+        options = dict(borrowers=borrowers, months=months, seed=seed, institutions=institutions)
+        first_day = _parse_date(start, "start")
+        if first_day is not None:
+            options["start"] = first_day
+        config = SimulationConfig(**options)
+        if out.exists() and not out.is_dir():
+            raise ParameterError("out", f"{out} exists and is not a folder")
+        if out.exists() and any(out.iterdir()) and not overwrite:
+            raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
+        with _steps(config.months + 16, "simulate") as step:
+            result = run(config, progress=step)
+            write_dataset(result, out, overwrite=overwrite, progress=step)
+    except CreditmeshError as error:
+        _fail(error)
+    rows = {name: data.num_rows for name, data in result.tables.items()}
+    typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
+
+
+@app.command()
+def metrics(
+    directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date of the figures (default: the last day in the data).")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")] = OutputFormat.table,
+    compare_seeds: Annotated[bool, typer.Option("--compare-seeds", help="Show the seeds' disclosed figures beside ours.")] = False,
+) -> None:
+    """The seeds' headline metrics for the quarter that ends on --as-of."""
+    from creditmesh.portfolio import SEED_FIGURES, Book, headline
+
+    try:
+        when = _parse_date(as_of, "as_of")
+        if not directory.is_dir():
+            raise ParameterError("directory", f"{directory} is not a folder")
+        with Book.open(directory) as book:
+            figures = headline(book, when)
+    except CreditmeshError as error:
+        _fail(error)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps(figures, sort_keys=False))
+        return
+    _print_headline(figures, SEED_FIGURES if compare_seeds else None)
+
+
+def _print_headline(figures: dict, seeds: dict | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from creditmesh.money import format_minor
+    from creditmesh.portfolio import HEADLINE_METRICS
+
+    table = Table(title=f"Headline, {figures['period_start']} to {figures['period_end']}")
+    table.add_column("metric")
+    table.add_column("creditmesh", justify="right")
+    if seeds is not None:
+        table.add_column("seeds (Q4 2024)", justify="right")
+    for name in HEADLINE_METRICS:
+        value = figures.get(name)
+        row = [name.replace("_", " "), _show(name, value, format_minor)]
+        if seeds is not None:
+            seed = seeds.get(name)
+            row.append(_show(name, seed.value, format_minor) if seed is not None else "")
+        table.add_row(*row)
+    Console().print(table)
+
+
+def _show(name: str, value, format_minor) -> str:
+    if value is None:
+        return "no data"
+    if name.endswith("_minor"):
+        return format_minor(int(value))
+    if name.endswith(("_rate", "_share", "_contribution", "rate_30d", "rate_90_plus")):
+        return f"{100 * value:.2f} %"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

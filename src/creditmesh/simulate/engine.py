@@ -1,0 +1,155 @@
+"""Run the simulation end to end and write it out atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from creditmesh import __version__
+from creditmesh.errors import ParameterError
+from creditmesh.schema import IDENTITY_KINDS, TABLES
+from creditmesh.simulate.config import SimulationConfig
+from creditmesh.simulate.identities import identity_rows, identity_values
+from creditmesh.simulate.institutions import draw_institutions
+from creditmesh.simulate.platform import run_platform
+from creditmesh.simulate.policy import Policy, RulePolicy
+from creditmesh.simulate.population import draw_population
+from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
+from creditmesh.simulate.ids import format_ids
+from creditmesh.schedules import add_months
+
+#: Where the truth columns go, apart from the tables the platform reads.
+TRUTH_FOLDER = "truth"
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """The platform's tables (truth columns removed) and the truth tables, keyed by table name."""
+
+    config: SimulationConfig
+    tables: dict[str, pa.Table]
+    truth: dict[str, pa.Table]
+
+    @property
+    def end_date(self):
+        return add_months(np.array([np.datetime64(self.config.start, "D")]), self.config.months)[0] - np.timedelta64(1, "D")
+
+
+def simulate(config: SimulationConfig | None = None, *, policy: Policy | None = None,
+             progress: Callable[[str], None] | None = None) -> SimulationResult:
+    """Simulate the platform described by ``config`` (defaults: 20,000 borrowers over 24 months)."""
+    config = config or SimulationConfig()
+    policy = policy or RulePolicy()
+    say = progress or (lambda _step: None)
+    rng = np.random.default_rng(config.seed)
+    start = np.datetime64(config.start, "D")
+    horizon_days = int((add_months(np.array([start]), config.months)[0] - start).astype(np.int64))
+
+    say("borrowers")
+    pop = draw_population(rng, config, horizon_days)
+    institutions, institution_model = draw_institutions(rng, config.institutions)
+    capacity = institutions["monthly_capacity_minor"].to_numpy().astype(np.float64)
+    say("identities")
+    borrower, kind, entity = identity_rows(rng, pop)
+    salt = int(rng.integers(0, 2**62))
+    borrowers_full = borrowers_table(pop, config.start)
+    borrower_ids = borrowers_full["borrower_id"]
+    identities = pa.table(
+        {
+            "borrower_id": borrower_ids.take(pa.array(borrower)),
+            "kind": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)), pa.array(IDENTITY_KINDS)).cast(pa.string()),
+            "value": identity_values(kind, entity, salt),
+        },
+        schema=TABLES["identities"].arrow_schema(),
+    )
+    book = run_platform(rng, config, pop, policy, institution_model, capacity, say)
+    say("tables")
+    applications_full, decisions = application_tables(book, pop, borrower_ids, config.start)
+    credit_lines = credit_lines_table(book, borrower_ids, config.start)
+    loans, allocations, installments, payments = loan_tables(book, borrower_ids, institutions["institution_id"], config.start)
+    tables = {
+        "institutions": institutions,
+        "borrowers": _without_truth("borrowers", borrowers_full),
+        "identities": identities,
+        "applications": _without_truth("applications", applications_full),
+        "decisions": decisions,
+        "credit_lines": credit_lines,
+        "allocations": allocations,
+        "loans": loans,
+        "installments": installments,
+        "payments": payments,
+    }
+    truth = {
+        "borrowers": borrowers_full.select(["borrower_id", *TABLES["borrowers"].truth]),
+        "applications": applications_full.select(["application_id", *TABLES["applications"].truth]),
+    }
+    return SimulationResult(config, tables, truth)
+
+
+def _without_truth(name: str, data: pa.Table) -> pa.Table:
+    return data.select([c for c in data.column_names if c not in TABLES[name].truth])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *, overwrite: bool = False,
+                  progress: Callable[[str], None] | None = None) -> Path:
+    """Write every table as ``<name>.parquet`` (truth under ``truth/``) plus a manifest, all or nothing.
+
+    The files are written to a temporary folder beside ``directory`` and renamed
+    into place in one step, so a crash leaves either the old folder or the new one.
+    """
+    target = Path(directory)
+    say = progress or (lambda _step: None)
+    if target.exists() and not target.is_dir():
+        raise ParameterError("out", f"{target} exists and is not a folder")
+    if target.exists() and any(target.iterdir()) and not overwrite:
+        raise ParameterError("out", f"{target} is not empty; pass overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        files: dict[str, dict[str, object]] = {}
+        (staging / TRUTH_FOLDER).mkdir()
+        for folder, group in (("", result.tables), (TRUTH_FOLDER, result.truth)):
+            for name, data in group.items():
+                say(f"write {folder + '/' if folder else ''}{name}")
+                relative = f"{folder}/{name}.parquet" if folder else f"{name}.parquet"
+                pq.write_table(data, staging / relative, compression="zstd")
+                files[relative] = {"rows": data.num_rows, "sha256": _sha256(staging / relative)}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "creditmesh_version": __version__,
+            "config": result.config.as_dict(),
+            "end_date": str(result.end_date),
+            "files": files,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,219 @@
+"""Turn the simulated book into the Arrow tables of :mod:`creditmesh.schema`."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from creditmesh.schema import CHANNELS, EMPLOYMENT, FUNDING_MODELS, STAGES, TABLES
+from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
+from creditmesh.simulate.platform import NEVER, Book
+from creditmesh.simulate.population import REGIONS, Population
+
+#: Salt for synthetic idempotency keys (distinct from the identity salt).
+_KEY_SALT = 0x5EED_1DE4
+
+
+def _timestamps(start: date, day: np.ndarray, second: np.ndarray) -> pa.TimestampArray:
+    base = np.datetime64(start, "us")
+    values = base + day.astype(np.int64) * np.timedelta64(86_400_000_000, "us") + second.astype(np.int64) * np.timedelta64(1_000_000, "us")
+    return pa.array(values, type=pa.timestamp("us", tz="UTC"))
+
+
+def _dates(start: date, day: np.ndarray, missing: np.ndarray | None = None) -> pa.Date32Array:
+    values = (np.datetime64(start, "D") + np.where(missing, 0, day) if missing is not None else np.datetime64(start, "D") + day)
+    return pa.array(values.astype("datetime64[D]"), type=pa.date32(), mask=missing)
+
+
+def _pick(labels: tuple[str, ...], codes: np.ndarray) -> pa.DictionaryArray | pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels)).cast(pa.string())
+
+
+def _nullable(values: np.ndarray, type_: pa.DataType, missing: np.ndarray) -> pa.Array:
+    return pa.array(values, type=type_, mask=missing)
+
+
+def borrowers_table(pop: Population, start: date) -> pa.Table:
+    ids = format_ids("B", np.arange(pop.size))
+    ring = pop.ring
+    ring_ids = pc.if_else(pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0)))
+    return pa.table(
+        {
+            "borrower_id": ids,
+            "registered_at": _timestamps(start, pop.registered_day, pop.registered_second),
+            "channel": _pick(CHANNELS, pop.channel),
+            "region": _pick(REGIONS, pop.region),
+            "birth_year": pa.array(pop.birth_year, type=pa.int16()),
+            "true_pd": pa.array(pop.true_pd),
+            "is_fraud": pa.array(pop.is_fraud),
+            "ring_id": ring_ids,
+        },
+        schema=TABLES["borrowers"].arrow_schema(with_truth=True),
+    )
+
+
+def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, start: date) -> tuple[pa.Table, pa.Table]:
+    a = book.applications
+    order = np.argsort(a["app"], kind="stable")
+    a = {k: v[order] for k, v in a.items()}
+    b = a["borrower"]
+    ids = format_ids("A", a["app"])
+    employment = pop.employment[b]
+    ring = pop.ring[b]
+    applications = pa.table(
+        {
+            "application_id": ids,
+            "borrower_id": borrower_ids.take(pa.array(b)),
+            "applied_at": _timestamps(start, a["day"], a["second"]),
+            "stage": _pick(STAGES, a["stage"]),
+            "channel": _pick(CHANNELS, pop.channel[b]),
+            "requested_amount_minor": pa.array(a["requested_amount_minor"], type=pa.int64()),
+            "requested_tenor": pa.array(a["requested_tenor"], type=pa.int16()),
+            "age": pa.array(start.year + a["day"] // 365 - pop.birth_year[b], type=pa.int16()),
+            "monthly_income_minor": _nullable(pop.monthly_income_minor[b], pa.int64(), pop.monthly_income_minor[b] < 0),
+            "employment": pc.if_else(pa.array(employment < 0), pa.scalar(None, pa.string()), _pick(EMPLOYMENT, np.maximum(employment, 0))),
+            "bureau_score": _nullable(pop.bureau_score[b], pa.int16(), pop.bureau_score[b] < 0),
+            "bureau_inquiries_6m": _nullable(pop.bureau_inquiries_6m[b], pa.int16(), pop.bureau_inquiries_6m[b] < 0),
+            "bureau_delinquencies_24m": _nullable(pop.bureau_delinquencies_24m[b], pa.int16(), pop.bureau_delinquencies_24m[b] < 0),
+            "device_age_days": pa.array(pop.device_age_days[b] + a["day"] - pop.registered_day[b], type=pa.int32()),
+            "apply_hour": pa.array(pop.apply_hour[b], type=pa.int8()),
+            "contacts_count": pa.array(pop.contacts_count[b], type=pa.int32()),
+            "months_on_book": _nullable(a["months_on_book"], pa.int16(), a["months_on_book"] < 0),
+            "max_dpd_on_book": _nullable(a["max_dpd"], pa.int16(), a["max_dpd"] < 0),
+            "line_utilization": pa.array(a["utilization"], type=pa.float32(), from_pandas=True),
+            "true_pd": pa.array(pop.true_pd[b]),
+            "is_fraud": pa.array(pop.is_fraud[b]),
+            "ring_id": pc.if_else(pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0))),
+        },
+        schema=TABLES["applications"].arrow_schema(with_truth=True),
+    )
+    latency = np.where(a["automated"], 1 + (splitmix64(a["app"]) % np.uint64(30)).astype(np.int64), 3_600 * 4)
+    reasons = pa.ListArray.from_arrays(pa.array(np.arange(len(ids) + 1, dtype=np.int32)), pa.array(a["reason"], type=pa.string()))
+    decisions = pa.table(
+        {
+            "application_id": ids,
+            "decided_at": _timestamps(start, a["day"], a["second"] + latency),
+            "outcome": pa.array(a["outcome"], type=pa.string()),
+            "automated": pa.array(a["automated"]),
+            "score": pa.array(a["score"], from_pandas=True),
+            "pd": pa.array(a["pd"], from_pandas=True),
+            "grade": pa.array(a["grade"], type=pa.string()),
+            "credit_line_minor": pa.array(a["credit_line_minor"], type=pa.int64()),
+            "apr": pa.array(a["apr"], from_pandas=True),
+            "reasons": reasons,
+            "policy_version": pa.array(np.full(len(ids), "rule-v0", dtype=object), type=pa.string()),
+            "arm": pa.array(np.full(len(ids), "champion", dtype=object), type=pa.string()),
+        },
+        schema=TABLES["decisions"].arrow_schema(),
+    )
+    return applications, decisions
+
+
+def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Table:
+    lines = book.lines
+    count = lines["borrower"].size
+    status = np.where(lines["frozen"], "frozen", "active").astype(object)
+    adjusted = lines["last_adjusted_day"]
+    return pa.table(
+        {
+            "credit_line_id": format_ids("CL", lines["borrower"]),
+            "borrower_id": borrower_ids.take(pa.array(lines["borrower"])),
+            "application_id": format_ids("A", lines["app"]),
+            "limit_minor": pa.array(lines["limit"], type=pa.int64()),
+            "apr": pa.array(lines["apr"]),
+            "opened_at": _timestamps(start, lines["open_day"], np.zeros(count, np.int64)),
+            "status": pa.array(status, type=pa.string()),
+            "last_adjusted_at": pa.array(
+                (np.datetime64(start, "us") + np.maximum(adjusted, 0) * np.timedelta64(86_400_000_000, "us")),
+                type=pa.timestamp("us", tz="UTC"),
+                mask=adjusted < 0,
+            ),
+        },
+        schema=TABLES["credit_lines"].arrow_schema(),
+    )
+
+
+def loan_tables(book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, start: date) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+    """loans, allocations, installments, payments."""
+    l = book.loans
+    loan_ids = format_ids("L", l["loan"])
+    app_ids = format_ids("A", l["app"])
+    model = _pick(FUNDING_MODELS, l["model"])
+    loans = pa.table(
+        {
+            "loan_id": loan_ids,
+            "borrower_id": borrower_ids.take(pa.array(l["borrower"])),
+            "credit_line_id": format_ids("CL", l["borrower"]),
+            "application_id": app_ids,
+            "institution_id": institution_ids.take(pa.array(l["institution"])),
+            "funding_model": model,
+            "principal_minor": pa.array(l["principal"], type=pa.int64()),
+            "apr": pa.array(l["apr"]),
+            "tenor_months": pa.array(l["tenor"], type=pa.int16()),
+            "schedule": pa.array(np.where(l["equal_principal"], "equal_principal", "equal_installment").astype(object), type=pa.string()),
+            "originated_at": _timestamps(start, l["day"], l["second"]),
+            "repeat_borrower": pa.array(l["repeat"]),
+        },
+        schema=TABLES["loans"].arrow_schema(),
+    )
+    funding_cost = 0.05
+    margin = np.select(
+        [l["model"] <= 1, l["model"] == 2, l["model"] == 3],
+        [l["apr"] - funding_cost, np.full(l["apr"].size, 0.06), np.full(l["apr"].size, 0.03)],
+        np.full(l["apr"].size, 0.01),
+    )
+    allocations = pa.table(
+        {"application_id": app_ids, "institution_id": loans["institution_id"], "funding_model": model, "expected_margin": pa.array(margin)},
+        schema=TABLES["allocations"].arrow_schema(),
+    )
+    i = book.installments
+    order = np.lexsort((i["seq"], i["loan"]))
+    i = {k: v[order] for k, v in i.items()}
+    open_ = i["paid_day"] == NEVER
+    zero = np.zeros(i["loan"].size, np.int64)
+    installments = pa.table(
+        {
+            "loan_id": loan_ids.take(pa.array(i["loan"])),
+            "seq": pa.array(i["seq"], type=pa.int16()),
+            "due_date": _dates(start, i["due_day"]),
+            "principal_due_minor": pa.array(i["principal_due"], type=pa.int64()),
+            "interest_due_minor": pa.array(i["interest_due"], type=pa.int64()),
+            "fee_due_minor": pa.array(zero),
+            "principal_paid_minor": pa.array(np.where(open_, 0, i["principal_due"]), type=pa.int64()),
+            "interest_paid_minor": pa.array(np.where(open_, 0, i["interest_paid"]), type=pa.int64()),
+            "fee_paid_minor": pa.array(zero),
+            "paid_at": _dates(start, i["paid_day"], open_),
+        },
+        schema=TABLES["installments"].arrow_schema(),
+    )
+    payments = _payments(i, loan_ids, start)
+    return loans, allocations, installments, payments
+
+
+def _payments(i: dict[str, np.ndarray], loan_ids: pa.Array, start: date) -> pa.Table:
+    """One payment per loan per day on which installments were settled."""
+    paid = i["paid_day"] != NEVER
+    loan, day = i["loan"][paid], i["paid_day"][paid]
+    amount = i["principal_due"][paid] + i["interest_paid"][paid]
+    order = np.lexsort((day, loan))
+    loan, day, amount = loan[order], day[order], amount[order]
+    first = np.ones(loan.size, bool)
+    first[1:] = (loan[1:] != loan[:-1]) | (day[1:] != day[:-1])
+    starts = np.flatnonzero(first)
+    totals = np.add.reduceat(amount, starts) if starts.size else np.zeros(0, np.int64)
+    p_loan, p_day = loan[starts], day[starts]
+    numbers = np.arange(starts.size)
+    seconds = (splitmix64(numbers) % np.uint64(86_400)).astype(np.int64)
+    return pa.table(
+        {
+            "payment_id": format_ids("P", numbers),
+            "loan_id": loan_ids.take(pa.array(p_loan)),
+            "paid_at": _timestamps(start, p_day, seconds),
+            "amount_minor": pa.array(totals.astype(np.int64)),
+            "idempotency_key": hex_strings(splitmix64(numbers.astype(np.uint64) ^ np.uint64(_KEY_SALT))),
+        },
+        schema=TABLES["payments"].arrow_schema(),
+    )
