@@ -45,11 +45,11 @@ class SimulationConfig:
         )
     )
     #: Share of registered users who belong to a fraud ring.
-    fraud_ring_share: float = 0.007
+    fraud_ring_share: float = 0.004
     #: Share of registered users who commit fraud alone (no shared identifiers to find them by).
-    fraud_solo_share: float = 0.0015
+    fraud_solo_share: float = 0.001
     #: Share of users already registered when the simulation starts (the platform is not new).
-    initial_user_share: float = 0.5
+    initial_user_share: float = 0.55
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channel_shares", _frozen(self.channel_shares))

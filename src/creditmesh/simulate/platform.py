@@ -37,9 +37,10 @@ EQUAL_PRINCIPAL_SHARE = 0.2
 APPLY_SHARE = 0.78
 FIRST_DRAW_SHARE = 0.7
 NEVER_DRAW_SHARE = 0.3
+DISTRESS_DRAW_SHARE = 0.85
 MONTHLY_CHURN = 0.025
-TRANSIENT_MISS_RATE = 0.042
-CURE_SHARE = 0.3
+TRANSIENT_MISS_RATE = 0.038
+CURE_SHARE = 0.45
 PREPAY_SHARE = 0.12
 ADJUSTMENT_EVERY_MONTHS = 6
 #: How strongly capital-heavy money leans towards the riskier borrowers (0: not at all, 1: fully).
@@ -160,9 +161,10 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     default_day[honest_default] = np.minimum(line_open_day[honest_default] + drawn[honest_default].astype(np.int64), NEVER)
     default_day[pop.is_fraud] = np.minimum(line_open_day[pop.is_fraud] + 1, NEVER)
     cures = ~pop.is_fraud & (rng.random(n) < CURE_SHARE)
+    # days from the default to the cure: over half pay up within a month, the rest over the next six
     delay = np.select(
-        [rng.random(n) < 0.35, rng.random(n) < 0.6],
-        [rng.integers(5, 45, n), rng.integers(45, 120, n)],
+        [rng.random(n) < 0.55, rng.random(n) < 0.6],
+        [rng.integers(3, 30, n), rng.integers(30, 120, n)],
         rng.integers(120, 200, n),
     )
     cure_day = np.where(cures & (default_day < NEVER), default_day + delay, NEVER)
@@ -218,6 +220,9 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         # --- drawdown requests ------------------------------------------------------------------------------
         opening = has_line & (line_month == m)
         want = np.where(opening, np.where(pop.is_fraud, 1.0, np.where(never_draws, 0.0, FIRST_DRAW_SHARE)), propensity)
+        # borrowers heading for default borrow hard in the two months before it
+        distressed = ~pop.is_fraud & (default_day >= lo) & (default_day - lo < 60)
+        want = np.where(distressed & (want > 0), DISTRESS_DRAW_SHARE, want)
         requesters = np.flatnonzero(has_line & (rng.random(n) < want))
         if requesters.size == 0:
             continue
@@ -231,6 +236,7 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         limit = line_limit[requesters]
         # first drawdowns are smaller than repeat ones; fraudsters take nearly all they can
         share = np.where(loans_count[requesters] > 0, rng.beta(2.0, 2.5, requesters.size), rng.beta(1.5, 3.5, requesters.size))
+        share = np.where(distressed[requesters], rng.beta(4.0, 1.5, requesters.size), share)
         share = np.where(pop.is_fraud[requesters], 0.95, share)
         requested = np.maximum(np.round(limit * share / 100_00) * 100_00, 500_00).astype(np.int64)
         tenor = TENORS[rng.choice(TENORS.size, requesters.size, p=TENOR_WEIGHTS)]

@@ -47,7 +47,7 @@ class RulePolicy:
 
     version = "rule-v0"
 
-    def __init__(self, *, max_pd: float = 0.06, review_band: float = 0.004) -> None:
+    def __init__(self, *, max_pd: float = 0.06, review_band: float = 0.0004) -> None:
         self.max_pd = max_pd
         self.review_band = review_band
 

@@ -20,7 +20,7 @@ from creditmesh.simulate.config import SimulationConfig
 
 REGIONS = tuple(f"R{i:02d}" for i in range(1, 32))
 #: Fraud rings hold between these many members.
-RING_SIZE_MIN, RING_SIZE_MAX = 4, 30
+RING_SIZE_MIN, RING_SIZE_MAX = 4, 16
 #: Calibration of the true 12-month PD: logit(pd) = PD_INTERCEPT - PD_SLOPE * risk_z.
 PD_INTERCEPT = -2.5
 PD_SLOPE = 1.05
@@ -169,7 +169,9 @@ def _plant_fraud(rng: np.random.Generator, config: SimulationConfig, p: dict[str
         remaining -= size
     ring_of_member = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     p["ring"][in_rings] = ring_of_member
-    burst_day = rng.integers(0, max(1, horizon_days - 60), len(sizes))
+    # rings strike throughout the period (stratified, so a small run is not at the mercy of a few bursts)
+    rings = len(sizes)
+    burst_day = ((rng.permutation(rings) + rng.random(rings)) / max(rings, 1) * max(1, horizon_days - 60)).astype(np.int64)
     p["registered_day"][in_rings] = burst_day[ring_of_member] + rng.integers(0, 7, len(in_rings))
     fraud = chosen
     p["is_fraud"][fraud] = True

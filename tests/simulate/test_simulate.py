@@ -1,0 +1,156 @@
+import json
+from datetime import date
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from creditmesh.errors import ParameterError
+from creditmesh.schema import TABLES, validate
+from creditmesh.simulate import SimulationConfig, simulate, write_dataset
+from creditmesh.simulate import engine
+
+
+@pytest.fixture(scope="module")
+def small():
+    return simulate(SimulationConfig(borrowers=3_000, months=12, seed=11))
+
+
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"borrowers": -5}, "borrowers"),
+        ({"borrowers": 0}, "borrowers"),
+        ({"months": 0}, "months"),
+        ({"institutions": 3}, "institutions"),
+        ({"channel_shares": {"app": 0.5, "embedded": 0.4}}, "channel_shares"),
+        ({"funding_shares": {"capital_light": 1.2, "ice": -0.2}}, "funding_shares"),
+        ({"channel_shares": {"app": 0.5, "telepathy": 0.5}}, "channel_shares"),
+        ({"fraud_ring_share": 0.5}, "fraud_ring_share"),
+        ({"borrowers": 10.5}, "borrowers"),
+    ],
+)
+def test_impossible_parameters_are_refused_by_name(options, field):
+    with pytest.raises(ParameterError) as caught:
+        SimulationConfig(**options)
+    assert caught.value.field == field
+
+
+def test_every_table_conforms_to_the_schema_and_truth_is_kept_apart(small):
+    for name, data in small.tables.items():
+        validate(name, data)  # raises on any problem
+        assert not set(TABLES[name].truth) & set(data.column_names), name
+    assert set(small.truth) == {"borrowers", "applications"}
+    assert small.truth["borrowers"].column_names == ["borrower_id", "true_pd", "is_fraud", "ring_id"]
+
+
+def test_the_same_seed_gives_the_same_platform():
+    a = simulate(SimulationConfig(borrowers=800, months=6, seed=3))
+    b = simulate(SimulationConfig(borrowers=800, months=6, seed=3))
+    c = simulate(SimulationConfig(borrowers=800, months=6, seed=4))
+    for name in a.tables:
+        assert a.tables[name].equals(b.tables[name]), name
+    assert not a.tables["loans"].equals(c.tables["loans"])
+
+
+def test_installments_sum_to_each_loans_principal(small):
+    loans = small.tables["loans"].to_pandas().set_index("loan_id")
+    installments = small.tables["installments"].to_pandas()
+    principal = installments.groupby("loan_id")["principal_due_minor"].sum()
+    assert (principal.reindex(loans.index) == loans["principal_minor"]).all()
+    counts = installments.groupby("loan_id").size().reindex(loans.index)
+    assert (counts == loans["tenor_months"]).all()
+
+
+def test_payments_and_installments_agree_and_nothing_is_paid_after_the_end(small):
+    installments = small.tables["installments"].to_pandas()
+    payments = small.tables["payments"].to_pandas()
+    settled = installments.dropna(subset=["paid_at"])
+    assert (settled["principal_paid_minor"] == settled["principal_due_minor"]).all()
+    assert (installments["interest_paid_minor"] <= installments["interest_due_minor"]).all()
+    assert (installments.loc[installments["paid_at"].isna(), ["principal_paid_minor", "interest_paid_minor"]] == 0).all().all()
+    paid_total = int(settled["principal_paid_minor"].sum() + settled["interest_paid_minor"].sum())
+    assert int(payments["amount_minor"].sum()) == paid_total
+    end = small.end_date.astype("datetime64[D]").item()
+    assert settled["paid_at"].max() <= end
+    assert payments["idempotency_key"].is_unique
+
+
+def test_repeat_borrower_flag_is_true_exactly_after_a_first_drawdown(small):
+    loans = small.tables["loans"].to_pandas().sort_values(["borrower_id", "originated_at", "loan_id"])
+    first = ~loans["borrower_id"].duplicated()
+    assert (loans["repeat_borrower"] == ~first).all()
+
+
+def test_drawdowns_stay_within_the_credit_line(small):
+    loans = small.tables["loans"].to_pandas()
+    decisions = small.tables["decisions"].to_pandas().set_index("application_id")
+    approved = decisions.loc[loans["application_id"], "credit_line_minor"].to_numpy()
+    assert (loans["principal_minor"].to_numpy() == approved).all()
+    lines = small.tables["credit_lines"].to_pandas().set_index("credit_line_id")
+    # no single loan exceeds the largest limit the line ever had
+    adjustments = small.tables["applications"].to_pandas()
+    largest = max(int(lines["limit_minor"].max()), int(adjustments["requested_amount_minor"].max()))
+    assert loans["principal_minor"].max() <= largest
+
+
+def test_fraudsters_never_repay_and_rings_share_identifiers(small):
+    truth = small.truth["borrowers"].to_pandas()
+    fraud = set(truth.loc[truth["is_fraud"], "borrower_id"])
+    loans = small.tables["loans"].to_pandas()
+    installments = small.tables["installments"].to_pandas().merge(loans[["loan_id", "borrower_id"]], on="loan_id")
+    assert installments.loc[installments["borrower_id"].isin(fraud), "paid_at"].isna().all()
+    identities = small.tables["identities"].to_pandas()
+    devices = identities[identities["kind"] == "device"]
+    sharing = devices.groupby("value")["borrower_id"].nunique()
+    shared_values = set(sharing[sharing > 1].index)
+    ring_members = set(truth.loc[truth["ring_id"].notna(), "borrower_id"])
+    share_of_ring = devices[devices["borrower_id"].isin(ring_members)]["value"].isin(shared_values).mean()
+    share_of_honest = devices[~devices["borrower_id"].isin(fraud)]["value"].isin(shared_values).mean()
+    assert share_of_ring > 0.9 > 0.3 > share_of_honest
+
+
+def test_contacts_hash_like_the_phones_they_name(small):
+    identities = small.tables["identities"].to_pandas()
+    phones = set(identities.loc[identities["kind"] == "phone", "value"])
+    contacts = identities.loc[identities["kind"] == "contact", "value"]
+    linked = contacts.isin(phones).mean()
+    assert 0.2 < linked < 0.6  # about 30 % of contacts are other users, plus ring members
+
+
+def test_write_dataset_is_all_or_nothing(small, tmp_path, monkeypatch):
+    target = tmp_path / "book"
+    write_dataset(small, target)
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["files"]["loans.parquet"]["rows"] == small.tables["loans"].num_rows
+    assert pq.read_table(target / "truth" / "borrowers.parquet").num_rows == 3_000
+    with pytest.raises(ParameterError, match="not empty"):
+        write_dataset(small, target)
+
+    calls = {"n": 0}
+    real_write = pq.write_table
+
+    def failing_write(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(engine.pq, "write_table", failing_write)
+    fresh = tmp_path / "fresh"
+    with pytest.raises(OSError, match="disk full"):
+        write_dataset(small, fresh)
+    assert not fresh.exists()
+    calls["n"] = 0
+    with pytest.raises(OSError, match="disk full"):
+        write_dataset(small, target, overwrite=True)
+    assert json.loads((target / "manifest.json").read_text()) == manifest  # the old book is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book"]  # no staging folder left behind
+
+
+def test_about_99_percent_of_credit_line_applications_are_decided_automatically(small):
+    decisions = small.tables["decisions"].to_pandas()
+    stage = small.tables["applications"].to_pandas()["stage"]
+    share = decisions.loc[(stage == "credit_line").to_numpy(), "automated"].mean()
+    assert 0.98 < share < 1.0  # the seeds: 99.3 %
