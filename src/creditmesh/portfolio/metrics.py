@@ -1,0 +1,526 @@
+"""The operating metrics the seeds disclose, computed from a :class:`~creditmesh.portfolio.book.Book`.
+
+One function a metric. Each docstring quotes the footnote it implements
+(seeds/002, Q4 2024 results) and states how we read it. The shared reading:
+
+* An installment is *open at day D* while ``paid_at IS NULL OR paid_at > D``
+  (``paid_at`` is the day it was settled in full, so it is closed at the end of
+  that day). A loan's outstanding principal at D is the principal due of its
+  open installments, for loans originated on or before D. Partial payments on
+  an open installment are not deducted: the paid columns hold the amounts paid
+  so far, not as of D.
+* Days past due at D: ``D - min(due_date)`` over the loan's installments open at
+  D with ``due_date < D``, else 0. Due today and unpaid is 0 dpd; the next day 1.
+* A loan is charged off on ``min(due_date + 181)`` over its installments still
+  open at the end of day ``due_date + 181`` (``paid_at IS NULL OR paid_at >
+  due_date + 181``), the first day it shows 181 dpd, and stays charged off from
+  then on, whatever is recovered.
+* A loan is *already past due* when one of its installments falls due if an
+  earlier installment was still unpaid when that day began. Its principal had
+  already become overdue, so the Day-1 and 30-day collection figures leave the
+  installment out: they measure current loans entering delinquency (the
+  company's Chinese-language disclosures call the Day-1 figure an entry-into-
+  collection rate). Without this, a loan in arrears would "become overdue"
+  again every month until charge-off and swamp the flow the metric tracks.
+* Money sums are exact Python ``int`` minor units. A rate is a Python ``float``
+  fraction, or ``None`` when its denominator is zero (an empty period, a book
+  without risk-bearing loans): no rate is ever a division by zero.
+
+Days are ``datetime.date`` (a ``datetime`` is refused: the metrics are daily);
+timestamps are compared by their UTC calendar day. Periods ``[start, end]``
+include both ends. Every query binds its values as parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from creditmesh.errors import ParameterError
+from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from creditmesh.portfolio.book import Book
+
+# -- SQL ---------------------------------------------------------------------
+# Fixed text only: every value is a bound parameter ($as_of, $start, ...).
+
+_CHARGE_OFFS_CTE = """
+charge_offs AS (
+    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
+    FROM installments
+    WHERE paid_at IS NULL OR paid_at > due_date + 181
+    GROUP BY loan_id
+)"""
+
+_LOAN_STATES_SQL = (
+    "WITH"
+    + _CHARGE_OFFS_CTE
+    + """,
+open_installments AS (
+    SELECT loan_id, due_date, principal_due_minor
+    FROM installments
+    WHERE paid_at IS NULL OR paid_at > CAST($as_of AS DATE)
+),
+loan_states AS (
+    SELECT
+        l.loan_id,
+        l.funding_model,
+        CAST(COALESCE(SUM(o.principal_due_minor), 0) AS BIGINT) AS outstanding_principal_minor,
+        CAST(COALESCE(
+            CAST($as_of AS DATE) - MIN(o.due_date) FILTER (WHERE o.due_date < CAST($as_of AS DATE)), 0
+        ) AS INTEGER) AS dpd,
+        c.charged_off_on,
+        COALESCE(c.charged_off_on <= CAST($as_of AS DATE), FALSE) AS charged_off
+    FROM loans AS l
+    LEFT JOIN open_installments AS o ON o.loan_id = l.loan_id
+    LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id
+    WHERE CAST(l.originated_at AS DATE) <= CAST($as_of AS DATE)
+      AND list_contains($models, l.funding_model)
+    GROUP BY l.loan_id, l.funding_model, c.charged_off_on
+)
+"""
+)
+
+_LOAN_STATES_TABLE_SQL = _LOAN_STATES_SQL + "SELECT * FROM loan_states ORDER BY loan_id"
+
+_BALANCES_SQL = (
+    _LOAN_STATES_SQL
+    + """
+SELECT
+    COALESCE(SUM(outstanding_principal_minor), 0),
+    COALESCE(SUM(outstanding_principal_minor) FILTER (WHERE dpd BETWEEN 91 AND 180), 0)
+FROM loan_states
+WHERE NOT charged_off
+"""
+)
+
+# Installments falling due in [start, end] on loans that were current when the due date began:
+# every earlier installment settled before that day. (A loan charged off before the due date is
+# never current then, so charge-offs need no test of their own.)
+_FALLING_DUE_SQL = (
+    """
+WITH with_history AS (
+    SELECT
+        loan_id, due_date, paid_at, principal_due_minor,
+        MAX(COALESCE(paid_at, DATE '9999-12-31')) OVER (
+            PARTITION BY loan_id ORDER BY due_date RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING
+        ) AS earlier_settled_by
+    FROM installments
+    WHERE due_date <= CAST($end AS DATE)
+),
+falling_due AS (
+    SELECT i.due_date, i.paid_at, i.principal_due_minor
+    FROM with_history AS i
+    JOIN loans AS l ON l.loan_id = i.loan_id
+    WHERE i.due_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+      AND (i.earlier_settled_by IS NULL OR i.earlier_settled_by < i.due_date)
+      AND list_contains($models, l.funding_model)
+)
+"""
+)
+
+_DAY1_SQL = (
+    _FALLING_DUE_SQL
+    + """
+SELECT
+    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at IS NULL OR paid_at > due_date), 0),
+    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0)
+FROM falling_due
+"""
+)
+
+_COLLECTION_SQL = (
+    _FALLING_DUE_SQL
+    + """
+SELECT
+    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at <= due_date + 30), 0),
+    COALESCE(SUM(principal_due_minor), 0)
+FROM falling_due
+WHERE (paid_at IS NULL OR paid_at > due_date)
+  AND due_date + 30 <= CAST($observed_until AS DATE)
+"""
+)
+
+_ORIGINATIONS_SQL = """
+SELECT
+    COALESCE(SUM(principal_minor), 0),
+    COUNT(*),
+    COALESCE(SUM(CAST(principal_minor AS HUGEINT) * tenor_months), 0)
+FROM loans
+WHERE CAST(originated_at AS DATE) BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+  AND list_contains($models, funding_model)
+"""
+
+_REPEAT_SQL = """
+WITH drawdowns AS (
+    SELECT
+        principal_minor,
+        originated_at,
+        originated_at > MIN(originated_at) OVER (PARTITION BY borrower_id) AS after_earlier_drawdown
+    FROM loans
+)
+SELECT
+    COALESCE(SUM(principal_minor) FILTER (WHERE after_earlier_drawdown), 0),
+    COALESCE(SUM(principal_minor), 0)
+FROM drawdowns
+WHERE CAST(originated_at AS DATE) BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
+"""
+
+_CREDIT_LINE_USERS_SQL = """
+SELECT COUNT(DISTINCT borrower_id) FROM credit_lines WHERE CAST(opened_at AS DATE) <= CAST($as_of AS DATE)
+"""
+_DRAWDOWN_BORROWERS_SQL = """
+SELECT COUNT(DISTINCT borrower_id) FROM loans WHERE CAST(originated_at AS DATE) <= CAST($as_of AS DATE)
+"""
+_REGISTERED_USERS_SQL = """
+SELECT COUNT(*) FROM borrowers WHERE CAST(registered_at AS DATE) <= CAST($as_of AS DATE)
+"""
+_INSTITUTIONS_SQL = "SELECT COUNT(*) FROM institutions"
+
+
+# -- arguments ---------------------------------------------------------------
+
+
+def _day(value: object, field: str) -> dt.date:
+    # datetime is a subclass of date; a metric day must not carry a time of day.
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise ParameterError(field, f"expected a datetime.date, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _period(start: object, end: object) -> dict[str, dt.date]:
+    first, last = _day(start, "start"), _day(end, "end")
+    if first > last:
+        raise ParameterError("start", f"{first.isoformat()} is after end {last.isoformat()}")
+    return {"start": first, "end": last}
+
+
+def _models(funding_models: str | Iterable[str] | None) -> list[str]:
+    if funding_models is None:
+        return list(FUNDING_MODELS)
+    if isinstance(funding_models, str):
+        funding_models = (funding_models,)
+    try:
+        chosen = list(funding_models)
+    except TypeError:
+        raise ParameterError("funding_models", f"expected funding model names, got {funding_models!r}") from None
+    if not chosen:
+        raise ParameterError("funding_models", "at least one funding model is needed")
+    unknown = sorted({str(m) for m in chosen if m not in FUNDING_MODELS})
+    if unknown:
+        raise ParameterError("funding_models", f"unknown {unknown}; known: {list(FUNDING_MODELS)}")
+    return chosen
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    """``numerator / denominator`` as a float, or ``None`` when the denominator is zero."""
+    return None if denominator == 0 else int(numerator) / int(denominator)
+
+
+# -- building blocks ---------------------------------------------------------
+
+
+def loan_states(book: "Book", as_of: dt.date, funding_models: str | Iterable[str] | None = None) -> "pd.DataFrame":
+    """Each loan originated on or before ``as_of``: outstanding principal, dpd and charge-off at ``as_of``.
+
+    Columns: ``loan_id, funding_model, outstanding_principal_minor, dpd,
+    charged_off_on`` (null if never) and ``charged_off`` (at ``as_of``). The
+    readings of the module docstring, one row a loan; every balance metric
+    sums these rows.
+    """
+    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
+    return book.sql(_LOAN_STATES_TABLE_SQL, params)
+
+
+def _balances(book: "Book", as_of: object, funding_models: str | Iterable[str] | None) -> tuple[int, int]:
+    """(outstanding principal, of which 91-180 dpd) over loans not charged off at ``as_of``."""
+    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
+    total, ninety_plus = book.one(_BALANCES_SQL, params)
+    return int(total), int(ninety_plus)
+
+
+def _originations(
+    book: "Book", start: object, end: object, funding_models: str | Iterable[str] | None
+) -> tuple[int, int, int]:
+    """(principal, count, principal x tenor) of the loans originated in ``[start, end]``."""
+    params = {**_period(start, end), "models": _models(funding_models)}
+    volume, count, principal_months = book.one(_ORIGINATIONS_SQL, params)
+    return int(volume), int(count), int(principal_months)
+
+
+# -- disclosed metrics -------------------------------------------------------
+
+
+def cumulative_registered_users(book: "Book", as_of: dt.date) -> int:
+    """Borrowers registered on or before ``as_of``.
+
+    Footnote 1: "Refers to cumulative registered users across our platform."
+    Every row of ``borrowers`` is a registered user.
+    """
+    (count,) = book.one(_REGISTERED_USERS_SQL, {"as_of": _day(as_of, "as_of")})
+    return int(count)
+
+
+def cumulative_users_with_approved_credit_lines(book: "Book", as_of: dt.date) -> int:
+    """Distinct borrowers with a credit line opened on or before ``as_of``.
+
+    Footnote 2: "'Cumulative users with approved credit lines' refers to the
+    total number of users who had submitted their credit applications and were
+    approved with a credit line at the end of each period." A line counts once
+    opened, whatever its status now (frozen and closed lines were approved).
+    """
+    (count,) = book.one(_CREDIT_LINE_USERS_SQL, {"as_of": _day(as_of, "as_of")})
+    return int(count)
+
+
+def cumulative_borrowers_with_drawdown(book: "Book", as_of: dt.date) -> int:
+    """Distinct borrowers with a loan originated on or before ``as_of``.
+
+    Seeds: "Cumulative borrowers with successful drawdown, including repeat
+    borrowers". A borrower counts once, however many loans.
+    """
+    (count,) = book.one(_DRAWDOWN_BORROWERS_SQL, {"as_of": _day(as_of, "as_of")})
+    return int(count)
+
+
+def financial_institution_partners(book: "Book") -> int:
+    """The institutions in the book.
+
+    Seeds: "our platform has connected 162 financial institutional partners".
+    ``institutions`` has no connection date, so this is the count today.
+    """
+    (count,) = book.one(_INSTITUTIONS_SQL)
+    return int(count)
+
+
+def loans_originated(book: "Book", start: dt.date, end: dt.date) -> int:
+    """Loans originated in ``[start, end]`` (UTC day of ``originated_at``).
+
+    Footnote 3 only splits the count by product ("Including 2,799,208 loans
+    across 'V-pocket', and 22,015,715 loans across other products"); every
+    funding model counts.
+    """
+    return _originations(book, start, end, None)[1]
+
+
+def loan_volume_minor(
+    book: "Book", start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
+) -> int:
+    """Principal of the loans originated in ``[start, end]``, in minor units.
+
+    Footnote 4: "Refers to the total principal amount of loans facilitated and
+    originated during the given period." All funding models unless
+    ``funding_models`` narrows it.
+    """
+    return _originations(book, start, end, funding_models)[0]
+
+
+def platform_services_volume_share(book: "Book", start: dt.date, end: dt.date) -> float | None:
+    """Share of the period's loan volume under the capital-light model, ICE and technology solutions.
+
+    Seeds: "RMB47,796 million of such loan volume was under capital-light model,
+    Intelligence Credit Engine ("ICE") and total technology solutions^5,
+    representing 53.2% of the total". Footnote 5: "For loans facilitated through
+    'ICE', the Company does not bear principal risk." Numerator: loan volume of
+    :data:`~creditmesh.schema.PLATFORM_SERVICE_MODELS`; denominator: all loan
+    volume; ``None`` for a period without loans.
+    """
+    return _ratio(loan_volume_minor(book, start, end, PLATFORM_SERVICE_MODELS), loan_volume_minor(book, start, end))
+
+
+def total_outstanding_balance_minor(
+    book: "Book", as_of: dt.date, funding_models: str | Iterable[str] | None = None
+) -> int:
+    """Principal outstanding at ``as_of`` on loans not charged off, in minor units.
+
+    Footnote 6: "'Total outstanding loan balance' refers to the total amount of
+    principal outstanding for loans facilitated and originated at the end of
+    each period, excluding loans delinquent for more than 180 days." A loan
+    that once reached 181 dpd stays out (charge-off is permanent). All funding
+    models unless ``funding_models`` narrows it.
+    """
+    return _balances(book, as_of, funding_models)[0]
+
+
+def platform_services_balance_share(book: "Book", as_of: dt.date) -> float | None:
+    """Share of the total outstanding balance under the capital-light model, ICE and technology solutions.
+
+    Seeds: "RMB79,599 million of such loan balance was under capital-light
+    model, 'ICE' and total technology solutions" (of RMB137,014 million).
+    Numerator and denominator are :func:`total_outstanding_balance_minor`;
+    ``None`` when nothing is outstanding.
+    """
+    return _ratio(
+        total_outstanding_balance_minor(book, as_of, PLATFORM_SERVICE_MODELS),
+        total_outstanding_balance_minor(book, as_of),
+    )
+
+
+def weighted_average_tenor_months(book: "Book", start: dt.date, end: dt.date) -> float | None:
+    """Principal-weighted average contractual tenor, in months, of the loans originated in ``[start, end]``.
+
+    Seeds: "The weighted average contractual tenor of loans originated by
+    financial institutions across our platform in the fourth quarter of 2024
+    was approximately 10.00 months". Weights are principal; ``None`` for a
+    period without loans.
+    """
+    volume, _, principal_months = _originations(book, start, end, None)
+    return _ratio(principal_months, volume)
+
+
+def delinquency_rate_90_plus(book: "Book", as_of: dt.date) -> float | None:
+    """Outstanding principal 91-180 dpd over all outstanding principal of on- and off-balance loans.
+
+    Footnote 7: "'90 day+ delinquency rate' refers to the outstanding principal
+    balance of on- and off-balance sheet loans that were 91 to 180 calendar days
+    past due as a percentage of the total outstanding principal balance of on-
+    and off-balance sheet loans across our platform as of a specific date. Loans
+    that are charged-off and loans under 'ICE' and total technology solutions
+    are not included in the delinquency rate calculation."
+
+    Only :data:`~creditmesh.schema.RISK_BEARING_MODELS` (``capital_heavy_on``,
+    ``capital_heavy_off``) count: capital-light loans are not on or off the
+    platform's balance sheet either. Loans charged off at ``as_of`` are left
+    out of both sides; a loan's whole outstanding principal counts once it is
+    91-180 dpd. ``None`` when no such principal is outstanding.
+    """
+    total, ninety_plus = _balances(book, as_of, RISK_BEARING_MODELS)
+    return _ratio(ninety_plus, total)
+
+
+def repeat_borrower_contribution(book: "Book", start: dt.date, end: dt.date) -> float | None:
+    """Share of the period's loan volume drawn by borrowers who had drawn down before.
+
+    Footnote 8: "'Repeat borrower contribution' for a given period refers to (i)
+    the principal amount of loans borrowed during that period by borrowers who
+    had historically made at least one successful drawdown, divided by (ii) the
+    total loan facilitation and origination volume through our platform during
+    that period."
+
+    A loan is a repeat drawdown when the same borrower has a loan with a
+    strictly earlier ``originated_at``, anywhere in the book (so a new
+    borrower's second loan in the period counts; two loans at the same instant
+    are both first drawdowns). Computed from the data, not from the
+    ``loans.repeat_borrower`` flag. ``None`` for a period without loans.
+    """
+    repeat, total = book.one(_REPEAT_SQL, _period(start, end))
+    return _ratio(repeat, total)
+
+
+def day1_delinquency_rate(
+    book: "Book", start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
+) -> float | None:
+    """Principal left unpaid at the end of its due date over principal due, for due dates in ``[start, end]``.
+
+    Footnote 10: "'Day-1 delinquency rate' is defined as (i) the total amount of
+    principal that became overdue as of a specified date, divided by (ii) the
+    total amount of principal that was due for repayment as of such specified
+    date."
+
+    Over installments due in the period on loans that were current when the
+    due date began (not already past due, see the module notes; a charged-off
+    loan never is):
+    denominator = principal of those still unpaid when the due date began
+    (``paid_at IS NULL OR paid_at >= due_date``: an installment prepaid earlier
+    was never due for repayment); numerator = principal of those not settled by
+    the end of the due date (``paid_at IS NULL OR paid_at > due_date``). The
+    book is taken as observed through ``end``. ``None`` when nothing fell due.
+    """
+    params = {**_period(start, end), "models": _models(funding_models)}
+    overdue, due = book.one(_DAY1_SQL, params)
+    return _ratio(overdue, due)
+
+
+def collection_rate_30d(
+    book: "Book",
+    start: dt.date,
+    end: dt.date,
+    observed_until: dt.date | None = None,
+    funding_models: str | Iterable[str] | None = None,
+) -> float | None:
+    """Share of the principal that became overdue which was settled within 30 days of the due date.
+
+    Footnote 11: "'30-day collection rate' is defined as (i) the amount of
+    principal that was repaid in one month among the total amount of principal
+    that became overdue as of a specified date, divided by (ii) the total amount
+    of principal that became overdue as of such specified date."
+
+    Cohort: the Day-1 numerator installments (see :func:`day1_delinquency_rate`)
+    due in ``[start, end]`` whose 30-day window has closed by
+    ``observed_until`` (``due_date + 30 <= observed_until``; default: the
+    book's last date). Immature installments are left out, not counted as
+    uncollected. Numerator: cohort principal settled in full by ``due_date +
+    30``; partial repayments do not count. ``None`` for an empty cohort.
+    """
+    params = {**_period(start, end), "models": _models(funding_models)}
+    if observed_until is None:
+        observed_until = book.last_date
+        if observed_until is None:  # an empty book has nothing to collect
+            return None
+    params["observed_until"] = _day(observed_until, "observed_until")
+    collected, overdue = book.one(_COLLECTION_SQL, params)
+    return _ratio(collected, overdue)
+
+
+# -- the headline table ------------------------------------------------------
+
+# How each metric is called: over the period, at the as_of day, or for the whole book.
+_PERIOD, _AS_OF, _WHOLE_BOOK = "period", "as_of", "book"
+_HEADLINE: tuple[tuple[Callable[..., int | float | None], str], ...] = (
+    (financial_institution_partners, _WHOLE_BOOK),
+    (cumulative_registered_users, _AS_OF),
+    (cumulative_users_with_approved_credit_lines, _AS_OF),
+    (cumulative_borrowers_with_drawdown, _AS_OF),
+    (loans_originated, _PERIOD),
+    (loan_volume_minor, _PERIOD),
+    (platform_services_volume_share, _PERIOD),
+    (total_outstanding_balance_minor, _AS_OF),
+    (platform_services_balance_share, _AS_OF),
+    (weighted_average_tenor_months, _PERIOD),
+    (delinquency_rate_90_plus, _AS_OF),
+    (repeat_borrower_contribution, _PERIOD),
+    (day1_delinquency_rate, _PERIOD),
+    (collection_rate_30d, _PERIOD),
+)
+#: The metrics of :func:`headline`, in the order the seeds disclose them.
+HEADLINE_METRICS: tuple[str, ...] = tuple(metric.__name__ for metric, _ in _HEADLINE)
+
+
+def quarter_start(day: dt.date) -> dt.date:
+    """The first day of the calendar quarter containing ``day``."""
+    day = _day(day, "as_of")
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def headline(book: "Book", as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
+    """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
+
+    ``as_of`` defaults to the book's last date; the period runs from the first
+    day of its calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
+    ``period_end`` (ISO dates), then :data:`HEADLINE_METRICS` in order. The
+    30-day collection rate uses everything the book has observed (up to
+    :attr:`Book.last_date`), so late in a quarter its youngest overdue
+    installments are left out until they mature.
+    """
+    if as_of is None:
+        as_of = book.last_date
+        if as_of is None:
+            raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
+    as_of = _day(as_of, "as_of")
+    start = quarter_start(as_of)
+    figures: dict[str, int | float | str | None] = {
+        "as_of": as_of.isoformat(),
+        "period_start": start.isoformat(),
+        "period_end": as_of.isoformat(),
+    }
+    for metric, kind in _HEADLINE:
+        if kind == _PERIOD:
+            figures[metric.__name__] = metric(book, start, as_of)
+        elif kind == _AS_OF:
+            figures[metric.__name__] = metric(book, as_of)
+        else:
+            figures[metric.__name__] = metric(book)
+    return figures
