@@ -123,7 +123,8 @@ def _print_headline(figures: dict, seeds: dict | None) -> None:
         table.add_column("seeds (Q4 2024)", justify="right")
     for name in HEADLINE_METRICS:
         value = figures.get(name)
-        row = [name.replace("_", " "), _show(name, value, format_minor)]
+        label = name.removesuffix("_minor").replace("_", " ") + (" (CNY)" if name.endswith("_minor") else "")
+        row = [label, _show(name, value, format_minor)]
         if seeds is not None:
             seed = seeds.get(name)
             row.append(_show(name, seed.value, format_minor) if seed is not None else "")
