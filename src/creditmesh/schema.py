@@ -13,7 +13,7 @@ minor units in ``*_minor`` columns (never floats), rates as float fractions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd

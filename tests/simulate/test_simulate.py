@@ -1,8 +1,5 @@
 import json
-from datetime import date
 
-import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 

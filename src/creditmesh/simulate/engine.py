@@ -25,7 +25,6 @@ from creditmesh.simulate.platform import run_platform
 from creditmesh.simulate.policy import Policy, RulePolicy
 from creditmesh.simulate.population import draw_population
 from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
-from creditmesh.simulate.ids import format_ids
 from creditmesh.schedules import add_months
 
 #: Where the truth columns go, apart from the tables the platform reads.

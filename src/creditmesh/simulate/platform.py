@@ -26,7 +26,7 @@ from creditmesh.money import Rounding, rate_to_ppm, round_ratio_array
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, FUNDING_MODELS, RISK_BEARING_MODELS, STAGES
 from creditmesh.schedules import add_months, build_schedules
 from creditmesh.simulate.config import SimulationConfig
-from creditmesh.simulate.policy import GRADES, Policy
+from creditmesh.simulate.policy import Policy
 from creditmesh.simulate.population import Population
 
 NEVER = np.iinfo(np.int32).max
