@@ -27,7 +27,7 @@ test: install-dev
 	$(BIN)/python -m pytest
 
 bench: install-bench
-	@set -e; for script in benchmarks/*.py; do \
+	@set -e; for script in benchmarks/[!_]*.py; do \
 	  echo "== $$script"; $(BIN)/python $$script; \
 	done
 

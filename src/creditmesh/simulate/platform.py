@@ -60,7 +60,8 @@ class _Batches:
             self.columns.setdefault(name, []).append(np.asarray(values))
 
     def done(self) -> dict[str, np.ndarray]:
-        return {name: np.concatenate(parts) for name, parts in self.columns.items()}
+        # merge one column at a time and drop its parts, so the peak is one column, not every column twice
+        return {name: np.concatenate(self.columns.pop(name)) for name in list(self.columns)}
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
             outstanding -= paydown[(m - 1) * n : m * n]
         for borrowers_, due, late in late_by_due_month[m - 1] if m else []:
             np.maximum.at(max_late, borrowers_, np.minimum(late, lo - due).astype(np.int32))
+        if m:
+            late_by_due_month[m - 1] = []  # seen: free it
         has_line = (line_open_day < hi) & (line_limit > 0) & (churn_month > m)
 
         # --- line adjustments every six months on book -------------------------------------------------
@@ -288,9 +291,10 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         paid_day, interest_paid = _repayment(
             rng, schedules, owner, due_day, day, default_day, cure_day, miss_rate, pop.is_fraud, horizon,
         )
-        inst.add(
-            loan=loan_ids[schedules.loan], seq=schedules.seq, due_day=due_day, principal_due=schedules.principal_due_minor,
-            interest_due=schedules.interest_due_minor, interest_paid=interest_paid, paid_day=paid_day,
+        inst.add(  # days and loan numbers fit in 32 bits; money stays int64
+            loan=loan_ids[schedules.loan].astype(np.int32), seq=schedules.seq, due_day=due_day.astype(np.int32),
+            principal_due=schedules.principal_due_minor, interest_due=schedules.interest_due_minor,
+            interest_paid=interest_paid, paid_day=paid_day.astype(np.int32),
         )
         paid = paid_day < horizon
         paid_month = np.searchsorted(month_start, paid_day[paid], side="right") - 1
@@ -299,7 +303,7 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         late = np.where(paid_day == NEVER, 10_000, paid_day - due_day).astype(np.int64)
         for month in np.unique(due_month[due_month < config.months]):
             pick = due_month == month
-            late_by_due_month[month].append((owner[pick], due_day[pick], late[pick]))
+            late_by_due_month[month].append((owner[pick].astype(np.int32), due_day[pick].astype(np.int32), late[pick].astype(np.int32)))
 
     lines = {
         "borrower": np.flatnonzero(line_app >= 0),

@@ -24,8 +24,12 @@ def _timestamps(start: date, day: np.ndarray, second: np.ndarray) -> pa.Timestam
 
 
 def _dates(start: date, day: np.ndarray, missing: np.ndarray | None = None) -> pa.Date32Array:
-    values = (np.datetime64(start, "D") + np.where(missing, 0, day) if missing is not None else np.datetime64(start, "D") + day)
-    return pa.array(values.astype("datetime64[D]"), type=pa.date32(), mask=missing)
+    """Days since ``start`` as an Arrow date32 column (days since 1970-01-01), nulls where ``missing``."""
+    epoch_day = (start - date(1970, 1, 1)).days
+    values = np.asarray(day, dtype=np.int32) + np.int32(epoch_day)
+    if missing is not None:
+        values[missing] = 0
+    return pa.array(values, type=pa.int32(), mask=missing).view(pa.date32())
 
 
 def _pick(labels: tuple[str, ...], codes: np.ndarray) -> pa.DictionaryArray | pa.Array:
@@ -170,35 +174,37 @@ def loan_tables(book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, s
         schema=TABLES["allocations"].arrow_schema(),
     )
     i = book.installments
-    order = np.lexsort((i["seq"], i["loan"]))
-    i = {k: v[order] for k, v in i.items()}
-    open_ = i["paid_day"] == NEVER
-    zero = np.zeros(i["loan"].size, np.int64)
-    installments = pa.table(
-        {
-            "loan_id": loan_ids.take(pa.array(i["loan"])),
-            "seq": pa.array(i["seq"], type=pa.int16()),
-            "due_date": _dates(start, i["due_day"]),
-            "principal_due_minor": pa.array(i["principal_due"], type=pa.int64()),
-            "interest_due_minor": pa.array(i["interest_due"], type=pa.int64()),
-            "fee_due_minor": pa.array(zero),
-            "principal_paid_minor": pa.array(np.where(open_, 0, i["principal_due"]), type=pa.int64()),
-            "interest_paid_minor": pa.array(np.where(open_, 0, i["interest_paid"]), type=pa.int64()),
-            "fee_paid_minor": pa.array(zero),
-            "paid_at": _dates(start, i["paid_day"], open_),
-        },
-        schema=TABLES["installments"].arrow_schema(),
-    )
+    # booked month by month with rising loan numbers, each schedule in seq order: already sorted
+    if i["loan"].size > 1 and (np.diff(i["loan"]) < 0).any():
+        raise RuntimeError("installments must come in (loan, seq) order")
     payments = _payments(i, loan_ids, start)
+    # build the installments column by column, dropping each source array once it is used
+    open_ = i["paid_day"] == NEVER
+    columns = {
+        "loan_id": loan_ids.take(pa.array(i.pop("loan"))),
+        "seq": pa.array(i.pop("seq"), type=pa.int16()),
+        "due_date": _dates(start, i.pop("due_day")),
+    }
+    principal_due = i.pop("principal_due")
+    columns["principal_due_minor"] = pa.array(principal_due, type=pa.int64())
+    columns["interest_due_minor"] = pa.array(i.pop("interest_due"), type=pa.int64())
+    zero = pa.array(np.zeros(open_.size, np.int64))
+    columns["fee_due_minor"] = zero
+    columns["principal_paid_minor"] = pa.array(np.where(open_, 0, principal_due), type=pa.int64())
+    del principal_due
+    columns["interest_paid_minor"] = pa.array(np.where(open_, 0, i.pop("interest_paid")), type=pa.int64())
+    columns["fee_paid_minor"] = zero
+    columns["paid_at"] = _dates(start, i.pop("paid_day"), open_)
+    installments = pa.table(columns, schema=TABLES["installments"].arrow_schema())
     return loans, allocations, installments, payments
 
 
 def _payments(i: dict[str, np.ndarray], loan_ids: pa.Array, start: date) -> pa.Table:
     """One payment per loan per day on which installments were settled."""
     paid = i["paid_day"] != NEVER
-    loan, day = i["loan"][paid], i["paid_day"][paid]
+    loan, day = i["loan"][paid].astype(np.int64), i["paid_day"][paid].astype(np.int64)
     amount = i["principal_due"][paid] + i["interest_paid"][paid]
-    order = np.lexsort((day, loan))
+    order = np.argsort(loan * (1 << 22) + day, kind="stable")  # day < 2**22: one key sorts by (loan, day)
     loan, day, amount = loan[order], day[order], amount[order]
     first = np.ones(loan.size, bool)
     first[1:] = (loan[1:] != loan[:-1]) | (day[1:] != day[:-1])
