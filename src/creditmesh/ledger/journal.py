@@ -1,0 +1,147 @@
+"""Double-entry bookkeeping: the chart of accounts and the journal entry of every money movement.
+
+A journal entry is an immutable tuple of postings that sums to zero (debits
+positive, credits negative). :func:`entry_for_payment` and its siblings are
+pure functions from an event to its postings; :func:`check_balanced` raises a
+:class:`LedgerInvariantError` (not an ``assert``, which ``python -O`` strips)
+before anything unbalanced could be written.
+
+Who owns the principal decides the accounts (the seeds' funding models):
+
+* ``capital_heavy_on``: the platform's own loan. Principal in *loans receivable*,
+  interest is *financing income*, losses hit *credit losses*.
+* ``capital_heavy_off``: a partner's loan the platform guarantees. Principal is
+  *serviced for partners*; interest is *due to funding partners*; the fees are the
+  guarantee fee, booked at origination against a *guarantee liability* that is
+  released to income as the fees are paid; at charge-off the platform pays the
+  partner the outstanding principal (*guarantee payouts*).
+* ``capital_light``, ``ice``, ``tech_solution``: a partner's loan without guarantee.
+  Principal and interest belong to the partner; the platform earns its fee
+  (service fee, ICE referral fee, technology service fee); losses are the partner's.
+
+Late fees are the platform's own (*late fee income*) for every model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from creditmesh.errors import CreditmeshError
+
+
+class LedgerInvariantError(CreditmeshError):
+    """A money invariant failed: a bug, never an input problem. Nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    code: str
+    name: str
+    kind: str  # asset, liability, equity, income, expense
+
+
+CHART: tuple[Account, ...] = (
+    Account("1000", "cash and settlement", "asset"),
+    Account("1100", "loans receivable (on balance sheet)", "asset"),
+    Account("1150", "late fees receivable", "asset"),
+    Account("1200", "loans serviced for funding partners", "asset"),
+    Account("1300", "guarantee fees receivable", "asset"),
+    Account("2000", "due to funding partners", "liability"),
+    Account("2100", "guarantee liabilities", "liability"),
+    Account("3000", "platform capital", "equity"),
+    Account("4000", "financing income", "income"),
+    Account("4100", "loan facilitation and servicing fees", "income"),
+    Account("4200", "revenue from releasing guarantee liabilities", "income"),
+    Account("4300", "referral services fees (ICE)", "income"),
+    Account("4400", "technology service fees", "income"),
+    Account("4500", "late payment fees", "income"),
+    Account("4600", "recoveries of charged-off loans", "income"),
+    Account("5000", "credit losses", "expense"),
+    Account("5100", "guarantee payouts", "expense"),
+)
+ACCOUNTS = {a.code: a for a in CHART}
+
+CASH, RECEIVABLE, LATE_FEES_RECEIVABLE, SERVICED, GUARANTEE_FEES_RECEIVABLE = "1000", "1100", "1150", "1200", "1300"
+DUE_TO_PARTNERS, GUARANTEE_LIABILITY = "2000", "2100"
+FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = "4000", "4100", "4200", "4300", "4400"
+LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", "5000", "5100"
+
+ON_BALANCE = "capital_heavy_on"
+GUARANTEED = "capital_heavy_off"
+#: The account that holds a loan's principal, by funding model.
+PRINCIPAL_ACCOUNT = {
+    "capital_heavy_on": RECEIVABLE,
+    "capital_heavy_off": SERVICED,
+    "capital_light": SERVICED,
+    "ice": SERVICED,
+    "tech_solution": SERVICED,
+}
+#: Where the platform's fee goes, by funding model (the guaranteed model's fee is a guarantee fee).
+FEE_ACCOUNT = {
+    "capital_heavy_on": SERVICE_FEES,
+    "capital_heavy_off": GUARANTEE_FEES_RECEIVABLE,
+    "capital_light": SERVICE_FEES,
+    "ice": REFERRAL_FEES,
+    "tech_solution": TECH_FEES,
+}
+
+Posting = tuple[str, int]  # (account code, amount: debit positive, credit negative)
+
+
+def check_balanced(postings: tuple[Posting, ...], *, what: str) -> tuple[Posting, ...]:
+    """The postings without zero lines; raises unless they sum to zero over known accounts."""
+    kept = tuple((account, amount) for account, amount in postings if amount != 0)
+    unknown = sorted({account for account, _ in kept if account not in ACCOUNTS})
+    if unknown:
+        raise LedgerInvariantError("journal", f"{what}: unknown account(s) {unknown}")
+    total = sum(amount for _, amount in kept)
+    if total != 0:
+        raise LedgerInvariantError("journal", f"{what}: debits and credits differ by {total}")
+    return kept
+
+
+def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: int) -> tuple[Posting, ...]:
+    """A loan is drawn: the platform pays out its own money, or books the partner's loan it services."""
+    if funding_model == ON_BALANCE:
+        postings: tuple[Posting, ...] = ((RECEIVABLE, principal), (CASH, -principal))
+    else:
+        postings = ((SERVICED, principal), (DUE_TO_PARTNERS, -principal))
+    if funding_model == GUARANTEED and guarantee_fees:
+        postings += ((GUARANTEE_FEES_RECEIVABLE, guarantee_fees), (GUARANTEE_LIABILITY, -guarantee_fees))
+    return check_balanced(postings, what="disbursement")
+
+
+def entry_for_payment(funding_model: str, *, late_fee: int, fee: int, interest: int, principal: int,
+                      recovery: bool) -> tuple[Posting, ...]:
+    """Cash in, split as the waterfall split it. After charge-off the whole amount is a recovery."""
+    total = late_fee + fee + interest + principal
+    if recovery:
+        credit = {ON_BALANCE: RECOVERIES, GUARANTEED: GUARANTEE_PAYOUTS}.get(funding_model, DUE_TO_PARTNERS)
+        return check_balanced(((CASH, total), (credit, -total)), what="recovery")
+    postings: tuple[Posting, ...] = (
+        (CASH, total),
+        (LATE_FEES_RECEIVABLE, -late_fee),
+        (PRINCIPAL_ACCOUNT[funding_model], -principal),
+        (FINANCING_INCOME if funding_model == ON_BALANCE else DUE_TO_PARTNERS, -interest),
+        (FEE_ACCOUNT[funding_model], -fee),
+    )
+    if funding_model == GUARANTEED:  # the guarantee fee paid releases as much of the guarantee liability
+        postings += ((GUARANTEE_LIABILITY, fee), (GUARANTEE_RELEASE, -fee))
+    return check_balanced(postings, what="payment")
+
+
+def entry_for_late_fee(amount: int) -> tuple[Posting, ...]:
+    return check_balanced(((LATE_FEES_RECEIVABLE, amount), (LATE_FEE_INCOME, -amount)), what="late fee")
+
+
+def entry_for_charge_off(funding_model: str, *, principal: int, late_fees: int, guarantee_fees: int) -> tuple[Posting, ...]:
+    """A loan reaches 181 days past due: its principal leaves the books, and who bears the loss pays it."""
+    postings: tuple[Posting, ...] = ((CREDIT_LOSSES, late_fees), (LATE_FEES_RECEIVABLE, -late_fees))
+    if funding_model == ON_BALANCE:
+        postings += ((CREDIT_LOSSES, principal), (RECEIVABLE, -principal))
+    else:
+        postings += ((DUE_TO_PARTNERS, principal), (SERVICED, -principal))
+    if funding_model == GUARANTEED:
+        postings += ((GUARANTEE_PAYOUTS, principal), (CASH, -principal))
+        postings += ((GUARANTEE_LIABILITY, guarantee_fees), (GUARANTEE_FEES_RECEIVABLE, -guarantee_fees))
+    return check_balanced(postings, what="charge-off")

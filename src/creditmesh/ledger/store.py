@@ -1,0 +1,419 @@
+"""The ledger: one code path over SQLite (a file, the default) and PostgreSQL (by URL).
+
+Every public method is one unit of work in one transaction that it owns; no
+helper commits on the side. Writes take the strictest lock the engine offers
+for what they touch: on PostgreSQL the loan's row (``SELECT ... FOR UPDATE``),
+on SQLite the whole database (``BEGIN IMMEDIATE``, WAL mode, ``synchronous=FULL``).
+So a payment is either booked whole (installments, payment, journal) or not at
+all, and an acknowledged payment survives a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from creditmesh.errors import CreditmeshError
+from creditmesh.ledger import journal
+from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
+from creditmesh.ledger.waterfall import Installment, split_payment
+from creditmesh.money import MINOR_UNITS
+from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
+from creditmesh.schema import FUNDING_MODELS, SCHEDULES
+
+DEFAULT_URL = "sqlite:///creditmesh-ledger.db"
+IDEMPOTENCY_KEY_MAX = 80
+
+
+class LedgerError(CreditmeshError):
+    """A request the ledger refuses: the field at fault and why. Nothing was written."""
+
+
+class IdempotencyConflict(LedgerError):
+    """The idempotency key was used before with a different request."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoanTerms:
+    """What a drawdown books: the loan's contract."""
+
+    loan_id: str
+    borrower_id: str
+    principal_minor: int
+    apr_ppm: int
+    tenor_months: int
+    originated_on: date
+    funding_model: str = "capital_heavy_on"
+    schedule: str = "equal_installment"
+    institution_id: str = "platform"
+    credit_line_id: str | None = None
+    currency: str = "CNY"
+    fee_per_installment_minor: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    loan_id: str
+    amount_minor: int
+    paid_on: date
+    idempotency_key: str
+    currency: str = "CNY"
+
+    def fingerprint(self) -> str:
+        body = {"loan_id": self.loan_id, "amount_minor": self.amount_minor, "paid_on": self.paid_on.isoformat(),
+                "currency": self.currency}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    payment_id: str
+    loan_id: str
+    amount_minor: int
+    late_fee_minor: int
+    fee_minor: int
+    interest_minor: int
+    principal_minor: int
+    prepaid_interest_minor: int
+    prepaid_principal_minor: int
+    settled: bool
+    recovery: bool
+    replayed: bool = False
+
+
+def _require_int(value: object, field: str, *, positive: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise LedgerError(field, f"must be an integer number of minor units, got {type(value).__name__} {value!r}")
+    if positive and value <= 0:
+        raise LedgerError(field, f"must be positive, got {value}")
+    return int(value)
+
+
+def _require_id(value: object, field: str, *, longest: int = 40) -> str:
+    if not isinstance(value, str) or not value or len(value) > longest:
+        raise LedgerError(field, f"must be a non-empty string of at most {longest} characters")
+    return value
+
+
+def _require_date(value: object, field: str) -> date:
+    if not isinstance(value, date) or hasattr(value, "hour"):
+        raise LedgerError(field, f"must be a date, got {value!r}")
+    return value
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    """WAL, foreign keys, full sync, and BEGIN IMMEDIATE so that a writer takes the lock up front."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # pragma: no cover - exercised by every SQLite test
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's begin event issue BEGIN
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:  # pragma: no cover
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Ledger:
+    """The system of record for credit lines, loans, schedules, payments and their journal."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def connect(cls, url: str | None = None, *, migrate: bool = True) -> "Ledger":
+        """Open the ledger at ``url`` (default: ``$CREDITMESH_DB``, else a SQLite file here) and migrate it."""
+        url = url or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
+        if url.startswith("sqlite"):
+            engine = create_engine(url)
+            _sqlite_pragmas(engine)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        ledger = cls(engine)
+        if migrate:
+            ledger.migrate()
+        return ledger
+
+    def migrate(self) -> None:
+        """Bring the database to the newest schema with Alembic."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    def open_credit_line(self, credit_line_id: str, borrower_id: str, *, limit_minor: int, apr_ppm: int,
+                         opened_on: date, currency: str = "CNY") -> None:
+        _require_id(credit_line_id, "credit_line_id")
+        _require_id(borrower_id, "borrower_id")
+        _require_int(limit_minor, "limit_minor", positive=True)
+        _require_int(apr_ppm, "apr_ppm", positive=False)
+        _require_date(opened_on, "opened_on")
+        self._check_currency(currency)
+        with self.engine.begin() as conn:
+            try:
+                conn.execute(insert(credit_lines).values(
+                    credit_line_id=credit_line_id, borrower_id=borrower_id, currency=currency, limit_minor=limit_minor,
+                    apr_ppm=apr_ppm, opened_on=opened_on, status="active"))
+            except IntegrityError:
+                raise LedgerError("credit_line_id", f"{credit_line_id!r} exists already") from None
+
+    def book_loan(self, terms: LoanTerms) -> None:
+        """Book a drawdown: the loan, its schedule and the disbursement entry, or nothing."""
+        self._check_terms(terms)
+        schedule = build_schedules(
+            np.array([terms.principal_minor]), np.array([terms.apr_ppm]), np.array([terms.tenor_months]),
+            np.array([np.datetime64(terms.originated_on, "D")]), np.array([terms.schedule == "equal_principal"]),
+        )
+        fee = terms.fee_per_installment_minor
+        rows = [
+            {"loan_id": terms.loan_id, "seq": int(seq), "due_date": due.astype(object), "principal_due_minor": int(p),
+             "interest_due_minor": int(i), "fee_due_minor": fee}
+            for seq, due, p, i in zip(schedule.seq, schedule.due_date, schedule.principal_due_minor, schedule.interest_due_minor)
+        ]
+        entry = journal.entry_for_disbursement(terms.funding_model, terms.principal_minor, fee * terms.tenor_months)
+        with self.engine.begin() as conn:
+            if terms.credit_line_id is not None:
+                self._check_line(conn, terms)
+            try:
+                conn.execute(insert(loans).values(
+                    loan_id=terms.loan_id, borrower_id=terms.borrower_id, credit_line_id=terms.credit_line_id,
+                    institution_id=terms.institution_id, funding_model=terms.funding_model, currency=terms.currency,
+                    principal_minor=terms.principal_minor, apr_ppm=terms.apr_ppm, tenor_months=terms.tenor_months,
+                    schedule=terms.schedule, originated_on=terms.originated_on, status="active"))
+            except IntegrityError:
+                raise LedgerError("loan_id", f"{terms.loan_id!r} exists already") from None
+            conn.execute(insert(installments), rows)
+            self._write_entry(conn, "disbursement", terms.originated_on, terms.loan_id, terms.loan_id, entry)
+
+    def post_payment(self, request: PaymentRequest) -> PaymentResult:
+        """Book a payment once: the same key and body return the first result; a different body is refused."""
+        _require_id(request.loan_id, "loan_id")
+        amount = _require_int(request.amount_minor, "amount_minor", positive=True)
+        paid_on = _require_date(request.paid_on, "paid_on")
+        _require_id(request.idempotency_key, "idempotency_key", longest=IDEMPOTENCY_KEY_MAX)
+        self._check_currency(request.currency)
+        fingerprint = request.fingerprint()
+        with self.engine.begin() as conn:
+            loan = self._lock_loan(conn, request.loan_id)
+            previous = self._previous_payment(conn, request.idempotency_key, fingerprint)
+            if previous is not None:
+                return previous
+            if request.currency != loan.currency:
+                raise LedgerError("currency", f"the loan is in {loan.currency}, the payment in {request.currency}")
+            if paid_on < loan.originated_on:
+                raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {loan.originated_on}")
+            if loan.status in ("settled", "written_off"):
+                raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
+            open_rows = self._open_installments(conn, request.loan_id)
+            split = split_payment(open_rows, amount, paid_on, apr_ppm=loan.apr_ppm,
+                                  equal_principal=loan.schedule == "equal_principal", period_start=loan.originated_on)
+            recovery = loan.status == "charged_off"
+            entry = journal.entry_for_payment(
+                loan.funding_model, late_fee=split.late_fee, fee=split.fee,
+                interest=split.interest + split.prepaid_interest, principal=split.principal + split.prepaid_principal,
+                recovery=recovery,
+            )
+            self._write_installments(conn, request.loan_id, split.installments)
+            payment_id = uuid.uuid4().hex[:24]
+            entry_id = self._write_entry(conn, "recovery" if recovery else "payment", paid_on, request.loan_id, payment_id, entry)
+            conn.execute(insert(payments).values(
+                payment_id=payment_id, idempotency_key=request.idempotency_key, request_sha256=fingerprint,
+                loan_id=request.loan_id, paid_on=paid_on, currency=request.currency, amount_minor=amount,
+                late_fee_minor=split.late_fee, fee_minor=split.fee, interest_minor=split.interest,
+                principal_minor=split.principal, prepaid_interest_minor=split.prepaid_interest,
+                prepaid_principal_minor=split.prepaid_principal, recovery=recovery, settled=split.settled,
+                entry_id=entry_id))
+            if split.settled and not recovery:
+                conn.execute(update(loans).where(loans.c.loan_id == request.loan_id).values(status="settled"))
+        return PaymentResult(payment_id, request.loan_id, amount, split.late_fee, split.fee, split.interest,
+                             split.principal, split.prepaid_interest, split.prepaid_principal, split.settled, recovery)
+
+    def write_off(self, loan_id: str, on: date) -> None:
+        """Close collection on a charged-off loan: no payment is taken after this."""
+        with self.engine.begin() as conn:
+            loan = self._lock_loan(conn, loan_id)
+            if loan.status != "charged_off":
+                raise LedgerError("loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off")
+            conn.execute(update(loans).where(loans.c.loan_id == loan_id).values(status="written_off"))
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def trial_balance(self) -> dict[str, int]:
+        """Balance per account; the values sum to zero in a sound ledger."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(postings.c.account_code, func.sum(postings.c.amount_minor)).group_by(postings.c.account_code))
+            return {code: int(total) for code, total in rows}
+
+    def unbalanced_entries(self) -> list[int]:
+        """Journal entries whose postings do not sum to zero (empty in a sound ledger)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(postings.c.entry_id).group_by(postings.c.entry_id)
+                                .having(func.sum(postings.c.amount_minor) != 0))
+            return [int(r[0]) for r in rows]
+
+    def principal_from_journal(self, loan_id: str) -> int:
+        """The loan's principal balance as its principal account's postings say."""
+        with self.engine.connect() as conn:
+            loan = conn.execute(select(loans.c.funding_model).where(loans.c.loan_id == loan_id)).one()
+            total = conn.execute(select(func.coalesce(func.sum(postings.c.amount_minor), 0)).where(
+                postings.c.loan_id == loan_id, postings.c.account_code == journal.PRINCIPAL_ACCOUNT[loan.funding_model])).scalar_one()
+            return int(total)
+
+    def principal_from_schedule(self, loan_id: str) -> int:
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.coalesce(func.sum(
+                installments.c.principal_due_minor - installments.c.principal_paid_minor), 0)).where(
+                installments.c.loan_id == loan_id)).scalar_one()
+            return int(total)
+
+    def installments_of(self, loan_id: str) -> tuple[Installment, ...]:
+        with self.engine.connect() as conn:
+            return self._installments(conn, loan_id, open_only=False)
+
+    def loan(self, loan_id: str):
+        with self.engine.connect() as conn:
+            row = conn.execute(select(loans).where(loans.c.loan_id == loan_id)).one_or_none()
+        if row is None:
+            raise LedgerError("loan_id", f"unknown loan {loan_id!r}")
+        return row
+
+    def payments_of(self, loan_id: str) -> Iterator:
+        with self.engine.connect() as conn:
+            yield from conn.execute(select(payments).where(payments.c.loan_id == loan_id).order_by(payments.c.paid_on))
+
+    # -- inside a transaction --------------------------------------------------------------------------
+
+    def _check_currency(self, currency: object) -> None:
+        if currency not in MINOR_UNITS:
+            raise LedgerError("currency", f"unknown currency {currency!r}")
+
+    def _check_terms(self, t: LoanTerms) -> None:
+        _require_id(t.loan_id, "loan_id")
+        _require_id(t.borrower_id, "borrower_id")
+        _require_id(t.institution_id, "institution_id")
+        _require_int(t.principal_minor, "principal_minor", positive=True)
+        _require_int(t.apr_ppm, "apr_ppm", positive=False)
+        _require_int(t.fee_per_installment_minor, "fee_per_installment_minor", positive=False)
+        if t.apr_ppm < 0 or t.apr_ppm > 1_000_000:
+            raise LedgerError("apr_ppm", f"must be between 0 and 1,000,000 (100 %), got {t.apr_ppm}")
+        if t.fee_per_installment_minor < 0:
+            raise LedgerError("fee_per_installment_minor", "must not be negative")
+        tenor = _require_int(t.tenor_months, "tenor_months", positive=True)
+        if tenor > TENOR_MONTHS_MAX:
+            raise LedgerError("tenor_months", f"must be at most {TENOR_MONTHS_MAX}")
+        _require_date(t.originated_on, "originated_on")
+        if t.funding_model not in FUNDING_MODELS:
+            raise LedgerError("funding_model", f"{t.funding_model!r} is not one of {list(FUNDING_MODELS)}")
+        if t.schedule not in SCHEDULES:
+            raise LedgerError("schedule", f"{t.schedule!r} is not one of {list(SCHEDULES)}")
+        self._check_currency(t.currency)
+
+    def _check_line(self, conn: Connection, terms: LoanTerms) -> None:
+        """Available line = limit - outstanding principal of the line's loans; the drawdown must fit."""
+        query = select(credit_lines).where(credit_lines.c.credit_line_id == terms.credit_line_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        line = conn.execute(query).one_or_none()
+        if line is None:
+            raise LedgerError("credit_line_id", f"unknown credit line {terms.credit_line_id!r}")
+        if line.status != "active":
+            raise LedgerError("credit_line_id", f"the credit line is {line.status}")
+        if line.currency != terms.currency:
+            raise LedgerError("currency", f"the credit line is in {line.currency}, the loan in {terms.currency}")
+        drawn = conn.execute(
+            select(func.coalesce(func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0))
+            .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
+            .where(loans.c.credit_line_id == terms.credit_line_id, loans.c.status == "active")
+        ).scalar_one()
+        available = line.limit_minor - int(drawn)
+        if terms.principal_minor > available:
+            raise LedgerError("principal_minor", f"{terms.principal_minor} exceeds the available line of {available}")
+
+    def _lock_loan(self, conn: Connection, loan_id: str):
+        query = select(loans).where(loans.c.loan_id == loan_id)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        loan = conn.execute(query).one_or_none()
+        if loan is None:
+            raise LedgerError("loan_id", f"unknown loan {loan_id!r}")
+        return loan
+
+    def _previous_payment(self, conn: Connection, key: str, fingerprint: str) -> PaymentResult | None:
+        row = conn.execute(select(payments).where(payments.c.idempotency_key == key)).one_or_none()
+        if row is None:
+            return None
+        if row.request_sha256 != fingerprint:
+            raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
+        return PaymentResult(row.payment_id, row.loan_id, row.amount_minor, row.late_fee_minor, row.fee_minor,
+                             row.interest_minor, row.principal_minor, row.prepaid_interest_minor,
+                             row.prepaid_principal_minor, row.settled, row.recovery, replayed=True)
+
+    def _installments(self, conn: Connection, loan_id: str, *, open_only: bool) -> tuple[Installment, ...]:
+        i = installments.c
+        query = select(i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor,
+                       i.late_fee_due_minor, i.principal_paid_minor, i.interest_paid_minor, i.fee_paid_minor,
+                       i.late_fee_paid_minor, i.paid_on).where(i.loan_id == loan_id).order_by(i.seq)
+        if open_only:
+            query = query.where(i.paid_on.is_(None))
+        return tuple(Installment(*row) for row in conn.execute(query))
+
+    def _open_installments(self, conn: Connection, loan_id: str) -> tuple[Installment, ...]:
+        return self._installments(conn, loan_id, open_only=True)
+
+    def _write_installments(self, conn: Connection, loan_id: str, rows: tuple[Installment, ...]) -> None:
+        if not rows:
+            return
+        i = installments.c
+        from sqlalchemy import bindparam
+
+        statement = (
+            update(installments)
+            .where(i.loan_id == bindparam("b_loan"), i.seq == bindparam("b_seq"))
+            .values(principal_due_minor=bindparam("b_pd"), interest_due_minor=bindparam("b_id"),
+                    fee_due_minor=bindparam("b_fd"), late_fee_due_minor=bindparam("b_ld"),
+                    principal_paid_minor=bindparam("b_pp"), interest_paid_minor=bindparam("b_ip"),
+                    fee_paid_minor=bindparam("b_fp"), late_fee_paid_minor=bindparam("b_lp"), paid_on=bindparam("b_on"))
+        )
+        conn.execute(statement, [
+            {"b_loan": loan_id, "b_seq": r.seq, "b_pd": r.principal_due, "b_id": r.interest_due, "b_fd": r.fee_due,
+             "b_ld": r.late_fee_due, "b_pp": r.principal_paid, "b_ip": r.interest_paid, "b_fp": r.fee_paid,
+             "b_lp": r.late_fee_paid, "b_on": r.paid_on}
+            for r in rows
+        ])
+
+    def _write_entry(self, conn: Connection, kind: str, on: date, loan_id: str | None, reference: str,
+                     entry: tuple[journal.Posting, ...]) -> int:
+        entry = journal.check_balanced(entry, what=kind)
+        entry_id = conn.execute(
+            insert(journal_entries).values(occurred_on=on, kind=kind, loan_id=loan_id, reference=reference)
+            .returning(journal_entries.c.entry_id)
+        ).scalar_one()
+        conn.execute(insert(postings), [
+            {"entry_id": entry_id, "account_code": account, "loan_id": loan_id, "amount_minor": amount}
+            for account, amount in entry
+        ])
+        return int(entry_id)

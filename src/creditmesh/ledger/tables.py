@@ -1,0 +1,184 @@
+"""The ledger's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+Money is BIGINT minor units; rates are integer parts per million; dates are
+business dates (no time zone). History is append-only: journal entries and
+postings are never updated, a correction is a new entry. Alembic migrations in
+``creditmesh/ledger/migrations`` create exactly these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = 40  # longest id accepted, in characters
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_code", String(8), primary_key=True),
+    Column("name", String(80), nullable=False),
+    Column("kind", String(12), nullable=False),
+    CheckConstraint("kind IN ('asset', 'liability', 'equity', 'income', 'expense')", name="kind"),
+)
+
+credit_lines = Table(
+    "credit_lines",
+    metadata,
+    Column("credit_line_id", String(ID), primary_key=True),
+    Column("borrower_id", String(ID), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("limit_minor", BigInteger, nullable=False),
+    Column("apr_ppm", Integer, nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("status", String(12), nullable=False),
+    CheckConstraint("limit_minor >= 0", name="limit"),
+    CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("loan_id", String(ID), primary_key=True),
+    Column("borrower_id", String(ID), nullable=False),
+    Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
+    Column("institution_id", String(ID), nullable=False),
+    Column("funding_model", String(20), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("apr_ppm", Integer, nullable=False),
+    Column("tenor_months", SmallInteger, nullable=False),
+    Column("schedule", String(20), nullable=False),
+    Column("originated_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dpd", Integer, nullable=False, server_default="0"),
+    Column("bucket", String(12), nullable=False, server_default="current"),
+    Column("aged_on", Date, nullable=True),
+    Column("charged_off_on", Date, nullable=True),
+    CheckConstraint("principal_minor > 0", name="principal"),
+    CheckConstraint("apr_ppm >= 0", name="apr"),
+    CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name="status"),
+    CheckConstraint(
+        "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')",
+        name="funding_model",
+    ),
+    CheckConstraint("schedule IN ('equal_installment', 'equal_principal')", name="schedule"),
+)
+Index("ix_loans_credit_line", loans.c.credit_line_id)
+
+installments = Table(
+    "installments",
+    metadata,
+    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("seq", SmallInteger, primary_key=True),
+    Column("due_date", Date, nullable=False),
+    Column("principal_due_minor", BigInteger, nullable=False),
+    Column("interest_due_minor", BigInteger, nullable=False),
+    Column("fee_due_minor", BigInteger, nullable=False, server_default="0"),
+    Column("late_fee_due_minor", BigInteger, nullable=False, server_default="0"),
+    Column("principal_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("interest_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("fee_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("late_fee_paid_minor", BigInteger, nullable=False, server_default="0"),
+    Column("paid_on", Date, nullable=True),
+    CheckConstraint(
+        "principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor"
+        " AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor",
+        name="paid_within_due",
+    ),
+)
+Index("ix_installments_due_open", installments.c.due_date, installments.c.paid_on)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("payment_id", String(ID), primary_key=True),
+    Column("idempotency_key", String(80), nullable=False, unique=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("late_fee_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("prepaid_interest_minor", BigInteger, nullable=False),
+    Column("prepaid_principal_minor", BigInteger, nullable=False),
+    Column("recovery", Boolean, nullable=False),
+    Column("settled", Boolean, nullable=False),
+    Column("entry_id", BigInteger, nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount"),
+    CheckConstraint(
+        "amount_minor = late_fee_minor + fee_minor + interest_minor + principal_minor"
+        " + prepaid_interest_minor + prepaid_principal_minor",
+        name="split_adds_up",
+    ),
+)
+Index("ix_payments_loan", payments.c.loan_id)
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("entry_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("occurred_on", Date, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("loan_id", String(ID), nullable=True),
+    Column("reference", String(80), nullable=True),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("posting_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("entry_id", BigInteger, ForeignKey("journal_entries.entry_id"), nullable=False),
+    Column("account_code", String(8), ForeignKey("accounts.account_code"), nullable=False),
+    Column("loan_id", String(ID), nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
+    CheckConstraint("amount_minor <> 0", name="nonzero"),
+)
+Index("ix_postings_entry", postings.c.entry_id)
+Index("ix_postings_loan_account", postings.c.loan_id, postings.c.account_code)
+
+bucket_moves = Table(
+    "bucket_moves",
+    metadata,
+    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("moved_on", Date, primary_key=True),
+    Column("from_bucket", String(12), nullable=False),
+    Column("to_bucket", String(12), primary_key=True),
+    Column("dpd", Integer, nullable=False),
+)
+
+loan_days = Table(
+    "loan_days",
+    metadata,
+    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("outstanding_principal_minor", BigInteger, nullable=False),
+    Column("overdue_principal_minor", BigInteger, nullable=False),
+    Column("dpd", Integer, nullable=False),
+    Column("status", String(12), nullable=False),
+)

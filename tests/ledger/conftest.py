@@ -1,0 +1,86 @@
+"""Ledger fixtures: every test gets a fresh database on each engine.
+
+SQLite is a file in the test's temporary folder. PostgreSQL is a throw-away
+database created on the server at ``$CREDITMESH_TEST_PG`` (default
+127.0.0.1:5432, user postgres, database test) and dropped afterwards; the
+PostgreSQL cases skip, saying why, when no server answers.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        import psycopg
+    except ImportError as error:  # pragma: no cover
+        return f"psycopg is not installed: {error}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except psycopg.OperationalError as error:
+        return f"no PostgreSQL server at {PG_ADMIN_URL}: {str(error).splitlines()[0]}"
+
+
+_PG_REASON = _pg_available()
+
+
+def fresh_pg_database() -> tuple[str, callable]:
+    """Create an empty database; return its SQLAlchemy URL and a function that drops it."""
+    import psycopg
+
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN_URL.replace("+psycopg", "")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path):
+    """The URL of an empty ledger database, once per engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    if _PG_REASON:
+        pytest.skip(_PG_REASON)
+    url, drop = fresh_pg_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def ledger(ledger_url):
+    from creditmesh.ledger import Ledger
+
+    book = Ledger.connect(ledger_url)
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database only (for tests of concurrency on PostgreSQL)."""
+    if _PG_REASON:
+        pytest.skip(_PG_REASON)
+    url, drop = fresh_pg_database()
+    try:
+        yield url
+    finally:
+        drop()
