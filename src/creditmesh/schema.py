@@ -226,8 +226,8 @@ TABLES: dict[str, Table] = {
             (
                 _c("loan_id", pa.string()),
                 _c("borrower_id", pa.string()),
-                _c("credit_line_id", pa.string()),
-                _c("application_id", pa.string()),
+                _c("credit_line_id", pa.string(), "null for a loan booked outside a credit line", nullable=True),
+                _c("application_id", pa.string(), "null for a loan booked outside the decision flow", nullable=True),
                 _c("institution_id", pa.string()),
                 _c("funding_model", pa.string(), allowed=FUNDING_MODELS),
                 _money("principal_minor"),

@@ -25,6 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from creditmesh.errors import CreditmeshError
 from creditmesh.ledger import journal
+from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
+from creditmesh.ledger.aging import age as age_loans
 from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
 from creditmesh.ledger.waterfall import Installment, split_payment
 from creditmesh.money import MINOR_UNITS
@@ -57,6 +59,7 @@ class LoanTerms:
     schedule: str = "equal_installment"
     institution_id: str = "platform"
     credit_line_id: str | None = None
+    application_id: str | None = None
     currency: str = "CNY"
     fee_per_installment_minor: int = 0
 
@@ -201,6 +204,7 @@ class Ledger:
             try:
                 conn.execute(insert(loans).values(
                     loan_id=terms.loan_id, borrower_id=terms.borrower_id, credit_line_id=terms.credit_line_id,
+                    application_id=terms.application_id,
                     institution_id=terms.institution_id, funding_model=terms.funding_model, currency=terms.currency,
                     principal_minor=terms.principal_minor, apr_ppm=terms.apr_ppm, tenor_months=terms.tenor_months,
                     schedule=terms.schedule, originated_on=terms.originated_on, status="active"))
@@ -260,7 +264,20 @@ class Ledger:
                 raise LedgerError("loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off")
             conn.execute(update(loans).where(loans.c.loan_id == loan_id).values(status="written_off"))
 
+    def age(self, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
+        """Month-end batch: days past due, buckets, late fees, charge-offs and ``loan_days`` for ``as_of``."""
+        _require_date(as_of, "as_of")
+        _require_int(late_fee_minor, "late_fee_minor", positive=False)
+        with self.engine.begin() as conn:
+            return age_loans(conn, as_of, late_fee_minor=late_fee_minor)
+
     # -- reads -------------------------------------------------------------------------------------------
+
+    def export(self, directory: str | Path) -> dict[str, int]:
+        """Write loans, installments, payments and loan_days as Parquet in the schema's types."""
+        from creditmesh.ledger.export import export
+
+        return export(self.engine, directory)
 
     def trial_balance(self) -> dict[str, int]:
         """Balance per account; the values sum to zero in a sound ledger."""

@@ -64,6 +64,7 @@ loans = Table(
     Column("loan_id", String(ID), primary_key=True),
     Column("borrower_id", String(ID), nullable=False),
     Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
+    Column("application_id", String(ID), nullable=True),
     Column("institution_id", String(ID), nullable=False),
     Column("funding_model", String(20), nullable=False),
     Column("currency", String(3), nullable=False),

@@ -1,0 +1,162 @@
+"""Month-end aging: days past due, buckets, late fees and charge-offs for every loan in set-based SQL.
+
+One transaction, a handful of statements whatever the number of loans (no
+Python loop per loan), the same text on SQLite and PostgreSQL except for date
+arithmetic. Aging the same day twice gives the same result: ``loan_days`` rows
+for that day are replaced, and nothing already assessed is assessed again.
+
+Days past due count from the oldest installment still unpaid whose due date is
+before the aging day. Buckets: current (0), 1-30, 31-60, 61-90, 91-180; at 181
+the loan is charged off and stays so. Every move between buckets is kept in
+``bucket_moves``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import Connection, insert, text
+
+from creditmesh.ledger import journal
+from creditmesh.ledger.tables import journal_entries, postings
+
+#: A flat late fee charged once on each installment still unpaid this many days after its due date.
+LATE_FEE_GRACE_DAYS = 3
+LATE_FEE_MINOR = 20_00
+CHARGE_OFF_DPD = 181
+
+_BUCKET_SQL = """
+CASE
+    WHEN status = 'charged_off' OR dpd >= :charge_off THEN 'charged_off'
+    WHEN dpd = 0 THEN 'current'
+    WHEN dpd <= 30 THEN 'dpd_1_30'
+    WHEN dpd <= 60 THEN 'dpd_31_60'
+    WHEN dpd <= 90 THEN 'dpd_61_90'
+    ELSE 'dpd_91_180'
+END"""
+
+
+@dataclass(frozen=True, slots=True)
+class AgingReport:
+    as_of: date
+    loans_aged: int
+    bucket_moves: int
+    late_fees_assessed: int
+    charged_off: int
+
+
+def _days_since(conn: Connection, column: str) -> str:
+    """SQL for whole days from ``column`` (a date) to the bound ``:as_of``."""
+    if conn.dialect.name == "sqlite":
+        return f"CAST(julianday(:as_of) - julianday({column}) AS INTEGER)"
+    return f"(CAST(:as_of AS DATE) - {column})"
+
+
+def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
+    """Age every active or charged-off loan to ``as_of`` inside the caller's transaction."""
+    params = {"as_of": as_of, "charge_off": CHARGE_OFF_DPD}
+    conn.execute(text("DROP TABLE IF EXISTS aging_state"))
+    conn.execute(text(f"""
+        CREATE TEMP TABLE aging_state AS
+        SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue,
+               CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, 'oldest_unpaid')} END AS dpd
+        FROM (
+            SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
+                   SUM(i.principal_due_minor - i.principal_paid_minor) AS outstanding,
+                   SUM(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of
+                            THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS overdue,
+                   MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of THEN i.due_date END) AS oldest_unpaid
+            FROM loans AS l JOIN installments AS i ON i.loan_id = l.loan_id
+            WHERE l.status IN ('active', 'charged_off') AND l.originated_on <= :as_of
+            GROUP BY l.loan_id, l.funding_model, l.status, l.bucket
+        ) AS per_loan
+    """), params)
+    conn.execute(text("ALTER TABLE aging_state ADD COLUMN bucket VARCHAR(12)"))
+    conn.execute(text(f"UPDATE aging_state SET bucket = {_BUCKET_SQL}"), params)
+    loans_aged = conn.execute(text("SELECT COUNT(*) FROM aging_state")).scalar_one()
+
+    conn.execute(text("DELETE FROM loan_days WHERE as_of = :as_of"), params)
+    conn.execute(text("""
+        INSERT INTO loan_days (loan_id, as_of, outstanding_principal_minor, overdue_principal_minor, dpd, status)
+        SELECT loan_id, :as_of, outstanding, overdue, dpd, bucket FROM aging_state
+    """), params)
+    moves = conn.execute(text("""
+        INSERT INTO bucket_moves (loan_id, moved_on, from_bucket, to_bucket, dpd)
+        SELECT loan_id, :as_of, old_bucket, bucket, dpd FROM aging_state WHERE bucket <> old_bucket
+    """), params).rowcount
+    conn.execute(text("""
+        UPDATE loans SET dpd = s.dpd, bucket = s.bucket, aged_on = :as_of
+        FROM aging_state AS s WHERE loans.loan_id = s.loan_id
+    """), params)
+
+    fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
+    charged = _charge_off(conn, as_of)
+    conn.execute(text("DROP TABLE IF EXISTS aging_state"))
+    return AgingReport(as_of, int(loans_aged), int(moves or 0), fees, charged)
+
+
+def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
+    """Charge the flat fee once on every installment unpaid past its grace period, and journal it."""
+    cutoff = as_of - timedelta(days=LATE_FEE_GRACE_DAYS)
+    conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
+    conn.execute(text("""
+        CREATE TEMP TABLE new_late_fees AS
+        SELECT i.loan_id, COUNT(*) AS installments
+        FROM installments AS i JOIN loans AS l ON l.loan_id = i.loan_id
+        WHERE l.status = 'active' AND i.paid_on IS NULL AND i.due_date < :cutoff AND i.late_fee_due_minor = 0
+        GROUP BY i.loan_id
+    """), {"cutoff": cutoff})
+    count = conn.execute(text("SELECT COALESCE(SUM(installments), 0) FROM new_late_fees")).scalar_one()
+    if count:
+        conn.execute(text("""
+            UPDATE installments SET late_fee_due_minor = :fee
+            WHERE paid_on IS NULL AND due_date < :cutoff AND late_fee_due_minor = 0
+              AND loan_id IN (SELECT loan_id FROM new_late_fees)
+        """), {"fee": fee, "cutoff": cutoff})
+        entry_id = _new_entry(conn, "late_fees", as_of)
+        # journal.entry_for_late_fee, per loan: debit the receivable, credit late fee income
+        (debit, _), (credit, _) = journal.entry_for_late_fee(1)
+        conn.execute(text("""
+            INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+            SELECT :entry_id, :debit, loan_id, installments * :fee FROM new_late_fees
+            UNION ALL
+            SELECT :entry_id, :credit, loan_id, -installments * :fee FROM new_late_fees
+        """), {"entry_id": entry_id, "debit": debit, "credit": credit, "fee": fee})
+    conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
+    return int(count)
+
+
+def _charge_off(conn: Connection, as_of: date) -> int:
+    """Take loans at 181 dpd off the books; each funding model's loss lands where journal.py says."""
+    rows = conn.execute(text("""
+        SELECT s.loan_id, s.funding_model, s.outstanding,
+               SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS late_fees,
+               SUM(i.fee_due_minor - i.fee_paid_minor) AS fees
+        FROM aging_state AS s JOIN installments AS i ON i.loan_id = s.loan_id
+        WHERE s.status = 'active' AND s.dpd >= :charge_off
+        GROUP BY s.loan_id, s.funding_model, s.outstanding
+    """), {"charge_off": CHARGE_OFF_DPD}).all()
+    if not rows:
+        return 0
+    entry_id = _new_entry(conn, "charge_off", as_of)
+    lines = []
+    for loan_id, model, principal, late_fees, fees in rows:  # the few loans charged off this run
+        entry = journal.entry_for_charge_off(model, principal=int(principal), late_fees=int(late_fees),
+                                             guarantee_fees=int(fees) if model == journal.GUARANTEED else 0)
+        lines.extend({"entry_id": entry_id, "account_code": a, "loan_id": loan_id, "amount_minor": m} for a, m in entry)
+    if lines:
+        conn.execute(insert(postings), lines)
+    conn.execute(text("""
+        UPDATE loans SET status = 'charged_off', charged_off_on = :as_of
+        WHERE loan_id IN (SELECT loan_id FROM aging_state WHERE status = 'active' AND dpd >= :charge_off)
+    """), {"as_of": as_of, "charge_off": CHARGE_OFF_DPD})
+    return len(rows)
+
+
+def _new_entry(conn: Connection, kind: str, on: date) -> int:
+    return int(conn.execute(
+        insert(journal_entries).values(occurred_on=on, kind=kind, loan_id=None, reference=f"aging {on.isoformat()}")
+        .returning(journal_entries.c.entry_id)
+    ).scalar_one())
+
