@@ -232,8 +232,8 @@ class Ledger:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {loan.originated_on}")
             if loan.status in ("settled", "written_off"):
                 raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
-            open_rows = self._open_installments(conn, request.loan_id)
-            split = split_payment(open_rows, amount, paid_on, apr_ppm=loan.apr_ppm,
+            rows = self._installments(conn, request.loan_id, open_only=False)
+            split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
                                   equal_principal=loan.schedule == "equal_principal", period_start=loan.originated_on)
             recovery = loan.status == "charged_off"
             entry = journal.entry_for_payment(
@@ -397,9 +397,6 @@ class Ledger:
         if open_only:
             query = query.where(i.paid_on.is_(None))
         return tuple(Installment(*row) for row in conn.execute(query))
-
-    def _open_installments(self, conn: Connection, loan_id: str) -> tuple[Installment, ...]:
-        return self._installments(conn, loan_id, open_only=True)
 
     def _write_installments(self, conn: Connection, loan_id: str, rows: tuple[Installment, ...]) -> None:
         if not rows:

@@ -85,12 +85,17 @@ def accrued_interest(principal: int, apr_ppm: int, days: int) -> int:
     return int(mul_rate_array(np.array([principal]), apr_ppm * days, DAYS_PER_YEAR, rounding=Rounding.HALF_UP)[0])
 
 
-def _accrued_since_last_due(rows: dict[int, Installment], paid_on: date, apr_ppm: int, period_start: date) -> tuple[int, int]:
-    """(principal not yet due, interest accrued on it since the last due date and not yet paid)."""
+def _accrued_since_last_due(installments: tuple[Installment, ...], rows: dict[int, Installment], paid_on: date,
+                            apr_ppm: int, period_start: date) -> tuple[int, int]:
+    """(principal not yet due, interest accrued on it since the last due date and not yet paid).
+
+    The period runs from the latest due date on or before ``paid_on`` of any
+    installment, settled or not (or from origination), to ``paid_on``.
+    """
     ahead = [rows[s] for s in sorted(rows) if rows[s].due_date > paid_on]
     if not ahead:
         return 0, 0
-    last_due = max((r.due_date for r in rows.values() if r.due_date <= paid_on), default=period_start)
+    last_due = max((r.due_date for r in installments if r.due_date <= paid_on), default=period_start)
     start = max(period_start, last_due)
     outstanding = sum(r.principal_outstanding for r in ahead)
     accrued = accrued_interest(outstanding, apr_ppm, (paid_on - start).days)
@@ -101,7 +106,7 @@ def settlement_amount(installments: tuple[Installment, ...], paid_on: date, *, a
     """What settles the loan on ``paid_on``: everything due, plus accrued interest and the rest of the principal."""
     rows = {i.seq: i for i in installments if i.paid_on is None}
     owed_now = sum(r.owed for r in rows.values() if r.due_date <= paid_on)
-    outstanding, accrued = _accrued_since_last_due(rows, paid_on, apr_ppm, period_start)
+    outstanding, accrued = _accrued_since_last_due(installments, rows, paid_on, apr_ppm, period_start)
     return owed_now + accrued + outstanding
 
 
@@ -114,10 +119,11 @@ def split_payment(
     equal_principal: bool,
     period_start: date,
 ) -> Split:
-    """Split ``amount`` over the open ``installments`` (ordered by seq) of a loan, paid on ``paid_on``.
+    """Split ``amount`` over the open ones of a loan's ``installments``, paid on ``paid_on``.
 
-    ``period_start`` is the origination day: interest for the first period
-    accrues from it. Raises a :class:`CreditmeshError` on ``amount_minor`` when
+    Pass every installment of the loan, settled ones too: their due dates say
+    where the current interest period began. ``period_start`` is the
+    origination day: interest for the first period accrues from it. Raises a :class:`CreditmeshError` on ``amount_minor`` when
     the payment is more than what settles the loan.
     """
     if amount <= 0:
@@ -147,7 +153,7 @@ def split_payment(
     if left and not ahead:
         raise CreditmeshError("amount_minor", f"{amount} is more than the {amount - left} that settles the loan")
     if left:
-        outstanding, accrued = _accrued_since_last_due(rows, paid_on, apr_ppm, period_start)
+        outstanding, accrued = _accrued_since_last_due(installments, rows, paid_on, apr_ppm, period_start)
         first = rows[ahead[0]]
         prepaid_interest = min(accrued, left)
         left -= prepaid_interest

@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from creditmesh.money import Rounding, rate_to_ppm, round_ratio_array
+from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, FUNDING_MODELS, RISK_BEARING_MODELS, STAGES
 from creditmesh.schedules import add_months, build_schedules
 from creditmesh.simulate.config import SimulationConfig
@@ -285,11 +285,12 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         first_loan_day[b] = np.where(first_loan_day[b] < 0, day, first_loan_day[b])
         loans_count[b] += 1
         outstanding[b] += principal
-        schedules = build_schedules(principal, rate_to_ppm(apr), loan_tenor, start + day, equal_principal)
+        rate_ppm = rate_to_ppm(apr)
+        schedules = build_schedules(principal, rate_ppm, loan_tenor, start + day, equal_principal)
         owner = b[schedules.loan]
         due_day = (schedules.due_date - start).astype(np.int64)
         paid_day, interest_paid = _repayment(
-            rng, schedules, owner, due_day, day, default_day, cure_day, miss_rate, pop.is_fraud, horizon,
+            rng, schedules, owner, due_day, day, rate_ppm, default_day, cure_day, miss_rate, pop.is_fraud, horizon,
         )
         inst.add(  # days and loan numbers fit in 32 bits; money stays int64
             loan=loan_ids[schedules.loan].astype(np.int32), seq=schedules.seq, due_day=due_day.astype(np.int32),
@@ -346,8 +347,8 @@ def _institution(rng: np.random.Generator, model: np.ndarray, institution_model:
 
 
 def _repayment(rng: np.random.Generator, schedules, owner: np.ndarray, due_day: np.ndarray, originated_day: np.ndarray,
-               default_day: np.ndarray, cure_day: np.ndarray, miss_rate: np.ndarray, is_fraud: np.ndarray,
-               horizon: int) -> tuple[np.ndarray, np.ndarray]:
+               rate_ppm: np.ndarray, default_day: np.ndarray, cure_day: np.ndarray, miss_rate: np.ndarray,
+               is_fraud: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """The day each installment is settled (NEVER if not by the horizon) and the interest actually paid."""
     rows = due_day.size
     paid_day = due_day.copy()
@@ -371,14 +372,19 @@ def _repayment(rng: np.random.Generator, schedules, owner: np.ndarray, due_day: 
     settle = np.where(prepays, prepay_day, NEVER)[loan]
     settled_early = settle < paid_day
     paid_day = np.minimum(paid_day, settle)
-    # interest on installments settled early: only what accrued up to the settlement day
+    # interest on installments settled early: what accrued up to the settlement day, as the ledger
+    # charges it (ACT/365 on the principal outstanding in that period); none for later periods
     previous_due = np.where(schedules.seq == 1, originated_day[loan], np.roll(due_day, 1))
-    accrued_days = np.clip(settle - previous_due, 0, due_day - previous_due)
-    interest_paid = np.where(
-        settled_early,
-        round_ratio_array(schedules.interest_due_minor * accrued_days, np.maximum(due_day - previous_due, 1), rounding=Rounding.HALF_UP),
-        schedules.interest_due_minor,
-    )
+    principal = schedules.principal_due_minor
+    first_row = np.flatnonzero(schedules.seq == 1)
+    principal_after = np.cumsum(principal[::-1])[::-1]  # principal of this row and every later row ...
+    next_loan_start = np.append(first_row[1:], principal.size)
+    tail = np.append(principal_after, 0)[next_loan_start]  # ... less what belongs to the next loans
+    balance_before = principal_after - np.repeat(tail, np.diff(np.append(first_row, principal.size)))
+    containing = settled_early & (previous_due < settle) & (settle < due_day)
+    accrued = mul_rate_array(balance_before, rate_ppm[loan] * np.maximum(settle - previous_due, 0), 365,
+                             rounding=Rounding.HALF_UP)
+    interest_paid = np.where(settled_early & (due_day > settle), np.where(containing, accrued, 0), schedules.interest_due_minor)
     unknown = paid_day >= horizon
     paid_day = np.where(unknown, NEVER, paid_day)
     interest_paid = np.where(unknown, 0, interest_paid)
