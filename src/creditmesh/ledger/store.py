@@ -11,7 +11,6 @@ all, and an acknowledged payment survives a crash.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -73,9 +72,12 @@ class PaymentRequest:
     currency: str = "CNY"
 
     def fingerprint(self) -> str:
-        body = {"loan_id": self.loan_id, "amount_minor": self.amount_minor, "paid_on": self.paid_on.isoformat(),
-                "currency": self.currency}
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        """SHA-256 of the request body, the same for the one-by-one and the bulk path."""
+        return payment_fingerprint(self.loan_id, self.amount_minor, self.paid_on.isoformat(), self.currency)
+
+
+def payment_fingerprint(loan_id: str, amount_minor: int, paid_on: str, currency: str) -> str:
+    return hashlib.sha256(f"{loan_id}|{amount_minor}|{paid_on}|{currency}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,10 @@ def _require_date(value: object, field: str) -> date:
     if not isinstance(value, date) or hasattr(value, "hour"):
         raise LedgerError(field, f"must be a date, got {value!r}")
     return value
+
+
+def _as_date(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _sqlite_pragmas(engine: Engine) -> None:
@@ -255,6 +261,33 @@ class Ledger:
                 conn.execute(update(loans).where(loans.c.loan_id == request.loan_id).values(status="settled"))
         return PaymentResult(payment_id, request.loan_id, amount, split.late_fee, split.fee, split.interest,
                              split.principal, split.prepaid_interest, split.prepaid_principal, split.settled, recovery)
+
+    def post_payments_bulk(self, batch) -> "BulkResult":
+        """Post a file of payments (an Arrow table or DataFrame with idempotency_key, loan_id, paid_on,
+        amount_minor[, currency]): set-based in one transaction, then what needs the full waterfall one by one.
+
+        Rows that the one-by-one path refuses come back in ``rejected`` with their reason.
+        """
+        import pyarrow as pa
+
+        from creditmesh.ledger.bulk import BulkResult, post_payments
+
+        if not isinstance(batch, pa.Table):
+            batch = pa.Table.from_pandas(batch, preserve_index=False)
+        with self.engine.begin() as conn:
+            result = post_payments(conn, batch)
+        routed = result.routed.sort_by([("paid_on", "ascending"), ("row_number", "ascending")]).to_pylist()
+        refused = []
+        for row in routed:
+            try:
+                self.post_payment(PaymentRequest(row["loan_id"], row["amount_minor"], _as_date(row["paid_on"]),
+                                                 row["idempotency_key"], row["currency"]))
+            except LedgerError as error:
+                refused.append({**row, "reason": str(error)})
+        rejected = result.rejected
+        if refused:
+            rejected = pa.concat_tables([rejected, pa.Table.from_pylist(refused, schema=rejected.schema)])
+        return BulkResult(result.posted + len(routed) - len(refused), result.replayed, result.routed, rejected)
 
     def write_off(self, loan_id: str, on: date) -> None:
         """Close collection on a charged-off loan: no payment is taken after this."""
