@@ -32,7 +32,7 @@ def _fail(error: CreditmeshError) -> None:
 
 
 @contextmanager
-def _steps(total: int, description: str) -> Iterator[Callable[[str], None]]:
+def _steps(total: int, description: str) -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr, advanced once per reported step."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -41,7 +41,14 @@ def _steps(total: int, description: str) -> Iterator[Callable[[str], None]]:
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[step]}"),
                   TimeElapsedColumn(), console=console, transient=not console.is_terminal) as progress:
         task = progress.add_task(description, total=total, step="")
-        yield lambda step: progress.update(task, advance=1, step=step)
+
+        def step(what: str, done: int | None = None, of: int | None = None) -> None:
+            if done is None:
+                progress.update(task, advance=1, step=what)
+            else:
+                progress.update(task, completed=done, total=of, step=what)
+
+        yield step
 
 
 def _parse_date(value: str | None, field: str) -> date | None:
@@ -107,6 +114,67 @@ def metrics(
         typer.echo(json.dumps(figures, sort_keys=False))
         return
     _print_headline(figures, SEED_FIGURES if compare_seeds else None)
+
+
+ledger_app = typer.Typer(help="The loan book: load, age, export.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $CREDITMESH_DB, else a SQLite file).")]
+
+
+@ledger_app.command("load")
+def ledger_load(
+    directory: Annotated[Path, typer.Argument(help="Folder with loans, installments and payments as Parquet.")],
+    db: DbOption = None,
+) -> None:
+    """Replay a book (e.g. the simulator's) through the ledger: loans, then payments day by day, month-end aging."""
+    from creditmesh.ledger import Ledger
+    from creditmesh.ledger.replay import replay
+
+    try:
+        if not directory.is_dir():
+            raise ParameterError("directory", f"{directory} is not a folder")
+        ledger = Ledger.connect(db)
+        with _steps(1, "replay") as step:
+            report = replay(ledger, directory, progress=step)
+        balance = sum(ledger.trial_balance().values())
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"loans {report.loans:,}, payments posted {report.payments_posted:,}, rejected {report.payments_rejected:,}, "
+               f"month ends aged {report.month_ends_aged}, installments differing from the source "
+               f"{report.installments_differing}, trial balance {balance}")
+    if report.installments_differing or balance:
+        raise typer.Exit(code=1)
+
+
+@ledger_app.command("age")
+def ledger_age(as_of: Annotated[str, typer.Argument(help="Aging day, YYYY-MM-DD.")], db: DbOption = None) -> None:
+    """Month-end batch: days past due, buckets, late fees, charge-offs, loan_days."""
+    from creditmesh.ledger import Ledger
+
+    try:
+        day = _parse_date(as_of, "as_of")
+        ledger = Ledger.connect(db)
+        report = ledger.age(day)
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"aged {report.loans_aged:,} loans to {report.as_of}: {report.bucket_moves:,} bucket moves, "
+               f"{report.late_fees_assessed:,} late fees, {report.charged_off:,} charged off")
+
+
+@ledger_app.command("export")
+def ledger_export(out: Annotated[Path, typer.Argument(help="Folder to write Parquet to.")], db: DbOption = None) -> None:
+    """Write loans, installments, payments and loan_days as Parquet for portfolio/."""
+    from creditmesh.ledger import Ledger
+
+    try:
+        ledger = Ledger.connect(db)
+        counts = ledger.export(out)
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
 
 
 def _print_headline(figures: dict, seeds: dict | None) -> None:

@@ -284,3 +284,79 @@ def _fetch(conn: Connection, condition: str) -> pa.Table:
         FROM payment_staging WHERE {condition} ORDER BY row_number""")).all()
     names = ["row_number", "idempotency_key", "loan_id", "paid_on", "amount_minor", "currency", "reason"]
     return pa.table({name: [r[k] for r in rows] for k, name in enumerate(names)})
+
+
+def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int:
+    """Book many loans with the schedules given (schema tables ``loans`` and ``installments``) in set-based SQL.
+
+    Every installment starts unpaid; each origination day gets one disbursement
+    entry whose postings are journal.entry_for_disbursement's, loan by loan.
+    Returns the number of loans booked.
+    """
+    from creditmesh.money import rate_to_ppm
+    from creditmesh.schema import validate
+
+    loans = validate("loans", loans)
+    installments = validate("installments", installments)
+    staged_loans = pa.table({
+        "loan_id": loans["loan_id"], "borrower_id": loans["borrower_id"], "credit_line_id": loans["credit_line_id"],
+        "application_id": loans["application_id"], "institution_id": loans["institution_id"],
+        "funding_model": loans["funding_model"], "principal_minor": loans["principal_minor"],
+        "apr_ppm": pa.array(rate_to_ppm(loans["apr"].to_numpy())), "tenor_months": loans["tenor_months"],
+        "schedule": loans["schedule"], "originated_on": loans["originated_at"].cast(pa.date32()),
+    })
+    staged_installments = installments.select(
+        ["loan_id", "seq", "due_date", "principal_due_minor", "interest_due_minor", "fee_due_minor"])
+    conn.execute(text("DROP TABLE IF EXISTS loan_staging"))
+    conn.execute(text("""
+        CREATE TEMP TABLE loan_staging (
+            loan_id VARCHAR(40), borrower_id VARCHAR(40), credit_line_id VARCHAR(40), application_id VARCHAR(40),
+            institution_id VARCHAR(40), funding_model VARCHAR(20), principal_minor BIGINT, apr_ppm INTEGER,
+            tenor_months SMALLINT, schedule VARCHAR(20), originated_on DATE)"""))
+    _copy_into(conn, "loan_staging", staged_loans)
+    conn.execute(text("""
+        INSERT INTO loans (loan_id, borrower_id, credit_line_id, application_id, institution_id, funding_model, currency,
+                           principal_minor, apr_ppm, tenor_months, schedule, originated_on, status, dpd, bucket)
+        SELECT loan_id, borrower_id, NULL, application_id, institution_id, funding_model, 'CNY', principal_minor, apr_ppm,
+               tenor_months, schedule, originated_on, 'active', 0, 'current'
+        FROM loan_staging"""))
+    if conn.dialect.name == "postgresql":
+        _copy_into(conn, "installments", staged_installments)
+    else:
+        conn.execute(text("DROP TABLE IF EXISTS installment_staging"))
+        conn.execute(text("""CREATE TEMP TABLE installment_staging (loan_id VARCHAR(40), seq SMALLINT, due_date DATE,
+                             principal_due_minor BIGINT, interest_due_minor BIGINT, fee_due_minor BIGINT)"""))
+        _copy_into(conn, "installment_staging", staged_installments)
+        conn.execute(text("""
+            INSERT INTO installments (loan_id, seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor)
+            SELECT loan_id, seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor FROM installment_staging"""))
+        conn.execute(text("DROP TABLE IF EXISTS installment_staging"))
+    days = [row[0] for row in conn.execute(text("SELECT DISTINCT originated_on FROM loan_staging ORDER BY originated_on"))]
+    principal = _account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
+    funding = _account_case("s.funding_model", {m: journal.CASH if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
+                                                for m in journal.PRINCIPAL_ACCOUNT})
+    conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
+    conn.execute(text("""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
+                         FROM loan_staging s JOIN installments i ON i.loan_id = s.loan_id
+                         WHERE s.funding_model = :guaranteed GROUP BY s.loan_id HAVING SUM(i.fee_due_minor) > 0"""),
+                 {"guaranteed": journal.GUARANTEED})
+    for day in days:
+        entry_id = int(conn.execute(insert(journal_entries).values(
+            occurred_on=day if isinstance(day, date) else date.fromisoformat(day), kind="disbursement",
+            loan_id=None, reference="bulk load").returning(journal_entries.c.entry_id)).scalar_one())
+        conn.execute(text(f"""
+            INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+            SELECT :entry_id, {principal}, s.loan_id, s.principal_minor FROM loan_staging s WHERE s.originated_on = :day
+            UNION ALL
+            SELECT :entry_id, {funding}, s.loan_id, -s.principal_minor FROM loan_staging s WHERE s.originated_on = :day
+            UNION ALL
+            SELECT :entry_id, '{journal.GUARANTEE_FEES_RECEIVABLE}', f.loan_id, f.fees
+            FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id WHERE s.originated_on = :day
+            UNION ALL
+            SELECT :entry_id, '{journal.GUARANTEE_LIABILITY}', f.loan_id, -f.fees
+            FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id WHERE s.originated_on = :day"""),
+            {"entry_id": entry_id, "day": day})
+    count = conn.execute(text("SELECT COUNT(*) FROM loan_staging")).scalar_one()
+    conn.execute(text("DROP TABLE IF EXISTS loan_staging"))
+    conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
+    return int(count)

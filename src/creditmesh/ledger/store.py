@@ -289,6 +289,13 @@ class Ledger:
             rejected = pa.concat_tables([rejected, pa.Table.from_pylist(refused, schema=rejected.schema)])
         return BulkResult(result.posted + len(routed) - len(refused), result.replayed, result.routed, rejected)
 
+    def load_loans(self, loans_table, installments_table) -> int:
+        """Book a whole book of loans and their schedules at once (schema tables), in one transaction."""
+        from creditmesh.ledger.bulk import load_loans
+
+        with self.engine.begin() as conn:
+            return load_loans(conn, loans_table, installments_table)
+
     def write_off(self, loan_id: str, on: date) -> None:
         """Close collection on a charged-off loan: no payment is taken after this."""
         with self.engine.begin() as conn:
