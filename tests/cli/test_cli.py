@@ -114,3 +114,24 @@ def test_the_installed_command_runs_as_a_process(book_dir):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["loans_originated"] >= 0
+
+
+def test_ledger_load_replays_the_simulated_book_then_ages_and_exports(book_dir, tmp_path):
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    result = runner.invoke(app, ["ledger", "load", str(book_dir), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "installments differing from the source 0, trial balance 0" in result.stdout
+    result = runner.invoke(app, ["ledger", "age", "2023-09-30", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("aged ")
+    result = runner.invoke(app, ["ledger", "export", str(tmp_path / "export"), "--db", db])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "export" / "loan_days.parquet").is_file()
+
+
+def test_ledger_load_on_a_folder_without_payments_names_the_table(book_dir, tmp_path):
+    broken = tmp_path / "nopay"
+    _copy_book(book_dir, broken, skip=("payments",))
+    result = runner.invoke(app, ["ledger", "load", str(broken), "--db", f"sqlite:///{tmp_path / 'l.db'}"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: payments: missing file")
