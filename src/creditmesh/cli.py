@@ -128,14 +128,15 @@ def ledger_load(
 ) -> None:
     """Replay a book (e.g. the simulator's) through the ledger: loans, then payments day by day, month-end aging."""
     from creditmesh.ledger import Ledger
-    from creditmesh.ledger.replay import replay
+    from creditmesh.ledger.replay import read_book, replay
 
     try:
         if not directory.is_dir():
             raise ParameterError("directory", f"{directory} is not a folder")
+        book = read_book(directory)  # refuse a malformed folder before the database is touched
         ledger = Ledger.connect(db)
         with _steps(1, "replay") as step:
-            report = replay(ledger, directory, progress=step)
+            report = replay(ledger, book, progress=step)
         balance = sum(ledger.trial_balance().values())
         ledger.close()
     except CreditmeshError as error:

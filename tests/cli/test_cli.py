@@ -135,3 +135,4 @@ def test_ledger_load_on_a_folder_without_payments_names_the_table(book_dir, tmp_
     result = runner.invoke(app, ["ledger", "load", str(broken), "--db", f"sqlite:///{tmp_path / 'l.db'}"])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: payments: missing file")
+    assert not (tmp_path / "l.db").exists()  # nothing written

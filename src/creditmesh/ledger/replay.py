@@ -44,14 +44,22 @@ def _month_ends(first: date, last: date) -> list[date]:
     return ends
 
 
-def replay(ledger: Ledger, directory: str | Path, *, progress: Callable[[str, int, int], None] | None = None) -> ReplayReport:
-    """Book the folder's loans, post its payments in date order (bulk, a day at a time), age every month end.
+def read_book(directory: str | Path) -> dict[str, pa.Table]:
+    """The folder's loans, installments and payments, checked against the schema before anything is booked."""
+    folder = Path(directory)
+    return {name: _read(folder, name) for name in ("loans", "installments", "payments")}
+
+
+def replay(ledger: Ledger, book: dict[str, pa.Table] | str | Path, *,
+           progress: Callable[[str, int, int], None] | None = None) -> ReplayReport:
+    """Book the loans, post the payments in date order (bulk, a day at a time), age every month end.
 
     The simulator books no late fees, so aging here charges none; the replayed
-    installments are then compared with the folder's own.
+    installments are then compared with the book's own.
     """
-    folder = Path(directory)
-    loans, installments, payments = (_read(folder, name) for name in ("loans", "installments", "payments"))
+    if not isinstance(book, dict):
+        book = read_book(book)
+    loans, installments, payments = book["loans"], book["installments"], book["payments"]
     say = progress or (lambda *_: None)
     booked = ledger.load_loans(loans, installments)
     paid_on = payments["paid_at"].cast(pa.date32())
