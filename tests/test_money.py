@@ -102,3 +102,10 @@ def test_format_minor():
     assert format_minor(-5) == "-0.05"
     assert format_minor(100, "JPY") == "100"
     assert format_minor(123456789, thousands=False) == "1234567.89"
+
+
+def test_ceiling_rounds_any_fraction_up():
+    assert round_fraction(Fraction(1, 1000), rounding=Rounding.CEILING) == 1
+    assert round_fraction(Fraction(-5, 2), rounding=Rounding.CEILING) == -2
+    assert round_fraction(4, rounding=Rounding.CEILING) == 4
+    assert round_ratio_array(np.array([1, 10, -3]), 10, rounding=Rounding.CEILING).tolist() == [1, 1, 0]

@@ -39,3 +39,15 @@ def test_schedules_sum_to_the_principal_and_never_go_negative(loans):
     balance_after = principal[s.loan] - (np.cumsum(s.principal_due_minor) - np.repeat(np.concatenate(([0], np.cumsum(sums)[:-1])), tenor))
     assert (balance_after >= 0).all()
     assert (np.diff(s.due_date.astype(np.int64))[s.loan[1:] == s.loan[:-1]] > 0).all()
+
+
+def test_payment_rounding_is_a_choice_and_the_schedule_still_sums_to_the_principal():
+    principal, rate, tenor = np.array([500_000]), np.array([126_100]), np.array([36])  # LendingClub row 1: 167.54
+    assert annuity_payment_minor(principal, rate, tenor).tolist() == [16_753]
+    from creditmesh.money import Rounding
+
+    assert annuity_payment_minor(principal, rate, tenor, rounding=Rounding.CEILING).tolist() == [16_754]
+    s = build_schedules(principal, rate, tenor, np.array(["2018-02-01"], dtype="datetime64[D]"),
+                        payment_rounding=Rounding.CEILING)
+    assert int(s.principal_due_minor.sum()) == 500_000
+    assert ((s.principal_due_minor + s.interest_due_minor)[:-1] == 16_754).all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Sequence
 
@@ -27,9 +27,10 @@ class Rounding(enum.Enum):
 
     HALF_EVEN = "half_even"  # banker's rounding: ties go to the even neighbour
     HALF_UP = "half_up"  # ties go away from zero, the usual retail convention
+    CEILING = "ceiling"  # any fraction goes up (towards +infinity): LendingClub's installment convention
 
 
-_DECIMAL_MODE = {Rounding.HALF_EVEN: ROUND_HALF_EVEN, Rounding.HALF_UP: ROUND_HALF_UP}
+_DECIMAL_MODE = {Rounding.HALF_EVEN: ROUND_HALF_EVEN, Rounding.HALF_UP: ROUND_HALF_UP, Rounding.CEILING: ROUND_CEILING}
 
 
 def _check_currency(currency: str) -> int:
@@ -46,6 +47,8 @@ def round_fraction(value: Fraction | Decimal | int, *, rounding: Rounding) -> in
     exact = Fraction(value)
     floor = exact.numerator // exact.denominator
     remainder = exact - floor
+    if rounding is Rounding.CEILING:
+        return floor + (remainder > 0)
     half = Fraction(1, 2)
     if remainder > half:
         return floor + 1
@@ -196,6 +199,8 @@ def round_ratio_array(numerator: np.ndarray, denominator: np.ndarray | int, *, r
     numerator = np.asarray(numerator, dtype=np.int64)
     denominator = np.asarray(denominator, dtype=np.int64)
     quotient, remainder = np.divmod(numerator, denominator)  # floor division: remainder >= 0
+    if rounding is Rounding.CEILING:
+        return quotient + (remainder > 0).astype(np.int64)
     twice = 2 * remainder
     up = twice > denominator
     tie = twice == denominator
