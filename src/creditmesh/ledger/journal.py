@@ -85,6 +85,15 @@ FEE_ACCOUNT = {
     "tech_solution": TECH_FEES,
 }
 
+#: Where an origination fee goes, by funding model: the platform's facilitation fee, or its ICE/technology fee.
+ORIGINATION_FEE_ACCOUNT = {
+    "capital_heavy_on": SERVICE_FEES,
+    "capital_heavy_off": SERVICE_FEES,
+    "capital_light": SERVICE_FEES,
+    "ice": REFERRAL_FEES,
+    "tech_solution": TECH_FEES,
+}
+
 Posting = tuple[str, int]  # (account code, amount: debit positive, credit negative)
 
 
@@ -100,12 +109,18 @@ def check_balanced(postings: tuple[Posting, ...], *, what: str) -> tuple[Posting
     return kept
 
 
-def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: int) -> tuple[Posting, ...]:
-    """A loan is drawn: the platform pays out its own money, or books the partner's loan it services."""
+def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: int,
+                           origination_fee: int = 0) -> tuple[Posting, ...]:
+    """A loan is drawn: the platform pays out its own money, or books the partner's loan it services.
+
+    An origination fee is kept out of the amount paid to the borrower (the borrower owes the
+    whole principal) and is the platform's income at once.
+    """
     if funding_model == ON_BALANCE:
-        postings: tuple[Posting, ...] = ((RECEIVABLE, principal), (CASH, -principal))
+        postings: tuple[Posting, ...] = ((RECEIVABLE, principal), (CASH, -(principal - origination_fee)))
     else:
-        postings = ((SERVICED, principal), (DUE_TO_PARTNERS, -principal))
+        postings = ((SERVICED, principal), (DUE_TO_PARTNERS, -principal), (CASH, origination_fee))
+    postings += ((ORIGINATION_FEE_ACCOUNT[funding_model], -origination_fee),)
     if funding_model == GUARANTEED and guarantee_fees:
         postings += ((GUARANTEE_FEES_RECEIVABLE, guarantee_fees), (GUARANTEE_LIABILITY, -guarantee_fees))
     return check_balanced(postings, what="disbursement")

@@ -61,6 +61,7 @@ class LoanTerms:
     application_id: str | None = None
     currency: str = "CNY"
     fee_per_installment_minor: int = 0
+    origination_fee_minor: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,8 @@ class Ledger:
              "interest_due_minor": int(i), "fee_due_minor": fee}
             for seq, due, p, i in zip(schedule.seq, schedule.due_date, schedule.principal_due_minor, schedule.interest_due_minor)
         ]
-        entry = journal.entry_for_disbursement(terms.funding_model, terms.principal_minor, fee * terms.tenor_months)
+        entry = journal.entry_for_disbursement(terms.funding_model, terms.principal_minor, fee * terms.tenor_months,
+                                               terms.origination_fee_minor)
         with self.engine.begin() as conn:
             if terms.credit_line_id is not None:
                 self._check_line(conn, terms)
@@ -379,6 +381,9 @@ class Ledger:
             raise LedgerError("apr_ppm", f"must be between 0 and 1,000,000 (100 %), got {t.apr_ppm}")
         if t.fee_per_installment_minor < 0:
             raise LedgerError("fee_per_installment_minor", "must not be negative")
+        origination_fee = _require_int(t.origination_fee_minor, "origination_fee_minor", positive=False)
+        if not 0 <= origination_fee < t.principal_minor:
+            raise LedgerError("origination_fee_minor", "must be at least 0 and below the principal")
         tenor = _require_int(t.tenor_months, "tenor_months", positive=True)
         if tenor > TENOR_MONTHS_MAX:
             raise LedgerError("tenor_months", f"must be at most {TENOR_MONTHS_MAX}")

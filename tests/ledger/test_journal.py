@@ -1,0 +1,51 @@
+"""Journal entries are balanced for every event and funding model, and refuse to be otherwise."""
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from creditmesh.ledger import LoanTerms
+from creditmesh.ledger.journal import (
+    ACCOUNTS,
+    LedgerInvariantError,
+    check_balanced,
+    entry_for_charge_off,
+    entry_for_disbursement,
+    entry_for_late_fee,
+    entry_for_payment,
+)
+from creditmesh.schema import FUNDING_MODELS
+
+money = st.integers(0, 10**10)
+
+
+@given(st.sampled_from(FUNDING_MODELS), money, money, money, money, money, st.booleans())
+def test_every_entry_balances_over_known_accounts(model, principal, interest, fee, late_fee, origination, recovery):
+    entries = [
+        entry_for_disbursement(model, principal + origination + 1, fee, origination),
+        entry_for_payment(model, late_fee=late_fee, fee=fee, interest=interest, principal=principal, recovery=recovery),
+        entry_for_charge_off(model, principal=principal, late_fees=late_fee, guarantee_fees=fee),
+        entry_for_late_fee(late_fee + 1),
+    ]
+    for entry in entries:
+        assert sum(amount for _, amount in entry) == 0
+        assert all(account in ACCOUNTS and amount != 0 for account, amount in entry)
+
+
+def test_an_unbalanced_or_unknown_entry_is_refused_not_asserted():
+    with pytest.raises(LedgerInvariantError, match="differ by 1"):
+        check_balanced((("1000", 1),), what="test")
+    with pytest.raises(LedgerInvariantError, match="unknown account"):
+        check_balanced((("9999", 1), ("1000", -1)), what="test")
+
+
+def test_an_origination_fee_is_kept_from_the_payout_and_earned_at_once(ledger):
+    ledger.book_loan(LoanTerms("L1", "B1", 1_000_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=20_000))
+    balances = ledger.trial_balance()
+    assert balances["1100"] == 1_000_000  # the borrower owes the whole principal
+    assert balances["1000"] == -980_000  # but received it less the fee
+    assert balances["4100"] == -20_000
+    with pytest.raises(Exception, match="origination_fee_minor"):
+        ledger.book_loan(LoanTerms("L2", "B1", 1_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=1_000))
