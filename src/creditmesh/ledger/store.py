@@ -284,7 +284,7 @@ class Ledger:
             try:
                 self.post_payment(PaymentRequest(row["loan_id"], row["amount_minor"], _as_date(row["paid_on"]),
                                                  row["idempotency_key"], row["currency"]))
-            except LedgerError as error:
+            except CreditmeshError as error:  # refused like any bad row: named, and nothing written for it
                 refused.append({**row, "reason": str(error)})
         rejected = result.rejected
         if refused:
