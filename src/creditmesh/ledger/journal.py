@@ -127,8 +127,12 @@ def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: i
 
 
 def entry_for_payment(funding_model: str, *, late_fee: int, fee: int, interest: int, principal: int,
-                      recovery: bool) -> tuple[Posting, ...]:
-    """Cash in, split as the waterfall split it. After charge-off the whole amount is a recovery."""
+                      recovery: bool, fee_waived: int = 0) -> tuple[Posting, ...]:
+    """Cash in, split as the waterfall split it. After charge-off the whole amount is a recovery.
+
+    Guarantee fees booked at origination and waived by an early settlement leave the books with
+    the guarantee they paid for: the receivable and the liability are reversed together.
+    """
     total = late_fee + fee + interest + principal
     if recovery:
         credit = {ON_BALANCE: RECOVERIES, GUARANTEED: GUARANTEE_PAYOUTS}.get(funding_model, DUE_TO_PARTNERS)
@@ -142,6 +146,7 @@ def entry_for_payment(funding_model: str, *, late_fee: int, fee: int, interest: 
     )
     if funding_model == GUARANTEED:  # the guarantee fee paid releases as much of the guarantee liability
         postings += ((GUARANTEE_LIABILITY, fee), (GUARANTEE_RELEASE, -fee))
+        postings += ((GUARANTEE_LIABILITY, fee_waived), (GUARANTEE_FEES_RECEIVABLE, -fee_waived))
     return check_balanced(postings, what="payment")
 
 

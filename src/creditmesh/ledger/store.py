@@ -16,10 +16,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditmesh.errors import CreditmeshError
@@ -27,7 +26,7 @@ from creditmesh.ledger import journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
 from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
-from creditmesh.ledger.waterfall import Installment, split_payment
+from creditmesh.ledger.waterfall import Installment, settlement_amount, split_payment
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
 from creditmesh.schema import FUNDING_MODELS, SCHEDULES
@@ -222,7 +221,29 @@ class Ledger:
             self._write_entry(conn, "disbursement", terms.originated_on, terms.loan_id, terms.loan_id, entry)
 
     def post_payment(self, request: PaymentRequest) -> PaymentResult:
-        """Book a payment once: the same key and body return the first result; a different body is refused."""
+        """Book a payment once: the same key and body return the first result; a different body is refused.
+
+        Two requests with one key on two loans can race past each other's row locks; the unique key
+        lets one win, and the other then answers as a replay or a conflict, like any later request.
+        """
+        try:
+            return self._post_payment(request)
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                previous = self._previous_payment(conn, request.idempotency_key, request.fingerprint())
+            if previous is None:
+                raise
+            return previous
+
+    def settlement_amount(self, loan_id: str, on: date) -> int:
+        """What settles the loan on ``on``: everything due, the interest accrued since, the rest of the principal."""
+        _require_date(on, "on")
+        with self.engine.connect() as conn:
+            loan = self._lock_loan(conn, loan_id, lock=False)
+            rows = self._installments(conn, loan_id, open_only=False)
+        return settlement_amount(rows, on, apr_ppm=loan.apr_ppm, period_start=loan.originated_on)
+
+    def _post_payment(self, request: PaymentRequest) -> PaymentResult:
         _require_id(request.loan_id, "loan_id")
         amount = _require_int(request.amount_minor, "amount_minor", positive=True)
         paid_on = _require_date(request.paid_on, "paid_on")
@@ -241,13 +262,16 @@ class Ledger:
             if loan.status in ("settled", "written_off"):
                 raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
             rows = self._installments(conn, request.loan_id, open_only=False)
-            split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
-                                  equal_principal=loan.schedule == "equal_principal", period_start=loan.originated_on)
+            try:
+                split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
+                                      equal_principal=loan.schedule == "equal_principal", period_start=loan.originated_on)
+            except CreditmeshError as error:
+                raise LedgerError(error.field, error.reason) from None
             recovery = loan.status == "charged_off"
             entry = journal.entry_for_payment(
                 loan.funding_model, late_fee=split.late_fee, fee=split.fee,
                 interest=split.interest + split.prepaid_interest, principal=split.principal + split.prepaid_principal,
-                recovery=recovery,
+                recovery=recovery, fee_waived=0 if recovery else split.fee_waived,
             )
             self._write_installments(conn, request.loan_id, split.installments)
             payment_id = uuid.uuid4().hex[:24]
@@ -360,9 +384,9 @@ class Ledger:
             raise LedgerError("loan_id", f"unknown loan {loan_id!r}")
         return row
 
-    def payments_of(self, loan_id: str) -> Iterator:
+    def payments_of(self, loan_id: str) -> list:
         with self.engine.connect() as conn:
-            yield from conn.execute(select(payments).where(payments.c.loan_id == loan_id).order_by(payments.c.paid_on))
+            return conn.execute(select(payments).where(payments.c.loan_id == loan_id).order_by(payments.c.paid_on)).all()
 
     # -- inside a transaction --------------------------------------------------------------------------
 
@@ -415,9 +439,9 @@ class Ledger:
         if terms.principal_minor > available:
             raise LedgerError("principal_minor", f"{terms.principal_minor} exceeds the available line of {available}")
 
-    def _lock_loan(self, conn: Connection, loan_id: str):
+    def _lock_loan(self, conn: Connection, loan_id: str, *, lock: bool = True):
         query = select(loans).where(loans.c.loan_id == loan_id)
-        if conn.dialect.name == "postgresql":
+        if lock and conn.dialect.name == "postgresql":
             query = query.with_for_update()
         loan = conn.execute(query).one_or_none()
         if loan is None:
@@ -438,7 +462,7 @@ class Ledger:
         i = installments.c
         query = select(i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor,
                        i.late_fee_due_minor, i.principal_paid_minor, i.interest_paid_minor, i.fee_paid_minor,
-                       i.late_fee_paid_minor, i.paid_on).where(i.loan_id == loan_id).order_by(i.seq)
+                       i.late_fee_paid_minor, i.paid_on, i.accrued_from).where(i.loan_id == loan_id).order_by(i.seq)
         if open_only:
             query = query.where(i.paid_on.is_(None))
         return tuple(Installment(*row) for row in conn.execute(query))
@@ -447,20 +471,19 @@ class Ledger:
         if not rows:
             return
         i = installments.c
-        from sqlalchemy import bindparam
-
         statement = (
             update(installments)
             .where(i.loan_id == bindparam("b_loan"), i.seq == bindparam("b_seq"))
             .values(principal_due_minor=bindparam("b_pd"), interest_due_minor=bindparam("b_id"),
                     fee_due_minor=bindparam("b_fd"), late_fee_due_minor=bindparam("b_ld"),
                     principal_paid_minor=bindparam("b_pp"), interest_paid_minor=bindparam("b_ip"),
-                    fee_paid_minor=bindparam("b_fp"), late_fee_paid_minor=bindparam("b_lp"), paid_on=bindparam("b_on"))
+                    fee_paid_minor=bindparam("b_fp"), late_fee_paid_minor=bindparam("b_lp"), paid_on=bindparam("b_on"),
+                    accrued_from=bindparam("b_af"))
         )
         conn.execute(statement, [
             {"b_loan": loan_id, "b_seq": r.seq, "b_pd": r.principal_due, "b_id": r.interest_due, "b_fd": r.fee_due,
              "b_ld": r.late_fee_due, "b_pp": r.principal_paid, "b_ip": r.interest_paid, "b_fp": r.fee_paid,
-             "b_lp": r.late_fee_paid, "b_on": r.paid_on}
+             "b_lp": r.late_fee_paid, "b_on": r.paid_on, "b_af": r.accrued_from}
             for r in rows
         ])
 

@@ -104,6 +104,7 @@ installments = Table(
     Column("fee_paid_minor", BigInteger, nullable=False, server_default="0"),
     Column("late_fee_paid_minor", BigInteger, nullable=False, server_default="0"),
     Column("paid_on", Date, nullable=True),
+    Column("accrued_from", Date, nullable=True),  # set by a re-cast: interest accrues on the new balance from here
     CheckConstraint(
         "principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor"
         " AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor",

@@ -45,6 +45,8 @@ class Installment:
     fee_paid: int = 0
     late_fee_paid: int = 0
     paid_on: date | None = None
+    #: Set by a re-cast: interest for this period accrues on the new balance from this day.
+    accrued_from: date | None = None
 
     @property
     def owed(self) -> int:
@@ -72,6 +74,8 @@ class Split:
     prepaid_principal: int
     settled: bool
     installments: tuple[Installment, ...]
+    #: Fees of installments not yet due that an early settlement waived (never paid, no longer owed).
+    fee_waived: int = 0
 
     @property
     def total(self) -> int:
@@ -87,10 +91,12 @@ def accrued_interest(principal: int, apr_ppm: int, days: int) -> int:
 
 def _accrued_since_last_due(installments: tuple[Installment, ...], rows: dict[int, Installment], paid_on: date,
                             apr_ppm: int, period_start: date) -> tuple[int, int]:
-    """(principal not yet due, interest accrued on it since the last due date and not yet paid).
+    """(principal not yet due, interest accrued on it in the current period and not yet paid).
 
     The period runs from the latest due date on or before ``paid_on`` of any
-    installment, settled or not (or from origination), to ``paid_on``.
+    installment, settled or not (or from origination). After a re-cast in the
+    period, interest up to the re-cast day is what the re-cast charged, and
+    from that day it accrues on the new balance.
     """
     ahead = [rows[s] for s in sorted(rows) if rows[s].due_date > paid_on]
     if not ahead:
@@ -98,8 +104,14 @@ def _accrued_since_last_due(installments: tuple[Installment, ...], rows: dict[in
     last_due = max((r.due_date for r in installments if r.due_date <= paid_on), default=period_start)
     start = max(period_start, last_due)
     outstanding = sum(r.principal_outstanding for r in ahead)
-    accrued = accrued_interest(outstanding, apr_ppm, (paid_on - start).days)
-    return outstanding, max(accrued - ahead[0].interest_paid, 0)
+    first = ahead[0]
+    if first.accrued_from is not None and first.accrued_from >= start:
+        rest_of_period = accrued_interest(outstanding, apr_ppm, (first.due_date - first.accrued_from).days)
+        owed_to_date = first.interest_due - rest_of_period + accrued_interest(
+            outstanding, apr_ppm, (paid_on - first.accrued_from).days)
+    else:
+        owed_to_date = accrued_interest(outstanding, apr_ppm, (paid_on - start).days)
+    return outstanding, max(owed_to_date - first.interest_paid, 0)
 
 
 def settlement_amount(installments: tuple[Installment, ...], paid_on: date, *, apr_ppm: int, period_start: date) -> int:
@@ -147,9 +159,8 @@ def split_payment(
         rows[seq] = row
         if left == 0:
             break
-    prepaid_interest = prepaid_principal = 0
+    prepaid_interest = prepaid_principal = fee_waived = 0
     ahead = [s for s in order if rows[s].due_date > paid_on]
-    settled = all(rows[s].paid_on is not None for s in order)
     if left and not ahead:
         raise CreditmeshError("amount_minor", f"{amount} is more than the {amount - left} that settles the loan")
     if left:
@@ -166,23 +177,32 @@ def split_payment(
                         interest_due=max(first.interest_due, first.interest_paid + prepaid_interest))
         rows[ahead[0]] = first
         if prepaid_principal == outstanding:
-            for seq in ahead:
-                row = rows[seq]
-                rows[seq] = replace(
-                    row,
-                    principal_paid=row.principal_due,
-                    interest_due=row.interest_paid,  # interest not yet accrued is waived
-                    fee_due=row.fee_paid,
-                    late_fee_due=row.late_fee_paid,
-                    paid_on=paid_on,
-                )
-            settled = True
-        elif prepaid_principal or prepaid_interest:
+            fee_waived += _close_ahead(rows, ahead, paid_on)
+        elif prepaid_principal:  # interest alone changes no balance: nothing to re-cast
             _recast(rows, ahead, prepaid_principal, paid_on, apr_ppm=apr_ppm, equal_principal=equal_principal)
+    elif ahead and all(rows[s].paid_on is not None for s in due_seqs) and not any(
+            rows[s].principal_outstanding for s in ahead):
+        fee_waived += _close_ahead(rows, ahead, paid_on)  # no principal left: nothing more can accrue
+    for seq in order:  # a row that owes nothing is settled, e.g. one a re-cast left without principal
+        if rows[seq].paid_on is None and rows[seq].owed == 0 and (rows[seq].due_date <= paid_on or prepaid_principal):
+            rows[seq] = replace(rows[seq], paid_on=paid_on)
+    settled = all(rows[s].paid_on is not None for s in order)
     before = {i.seq: i for i in installments}
     changed = tuple(rows[s] for s in order if rows[s] != before[s])
     return Split(taken["late_fee"], taken["fee"], taken["interest"], taken["principal"], prepaid_interest,
-                 prepaid_principal, settled, changed)
+                 prepaid_principal, settled, changed, fee_waived)
+
+
+def _close_ahead(rows: dict[int, Installment], ahead: list[int], paid_on: date) -> int:
+    """Early settlement: every installment not yet due is settled; interest and fees not yet accrued
+    are waived. Returns the fees waived."""
+    waived = 0
+    for seq in ahead:
+        row = rows[seq]
+        waived += row.fee_due - row.fee_paid
+        rows[seq] = replace(row, principal_paid=row.principal_due, interest_due=row.interest_paid,
+                            fee_due=row.fee_paid, late_fee_due=row.late_fee_paid, paid_on=paid_on)
+    return waived
 
 
 def _recast(rows: dict[int, Installment], ahead: list[int], prepaid: int, paid_on: date, *, apr_ppm: int,
@@ -215,7 +235,7 @@ def _recast(rows: dict[int, Installment], ahead: list[int], prepaid: int, paid_o
             interest = row.interest_paid + accrued_interest(balance, apr_ppm, rest_days)
             principal_paid = row.principal_paid + prepaid
             rows[seq] = replace(row, principal_paid=principal_paid, principal_due=principal_paid + parts[0],
-                                interest_due=interest)
+                                interest_due=interest, accrued_from=paid_on)
         else:
             interest = int(mul_rate_array(np.array([balance]), apr_ppm, 12, rounding=Rounding.HALF_UP)[0])
             rows[seq] = replace(row, principal_due=row.principal_paid + parts[k], interest_due=max(interest, row.interest_paid))
