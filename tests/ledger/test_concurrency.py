@@ -9,7 +9,6 @@ import threading
 from collections import defaultdict
 from datetime import date
 
-import pytest
 
 from _books import assert_books_sound, booked_by_key, terms
 from _worker import post_plan

@@ -97,9 +97,23 @@ def _normalise(batch: pa.Table) -> pa.Table:
 
 _STAGING_DDL = """
 CREATE TEMP TABLE payment_staging (
-    row_number BIGINT, idempotency_key VARCHAR(200), loan_id VARCHAR(200), paid_on DATE, amount_minor BIGINT,
-    currency VARCHAR(8), request_sha256 VARCHAR(64), payment_id VARCHAR(40), reason VARCHAR(200), route BOOLEAN
+    row_number BIGINT PRIMARY KEY, idempotency_key VARCHAR(200), loan_id VARCHAR(200), paid_on DATE,
+    amount_minor BIGINT, currency VARCHAR(8), request_sha256 VARCHAR(64), payment_id VARCHAR(40), reason VARCHAR(200),
+    route BOOLEAN
 )"""
+
+
+def _temp_table(conn: Connection, name: str, select_sql: str, params: dict | None = None) -> None:
+    """(Re)create a temporary table from a query, with fresh planner statistics on PostgreSQL
+    (autovacuum never analyses temporary tables, and a plan guessed on an empty table is a nested loop)."""
+    conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+    conn.execute(text(f"CREATE TEMP TABLE {name} AS {select_sql}"), params or {})
+    _analyze(conn, name)
+
+
+def _analyze(conn: Connection, name: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"ANALYZE {name}"))
 
 
 def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[str, ...] = tuple(MINOR_UNITS)) -> BulkResult:
@@ -113,59 +127,72 @@ def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[
     conn.execute(text("DROP TABLE IF EXISTS payment_staging"))
     conn.execute(text(_STAGING_DDL))
     _copy_into(conn, "payment_staging", data)
+    conn.execute(text("CREATE INDEX ix_payment_staging_loan ON payment_staging (loan_id)"))
+    _analyze(conn, "payment_staging")
     _check(conn, known_currencies)
-
-    # a key already booked with the same body is a replay; the first of repeated keys in the file wins
-    replayed = conn.execute(text("""
-        SELECT COUNT(*) FROM payment_staging s JOIN payments p ON p.idempotency_key = s.idempotency_key
-        WHERE s.reason IS NULL AND p.request_sha256 = s.request_sha256""")).scalar_one()
-    conn.execute(text("""
-        UPDATE payment_staging SET reason = 'replayed'
-        WHERE reason IS NULL AND EXISTS (SELECT 1 FROM payments p WHERE p.idempotency_key = payment_staging.idempotency_key
-                                         AND p.request_sha256 = payment_staging.request_sha256)"""))
+    replayed = conn.execute(text("SELECT COUNT(*) FROM payment_staging WHERE reason = 'replayed'")).scalar_one()
     _route(conn)
     posted = _allocate(conn)
     routed = _fetch(conn, "reason IS NULL AND route")
     rejected = _fetch(conn, "reason IS NOT NULL AND reason <> 'replayed'")
-    conn.execute(text("DROP TABLE IF EXISTS payment_staging"))
+    for table in ("payment_staging", "staging_verdict", "staging_route"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return BulkResult(posted, int(replayed), routed, rejected)
 
 
 def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
-    """Refuse, row by row, what the one-by-one path would refuse; each with its field and reason."""
+    """Refuse, row by row, what the one-by-one path would refuse, with its field and reason; mark replays.
+
+    One pass: each row is joined once to its loan, to a payment booked under its key, and to the
+    first row of the file with its key; the first failing check names the reason.
+    """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
-    checks = [
-        ("idempotency_key: empty or longer than 80 characters",
-         "idempotency_key IS NULL OR LENGTH(idempotency_key) = 0 OR LENGTH(idempotency_key) > 80"),
-        ("loan_id: unknown loan", "NOT EXISTS (SELECT 1 FROM loans l WHERE l.loan_id = payment_staging.loan_id)"),
-        ("amount_minor: must be positive", "amount_minor IS NULL OR amount_minor <= 0"),
-        ("paid_on: missing", "paid_on IS NULL"),
-        (f"currency: unknown currency", f"currency NOT IN ({known})"),
-        ("currency: differs from the loan's", "EXISTS (SELECT 1 FROM loans l WHERE l.loan_id = payment_staging.loan_id AND l.currency <> payment_staging.currency)"),
-        ("paid_on: before the loan's origination", "EXISTS (SELECT 1 FROM loans l WHERE l.loan_id = payment_staging.loan_id AND payment_staging.paid_on < l.originated_on)"),
-        ("loan_id: the loan takes no payment (settled or written off)", "EXISTS (SELECT 1 FROM loans l WHERE l.loan_id = payment_staging.loan_id AND l.status IN ('settled', 'written_off'))"),
-        ("idempotency_key: used before for a different payment", "EXISTS (SELECT 1 FROM payments p WHERE p.idempotency_key = payment_staging.idempotency_key AND p.request_sha256 <> payment_staging.request_sha256)"),
-        ("idempotency_key: repeated in the file", "EXISTS (SELECT 1 FROM payment_staging e WHERE e.idempotency_key = payment_staging.idempotency_key AND e.row_number < payment_staging.row_number)"),
-    ]
-    for reason, condition in checks:
-        conn.execute(text(f"UPDATE payment_staging SET reason = :reason WHERE reason IS NULL AND ({condition})"), {"reason": reason})
+    _temp_table(conn, "staging_verdict", f"""
+        SELECT s.row_number, CASE
+            WHEN s.idempotency_key IS NULL OR LENGTH(s.idempotency_key) = 0 OR LENGTH(s.idempotency_key) > 80
+                THEN 'idempotency_key: empty or longer than 80 characters'
+            WHEN l.loan_id IS NULL THEN 'loan_id: unknown loan'
+            WHEN s.amount_minor IS NULL OR s.amount_minor <= 0 THEN 'amount_minor: must be positive'
+            WHEN s.paid_on IS NULL THEN 'paid_on: missing'
+            WHEN s.currency NOT IN ({known}) THEN 'currency: unknown currency'
+            WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
+            WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
+            WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
+            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
+                THEN 'idempotency_key: used before for a different payment'
+            WHEN f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
+            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
+        END AS reason
+        FROM payment_staging s
+        LEFT JOIN loans l ON l.loan_id = s.loan_id
+        LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
+        LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging GROUP BY idempotency_key) f
+               ON f.idempotency_key = s.idempotency_key""")
+    conn.execute(text("""
+        UPDATE payment_staging SET reason = v.reason FROM staging_verdict v
+        WHERE payment_staging.row_number = v.row_number AND v.reason IS NOT NULL"""))
 
 
 def _route(conn: Connection) -> None:
-    """Leave to the one-by-one path what needs the full waterfall: more than is due, recoveries, repeats."""
+    """Leave to the one-by-one path what needs the full waterfall: more than is due (a prepayment),
+    a recovery after charge-off, or a loan with several payments in the file."""
+    owed = " + ".join(f"i.{part}_due_minor - i.{part}_paid_minor" for part in _COMPONENTS)
+    _temp_table(conn, "staging_route", f"""
+        SELECT s.row_number,
+               MAX(CASE WHEN l.status <> 'active' THEN 1 ELSE 0 END) AS inactive,
+               MAX(s.amount_minor) AS amount_minor,
+               COALESCE(SUM({owed}), 0) AS due_owed
+        FROM payment_staging s
+        JOIN loans l ON l.loan_id = s.loan_id
+        LEFT JOIN installments i ON i.loan_id = s.loan_id AND i.paid_on IS NULL AND i.due_date <= s.paid_on
+        WHERE s.reason IS NULL
+        GROUP BY s.row_number""")
     conn.execute(text("""
-        UPDATE payment_staging SET route = TRUE
-        WHERE reason IS NULL AND (
-            EXISTS (SELECT 1 FROM loans l WHERE l.loan_id = payment_staging.loan_id AND l.status <> 'active')
-            OR EXISTS (SELECT 1 FROM payment_staging o WHERE o.loan_id = payment_staging.loan_id
-                       AND o.row_number <> payment_staging.row_number AND o.reason IS NULL)
-            OR amount_minor > (
-                SELECT COALESCE(SUM(i.late_fee_due_minor - i.late_fee_paid_minor + i.fee_due_minor - i.fee_paid_minor
-                                    + i.interest_due_minor - i.interest_paid_minor
-                                    + i.principal_due_minor - i.principal_paid_minor), 0)
-                FROM installments i
-                WHERE i.loan_id = payment_staging.loan_id AND i.paid_on IS NULL AND i.due_date <= payment_staging.paid_on)
-        )"""))
+        UPDATE payment_staging SET route = (
+            r.inactive = 1 OR r.amount_minor > r.due_owed
+            OR payment_staging.loan_id IN (SELECT loan_id FROM payment_staging WHERE reason IS NULL
+                                           GROUP BY loan_id HAVING COUNT(*) > 1))
+        FROM staging_route r WHERE payment_staging.row_number = r.row_number"""))
     conn.execute(text("UPDATE payment_staging SET route = FALSE WHERE route IS NULL"))
 
 
@@ -173,9 +200,7 @@ def _allocate(conn: Connection) -> int:
     """The waterfall over due installments as one windowed query, then installments, payments, journal."""
     owed = " ".join(
         f"WHEN {k} THEN i.{part}_due_minor - i.{part}_paid_minor" for k, part in enumerate(_COMPONENTS, start=1))
-    conn.execute(text("DROP TABLE IF EXISTS payment_parts"))
-    conn.execute(text(f"""
-        CREATE TEMP TABLE payment_parts AS
+    _temp_table(conn, "payment_parts", f"""
         WITH parts AS (
             SELECT s.payment_id, s.loan_id, s.paid_on, s.amount_minor, i.seq, c.component,
                    CASE c.component {owed} END AS owed
@@ -192,14 +217,12 @@ def _allocate(conn: Connection) -> int:
                CASE WHEN amount_minor - before <= 0 THEN 0
                     WHEN amount_minor - before >= owed THEN owed
                     ELSE amount_minor - before END AS paid
-        FROM running"""))
+        FROM running""")
     sums = ", ".join(f"SUM(CASE WHEN component = {k} THEN paid ELSE 0 END) AS {part}"
                      for k, part in enumerate(_COMPONENTS, start=1))
-    conn.execute(text("DROP TABLE IF EXISTS installment_paid"))
-    conn.execute(text(f"""
-        CREATE TEMP TABLE installment_paid AS
+    _temp_table(conn, "installment_paid", f"""
         SELECT payment_id, loan_id, paid_on, seq, {sums} FROM payment_parts
-        GROUP BY payment_id, loan_id, paid_on, seq HAVING SUM(paid) > 0"""))
+        GROUP BY payment_id, loan_id, paid_on, seq HAVING SUM(paid) > 0""")
     sets = ", ".join(f"{part}_paid_minor = installments.{part}_paid_minor + p.{part}" for part in _COMPONENTS)
     settled_when = " AND ".join(
         f"installments.{part}_paid_minor + p.{part} = installments.{part}_due_minor" for part in _COMPONENTS)
@@ -214,68 +237,71 @@ def _allocate(conn: Connection) -> int:
             "SELECT DISTINCT paid_on FROM payment_staging WHERE reason IS NULL AND NOT route ORDER BY paid_on"))]
         conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
         conn.execute(text("CREATE TEMP TABLE payment_entries (paid_on DATE, entry_id BIGINT)"))
-        entries = []
         for day in days:
             entry_id = int(conn.execute(insert(journal_entries).values(
                 occurred_on=day if isinstance(day, date) else date.fromisoformat(day), kind="bulk_payments",
                 loan_id=None, reference="bulk").returning(journal_entries.c.entry_id)).scalar_one())
             conn.execute(text("INSERT INTO payment_entries (paid_on, entry_id) VALUES (:day, :entry_id)"),
                          {"day": day, "entry_id": entry_id})
-            entries.append(entry_id)
         per_payment = ", ".join(f"SUM({part}) AS {part}" for part in _COMPONENTS)
-        conn.execute(text(f"""
+        _temp_table(conn, "bulk_posted", f"""
+            SELECT s.payment_id, s.idempotency_key, s.request_sha256, s.loan_id, s.paid_on, s.currency, s.amount_minor,
+                   COALESCE(t.late_fee, 0) AS late_fee_minor, COALESCE(t.fee, 0) AS fee_minor,
+                   COALESCE(t.interest, 0) AS interest_minor, COALESCE(t.principal, 0) AS principal_minor,
+                   e.entry_id, l.funding_model
+            FROM payment_staging s
+            JOIN payment_entries e ON e.paid_on = s.paid_on
+            JOIN loans l ON l.loan_id = s.loan_id
+            LEFT JOIN (SELECT payment_id, {per_payment} FROM installment_paid GROUP BY payment_id) t
+              ON t.payment_id = s.payment_id
+            WHERE s.reason IS NULL AND NOT s.route""")
+        _temp_table(conn, "settled_loans", """
+            SELECT DISTINCT b.loan_id FROM bulk_posted b
+            WHERE NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = b.loan_id AND i.paid_on IS NULL)""")
+        conn.execute(text("""
             INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                                   late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                                   prepaid_principal_minor, recovery, settled, entry_id)
-            SELECT s.payment_id, s.idempotency_key, s.request_sha256, s.loan_id, s.paid_on, s.currency, s.amount_minor,
-                   COALESCE(t.late_fee, 0), COALESCE(t.fee, 0), COALESCE(t.interest, 0), COALESCE(t.principal, 0), 0, 0,
-                   FALSE,
-                   NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = s.loan_id AND i.paid_on IS NULL),
-                   e.entry_id
-            FROM payment_staging s
-            JOIN payment_entries e ON e.paid_on = s.paid_on
-            LEFT JOIN (SELECT payment_id, {per_payment} FROM installment_paid GROUP BY payment_id) t
-              ON t.payment_id = s.payment_id
-            WHERE s.reason IS NULL AND NOT s.route"""))
-        for entry_id in entries:
-            _journal_payments(conn, entry_id)
+            SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
+                   b.late_fee_minor, b.fee_minor, b.interest_minor, b.principal_minor, 0, 0, FALSE,
+                   b.loan_id IN (SELECT loan_id FROM settled_loans), b.entry_id
+            FROM bulk_posted b"""))
+        _journal_payments(conn)
         conn.execute(text("""
             UPDATE loans SET status = 'settled'
-            WHERE status = 'active' AND loan_id IN (
-                SELECT loan_id FROM payment_staging WHERE reason IS NULL AND NOT route)
-              AND NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = loans.loan_id AND i.paid_on IS NULL)"""))
-    for table in ("payment_parts", "installment_paid", "payment_entries"):
+            WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM settled_loans)"""))
+    for table in ("payment_parts", "installment_paid", "payment_entries", "bulk_posted", "settled_loans"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return int(posted)
 
 
-def _journal_payments(conn: Connection, entry_id: int) -> None:
-    """journal.entry_for_payment, for every bulk payment at once (non-zero lines only)."""
-    principal = _account_case("l.funding_model", journal.PRINCIPAL_ACCOUNT)
-    interest = _account_case("l.funding_model", {m: journal.FINANCING_INCOME if m == journal.ON_BALANCE
+def _journal_payments(conn: Connection) -> None:
+    """journal.entry_for_payment, for every bulk payment at once (non-zero lines only), each entry checked."""
+    principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
+    interest = _account_case("b.funding_model", {m: journal.FINANCING_INCOME if m == journal.ON_BALANCE
                                                   else journal.DUE_TO_PARTNERS for m in journal.PRINCIPAL_ACCOUNT})
-    fee = _account_case("l.funding_model", journal.FEE_ACCOUNT)
+    fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
     lines = [
-        (f"'{journal.CASH}'", "p.amount_minor"),
-        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-p.late_fee_minor"),
-        (principal, "-p.principal_minor"),
-        (interest, "-p.interest_minor"),
-        (fee, "-p.fee_minor"),
-        (f"CASE WHEN l.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END", "p.fee_minor"),
-        (f"CASE WHEN l.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END", "-p.fee_minor"),
+        (f"'{journal.CASH}'", "b.amount_minor"),
+        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.late_fee_minor"),
+        (principal, "-b.principal_minor"),
+        (interest, "-b.interest_minor"),
+        (fee, "-b.fee_minor"),
+        (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END", "b.fee_minor"),
+        (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END", "-b.fee_minor"),
     ]
     selects = " UNION ALL ".join(
-        f"SELECT {account} AS account_code, p.loan_id, {amount} AS amount_minor FROM payments p "
-        f"JOIN loans l ON l.loan_id = p.loan_id WHERE p.entry_id = :entry_id"
+        f"SELECT b.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor FROM bulk_posted b"
         for account, amount in lines)
     conn.execute(text(f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
-        SELECT :entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines
-        WHERE account_code IS NOT NULL AND amount_minor <> 0"""), {"entry_id": entry_id})
-    unbalanced = conn.execute(text("SELECT COALESCE(SUM(amount_minor), 0) FROM postings WHERE entry_id = :entry_id"),
-                              {"entry_id": entry_id}).scalar_one()
+        SELECT entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines
+        WHERE account_code IS NOT NULL AND amount_minor <> 0"""))
+    unbalanced = conn.execute(text("""
+        SELECT COUNT(*) FROM (SELECT p.entry_id FROM postings p JOIN payment_entries e ON e.entry_id = p.entry_id
+                              GROUP BY p.entry_id HAVING SUM(p.amount_minor) <> 0) AS off""")).scalar_one()
     if unbalanced:
-        raise journal.LedgerInvariantError("journal", f"bulk payments entry is off by {unbalanced}")
+        raise journal.LedgerInvariantError("journal", f"{unbalanced} bulk payment entries do not balance")
 
 
 def _fetch(conn: Connection, condition: str) -> pa.Table:

@@ -14,15 +14,16 @@ import hashlib
 import os
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from datetime import date
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from creditmesh.errors import CreditmeshError
-from creditmesh.ledger import journal
+from creditmesh.ledger import hotpath, journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
 from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
@@ -30,6 +31,9 @@ from creditmesh.ledger.waterfall import Installment, settlement_amount, split_pa
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
 from creditmesh.schema import FUNDING_MODELS, SCHEDULES
+
+if TYPE_CHECKING:
+    from creditmesh.ledger.bulk import BulkResult
 
 DEFAULT_URL = "sqlite:///creditmesh-ledger.db"
 IDEMPOTENCY_KEY_MAX = 80
@@ -116,6 +120,29 @@ def _require_date(value: object, field: str) -> date:
     return value
 
 
+def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, ...]) -> None:
+    """The journal entry, its postings and the payment row: one round trip on PostgreSQL, three on SQLite
+    (which has no data-modifying WITH, and no round trips to save)."""
+    if conn.dialect.name == "postgresql":
+        hotpath.run(conn, "book_payment", {**booked, "accounts": [a for a, _ in entry], "amounts": [m for _, m in entry]})
+        return
+    entry_id = hotpath.one(conn, "insert_entry", {"occurred_on": booked["paid_on"], "kind": booked["kind"],
+                                                  "loan_id": booked["loan_id"], "reference": booked["payment_id"]}).entry_id
+    hotpath.run(conn, "insert_posting", [
+        {"entry_id": entry_id, "account_code": account, "loan_id": booked["loan_id"], "amount_minor": amount}
+        for account, amount in entry])
+    hotpath.run(conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id})
+
+
+def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
+    """The first result booked under ``key``, or a conflict if it was booked for another request."""
+    if row.request_sha256 != fingerprint:
+        raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
+    return PaymentResult(row.payment_id, row.loan_id, row.amount_minor, row.late_fee_minor, row.fee_minor,
+                         row.interest_minor, row.principal_minor, row.prepaid_interest_minor,
+                         row.prepaid_principal_minor, bool(row.settled), bool(row.recovery), replayed=True)
+
+
 def _as_date(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
@@ -152,7 +179,10 @@ class Ledger:
             engine = create_engine(url)
             _sqlite_pragmas(engine)
         else:
-            engine = create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+            # no pool_pre_ping: it costs a round trip per payment; a dead connection fails the request,
+            # and the idempotency key makes the client's retry safe
+            # the transaction always ends in COMMIT or ROLLBACK, so the pool need not reset on return either
+            engine = create_engine(url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED")
         ledger = cls(engine)
         if migrate:
             ledger.migrate()
@@ -228,7 +258,7 @@ class Ledger:
         """
         try:
             return self._post_payment(request)
-        except IntegrityError:
+        except (IntegrityError, self.engine.dialect.dbapi.IntegrityError):  # raised through SQLAlchemy or the driver
             with self.engine.connect() as conn:
                 previous = self._previous_payment(conn, request.idempotency_key, request.fingerprint())
             if previous is None:
@@ -240,7 +270,7 @@ class Ledger:
         _require_date(on, "on")
         with self.engine.connect() as conn:
             loan = self._lock_loan(conn, loan_id, lock=False)
-            rows = self._installments(conn, loan_id, open_only=False)
+            rows = self._installments(conn, loan_id)
         return settlement_amount(rows, on, apr_ppm=loan.apr_ppm, period_start=loan.originated_on)
 
     def _post_payment(self, request: PaymentRequest) -> PaymentResult:
@@ -251,20 +281,23 @@ class Ledger:
         self._check_currency(request.currency)
         fingerprint = request.fingerprint()
         with self.engine.begin() as conn:
-            loan = self._lock_loan(conn, request.loan_id)
-            previous = self._previous_payment(conn, request.idempotency_key, fingerprint)
-            if previous is not None:
-                return previous
+            loan = hotpath.one(conn, "lock_loan", {"loan_id": request.loan_id, "key": request.idempotency_key},
+                               for_update=True)
+            if loan is None:
+                raise LedgerError("loan_id", f"unknown loan {request.loan_id!r}")
+            originated_on = hotpath.as_date(loan.originated_on)
+            if loan.payment_id is not None:  # the key was used before
+                return _replayed(loan, request.idempotency_key, fingerprint)
             if request.currency != loan.currency:
                 raise LedgerError("currency", f"the loan is in {loan.currency}, the payment in {request.currency}")
-            if paid_on < loan.originated_on:
-                raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {loan.originated_on}")
+            if paid_on < originated_on:
+                raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
             if loan.status in ("settled", "written_off"):
                 raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
-            rows = self._installments(conn, request.loan_id, open_only=False)
+            rows = self._installments(conn, request.loan_id)
             try:
                 split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
-                                      equal_principal=loan.schedule == "equal_principal", period_start=loan.originated_on)
+                                      equal_principal=loan.schedule == "equal_principal", period_start=originated_on)
             except CreditmeshError as error:
                 raise LedgerError(error.field, error.reason) from None
             recovery = loan.status == "charged_off"
@@ -273,18 +306,26 @@ class Ledger:
                 interest=split.interest + split.prepaid_interest, principal=split.principal + split.prepaid_principal,
                 recovery=recovery, fee_waived=0 if recovery else split.fee_waived,
             )
-            self._write_installments(conn, request.loan_id, split.installments)
+            entry = journal.check_balanced(entry, what="payment")
+            if split.installments:
+                hotpath.run(conn, "update_installment", [
+                    {"loan_id": request.loan_id, "seq": r.seq, "principal_due": r.principal_due,
+                     "interest_due": r.interest_due, "fee_due": r.fee_due, "late_fee_due": r.late_fee_due,
+                     "principal_paid": r.principal_paid, "interest_paid": r.interest_paid, "fee_paid": r.fee_paid,
+                     "late_fee_paid": r.late_fee_paid, "paid_on": r.paid_on, "accrued_from": r.accrued_from}
+                    for r in split.installments])
             payment_id = uuid.uuid4().hex[:24]
-            entry_id = self._write_entry(conn, "recovery" if recovery else "payment", paid_on, request.loan_id, payment_id, entry)
-            conn.execute(insert(payments).values(
-                payment_id=payment_id, idempotency_key=request.idempotency_key, request_sha256=fingerprint,
-                loan_id=request.loan_id, paid_on=paid_on, currency=request.currency, amount_minor=amount,
-                late_fee_minor=split.late_fee, fee_minor=split.fee, interest_minor=split.interest,
-                principal_minor=split.principal, prepaid_interest_minor=split.prepaid_interest,
-                prepaid_principal_minor=split.prepaid_principal, recovery=recovery, settled=split.settled,
-                entry_id=entry_id))
+            booked = {
+                "payment_id": payment_id, "idempotency_key": request.idempotency_key, "request_sha256": fingerprint,
+                "loan_id": request.loan_id, "paid_on": paid_on, "currency": request.currency, "amount_minor": amount,
+                "late_fee_minor": split.late_fee, "fee_minor": split.fee, "interest_minor": split.interest,
+                "principal_minor": split.principal, "prepaid_interest_minor": split.prepaid_interest,
+                "prepaid_principal_minor": split.prepaid_principal, "recovery": recovery, "settled": split.settled,
+                "kind": "recovery" if recovery else "payment",
+            }
+            _book_payment(conn, booked, entry)
             if split.settled and not recovery:
-                conn.execute(update(loans).where(loans.c.loan_id == request.loan_id).values(status="settled"))
+                hotpath.run(conn, "settle_loan", {"loan_id": request.loan_id})
         return PaymentResult(payment_id, request.loan_id, amount, split.late_fee, split.fee, split.interest,
                              split.principal, split.prepaid_interest, split.prepaid_principal, split.settled, recovery)
 
@@ -375,7 +416,7 @@ class Ledger:
 
     def installments_of(self, loan_id: str) -> tuple[Installment, ...]:
         with self.engine.connect() as conn:
-            return self._installments(conn, loan_id, open_only=False)
+            return self._installments(conn, loan_id)
 
     def loan(self, loan_id: str):
         with self.engine.connect() as conn:
@@ -449,43 +490,15 @@ class Ledger:
         return loan
 
     def _previous_payment(self, conn: Connection, key: str, fingerprint: str) -> PaymentResult | None:
-        row = conn.execute(select(payments).where(payments.c.idempotency_key == key)).one_or_none()
-        if row is None:
-            return None
-        if row.request_sha256 != fingerprint:
-            raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
-        return PaymentResult(row.payment_id, row.loan_id, row.amount_minor, row.late_fee_minor, row.fee_minor,
-                             row.interest_minor, row.principal_minor, row.prepaid_interest_minor,
-                             row.prepaid_principal_minor, row.settled, row.recovery, replayed=True)
+        row = hotpath.one(conn, "previous_payment", {"key": key})
+        return None if row is None else _replayed(row, key, fingerprint)
 
-    def _installments(self, conn: Connection, loan_id: str, *, open_only: bool) -> tuple[Installment, ...]:
-        i = installments.c
-        query = select(i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor,
-                       i.late_fee_due_minor, i.principal_paid_minor, i.interest_paid_minor, i.fee_paid_minor,
-                       i.late_fee_paid_minor, i.paid_on, i.accrued_from).where(i.loan_id == loan_id).order_by(i.seq)
-        if open_only:
-            query = query.where(i.paid_on.is_(None))
-        return tuple(Installment(*row) for row in conn.execute(query))
-
-    def _write_installments(self, conn: Connection, loan_id: str, rows: tuple[Installment, ...]) -> None:
-        if not rows:
-            return
-        i = installments.c
-        statement = (
-            update(installments)
-            .where(i.loan_id == bindparam("b_loan"), i.seq == bindparam("b_seq"))
-            .values(principal_due_minor=bindparam("b_pd"), interest_due_minor=bindparam("b_id"),
-                    fee_due_minor=bindparam("b_fd"), late_fee_due_minor=bindparam("b_ld"),
-                    principal_paid_minor=bindparam("b_pp"), interest_paid_minor=bindparam("b_ip"),
-                    fee_paid_minor=bindparam("b_fp"), late_fee_paid_minor=bindparam("b_lp"), paid_on=bindparam("b_on"),
-                    accrued_from=bindparam("b_af"))
+    def _installments(self, conn: Connection, loan_id: str) -> tuple[Installment, ...]:
+        """Every installment of the loan, settled ones too, in seq order."""
+        return tuple(
+            Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
+            for r in hotpath.run(conn, "installments", {"loan_id": loan_id})
         )
-        conn.execute(statement, [
-            {"b_loan": loan_id, "b_seq": r.seq, "b_pd": r.principal_due, "b_id": r.interest_due, "b_fd": r.fee_due,
-             "b_ld": r.late_fee_due, "b_pp": r.principal_paid, "b_ip": r.interest_paid, "b_fp": r.fee_paid,
-             "b_lp": r.late_fee_paid, "b_on": r.paid_on, "b_af": r.accrued_from}
-            for r in rows
-        ])
 
     def _write_entry(self, conn: Connection, kind: str, on: date, loan_id: str | None, reference: str,
                      entry: tuple[journal.Posting, ...]) -> int:

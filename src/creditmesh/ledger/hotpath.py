@@ -1,0 +1,129 @@
+"""The payment path's SQL as fixed text, sent straight to the driver.
+
+A payment is a handful of small statements; building SQLAlchemy constructs and
+their cache keys on every call cost more client CPU than the database spent on
+them (benchmarks/ledger_post.py). So this path keeps its statements as text
+written once with ``:name`` parameters, converted once per dialect, and runs
+them on the DBAPI connection of the caller's SQLAlchemy transaction (so the
+transaction, its lock and its commit stay SQLAlchemy's).
+Values are always bound parameters, never formatted into the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy import Connection
+
+_TEXT = {
+    # the loan (locked) and, in the same round trip, a payment already booked under the key
+    "lock_loan": """SELECT l.loan_id, l.currency, l.originated_on, l.status, l.apr_ppm, l.schedule, l.funding_model,
+                    p.payment_id, p.amount_minor, p.late_fee_minor, p.fee_minor, p.interest_minor, p.principal_minor,
+                    p.prepaid_interest_minor, p.prepaid_principal_minor, p.settled, p.recovery, p.request_sha256
+                    FROM loans l LEFT JOIN payments p ON p.idempotency_key = :key
+                    WHERE l.loan_id = :loan_id""",
+    "previous_payment": """SELECT payment_id, loan_id, amount_minor, late_fee_minor, fee_minor, interest_minor,
+                           principal_minor, prepaid_interest_minor, prepaid_principal_minor, settled, recovery,
+                           request_sha256
+                           FROM payments WHERE idempotency_key = :key""",
+    "installments": """SELECT seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor, late_fee_due_minor,
+                       principal_paid_minor, interest_paid_minor, fee_paid_minor, late_fee_paid_minor, paid_on,
+                       accrued_from
+                       FROM installments WHERE loan_id = :loan_id ORDER BY seq""",
+    "update_installment": """UPDATE installments SET principal_due_minor = :principal_due, interest_due_minor = :interest_due,
+                             fee_due_minor = :fee_due, late_fee_due_minor = :late_fee_due,
+                             principal_paid_minor = :principal_paid, interest_paid_minor = :interest_paid,
+                             fee_paid_minor = :fee_paid, late_fee_paid_minor = :late_fee_paid, paid_on = :paid_on,
+                             accrued_from = :accrued_from
+                             WHERE loan_id = :loan_id AND seq = :seq""",
+    "insert_entry": """INSERT INTO journal_entries (occurred_on, kind, loan_id, reference)
+                       VALUES (:occurred_on, :kind, :loan_id, :reference) RETURNING entry_id""",
+    "insert_posting": """INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+                         VALUES (:entry_id, :account_code, :loan_id, :amount_minor)""",
+    "insert_payment": """INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency,
+                         amount_minor, late_fee_minor, fee_minor, interest_minor, principal_minor,
+                         prepaid_interest_minor, prepaid_principal_minor, recovery, settled, entry_id)
+                         VALUES (:payment_id, :idempotency_key, :request_sha256, :loan_id, :paid_on, :currency,
+                         :amount_minor, :late_fee_minor, :fee_minor, :interest_minor, :principal_minor,
+                         :prepaid_interest_minor, :prepaid_principal_minor, :recovery, :settled, :entry_id)""",
+    "settle_loan": "UPDATE loans SET status = 'settled' WHERE loan_id = :loan_id",
+    # PostgreSQL only: entry, postings and payment in one statement (one round trip instead of three)
+    "book_payment": """WITH e AS (
+                           INSERT INTO journal_entries (occurred_on, kind, loan_id, reference)
+                           VALUES (:paid_on, :kind, :loan_id, :payment_id) RETURNING entry_id),
+                       lines AS (
+                           INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+                           SELECT e.entry_id, x.account_code, :loan_id, x.amount_minor
+                           FROM e, unnest(CAST(:accounts AS VARCHAR[]), CAST(:amounts AS BIGINT[])) AS x(account_code, amount_minor))
+                       INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency,
+                           amount_minor, late_fee_minor, fee_minor, interest_minor, principal_minor,
+                           prepaid_interest_minor, prepaid_principal_minor, recovery, settled, entry_id)
+                       SELECT :payment_id, :idempotency_key, :request_sha256, :loan_id, :paid_on, :currency,
+                           :amount_minor, :late_fee_minor, :fee_minor, :interest_minor, :principal_minor,
+                           :prepaid_interest_minor, :prepaid_principal_minor, :recovery, :settled, e.entry_id FROM e""",
+}
+#: The columns each SELECT returns, so rows are named without asking the driver to describe them.
+_COLUMNS = {
+    name: tuple(column.split()[-1].split(".")[-1] for column in
+                " ".join(text.split()).split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", "))
+    for name, text in _TEXT.items() if text.lstrip().startswith("SELECT")
+}
+_COLUMNS["insert_entry"] = ("entry_id",)
+_NAMED = re.compile(r"(?<!:):(\w+)")
+
+
+@lru_cache(maxsize=None)
+def statement(name: str, dialect: str, *, for_update: bool = False) -> str:
+    """The statement in the driver's parameter style: ``%(name)s`` for psycopg, ``:name`` for sqlite3."""
+    sql = " ".join(_TEXT[name].split())
+    if for_update and dialect == "postgresql":
+        sql += " FOR UPDATE OF l"
+    return _NAMED.sub(r"%(\1)s", sql) if dialect == "postgresql" else sql
+
+
+def run(conn: Connection, name: str, params, *, for_update: bool = False) -> list:
+    """Execute one named statement on the transaction's own DBAPI connection; rows as named tuples.
+
+    ``params`` is a dict, or a list of dicts to run the statement once per row.
+    """
+    dialect = conn.dialect.name
+    if dialect == "sqlite":  # sqlite3 stores dates as ISO text, as SQLAlchemy's Date type does
+        params = [_iso(p) for p in params] if isinstance(params, list) else _iso(params)
+    sql = statement(name, dialect, for_update=for_update)
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        if isinstance(params, list):
+            cursor.executemany(sql, params)
+            return []
+        cursor.execute(sql, params)
+        if name not in _COLUMNS:
+            return []
+        row_type = _row_type(name, _COLUMNS[name])
+        return [row_type(*row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def one(conn: Connection, name: str, params: dict, *, for_update: bool = False):
+    """The single row a statement returns, or None."""
+    rows = run(conn, name, params, for_update=for_update)
+    return rows[0] if rows else None
+
+
+@lru_cache(maxsize=None)
+def _row_type(name: str, columns: tuple[str, ...]):
+    return namedtuple(f"{name}_row", columns)
+
+
+def as_date(value) -> date | None:
+    """A date column as read back by the driver (text on SQLite)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(value)
+
+
+def _iso(params: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
