@@ -340,6 +340,8 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
             institution_id VARCHAR(40), funding_model VARCHAR(20), principal_minor BIGINT, apr_ppm INTEGER,
             tenor_months SMALLINT, schedule VARCHAR(20), originated_on DATE)"""))
     _copy_into(conn, "loan_staging", staged_loans)
+    conn.execute(text("CREATE INDEX ix_loan_staging_loan ON loan_staging (loan_id)"))
+    _analyze(conn, "loan_staging")
     conn.execute(text("""
         INSERT INTO loans (loan_id, borrower_id, credit_line_id, application_id, institution_id, funding_model, currency,
                            principal_minor, apr_ppm, tenor_months, schedule, originated_on, status, dpd, bucket)
@@ -366,23 +368,29 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
                          FROM loan_staging s JOIN installments i ON i.loan_id = s.loan_id
                          WHERE s.funding_model = :guaranteed GROUP BY s.loan_id HAVING SUM(i.fee_due_minor) > 0"""),
                  {"guaranteed": journal.GUARANTEED})
-    for day in days:
+    conn.execute(text("DROP TABLE IF EXISTS loan_entries"))
+    conn.execute(text("CREATE TEMP TABLE loan_entries (originated_on DATE, entry_id BIGINT)"))
+    for day in days:  # one disbursement entry per origination day
         entry_id = int(conn.execute(insert(journal_entries).values(
             occurred_on=day if isinstance(day, date) else date.fromisoformat(day), kind="disbursement",
             loan_id=None, reference="bulk load").returning(journal_entries.c.entry_id)).scalar_one())
-        conn.execute(text(f"""
-            INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
-            SELECT :entry_id, {principal}, s.loan_id, s.principal_minor FROM loan_staging s WHERE s.originated_on = :day
-            UNION ALL
-            SELECT :entry_id, {funding}, s.loan_id, -s.principal_minor FROM loan_staging s WHERE s.originated_on = :day
-            UNION ALL
-            SELECT :entry_id, '{journal.GUARANTEE_FEES_RECEIVABLE}', f.loan_id, f.fees
-            FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id WHERE s.originated_on = :day
-            UNION ALL
-            SELECT :entry_id, '{journal.GUARANTEE_LIABILITY}', f.loan_id, -f.fees
-            FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id WHERE s.originated_on = :day"""),
-            {"entry_id": entry_id, "day": day})
+        conn.execute(text("INSERT INTO loan_entries (originated_on, entry_id) VALUES (:day, :entry_id)"),
+                     {"day": day, "entry_id": entry_id})
+    _analyze(conn, "loan_entries")
+    conn.execute(text(f"""
+        INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+        SELECT e.entry_id, {principal}, s.loan_id, s.principal_minor
+        FROM loan_staging s JOIN loan_entries e ON e.originated_on = s.originated_on
+        UNION ALL
+        SELECT e.entry_id, {funding}, s.loan_id, -s.principal_minor
+        FROM loan_staging s JOIN loan_entries e ON e.originated_on = s.originated_on
+        UNION ALL
+        SELECT e.entry_id, '{journal.GUARANTEE_FEES_RECEIVABLE}', f.loan_id, f.fees
+        FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id JOIN loan_entries e ON e.originated_on = s.originated_on
+        UNION ALL
+        SELECT e.entry_id, '{journal.GUARANTEE_LIABILITY}', f.loan_id, -f.fees
+        FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id JOIN loan_entries e ON e.originated_on = s.originated_on"""))
     count = conn.execute(text("SELECT COUNT(*) FROM loan_staging")).scalar_one()
-    conn.execute(text("DROP TABLE IF EXISTS loan_staging"))
-    conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
+    for table in ("loan_staging", "loan_fees", "loan_entries"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return int(count)
