@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -48,12 +49,9 @@ def fresh_pg_database() -> tuple[str, callable]:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_url(request, tmp_path):
-    """The URL of an empty ledger database, once per engine."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-        return
+@contextmanager
+def _throwaway_pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards; skips when no server answers."""
     if _PG_REASON:
         pytest.skip(_PG_REASON)
     url, drop = fresh_pg_database()
@@ -61,6 +59,16 @@ def ledger_url(request, tmp_path):
         yield url
     finally:
         drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request, tmp_path):
+    """The URL of an empty ledger database, once per engine."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ledger.db'}"
+        return
+    with _throwaway_pg_url() as url:
+        yield url
 
 
 @pytest.fixture
@@ -77,10 +85,5 @@ def ledger(ledger_url):
 @pytest.fixture
 def pg_url():
     """A fresh PostgreSQL database only (for tests of concurrency on PostgreSQL)."""
-    if _PG_REASON:
-        pytest.skip(_PG_REASON)
-    url, drop = fresh_pg_database()
-    try:
+    with _throwaway_pg_url() as url:
         yield url
-    finally:
-        drop()
