@@ -343,3 +343,29 @@ def explain_analyze(url: str, statement: str, params: dict[str, Any]) -> str:
 
 if __name__ == "__main__":  # a helper, not a benchmark
     sys.exit(0)
+
+
+def start_run(parser, args, console, title: str):
+    """The common start of a large-book benchmark: engines from ``--engines`` (PostgreSQL dropped with
+    the reason when it does not answer), the load average, and the simulated book.
+
+    Returns (engines, borrowers, loans, installments).
+    """
+    borrowers = borrowers_from_args(args.borrowers, args.loans_scale, args.quick)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = set(engines) - {"postgresql", "sqlite"}
+    if unknown:
+        parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    console.rule(title)
+    console.print(f"load average at start: {loadavg()} (2-core machine; other jobs may share it)")
+    if "postgresql" in engines:
+        why = pg_available()
+        if why:
+            console.print(f"[red]PostgreSQL unavailable, skipped: {why}[/]")
+            engines.remove("postgresql")
+        else:
+            console.print(f"PostgreSQL settings: {pg_settings()}")
+    loans, installments, sim_s = build_book(borrowers, seed=args.seed)
+    console.print(f"simulate: {borrowers:,} borrowers x {MONTHS} months, seed {args.seed}: {loans.num_rows:,} loans, "
+                  f"{installments.num_rows:,} installments in {sim_s:.1f} s")
+    return engines, borrowers, loans, installments

@@ -193,25 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800.0, help="cancel age() after this many seconds (default 1800)")
     args = parser.parse_args(argv)
     console = make_console()
-    borrowers = books.borrowers_from_args(args.borrowers, args.loans_scale, args.quick)
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    unknown = set(engines) - {"postgresql", "sqlite"}
-    if unknown:
-        parser.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
-
-    console.rule(f"ledger_aging: month-end aging, goal < {GOAL_S:.0f} s for ~1,000,000 loans")
-    console.print(f"load average at start: {books.loadavg()} (2-core machine; other jobs may share it)")
-    if "postgresql" in engines:
-        why = books.pg_available()
-        if why:
-            console.print(f"[red]PostgreSQL unavailable, skipped: {why}[/]")
-            engines.remove("postgresql")
-        else:
-            console.print(f"PostgreSQL settings: {books.pg_settings()}")
-
-    loans, installments, sim_s = books.build_book(borrowers, seed=args.seed)
-    console.print(f"simulate: {borrowers:,} borrowers x {books.MONTHS} months, seed {args.seed}: {loans.num_rows:,} loans, "
-                  f"{installments.num_rows:,} installments in {sim_s:.1f} s")
+    engines, borrowers, loans, installments = books.start_run(
+        parser, args, console, f"ledger_aging: month-end aging, goal < {GOAL_S:.0f} s for ~1,000,000 loans")
 
     results: list[dict[str, Any]] = []
     runs = []
