@@ -93,3 +93,24 @@ def test_charge_off_takes_principal_off_the_books_and_the_right_party_bears_it(l
     ledger.write_off("L1", date(2024, 10, 1))
     with pytest.raises(Exception, match="written off"):
         ledger.post_payment(PaymentRequest("L1", 10_000, date(2024, 10, 2), "r2"))
+
+
+@pytest.mark.parametrize("model", ["capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"])
+def test_set_based_charge_off_writes_exactly_the_journal_modules_entry(ledger, model):
+    from sqlalchemy import select as select_
+
+    from creditmesh.ledger.journal import entry_for_charge_off
+    from creditmesh.ledger.tables import journal_entries, postings
+
+    _loan(ledger, "L1", model, fee=500)
+    ledger.age(date(2024, 3, 1))  # a late fee on the first installment
+    ledger.age(date(2024, 8, 14))
+    installments = ledger.installments_of("L1")
+    expected = entry_for_charge_off(
+        model, principal=600_000, late_fees=sum(i.late_fee_due - i.late_fee_paid for i in installments),
+        guarantee_fees=sum(i.fee_due - i.fee_paid for i in installments) if model == "capital_heavy_off" else 0)
+    with ledger.engine.connect() as conn:
+        entry = conn.execute(select_(journal_entries.c.entry_id).where(journal_entries.c.kind == "charge_off")).scalar_one()
+        written = conn.execute(select_(postings.c.account_code, postings.c.amount_minor)
+                               .where(postings.c.entry_id == entry)).all()
+    assert sorted(written) == sorted(expected)

@@ -128,30 +128,56 @@ def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
 
 
 def _charge_off(conn: Connection, as_of: date) -> int:
-    """Take loans at 181 dpd off the books; each funding model's loss lands where journal.py says."""
-    rows = conn.execute(text("""
-        SELECT s.loan_id, s.funding_model, s.outstanding,
+    """Take loans at 181 dpd off the books; each funding model's loss lands where journal.py says.
+
+    Set-based: the lines of :func:`journal.entry_for_charge_off`, written for every loan at once
+    (``tests/ledger/test_aging.py`` holds the two equal for each funding model).
+    """
+    conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
+    conn.execute(text("""
+        CREATE TEMP TABLE charge_offs AS
+        SELECT s.loan_id, s.funding_model, s.outstanding AS principal,
                SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS late_fees,
                SUM(i.fee_due_minor - i.fee_paid_minor) AS fees
         FROM aging_state AS s JOIN installments AS i ON i.loan_id = s.loan_id
         WHERE s.status = 'active' AND s.dpd >= :charge_off
         GROUP BY s.loan_id, s.funding_model, s.outstanding
-    """), {"charge_off": CHARGE_OFF_DPD}).all()
-    if not rows:
+    """), {"charge_off": CHARGE_OFF_DPD})
+    count = int(conn.execute(text("SELECT COUNT(*) FROM charge_offs")).scalar_one())
+    if not count:
+        conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
         return 0
     entry_id = _new_entry(conn, "charge_off", as_of)
-    lines = []
-    for loan_id, model, principal, late_fees, fees in rows:  # the few loans charged off this run
-        entry = journal.entry_for_charge_off(model, principal=int(principal), late_fees=int(late_fees),
-                                             guarantee_fees=int(fees) if model == journal.GUARANTEED else 0)
-        lines.extend({"entry_id": entry_id, "account_code": a, "loan_id": loan_id, "amount_minor": m} for a, m in entry)
-    if lines:
-        conn.execute(insert(postings), lines)
+    on, off = journal.ON_BALANCE, journal.GUARANTEED
+    lines = [  # (account, amount, which loans): journal.entry_for_charge_off, line by line
+        (journal.CREDIT_LOSSES, "late_fees", "TRUE"),
+        (journal.LATE_FEES_RECEIVABLE, "-late_fees", "TRUE"),
+        (journal.CREDIT_LOSSES, "principal", f"funding_model = '{on}'"),
+        (journal.RECEIVABLE, "-principal", f"funding_model = '{on}'"),
+        (journal.DUE_TO_PARTNERS, "principal", f"funding_model <> '{on}'"),
+        (journal.SERVICED, "-principal", f"funding_model <> '{on}'"),
+        (journal.GUARANTEE_PAYOUTS, "principal", f"funding_model = '{off}'"),
+        (journal.CASH, "-principal", f"funding_model = '{off}'"),
+        (journal.GUARANTEE_LIABILITY, "fees", f"funding_model = '{off}'"),
+        (journal.GUARANTEE_FEES_RECEIVABLE, "-fees", f"funding_model = '{off}'"),
+    ]
+    selects = " UNION ALL ".join(
+        f"SELECT '{account}' AS account_code, loan_id, {amount} AS amount_minor FROM charge_offs WHERE {which}"
+        for account, amount, which in lines)
+    conn.execute(text(f"""
+        INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
+        SELECT :entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines WHERE amount_minor <> 0
+    """), {"entry_id": entry_id})
+    off_by = conn.execute(text("SELECT COALESCE(SUM(amount_minor), 0) FROM postings WHERE entry_id = :entry_id"),
+                          {"entry_id": entry_id}).scalar_one()
+    if off_by:
+        raise journal.LedgerInvariantError("journal", f"charge-off entry is off by {off_by}")
     conn.execute(text("""
         UPDATE loans SET status = 'charged_off', charged_off_on = :as_of
-        WHERE loan_id IN (SELECT loan_id FROM aging_state WHERE status = 'active' AND dpd >= :charge_off)
-    """), {"as_of": as_of, "charge_off": CHARGE_OFF_DPD})
-    return len(rows)
+        WHERE loan_id IN (SELECT loan_id FROM charge_offs)
+    """), {"as_of": as_of})
+    conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
+    return count
 
 
 def _new_entry(conn: Connection, kind: str, on: date) -> int:
