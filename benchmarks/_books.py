@@ -369,3 +369,12 @@ def start_run(parser, args, console, title: str):
     console.print(f"simulate: {borrowers:,} borrowers x {MONTHS} months, seed {args.seed}: {loans.num_rows:,} loans, "
                   f"{installments.num_rows:,} installments in {sim_s:.1f} s")
     return engines, borrowers, loans, installments
+
+
+def add_book_options(parser) -> None:
+    """The options every large-book benchmark takes: the book's size, a quick smoke run, the engines, the seed."""
+    parser.add_argument("--borrowers", type=int, help="borrowers to simulate (default: ~1,000,000 loans' worth)")
+    parser.add_argument("--loans-scale", type=float, help="book size as a multiple of ~1,000,000 loans (default 1)")
+    parser.add_argument("--quick", action="store_true", help="20,000 borrowers (~41,000 loans), a smoke test")
+    parser.add_argument("--engines", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
+    parser.add_argument("--seed", type=int, default=SEED)

@@ -181,15 +181,11 @@ def run_engine(kind: str, loans, installments, as_of: date, then: list[date], ti
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--borrowers", type=int, help="borrowers to simulate (default: ~1,000,000 loans' worth)")
-    parser.add_argument("--loans-scale", type=float, help="book size as a multiple of ~1,000,000 loans (default 1)")
-    parser.add_argument("--quick", action="store_true", help="20,000 borrowers (~41,000 loans), a smoke test")
-    parser.add_argument("--engines", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
+    books.add_book_options(parser)
     parser.add_argument("--as-of", type=date.fromisoformat, default=DEFAULT_AS_OF, help="aging day (default 2023-12-31)")
     parser.add_argument("--then", type=lambda v: [date.fromisoformat(d) for d in v.split(",") if d],
                         default=list(DEFAULT_THEN),
                         help="month ends aged after --as-of, for information (default 2024-01-31,2024-12-31; '' for none)")
-    parser.add_argument("--seed", type=int, default=books.SEED)
     parser.add_argument("--timeout", type=float, default=1800.0, help="cancel age() after this many seconds (default 1800)")
     args = parser.parse_args(argv)
     console = make_console()

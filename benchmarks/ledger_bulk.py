@@ -360,11 +360,7 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--borrowers", type=int, help="borrowers to simulate (default: ~1,000,000 loans' worth)")
-    parser.add_argument("--loans-scale", type=float, help="book size as a multiple of ~1,000,000 loans (default 1)")
-    parser.add_argument("--quick", action="store_true", help="20,000 borrowers (~41,000 payments), a smoke test")
-    parser.add_argument("--engines", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
-    parser.add_argument("--seed", type=int, default=books.SEED)
+    books.add_book_options(parser)
     parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS_MAX,
                         help=f"rows per post_payments_bulk call (default and most {BATCH_ROWS_MAX:,})")
     parser.add_argument("--timeout", type=float, default=600.0,
