@@ -251,10 +251,11 @@ def statements_table(console, title: str, timer: StatementTimer, step_seconds: f
 
 
 class Watchdog:
-    """Cancel a step that runs past ``seconds``: on PostgreSQL ``pg_cancel_backend`` for the busy backends of
-    the benchmark's own database, on SQLite ``Connection.interrupt()`` on the connections the engine handed
-    out; repeated every 2 s until the step ends (a cancel between two statements does nothing). The step's
-    transaction is then rolled back by the ledger, so the database is as before it."""
+    """Cancel a step that runs past ``seconds``: on PostgreSQL ``pg_cancel_backend`` for the server backends
+    of the connections this engine handed out during the step (never anyone else's, even in a database of the
+    same name), on SQLite ``Connection.interrupt()`` on those connections; repeated every 2 s until the step
+    ends (a cancel between two statements does nothing). The step's transaction is then rolled back by the
+    ledger, so the database is as before it."""
 
     def __init__(self, target: "Engine", sa_engine, seconds: float | None) -> None:
         self.target, self.sa_engine, self.seconds = target, sa_engine, seconds
@@ -297,9 +298,12 @@ class Watchdog:
         if self.target.pg_database:
             import psycopg
 
+            pids = sorted({int(raw.info.backend_pid) for raw in self._raw if not raw.closed})
+            if not pids:
+                return
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                             "AND pid <> pg_backend_pid() AND state = 'active'", (self.target.pg_database,))
+                conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                             "WHERE pid = ANY(%s) AND state = 'active'", (pids,))
         else:
             for raw in list(self._raw):
                 try:
@@ -341,9 +345,6 @@ def explain_analyze(url: str, statement: str, params: dict[str, Any]) -> str:
         engine.dispose()
 
 
-if __name__ == "__main__":  # a helper, not a benchmark
-    sys.exit(0)
-
 
 def start_run(parser, args, console, title: str):
     """The common start of a large-book benchmark: engines from ``--engines`` (PostgreSQL dropped with
@@ -378,3 +379,7 @@ def add_book_options(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 borrowers (~41,000 loans), a smoke test")
     parser.add_argument("--engines", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
     parser.add_argument("--seed", type=int, default=SEED)
+
+
+if __name__ == "__main__":  # a helper, not a benchmark
+    sys.exit(0)
