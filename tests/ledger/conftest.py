@@ -8,29 +8,14 @@ PostgreSQL cases skip, saying why, when no server answers.
 
 from __future__ import annotations
 
-import os
 import uuid
 from contextlib import contextmanager
 
 import pytest
 
-PG_ADMIN_URL = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from pg_server import PG_ADMIN_URL, pg_unavailable_reason
 
-
-def _pg_available() -> str | None:
-    """None when PostgreSQL answers, else the reason it does not."""
-    try:
-        import psycopg
-    except ImportError as error:  # pragma: no cover
-        return f"psycopg is not installed: {error}"
-    try:
-        with psycopg.connect(PG_ADMIN_URL.replace("+psycopg", ""), connect_timeout=3):
-            return None
-    except psycopg.OperationalError as error:
-        return f"no PostgreSQL server at {PG_ADMIN_URL}: {str(error).splitlines()[0]}"
-
-
-_PG_REASON = _pg_available()
+_PG_REASON = pg_unavailable_reason()
 
 
 def fresh_pg_database() -> tuple[str, callable]:

@@ -31,6 +31,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring._params import Interval, OfType, Options, validate_params
+from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.binning import _as_frame, _as_numbers, _category_string, _category_strings, _is_missing, \
     _looks_categorical, check_target, monotone_direction
 from creditmesh.scoring.calibration import METHODS, Calibrator, choose_calibrator
@@ -192,7 +193,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
             "min_child_samples": self.min_child_samples, "feature_fraction": self.feature_fraction,
             "bagging_fraction": self.bagging_fraction, "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
             "lambda_l2": self.lambda_l2, "monotone_constraints": monotone,
-            "monotone_constraints_method": "advanced", "seed": self.random_state, "num_threads": self.num_threads,
+            # "advanced" broke a constraint in our tests (LightGBM issue #5358); "intermediate" holds them
+            "monotone_constraints_method": "intermediate", "seed": self.random_state, "num_threads": self.num_threads,
             "verbosity": -1, "deterministic": True, "force_row_wise": True,
         }
 
@@ -248,6 +250,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         self.features_ = list(encoder.features)
         self.n_features_in_ = len(self.features_)
         self.feature_names_in_ = np.asarray(self.features_, dtype=object)
+        self.training_ = data_fingerprint(X, y)
         return self
 
     # -- scoring -----------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from sklearn.linear_model import LogisticRegression
 
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring._params import Interval, OfType, Options, validate_params
+from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.binning import BinningProcess, FeatureBinning, check_target
 
 SELECTIONS = ("filter", "stepwise")
@@ -113,6 +114,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = binning.n_features_in_
         self.feature_names_in_ = binning.feature_names_in_
         self._build_tables()
+        self.training_ = data_fingerprint(X, y)
         return self
 
     def _select(self, binning: BinningProcess, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray):
@@ -211,8 +213,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds of bad per row."""
+        bins_by_feature = self._bins(X)
         logit = np.full(len(X), self.intercept_)
-        for contrib, bins in zip(self.contrib_.values(), self._bins(X)):
+        for contrib, bins in zip(self.contrib_.values(), bins_by_feature):
             logit += contrib[bins]
         return logit
 
@@ -225,8 +228,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def predict_points(self, X: pd.DataFrame) -> np.ndarray:
         """The score: the sum of each feature's points."""
+        bins_by_feature = self._bins(X)
         total = np.zeros(len(X))
-        for points, bins in zip(self.points_.values(), self._bins(X)):
+        for points, bins in zip(self.points_.values(), bins_by_feature):
             total += points[bins]
         return total
 

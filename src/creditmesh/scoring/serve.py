@@ -1,0 +1,87 @@
+"""One scoring path for a whole table (batch) and one application (online), with identical answers.
+
+Every model gives a PD, a score on the scorecard's scale, a grade from the master
+scale and reason codes. A scorecard's score is the sum of its points; a GBM's is
+the same scaling applied to its calibrated PD
+(``base_score + pdo/ln 2 · ln(odds_good / base_odds)``).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from creditmesh.errors import SchemaError
+from creditmesh.scoring.gbm import GBMClassifier
+from creditmesh.scoring.scorecard import Scorecard
+
+#: The master scale: grade → the highest PD it holds (upper bounds, ascending); above the last, the last grade.
+MASTER_SCALE: tuple[tuple[str, float], ...] = (
+    ("A", 0.005), ("B", 0.01), ("C", 0.02), ("D", 0.04), ("E", 0.08), ("F", 0.16), ("G", 1.0),
+)
+_GRADE_BOUNDS = [bound for _, bound in MASTER_SCALE[:-1]]
+_GRADES = [grade for grade, _ in MASTER_SCALE]
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a model says about one application."""
+
+    pd: float
+    score: float
+    grade: str
+    reasons: tuple[str, ...]
+
+
+def grade_of(pd_values: np.ndarray) -> np.ndarray:
+    """The master-scale grade of each PD (a PD equal to a bound belongs to that grade)."""
+    return np.asarray(_GRADES, dtype=object)[np.searchsorted(_GRADE_BOUNDS, np.asarray(pd_values), side="left")]
+
+
+def grade_one(pd_value: float) -> str:
+    return _GRADES[bisect.bisect_left(_GRADE_BOUNDS, pd_value)]
+
+
+def _scaled(p: np.ndarray, pdo: float = 20.0, base_score: float = 600.0,
+            base_odds: float = 50.0) -> np.ndarray:
+    factor = pdo / np.log(2.0)
+    q = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.round(base_score + factor * (np.log((1 - q) / q) - np.log(base_odds)), 2)
+
+
+def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame) -> pd.DataFrame:
+    """PD, score, grade and reasons for every row of ``frame`` (same index)."""
+    if isinstance(model, Scorecard):
+        p = model.predict_proba(frame)[:, 1]
+        score = model.predict_points(frame)
+    elif isinstance(model, GBMClassifier):
+        p = model.predict_proba(frame)[:, 1]
+        score = _scaled(p)
+    else:
+        raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
+    return pd.DataFrame({"pd": p, "score": score, "grade": grade_of(p),
+                         "reasons": [tuple(r) for r in model.reasons(frame)]}, index=frame.index)
+
+
+def score_application(model: Scorecard | GBMClassifier, application: Mapping[str, Any]) -> ScoreResult:
+    """The same answer as :func:`score_table` for one application given as a mapping of features."""
+    if isinstance(model, Scorecard):
+        p, score, reasons = model.score_one(application)
+    elif isinstance(model, GBMClassifier):
+        p, reasons = model.score_one(application)
+        score = float(_scaled(np.array([p]))[0])
+    else:
+        raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
+    return ScoreResult(p, score, grade_one(p), tuple(reasons))
+
+
+def load_scorer(path: str | Path) -> Scorecard | GBMClassifier:
+    """Load a saved model for scoring (see :func:`creditmesh.scoring.artifact.load_model`)."""
+    from creditmesh.scoring.artifact import load_model
+
+    return load_model(path)

@@ -1,0 +1,75 @@
+"""Artifacts: readable JSON and LightGBM text, a content hash that catches tampering, identical scores after loading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from creditmesh.errors import CreditmeshError
+from creditmesh.scoring import GBMClassifier, Scorecard
+from creditmesh.scoring.artifact import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def scorecard(credit):
+    return Scorecard().fit(*credit)
+
+
+@pytest.fixture(scope="module")
+def gbm(credit):
+    return GBMClassifier(learning_rate=0.1, max_rounds=200, early_stopping=20, num_threads=1).fit(*credit)
+
+
+def test_scorecard_round_trips_through_one_readable_json(scorecard, credit, tmp_path):
+    X, _ = credit
+    path = save_model(scorecard, tmp_path / "scorecard.json")
+    document = json.loads(path.read_text())
+    assert document["format_version"] == 1 and document["kind"] == "scorecard"
+    assert document["training"]["rows"] == len(X) and len(document["training"]["sha256"]) == 64
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), scorecard.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict_points(X), scorecard.predict_points(X))
+    assert loaded.get_params(deep=False).keys() == scorecard.get_params(deep=False).keys()
+    assert loaded.content_hash_ == document["content_hash"]
+
+
+def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):
+    X, _ = credit
+    path = save_model(gbm, tmp_path / "gbm")
+    assert sorted(p.name for p in path.iterdir()) == ["booster_0.txt", "booster_1.txt", "booster_2.txt", "model.json"]
+    assert (path / "booster_0.txt").read_text().startswith("tree")
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), gbm.predict_proba(X))
+    assert loaded.reasons(X.head(20)) == gbm.reasons(X.head(20))
+
+
+def test_a_changed_file_is_refused(scorecard, gbm, tmp_path):
+    path = save_model(scorecard, tmp_path / "scorecard.json")
+    document = json.loads(path.read_text())
+    document["state"]["intercept"] += 0.1
+    path.write_text(json.dumps(document))
+    with pytest.raises(CreditmeshError, match="content hash"):
+        load_model(path)
+    folder = save_model(gbm, tmp_path / "gbm")
+    with open(folder / "booster_1.txt", "a") as handle:
+        handle.write("\n")
+    with pytest.raises(CreditmeshError, match="booster_1.txt"):
+        load_model(folder)
+
+
+def test_saving_over_an_artifact_replaces_it_whole(gbm, scorecard, tmp_path):
+    folder = save_model(gbm, tmp_path / "model")
+    first = (folder / "model.json").read_text()
+    save_model(gbm, folder)
+    assert (folder / "model.json").read_text() == first
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
+
+
+def test_not_a_model_is_named(tmp_path):
+    (tmp_path / "x.json").write_text('{"hello": 1}')
+    with pytest.raises(CreditmeshError, match="not a creditmesh model"):
+        load_model(tmp_path / "x.json")
+    with pytest.raises(CreditmeshError, match="no model"):
+        load_model(tmp_path / "absent.json")

@@ -1,0 +1,76 @@
+"""The GBM: monotone where the binning is, calibrated on held-out log-odds, reasons from contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from creditmesh.errors import ParameterError, SchemaError
+from creditmesh.scoring import GBMClassifier, Scorecard
+from creditmesh.scoring.metrics import auc, ece
+
+
+@pytest.fixture(scope="module")
+def gbm(credit):
+    X, y = credit
+    return GBMClassifier(n_splits=3, learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(X, y)
+
+
+def test_monotone_constraints_come_from_the_binning_and_hold(gbm, credit):
+    X, _ = credit
+    assert gbm.monotone_["utilisation"] == 1
+    assert gbm.monotone_["income"] == -1
+    assert gbm.monotone_["channel"] == 0  # categories are never constrained
+    grid = np.linspace(0, 1, 41)
+    for _, row in X.head(25).iterrows():
+        probe = X.head(1).copy().iloc[[0] * len(grid)].reset_index(drop=True)
+        for column in X.columns:
+            probe[column] = row[column]
+        probe["utilisation"] = grid
+        boosted = np.zeros(len(grid))
+        for booster in gbm.boosters_:  # the boosters alone (the scorecards are monotone by their bins)
+            boosted += booster.predict(gbm.encoder_.matrix(probe), raw_score=True)
+        assert np.diff(boosted).min() >= -1e-9, np.diff(boosted).min()
+
+
+def test_gbm_ranks_at_least_as_well_as_its_scorecard_and_is_calibrated(gbm, credit):
+    from tests_helpers import split_half
+
+    X, y = credit
+    train, test = split_half(len(X))
+    model = GBMClassifier(learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(X.iloc[train], y[train])
+    scorecard = Scorecard().fit(X.iloc[train], y[train])
+    p = model.predict_proba(X.iloc[test])[:, 1]
+    assert auc(y[test], p) >= auc(y[test], scorecard.predict_proba(X.iloc[test])[:, 1]) - 0.005
+    assert ece(y[test], p) < 0.05
+    assert model.calibrator_.method in ("platt", "isotonic")
+    assert set(model.calibration_losses_) == {"platt", "isotonic"}
+
+
+def test_contributions_add_up_to_the_log_odds_and_give_reasons(gbm, credit):
+    X, _ = credit
+    contrib = gbm.contributions(X.head(200))
+    np.testing.assert_allclose(contrib.sum(axis=1), gbm.decision_function(X.head(200)), rtol=0, atol=1e-9)
+    for (_, row), reasons in zip(contrib.iterrows(), gbm.reasons(X.head(200))):
+        assert all(row[r] > 0 for r in reasons)
+        if reasons:
+            assert row[reasons[0]] == row.drop("base").max()
+
+
+def test_unseen_categories_are_missing_or_refused(credit):
+    X, y = credit
+    lenient = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", num_threads=1).fit(X, y)
+    assert np.isfinite(lenient.predict_proba(X.head(5).assign(channel="drone"))).all()
+    strict = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", unseen="error", num_threads=1).fit(X, y)
+    with pytest.raises(SchemaError, match="channel.*drone"):
+        strict.predict_proba(X.head(5).assign(channel="drone"))
+    with pytest.raises(SchemaError, match="channel.*drone"):
+        strict.score_one({**X.iloc[0].to_dict(), "channel": "drone"})
+
+
+def test_bad_parameters_are_named(credit):
+    X, y = credit
+    with pytest.raises(ParameterError, match="GBMClassifier.calibration"):
+        GBMClassifier(calibration="beta").fit(X, y)
+    with pytest.raises(ParameterError, match="GBMClassifier.n_splits"):
+        GBMClassifier(n_splits=1).fit(X, y)

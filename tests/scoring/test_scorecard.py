@@ -1,0 +1,132 @@
+"""The scorecard: selection, positive coefficients, points that add up, reasons, and SQL that scores alike everywhere."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from creditmesh.errors import ParameterError
+from creditmesh.scoring import BinningProcess, Scorecard, sql_points
+from creditmesh.scoring.metrics import auc
+from pg_server import PG_ADMIN_DSN, pg_unavailable_reason
+
+
+@pytest.fixture(scope="module")
+def fitted(credit):
+    X, y = credit
+    return Scorecard(binning=BinningProcess(special_values={"months_late": [98]})).fit(X, y)
+
+
+def test_scorecard_ranks_risk_and_keeps_only_positive_coefficients(fitted, credit):
+    X, y = credit
+    assert auc(y, fitted.predict_proba(X)[:, 1]) > 0.7
+    assert (fitted.coef_ > 0).all()
+    assert set(fitted.features_) <= set(X.columns)
+    assert set(fitted.selection_.feature) == set(X.columns)
+
+
+def test_points_follow_the_scaling(fitted, credit):
+    X, _ = credit
+    unrounded = clone(fitted).set_params(round_points=False).fit(X, credit[1])
+    points = unrounded.predict_points(X)
+    logit = unrounded.decision_function(X)
+    factor = 20 / math.log(2)
+    expected = 600 - factor * math.log(50) - factor * logit  # offset + factor · ln(good:bad odds)
+    np.testing.assert_allclose(points, expected, rtol=0, atol=1e-8)
+    assert (fitted.points_table().groupby("feature").points.apply(lambda p: (p == p.round()).all())).all()
+
+
+def test_reasons_name_the_features_that_cost_the_most_points(fitted, credit):
+    X, _ = credit
+    by_feature = fitted.points_by_feature(X.head(50))
+    best = {f: fitted.points_[f].max() for f in fitted.features_}
+    for (_, row), reasons in zip(by_feature.iterrows(), fitted.reasons(X.head(50))):
+        lost = {f: best[f] - row[f] for f in fitted.features_}
+        assert all(lost[r] > 0 for r in reasons)
+        if reasons:
+            assert lost[reasons[0]] == max(lost.values())
+
+
+def test_stepwise_selection_keeps_no_more_than_the_filter(credit):
+    X, y = credit
+    stepwise = Scorecard(selection="stepwise").fit(X, y)
+    filtered = Scorecard().fit(X, y)
+    assert set(stepwise.features_) <= set(filtered.features_)
+    assert len(stepwise.features_) >= 3
+
+
+def test_bad_parameters_are_named(credit):
+    X, y = credit
+    with pytest.raises(ParameterError, match="Scorecard.pdo"):
+        Scorecard(pdo=-5).fit(X, y)
+    with pytest.raises(ParameterError, match="Scorecard.selection"):
+        Scorecard(selection="magic").fit(X, y)
+    with pytest.raises(ParameterError, match="not fitted"):
+        Scorecard().predict_proba(X)
+
+
+def test_get_params_round_trips_through_clone(fitted):
+    again = clone(fitted)
+    assert again.get_params(deep=False).keys() == fitted.get_params(deep=False).keys()
+    assert again.get_params()["binning__special_values"] == {"months_late": [98]}
+
+
+def _rows_for_sql(X: pd.DataFrame, n: int = 400) -> pd.DataFrame:
+    rows = X.head(n).copy()
+    rows["has_car"] = rows["has_car"].map(str)  # booleans are categories, stored as their text
+    rows.insert(0, "application_id", [f"a{i}" for i in range(len(rows))])
+    rows.loc[rows.index[:3], "channel"] = [None, "drone", "kiosk"]  # missing, unseen, rare
+    return rows
+
+
+def _records(rows: pd.DataFrame) -> list[tuple]:
+    return [tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in r)
+            for r in rows.itertuples(index=False)]
+
+
+def _expected(fitted: Scorecard, rows: pd.DataFrame) -> dict[str, float]:
+    return dict(zip(rows.application_id, fitted.predict_points(rows.drop(columns="application_id"))))
+
+
+def test_sql_export_scores_like_python_in_sqlite(fitted, credit):
+    rows = _rows_for_sql(credit[0])
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute("CREATE TABLE applications (application_id TEXT, income REAL, utilisation REAL, age REAL,"
+                     " months_late REAL, channel TEXT, has_car TEXT)")
+        conn.executemany("INSERT INTO applications VALUES (?, ?, ?, ?, ?, ?, ?)", _records(rows))
+        got = {r[0]: r[-1] for r in conn.execute(sql_points(fitted))}
+    assert got == _expected(fitted, rows)
+
+
+def test_sql_export_scores_like_python_in_duckdb(fitted, credit):
+    duckdb = pytest.importorskip("duckdb")
+    rows = _rows_for_sql(credit[0])
+    conn = duckdb.connect()
+    conn.execute("CREATE TABLE applications (application_id TEXT, income DOUBLE, utilisation DOUBLE, age DOUBLE,"
+                 " months_late DOUBLE, channel TEXT, has_car TEXT)")
+    conn.executemany("INSERT INTO applications VALUES (?, ?, ?, ?, ?, ?, ?)", _records(rows))
+    got = {r[0]: r[-1] for r in conn.execute(sql_points(fitted)).fetchall()}
+    assert got == _expected(fitted, rows)
+
+
+def test_sql_export_scores_like_python_in_postgresql(fitted, credit):
+    reason = pg_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    import psycopg
+
+    rows = _rows_for_sql(credit[0])
+    with psycopg.connect(PG_ADMIN_DSN) as conn:
+        conn.execute("CREATE TEMP TABLE applications (application_id TEXT, income DOUBLE PRECISION,"
+                     " utilisation DOUBLE PRECISION, age DOUBLE PRECISION, months_late DOUBLE PRECISION,"
+                     " channel TEXT, has_car TEXT)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO applications VALUES (%s, %s, %s, %s, %s, %s, %s)", _records(rows))
+            got = {r[0]: float(r[-1]) for r in cur.execute(sql_points(fitted)).fetchall()}
+        conn.rollback()
+    assert got == _expected(fitted, rows)
