@@ -219,3 +219,193 @@ def main() -> None:  # pragma: no cover - console entry
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+# -- models ----------------------------------------------------------------------------------------
+
+model_app = typer.Typer(help="Credit models: build a training table, train, evaluate, score, monitor.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+class ModelKind(str, enum.Enum):
+    scorecard = "scorecard"
+    gbm = "gbm"
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    if not path.exists():
+        raise ParameterError("data", f"{path} does not exist")
+    if path.suffix == ".parquet" or path.is_dir():
+        return pd.read_parquet(path)
+    if path.name.endswith((".csv", ".csv.gz")):
+        return pd.read_csv(path)
+    raise ParameterError("data", f"{path}: expected a .parquet, .csv or .csv.gz file")
+
+
+def _features(frame, target: str | None, drop: list[str]):
+    """The feature columns: everything but the target, ``--drop``, identifiers (``*_id``) and timestamps."""
+    import pandas as pd
+
+    if target is not None and target not in frame.columns:
+        raise ParameterError("target", f"{target!r} is not a column; columns are {list(frame.columns)}")
+    absent = [c for c in drop if c not in frame.columns]
+    if absent:
+        raise ParameterError("drop", f"not columns of the table: {absent}")
+    keep = [c for c in frame.columns if c != target and c not in drop and not c.endswith("_id")
+            and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+    return frame[keep]
+
+
+def _split_list(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+@model_app.command("dataset")
+def model_dataset(
+    directory: Annotated[Path, typer.Argument(help="A folder written by `creditmesh simulate`.")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    seed: Annotated[int, typer.Option(help="Seed of the outcome draw.")] = 0,
+) -> None:
+    """Write the credit-line applications of a simulated platform with features, `approved` and `bad_12m`."""
+    from creditmesh.scoring.dataset import read_credit_line_table
+
+    try:
+        table = read_credit_line_table(directory, seed=seed)
+    except CreditmeshError as error:
+        _fail(error)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    typer.echo(f"wrote {out}: {len(table):,} applications, {table.approved.mean():.1%} approved, "
+               f"bad rate {table.bad_12m.mean():.2%} (approved {table.bad_12m[table.approved].mean():.2%})")
+
+
+@model_app.command("train")
+def model_train(
+    data: Annotated[Path, typer.Option(help="Training table (.parquet or .csv).")],
+    target: Annotated[str, typer.Option(help="Outcome column: 1 bad, 0 good.")],
+    out: Annotated[Path, typer.Option(help="Where to save the model (.json for a scorecard, a folder for a GBM).")],
+    kind: Annotated[ModelKind, typer.Option(help="Model type.")] = ModelKind.scorecard,
+    drop: Annotated[Optional[str], typer.Option(help="Comma-separated columns that are not features.")] = None,
+    where: Annotated[Optional[str], typer.Option(help="Train only on rows where this boolean column is true (e.g. approved).")] = None,
+    reject_inference: Annotated[Optional[str], typer.Option(help="augment or parcel, using the --where column as approval.")] = None,
+) -> None:
+    """Fit a scorecard or a GBM and save it as a versioned artifact."""
+    import numpy as np
+
+    from creditmesh.scoring import GBMClassifier, Scorecard
+    from creditmesh.scoring.artifact import save_model
+    from creditmesh.scoring.reject import augment, parcel
+
+    try:
+        frame = _read_table(data)
+        drops = _split_list(drop) + ([where] if where else [])
+        X = _features(frame, target, drops)
+        y = frame[target].to_numpy()
+        weight = None
+        if reject_inference is not None and where is None:
+            raise ParameterError("reject_inference", "needs --where naming the approval column")
+        if where is not None:
+            if where not in frame.columns:
+                raise ParameterError("where", f"{where!r} is not a column")
+            approved = frame[where].to_numpy(dtype=bool)
+            if reject_inference is None:
+                X, y = X[approved], y[approved]
+            elif reject_inference in ("augment", "parcel"):
+                training = (augment if reject_inference == "augment" else parcel)(X, np.where(approved, y, 0), approved)
+                X, y, weight = training.X, training.y, training.weight
+            else:
+                raise ParameterError("reject_inference", f"must be augment or parcel, got {reject_inference!r}")
+        with _steps(2, f"train {kind.value}") as step:
+            model = (Scorecard() if kind is ModelKind.scorecard else GBMClassifier()).fit(X, y, sample_weight=weight)
+            step("fitted")
+            save_model(model, out)
+            step("saved")
+    except CreditmeshError as error:
+        _fail(error)
+    features = model.features_
+    typer.echo(f"saved {kind.value} to {out}: {len(features)} features ({', '.join(features[:8])}"
+               f"{', …' if len(features) > 8 else ''}), trained on {len(X):,} rows")
+
+
+@model_app.command("evaluate")
+def model_evaluate(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    data: Annotated[Path, typer.Option(help="Table with the outcome.")],
+    target: Annotated[str, typer.Option(help="Outcome column.")],
+    report: Annotated[Optional[Path], typer.Option(help="Write the HTML model report here.")] = None,
+    reference: Annotated[Optional[Path], typer.Option(help="Reference sample for PSI/CSI in the report.")] = None,
+) -> None:
+    """AUC, Gini, KS, Brier and calibration error on a labelled table, and optionally the HTML report."""
+    from creditmesh.scoring import metrics as model_metrics
+    from creditmesh.scoring.artifact import load_model
+    from creditmesh.scoring.report import write_report
+
+    try:
+        model = load_model(model_path)
+        frame = _read_table(data)
+        X = _features(frame, target, [])
+        y = frame[target].to_numpy(dtype=float)
+        p = model.predict_proba(X)[:, 1]
+        figures = model_metrics.summary(y, p)
+        if report is not None:
+            ref = _features(_read_table(reference), target, []) if reference is not None else None
+            write_report(model, X, y, report, title=f"Model report: {model_path.name}", reference=ref)
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo("  ".join(f"{k} {v:.4f}" if k != "rows" else f"rows {int(v):,}" for k, v in figures.items()))
+    if report is not None:
+        typer.echo(f"wrote {report}")
+
+
+@model_app.command("score")
+def model_score(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    data: Annotated[Path, typer.Option(help="Table of applications to score.")],
+    out: Annotated[Path, typer.Option(help="Parquet file for pd, score, grade and reasons.")],
+) -> None:
+    """Score every row of a table (PD, score, grade, reasons), keeping its identifier columns."""
+    from creditmesh.scoring.artifact import load_model
+    from creditmesh.scoring.serve import score_table
+
+    try:
+        model = load_model(model_path)
+        frame = _read_table(data)
+        scored = score_table(model, frame)
+    except CreditmeshError as error:
+        _fail(error)
+    ids = [c for c in frame.columns if c.endswith("_id")]
+    result = frame[ids].join(scored.assign(reasons=scored.reasons.map(list)))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.to_parquet(out, index=False)
+    typer.echo(f"wrote {out}: {len(result):,} rows, mean PD {scored.pd.mean():.4f}")
+
+
+@model_app.command("monitor")
+def model_monitor(
+    model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
+    reference: Annotated[Path, typer.Option(help="The sample the model was built on (or last quarter's).")],
+    current: Annotated[Path, typer.Option(help="The sample to check.")],
+    output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
+) -> None:
+    """PSI of the score and CSI of each feature between two samples (stable < 0.10 ≤ watch < 0.25 ≤ shifted)."""
+    from creditmesh.scoring.artifact import load_model
+    from creditmesh.scoring.report import stability
+
+    try:
+        model = load_model(model_path)
+        table = stability(model, _read_table(reference), _read_table(current))
+    except CreditmeshError as error:
+        _fail(error)
+    if output is OutputFormat.json:
+        typer.echo(table.to_json(orient="records"))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    view = Table("what", "value", "status")
+    for row in table.itertuples(index=False):
+        style = {"stable": "green", "watch": "yellow", "shifted": "red"}[row.status]
+        view.add_row(row.what, f"{row.value:.4f}", f"[{style}]{row.status}[/{style}]")
+    Console().print(view)

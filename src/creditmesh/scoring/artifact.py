@@ -186,7 +186,10 @@ def _dumps(document: Mapping[str, Any]) -> bytes:
 def _atomic_write_file(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model is an ordinary file
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
