@@ -241,26 +241,39 @@ def fit_numerical(name: str, values: np.ndarray, y: np.ndarray, weight: np.ndarr
     if user_splits is not None:
         splits = np.array(sorted({float(s) for s in user_splits}), dtype=np.float64)
         chosen = trend
+        edges = splits
     else:
         edges = prebin_edges(x, n_prebins, sample_size)
-        pre = np.searchsorted(edges, x, side="right")
-        pe = np.bincount(pre, weights=wr * yr, minlength=len(edges) + 1)
-        pn = np.bincount(pre, weights=wr, minlength=len(edges) + 1) - pe
-        edges = edges[(pe + pn)[1:] > 0]  # an empty pre-bin merges into its left neighbour
-        pre = np.searchsorted(edges, x, side="right")
-        pe = np.bincount(pre, weights=wr * yr, minlength=len(edges) + 1)
-        pn = np.bincount(pre, weights=wr, minlength=len(edges) + 1) - pe
+    # one pass over the rows: the pre-bin of every regular value; the optimal bins are unions of pre-bins
+    pre = np.searchsorted(edges, x, side="right")
+    pe = np.bincount(pre, weights=wr * yr, minlength=len(edges) + 1)
+    pn = np.bincount(pre, weights=wr, minlength=len(edges) + 1) - pe
+    if user_splits is None:
+        kept = np.flatnonzero((pe + pn)[1:] > 0)  # an empty pre-bin merges into its left neighbour
+        group = np.searchsorted(kept, np.arange(len(edges) + 1) - 1, side="right")  # pre-bin → merged pre-bin
+        edges = edges[kept]
+        pe = np.bincount(group, weights=pe, minlength=len(edges) + 1)
+        pn = np.bincount(group, weights=pn, minlength=len(edges) + 1)
         partition = _partition(pe, pn, trend, min_bin_size * float(weight.sum()), total_e, total_n, min_rate_diff)
-        splits = edges[np.asarray(partition.cuts, dtype=np.int64) - 1] if partition.cuts else np.empty(0)
+        cuts = np.asarray(partition.cuts, dtype=np.int64)
+        splits = edges[cuts - 1] if len(cuts) else np.empty(0)
         chosen = partition.trend
+        bin_of_pre = np.searchsorted(cuts, np.arange(len(edges) + 1), side="right")
+    else:
+        bin_of_pre = np.arange(len(edges) + 1)
 
-    bins = np.searchsorted(splits, x, side="right")
     n_regular = len(splits) + 1
-    n_bins = n_regular + len(specials) + 1
-    all_bins = np.full(len(values), n_bins - 1, dtype=np.int64)
-    all_bins[regular] = bins
-    all_bins[special_index >= 0] = n_regular + special_index[special_index >= 0]
-    events, nonevents = _bin_counts(all_bins, y, weight, n_bins)
+    n_special = len(specials)
+    events = np.zeros(n_regular + n_special + 1)
+    nonevents = np.zeros(n_regular + n_special + 1)
+    events[:n_regular] = np.bincount(bin_of_pre, weights=pe, minlength=n_regular)
+    nonevents[:n_regular] = np.bincount(bin_of_pre, weights=pn, minlength=n_regular)
+    for offset in range(n_special):
+        hit = special_index == offset
+        events[n_regular + offset] = np.dot(weight[hit], y[hit])
+        nonevents[n_regular + offset] = weight[hit].sum() - events[n_regular + offset]
+    events[-1] = np.dot(weight[missing], y[missing])
+    nonevents[-1] = weight[missing].sum() - events[-1]
     woe, iv = _woe_table(events, nonevents)
     value_range = (float(x.min()), float(x.max())) if len(x) else None
     return FeatureBinning(name, NUMERICAL, chosen, splits=tuple(float(s) for s in splits), special_values=specials,
@@ -321,7 +334,7 @@ def prebin_edges(x: np.ndarray, n_prebins: int, sample_size: int = 200_000, seed
         return np.empty(0)
     sample = x
     if len(x) > sample_size:
-        sample = np.random.default_rng(seed).choice(x, size=sample_size, replace=False)
+        sample = x[np.random.default_rng(seed).integers(0, len(x), size=sample_size)]
     qs = np.linspace(0, 1, n_prebins + 1)[1:-1]
     edges = np.unique(np.quantile(sample, qs, method="inverted_cdf"))
     return edges[edges > sample.min()]
