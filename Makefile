@@ -22,6 +22,9 @@ install-bench: $(BIN)/python
 demo: install
 	$(BIN)/creditmesh simulate --borrowers 20000 --months 24 --seed 7 --out $(DEMO_DIR) --overwrite
 	$(BIN)/creditmesh metrics $(DEMO_DIR) --compare-seeds
+	$(BIN)/creditmesh model dataset $(DEMO_DIR) --out $(DEMO_DIR)/model/applications.parquet
+	$(BIN)/creditmesh model train --data $(DEMO_DIR)/model/applications.parquet --target bad_12m --where approved --kind gbm --out $(DEMO_DIR)/model/gbm
+	$(BIN)/creditmesh model evaluate $(DEMO_DIR)/model/gbm --data $(DEMO_DIR)/model/applications.parquet --target bad_12m --report $(DEMO_DIR)/model/report.html
 
 test: install-dev
 	$(BIN)/python -m pytest
