@@ -262,7 +262,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         """Blended log-odds: the boosters' mean and the scorecards' mean (one code path for a table and a row)."""
         boosted = np.zeros(len(data))
         for booster in self.boosters_:
-            boosted += booster.predict(data, raw_score=True)
+            boosted += booster.predict(data, raw_score=True, num_threads=_threads(len(data)))
         linear = np.zeros(len(data))
         for logit in scorecard_logits:
             linear += logit
@@ -295,7 +295,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         w_booster, w_scorecard, intercept = self.blend_weights_
         boosted = np.zeros((len(data), len(self.features_) + 1))
         for booster in self.boosters_:
-            boosted += booster.predict(data, pred_contrib=True)
+            boosted += booster.predict(data, pred_contrib=True, num_threads=_threads(len(data)))
         total = boosted * (w_booster / len(self.boosters_))
         total[:, -1] += intercept
         column = {f: i for i, f in enumerate(self.features_)}
@@ -326,6 +326,15 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "boosters_"):
             raise ParameterError(type(self).__name__, "not fitted yet: call fit first")
+
+
+#: Below this many rows a prediction runs on one thread: waking OpenMP threads costs milliseconds a call on a
+#: busy machine, far more than scoring one application (measured: 95 µs median, 71 ms p99 without this).
+_ONE_THREAD_ROWS = 2_000
+
+
+def _threads(rows: int) -> int:
+    return 1 if rows < _ONE_THREAD_ROWS else 0
 
 
 def _top_reasons(contrib: np.ndarray, features: Sequence[str], n: int) -> list[list[str]]:
