@@ -74,3 +74,11 @@ def test_bad_parameters_are_named(credit):
         GBMClassifier(calibration="beta").fit(X, y)
     with pytest.raises(ParameterError, match="GBMClassifier.n_splits"):
         GBMClassifier(n_splits=1).fit(X, y)
+
+
+def test_clone_rebuilds_the_same_configuration():
+    from sklearn.base import clone
+
+    model = GBMClassifier(learning_rate=0.2, monotone="none", blend="none", calibration="platt")
+    again = clone(model)
+    assert again.get_params() == model.get_params()
