@@ -516,13 +516,7 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         self.out_of_range = out_of_range
 
     def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "BinningProcess":
-        validate_params(type(self).__name__, self.get_params(), self._rules)
-        frame = _as_frame(X)
-        target, weight = check_target(y, len(frame), sample_weight)
-        categorical = set(self.categorical_features or ()) | {c for c in frame.columns if _looks_categorical(frame[c])}
-        unknown = categorical - set(frame.columns)
-        if unknown:
-            raise ParameterError("BinningProcess.categorical_features", f"not in the table: {sorted(unknown)}")
+        frame, target, weight, categorical = prepare_fit(self, X, y, sample_weight)
         rules = {"missing": self.missing, "unseen": self.unseen, "out_of_range": self.out_of_range}
         binnings: dict[str, FeatureBinning] = {}
         for name in frame.columns:
@@ -582,6 +576,20 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         if isinstance(self.special_values, Mapping):
             return tuple(self.special_values.get(name, ()))
         return tuple(self.special_values)
+
+
+def prepare_fit(estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any) -> tuple[pd.DataFrame, np.ndarray,
+                                                                                      np.ndarray, set[str]]:
+    """What every ``fit`` checks first: parameters, the table, the target and weights, the categorical features."""
+    owner = type(estimator).__name__
+    validate_params(owner, estimator.get_params(deep=False), estimator._rules)
+    frame = _as_frame(X)
+    target, weight = check_target(y, len(frame), sample_weight)
+    declared = set(estimator.categorical_features or ())
+    unknown = declared - set(frame.columns)
+    if unknown:
+        raise ParameterError(f"{owner}.categorical_features", f"not in the table: {sorted(unknown)}")
+    return frame, target, weight, declared | {c for c in frame.columns if _looks_categorical(frame[c])}
 
 
 def check_target(y: Any, n_rows: int, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:

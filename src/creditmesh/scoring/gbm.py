@@ -30,11 +30,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from creditmesh.errors import ParameterError, SchemaError
-from creditmesh.scoring._params import Interval, OfType, Options, validate_params
+from creditmesh.scoring._params import Interval, OfType, Options
 from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.binning import _as_frame, _as_numbers, _category_string, _category_strings, _is_missing, \
-    _looks_categorical, check_target, monotone_direction
-from creditmesh.scoring.calibration import METHODS, Calibrator, choose_calibrator
+    monotone_direction, prepare_fit
+from creditmesh.scoring.calibration import METHODS, choose_calibrator
 from creditmesh.scoring.scorecard import Scorecard
 
 UNSEEN_RULES = ("missing", "error")
@@ -201,13 +201,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "GBMClassifier":
         import lightgbm as lgb
 
-        validate_params(type(self).__name__, self.get_params(), self._rules)
-        frame = _as_frame(X)
-        target, weight = check_target(y, len(frame), sample_weight)
-        categorical = set(self.categorical_features or ()) | {c for c in frame.columns if _looks_categorical(frame[c])}
-        unknown = categorical - set(frame.columns)
-        if unknown:
-            raise ParameterError("GBMClassifier.categorical_features", f"not in the table: {sorted(unknown)}")
+        frame, target, weight, categorical = prepare_fit(self, X, y, sample_weight)
         encoder = FeatureEncoder.fit(frame, categorical, self.unseen)
         data = encoder.matrix(frame)
         monotone = {f: 0 for f in encoder.features}
