@@ -164,9 +164,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         "num_threads": (Interval(0, None, integer=True),),
     }
 
-    def __init__(self, *, n_splits: int = 3, learning_rate: float = 0.03, num_leaves: int = 15,
+    def __init__(self, *, n_splits: int = 3, learning_rate: float = 0.05, num_leaves: int = 15,
                  min_child_samples: int = 50, feature_fraction: float = 0.7, bagging_fraction: float = 0.8,
-                 lambda_l2: float = 5.0, max_rounds: int = 5000, early_stopping: int = 200, monotone: str = "binning",
+                 lambda_l2: float = 5.0, max_rounds: int = 5000, early_stopping: int = 100, monotone: str = "binning",
                  blend: str = "scorecard", calibration: str = "auto", categorical_features: Sequence[str] | None = None, unseen: str = "missing",
                  n_reasons: int = 4, random_state: int = 0, num_threads: int = 0) -> None:
         self.n_splits = n_splits
