@@ -14,7 +14,8 @@ process start-up). Each method follows its library's own tutorial:
 
 - scorecardpy: ``var_filter`` (IV >= 0.02, missing <= 95 %, identical <= 95 %), ``woebin``
   (tree method, defaults), ``woebin_ply``, then ``LogisticRegression(penalty="l1", C=0.9,
-  solver="saga")`` as in its README.
+  solver="saga")`` as in its README. A category unseen in training (left NaN by ``woebin_ply``)
+  scores with WoE 0.
 - toad: ``toad.selection.select(empty=0.5, iv=0.05, corr=0.7)``, ``Combiner(method="chi",
   min_samples=0.05)``, ``WOETransformer``, ``toad.selection.stepwise(estimator="ols",
   direction="both", criterion="aic")``, then ``LogisticRegression()`` as in its tutorial.
@@ -54,8 +55,10 @@ class ScorecardpyModel:
     def predict(self, test):
         import scorecardpy as sc
 
-        woe = sc.woebin_ply(test[self.raw], self.bins)
-        return self.model.predict_proba(woe[self.features])[:, 1]
+        woe = sc.woebin_ply(test[self.raw], self.bins)[self.features]
+        # woebin_ply leaves a category it did not see in training as NaN, which LogisticRegression
+        # refuses; such a cell gets WoE 0 (no evidence either way), as a modeller would patch it.
+        return self.model.predict_proba(woe.fillna(0.0))[:, 1]
 
 
 class ToadModel:
