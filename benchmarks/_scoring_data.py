@@ -124,24 +124,33 @@ def target_to_binary(values: pd.Series, bad: str | int | None = None) -> np.ndar
     """
     if values.isna().any():
         raise DataError(f"target {values.name!r} has {int(values.isna().sum())} missing values")
-    distinct = pd.unique(values)
-    if len(distinct) != 2:
-        raise DataError(f"target {values.name!r} must hold exactly two values, found {len(distinct)}: {list(distinct)[:5]}")
-    if bad is not None:
-        text = values.astype(str).str.strip().str.lower()
-        label = str(bad).strip().lower()
-        if label not in set(text):
-            raise DataError(f"target {values.name!r} has no value {bad!r}; values: {sorted(set(values.astype(str)))}")
-        return (text == label).to_numpy(dtype=np.int8)
-    if pd.api.types.is_numeric_dtype(values) and set(np.asarray(distinct, dtype=float)) == {0.0, 1.0}:
-        return values.to_numpy(dtype=np.int8)
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     text = values.astype(str).str.strip().str.lower()
-    labels = set(text)
+    labels = set(values.astype(float).astype(str)) if numeric else set(text)
+    if len(labels) != 2:
+        raise DataError(f"target {values.name!r} must hold exactly two values, found {len(labels)}: {sorted(labels)[:5]}")
+    if bad is not None:
+        label = str(bad).strip().lower()
+        if numeric:
+            try:
+                return (values.astype(float) == float(label)).to_numpy(dtype=np.int8) if str(float(label)) in labels \
+                    else _no_such_label(values, bad)
+            except ValueError:
+                _no_such_label(values, bad)
+        if label not in labels:
+            _no_such_label(values, bad)
+        return (text == label).to_numpy(dtype=np.int8)
+    if numeric and labels == {"0.0", "1.0"}:
+        return values.to_numpy(dtype=np.int8)
     bad_found = [label for label in labels if label in BAD_LABELS]
     good_found = [label for label in labels if label in GOOD_LABELS]
-    if len(bad_found) == 1 and (len(good_found) == 1 or len(labels - set(bad_found)) == 1):
+    if not numeric and len(bad_found) == 1 and (len(good_found) == 1 or len(labels - set(bad_found)) == 1):
         return (text == bad_found[0]).to_numpy(dtype=np.int8)
     raise DataError(f"cannot tell which value of target {values.name!r} is bad: {sorted(labels)}; pass --bad VALUE")
+
+
+def _no_such_label(values: pd.Series, bad: str | int) -> np.ndarray:
+    raise DataError(f"target {values.name!r} has no value {bad!r}; values: {sorted(set(values.astype(str)))}")
 
 
 def _is_id_column(name: str) -> bool:
