@@ -18,7 +18,8 @@ process start-up). Each method follows its library's own tutorial:
   scores with WoE 0.
 - toad: ``toad.selection.select(empty=0.5, iv=0.05, corr=0.7)``, ``Combiner(method="chi",
   min_samples=0.05)``, ``WOETransformer``, ``toad.selection.stepwise(estimator="ols",
-  direction="both", criterion="aic")``, then ``LogisticRegression()`` as in its tutorial.
+  direction="both", criterion="aic")``, then ``LogisticRegression()`` as in its tutorial. Its
+  ChiMerge's cut points are sorted before use (a toad bug, see ``_sort_toad_chi_splits``).
 
 This file runs under the anchor's own older pandas, so it uses nothing from creditmesh.
 """
@@ -61,10 +62,32 @@ class ScorecardpyModel:
         return self.model.predict_proba(woe.fillna(0.0))[:, 1]
 
 
+def _sort_toad_chi_splits() -> None:
+    """toad 0.1.7's Rust ChiMerge can return its cut points out of order (on Give Me Some Credit's
+    MonthlyIncome: [5933, 10500, 10000, 9400]), and ``np.digitize`` then refuses them; keep its
+    cut points, sorted."""
+    import importlib
+
+    import numpy as np
+
+    module = importlib.import_module("toad.merge")  # the attribute toad.merge is the merge function
+    if getattr(module.ChiMerge, "_sorted_by_benchmark", False):
+        return
+    original = module.ChiMerge
+
+    def chi_merge(*args, **kwargs):
+        return np.unique(np.asarray(original(*args, **kwargs)))
+
+    chi_merge._sorted_by_benchmark = True
+    module.ChiMerge = chi_merge
+
+
 class ToadModel:
     def fit(self, train, target):
         import toad
         from sklearn.linear_model import LogisticRegression
+
+        _sort_toad_chi_splits()
 
         selected = toad.selection.select(train, target=target, empty=0.5, iv=0.05, corr=0.7)
         self.combiner = toad.transform.Combiner()
