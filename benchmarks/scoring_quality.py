@@ -228,6 +228,14 @@ class Outcome:
         return float(np.mean(self.eces)) if self.ok else None
 
 
+def _load() -> str:
+    """The 1-minute load average: on a shared machine, other jobs slow every timing here."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
+
+
 def _progress(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
@@ -408,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
 
     console = make_console()
     console.print(f"[bold]creditmesh scoring quality benchmark[/]: {len(jobs)} data set(s), {args.folds}-fold stratified "
-                  f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs; data {data_root()}",
+                  f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs, load average {_load()}; "
+                  f"data {data_root()}",
                   highlight=False)
 
     adapters: dict[str, Any] = {}
@@ -476,6 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (goal, ok, detail) in enumerate(goal_checks(dataset, rows, results)):
             checks.add_row(dataset if i == 0 else "", goal, _verdict(ok), detail)
     console.print(checks)
+    console.print(f"load average at the end {_load()} (timings on a shared machine move with it)", highlight=False)
 
     rows_out: list[dict[str, Any]] = []
     for dataset, rows, _, results in all_results:

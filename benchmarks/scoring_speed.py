@@ -174,6 +174,14 @@ class _OneThreadOnline:
         return self.model.predict_proba(X, num_threads=1) if len(X) == 1 else self.model.predict_proba(X)
 
 
+def _load() -> str:
+    """The 1-minute load average: on a shared machine, other jobs slow every timing here."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
+
+
 def _progress(message: str) -> None:
     sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
@@ -261,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console = make_console()
     console.print(f"[bold]creditmesh scoring speed benchmark[/]: {args.rows:,} x {args.features} synthetic applications "
-                  f"(seed {args.seed}), {os.cpu_count()} CPUs", highlight=False)
+                  f"(seed {args.seed}), {os.cpu_count()} CPUs, load average {_load()}", highlight=False)
     _progress(f"generating {args.rows:,} x {args.features} ...")
     X, y = synthetic_applications(args.rows, args.features, args.seed)
     _progress(f"generated: bad rate {y.mean():.2%}, {X.isna().mean().mean():.1%} cells missing, {X.memory_usage().sum() / 1e9:.2f} GB")
@@ -345,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{e.name} online p99 < {goal_us:g} µs: {verdict(None if p99 is None else p99 < goal_us)} "
                       f"({'-' if p99 is None else f'{p99:.1f} µs'}{how}{'' if e.error is None else ': ' + e.error})",
                       highlight=False)
-    console.print(f"peak RSS {peak_rss_bytes() / 1e9:.2f} GB", highlight=False)
+    console.print(f"peak RSS {peak_rss_bytes() / 1e9:.2f} GB; load average at the end {_load()}", highlight=False)
 
     def val(e: Entry, attr: str) -> float | None:
         if e.error is not None:
