@@ -138,7 +138,9 @@ def time_online(model: Any, X: pd.DataFrame, calls: int, warmup: int = 200) -> L
         call = model.predict_proba
         how = "predict_proba(1-row DataFrame) [no score_one]"
     for i in range(warmup):
-        call(pool[i % len(pool)])
+        answer = call(pool[i % len(pool)])
+    if warmup and how.startswith("score_one") and isinstance(answer, tuple):
+        how += f" -> tuple of {len(answer)}"  # the contract asks for a float; a tuple also carries points/reasons
     times = np.empty(calls, dtype=np.int64)
     clock = time.perf_counter_ns
     for i in range(calls):

@@ -33,7 +33,7 @@ class _StandIn:
         return self.model_.predict_proba(self._design(X))
 
     def score_one(self, record):
-        return float(self.predict_proba(pd.DataFrame([record]))[0, 1])
+        return float(self.predict_proba(pd.DataFrame([record]).astype(float))[0, 1])
 
 
 @pytest.fixture
