@@ -217,5 +217,16 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int = SPLIT_SEED) -> list[
     return list(splitter.split(np.zeros(len(y)), y))
 
 
+def stratified_sample(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, np.ndarray]:
+    """At most ``rows`` rows, drawn stratified on ``y``, in their original order."""
+    if rows >= len(y):
+        return X, y
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=seed)
+    keep = np.sort(keep)
+    return X.iloc[keep].reset_index(drop=True), y[keep]
+
+
 if __name__ == "__main__":  # a helper, not a benchmark
     sys.exit(0)

@@ -51,9 +51,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import make_console, print_json_line, result_row
+from _common import load_average, make_console, print_json_line, result_row
 from _scoring_data import (DATASETS, SPLIT_SEED, DataError, data_root, load_dataset, load_table, resolve_names,
-                           stratified_folds)
+                           stratified_folds, stratified_sample)
 
 import numpy as np
 import pandas as pd
@@ -228,14 +228,6 @@ class Outcome:
         return float(np.mean(self.eces)) if self.ok else None
 
 
-def _load() -> str:
-    """The 1-minute load average: on a shared machine, other jobs slow every timing here."""
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        return "n/a"
-
-
 def _progress(message: str) -> None:
     sys.stderr.write(message + "\n")
     sys.stderr.flush()
@@ -363,16 +355,6 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 # --- main ----------------------------------------------------------------------------------------------
 
-def _stratified_sample(X: pd.DataFrame, y: np.ndarray, max_rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    if len(y) <= max_rows:
-        return X, y
-    from sklearn.model_selection import train_test_split
-
-    keep, _ = train_test_split(np.arange(len(y)), train_size=max_rows, stratify=y, random_state=seed)
-    keep = np.sort(keep)
-    return X.iloc[keep].reset_index(drop=True), y[keep]
-
-
 def _verdict(ok: bool | None) -> str:
     return "[yellow]not judged[/]" if ok is None else ("[green]met[/]" if ok else "[red]NOT MET[/]")
 
@@ -416,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
 
     console = make_console()
     console.print(f"[bold]creditmesh scoring quality benchmark[/]: {len(jobs)} data set(s), {args.folds}-fold stratified "
-                  f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs, load average {_load()}; "
+                  f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs, "
+                  f"load average {load_average()}; "
                   f"data {data_root()}",
                   highlight=False)
 
@@ -431,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"[red]{dataset}: cannot load: {error}[/]", highlight=False)
                 return 2
             if args.max_rows:
-                X, y = _stratified_sample(X, y, args.max_rows, args.seed)
+                X, y = stratified_sample(X, y, args.max_rows, args.seed)
             folds = stratified_folds(y, args.folds, args.seed)
             _progress(f"{dataset}: {len(y):,} rows x {X.shape[1]} features, bad rate {y.mean():.2%}")
             results: dict[str, Outcome] = {}
@@ -485,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (goal, ok, detail) in enumerate(goal_checks(dataset, rows, results)):
             checks.add_row(dataset if i == 0 else "", goal, _verdict(ok), detail)
     console.print(checks)
-    console.print(f"load average at the end {_load()} (timings on a shared machine move with it)", highlight=False)
+    console.print(f"load average at the end {load_average()} (timings on a shared machine move with it)", highlight=False)
 
     rows_out: list[dict[str, Any]] = []
     for dataset, rows, _, results in all_results:

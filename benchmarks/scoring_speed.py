@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import make_console, peak_rss_bytes, print_json_line, result_row
+from _common import load_average, make_console, peak_rss_bytes, print_json_line, result_row
+from _scoring_data import stratified_sample
 
 import numpy as np
 import pandas as pd
@@ -176,14 +177,6 @@ class _OneThreadOnline:
         return self.model.predict_proba(X, num_threads=1) if len(X) == 1 else self.model.predict_proba(X)
 
 
-def _load() -> str:
-    """The 1-minute load average: on a shared machine, other jobs slow every timing here."""
-    try:
-        return f"{os.getloadavg()[0]:.1f}"
-    except OSError:
-        return "n/a"
-
-
 def _progress(message: str) -> None:
     sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
     sys.stderr.flush()
@@ -239,16 +232,6 @@ def _run_model(entry: Entry, make: Callable[[], Any], X_fit: pd.DataFrame, y_fit
         return None
 
 
-def _sample(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
-    if rows >= len(y):
-        return X, y
-    from sklearn.model_selection import train_test_split
-
-    keep, _ = train_test_split(np.arange(len(y)), train_size=rows, stratify=y, random_state=seed)
-    keep = np.sort(keep)
-    return X.iloc[keep].reset_index(drop=True), y[keep]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="applications (default: %(default)s)")
@@ -271,12 +254,12 @@ def main(argv: list[str] | None = None) -> int:
 
     console = make_console()
     console.print(f"[bold]creditmesh scoring speed benchmark[/]: {args.rows:,} x {args.features} synthetic applications "
-                  f"(seed {args.seed}), {os.cpu_count()} CPUs, load average {_load()}", highlight=False)
+                  f"(seed {args.seed}), {os.cpu_count()} CPUs, load average {load_average()}", highlight=False)
     _progress(f"generating {args.rows:,} x {args.features} ...")
     X, y = synthetic_applications(args.rows, args.features, args.seed)
     _progress(f"generated: bad rate {y.mean():.2%}, {X.isna().mean().mean():.1%} cells missing, {X.memory_usage().sum() / 1e9:.2f} GB")
     X_batch = X if args.batch_rows is None else X.iloc[:args.batch_rows]
-    X_gbm, y_gbm = _sample(X, y, args.gbm_rows, args.seed)
+    X_gbm, y_gbm = stratified_sample(X, y, args.gbm_rows, args.seed)
 
     entries: list[Entry] = []
     sc_class, sc_error = _creditmesh("Scorecard")
@@ -355,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{e.name} online p99 < {goal_us:g} µs: {verdict(None if p99 is None else p99 < goal_us)} "
                       f"({'-' if p99 is None else f'{p99:.1f} µs'}{how}{'' if e.error is None else ': ' + e.error})",
                       highlight=False)
-    console.print(f"peak RSS {peak_rss_bytes() / 1e9:.2f} GB; load average at the end {_load()}", highlight=False)
+    console.print(f"peak RSS {peak_rss_bytes() / 1e9:.2f} GB; load average at the end {load_average()}", highlight=False)
 
     def val(e: Entry, attr: str) -> float | None:
         if e.error is not None:
