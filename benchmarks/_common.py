@@ -42,6 +42,14 @@ def current_rss_bytes() -> int | None:
         return None
 
 
+def load_average() -> str:
+    """The 1-minute load average as text: on a shared machine, other jobs move every timing."""
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:
+        return "n/a"
+
+
 def result_row(name: str, unit: str, value: float | None, *, goal: str | None = None,
                anchor: float | None = None, anchor_name: str | None = None) -> dict[str, Any]:
     """One entry of the closing JSON line's ``results``."""
