@@ -461,7 +461,8 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         The event rate's shape across bins; ``auto`` keeps the monotone trend with more IV, or a peak or
         valley when that adds 10 % more IV.
     n_prebins : int
-        Quantile pre-bins before the optimal merge.
+        Quantile pre-bins before the optimal merge. 100 (a cut every 1 %) lets cuts land where the event rate
+        changes; 50 cost 0.2–2 AUC points (×1000) on German and HMDA against optbinning's tree pre-binning.
     min_bin_size : float
         Smallest bin, as a share of all rows (weighted).
     min_rate_diff : float
@@ -498,7 +499,7 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         "out_of_range": (Options(RANGE_RULES),),
     }
 
-    def __init__(self, *, trend: str | dict = "auto", n_prebins: int = 50, min_bin_size: float = 0.05,
+    def __init__(self, *, trend: str | dict = "auto", n_prebins: int = 100, min_bin_size: float = 0.05,
                  min_rate_diff: float = 0.0, cat_cutoff: float = 0.01, categorical_features: Sequence[str] | None = None,
                  special_values: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
                  user_splits: Mapping[str, Sequence] | None = None, missing: str = "bin", unseen: str = "other",
