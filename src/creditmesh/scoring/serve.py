@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -79,9 +78,3 @@ def score_application(model: Scorecard | GBMClassifier, application: Mapping[str
         raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
     return ScoreResult(p, score, grade_one(p), tuple(reasons))
 
-
-def load_scorer(path: str | Path) -> Scorecard | GBMClassifier:
-    """Load a saved model for scoring (see :func:`creditmesh.scoring.artifact.load_model`)."""
-    from creditmesh.scoring.artifact import load_model
-
-    return load_model(path)
