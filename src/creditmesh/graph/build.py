@@ -260,7 +260,7 @@ class RelationshipGraph:
     @property
     def strong(self) -> sp.csr_matrix:
         """Links whose weight reaches the strong threshold (same weights, others removed)."""
-        keep = self.links.data >= self.config.strong_weight - 1e-6
+        keep = is_strong(self.links.data, self.config.strong_weight)
         out = sp.csr_matrix((self.links.data * keep, self.links.indices.copy(), self.links.indptr.copy()),
                             shape=self.links.shape)
         out.eliminate_zeros()
@@ -308,10 +308,19 @@ def incidence_matrix(encoded: EncodedIdentities) -> sp.csr_matrix:
     return matrix
 
 
-def weighted_links(incidence: sp.csr_matrix, keep_identifier: np.ndarray, kind_weights: np.ndarray) -> sp.csr_matrix:
-    """W = B Bᵀ over the kept identifiers, B[i, x] = sqrt(weight of the kind), diagonal removed, float32."""
+#: Slack when comparing a summed float32 link weight with the strong threshold (batch and online agree on it).
+WEIGHT_SLACK = 1e-4
+
+
+def is_strong(weight, strong_weight: float):
+    """A link is strong when its weight reaches the threshold (up to float rounding)."""
+    return weight >= strong_weight - WEIGHT_SLACK
+
+
+def weighted_links(incidence: sp.csr_matrix, keep_entry: np.ndarray, kind_weights: np.ndarray) -> sp.csr_matrix:
+    """W = B Bᵀ over the kept entries of B, B[i, x] = sqrt(weight of the kind), diagonal removed, float32."""
     weight = np.sqrt(kind_weights[incidence.data.astype(np.int64) - 1]).astype(np.float32)
-    weight *= keep_identifier[incidence.indices]
+    weight *= keep_entry
     b = sp.csr_matrix((weight, incidence.indices.copy(), incidence.indptr.copy()), shape=incidence.shape)
     b.eliminate_zeros()
     links = (b @ b.T).tocsr()
@@ -328,7 +337,7 @@ def build_graph(encoded: EncodedIdentities, config: GraphConfig | None = None,
     incidence = incidence_matrix(encoded)
     holders = np.bincount(incidence.indices, minlength=encoded.n_identifiers).astype(np.int64)
     hub = holders > config.namespace_caps()[encoded.identifier_namespace]
-    links = weighted_links(incidence, ~hub, config.kind_weights())
+    links = weighted_links(incidence, ~hub[incidence.indices], config.kind_weights())
     return RelationshipGraph(
         config=config, borrower_ids=encoded.borrower_ids, registered_at_us=encoded.registered_at_us,
         identifier_namespace=encoded.identifier_namespace, identifier_values=encoded.identifier_values,

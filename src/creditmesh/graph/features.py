@@ -1,0 +1,487 @@
+"""Graph features per application, point in time: batch (vectorised) and online (an incremental index), equal.
+
+Point-in-time rules (what "known before ``applied_at``" means here):
+
+* The identities table has no timestamps, so a borrower's identifiers are taken
+  as first seen when the borrower is: ``seen_at = min(registered_at, first
+  applied_at)``. The graph at time ``t`` holds the borrowers seen at or before ``t``.
+* Hub caps, point in time: an identifier links only its first ``cap[namespace]``
+  holders in order of (seen_at, borrower index); later holders do not link
+  through it. Links never vanish, so the graph only grows (the static graph of
+  :mod:`creditmesh.graph.build` drops a hub whole instead; the two agree while no
+  identifier has passed its cap). Link weights and the strong threshold are the
+  build's.
+* Labels (black list, delinquency) count only if known strictly before ``t``;
+  a label is never taken as known before its borrower was seen.
+
+Features (names in :data:`FEATURE_NAMES`):
+
+* ``degree_<kind>``: links through the applicant's identifiers of that kind (one per
+  identifier and other holder seen by ``t``).
+* ``new_links_30d``: those links formed in the 30 days up to ``t`` (a link forms
+  when the later of its two borrowers is seen).
+* ``neighbour_links_delinquent`` / ``neighbour_links_blacklisted`` and
+  ``neighbour_delinquency_rate`` (delinquent links / all links, 0 without links).
+* ``ring_size``: borrowers in the applicant's component over strong links at ``t``.
+* ``blacklist_hops``: fewest strong-link hops to a borrower blacklisted before ``t``
+  (0: the applicant itself), ``-1`` when none within :data:`MAX_HOPS`.
+
+The batch path (:class:`PointInTimeGraph`) answers every application at once
+with sorted keys and binary searches, a Kruskal reconstruction tree of the
+strong links (component size at any time by binary lifting) and a bounded
+breadth-first search over all applications together. The online path
+(:class:`OnlineIndex`) adds one borrower's identifiers to a union-find and
+adjacency index and answers one application; tests hold the two equal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import scipy.sparse as sp
+from scipy.sparse.csgraph import minimum_spanning_tree
+
+from creditmesh.errors import ParameterError
+from creditmesh.graph.build import (NAMESPACE_OF_KIND, NAMESPACES, EncodedIdentities, GraphConfig, is_strong,
+                                    weighted_links)
+from creditmesh.graph.store import load_csr, read_manifest, save_csr, write_folder
+from creditmesh.schema import IDENTITY_KINDS
+
+DAY_US = 86_400_000_000
+VELOCITY_DAYS = 30
+#: Breadth-first search to the black list stops after this many hops.
+MAX_HOPS = 4
+NEVER = np.iinfo(np.int64).max
+FEATURE_NAMES = (
+    *(f"degree_{k}" for k in IDENTITY_KINDS), "new_links_30d", "neighbour_links_delinquent",
+    "neighbour_links_blacklisted", "neighbour_delinquency_rate", "ring_size", "blacklist_hops",
+)
+
+
+def seen_at_us(registered_at_us: np.ndarray, app_borrower: np.ndarray, app_at_us: np.ndarray) -> np.ndarray:
+    """When each borrower is first seen: min(registered_at, first applied_at)."""
+    seen = registered_at_us.astype(np.int64).copy()
+    np.minimum.at(seen, app_borrower, app_at_us.astype(np.int64))
+    return seen
+
+
+def effective_label_us(label_us: np.ndarray | None, seen_us: np.ndarray) -> np.ndarray:
+    """A label is never known before its borrower was seen."""
+    if label_us is None:
+        return np.full(seen_us.shape[0], NEVER, dtype=np.int64)
+    return np.maximum(label_us.astype(np.int64), seen_us)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s + c) for every (s, c), without a loop."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+@dataclass(frozen=True)
+class PointInTimeGraph:
+    """The growing graph of the module's rules, precomputed for batch queries at any time."""
+
+    config: GraphConfig
+    seen_us: np.ndarray  # per borrower
+    entry_identifier: np.ndarray  # first-cap entries sorted by (identifier, seen, borrower)
+    entry_borrower: np.ndarray
+    entry_kind: np.ndarray
+    identifier_start: np.ndarray  # per identifier: first entry
+    by_borrower: np.ndarray  # entry positions sorted by borrower
+    borrower_start: np.ndarray  # per borrower + 1: first position in by_borrower
+    strong: sp.csr_matrix  # first-cap strong links, symmetric
+    tree_up: np.ndarray  # binary lifting table over the reconstruction tree (levels x nodes)
+    tree_time_us: np.ndarray  # per tree node: when it formed (leaves: -inf)
+    tree_size: np.ndarray  # per tree node: borrowers below it
+
+    @classmethod
+    def build(cls, encoded: EncodedIdentities, seen_us: np.ndarray, config: GraphConfig | None = None) -> "PointInTimeGraph":
+        config = config or GraphConfig()
+        n = encoded.n_borrowers
+        # one entry per (borrower, identifier); the same identifier under two kinds keeps the larger kind code
+        order = np.lexsort((-encoded.kind.astype(np.int16), encoded.identifier, encoded.borrower))
+        b, x, k = encoded.borrower[order], encoded.identifier[order], encoded.kind[order]
+        first = np.ones(b.shape[0], dtype=bool)
+        first[1:] = (b[1:] != b[:-1]) | (x[1:] != x[:-1])
+        b, x, k = b[first], x[first], k[first]
+        order = np.lexsort((b, seen_us[b], x))
+        b, x, k = b[order], x[order], k[order]
+        start = np.searchsorted(x, np.arange(encoded.n_identifiers + 1))
+        rank = np.arange(x.shape[0]) - start[x]
+        keep = rank < config.namespace_caps()[encoded.identifier_namespace[x]]
+        b, x, k = b[keep].astype(np.int64), x[keep].astype(np.int64), k[keep]
+        identifier_start = np.searchsorted(x, np.arange(encoded.n_identifiers + 1))
+        by_borrower = np.argsort(b, kind="stable")
+        borrower_start = np.searchsorted(b[by_borrower], np.arange(n + 1))
+        incidence = sp.csr_matrix((k.astype(np.int8) + np.int8(1), (b, x)), shape=(n, encoded.n_identifiers))
+        links = weighted_links(incidence, np.ones(incidence.nnz, dtype=bool), config.kind_weights())
+        keep_link = is_strong(links.data, config.strong_weight)
+        strong = sp.csr_matrix((links.data * keep_link, links.indices, links.indptr), shape=links.shape)
+        strong.eliminate_zeros()
+        up, tree_time, tree_size = _reconstruction_tree(strong, seen_us)
+        return cls(config, seen_us.astype(np.int64), x, b, k, identifier_start, by_borrower, borrower_start, strong,
+                   up, tree_time, tree_size)
+
+    def features(self, app_borrower: np.ndarray, app_at_us: np.ndarray, *, blacklist_us: np.ndarray | None = None,
+                 delinquent_us: np.ndarray | None = None) -> pd.DataFrame:
+        """Features for applications (borrower index, applied_at µs), in the order given."""
+        a = np.asarray(app_borrower, dtype=np.int64)
+        t = np.asarray(app_at_us, dtype=np.int64)
+        if (self.seen_us[a] > t).any():
+            raise ParameterError("applied_at", "an application precedes its borrower's seen_at (see seen_at_us)")
+        black = effective_label_us(blacklist_us, self.seen_us)
+        late = effective_label_us(delinquent_us, self.seen_us)
+        out: dict[str, np.ndarray] = {}
+        # links through the applicant's own first-cap entries
+        counts = self.borrower_start[a + 1] - self.borrower_start[a]
+        query = np.repeat(np.arange(a.shape[0]), counts)
+        entry = self.by_borrower[_ranges(self.borrower_start[a], counts)]
+        x, kind = self.entry_identifier[entry], self.entry_kind[entry]
+        tq, aq = t[query], a[query]
+        seen_a = self.seen_us[aq]
+        linked = self._count(self.seen_us, x, tq, inclusive=True) - 1
+        before_window = self._count(self.seen_us, x, tq - VELOCITY_DAYS * DAY_US, inclusive=True)
+        new = np.where(seen_a > tq - VELOCITY_DAYS * DAY_US, linked, linked + 1 - before_window)
+        bad = self._count(late, x, tq, inclusive=False) - (late[aq] < tq)
+        listed = self._count(black, x, tq, inclusive=False) - (black[aq] < tq)
+        n_apps = a.shape[0]
+        for code, name in enumerate(IDENTITY_KINDS):
+            mine = kind == code
+            out[f"degree_{name}"] = np.bincount(query[mine], weights=linked[mine], minlength=n_apps).astype(np.int64)
+        total = np.bincount(query, weights=linked, minlength=n_apps)
+        out["new_links_30d"] = np.bincount(query, weights=new, minlength=n_apps).astype(np.int64)
+        out["neighbour_links_delinquent"] = np.bincount(query, weights=bad, minlength=n_apps).astype(np.int64)
+        out["neighbour_links_blacklisted"] = np.bincount(query, weights=listed, minlength=n_apps).astype(np.int64)
+        out["neighbour_delinquency_rate"] = np.divide(out["neighbour_links_delinquent"], total,
+                                                      out=np.zeros(n_apps), where=total > 0)
+        out["ring_size"] = self._ring_size(a, t)
+        out["blacklist_hops"] = self._blacklist_hops(a, t, black)
+        return pd.DataFrame(out, columns=list(FEATURE_NAMES))
+
+    def _count(self, times: np.ndarray, x: np.ndarray, at: np.ndarray, *, inclusive: bool) -> np.ndarray:
+        """Per (identifier, time): first-cap holders of the identifier whose ``times`` are <= (or <) ``at``."""
+        held = times[self.entry_borrower]
+        values = np.unique(np.concatenate([held, at]))
+        width = np.int64(values.shape[0] + 1)
+        keys = self.entry_identifier * width + np.searchsorted(values, held)
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        probe = x * width + np.searchsorted(values, at, side="right" if inclusive else "left")
+        return np.searchsorted(keys, probe, side="left") - self.identifier_start[x]
+
+    def _ring_size(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
+        node = a.copy()
+        for level in range(self.tree_up.shape[0] - 1, -1, -1):
+            candidate = self.tree_up[level][node]
+            move = self.tree_time_us[candidate] <= t
+            node = np.where(move, candidate, node)
+        return self.tree_size[node]
+
+    def _blacklist_hops(self, a: np.ndarray, t: np.ndarray, black: np.ndarray) -> np.ndarray:
+        n = np.int64(self.seen_us.shape[0])
+        hops = np.where(black[a] < t, 0, -1).astype(np.int64)
+        open_q = np.flatnonzero(hops < 0)
+        frontier_q, frontier_v = open_q, a[open_q]
+        visited = np.sort(frontier_q * n + frontier_v)
+        indptr, indices = self.strong.indptr, self.strong.indices
+        for hop in range(1, MAX_HOPS + 1):
+            degree = indptr[frontier_v + 1] - indptr[frontier_v]
+            q = np.repeat(frontier_q, degree)
+            v = indices[_ranges(indptr[frontier_v], degree)].astype(np.int64)
+            present = self.seen_us[v] <= t[q]
+            keys = np.unique(q[present] * n + v[present])
+            keys = keys[~np.isin(keys, visited, assume_unique=True)]
+            if keys.size == 0:
+                break
+            q, v = keys // n, keys % n
+            hit = black[v] < t[q]
+            found = np.unique(q[hit])
+            hops[found] = hop
+            still = ~np.isin(q, found)
+            visited = np.union1d(visited, keys)
+            frontier_q, frontier_v = q[still], v[still]
+        return hops
+
+
+def _reconstruction_tree(strong: sp.csr_matrix, seen_us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kruskal reconstruction tree of the strong links ordered by formation time (the later borrower's seen_at).
+
+    Leaves are borrowers; each merge of two components is a new node with the merge's time and the
+    summed size. The component of ``a`` at ``t`` is its highest ancestor formed at or before ``t``.
+    Only the minimum spanning forest by time is walked (one step per merge, not per borrower).
+    """
+    n = strong.shape[0]
+    coo = sp.triu(strong, k=1).tocoo()
+    formed = np.maximum(seen_us[coo.row], seen_us[coo.col])
+    order_values = np.unique(formed)
+    weight = np.searchsorted(order_values, formed).astype(np.float64) + 1.0
+    forest = minimum_spanning_tree(sp.csr_matrix((weight, (coo.row, coo.col)), shape=(n, n))).tocoo()
+    order = np.argsort(forest.data, kind="stable")
+    rows, cols = forest.row[order], forest.col[order]
+    times = order_values[forest.data[order].astype(np.int64) - 1]
+    merges = rows.shape[0]
+    parent = np.arange(n + merges, dtype=np.int64)
+    size = np.ones(n + merges, dtype=np.int64)
+    tree_time = np.full(n + merges, np.iinfo(np.int64).min, dtype=np.int64)
+    root_of = list(range(n))  # union-find over borrowers, pointing at their current tree node through the root
+
+    def find(v: int) -> int:
+        while root_of[v] != v:
+            root_of[v] = root_of[root_of[v]]
+            v = root_of[v]
+        return v
+
+    top = list(range(n))  # per union-find root: its tree node
+    for m, (u, v, when) in enumerate(zip(rows.tolist(), cols.tolist(), times.tolist())):
+        ru, rv = find(u), find(v)
+        node = n + m
+        tu, tv = top[ru], top[rv]
+        parent[tu] = node
+        parent[tv] = node
+        size[node] = size[tu] + size[tv]
+        tree_time[node] = when
+        root_of[rv] = ru
+        top[ru] = node
+    levels = max(1, int(math.ceil(math.log2(max(merges, 1) + 1))) + 1)
+    up = np.empty((levels, n + merges), dtype=np.int64)
+    up[0] = parent
+    for level in range(1, levels):
+        up[level] = up[level - 1][up[level - 1]]
+    return up, tree_time, size
+
+
+class OnlineIndex:
+    """The same graph, grown one borrower at a time: identifier holders, strong adjacency, union-find.
+
+    Borrowers must be added in order of seen_at (ties: the order the batch uses, the borrowers
+    table's order); an application is answered at or after the latest seen_at.
+    """
+
+    def __init__(self, config: GraphConfig | None = None) -> None:
+        self.config = config or GraphConfig()
+        self._sqrt_weight = [math.sqrt(self.config.weights[k]) for k in IDENTITY_KINDS]
+        self._caps = {n: self.config.caps[n] for n in NAMESPACES}
+        self._index: dict[str, int] = {}
+        self._ids: list[str] = []
+        self._seen: list[int] = []
+        self._black: list[int] = []
+        self._late: list[int] = []
+        self._parent: list[int] = []
+        self._size: list[int] = []
+        self._adjacent: list[list[int]] = []
+        self._entries: list[list[tuple[int, int]]] = []  # per borrower: (identifier, kind) where it is a first-cap holder
+        self._identifier: dict[tuple[int, str], int] = {}
+        self._identifier_keys: list[tuple[int, str]] = []
+        self._holders: list[list[tuple[int, int]]] = []  # per identifier: (borrower, kind), first cap only
+        self._count: list[int] = []
+        self._latest_seen = np.iinfo(np.int64).min
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add_borrower(self, borrower_id: str, seen_us: int, identities: Iterable[tuple[str, str]]) -> int:
+        """Add a borrower seen at ``seen_us`` with its (kind, value) identifiers; returns its index."""
+        if borrower_id in self._index:
+            raise ParameterError("borrower_id", f"{borrower_id!r} is already in the index")
+        seen_us = int(seen_us)
+        if seen_us < self._latest_seen:
+            raise ParameterError("seen_at", "borrowers must be added in order of seen_at")
+        own: dict[int, int] = {}
+        for kind, value in identities:
+            if kind not in NAMESPACE_OF_KIND:
+                raise ParameterError("kind", f"unknown identifier kind {kind!r}; known: {', '.join(IDENTITY_KINDS)}")
+            if value is None or not str(value).strip():
+                raise ParameterError("value", f"empty {kind} value")
+            key = (NAMESPACES.index(NAMESPACE_OF_KIND[kind]), str(value))
+            x = self._identifier.get(key)
+            if x is None:
+                x = len(self._identifier_keys)
+                self._identifier[key] = x
+                self._identifier_keys.append(key)
+                self._holders.append([])
+                self._count.append(0)
+            own[x] = max(own.get(x, -1), IDENTITY_KINDS.index(kind))
+        a = len(self._ids)
+        self._index[borrower_id] = a
+        self._ids.append(borrower_id)
+        self._seen.append(seen_us)
+        self._black.append(NEVER)
+        self._late.append(NEVER)
+        self._parent.append(a)
+        self._size.append(1)
+        self._adjacent.append([])
+        self._latest_seen = seen_us
+        weight: dict[int, float] = {}
+        entries = []
+        for x, kind in own.items():
+            rank = self._count[x]
+            self._count[x] = rank + 1
+            if rank >= self._caps[NAMESPACES[self._identifier_keys[x][0]]]:
+                continue
+            mine = self._sqrt_weight[kind]
+            for j, other in self._holders[x]:
+                weight[j] = weight.get(j, 0.0) + mine * self._sqrt_weight[other]
+            self._holders[x].append((a, kind))
+            entries.append((x, kind))
+        self._entries.append(entries)
+        for j, w in weight.items():
+            if is_strong(np.float32(w), self.config.strong_weight):
+                self._adjacent[a].append(j)
+                self._adjacent[j].append(a)
+                self._union(a, j)
+        return a
+
+    def add_label(self, borrower_id: str, label: str, at_us: int) -> None:
+        """Record a black list entry (``"blacklist"``) or a delinquency (``"delinquent"``) known from ``at_us``."""
+        a = self._borrower(borrower_id)
+        store = {"blacklist": self._black, "delinquent": self._late}.get(label)
+        if store is None:
+            raise ParameterError("label", f"{label!r} is not 'blacklist' or 'delinquent'")
+        store[a] = min(store[a], max(int(at_us), self._seen[a]))
+
+    def apply(self, borrower_id: str, applied_at_us: int, identities: Iterable[tuple[str, str]] = ()) -> dict:
+        """An application: a new borrower's identifiers are added first; returns its features."""
+        if borrower_id not in self._index:
+            self.add_borrower(borrower_id, applied_at_us, identities)
+        return self.features(borrower_id, applied_at_us)
+
+    def features(self, borrower_id: str, at_us: int) -> dict:
+        """The features of :data:`FEATURE_NAMES` for ``borrower_id`` at ``at_us``."""
+        a = self._borrower(borrower_id)
+        t = int(at_us)
+        if t < self._latest_seen:
+            raise ParameterError("applied_at", "online features are answered at or after the latest borrower added")
+        seen, black, late = self._seen, self._black, self._late
+        degree = [0] * len(IDENTITY_KINDS)
+        new = bad = listed = 0
+        window = t - VELOCITY_DAYS * DAY_US
+        seen_a = seen[a]
+        for x, kind in self._entries[a]:
+            for j, _ in self._holders[x]:
+                if j == a or seen[j] > t:
+                    continue
+                degree[kind] += 1
+                if max(seen_a, seen[j]) > window:
+                    new += 1
+                if late[j] < t:
+                    bad += 1
+                if black[j] < t:
+                    listed += 1
+        total = sum(degree)
+        out = {f"degree_{k}": degree[i] for i, k in enumerate(IDENTITY_KINDS)}
+        out.update(new_links_30d=new, neighbour_links_delinquent=bad, neighbour_links_blacklisted=listed,
+                   neighbour_delinquency_rate=bad / total if total else 0.0, ring_size=self._size[self._find(a)],
+                   blacklist_hops=self._hops(a, t))
+        return out
+
+    def _hops(self, a: int, t: int) -> int:
+        if self._black[a] < t:
+            return 0
+        frontier, visited = [a], {a}
+        for hop in range(1, MAX_HOPS + 1):
+            nxt = []
+            for v in frontier:
+                for u in self._adjacent[v]:
+                    if u in visited or self._seen[u] > t:
+                        continue
+                    if self._black[u] < t:
+                        return hop
+                    visited.add(u)
+                    nxt.append(u)
+            if not nxt:
+                break
+            frontier = nxt
+        return -1
+
+    def _borrower(self, borrower_id: str) -> int:
+        try:
+            return self._index[borrower_id]
+        except KeyError:
+            raise ParameterError("borrower_id", f"{borrower_id!r} is not in the index") from None
+
+    def _find(self, v: int) -> int:
+        parent = self._parent
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    def _union(self, a: int, b: int) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra == rb:
+            return
+        if self._size[ra] < self._size[rb]:
+            ra, rb = rb, ra
+        self._parent[rb] = ra
+        self._size[ra] += self._size[rb]
+
+    # --- persistence: npz + Parquet, no pickle -------------------------------------------------------
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the index all or nothing; :meth:`load` restores it exactly."""
+
+        def write(staging: Path) -> dict:
+            entry_b = np.array([a for a, es in enumerate(self._entries) for _ in es], dtype=np.int64)
+            entry_x = np.array([x for es in self._entries for x, _ in es], dtype=np.int64)
+            entry_k = np.array([k for es in self._entries for _, k in es], dtype=np.int8)
+            holder_x = np.array([x for x, hs in enumerate(self._holders) for _ in hs], dtype=np.int64)
+            holder_b = np.array([b for hs in self._holders for b, _ in hs], dtype=np.int64)
+            holder_k = np.array([k for hs in self._holders for _, k in hs], dtype=np.int8)
+            n = len(self._ids)
+            rows = np.array([a for a, js in enumerate(self._adjacent) for _ in js], dtype=np.int64)
+            cols = np.array([j for js in self._adjacent for j in js], dtype=np.int64)
+            arrays = {
+                "seen": np.array(self._seen, dtype=np.int64), "black": np.array(self._black, dtype=np.int64),
+                "late": np.array(self._late, dtype=np.int64), "parent": np.array(self._parent, dtype=np.int64),
+                "size": np.array(self._size, dtype=np.int64), "count": np.array(self._count, dtype=np.int64),
+                "entry_b": entry_b, "entry_x": entry_x, "entry_k": entry_k,
+                "holder_x": holder_x, "holder_b": holder_b, "holder_k": holder_k,
+            }
+            save_csr(arrays, "adjacent", sp.csr_matrix((np.ones(rows.shape[0], dtype=np.int8), (rows, cols)), shape=(n, n)))
+            np.savez(staging / "arrays.npz", **arrays)
+            pq.write_table(pa.table({"borrower_id": pa.array(self._ids, type=pa.string())}), staging / "borrowers.parquet")
+            pq.write_table(pa.table({
+                "namespace": pa.array([k[0] for k in self._identifier_keys], type=pa.int8()),
+                "value": pa.array([k[1] for k in self._identifier_keys], type=pa.string()),
+            }), staging / "identifiers.parquet")
+            return {"config": self.config.as_dict(), "latest_seen_us": int(self._latest_seen)}
+
+        return write_folder(directory, "online_graph_index", write)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> "OnlineIndex":
+        folder = Path(directory)
+        manifest = read_manifest(folder, "online_graph_index")
+        index = cls(GraphConfig.from_dict(manifest["config"]))
+        with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+            data = {k: arrays[k] for k in arrays.files}
+        index._ids = pq.read_table(folder / "borrowers.parquet")["borrower_id"].to_pylist()
+        index._index = {b: i for i, b in enumerate(index._ids)}
+        identifiers = pq.read_table(folder / "identifiers.parquet")
+        index._identifier_keys = list(zip(identifiers["namespace"].to_pylist(), identifiers["value"].to_pylist()))
+        index._identifier = {k: i for i, k in enumerate(index._identifier_keys)}
+        for name in ("seen", "black", "late", "parent", "size", "count"):
+            setattr(index, f"_{name}", data[name].tolist())
+        n, m = len(index._ids), len(index._identifier_keys)
+        index._entries = [[] for _ in range(n)]
+        for b, x, k in zip(data["entry_b"].tolist(), data["entry_x"].tolist(), data["entry_k"].tolist()):
+            index._entries[b].append((x, k))
+        index._holders = [[] for _ in range(m)]
+        for x, b, k in zip(data["holder_x"].tolist(), data["holder_b"].tolist(), data["holder_k"].tolist()):
+            index._holders[x].append((b, k))
+        adjacent = load_csr(data, "adjacent")
+        index._adjacent = [adjacent.indices[adjacent.indptr[i]:adjacent.indptr[i + 1]].tolist() for i in range(n)]
+        index._latest_seen = int(manifest["latest_seen_us"])
+        return index
