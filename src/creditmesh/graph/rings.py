@@ -98,3 +98,15 @@ def shared_kinds(graph: RelationshipGraph, a: int, b: int) -> list[str]:
         name_a, name_b = IDENTITY_KINDS[ka - 1], IDENTITY_KINDS[kb - 1]
         out.append(name_a if name_a == name_b else f"{name_a}/{name_b}")
     return sorted(set(out))
+
+
+def ring_dot(graph: RelationshipGraph, members: np.ndarray) -> str:
+    """A Graphviz DOT picture of one ring: members as nodes, strong links labelled with the kinds they share."""
+    edges = ring_edges(graph, np.asarray(members, dtype=np.int64))
+    lines = ["graph ring {", '  node [shape=box, fontsize=10];']
+    for member in graph.borrower_ids.take(pa.array(members)).to_pylist():
+        lines.append(f'  "{member}";')
+    for row in edges.itertuples(index=False):
+        lines.append(f'  "{row.source}" -- "{row.target}" [label="{row.kinds}", penwidth={1 + float(row.weight):.1f}];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
