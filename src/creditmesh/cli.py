@@ -219,9 +219,8 @@ def graph_build(
     try:
         if not data.is_dir():
             raise ParameterError("data", f"{data} is not a folder")
-        with _steps(4, "graph build") as step:
-            step("read")
-            identities, borrowers = read_table(data, "identities"), read_table(data, "borrowers")
+        identities, borrowers = read_table(data, "identities"), read_table(data, "borrowers")
+        with _steps(3, "graph build") as step:
             step("build")
             graph = build(identities, borrowers)
             step("save")

@@ -45,6 +45,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 import scipy.sparse as sp
 from scipy.sparse.csgraph import minimum_spanning_tree
@@ -485,3 +486,43 @@ class OnlineIndex:
         index._adjacent = [adjacent.indices[adjacent.indptr[i]:adjacent.indptr[i + 1]].tolist() for i in range(n)]
         index._latest_seen = int(manifest["latest_seen_us"])
         return index
+
+
+def application_features(identities: pa.Table | pd.DataFrame, borrowers: pa.Table | pd.DataFrame,
+                         applications: pa.Table | pd.DataFrame, *, blacklist: pd.DataFrame | None = None,
+                         delinquency: pd.DataFrame | None = None, config: GraphConfig | None = None) -> pd.DataFrame:
+    """The batch path from tables: one row of :data:`FEATURE_NAMES` per application, keyed by application_id."""
+    from creditmesh.graph.build import encode_identities, timestamps_us
+    from creditmesh.graph.labels import label_times_us
+
+    encoded, _ = encode_identities(identities, borrowers)
+    apps = applications if isinstance(applications, pa.Table) else pa.Table.from_pandas(applications, preserve_index=False)
+    who = pa.compute.index_in(apps["borrower_id"].cast(pa.string()), value_set=encoded.borrower_ids)
+    if who.null_count:
+        raise ParameterError("applications.borrower_id", f"{who.null_count:,} application(s) name a borrower not in borrowers")
+    app_borrower = who.to_numpy(zero_copy_only=False).astype(np.int64)
+    applied = timestamps_us(apps["applied_at"], "applications.applied_at")
+    seen = seen_at_us(encoded.registered_at_us, app_borrower, applied)
+    graph = PointInTimeGraph.build(encoded, seen, config)
+    lookup = _Lookup(encoded)
+    out = graph.features(app_borrower, applied,
+                         blacklist_us=None if blacklist is None else label_times_us(lookup, blacklist),
+                         delinquent_us=None if delinquency is None else label_times_us(lookup, delinquency))
+    out.insert(0, "application_id", apps["application_id"].to_pylist() if "application_id" in apps.column_names
+               else np.arange(len(out)))
+    return out
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The borrower-id lookup that :func:`~creditmesh.graph.labels.label_times_us` needs, over encoded identities."""
+
+    encoded: EncodedIdentities
+
+    @property
+    def n_borrowers(self) -> int:
+        return self.encoded.n_borrowers
+
+    def index_of(self, borrower_ids) -> np.ndarray:
+        found = pa.compute.index_in(pa.array(borrower_ids, type=pa.string()), value_set=self.encoded.borrower_ids)
+        return pa.compute.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
