@@ -51,8 +51,6 @@ DEFAULT_CAPS = MappingProxyType({
     "phone": 10, "device": 10, "bank_card": 5, "address": 20, "ip": 30, "employer": 50,
 })
 DEFAULT_STRONG_WEIGHT = 1.0
-#: Identifier values that count as empty.
-_EMPTY_VALUES = ("",)
 
 
 @dataclass(frozen=True)
@@ -172,6 +170,15 @@ def timestamps_us(values: pa.ChunkedArray | pa.Array, field_name: str) -> np.nda
     return pc.cast(values, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
+def _codes(column: pa.ChunkedArray | pa.Array, labels: tuple[str, ...]) -> np.ndarray:
+    """Index of each value in ``labels`` (-1 for unknown or null), via a dictionary so each distinct text is looked up once."""
+    encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
+    found = pc.fill_null(pc.index_in(encoded.dictionary.cast(pa.string()), value_set=pa.array(labels)), -1)
+    mapping = np.append(found.to_numpy(zero_copy_only=False), -1)
+    indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    return mapping[indices]
+
+
 def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table
                       ) -> tuple[EncodedIdentities, BadInputReport]:
     """Turn the identities and borrowers tables into integer codes, skipping bad rows by the module's rule."""
@@ -191,12 +198,11 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
         raise SchemaError("borrowers.borrower_id", "repeats: a borrower must appear once")
     registered = timestamps_us(people["registered_at"], "borrowers.registered_at")
 
-    value = ids_table["value"].cast(pa.string())
-    kind_text = ids_table["kind"].cast(pa.string())
-    empty = pc.fill_null(pc.or_(pc.is_null(value), pc.is_in(pc.utf8_trim_whitespace(value),
-                                                                value_set=pa.array(_EMPTY_VALUES))), True)
+    value = ids_table["value"].cast(pa.string()).combine_chunks()
+    # empty: null, zero length, or whitespace only
+    empty = pc.fill_null(pc.or_(pc.equal(pc.utf8_length(value), 0), pc.utf8_is_space(value)), True)
     empty = empty.to_numpy(zero_copy_only=False)
-    kind = pc.fill_null(pc.index_in(kind_text, value_set=pa.array(IDENTITY_KINDS)), -1).to_numpy(zero_copy_only=False)
+    kind = _codes(ids_table["kind"], IDENTITY_KINDS)
     unknown_kind = (kind < 0) & ~empty
     who = pc.index_in(ids_table["borrower_id"].cast(pa.string()), value_set=borrower_ids)
     who = pc.fill_null(who, -1).to_numpy(zero_copy_only=False)
@@ -204,15 +210,17 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
     usable = ~(empty | unknown_kind | unknown_borrower)
 
     rows = np.flatnonzero(usable)
+    all_usable = rows.shape[0] == len(ids_table)
     kind_used = kind[rows].astype(np.int8)
     namespace = _KIND_NAMESPACE[kind_used]
-    value_codes, unique_values = pd.factorize(pd.Series(value.take(pa.array(rows)).to_numpy(zero_copy_only=False)), sort=False)
-    key = namespace.astype(np.int64) << np.int64(40) | value_codes.astype(np.int64)
-    identifier, unique_keys = pd.factorize(key, sort=False)
+    encoded_values = pc.dictionary_encode(value if all_usable else value.take(pa.array(rows)))
+    value_codes = encoded_values.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    identifier, unique_keys = pd.factorize(namespace.astype(np.int64) << np.int64(40) | value_codes, sort=False)
+    identifier = identifier.astype(np.int64)
     borrower = who[rows].astype(np.int32)
-    # repeated (borrower, kind, identifier) rows
-    row_key = pd.DataFrame({"b": borrower, "k": kind_used, "i": identifier})
-    repeated = row_key.duplicated().to_numpy()
+    # repeated (borrower, kind, identifier) rows: one int64 key each (ids < 2**27 identifiers, 2**30 borrowers)
+    row_key = (borrower.astype(np.int64) << np.int64(33)) | (identifier << np.int64(3)) | kind_used.astype(np.int64)
+    repeated = pd.Series(row_key).duplicated().to_numpy() if len(row_key) else np.zeros(0, dtype=bool)
     duplicate_mask = np.zeros(len(ids_table), dtype=bool)
     duplicate_mask[rows[repeated]] = True
     keep = ~repeated
@@ -228,7 +236,7 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
         borrower=borrower[keep], kind=kind_used[keep], identifier=identifier[keep].astype(np.int64),
         borrower_ids=borrower_ids, registered_at_us=registered,
         identifier_namespace=(unique_keys >> np.int64(40)).astype(np.int8),
-        identifier_values=pa.array(np.asarray(unique_values, dtype=object)[unique_keys & ((1 << 40) - 1)], type=pa.string()),
+        identifier_values=encoded_values.dictionary.take(pa.array(unique_keys & ((1 << 40) - 1))),
     )
     return encoded, report
 

@@ -51,8 +51,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from creditmesh.errors import ParameterError
-from creditmesh.graph.build import (NAMESPACE_OF_KIND, NAMESPACES, EncodedIdentities, GraphConfig, is_strong,
-                                    weighted_links)
+from creditmesh.graph.build import (NAMESPACE_OF_KIND, NAMESPACES, EncodedIdentities, GraphConfig, incidence_matrix,
+                                    is_strong, weighted_links)
 from creditmesh.graph.store import load_csr, read_manifest, save_csr, write_folder
 from creditmesh.schema import IDENTITY_KINDS
 
@@ -96,44 +96,44 @@ class PointInTimeGraph:
 
     config: GraphConfig
     seen_us: np.ndarray  # per borrower
-    entry_identifier: np.ndarray  # first-cap entries sorted by (identifier, seen, borrower)
-    entry_borrower: np.ndarray
-    entry_kind: np.ndarray
-    identifier_start: np.ndarray  # per identifier: first entry
-    by_borrower: np.ndarray  # entry positions sorted by borrower
-    borrower_start: np.ndarray  # per borrower + 1: first position in by_borrower
+    identifier_start: np.ndarray  # per identifier + 1: first of its first-cap holders in entry_borrower
+    entry_borrower: np.ndarray  # first-cap holders, per identifier in order of (seen_at, borrower index)
+    borrower_start: np.ndarray  # per borrower + 1: first of its first-cap entries in borrower_identifier
+    borrower_identifier: np.ndarray
+    borrower_kind: np.ndarray
     strong: sp.csr_matrix  # first-cap strong links, symmetric
     tree_up: np.ndarray  # binary lifting table over the reconstruction tree (levels x nodes)
     tree_time_us: np.ndarray  # per tree node: when it formed (leaves: -inf)
     tree_size: np.ndarray  # per tree node: borrowers below it
 
     @classmethod
-    def build(cls, encoded: EncodedIdentities, seen_us: np.ndarray, config: GraphConfig | None = None) -> "PointInTimeGraph":
+    def build(cls, encoded: EncodedIdentities, seen_us: np.ndarray, config: GraphConfig | None = None,
+              incidence: sp.csr_matrix | None = None) -> "PointInTimeGraph":
+        """Precompute from the encoded identities (``incidence``: the build's matrix of them, reused when given)."""
         config = config or GraphConfig()
-        n = encoded.n_borrowers
-        # one entry per (borrower, identifier); the same identifier under two kinds keeps the larger kind code
-        order = np.lexsort((-encoded.kind.astype(np.int16), encoded.identifier, encoded.borrower))
-        b, x, k = encoded.borrower[order], encoded.identifier[order], encoded.kind[order]
-        first = np.ones(b.shape[0], dtype=bool)
-        first[1:] = (b[1:] != b[:-1]) | (x[1:] != x[:-1])
-        b, x, k = b[first], x[first], k[first]
-        order = np.lexsort((b, seen_us[b], x))
-        b, x, k = b[order], x[order], k[order]
-        start = np.searchsorted(x, np.arange(encoded.n_identifiers + 1))
-        rank = np.arange(x.shape[0]) - start[x]
-        keep = rank < config.namespace_caps()[encoded.identifier_namespace[x]]
-        b, x, k = b[keep].astype(np.int64), x[keep].astype(np.int64), k[keep]
-        identifier_start = np.searchsorted(x, np.arange(encoded.n_identifiers + 1))
-        by_borrower = np.argsort(b, kind="stable")
-        borrower_start = np.searchsorted(b[by_borrower], np.arange(n + 1))
-        incidence = sp.csr_matrix((k.astype(np.int8) + np.int8(1), (b, x)), shape=(n, encoded.n_identifiers))
-        links = weighted_links(incidence, np.ones(incidence.nnz, dtype=bool), config.kind_weights())
-        keep_link = is_strong(links.data, config.strong_weight)
-        strong = sp.csr_matrix((links.data * keep_link, links.indices, links.indptr), shape=links.shape)
+        n, m = encoded.n_borrowers, encoded.n_identifiers
+        incidence = incidence_matrix(encoded) if incidence is None else incidence
+        seen_us = np.asarray(seen_us, dtype=np.int64)
+        order = np.argsort(seen_us, kind="stable")  # borrowers by (seen_at, index)
+        # rows in seen order, then per identifier (CSC) the holders come out in that order: O(rows), no sort
+        by_identifier = incidence[order].tocsc()
+        by_identifier.sort_indices()
+        column = np.repeat(np.arange(m), np.diff(by_identifier.indptr))
+        rank = np.arange(by_identifier.nnz) - by_identifier.indptr[column]
+        keep = rank < config.namespace_caps()[encoded.identifier_namespace[column]]
+        entry_borrower = order[by_identifier.indices[keep]].astype(np.int64)
+        entry_identifier = column[keep]
+        entry_kind = by_identifier.data[keep]
+        identifier_start = np.concatenate([[0], np.cumsum(np.bincount(entry_identifier, minlength=m))]).astype(np.int64)
+        first_cap = sp.csr_matrix((entry_kind, (entry_borrower, entry_identifier)), shape=(n, m))
+        first_cap.sort_indices()
+        links = weighted_links(first_cap, np.ones(first_cap.nnz, dtype=bool), config.kind_weights())
+        strong = sp.csr_matrix((links.data * is_strong(links.data, config.strong_weight), links.indices, links.indptr),
+                               shape=links.shape)
         strong.eliminate_zeros()
         up, tree_time, tree_size = _reconstruction_tree(strong, seen_us)
-        return cls(config, seen_us.astype(np.int64), x, b, k, identifier_start, by_borrower, borrower_start, strong,
-                   up, tree_time, tree_size)
+        return cls(config, seen_us, identifier_start, entry_borrower, first_cap.indptr.astype(np.int64),
+                   first_cap.indices.astype(np.int64), (first_cap.data - 1).astype(np.int8), strong, up, tree_time, tree_size)
 
     def features(self, app_borrower: np.ndarray, app_at_us: np.ndarray, *, blacklist_us: np.ndarray | None = None,
                  delinquent_us: np.ndarray | None = None) -> pd.DataFrame:
@@ -142,45 +142,41 @@ class PointInTimeGraph:
         t = np.asarray(app_at_us, dtype=np.int64)
         if (self.seen_us[a] > t).any():
             raise ParameterError("applied_at", "an application precedes its borrower's seen_at (see seen_at_us)")
-        black = effective_label_us(blacklist_us, self.seen_us)
-        late = effective_label_us(delinquent_us, self.seen_us)
-        out: dict[str, np.ndarray] = {}
-        # links through the applicant's own first-cap entries
+        seen = self.seen_us
+        black = effective_label_us(blacklist_us, seen)
+        late = effective_label_us(delinquent_us, seen)
+        n_apps, n_kinds = a.shape[0], len(IDENTITY_KINDS)
+        # the applicant's first-cap entries on identifiers with other holders ...
         counts = self.borrower_start[a + 1] - self.borrower_start[a]
-        query = np.repeat(np.arange(a.shape[0]), counts)
-        entry = self.by_borrower[_ranges(self.borrower_start[a], counts)]
-        x, kind = self.entry_identifier[entry], self.entry_kind[entry]
-        tq, aq = t[query], a[query]
-        seen_a = self.seen_us[aq]
-        linked = self._count(self.seen_us, x, tq, inclusive=True) - 1
-        before_window = self._count(self.seen_us, x, tq - VELOCITY_DAYS * DAY_US, inclusive=True)
-        new = np.where(seen_a > tq - VELOCITY_DAYS * DAY_US, linked, linked + 1 - before_window)
-        bad = self._count(late, x, tq, inclusive=False) - (late[aq] < tq)
-        listed = self._count(black, x, tq, inclusive=False) - (black[aq] < tq)
-        n_apps = a.shape[0]
+        query = np.repeat(np.arange(n_apps), counts)
+        position = _ranges(self.borrower_start[a], counts)
+        x = self.borrower_identifier[position]
+        kind = self.borrower_kind[position]
+        holders = self.identifier_start[x + 1] - self.identifier_start[x]
+        shared = holders >= 2
+        query, x, kind, holders = query[shared], x[shared], kind[shared], holders[shared]
+        # ... and every (entry, other holder) pair: at most cap holders per identifier
+        pair = np.repeat(np.arange(query.shape[0]), holders)
+        other = self.entry_borrower[_ranges(self.identifier_start[x], holders)]
+        q = query[pair]
+        tq = t[q]
+        linked = (other != a[q]) & (seen[other] <= tq)
+        new = linked & (np.maximum(seen[a[q]], seen[other]) > tq - VELOCITY_DAYS * DAY_US)
+        bad = linked & (late[other] < tq)
+        listed = linked & (black[other] < tq)
+        out: dict[str, np.ndarray] = {}
+        degree = np.bincount(q[linked] * n_kinds + kind[pair[linked]], minlength=n_apps * n_kinds).reshape(n_apps, n_kinds)
         for code, name in enumerate(IDENTITY_KINDS):
-            mine = kind == code
-            out[f"degree_{name}"] = np.bincount(query[mine], weights=linked[mine], minlength=n_apps).astype(np.int64)
-        total = np.bincount(query, weights=linked, minlength=n_apps)
-        out["new_links_30d"] = np.bincount(query, weights=new, minlength=n_apps).astype(np.int64)
-        out["neighbour_links_delinquent"] = np.bincount(query, weights=bad, minlength=n_apps).astype(np.int64)
-        out["neighbour_links_blacklisted"] = np.bincount(query, weights=listed, minlength=n_apps).astype(np.int64)
+            out[f"degree_{name}"] = degree[:, code].astype(np.int64)
+        total = degree.sum(axis=1)
+        out["new_links_30d"] = np.bincount(q[new], minlength=n_apps).astype(np.int64)
+        out["neighbour_links_delinquent"] = np.bincount(q[bad], minlength=n_apps).astype(np.int64)
+        out["neighbour_links_blacklisted"] = np.bincount(q[listed], minlength=n_apps).astype(np.int64)
         out["neighbour_delinquency_rate"] = np.divide(out["neighbour_links_delinquent"], total,
                                                       out=np.zeros(n_apps), where=total > 0)
         out["ring_size"] = self._ring_size(a, t)
         out["blacklist_hops"] = self._blacklist_hops(a, t, black)
         return pd.DataFrame(out, columns=list(FEATURE_NAMES))
-
-    def _count(self, times: np.ndarray, x: np.ndarray, at: np.ndarray, *, inclusive: bool) -> np.ndarray:
-        """Per (identifier, time): first-cap holders of the identifier whose ``times`` are <= (or <) ``at``."""
-        held = times[self.entry_borrower]
-        values = np.unique(np.concatenate([held, at]))
-        width = np.int64(values.shape[0] + 1)
-        keys = self.entry_identifier * width + np.searchsorted(values, held)
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        probe = x * width + np.searchsorted(values, at, side="right" if inclusive else "left")
-        return np.searchsorted(keys, probe, side="left") - self.identifier_start[x]
 
     def _ring_size(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
         node = a.copy()
