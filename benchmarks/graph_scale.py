@@ -133,6 +133,26 @@ def synthetic_platform(n: int, seed: int = 0):
     return identities, borrowers, applications, blacklist, delinquency
 
 
+def _stage_peak_reset() -> None:
+    """Reset the kernel's high-water mark of this process (Linux: clear_refs 5), so each stage's own peak shows."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+
+
+def _stage_peak_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
 def _child(n: int, compare: bool) -> None:
     import gc
 
@@ -149,15 +169,19 @@ def _child(n: int, compare: bool) -> None:
     clock = time.perf_counter()
     identities, borrowers, applications, blacklist, delinquency = synthetic_platform(n)
     record["generate_s"] = time.perf_counter() - clock
+    record["generate_peak"] = peak_rss_bytes()
+    sys.stderr.write(f"[{n:,}] synthetic rows made in {record['generate_s']:.1f} s (not timed), peak {peak_rss_bytes() / GB:.2f} GB\n")
     record["identity_rows"] = identities.num_rows
     as_of_us = START_US + HORIZON_DAYS * DAY_US
 
     def stage(name, fn):
+        _stage_peak_reset()
         started = time.perf_counter()
         out = fn()
         record["seconds"][name] = time.perf_counter() - started
-        record.setdefault("peak_after", {})[name] = peak_rss_bytes()
-        sys.stderr.write(f"[{n:,}] {name}: {record['seconds'][name]:.2f} s, peak {peak_rss_bytes() / GB:.2f} GB\n")
+        record.setdefault("stage_peak", {})[name] = _stage_peak_bytes()
+        sys.stderr.write(f"[{n:,}] {name}: {record['seconds'][name]:.2f} s, stage peak "
+                         f"{(_stage_peak_bytes() or 0) / GB:.2f} GB, process peak {peak_rss_bytes() / GB:.2f} GB\n")
         return out
 
     encoded, report = stage("encode", lambda: encode_identities(identities, borrowers))

@@ -179,6 +179,39 @@ def _codes(column: pa.ChunkedArray | pa.Array, labels: tuple[str, ...]) -> np.nd
     return mapping[indices]
 
 
+def _identifiers(value: pa.Array, rows: np.ndarray, namespace: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """(identifier per used row, namespace per identifier, value per identifier): one dictionary encoding per namespace,
+    so an identifier is a (namespace, value) pair without a hash table over pairs."""
+    identifier = np.empty(rows.shape[0], dtype=np.int32)
+    namespaces, dictionaries = [], []
+    offset = 0
+    for code in range(len(NAMESPACES)):
+        where = np.flatnonzero(namespace == code)
+        if where.size == 0:
+            continue
+        encoded = pc.dictionary_encode(value.take(pa.array(rows[where])))
+        identifier[where] = encoded.indices.to_numpy(zero_copy_only=False) + offset
+        size = len(encoded.dictionary)
+        namespaces.append(np.full(size, code, dtype=np.int8))
+        dictionaries.append(encoded.dictionary)
+        offset += size
+    values = pa.concat_arrays(dictionaries) if dictionaries else pa.array([], type=pa.string())
+    return identifier, (np.concatenate(namespaces) if namespaces else np.zeros(0, dtype=np.int8)), values
+
+
+def _repeated(borrower: np.ndarray, kind: np.ndarray, identifier: np.ndarray) -> np.ndarray:
+    """Rows repeating an earlier (borrower, kind, identifier). A sorted copy of one int64 key tells first whether
+    any row repeats (most tables have none); only then are the repeats marked."""
+    if borrower.size == 0:
+        return np.zeros(0, dtype=bool)
+    key = (borrower.astype(np.int64) << np.int64(34)) | (identifier.astype(np.int64) << np.int64(3)) | kind.astype(np.int64)
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return np.zeros(borrower.shape[0], dtype=bool)
+    del ordered
+    return pd.Series(key).duplicated().to_numpy()
+
+
 def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table
                       ) -> tuple[EncodedIdentities, BadInputReport]:
     """Turn the identities and borrowers tables into integer codes, skipping bad rows by the module's rule."""
@@ -210,17 +243,11 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
     usable = ~(empty | unknown_kind | unknown_borrower)
 
     rows = np.flatnonzero(usable)
-    all_usable = rows.shape[0] == len(ids_table)
     kind_used = kind[rows].astype(np.int8)
-    namespace = _KIND_NAMESPACE[kind_used]
-    encoded_values = pc.dictionary_encode(value if all_usable else value.take(pa.array(rows)))
-    value_codes = encoded_values.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    identifier, unique_keys = pd.factorize(namespace.astype(np.int64) << np.int64(40) | value_codes, sort=False)
-    identifier = identifier.astype(np.int64)
     borrower = who[rows].astype(np.int32)
-    # repeated (borrower, kind, identifier) rows: one int64 key each (ids < 2**27 identifiers, 2**30 borrowers)
-    row_key = (borrower.astype(np.int64) << np.int64(33)) | (identifier << np.int64(3)) | kind_used.astype(np.int64)
-    repeated = pd.Series(row_key).duplicated().to_numpy() if len(row_key) else np.zeros(0, dtype=bool)
+    del usable, kind, who
+    identifier, identifier_namespace, identifier_values = _identifiers(value, rows, _KIND_NAMESPACE[kind_used])
+    repeated = _repeated(borrower, kind_used, identifier)
     duplicate_mask = np.zeros(len(ids_table), dtype=bool)
     duplicate_mask[rows[repeated]] = True
     keep = ~repeated
@@ -233,10 +260,9 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
             ("duplicate", duplicate_mask)) if mask.any()},
     )
     encoded = EncodedIdentities(
-        borrower=borrower[keep], kind=kind_used[keep], identifier=identifier[keep].astype(np.int64),
+        borrower=borrower[keep], kind=kind_used[keep], identifier=identifier[keep],
         borrower_ids=borrower_ids, registered_at_us=registered,
-        identifier_namespace=(unique_keys >> np.int64(40)).astype(np.int8),
-        identifier_values=encoded_values.dictionary.take(pa.array(unique_keys & ((1 << 40) - 1))),
+        identifier_namespace=identifier_namespace, identifier_values=identifier_values,
     )
     return encoded, report
 

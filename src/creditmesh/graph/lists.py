@@ -53,17 +53,22 @@ class PropagationConfig:
 
 def personalised_pagerank(matrix: sp.csr_matrix, seeds: np.ndarray, *, damping: float, tolerance: float = 1e-9,
                           max_iterations: int = MAX_ITERATIONS) -> tuple[np.ndarray, int]:
-    """Solve r = (1 - d) s + d Pᵀ r by power iteration; P = row-normalised ``matrix``. Returns (r, iterations).
+    """Solve r = (1 - d) s + d Pᵀ r by power iteration; P = row-normalised ``matrix`` (symmetric). Returns (r, iterations).
 
-    Rows with no links keep their own mass (they do not leak it), so the total never grows.
+    Since the link matrix W is symmetric, Pᵀ r = W (r / out-weight): one sparse product per
+    iteration, no transpose. A borrower without links passes nothing on and keeps (1 - d) of
+    its own seed, so a lone blacklisted borrower scores 1 once divided by (1 - d).
     """
-    out_weight = np.asarray(matrix.sum(axis=1)).ravel()
+    weights = matrix if matrix.dtype == np.float64 else matrix.astype(np.float64)
+    out_weight = np.asarray(weights.sum(axis=1)).ravel()
     inverse = np.divide(1.0, out_weight, out=np.zeros_like(out_weight), where=out_weight > 0)
-    transition_t = (sp.diags(inverse) @ matrix).T.tocsr()
     seeds = np.asarray(seeds, dtype=np.float64)
+    base = (1 - damping) * seeds
     rank = seeds.copy()
     for iteration in range(1, max_iterations + 1):
-        nxt = (1 - damping) * seeds + damping * (transition_t @ rank)
+        nxt = weights @ (rank * inverse)
+        nxt *= damping
+        nxt += base
         delta = np.abs(nxt - rank).sum()
         rank = nxt
         if delta <= tolerance * max(seeds.sum(), 1e-300):
