@@ -251,6 +251,8 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
     duplicate_mask = np.zeros(len(ids_table), dtype=bool)
     duplicate_mask[rows[repeated]] = True
     keep = ~repeated
+    del rows, value
+    pa.default_memory_pool().release_unused()  # hand the hash tables' memory back before the build
 
     report = BadInputReport(
         rows_read=len(ids_table), rows_used=int(keep.sum()), empty_value=int(empty.sum()),

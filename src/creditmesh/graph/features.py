@@ -148,24 +148,26 @@ class PointInTimeGraph:
         n_apps, n_kinds = a.shape[0], len(IDENTITY_KINDS)
         # the applicant's first-cap entries on identifiers with other holders ...
         counts = self.borrower_start[a + 1] - self.borrower_start[a]
-        query = np.repeat(np.arange(n_apps), counts)
         position = _ranges(self.borrower_start[a], counts)
         x = self.borrower_identifier[position]
-        kind = self.borrower_kind[position]
         holders = self.identifier_start[x + 1] - self.identifier_start[x]
-        shared = holders >= 2
-        query, x, kind, holders = query[shared], x[shared], kind[shared], holders[shared]
+        shared = np.flatnonzero(holders >= 2)
+        query = np.repeat(np.arange(n_apps, dtype=np.int32), counts)[shared]
+        x, kind, holders = x[shared], self.borrower_kind[position[shared]], holders[shared]
+        del position, shared
         # ... and every (entry, other holder) pair: at most cap holders per identifier
-        pair = np.repeat(np.arange(query.shape[0]), holders)
+        pair = np.repeat(np.arange(query.shape[0], dtype=np.int32), holders)
         other = self.entry_borrower[_ranges(self.identifier_start[x], holders)]
         q = query[pair]
+        del query, x, holders
         tq = t[q]
         linked = (other != a[q]) & (seen[other] <= tq)
         new = linked & (np.maximum(seen[a[q]], seen[other]) > tq - VELOCITY_DAYS * DAY_US)
         bad = linked & (late[other] < tq)
         listed = linked & (black[other] < tq)
         out: dict[str, np.ndarray] = {}
-        degree = np.bincount(q[linked] * n_kinds + kind[pair[linked]], minlength=n_apps * n_kinds).reshape(n_apps, n_kinds)
+        degree = np.bincount(q[linked].astype(np.int64) * n_kinds + kind[pair[linked]],
+                             minlength=n_apps * n_kinds).reshape(n_apps, n_kinds)
         for code, name in enumerate(IDENTITY_KINDS):
             out[f"degree_{name}"] = degree[:, code].astype(np.int64)
         total = degree.sum(axis=1)
