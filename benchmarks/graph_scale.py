@@ -209,7 +209,8 @@ def _child(n: int, compare: bool) -> None:
     record["feature_rows"] = len(frame)
     record["ring_members_by_feature"] = int((frame["ring_size"] >= 3).sum())
     record["total_s"] = sum(record["seconds"].values())
-    record["peak"] = peak_rss_bytes()
+    # the high-water mark is reset per stage, so the process's peak is the largest of the stages' (and generation's)
+    record["peak"] = max([record["generate_peak"], *[p or 0 for p in record["stage_peak"].values()]])
     if compare:
         del frame
         gc.collect()

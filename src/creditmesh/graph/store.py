@@ -14,11 +14,9 @@ version and every file's hash before it trusts a byte.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -28,18 +26,11 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from creditmesh.errors import SchemaError
+from creditmesh.folders import sha256_file, staging_folder, swap_in
 from creditmesh.graph.build import NAMESPACES, BadInputReport, GraphConfig, RelationshipGraph
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_folder(target: str | os.PathLike[str], kind: str, write: Callable[[Path], Mapping]) -> Path:
@@ -47,20 +38,13 @@ def write_folder(target: str | os.PathLike[str], kind: str, write: Callable[[Pat
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise SchemaError("out", f"{target} exists and is not a folder")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = staging_folder(target)
     try:
         extra = dict(write(staging))
-        files = {p.name: file_sha256(p) for p in sorted(staging.iterdir())}
+        files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         manifest = {"kind": kind, "format_version": FORMAT_VERSION, "files": files, **extra}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
+        swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -82,7 +66,7 @@ def read_manifest(folder: str | os.PathLike[str], kind: str) -> dict:
         file = folder / name
         if not file.is_file():
             raise SchemaError(str(folder), f"{name} is missing")
-        if file_sha256(file) != digest:
+        if sha256_file(file) != digest:
             raise SchemaError(str(folder), f"{name} does not match its content hash (changed or truncated)")
     return manifest
 
