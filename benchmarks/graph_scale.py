@@ -201,7 +201,7 @@ def _child(n: int, compare: bool) -> None:
         app_borrower = pc.index_in(applications["borrower_id"], value_set=encoded.borrower_ids).to_numpy().astype(np.int64)
         applied = timestamps_us(applications["applied_at"], "applied_at")
         seen = seen_at_us(encoded.registered_at_us, app_borrower, applied)
-        pit = PointInTimeGraph.build(encoded, seen, graph.config, incidence=graph.incidence)
+        pit = PointInTimeGraph.build(encoded, seen, graph.config, incidence=graph.incidence, links=graph.links)
         return pit.features(app_borrower, applied, blacklist_us=label_times_us(graph, blacklist),
                             delinquent_us=label_times_us(graph, delinquency))
 

@@ -178,3 +178,28 @@ def test_online_apply_adds_a_new_applicant_and_refuses_going_back_in_time():
         index.features("A", day_us(0.9))
     with pytest.raises(ParameterError):
         index.add_borrower("P", day_us(2), [("telepathy", "t")])
+
+
+def test_reusing_the_builds_links_and_chunking_change_nothing(small_platform, monkeypatch):
+    import pyarrow.compute as pc
+
+    from creditmesh.graph import build_graph
+    from creditmesh.graph import features as module
+    from creditmesh.graph.build import GraphConfig, timestamps_us
+
+    tables = small_platform.tables
+    encoded, _ = encode_identities(tables["identities"], tables["borrowers"])
+    config = GraphConfig(caps={"phone": 3, "device": 2, "bank_card": 2, "address": 3, "ip": 4, "employer": 5})
+    graph = build_graph(encoded, config)
+    assert graph.hub.sum() > 10  # hubs whose first holders still link point in time
+    apps = tables["applications"]
+    who = pc.index_in(apps["borrower_id"], value_set=encoded.borrower_ids).to_numpy().astype(np.int64)
+    applied = timestamps_us(apps["applied_at"], "applied_at")
+    seen = seen_at_us(encoded.registered_at_us, who, applied)
+    rng = np.random.default_rng(1)
+    black = np.where(rng.random(encoded.n_borrowers) < 0.3, seen + 86_400_000_000, NEVER)
+    fresh = PointInTimeGraph.build(encoded, seen, config).features(who, applied, blacklist_us=black)
+    reused = PointInTimeGraph.build(encoded, seen, config, incidence=graph.incidence, links=graph.links)
+    monkeypatch.setattr(module, "CHUNK_APPLICATIONS", 997)
+    pd.testing.assert_frame_equal(fresh, reused.features(who, applied, blacklist_us=black))
+    assert (fresh["blacklist_hops"] > 0).any()

@@ -60,6 +60,8 @@ DAY_US = 86_400_000_000
 VELOCITY_DAYS = 30
 #: Breadth-first search to the black list stops after this many hops.
 MAX_HOPS = 4
+#: Batch features are computed this many applications at a time (bounds memory, not results).
+CHUNK_APPLICATIONS = 1_000_000
 NEVER = np.iinfo(np.int64).max
 FEATURE_NAMES = (
     *(f"degree_{k}" for k in IDENTITY_KINDS), "new_links_30d", "neighbour_links_delinquent",
@@ -108,8 +110,13 @@ class PointInTimeGraph:
 
     @classmethod
     def build(cls, encoded: EncodedIdentities, seen_us: np.ndarray, config: GraphConfig | None = None,
-              incidence: sp.csr_matrix | None = None) -> "PointInTimeGraph":
-        """Precompute from the encoded identities (``incidence``: the build's matrix of them, reused when given)."""
+              incidence: sp.csr_matrix | None = None, links: sp.csr_matrix | None = None) -> "PointInTimeGraph":
+        """Precompute from the encoded identities.
+
+        ``incidence`` and ``links``: the build's matrices for the same identities and config, reused when
+        given. A non-hub identifier's holders are all first-cap holders, so the first-cap link weights are
+        the build's links (hubs dropped) plus the links among hubs' first holders: a small product.
+        """
         config = config or GraphConfig()
         n, m = encoded.n_borrowers, encoded.n_identifiers
         incidence = incidence_matrix(encoded) if incidence is None else incidence
@@ -127,7 +134,12 @@ class PointInTimeGraph:
         identifier_start = np.concatenate([[0], np.cumsum(np.bincount(entry_identifier, minlength=m))]).astype(np.int64)
         first_cap = sp.csr_matrix((entry_kind, (entry_borrower, entry_identifier)), shape=(n, m))
         first_cap.sort_indices()
-        links = weighted_links(first_cap, np.ones(first_cap.nnz, dtype=bool), config.kind_weights())
+        if links is None:
+            links = weighted_links(first_cap, np.ones(first_cap.nnz, dtype=bool), config.kind_weights())
+        else:
+            hub = np.diff(by_identifier.indptr) > config.namespace_caps()[encoded.identifier_namespace]
+            links = (links + weighted_links(first_cap, hub[first_cap.indices], config.kind_weights())).tocsr()
+            links.sort_indices()
         strong = sp.csr_matrix((links.data * is_strong(links.data, config.strong_weight), links.indices, links.indptr),
                                shape=links.shape)
         strong.eliminate_zeros()
@@ -137,14 +149,22 @@ class PointInTimeGraph:
 
     def features(self, app_borrower: np.ndarray, app_at_us: np.ndarray, *, blacklist_us: np.ndarray | None = None,
                  delinquent_us: np.ndarray | None = None) -> pd.DataFrame:
-        """Features for applications (borrower index, applied_at µs), in the order given."""
+        """Features for applications (borrower index, applied_at µs), in the order given.
+
+        Applications are answered in chunks of :data:`CHUNK_APPLICATIONS`, so memory stays bounded.
+        """
         a = np.asarray(app_borrower, dtype=np.int64)
         t = np.asarray(app_at_us, dtype=np.int64)
         if (self.seen_us[a] > t).any():
             raise ParameterError("applied_at", "an application precedes its borrower's seen_at (see seen_at_us)")
+        black = effective_label_us(blacklist_us, self.seen_us)
+        late = effective_label_us(delinquent_us, self.seen_us)
+        parts = [self._chunk(a[i:i + CHUNK_APPLICATIONS], t[i:i + CHUNK_APPLICATIONS], black, late)
+                 for i in range(0, max(a.shape[0], 1), CHUNK_APPLICATIONS)]
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def _chunk(self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray) -> pd.DataFrame:
         seen = self.seen_us
-        black = effective_label_us(blacklist_us, seen)
-        late = effective_label_us(delinquent_us, seen)
         n_apps, n_kinds = a.shape[0], len(IDENTITY_KINDS)
         # the applicant's first-cap entries on identifiers with other holders ...
         counts = self.borrower_start[a + 1] - self.borrower_start[a]
