@@ -174,7 +174,7 @@ def _codes(column: pa.ChunkedArray | pa.Array, labels: tuple[str, ...]) -> np.nd
     """Index of each value in ``labels`` (-1 for unknown or null), via a dictionary so each distinct text is looked up once."""
     encoded = pc.dictionary_encode(column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column)
     found = pc.fill_null(pc.index_in(encoded.dictionary.cast(pa.string()), value_set=pa.array(labels)), -1)
-    mapping = np.append(found.to_numpy(zero_copy_only=False), -1)
+    mapping = np.append(found.to_numpy(zero_copy_only=False), -1).astype(np.int8)
     indices = pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)
     return mapping[indices]
 

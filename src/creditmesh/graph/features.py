@@ -211,10 +211,11 @@ class PointInTimeGraph:
     def _blacklist_hops(self, a: np.ndarray, t: np.ndarray, black: np.ndarray) -> np.ndarray:
         n = np.int64(self.seen_us.shape[0])
         hops = np.where(black[a] < t, 0, -1).astype(np.int64)
-        open_q = np.flatnonzero(hops < 0)
+        indptr = self.strong.indptr
+        open_q = np.flatnonzero((hops < 0) & (indptr[a + 1] > indptr[a]))  # only applicants with a strong link can reach
         frontier_q, frontier_v = open_q, a[open_q]
         visited = np.sort(frontier_q * n + frontier_v)
-        indptr, indices = self.strong.indptr, self.strong.indices
+        indices = self.strong.indices
         for hop in range(1, MAX_HOPS + 1):
             degree = indptr[frontier_v + 1] - indptr[frontier_v]
             q = np.repeat(frontier_q, degree)
