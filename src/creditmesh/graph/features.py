@@ -27,9 +27,11 @@ Features (names in :data:`FEATURE_NAMES`):
   (0: the applicant itself), ``-1`` when none within :data:`MAX_HOPS`.
 
 The batch path (:class:`PointInTimeGraph`) answers every application at once
-with sorted keys and binary searches, a Kruskal reconstruction tree of the
-strong links (component size at any time by binary lifting) and a bounded
-breadth-first search over all applications together. The online path
+with the holders of each identifier in order of seen_at (pairs, at most cap
+per identifier), a Kruskal reconstruction tree of the strong links (component
+size at any time by binary lifting) and, for the hops to the black list, one
+min-max pass over the strong links per hop (the first moment each borrower is
+within h hops), never a search per application. The online path
 (:class:`OnlineIndex`) adds one borrower's identifiers to a union-find and
 adjacency index and answers one application; tests hold the two equal.
 """
@@ -159,11 +161,13 @@ class PointInTimeGraph:
             raise ParameterError("applied_at", "an application precedes its borrower's seen_at (see seen_at_us)")
         black = effective_label_us(blacklist_us, self.seen_us)
         late = effective_label_us(delinquent_us, self.seen_us)
-        parts = [self._chunk(a[i:i + CHUNK_APPLICATIONS], t[i:i + CHUNK_APPLICATIONS], black, late)
+        reach = self._reach(black)
+        parts = [self._chunk(a[i:i + CHUNK_APPLICATIONS], t[i:i + CHUNK_APPLICATIONS], black, late, reach)
                  for i in range(0, max(a.shape[0], 1), CHUNK_APPLICATIONS)]
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
-    def _chunk(self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray) -> pd.DataFrame:
+    def _chunk(self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray,
+               reach: list[np.ndarray]) -> pd.DataFrame:
         seen = self.seen_us
         n_apps, n_kinds = a.shape[0], len(IDENTITY_KINDS)
         # the applicant's first-cap entries on identifiers with other holders ...
@@ -197,7 +201,7 @@ class PointInTimeGraph:
         out["neighbour_delinquency_rate"] = np.divide(out["neighbour_links_delinquent"], total,
                                                       out=np.zeros(n_apps), where=total > 0)
         out["ring_size"] = self._ring_size(a, t)
-        out["blacklist_hops"] = self._blacklist_hops(a, t, black)
+        out["blacklist_hops"] = self._blacklist_hops(a, t, reach)
         return pd.DataFrame(out, columns=list(FEATURE_NAMES))
 
     def _ring_size(self, a: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -208,31 +212,32 @@ class PointInTimeGraph:
             node = np.where(move, candidate, node)
         return self.tree_size[node]
 
-    def _blacklist_hops(self, a: np.ndarray, t: np.ndarray, black: np.ndarray) -> np.ndarray:
-        n = np.int64(self.seen_us.shape[0])
-        hops = np.where(black[a] < t, 0, -1).astype(np.int64)
-        indptr = self.strong.indptr
-        open_q = np.flatnonzero((hops < 0) & (indptr[a + 1] > indptr[a]))  # only applicants with a strong link can reach
-        frontier_q, frontier_v = open_q, a[open_q]
-        visited = np.sort(frontier_q * n + frontier_v)
-        indices = self.strong.indices
-        for hop in range(1, MAX_HOPS + 1):
-            degree = indptr[frontier_v + 1] - indptr[frontier_v]
-            q = np.repeat(frontier_q, degree)
-            v = indices[_ranges(indptr[frontier_v], degree)].astype(np.int64)
-            present = self.seen_us[v] <= t[q]
-            keys = np.unique(q[present] * n + v[present])
-            keys = keys[~np.isin(keys, visited, assume_unique=True)]
-            if keys.size == 0:
-                break
-            q, v = keys // n, keys % n
-            hit = black[v] < t[q]
-            found = np.unique(q[hit])
-            hops[found] = hop
-            still = ~np.isin(q, found)
-            visited = np.union1d(visited, keys)
-            frontier_q, frontier_v = q[still], v[still]
+    @staticmethod
+    def _blacklist_hops(a: np.ndarray, t: np.ndarray, reach: list[np.ndarray]) -> np.ndarray:
+        """Fewest strong hops to a borrower blacklisted before t, through borrowers seen by t (-1: none in MAX_HOPS).
+
+        Without a search per application: ``reach[h][v]`` is the first moment from which v is within h
+        hops of the black list (v itself present). reach[0][v] = black[v] + 1 µs (known strictly before),
+        reach[h][v] = min(reach[0][v], min over strong neighbours u of max(seen[u], reach[h-1][u])): one
+        pass over the strong links per hop (see :meth:`_reach`). An application at t is h hops away for
+        the least h with t >= reach[h][applicant].
+        """
+        hops = np.full(a.shape[0], -1, dtype=np.int64)
+        for h in range(MAX_HOPS, -1, -1):
+            hops[t >= reach[h][a]] = h
         return hops
+
+    def _reach(self, black: np.ndarray) -> list[np.ndarray]:
+        indptr, indices = self.strong.indptr, self.strong.indices
+        has_links = np.flatnonzero(np.diff(indptr) > 0)
+        reach = [np.where(black == NEVER, NEVER, black + 1)]
+        for _ in range(MAX_HOPS):
+            through = np.maximum(self.seen_us[indices], reach[-1][indices])
+            nearest = np.full(black.shape[0], NEVER, dtype=np.int64)
+            if has_links.size:
+                nearest[has_links] = np.minimum.reduceat(through, indptr[has_links])
+            reach.append(np.minimum(reach[0], nearest))
+        return reach
 
 
 def _reconstruction_tree(strong: sp.csr_matrix, seen_us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
