@@ -108,10 +108,10 @@ def ieee(console) -> dict:
     graph_s = time.perf_counter() - started
     graph_columns = [c for c in FEATURE_NAMES if features[c].std() > 0]
     frame = pd.concat([data.reset_index(drop=True), features[graph_columns].reset_index(drop=True)], axis=1)
-    categorical = ["ProductCD", "R_emaildomain", "DeviceInfo"]
+    base = [c for c in data.columns if c not in ("TransactionID", "isFraud", "TransactionDT")]
+    categorical = [c for c in base if not pd.api.types.is_numeric_dtype(frame[c])]
     for column in categorical:
         frame[column] = frame[column].astype("category")
-    base = [c for c in data.columns if c not in ("TransactionID", "isFraud", "TransactionDT")]
     without, with_graph, n_train, n_test = _auc_with_and_without(frame, base, graph_columns, "isFraud", "TransactionDT", categorical)
     console.print(f"IEEE-CIS: {len(data):,} transactions of {len(borrowers):,} card holders (card + billing address), "
                   f"{len(identities):,} identifier rows, read {read_s:.1f} s, "

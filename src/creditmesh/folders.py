@@ -10,7 +10,9 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def sha256_file(path: Path) -> str:
@@ -37,3 +39,16 @@ def swap_in(staging: Path, target: Path) -> None:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         os.replace(staging, target)
+
+
+@contextmanager
+def replaced_atomically(target: Path) -> Iterator[Path]:
+    """``with replaced_atomically(target) as staging:`` write into ``staging``; on success it takes ``target``'s
+    place, on any error it is removed and ``target`` stays as it was."""
+    staging = staging_folder(target)
+    try:
+        yield staging
+        swap_in(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

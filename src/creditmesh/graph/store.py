@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -26,7 +25,7 @@ import pyarrow.parquet as pq
 import scipy.sparse as sp
 
 from creditmesh.errors import SchemaError
-from creditmesh.folders import sha256_file, staging_folder, swap_in
+from creditmesh.folders import replaced_atomically, sha256_file
 from creditmesh.graph.build import NAMESPACES, BadInputReport, GraphConfig, RelationshipGraph
 
 FORMAT_VERSION = 1
@@ -38,16 +37,11 @@ def write_folder(target: str | os.PathLike[str], kind: str, write: Callable[[Pat
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise SchemaError("out", f"{target} exists and is not a folder")
-    staging = staging_folder(target)
-    try:
+    with replaced_atomically(target) as staging:
         extra = dict(write(staging))
         files = {p.name: sha256_file(p) for p in sorted(staging.iterdir())}
         manifest = {"kind": kind, "format_version": FORMAT_VERSION, "files": files, **extra}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        swap_in(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

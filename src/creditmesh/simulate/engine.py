@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ import pyarrow.parquet as pq
 
 from creditmesh import __version__
 from creditmesh.errors import ParameterError
-from creditmesh.folders import sha256_file, staging_folder, swap_in
+from creditmesh.folders import replaced_atomically, sha256_file
 from creditmesh.schema import IDENTITY_KINDS, TABLES
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
@@ -121,8 +120,7 @@ def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *
         raise ParameterError("out", f"{target} exists and is not a folder")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ParameterError("out", f"{target} is not empty; pass overwrite to replace it")
-    staging = staging_folder(target)
-    try:
+    with replaced_atomically(target) as staging:
         files: dict[str, dict[str, object]] = {}
         (staging / TRUTH_FOLDER).mkdir()
         jobs = [
@@ -151,8 +149,4 @@ def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *
             "files": files,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        swap_in(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
