@@ -2,7 +2,8 @@
 
 A ring is a component of two or more borrowers in the strong-link graph (hub
 identifiers already dropped by the build). Per ring: size, strong links and
-density (links / possible pairs), devices shared by two or more members,
+density (links / possible pairs), devices shared by two or more members, the
+days between the first and the last member's registration (rings arrive in bursts),
 members' applications in the 7 days before ``as_of``, and the share of members
 already delinquent or blacklisted as of ``as_of``.
 """
@@ -57,12 +58,18 @@ def ring_table(graph: RelationshipGraph, *, as_of_us: int, applications: pa.Tabl
     for name, table in (("blacklisted", blacklist), ("delinquent", delinquency)):
         flagged = np.zeros(n, dtype=bool) if table is None else labelled_before(graph, table, as_of_us + 1)
         flags[name] = np.bincount(labels, weights=flagged, minlength=size.shape[0])
+    # how quickly the members arrived: rings register in bursts, families over years
+    first = np.full(size.shape[0], np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(size.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, labels, graph.registered_at_us)
+    np.maximum.at(last, labels, graph.registered_at_us)
     rings = np.flatnonzero(size >= min_size)
     possible = size[rings] * (size[rings] - 1) / 2
     out = pd.DataFrame({
         "ring": rings, "size": size[rings], "strong_links": links[rings],
         "density": np.where(possible > 0, links[rings] / np.maximum(possible, 1), 0.0),
-        "shared_devices": shared_devices[rings], "applications_7d": recent[rings],
+        "shared_devices": shared_devices[rings], "registration_span_days": (last[rings] - first[rings]) / DAY_US,
+        "applications_7d": recent[rings],
         "share_delinquent": flags["delinquent"][rings] / size[rings],
         "share_blacklisted": flags["blacklisted"][rings] / size[rings],
     })
