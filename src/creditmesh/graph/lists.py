@@ -55,23 +55,28 @@ def personalised_pagerank(matrix: sp.csr_matrix, seeds: np.ndarray, *, damping: 
                           max_iterations: int = MAX_ITERATIONS) -> tuple[np.ndarray, int]:
     """Solve r = (1 - d) s + d Pᵀ r by power iteration; P = row-normalised ``matrix`` (symmetric). Returns (r, iterations).
 
-    Since the link matrix W is symmetric, Pᵀ r = W (r / out-weight): one sparse product per
-    iteration, no transpose. A borrower without links passes nothing on and keeps (1 - d) of
+    Since the link matrix W is symmetric, Pᵀ = W D⁻¹ is W with each column scaled: built once,
+    then one sparse product per iteration, no transpose. A borrower without links passes nothing on and keeps (1 - d) of
     its own seed, so a lone blacklisted borrower scores 1 once divided by (1 - d).
     """
-    weights = matrix if matrix.dtype == np.float64 else matrix.astype(np.float64)
-    out_weight = np.asarray(weights.sum(axis=1)).ravel()
+    out_weight = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
     inverse = np.divide(1.0, out_weight, out=np.zeros_like(out_weight), where=out_weight > 0)
+    # Pᵀ = W D⁻¹ for a symmetric W: scale each stored weight by its column's inverse out-weight, once
+    transition_t = sp.csr_matrix((matrix.data.astype(np.float64) * inverse[matrix.indices], matrix.indices, matrix.indptr),
+                                 shape=matrix.shape)
     seeds = np.asarray(seeds, dtype=np.float64)
     base = (1 - damping) * seeds
+    stop = tolerance * max(seeds.sum(), 1e-300)
     rank = seeds.copy()
+    change = np.empty_like(rank)
     for iteration in range(1, max_iterations + 1):
-        nxt = weights @ (rank * inverse)
+        nxt = transition_t @ rank
         nxt *= damping
         nxt += base
-        delta = np.abs(nxt - rank).sum()
+        np.subtract(nxt, rank, out=change)
+        np.abs(change, out=change)
         rank = nxt
-        if delta <= tolerance * max(seeds.sum(), 1e-300):
+        if change.sum() <= stop:
             return rank, iteration
     return rank, max_iterations
 
