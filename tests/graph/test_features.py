@@ -201,5 +201,6 @@ def test_reusing_the_builds_links_and_chunking_change_nothing(small_platform, mo
     fresh = PointInTimeGraph.build(encoded, seen, config).features(who, applied, blacklist_us=black)
     reused = PointInTimeGraph.build(encoded, seen, config, incidence=graph.incidence, links=graph.links)
     monkeypatch.setattr(module, "CHUNK_APPLICATIONS", 997)
+    monkeypatch.setattr(module, "CHUNK_PAIRS", 5_000)
     pd.testing.assert_frame_equal(fresh, reused.features(who, applied, blacklist_us=black))
     assert (fresh["blacklist_hops"] > 0).any()

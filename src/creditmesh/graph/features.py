@@ -62,8 +62,10 @@ DAY_US = 86_400_000_000
 VELOCITY_DAYS = 30
 #: Breadth-first search to the black list stops after this many hops.
 MAX_HOPS = 4
-#: Batch features are computed this many applications at a time (bounds memory, not results).
+#: Batch features are computed this many applications, or (identifier, holder) pairs, at a time
+#: (bounds memory, not results).
 CHUNK_APPLICATIONS = 1_000_000
+CHUNK_PAIRS = 20_000_000
 NEVER = np.iinfo(np.int64).max
 FEATURE_NAMES = (
     *(f"degree_{k}" for k in IDENTITY_KINDS), "new_links_30d", "neighbour_links_delinquent",
@@ -153,7 +155,8 @@ class PointInTimeGraph:
                  delinquent_us: np.ndarray | None = None) -> pd.DataFrame:
         """Features for applications (borrower index, applied_at µs), in the order given.
 
-        Applications are answered in chunks of :data:`CHUNK_APPLICATIONS`, so memory stays bounded.
+        Applications are answered in chunks of at most :data:`CHUNK_APPLICATIONS` applications and about
+        :data:`CHUNK_PAIRS` (identifier, holder) pairs, so memory stays bounded.
         """
         a = np.asarray(app_borrower, dtype=np.int64)
         t = np.asarray(app_at_us, dtype=np.int64)
@@ -162,8 +165,15 @@ class PointInTimeGraph:
         black = effective_label_us(blacklist_us, self.seen_us)
         late = effective_label_us(delinquent_us, self.seen_us)
         reach = self._reach(black)
-        parts = [self._chunk(a[i:i + CHUNK_APPLICATIONS], t[i:i + CHUNK_APPLICATIONS], black, late, reach)
-                 for i in range(0, max(a.shape[0], 1), CHUNK_APPLICATIONS)]
+        # chunks bounded in applications and in (entry, holder) pairs: a busy borrower costs more
+        entries = np.diff(self.borrower_start)
+        holders = np.diff(self.identifier_start)[self.borrower_identifier]
+        pairs = np.bincount(np.repeat(np.arange(entries.shape[0]), entries), weights=holders, minlength=entries.shape[0])
+        key = (np.cumsum(pairs[a] + 1) // CHUNK_PAIRS + np.arange(a.shape[0]) // CHUNK_APPLICATIONS).astype(np.int64)
+        bounds = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [a.shape[0]]])
+        parts = [self._chunk(a[i:j], t[i:j], black, late, reach) for i, j in zip(bounds[:-1], bounds[1:]) if j > i]
+        if not parts:
+            return self._chunk(a, t, black, late, reach)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
     def _chunk(self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray,
