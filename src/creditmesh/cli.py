@@ -178,6 +178,158 @@ def ledger_export(out: Annotated[Path, typer.Argument(help="Folder to write Parq
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
 
 
+graph_app = typer.Typer(help="The relationship graph: build, rings, black and grey lists, explain.", no_args_is_help=True)
+app.add_typer(graph_app, name="graph")
+GraphDir = Annotated[Path, typer.Option("--graph", help="Folder of the saved graph.")]
+DataDir = Annotated[Path, typer.Option("--data", help="Dataset folder (borrowers, identities, loans, installments ...).")]
+AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Moment of the lists, YYYY-MM-DD (default: the data's end).")]
+BlacklistFile = Annotated[Optional[Path], typer.Option("--blacklist", help="Operator import (Parquet/CSV: borrower_id, listed_at, reason); default: first-payment defaults in the book.")]
+
+
+def _graph_context(graph_dir: Path, data: Path, as_of: str | None, blacklist: Path | None):
+    """The saved graph, the moment, the black list and the delinquencies known by then."""
+    import pandas as pd
+
+    from creditmesh.graph import labels
+    from creditmesh.graph.data import dataset_end, read_table, timestamp_us
+    from creditmesh.graph.store import load_graph
+
+    if not data.is_dir():
+        raise ParameterError("data", f"{data} is not a folder")
+    graph = load_graph(graph_dir)
+    day = _parse_date(as_of, "as_of")
+    moment = dataset_end(data) if day is None else pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    loans, installments = read_table(data, "loans"), read_table(data, "installments")
+    black = (labels.read_operator_list(blacklist) if blacklist is not None
+             else labels.blacklist_from_book(loans, installments, as_of=moment))
+    late = labels.delinquency_from_book(loans, installments, as_of=moment)
+    return graph, timestamp_us(moment), black, late
+
+
+@graph_app.command("build")
+def graph_build(
+    data: Annotated[Path, typer.Argument(help="Dataset folder with borrowers.parquet and identities.parquet.")],
+    out: Annotated[Path, typer.Option(help="Folder to save the graph to (replaced only when the build succeeds).")],
+) -> None:
+    """Build the graph from the identities table; bad rows are reported and skipped."""
+    from creditmesh.graph import build
+    from creditmesh.graph.data import read_table
+    from creditmesh.graph.store import save_graph
+
+    try:
+        if not data.is_dir():
+            raise ParameterError("data", f"{data} is not a folder")
+        identities, borrowers = read_table(data, "identities"), read_table(data, "borrowers")
+        with _steps(3, "graph build") as step:
+            step("build")
+            graph = build(identities, borrowers)
+            step("save")
+            save_graph(graph, out)
+            step("done")
+    except CreditmeshError as error:
+        _fail(error)
+    for line in graph.report.lines():
+        typer.echo(f"warning: {line}", err=True)
+    summary = graph.summary()
+    typer.echo(f"wrote {out}: borrowers {summary['borrowers']:,}, identifiers {summary['identifiers']:,}, "
+               f"links {summary['links']:,} ({summary['strong_links']:,} strong), hub identifiers {summary['hub_identifiers']:,}, "
+               f"rows skipped {summary['skipped_rows']:,}")
+
+
+@graph_app.command("rings")
+def graph_rings(
+    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
+    min_size: Annotated[int, typer.Option(help="Smallest ring shown.")] = 3,
+    top: Annotated[int, typer.Option(help="Rings shown, largest first.")] = 20,
+    dot: Annotated[Optional[Path], typer.Option(help="Write the largest ring as a Graphviz DOT picture to this file.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")] = OutputFormat.table,
+) -> None:
+    """Rings (components over strong links) with size, density, shared devices, recent applications, shares flagged."""
+    from creditmesh.graph import rings
+    from creditmesh.graph.data import read_table
+
+    try:
+        if min_size < 2 or top < 1:
+            raise ParameterError("min_size" if min_size < 2 else "top", "min_size must be >= 2 and top >= 1")
+        graph, moment, black, late = _graph_context(graph_dir, data, as_of, blacklist)
+        labels = rings.components(graph)
+        table = rings.ring_table(graph, as_of_us=moment, applications=read_table(data, "applications"),
+                                 blacklist=black, delinquency=late, min_size=min_size, labels=labels)
+    except CreditmeshError as error:
+        _fail(error)
+    shown = table.head(top)
+    if dot is not None and len(shown):
+        import numpy as np
+
+        members = np.flatnonzero(labels == shown["ring"].iloc[0])
+        dot.write_text(rings.ring_dot(graph, members))
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"rings": int(len(table)), "shown": shown.to_dict(orient="records")}, default=float))
+        return
+    _print_frame(shown, f"{len(table):,} rings of {min_size}+ borrowers (largest {len(shown)})")
+
+
+@graph_app.command("lists")
+def graph_lists(
+    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
+    threshold: Annotated[float, typer.Option(help="Propagated risk that puts a borrower on the grey list.")] = 0.05,
+    out: Annotated[Optional[Path], typer.Option(help="Write the grey list as Parquet here.")] = None,
+    top: Annotated[int, typer.Option(help="Grey-listed borrowers shown.")] = 20,
+) -> None:
+    """Black list (book outcomes or an operator import) and grey list by personalised PageRank, with the path that explains each."""
+    from creditmesh.graph.lists import PropagationConfig, grey_list
+
+    try:
+        graph, moment, black, late = _graph_context(graph_dir, data, as_of, blacklist)
+        grey = grey_list(graph, black, as_of_us=moment, config=PropagationConfig(threshold=threshold))
+    except CreditmeshError as error:
+        _fail(error)
+    if out is not None:
+        grey.to_parquet(out, index=False)
+    typer.echo(f"black list {len(black):,} borrowers; grey list {len(grey):,} borrowers (risk >= {threshold:g})")
+    _print_frame(grey.head(top), "grey list, riskiest first")
+
+
+@graph_app.command("explain")
+def graph_explain(
+    borrower: Annotated[str, typer.Argument(help="The borrower id to explain.")],
+    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
+) -> None:
+    """Why a borrower is risky: its risk score, ring, and the shortest path to the nearest blacklisted borrower."""
+    from creditmesh.graph import rings
+    from creditmesh.graph.lists import explain_path, nearest_blacklisted, risk_scores
+
+    try:
+        graph, moment, black, late = _graph_context(graph_dir, data, as_of, blacklist)
+        index = int(graph.index_of([borrower])[0])
+        if index < 0:
+            raise ParameterError("borrower", f"{borrower!r} is not in the graph")
+        score, listed, _ = risk_scores(graph, black, as_of_us=moment)
+        path = explain_path(graph, index, nearest_blacklisted(graph, listed))
+        labels = rings.components(graph)
+        ring_size = int((labels == labels[index]).sum())
+    except CreditmeshError as error:
+        _fail(error)
+    state = "blacklisted" if listed[index] else f"risk {score[index]:.4f}"
+    typer.echo(f"{borrower}: {state}; ring of {ring_size} borrower(s) over strong links")
+    if not path:
+        typer.echo("no linked path to a blacklisted borrower" if not listed[index] else "on the black list itself")
+    for hop in path:
+        typer.echo(f"  {hop['from']} -> {hop['to']} sharing {', '.join(hop['kinds'])}")
+
+
+def _print_frame(frame, title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right" if frame[column].dtype.kind in "if" else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+    Console(width=200).print(table)
+
+
 def _print_headline(figures: dict, seeds: dict | None) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ import pyarrow.parquet as pq
 
 from creditmesh import __version__
 from creditmesh.errors import ParameterError
+from creditmesh.folders import replaced_atomically, sha256_file
 from creditmesh.schema import IDENTITY_KINDS, TABLES
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
@@ -109,14 +107,6 @@ def _without_truth(name: str, data: pa.Table) -> pa.Table:
     return data.select([c for c in data.column_names if c not in TABLES[name].truth])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *, overwrite: bool = False,
                   progress: Callable[[str], None] | None = None) -> Path:
     """Write every table as ``<name>.parquet`` (truth under ``truth/``) plus a manifest, all or nothing.
@@ -130,9 +120,7 @@ def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *
         raise ParameterError("out", f"{target} exists and is not a folder")
     if target.exists() and any(target.iterdir()) and not overwrite:
         raise ParameterError("out", f"{target} is not empty; pass overwrite to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with replaced_atomically(target) as staging:
         files: dict[str, dict[str, object]] = {}
         (staging / TRUTH_FOLDER).mkdir()
         jobs = [
@@ -145,7 +133,7 @@ def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *
             # ids and hashes are unique: dictionary-encoding them only costs time
             dictionary = [c for c in data.column_names if not c.endswith(("_id", "value", "idempotency_key"))]
             pq.write_table(data, staging / relative, compression="zstd", use_dictionary=dictionary)
-            return relative, {"rows": data.num_rows, "sha256": _sha256(staging / relative)}
+            return relative, {"rows": data.num_rows, "sha256": sha256_file(staging / relative)}
 
         # pyarrow releases the GIL while it encodes, so two writers use both cores
         with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
@@ -161,14 +149,4 @@ def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *
             "files": files,
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
