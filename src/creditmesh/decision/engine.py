@@ -105,7 +105,7 @@ def _int_of(application: Mapping[str, Any], name: str) -> int | None:
 # credit line
 
 
-def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame) -> dict[str, Any]:
+def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame, explain: Any) -> dict[str, Any]:
     stage = policy.document.credit_line
     n = len(frame)
     cache: dict = {}
@@ -142,19 +142,19 @@ def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.Dat
     outcome = np.where(review, "review", provisional).astype(object)
     proposed = provisional == "approve"
     reasons = _reasons_from_masks([r.name for r, _ in rules], masks, n)
-    model_reasons = scores["reasons"].to_numpy(object)
-    for i in np.flatnonzero(~ko_decline & ~ko_review):
-        if band[i]:
-            reasons[i].append("review_band")
-        if not model_approve[i]:
-            code = "pd_above_cutoff" if over[i] else ("score_below_cutoff" if below_score[i] else "grade_not_offered")
-            reasons[i] += [code, *model_reasons[i]]
+    unexplained = ~ko_decline & ~ko_review
+    for i in np.flatnonzero(unexplained & band):
+        reasons[i].append("review_band")
+    declined = np.flatnonzero(unexplained & ~model_approve)
+    for i, why in zip(declined, explain(declined)):
+        code = "pd_above_cutoff" if over[i] else ("score_below_cutoff" if below_score[i] else "grade_not_offered")
+        reasons[i] += [code, *why]
     return {"outcome": outcome, "provisional_outcome": provisional, "automated": ~review, "score": score, "pd": p,
             "grade": grade, "credit_line_minor": np.where(proposed, line, 0), "apr": np.where(proposed, apr, np.nan),
             "reasons": [tuple(r) for r in reasons]}
 
 
-def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any) -> dict[str, Any]:
+def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
     stage = policy.document.credit_line
     fired = [rule for rule, cond in policy.knockouts["credit_line"] if cond.holds(application)]
     ko_decline = any(r.outcome == "decline" for r in fired)
@@ -173,7 +173,7 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
             reasons.append("review_band")
         if not model_approve:
             code = "pd_above_cutoff" if over else ("score_below_cutoff" if below_score else "grade_not_offered")
-            reasons += [code, *scored.reasons]
+            reasons += [code, *explain()]
     line, apr = 0, None
     if provisional == "approve":
         income = _int_of(application, "monthly_income_minor")
@@ -189,7 +189,7 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
 # drawdown
 
 
-def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None) -> dict[str, Any]:
+def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any) -> dict[str, Any]:
     stage = policy.document.drawdown
     n = len(frame)
     rules = policy.knockouts["drawdown"]
@@ -214,7 +214,7 @@ def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFr
             "reasons": [tuple(r) for r in reasons]}
 
 
-def _drawdown_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any) -> dict[str, Any]:
+def _drawdown_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
     stage = policy.document.drawdown
     fired = [rule for rule, cond in policy.knockouts["drawdown"] if cond.holds(application)]
     ko_decline = any(r.outcome == "decline" for r in fired)
@@ -245,7 +245,8 @@ def _new_limit(kind: str, limit: Any, stage: Any) -> Any:
     return new - new % stage.line_round_minor
 
 
-def _line_adjustment_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None) -> dict[str, Any]:
+def _line_adjustment_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None,
+                           explain: Any) -> dict[str, Any]:
     stage = policy.document.line_adjustment
     n = len(frame)
     limit, _ = _ints(frame, "limit_minor")
@@ -263,7 +264,7 @@ def _line_adjustment_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd
             "credit_line_minor": new, "apr": np.full(n, np.nan), "reasons": [(r,) for r in reason]}
 
 
-def _line_adjustment_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any) -> dict[str, Any]:
+def _line_adjustment_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
     stage = policy.document.line_adjustment
     limit = _int_of(application, "limit_minor") or 0
     for kind, cond in policy.adjustments:
@@ -348,10 +349,37 @@ class DecisionEngine:
         if missing:
             raise SchemaError(f"{where}.{missing[0]}", f"a {stage} application needs {', '.join(missing)}")
 
+    @staticmethod
+    def _explainer(model: Any, frame: pd.DataFrame, wanted: bool) -> Any:
+        def explain(rows: np.ndarray) -> list[tuple[str, ...]]:
+            if not wanted or model is None or not len(rows):
+                return [()] * len(rows)
+            from creditmesh.scoring.serve import score_table
+
+            return list(score_table(model, frame.iloc[rows])["reasons"])
+
+        return explain
+
+    @staticmethod
+    def _explainer_one(model: Any, application: Mapping[str, Any]) -> Any:
+        def explain() -> tuple[str, ...]:
+            if model is None:
+                return ()
+            from creditmesh.scoring.serve import score_application
+
+            return score_application(model, application).reasons
+
+        return explain
+
     # -- batch ---------------------------------------------------------------------------------------
 
-    def decide_table(self, stage: str, applications: pd.DataFrame, *, decided_at: datetime | None = None) -> pd.DataFrame:
-        """One decision per row of ``applications`` (which has ``application_id`` and the features)."""
+    def decide_table(self, stage: str, applications: pd.DataFrame, *, decided_at: datetime | None = None,
+                     model_reasons: bool = True) -> pd.DataFrame:
+        """One decision per row of ``applications`` (which has ``application_id`` and the features).
+
+        The model's reasons are worked out only for the applications it declines; a back-test
+        that needs outcomes alone can skip them (``model_reasons=False``): the cut-off's code stays.
+        """
         model = self._model_for(stage)
         if "application_id" not in applications.columns:
             raise SchemaError("applications.application_id", "each application needs an id")
@@ -361,7 +389,7 @@ class DecisionEngine:
         if model is not None:
             from creditmesh.scoring.serve import score_table
 
-            scores = score_table(model, frame)
+            scores = score_table(model, frame, reasons=False)
             frame = frame.assign(pd=scores["pd"].to_numpy(), score=scores["score"].to_numpy())
         ids = frame["application_id"].astype(str).to_numpy(object)
         arms = assign_arms(ids, self._arms(), salt=self.salt)
@@ -373,7 +401,8 @@ class DecisionEngine:
             sub = frame if whole else frame.iloc[rows].reset_index(drop=True)
             sub_scores = scores if scores is None or whole else scores.iloc[rows].reset_index(drop=True)
             policy = self.policy_of(arm)
-            parts[arm] = (rows, _TABLE[stage](policy, sub, sub_scores), policy.version)
+            parts[arm] = (rows, _TABLE[stage](policy, sub, sub_scores, self._explainer(model, sub, model_reasons)),
+                          policy.version)
         for column in DECISION_COLUMNS[2:-2]:
             values = np.empty(len(frame), dtype=object)
             for rows, result, _ in parts.values():
@@ -384,7 +413,8 @@ class DecisionEngine:
             out.loc[rows, "policy_version"] = version
         out = _typed(out)
         if self.shadow is not None:
-            shadow = _typed(pd.DataFrame(_TABLE[stage](self.shadow, frame, scores)))
+            shadow = _typed(pd.DataFrame(_TABLE[stage](self.shadow, frame, scores,
+                                                       self._explainer(model, frame, model_reasons))))
             for column in SHADOW_COLUMNS[:-1]:
                 out[f"shadow_{column}"] = shadow[column].to_numpy()
             out["shadow_policy_version"] = self.shadow.version
@@ -404,15 +434,16 @@ class DecisionEngine:
         if model is not None:
             from creditmesh.scoring.serve import score_application
 
-            scored = score_application(model, application)
+            scored = score_application(model, application, reasons=False)
             application = {**application, "pd": scored.pd, "score": scored.score}
+        explain = self._explainer_one(model, application)
         arm = str(assign_arms([application_id], self._arms(), salt=self.salt)[0]) if self.challengers else CHAMPION
         policy = self.policy_of(arm)
         shadow = None
         if self.shadow is not None:
-            shadow = Decision(application_id, stage, **_ONE[stage](self.shadow, application, scored),
+            shadow = Decision(application_id, stage, **_ONE[stage](self.shadow, application, scored, explain),
                               policy_version=self.shadow.version, arm="shadow")
-        return Decision(application_id, stage, **_ONE[stage](policy, application, scored), policy_version=policy.version,
+        return Decision(application_id, stage, **_ONE[stage](policy, application, scored, explain), policy_version=policy.version,
                         arm=arm, shadow=shadow)
 
 
