@@ -146,15 +146,19 @@ def bench_online(console, engine, table: pd.DataFrame, calls: int) -> list[dict]
     for row in records[:200]:
         engine.decide_one("credit_line", row)
     times = np.empty(calls)
+    cpu = np.empty(calls)
     for i in range(calls):
         row = records[i % len(records)]
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         engine.decide_one("credit_line", row)
-        times[i] = time.perf_counter() - started
+        times[i], cpu[i] = time.perf_counter() - started, time.thread_time() - started_cpu
     p50, p99 = np.percentile(times, [50, 99]) * 1e3
-    console.print(f"(b) one credit-line decision (score + policy), {calls:,} calls: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    cpu_p99 = np.percentile(cpu, 99) * 1e3
+    console.print(f"(b) one credit-line decision (score + policy), {calls:,} calls: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+                  f"(wall clock); p99 of this thread's CPU time {cpu_p99:.3f} ms (what preemption on a shared machine adds is the gap)")
     return [result_row("online_decision_p50", "ms", round(p50, 4)),
-            result_row("online_decision_p99", "ms", round(p99, 4), goal="< 1 ms")]
+            result_row("online_decision_p99", "ms", round(p99, 4), goal="< 1 ms"),
+            result_row("online_decision_p99_thread_cpu", "ms", round(cpu_p99, 4))]
 
 
 def bench_batch(console, engine, table: pd.DataFrame, rows: int, seed: int) -> list[dict]:
@@ -162,7 +166,7 @@ def bench_batch(console, engine, table: pd.DataFrame, rows: int, seed: int) -> l
     frame = table.drop(columns=["approved", "bad_12m"]).iloc[rng.integers(0, len(table), rows)].reset_index(drop=True)
     frame["application_id"] = [f"B{i:08d}" for i in range(rows)]
     started = time.perf_counter()
-    decided = engine.decide_table("credit_line", frame)
+    decided = engine.decide_table("credit_line", frame, model_reasons=False)  # a back-test needs outcomes, not reasons
     seconds = time.perf_counter() - started
     console.print(f"(c) batch back-test of {rows:,} applications: {seconds:.1f} s "
                   f"(approval {decided.outcome.eq('approve').mean():.3f}, automated {decided.automated.mean():.4f})")
@@ -230,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--months", type=int, default=24, help="months simulated for (d)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-truth", action="store_true", help="leave out (d)")
+    parser.add_argument("--train-borrowers", type=int, default=None, help="borrowers simulated to train on (default half of --borrowers)")
     args = parser.parse_args(argv)
 
     from creditmesh.decision import DecisionEngine, default_policy_path, load_policy
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     console = make_console()
     results = bench_rules(console, args.zen_rows, args.seed)
     started = time.perf_counter()
-    model, table = train_model(args.borrowers // 2, args.seed + 1)
+    model, table = train_model(args.train_borrowers or args.borrowers // 2, args.seed + 1)
     console.print(f"trained a GBM on {len(table):,} simulated applications in {time.perf_counter() - started:.0f} s")
     policy = load_policy(default_policy_path())
     engine = DecisionEngine(policy, model)

@@ -79,16 +79,28 @@ def assign_arms(application_ids: Sequence[str], arms: Sequence[tuple[str, float]
     return names[np.searchsorted(bounds, points, side="right")]
 
 
-def _knockout_masks(policy: CreditPolicy, stage: str, frame: pd.DataFrame, cache: dict) -> list[np.ndarray]:
-    return [cond.mask(frame, cache) for _, cond in policy.knockouts[stage]]
-
-
-def _reasons_from_masks(names: Sequence[str], masks: Sequence[np.ndarray], size: int) -> list[list[str]]:
-    reasons: list[list[str]] = [[] for _ in range(size)]
-    for name, mask in zip(names, masks):
+def _knockouts_table(policy: CreditPolicy, stage: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+    """Per row: a declining knock-out fired, a reviewing one fired, and the names of those that fired (policy order)."""
+    n = len(frame)
+    cache: dict = {}
+    decline, review = np.zeros(n, bool), np.zeros(n, bool)
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    for rule, cond in policy.knockouts[stage]:
+        mask = cond.mask(frame, cache)
+        if rule.outcome == "decline":
+            decline |= mask
+        else:
+            review |= mask
         for i in np.flatnonzero(mask):
-            reasons[i].append(name)
-    return reasons
+            reasons[i].append(rule.name)
+    return decline, review, reasons
+
+
+def _knockouts_one(policy: CreditPolicy, stage: str, application: Mapping[str, Any]) -> tuple[bool, bool, list[str]]:
+    """:func:`_knockouts_table` for one application."""
+    fired = [rule for rule, cond in policy.knockouts[stage] if cond.holds(application)]
+    return (any(r.outcome == "decline" for r in fired), any(r.outcome == "review" for r in fired),
+            [r.name for r in fired])
 
 
 def _ints(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -108,16 +120,7 @@ def _int_of(application: Mapping[str, Any], name: str) -> int | None:
 def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame, explain: Any) -> dict[str, Any]:
     stage = policy.document.credit_line
     n = len(frame)
-    cache: dict = {}
-    rules = policy.knockouts["credit_line"]
-    masks = _knockout_masks(policy, "credit_line", frame, cache)
-    ko_decline = np.zeros(n, bool)
-    ko_review = np.zeros(n, bool)
-    for (rule, _), mask in zip(rules, masks):
-        if rule.outcome == "decline":
-            ko_decline |= mask
-        else:
-            ko_review |= mask
+    ko_decline, ko_review, reasons = _knockouts_table(policy, "credit_line", frame)
     p = scores["pd"].to_numpy(np.float64)
     score = scores["score"].to_numpy(np.float64)
     grade = scores["grade"].to_numpy(object)
@@ -141,7 +144,6 @@ def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.Dat
     review = ~ko_decline & (ko_review | band)
     outcome = np.where(review, "review", provisional).astype(object)
     proposed = provisional == "approve"
-    reasons = _reasons_from_masks([r.name for r, _ in rules], masks, n)
     unexplained = ~ko_decline & ~ko_review
     for i in np.flatnonzero(unexplained & band):
         reasons[i].append("review_band")
@@ -156,9 +158,7 @@ def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.Dat
 
 def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
     stage = policy.document.credit_line
-    fired = [rule for rule, cond in policy.knockouts["credit_line"] if cond.holds(application)]
-    ko_decline = any(r.outcome == "decline" for r in fired)
-    ko_review = any(r.outcome == "review" for r in fired)
+    ko_decline, ko_review, fired = _knockouts_one(policy, "credit_line", application)
     p, score, grade = scored.pd, scored.score, scored.grade
     over = p > stage.max_pd
     below_score = stage.min_score is not None and score < stage.min_score
@@ -167,7 +167,7 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
     band = stage.max_pd - stage.review_band_below < p <= stage.max_pd + stage.review_band_above
     provisional = "approve" if model_approve and not ko_decline else "decline"
     review = not ko_decline and (ko_review or band)
-    reasons = [r.name for r in fired]
+    reasons = list(fired)
     if not fired:
         if band:
             reasons.append("review_band")
@@ -192,20 +192,13 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
 def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any) -> dict[str, Any]:
     stage = policy.document.drawdown
     n = len(frame)
-    rules = policy.knockouts["drawdown"]
-    masks = _knockout_masks(policy, "drawdown", frame, {})
-    ko_decline = np.zeros(n, bool)
-    ko_review = np.zeros(n, bool)
-    for (rule, _), mask in zip(rules, masks):
-        ko_decline |= mask & (rule.outcome == "decline")
-        ko_review |= mask & (rule.outcome == "review")
+    ko_decline, ko_review, reasons = _knockouts_table(policy, "drawdown", frame)
     requested, _ = _ints(frame, "requested_amount_minor")
     available, _ = _ints(frame, "available_minor")
     amount = np.minimum(np.minimum(requested, np.maximum(available, 0)), stage.max_amount_minor)
     short = amount < stage.min_amount_minor
     provisional = np.where(ko_decline | short, "decline", "approve").astype(object)
     review = ~ko_decline & ko_review
-    reasons = _reasons_from_masks([r.name for r, _ in rules], masks, n)
     for i in np.flatnonzero(short & ~ko_decline & ~ko_review):
         reasons[i].append("insufficient_line")
     return {"outcome": np.where(review, "review", provisional).astype(object), "provisional_outcome": provisional,
@@ -216,15 +209,13 @@ def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFr
 
 def _drawdown_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
     stage = policy.document.drawdown
-    fired = [rule for rule, cond in policy.knockouts["drawdown"] if cond.holds(application)]
-    ko_decline = any(r.outcome == "decline" for r in fired)
-    ko_review = any(r.outcome == "review" for r in fired)
+    ko_decline, ko_review, fired = _knockouts_one(policy, "drawdown", application)
     requested = _int_of(application, "requested_amount_minor") or 0
     available = _int_of(application, "available_minor") or 0
     amount = min(requested, max(available, 0), stage.max_amount_minor)
     short = amount < stage.min_amount_minor
     provisional = "decline" if ko_decline or short else "approve"
-    reasons = [r.name for r in fired] + (["insufficient_line"] if short and not fired else [])
+    reasons = fired + (["insufficient_line"] if short and not fired else [])
     review = not ko_decline and ko_review
     return {"outcome": "review" if review else provisional, "provisional_outcome": provisional, "automated": not review,
             **_one_scores(scored), "credit_line_minor": amount if provisional == "approve" else 0, "apr": None,

@@ -266,28 +266,18 @@ def _scalar_condition(node: Any, where: str) -> Callable[[Mapping[str, Any]], bo
 
         return negation
     parts = tuple(_scalar_condition(p, where) for p in node.parts)
-    if node.kind == "and":
-        def conjunction(row: Mapping[str, Any]) -> bool | None:
-            unknown = False
-            for part in parts:
-                value = part(row)
-                if value is False:
-                    return False
-                unknown |= value is None
-            return None if unknown else True
+    decisive = node.kind == "or"  # the value that settles the whole: false for "and", true for "or"
 
-        return conjunction
-
-    def disjunction(row: Mapping[str, Any]) -> bool | None:
+    def combine(row: Mapping[str, Any]) -> bool | None:
         unknown = False
         for part in parts:
             value = part(row)
-            if value is True:
-                return True
+            if value is decisive:
+                return decisive
             unknown |= value is None
-        return None if unknown else False
+        return None if unknown else not decisive
 
-    return disjunction
+    return combine
 
 
 # --------------------------------------------------------------------------------------------------
