@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmesh.decision import DecisionEngine, EnginePolicy, arm_results, assign_arms, automation_rate, policy_from_dict
+from creditmesh.decision import (DecisionEngine, EnginePolicy, arm_results, assign_arms, automation_rate, decisions_table,
+                                 policy_from_dict)
 from creditmesh.errors import SchemaError
+from creditmesh.schema import validate
 from creditmesh.simulate import SimulationConfig, simulate
 
 
@@ -141,3 +143,9 @@ def test_the_simulator_runs_on_the_engine(model, policy):
     outcome = decisions.assign(stage=decisions.application_id.map(stages))
     assert {"credit_line", "drawdown"} <= set(outcome.stage)
     assert outcome[outcome.stage == "credit_line"].outcome.eq("approve").any()
+
+
+def test_the_answer_fits_the_decisions_table_of_the_schema(applications, model, policy):
+    decided = DecisionEngine(policy, model).decide_table("credit_line", applications.head(100))
+    table = validate("decisions", decisions_table(decided))
+    assert table.num_rows == 100 and table.column("credit_line_minor").type.bit_width == 64

@@ -8,7 +8,8 @@ simulator run on it.
 
 from importlib import resources
 
-from creditmesh.decision.engine import Decision, DecisionEngine, arm_results, assign_arms, automation_rate
+from creditmesh.decision.engine import (Decision, DecisionEngine, arm_results, assign_arms, automation_rate,
+                                        decisions_table)
 from creditmesh.decision.policy import CreditPolicy, PolicyError, load_policy, policy_from_dict
 from creditmesh.decision.rules import Condition, DecisionTable, RuleError, compile_rule
 from creditmesh.decision.simulator import EnginePolicy
@@ -20,5 +21,5 @@ def default_policy_path():
 
 
 __all__ = ["Condition", "CreditPolicy", "Decision", "DecisionEngine", "DecisionTable", "EnginePolicy", "PolicyError",
-           "RuleError", "arm_results", "assign_arms", "automation_rate", "compile_rule", "default_policy_path",
+           "RuleError", "arm_results", "assign_arms", "automation_rate", "compile_rule", "decisions_table", "default_policy_path",
            "load_policy", "policy_from_dict"]

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from creditmesh.decision.policy import CreditPolicy
-from creditmesh.decision.rules import _scalar_of, column_values
+from creditmesh.decision.rules import column_values, scalar_value
 from creditmesh.errors import ParameterError, SchemaError
 
 STAGES = ("credit_line", "drawdown", "line_adjustment")
@@ -109,7 +109,7 @@ def _ints(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _int_of(application: Mapping[str, Any], name: str) -> int | None:
-    value = _scalar_of(application.get(name))
+    value = scalar_value(application.get(name))
     return None if value is None or isinstance(value, str) else int(value)
 
 
@@ -383,7 +383,8 @@ class DecisionEngine:
             scores = score_table(model, frame, reasons=False)
             frame = frame.assign(pd=scores["pd"].to_numpy(), score=scores["score"].to_numpy())
         ids = frame["application_id"].astype(str).to_numpy(object)
-        arms = assign_arms(ids, self._arms(), salt=self.salt)
+        arms = (assign_arms(ids, self._arms(), salt=self.salt) if self.challengers
+                else np.full(len(frame), CHAMPION, dtype=object))
         out = pd.DataFrame({"application_id": ids, "stage": stage, "arm": arms})
         parts = {}
         for arm in pd.unique(arms):
@@ -436,6 +437,15 @@ class DecisionEngine:
                               policy_version=self.shadow.version, arm="shadow")
         return Decision(application_id, stage, **_ONE[stage](policy, application, scored, explain), policy_version=policy.version,
                         arm=arm, shadow=shadow)
+
+
+def decisions_table(decided: pd.DataFrame) -> pd.DataFrame:
+    """The columns of the ``decisions`` table of :mod:`creditmesh.schema` (``schema.validate("decisions", ...)`` holds)."""
+    from creditmesh.schema import TABLES
+
+    out = decided[TABLES["decisions"].column_names].copy()
+    out["reasons"] = out["reasons"].map(list)
+    return out
 
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:

@@ -184,7 +184,8 @@ def _parse(text: str, where: str) -> tuple[Any, tuple[str, ...]]:
 # One row: values are float, str or None (missing); conditions are True, False or None (unknown)
 
 
-def _scalar_of(value: Any) -> Any:
+def scalar_value(value: Any) -> Any:
+    """One input as the rule language sees it: a float, a str, or None when missing (None, NaN, NA)."""
     if value is None:
         return None
     if isinstance(value, str):
@@ -214,7 +215,7 @@ def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
         return lambda row: value
     if isinstance(node, _Field):
         name = node.name
-        return lambda row: _scalar_of(row.get(name))
+        return lambda row: scalar_value(row.get(name))
     left, right, op = _scalar_value(node.left, where), _scalar_value(node.right, where), node.op
 
     def arith(row: Mapping[str, Any]) -> Any:
