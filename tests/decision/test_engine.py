@@ -143,6 +143,7 @@ def test_the_simulator_runs_on_the_engine(model, policy):
     outcome = decisions.assign(stage=decisions.application_id.map(stages))
     assert {"credit_line", "drawdown"} <= set(outcome.stage)
     assert outcome[outcome.stage == "credit_line"].outcome.eq("approve").any()
+    assert (decisions.policy_version == policy.version).all()
 
 
 def test_the_answer_fits_the_decisions_table_of_the_schema(applications, model, policy):
