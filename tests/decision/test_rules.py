@@ -104,12 +104,15 @@ def test_anything_outside_the_language_is_refused_with_the_rule_named(text, frag
     assert error.value.field == "credit_line.knockouts[0].when"
 
 
-def test_ordering_a_string_against_a_number_is_an_error_on_both_paths():
-    condition = compile_rule("region < 3")
-    with pytest.raises(RuleError):
-        condition.holds({"region": "X"})
-    with pytest.raises(RuleError):
-        condition.mask(pd.DataFrame({"region": ["X"]}))
+def test_text_where_a_number_belongs_is_an_error_naming_the_input_on_both_paths():
+    for text in ("region < 3", "3 > region", "region + 1 > 3"):
+        condition = compile_rule(text, where="credit_line.knockouts[1].when")
+        with pytest.raises(RuleError) as one:
+            condition.holds({"region": "X"})
+        with pytest.raises(RuleError) as table:
+            condition.mask(pd.DataFrame({"region": ["X"]}))
+        assert one.value.field == table.value.field == "region"
+        assert "credit_line.knockouts[1].when" in one.value.reason
 
 
 def test_a_first_hit_table_picks_the_first_matching_row_on_both_paths():

@@ -204,9 +204,19 @@ def _is_na(value: Any) -> bool:
         return False
 
 
-def _order_ok(op: Callable, a: Any, b: Any, where: str) -> None:
+def _blame(node: Any, where: str) -> str:
+    """The input a type error is about: the first field the node reads, else the rule itself."""
+    if isinstance(node, _Field):
+        return node.name
+    for part in (getattr(node, "left", None), getattr(node, "right", None)):
+        if part is not None and (found := _blame(part, "")):
+            return found
+    return where
+
+
+def _order_ok(op: Callable, a: Any, b: Any, blame: str, where: str) -> None:
     if op not in (operator.eq, operator.ne) and isinstance(a, str) != isinstance(b, str):
-        raise RuleError(where, f"cannot order a string and a number ({a!r}, {b!r})")
+        raise RuleError(blame, f"cannot order a string and a number ({a!r}, {b!r}) in {where}")
 
 
 def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
@@ -217,13 +227,14 @@ def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
         name = node.name
         return lambda row: scalar_value(row.get(name))
     left, right, op = _scalar_value(node.left, where), _scalar_value(node.right, where), node.op
+    blame = _blame(node, where)
 
     def arith(row: Mapping[str, Any]) -> Any:
         a, b = left(row), right(row)
         if a is None or b is None:
             return None
         if isinstance(a, str) or isinstance(b, str):
-            raise RuleError(where, "arithmetic needs numbers")
+            raise RuleError(blame, f"arithmetic needs numbers in {where}")
         if op is operator.truediv and b == 0:
             return None
         return op(a, b)
@@ -234,12 +245,13 @@ def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
 def _scalar_condition(node: Any, where: str) -> Callable[[Mapping[str, Any]], bool | None]:
     if isinstance(node, _Compare):
         left, right, op = _scalar_value(node.left, where), _scalar_value(node.right, where), node.op
+        blame = _blame(node, where)
 
         def compare(row: Mapping[str, Any]) -> bool | None:
             a, b = left(row), right(row)
             if a is None or b is None:
                 return None
-            _order_ok(op, a, b, where)
+            _order_ok(op, a, b, blame, where)
             if isinstance(a, str) != isinstance(b, str):
                 return op is operator.ne
             return op(a, b)
@@ -312,12 +324,13 @@ def _vector_value(node: Any, where: str) -> Callable[[pd.DataFrame, dict], tuple
 
         return read
     left, right, op = _vector_value(node.left, where), _vector_value(node.right, where), node.op
+    blame = _blame(node, where)
 
     def arith(frame: pd.DataFrame, cache: dict) -> tuple[Any, np.ndarray | bool]:
         (a, ka), (b, kb) = left(frame, cache), right(frame, cache)
         if _is_text(a) or _is_text(b):
             if np.any(ka & kb):
-                raise RuleError(where, "arithmetic needs numbers")
+                raise RuleError(blame, f"arithmetic needs numbers in {where}")
             return np.nan, False
         with np.errstate(divide="ignore", invalid="ignore"):
             result = op(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
@@ -333,7 +346,7 @@ def _is_text(values: Any) -> bool:
     return isinstance(values, str) or (isinstance(values, np.ndarray) and values.dtype == object)
 
 
-def _vector_compare(op: Callable, a: Any, b: Any, known: np.ndarray | bool, where: str) -> np.ndarray:
+def _vector_compare(op: Callable, a: Any, b: Any, known: np.ndarray | bool, blame: str, where: str) -> np.ndarray:
     text_a, text_b = _is_text(a), _is_text(b)
     if text_a == text_b:
         if text_a:  # strings: compare only the known ones (None does not order)
@@ -344,24 +357,25 @@ def _vector_compare(op: Callable, a: Any, b: Any, known: np.ndarray | bool, wher
             try:
                 result[mask] = np.fromiter((op(x, y) for x, y in zip(a_b, b_b)), bool, count=a_b.size)
             except TypeError:
-                raise RuleError(where, "cannot order a string and a number") from None
+                raise RuleError(blame, f"cannot order a string and a number in {where}") from None
             return result
         with np.errstate(invalid="ignore"):
             return op(a, b)
     if op not in (operator.eq, operator.ne):
         if np.any(known):
-            raise RuleError(where, "cannot order a string and a number")
+            raise RuleError(blame, f"cannot order a string and a number in {where}")
     return np.full(np.broadcast(np.asarray(a, dtype=object), np.asarray(b, dtype=object)).shape, op is operator.ne)
 
 
 def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], tuple[np.ndarray, np.ndarray]]:
     if isinstance(node, _Compare):
         left, right, op = _vector_value(node.left, where), _vector_value(node.right, where), node.op
+        blame = _blame(node, where)
 
         def compare(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
             (a, ka), (b, kb) = left(frame, cache), right(frame, cache)
             known = np.broadcast_to(ka & kb, (len(frame),))
-            return np.broadcast_to(_vector_compare(op, a, b, known, where), (len(frame),)) & known, known
+            return np.broadcast_to(_vector_compare(op, a, b, known, blame, where), (len(frame),)) & known, known
 
         return compare
     if isinstance(node, _In):
