@@ -462,13 +462,17 @@ def policy_backtest(
     from rich.console import Console
     from rich.table import Table
 
-    view = Table("policy", "applications", "approval", "review", "expected bad", "realised bad (known)")
+    from creditmesh.money import format_minor
+
+    view = Table("policy", "applications", "approval", "review", "expected bad", "realised bad (known)",
+                 "expected profit, 1st year")
     for name, row in result.summary.iterrows():
-        view.add_row(str(name), f"{row.applications:,}", f"{row.approval_rate:.2%}", f"{row.review_rate:.2%}",
-                     f"{row.expected_bad_rate:.2%}", f"{row.realised_bad_rate:.2%} ({row.realised_known:,})")
+        view.add_row(str(name), f"{int(row.applications):,}", f"{row.approval_rate:.2%}", f"{row.review_rate:.2%}",
+                     f"{row.expected_bad_rate:.2%}", f"{row.realised_bad_rate:.2%} ({int(row.realised_known):,})",
+                     format_minor(int(row.expected_profit_minor)))
     swaps = Table("current", "candidate", "applications", "realised bad")
     for (was, now), row in result.swaps.iterrows():
-        swaps.add_row(was, now, f"{row.applications:,}", f"{row.realised_bad_rate:.2%}")
+        swaps.add_row(was, now, f"{int(row.applications):,}", f"{row.realised_bad_rate:.2%}")
     console = Console()
     console.print(view)
     console.print(swaps)

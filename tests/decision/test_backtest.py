@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from creditmesh.cli import app
 from creditmesh.decision import policy_from_dict
 from creditmesh.decision.audit import AuditLog
-from creditmesh.decision.backtest import backtest, backtest_chart
+from creditmesh.decision.backtest import backtest, backtest_chart, expected_profit_minor
 from creditmesh.decision import DecisionEngine
 from creditmesh.scoring.artifact import load_model, save_model
 
@@ -31,8 +32,18 @@ def test_a_stricter_policy_approves_fewer_and_only_swaps_out(applications, model
     assert ("decline", "approve") not in result.swaps.index  # nothing swaps in
     assert result.swaps.loc[("approve", "decline"), "applications"] > 0
     assert result.swaps["applications"].sum() == len(table)
+    assert result.summary["expected_profit_minor"].dtype.kind == "i"
     png = backtest_chart(result, tmp_path / "chart.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_expected_profit_is_exact_integer_arithmetic():
+    decided = pd.DataFrame({"provisional_outcome": ["approve", "approve", "decline"],
+                            "credit_line_minor": [10_000_00, 3_333_33, 50_000_00], "apr": [0.18, 0.24, 0.2],
+                            "pd": [0.05, 0.1, 0.5]})
+    # 1,000,000 × (0.18 × 0.95 − 0.05) = 121,000; 333,333 × (0.24 × 0.9 − 0.1) = 38,666.628 → 38,667
+    assert expected_profit_minor(decided, lgd=1.0) == 121_000 + 38_667
+    assert expected_profit_minor(decided.iloc[2:], lgd=1.0) == 0
 
 
 def test_the_commands_backtest_and_replay(applications, model, policy, tmp_path):

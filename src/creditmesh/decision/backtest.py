@@ -7,6 +7,11 @@ mean PD of the approved; the realised bad rate is the observed outcome's mean ov
 whose outcome is known (``known`` marks them: in real data, the loans the past policy booked).
 The swap table counts applications by (current outcome, candidate outcome): swap-ins are
 approved only by the candidate, swap-outs only by the current policy.
+
+Expected profit is a first-year reading under stated assumptions: each approved line drawn in
+full for a year, earning its APR when the borrower does not default and losing ``lgd`` of it
+when they do: ``line × (apr × (1 − pd) − lgd × pd)``, summed in integer minor units (rates as
+parts per million; each application's amount rounded half-even to a whole minor unit).
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ import pandas as pd
 
 from creditmesh.decision.engine import DecisionEngine
 from creditmesh.decision.policy import CreditPolicy
-from creditmesh.errors import SchemaError
+from creditmesh.errors import ParameterError, SchemaError
+from creditmesh.money import Rounding, rate_to_ppm, round_ratio_array
 
 
 @dataclass(frozen=True)
@@ -31,11 +37,25 @@ class BacktestResult:
     swaps: pd.DataFrame  # current outcome × candidate outcome: applications, realised bad rate
 
 
-def _summary(decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | None) -> dict[str, Any]:
+def expected_profit_minor(decided: pd.DataFrame, *, lgd: float) -> int:
+    """``Σ line × (apr × (1 − pd) − lgd × pd)`` over the approved, in minor units (see the module's docstring)."""
+    approved = decided["provisional_outcome"].to_numpy() == "approve"
+    line = decided["credit_line_minor"].to_numpy(np.int64)[approved]
+    apr_ppm = rate_to_ppm(decided["apr"].to_numpy(np.float64)[approved])
+    pd_ppm = rate_to_ppm(decided["pd"].to_numpy(np.float64)[approved])
+    margin_ppm2 = apr_ppm * (1_000_000 - pd_ppm) - int(rate_to_ppm(lgd)) * pd_ppm  # parts per 10^12, fits int64
+    # line × margin can pass int64 (10^10 minor × 10^12): split the margin into its millions and the rest
+    high, low = np.divmod(margin_ppm2, 1_000_000)
+    per_line = line * high + round_ratio_array(line * low, 1_000_000, rounding=Rounding.HALF_EVEN)
+    return int(round_ratio_array(per_line, 1_000_000, rounding=Rounding.HALF_EVEN).sum())
+
+
+def _summary(decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | None, lgd: float) -> dict[str, Any]:
     approved = decided["provisional_outcome"].to_numpy() == "approve"
     row = {"applications": len(decided), "approval_rate": approved.mean(),
            "review_rate": (decided["outcome"] == "review").mean(),
            "expected_bad_rate": decided["pd"].to_numpy()[approved].mean() if approved.any() else np.nan,
+           "expected_profit_minor": expected_profit_minor(decided, lgd=lgd),
            "realised_bad_rate": np.nan, "realised_known": 0}
     if bad is not None:
         seen = approved & known
@@ -45,8 +65,10 @@ def _summary(decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | 
 
 
 def backtest(candidate: CreditPolicy, current: CreditPolicy, applications: pd.DataFrame, model: Any, *,
-             outcome: str | None = "bad_12m", known: str | None = "approved") -> BacktestResult:
+             outcome: str | None = "bad_12m", known: str | None = "approved", lgd: float = 1.0) -> BacktestResult:
     """Decide ``applications`` under both policies and compare (see the module's docstring)."""
+    if not 0 <= lgd <= 1:
+        raise ParameterError("lgd", f"a loss given default is in [0, 1], got {lgd}")
     if outcome is not None and outcome not in applications.columns:
         raise SchemaError(f"applications.{outcome}", "the outcome column is missing")
     bad = None if outcome is None else applications[outcome].to_numpy(np.float64)
@@ -56,7 +78,7 @@ def backtest(candidate: CreditPolicy, current: CreditPolicy, applications: pd.Da
         seen = seen & ~np.isnan(bad)
     ours = DecisionEngine(candidate, model).decide_table("credit_line", applications, model_reasons=False)
     theirs = DecisionEngine(current, model).decide_table("credit_line", applications, model_reasons=False)
-    summary = pd.DataFrame([_summary(theirs, bad, seen), _summary(ours, bad, seen)],
+    summary = pd.DataFrame([_summary(theirs, bad, seen, lgd), _summary(ours, bad, seen, lgd)],
                            index=pd.Index([f"current ({current.name})", f"candidate ({candidate.name})"], name="policy"))
     pair = pd.DataFrame({"current": theirs["provisional_outcome"].to_numpy(), "candidate": ours["provisional_outcome"].to_numpy(),
                          "bad": np.where(seen, bad if bad is not None else np.nan, np.nan)})
