@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_a_decision_is_stored_once(log, applications, model, policy):
     engine = DecisionEngine(policy, model)
     row = applications.drop(columns=["bad_12m"]).iloc[0].to_dict()
     log.decide(engine, "credit_line", row)
-    with pytest.raises(AuditError, match="already been decided"):
+    with pytest.raises(AuditError, match="already decided"):
         log.decide(engine, "credit_line", row)
 
 
@@ -62,3 +63,18 @@ def test_drawdowns_and_line_reviews_replay_too(log, model, policy):
     log.decide(engine, "line_adjustment", {"application_id": "r1", "limit_minor": 10_000_00, "max_dpd_on_book": 0,
                                            "line_utilization": 0.5})
     assert replay(log, "d1", model).identical and replay(log, "r1", model).identical
+
+
+def test_a_batch_is_stored_whole_and_each_decision_replays_online(log, applications, model, policy):
+    data = policy.document.model_dump(mode="json")
+    data["credit_line"]["max_pd"] = 0.09
+    engine = DecisionEngine(policy, model, challengers=[("strict", policy_from_dict(data), 0.3)], shadow=policy)
+    frame = applications.drop(columns=["bad_12m"]).iloc[200:300]
+    decided = log.decide_table(engine, "credit_line", frame)
+    for application_id in decided.application_id:
+        result = replay(log, application_id, model)
+        assert result.identical, (result.stored, result.replayed)
+    stored = log.stored(decided.application_id.iloc[0])
+    assert json.loads(stored["shadow"])["policy_version"] == policy.version
+    with pytest.raises(AuditError, match="already decided"):
+        log.decide_table(engine, "credit_line", frame.head(2))

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import pandas as pd
 import sqlalchemy as sa
 
-from creditmesh.decision.engine import Decision, DecisionEngine
+from creditmesh.decision.engine import DECISION_COLUMNS, SHADOW_COLUMNS, Decision, DecisionEngine
 from creditmesh.decision.policy import CreditPolicy, policy_from_dict
 from creditmesh.errors import CreditmeshError
 
@@ -61,8 +62,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (bool, int, float, str)):
         return value
     try:
-        import pandas as pd
-
         if pd.isna(value):
             return None
     except (TypeError, ValueError):
@@ -70,9 +69,27 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _row_json(row: Mapping[str, Any], columns: tuple[str, ...] = DECISION_COLUMNS) -> str:
+    """A decision (one row of the engine's answer) as JSON, its ``columns`` only."""
+    return json.dumps({k: list(row[k]) if k == "reasons" else _plain(row[k]) for k in columns}, sort_keys=True)
+
+
 def _decision_json(decision: Decision) -> str:
-    row = {k: _plain(v) if k != "reasons" else list(v) for k, v in decision.as_row().items() if not k.startswith("shadow_")}
-    return json.dumps(row, sort_keys=True)
+    return _row_json(decision.as_row())
+
+
+def _shadow_json(row: Mapping[str, Any]) -> str | None:
+    """What the shadow policy said (``shadow_*`` of a row), or None without one."""
+    if "shadow_outcome" not in row:
+        return None
+    return _row_json({c: row[f"shadow_{c}"] for c in SHADOW_COLUMNS}, SHADOW_COLUMNS)
+
+
+def _inputs_json(application: Mapping[str, Any]) -> str:
+    inputs = json.dumps({str(k): _plain(v) for k, v in application.items()}, sort_keys=True)
+    if len(inputs) > MAX_INPUT_CHARS:
+        raise AuditError("application", f"inputs take more than {MAX_INPUT_CHARS} characters")
+    return inputs
 
 
 @dataclass(frozen=True)
@@ -103,30 +120,51 @@ class AuditLog:
 
     def decide(self, engine: DecisionEngine, stage: str, application: Mapping[str, Any]) -> Decision:
         """Decide one application and store it (with its policy) before returning it."""
-        inputs = json.dumps({str(k): _plain(v) for k, v in application.items()}, sort_keys=True)
-        if len(inputs) > MAX_INPUT_CHARS:
-            raise AuditError("application", f"inputs take more than {MAX_INPUT_CHARS} characters")
+        inputs = _inputs_json(application)
         started = time.perf_counter_ns()
         decision = engine.decide_one(stage, application)
         elapsed_us = (time.perf_counter_ns() - started) // 1_000
-        policy = engine.policy_of(decision.arm)
-        policies = [policy] + ([engine.shadow] if engine.shadow is not None else [])
-        with self.engine.begin() as connection:
-            for p in policies:
-                known = connection.execute(sa.select(POLICIES.c.policy_version)
-                                           .where(POLICIES.c.policy_version == p.version)).first()
-                if known is None:
-                    connection.execute(POLICIES.insert().values(policy_version=p.version, name=p.name,
-                                                                document=p.canonical_json))
-            try:
-                connection.execute(DECISIONS.insert().values(
-                    application_id=decision.application_id, stage=stage, decided_at_ns=time.time_ns(),
-                    elapsed_us=int(elapsed_us), inputs=inputs, model_version=engine.model_version,
-                    policy_version=decision.policy_version, arm=decision.arm, decision=_decision_json(decision),
-                    shadow=None if decision.shadow is None else _decision_json(decision.shadow)))
-            except sa.exc.IntegrityError:
-                raise AuditError("application_id", f"{decision.application_id!r} has already been decided") from None
+        self._store(engine, [{
+            "application_id": decision.application_id, "stage": stage, "decided_at_ns": time.time_ns(),
+            "elapsed_us": int(elapsed_us), "inputs": inputs, "model_version": engine.model_version,
+            "policy_version": decision.policy_version, "arm": decision.arm, "decision": _decision_json(decision),
+            "shadow": _shadow_json(decision.as_row())}])
         return decision
+
+    def decide_table(self, engine: DecisionEngine, stage: str, applications: pd.DataFrame) -> pd.DataFrame:
+        """Decide a table of applications (batch path) and store every decision in one transaction.
+
+        Each row's ``elapsed_us`` is the batch's time divided by its rows.
+        """
+        records = applications.to_dict("records")
+        inputs = [_inputs_json(r) for r in records]
+        started = time.perf_counter_ns()
+        decided = engine.decide_table(stage, applications)
+        elapsed_us = (time.perf_counter_ns() - started) // 1_000 // max(len(decided), 1)
+        now = time.time_ns()
+        rows = [{"application_id": row["application_id"], "stage": stage, "decided_at_ns": now,
+                 "elapsed_us": int(elapsed_us), "inputs": application, "model_version": engine.model_version,
+                 "policy_version": row["policy_version"], "arm": row["arm"], "decision": _row_json(row),
+                 "shadow": _shadow_json(row)} for row, application in zip(decided.to_dict("records"), inputs)]
+        self._store(engine, rows)
+        return decided
+
+    def _store(self, engine: DecisionEngine, rows: list[dict[str, Any]]) -> None:
+        policies = {engine.policy_of(a).version: engine.policy_of(a) for a in {r["arm"] for r in rows}}
+        if engine.shadow is not None:
+            policies[engine.shadow.version] = engine.shadow
+        with self.engine.begin() as connection:
+            known = set(connection.execute(sa.select(POLICIES.c.policy_version)
+                                           .where(POLICIES.c.policy_version.in_(list(policies)))).scalars())
+            fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
+                     for v, p in policies.items() if v not in known]
+            if fresh:
+                connection.execute(POLICIES.insert(), fresh)
+            try:
+                connection.execute(DECISIONS.insert(), rows)
+            except sa.exc.IntegrityError:
+                ids = [r["application_id"] for r in rows[:3]]
+                raise AuditError("application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})") from None
 
     def stored(self, application_id: str) -> Mapping[str, Any]:
         """The stored row of one decision."""
