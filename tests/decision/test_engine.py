@@ -10,7 +10,7 @@ import pytest
 
 from creditmesh.decision import (DecisionEngine, EnginePolicy, arm_results, assign_arms, automation_rate, decisions_table,
                                  policy_from_dict)
-from creditmesh.errors import SchemaError
+from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.schema import validate
 from creditmesh.simulate import SimulationConfig, simulate
 
@@ -127,6 +127,10 @@ def test_a_shadow_policy_decides_beside_and_is_never_enforced(applications, mode
 
 
 def test_missing_inputs_are_named(applications, model, policy):
+    with pytest.raises(ParameterError, match="scoring model"):
+        DecisionEngine(policy, None).decide_one("credit_line", {"application_id": "x"})
+    with pytest.raises(ParameterError, match="stage"):
+        DecisionEngine(policy, model).decide_table("collections", applications)
     engine = DecisionEngine(policy, model)
     with pytest.raises(SchemaError, match="available_minor"):
         engine.decide_table("drawdown", pd.DataFrame({"application_id": ["x"], "requested_amount_minor": [1]}))

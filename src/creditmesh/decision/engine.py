@@ -326,7 +326,11 @@ class DecisionEngine:
     def _model_for(self, stage: str) -> Any:
         if stage not in STAGES:
             raise ParameterError("stage", f"one of {', '.join(STAGES)}, got {stage!r}")
-        return self.model if stage == "credit_line" else self.stage_models.get(stage)
+        if stage == "credit_line":
+            if self.model is None:
+                raise ParameterError("model", "a credit-line decision needs a scoring model")
+            return self.model
+        return self.stage_models.get(stage)
 
     @property
     def model_version(self) -> str | None:
