@@ -561,3 +561,89 @@ def model_monitor(
         style = {"stable": "green", "watch": "yellow", "shifted": "red"}[row.status]
         view.add_row(row.what, f"{row.value:.4f}", f"[{style}]{row.status}[/{style}]")
     Console().print(view)
+
+
+policy_app = typer.Typer(help="Credit policies: check and back-test.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+decide_app = typer.Typer(help="Decisions: replay the audit trail.", no_args_is_help=True)
+app.add_typer(decide_app, name="decide")
+
+
+@policy_app.command("check")
+def policy_check(policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.yaml or .json).")]) -> None:
+    """Validate a policy file and print its version (the SHA-256 of its canonical JSON)."""
+    from creditmesh.decision import load_policy
+
+    try:
+        policy = load_policy(policy_path)
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"{policy.name}: version {policy.version}")
+
+
+@policy_app.command("backtest")
+def policy_backtest(
+    policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="The candidate policy file.")],
+    applications: Annotated[Path, typer.Option(help="A folder written by `creditmesh simulate`, or a table from `model dataset`.")],
+    model_path: Annotated[Path, typer.Option("--model", help="A saved model (`creditmesh model train`).")],
+    current: Annotated[Optional[Path], typer.Option(help="The current policy file; default: the shipped policy.")] = None,
+    chart: Annotated[Optional[Path], typer.Option(help="Write a PNG chart here.")] = None,
+    output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Approval rate, expected and realised bad rates, and the swap-in/swap-out table against the current policy."""
+    from creditmesh.decision import default_policy_path, load_policy
+    from creditmesh.decision.backtest import backtest, backtest_chart
+    from creditmesh.scoring.artifact import load_model
+    from creditmesh.scoring.dataset import read_credit_line_table
+
+    try:
+        candidate = load_policy(policy_path)
+        incumbent = load_policy(current or default_policy_path())
+        model = load_model(model_path)
+        frame = read_credit_line_table(applications) if applications.is_dir() else _read_table(applications)
+        result = backtest(candidate, incumbent, frame, model)
+    except CreditmeshError as error:
+        _fail(error)
+    if chart is not None:
+        chart.parent.mkdir(parents=True, exist_ok=True)
+        backtest_chart(result, chart)
+    if output is OutputFormat.json:
+        typer.echo(json.dumps({"summary": json.loads(result.summary.reset_index().to_json(orient="records")),
+                               "swaps": json.loads(result.swaps.reset_index().to_json(orient="records"))}))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    from creditmesh.money import format_minor
+
+    view = Table("policy", "applications", "approval", "review", "expected bad", "realised bad (known)",
+                 "expected profit, 1st year")
+    for name, row in result.summary.iterrows():
+        view.add_row(str(name), f"{int(row.applications):,}", f"{row.approval_rate:.2%}", f"{row.review_rate:.2%}",
+                     f"{row.expected_bad_rate:.2%}", f"{row.realised_bad_rate:.2%} ({int(row.realised_known):,})",
+                     format_minor(int(row.expected_profit_minor)))
+    swaps = Table("current", "candidate", "applications", "realised bad")
+    for (was, now), row in result.swaps.iterrows():
+        swaps.add_row(was, now, f"{int(row.applications):,}", f"{row.realised_bad_rate:.2%}")
+    console = Console()
+    console.print(view)
+    console.print(swaps)
+
+
+@decide_app.command("replay")
+def decide_replay(
+    application_id: Annotated[str, typer.Argument(metavar="APPLICATION_ID")],
+    log_url: Annotated[str, typer.Option("--log", help="The audit log's database URL (sqlite:///decisions.db).")],
+    model_path: Annotated[Path, typer.Option("--model", help="The saved model the decision was made with.")],
+) -> None:
+    """Decide a stored application again from its stored inputs and policy; exit 1 if the answer differs."""
+    from creditmesh.decision.audit import AuditLog, replay
+    from creditmesh.scoring.artifact import load_model
+
+    try:
+        result = replay(AuditLog(log_url), application_id, load_model(model_path))
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(json.dumps({"identical": result.identical, "stored": result.stored, "replayed": result.replayed}))
+    if not result.identical:
+        raise typer.Exit(code=1)

@@ -81,3 +81,15 @@ def test_a_missing_feature_or_text_for_a_number_is_refused_naming_it(models, cre
         score_application(models[kind], {**_application(X.iloc[0]), "age": "forty"})
     with pytest.raises(SchemaError, match="age"):
         score_table(models[kind], X.drop(columns="age"))
+
+
+@pytest.mark.parametrize("kind", ["scorecard", "gbm"])
+def test_leaving_out_reasons_changes_nothing_else(models, credit, kind):
+    X, _ = credit
+    model = models[kind]
+    rows = X.head(50)
+    full, bare = score_table(model, rows), score_table(model, rows, reasons=False)
+    assert (full[["pd", "score", "grade"]] == bare[["pd", "score", "grade"]]).all().all()
+    assert all(r == () for r in bare["reasons"])
+    one = score_application(model, _application(rows.iloc[0]), reasons=False)
+    assert one.reasons == () and one.pd == full["pd"].iloc[0]

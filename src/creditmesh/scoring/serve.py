@@ -53,8 +53,12 @@ def _scaled(p: np.ndarray, pdo: float = 20.0, base_score: float = 600.0,
     return np.round(base_score + factor * (np.log((1 - q) / q) - np.log(base_odds)), 2)
 
 
-def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame) -> pd.DataFrame:
-    """PD, score, grade and reasons for every row of ``frame`` (same index)."""
+def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
+    """PD, score, grade and reasons for every row of ``frame`` (same index).
+
+    ``reasons=False`` leaves them empty: a GBM's reasons need per-feature contributions, several
+    times the cost of the PD, and a back-test or the approved rows of a batch do not use them.
+    """
     if isinstance(model, Scorecard):
         p = model.predict_proba(frame)[:, 1]
         score = model.predict_points(frame)
@@ -63,18 +67,20 @@ def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame) -> pd.Dat
         score = _scaled(p)
     else:
         raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
-    return pd.DataFrame({"pd": p, "score": score, "grade": grade_of(p),
-                         "reasons": [tuple(r) for r in model.reasons(frame)]}, index=frame.index)
+    why = [tuple(r) for r in model.reasons(frame)] if reasons else [()] * len(frame)
+    return pd.DataFrame({"pd": p, "score": score, "grade": grade_of(p), "reasons": why}, index=frame.index)
 
 
-def score_application(model: Scorecard | GBMClassifier, application: Mapping[str, Any]) -> ScoreResult:
+def score_application(model: Scorecard | GBMClassifier, application: Mapping[str, Any], *,
+                      reasons: bool = True) -> ScoreResult:
     """The same answer as :func:`score_table` for one application given as a mapping of features."""
     if isinstance(model, Scorecard):
-        p, score, reasons = model.score_one(application)
+        p, score, why = model.score_one(application)
+        why = why if reasons else []
     elif isinstance(model, GBMClassifier):
-        p, reasons = model.score_one(application)
+        p, why = model.score_one(application, with_reasons=reasons)
         score = float(_scaled(np.array([p]))[0])
     else:
         raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
-    return ScoreResult(p, score, grade_one(p), tuple(reasons))
+    return ScoreResult(p, score, grade_one(p), tuple(why))
 

@@ -77,7 +77,7 @@ def simulate(config: SimulationConfig | None = None, *, policy: Policy | None = 
     say("tables")
     pool = pa.default_memory_pool()
     pool.release_unused()  # the month loop's pandas frames are gone: hand their memory back
-    applications_full, decisions = application_tables(book, pop, borrower_ids, config.start)
+    applications_full, decisions = application_tables(book, pop, borrower_ids, config.start, policy.version)
     book.applications.clear()  # free each batch of arrays as soon as its tables exist
     pool.release_unused()
     credit_lines = credit_lines_table(book, borrower_ids, config.start)

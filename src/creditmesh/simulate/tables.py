@@ -59,7 +59,8 @@ def borrowers_table(pop: Population, start: date) -> pa.Table:
     )
 
 
-def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, start: date) -> tuple[pa.Table, pa.Table]:
+def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, start: date,
+                       policy_version: str = "rule-v0") -> tuple[pa.Table, pa.Table]:
     a = book.applications
     order = np.argsort(a["app"], kind="stable")
     a = {k: v[order] for k, v in a.items()}
@@ -108,7 +109,7 @@ def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, star
             "credit_line_minor": pa.array(a["credit_line_minor"], type=pa.int64()),
             "apr": pa.array(a["apr"], from_pandas=True),
             "reasons": reasons,
-            "policy_version": pa.array(np.full(len(ids), "rule-v0", dtype=object), type=pa.string()),
+            "policy_version": pa.array(np.full(len(ids), policy_version, dtype=object), type=pa.string()),
             "arm": pa.array(np.full(len(ids), "champion", dtype=object), type=pa.string()),
         },
         schema=TABLES["decisions"].arrow_schema(),

@@ -1,0 +1,199 @@
+"""The audit trail: every decision stored with its inputs, versions, reasons and timing, and replayed exactly.
+
+A decision is written once, keyed by its application id, in one transaction with the policy
+document it was made under (stored by content hash, so the policy can be rebuilt byte for byte).
+:func:`replay` rebuilds that policy, scores the stored inputs with the model it is given (refused
+when the stored model version names another model) and decides again; the answer must equal the
+stored one. Storage is SQLite or PostgreSQL through SQLAlchemy Core.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+import sqlalchemy as sa
+
+from creditmesh.decision.engine import DECISION_COLUMNS, SHADOW_COLUMNS, Decision, DecisionEngine
+from creditmesh.decision.policy import CreditPolicy, policy_from_dict
+from creditmesh.errors import CreditmeshError
+
+_META = sa.MetaData()
+POLICIES = sa.Table(
+    "decision_policies", _META,
+    sa.Column("policy_version", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False, comment="canonical JSON; its SHA-256 is the version"),
+)
+DECISIONS = sa.Table(
+    "decision_log", _META,
+    sa.Column("application_id", sa.String(128), primary_key=True),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("decided_at_ns", sa.BigInteger, nullable=False, comment="UTC, nanoseconds since the epoch"),
+    sa.Column("elapsed_us", sa.Integer, nullable=False, comment="time to decide, microseconds"),
+    sa.Column("inputs", sa.Text, nullable=False, comment="the application as received (JSON; missing is null)"),
+    sa.Column("model_version", sa.String(64)),
+    sa.Column("policy_version", sa.String(64), sa.ForeignKey("decision_policies.policy_version"), nullable=False),
+    sa.Column("arm", sa.String(64), nullable=False),
+    sa.Column("decision", sa.Text, nullable=False, comment="the decision as JSON"),
+    sa.Column("shadow", sa.Text, comment="the shadow policy's decision as JSON, never enforced"),
+)
+
+#: The longest JSON document a decision's inputs may take (a limit on everything).
+MAX_INPUT_CHARS = 64_000
+
+
+class AuditError(CreditmeshError):
+    """A decision that cannot be stored or replayed as asked."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value for one input: missing (None, NaN, NA) becomes null, numpy scalars plain numbers."""
+    if value is None:
+        return None
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _row_json(row: Mapping[str, Any], columns: tuple[str, ...] = DECISION_COLUMNS) -> str:
+    """A decision (one row of the engine's answer) as JSON, its ``columns`` only."""
+    return json.dumps({k: list(row[k]) if k == "reasons" else _plain(row[k]) for k in columns}, sort_keys=True)
+
+
+def _decision_json(decision: Decision) -> str:
+    return _row_json(decision.as_row())
+
+
+def _shadow_json(row: Mapping[str, Any]) -> str | None:
+    """What the shadow policy said (``shadow_*`` of a row), or None without one."""
+    if "shadow_outcome" not in row:
+        return None
+    return _row_json({c: row[f"shadow_{c}"] for c in SHADOW_COLUMNS}, SHADOW_COLUMNS)
+
+
+def _inputs_json(application: Mapping[str, Any]) -> str:
+    inputs = json.dumps({str(k): _plain(v) for k, v in application.items()}, sort_keys=True)
+    if len(inputs) > MAX_INPUT_CHARS:
+        raise AuditError("application", f"inputs take more than {MAX_INPUT_CHARS} characters")
+    return inputs
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A stored decision and the decision made again from its stored inputs."""
+
+    stored: dict[str, Any]
+    replayed: dict[str, Any]
+
+    @property
+    def identical(self) -> bool:
+        return self.stored == self.replayed
+
+
+class AuditLog:
+    """The decision log in a database given by SQLAlchemy URL (``sqlite:///decisions.db``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: sa.Engine | None = None
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = sa.create_engine(self.url)
+            _META.create_all(self._engine)
+        return self._engine
+
+    def decide(self, engine: DecisionEngine, stage: str, application: Mapping[str, Any]) -> Decision:
+        """Decide one application and store it (with its policy) before returning it."""
+        inputs = _inputs_json(application)
+        started = time.perf_counter_ns()
+        decision = engine.decide_one(stage, application)
+        elapsed_us = (time.perf_counter_ns() - started) // 1_000
+        self._store(engine, [{
+            "application_id": decision.application_id, "stage": stage, "decided_at_ns": time.time_ns(),
+            "elapsed_us": int(elapsed_us), "inputs": inputs, "model_version": engine.model_version,
+            "policy_version": decision.policy_version, "arm": decision.arm, "decision": _decision_json(decision),
+            "shadow": _shadow_json(decision.as_row())}])
+        return decision
+
+    def decide_table(self, engine: DecisionEngine, stage: str, applications: pd.DataFrame) -> pd.DataFrame:
+        """Decide a table of applications (batch path) and store every decision in one transaction.
+
+        Each row's ``elapsed_us`` is the batch's time divided by its rows.
+        """
+        records = applications.to_dict("records")
+        inputs = [_inputs_json(r) for r in records]
+        started = time.perf_counter_ns()
+        decided = engine.decide_table(stage, applications)
+        elapsed_us = (time.perf_counter_ns() - started) // 1_000 // max(len(decided), 1)
+        now = time.time_ns()
+        rows = [{"application_id": row["application_id"], "stage": stage, "decided_at_ns": now,
+                 "elapsed_us": int(elapsed_us), "inputs": application, "model_version": engine.model_version,
+                 "policy_version": row["policy_version"], "arm": row["arm"], "decision": _row_json(row),
+                 "shadow": _shadow_json(row)} for row, application in zip(decided.to_dict("records"), inputs)]
+        self._store(engine, rows)
+        return decided
+
+    def _store(self, engine: DecisionEngine, rows: list[dict[str, Any]]) -> None:
+        policies = {engine.policy_of(a).version: engine.policy_of(a) for a in {r["arm"] for r in rows}}
+        if engine.shadow is not None:
+            policies[engine.shadow.version] = engine.shadow
+        with self.engine.begin() as connection:
+            known = set(connection.execute(sa.select(POLICIES.c.policy_version)
+                                           .where(POLICIES.c.policy_version.in_(list(policies)))).scalars())
+            fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
+                     for v, p in policies.items() if v not in known]
+            if fresh:
+                connection.execute(POLICIES.insert(), fresh)
+            try:
+                connection.execute(DECISIONS.insert(), rows)
+            except sa.exc.IntegrityError:
+                ids = [r["application_id"] for r in rows[:3]]
+                raise AuditError("application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})") from None
+
+    def stored(self, application_id: str) -> Mapping[str, Any]:
+        """The stored row of one decision."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(DECISIONS).where(DECISIONS.c.application_id == application_id)).first()
+        if row is None:
+            raise AuditError("application_id", f"no decision stored for {application_id!r}")
+        return row._mapping
+
+    def policy(self, version: str) -> CreditPolicy:
+        """The stored policy of that version, rebuilt and checked against its hash."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(POLICIES.c.document).where(POLICIES.c.policy_version == version)).first()
+        if row is None:
+            raise AuditError("policy_version", f"policy {version} is not in the log")
+        policy = policy_from_dict(json.loads(row.document))
+        if policy.version != version:
+            raise AuditError("policy_version", f"the stored policy {version} no longer hashes to its version")
+        return policy
+
+
+def replay(log: AuditLog, application_id: str, model: Any, *, stage_models: Mapping[str, Any] | None = None) -> Replay:
+    """Decide a stored application again, from its stored inputs, under its stored policy and arm."""
+    row = log.stored(application_id)
+    version = getattr(model, "content_hash_", None)
+    if row["model_version"] is not None and version is not None and version != row["model_version"]:
+        raise AuditError("model", f"the decision was made with model {row['model_version']}, not {version}")
+    engine = DecisionEngine(log.policy(row["policy_version"]), model, stage_models=stage_models)
+    decision = engine.decide_one(row["stage"], json.loads(row["inputs"]))
+    again = json.loads(_decision_json(decision))
+    again["arm"] = row["arm"]  # the arm came from the hash split; the policy replayed is the arm's
+    return Replay(json.loads(row["decision"]), again)

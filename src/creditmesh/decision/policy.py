@@ -1,0 +1,202 @@
+"""Credit policies as data: a versioned YAML or JSON file, validated, content-hashed, one section a stage.
+
+A policy file says, for each of the three decisions (``credit_line``, ``drawdown``,
+``line_adjustment``), which knock-out rules apply, where the score cut-off and the review band
+lie, which grades are offered at what line and APR, and the limits. Conditions are written in the
+rule language of :mod:`creditmesh.decision.rules` and compiled when the file is loaded, so a rule
+that does not parse is refused with its field path (``credit_line.knockouts[2].when``).
+
+The policy's version is the SHA-256 of its canonical JSON (keys sorted, no whitespace), so two
+files that say the same thing have the same version whatever their layout or format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from creditmesh.decision.rules import Condition, RuleError, compile_rule
+from creditmesh.errors import CreditmeshError
+
+#: Caps on the size of a policy ("put a limit on everything").
+MAX_RULES_PER_STAGE = 100
+LINE_MAX_MINOR_CAP = 10**12
+
+
+class PolicyError(CreditmeshError):
+    """A policy file that is unreadable or invalid; the field is the path of the bad entry."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rule(_Strict):
+    """A named condition. A knock-out's name is the reason code a borrower is told."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    when: str = Field(min_length=1, max_length=2_000)
+    outcome: Literal["decline", "review"] = "decline"
+
+
+class GradeTerms(_Strict):
+    """What a grade is offered: a line of ``income × line_income_pct / 100`` within bounds, at an APR."""
+
+    grade: str = Field(min_length=1, max_length=8)
+    line_income_pct: int = Field(ge=0, le=10_000, description="line as a percentage of monthly income")
+    line_min_minor: int = Field(ge=0, le=LINE_MAX_MINOR_CAP)
+    line_max_minor: int = Field(ge=0, le=LINE_MAX_MINOR_CAP)
+    apr: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "GradeTerms":
+        if self.line_min_minor > self.line_max_minor:
+            raise ValueError("line_min_minor must not exceed line_max_minor")
+        return self
+
+
+class CreditLineStage(_Strict):
+    """Pre-loan credit approval: knock-outs, then the model's PD against the cut-off and review band."""
+
+    knockouts: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES_PER_STAGE)
+    max_pd: float = Field(gt=0, le=1, description="decline above this PD")
+    min_score: float | None = Field(default=None, description="decline below this score, when set")
+    review_band_below: float = Field(default=0.0, ge=0, le=1, description="PDs in (max_pd - this, max_pd] go to review")
+    review_band_above: float = Field(default=0.0, ge=0, le=1, description="PDs in (max_pd, max_pd + this] go to review")
+    grades: tuple[GradeTerms, ...] = Field(min_length=1, max_length=32)
+    line_round_minor: int = Field(default=100_00, ge=1, le=LINE_MAX_MINOR_CAP, description="lines are rounded down to this")
+
+    @field_validator("grades")
+    @classmethod
+    def _unique_grades(cls, grades: tuple[GradeTerms, ...]) -> tuple[GradeTerms, ...]:
+        names = [g.grade for g in grades]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a grade is listed twice: {names}")
+        return grades
+
+
+class DrawdownStage(_Strict):
+    """A drawdown under an open line: knock-outs, then the amount capped by the available line."""
+
+    knockouts: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES_PER_STAGE)
+    min_amount_minor: int = Field(default=500_00, ge=0, le=LINE_MAX_MINOR_CAP)
+    max_amount_minor: int = Field(default=LINE_MAX_MINOR_CAP, ge=0, le=LINE_MAX_MINOR_CAP)
+
+
+class LineAdjustmentStage(_Strict):
+    """A periodic line review: the first of freeze / decrease / increase whose condition holds."""
+
+    freeze_when: str | None = None
+    decrease_when: str | None = None
+    increase_when: str | None = None
+    decrease_pct: int = Field(default=50, ge=0, le=100, description="new line = line × this / 100")
+    increase_pct: int = Field(default=130, ge=100, le=1_000, description="new line = line × this / 100")
+    line_max_minor: int = Field(default=200_000_00, ge=0, le=LINE_MAX_MINOR_CAP)
+    line_round_minor: int = Field(default=100_00, ge=1, le=LINE_MAX_MINOR_CAP)
+
+
+class PolicyDocument(_Strict):
+    """The whole policy file."""
+
+    name: str = Field(min_length=1, max_length=64)
+    label: str = Field(default="", max_length=64, description="a human's version label; the version is the hash")
+    optional_inputs: tuple[str, ...] = Field(default=(), description="fields rules may use that an application may lack")
+    credit_line: CreditLineStage
+    drawdown: DrawdownStage = DrawdownStage()
+    line_adjustment: LineAdjustmentStage = LineAdjustmentStage()
+
+
+class CreditPolicy:
+    """A validated policy with its rules compiled and its content hash as ``version``."""
+
+    def __init__(self, document: PolicyDocument) -> None:
+        self.document = document
+
+    @cached_property
+    def canonical_json(self) -> str:
+        return json.dumps(self.document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @cached_property
+    def version(self) -> str:
+        """SHA-256 of the canonical JSON: the ``policy_version`` of every decision it makes."""
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return self.document.name
+
+    @cached_property
+    def knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
+        """Per stage, each knock-out with its compiled condition."""
+        return {stage: tuple((rule, compile_rule(rule.when, where=f"{stage}.knockouts[{i}].when"))
+                             for i, rule in enumerate(getattr(self.document, stage).knockouts))
+                for stage in ("credit_line", "drawdown")}
+
+    @cached_property
+    def adjustments(self) -> tuple[tuple[str, Condition], ...]:
+        """The line-review conditions in the order they are tried: freeze, decrease, increase."""
+        stage = self.document.line_adjustment
+        return tuple((kind, compile_rule(text, where=f"line_adjustment.{kind}_when"))
+                     for kind, text in (("freeze", stage.freeze_when), ("decrease", stage.decrease_when),
+                                        ("increase", stage.increase_when)) if text)
+
+    @cached_property
+    def grade_terms(self) -> dict[str, GradeTerms]:
+        return {g.grade: g for g in self.document.credit_line.grades}
+
+    def fields(self, stage: str) -> set[str]:
+        """Every field a rule of this policy's ``stage`` reads."""
+        if stage == "line_adjustment":
+            return {f for _, c in self.adjustments for f in c.fields}
+        return {f for _, c in self.knockouts[stage] for f in c.fields}
+
+    def __repr__(self) -> str:
+        return f"CreditPolicy(name={self.name!r}, version={self.version[:12]})"
+
+
+def _path(location: tuple[Any, ...]) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "policy"
+
+
+def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
+    """Validate a policy given as a mapping; errors name the field path."""
+    try:
+        document = PolicyDocument.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise PolicyError(_path(first["loc"]), first["msg"]) from None
+    policy = CreditPolicy(document)
+    try:
+        policy.knockouts, policy.adjustments  # compile every rule now, not at the first application
+    except RuleError as error:
+        raise PolicyError(error.field, error.reason) from None
+    return policy
+
+
+def load_policy(path: str | Path) -> CreditPolicy:
+    """Read a policy file (``.yaml``/``.yml`` or ``.json``)."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(str(file), f"cannot read: {error.strerror}") from None
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as error:  # noqa: BLE001 - any parse failure is the file's fault
+        raise PolicyError(str(file), f"does not parse: {error}") from None
+    if not isinstance(data, Mapping):
+        raise PolicyError(str(file), "a policy file holds a mapping at the top level")
+    return policy_from_dict(data)
