@@ -71,7 +71,7 @@ def test_ece_is_zero_when_predictions_match_the_observed_rates_and_grows_with_bi
     assert scoring_quality.expected_calibration_error(y, np.full(1000, 0.7)) == pytest.approx(0.2)
 
 
-def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(book_csv, capsys, stand_in_scoring):
+def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(book_csv, capsys):
     code = scoring_quality.main(["--data", str(book_csv), "--target", "status", "--folds", "3",
                                  "--methods", "creditmesh_scorecard,creditmesh_gbm"])
     assert code == 0
@@ -79,7 +79,7 @@ def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(bo
     assert payload["benchmark"] == "scoring_quality"
     rows = {row["name"]: row for row in payload["results"]}
     assert 0.6 < rows["auc_book_creditmesh_scorecard"]["creditmesh"] <= 1.0
-    assert rows["auc_book_creditmesh_gbm"]["creditmesh"] == rows["auc_book_creditmesh_scorecard"]["creditmesh"]
+    assert 0.6 < rows["auc_book_creditmesh_gbm"]["creditmesh"] <= 1.0
     assert rows["fit_s_book_creditmesh_scorecard"]["anchor_name"] == "optbinning"
     assert "ece_book_creditmesh_gbm" not in rows  # fewer than 10,000 rows
 
