@@ -380,8 +380,11 @@ def _partition(events: np.ndarray, nonevents: np.ndarray, trend: str, floor: flo
     if trend != "auto":
         return fit(trend)
     monotone = max((fit("ascending"), fit("descending")), key=lambda p: p.iv)
+    bar = monotone.iv * (1 + AUTO_SHAPE_GAIN)
+    if fit("none").iv <= bar:  # no shape beats the unconstrained optimum: skip the costlier peak/valley search
+        return monotone
     shaped = max((fit("peak"), fit("valley")), key=lambda p: p.iv)
-    return shaped if shaped.iv > monotone.iv * (1 + AUTO_SHAPE_GAIN) else monotone
+    return shaped if shaped.iv > bar else monotone
 
 
 def _weighted_sum(weight: np.ndarray, y: np.ndarray) -> float:

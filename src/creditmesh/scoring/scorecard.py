@@ -178,7 +178,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         chosen = list(chosen)
         while True:
             model = LogisticRegression(C=self.C, max_iter=1000)
-            model.fit(woe[chosen].to_numpy(), y, sample_weight=w)
+            model.fit(np.ascontiguousarray(woe[chosen].to_numpy(dtype=np.float64)), y, sample_weight=w)
             coef = model.coef_[0]
             wrong = [f for f, c in zip(chosen, coef) if c <= 0]
             if not wrong or len(chosen) == 1:
