@@ -407,7 +407,10 @@ def _woe_table(events: np.ndarray, nonevents: np.ndarray) -> tuple[np.ndarray, f
 # -- values ------------------------------------------------------------------------------------
 
 def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT
+    """None, NaN (any float type: NaN is the one value unequal to itself), pandas' NA or NaT."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, (float, np.floating)) and value != value
 
 
 def _category_string(value: Any) -> str:
