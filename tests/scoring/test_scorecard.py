@@ -130,3 +130,20 @@ def test_sql_export_scores_like_python_in_postgresql(fitted, credit):
             got = {r[0]: float(r[-1]) for r in cur.execute(sql_points(fitted)).fetchall()}
         conn.rollback()
     assert got == _expected(fitted, rows)
+
+
+def test_a_real_credit_table_scores_alike_in_python_and_sql(german):
+    """German credit (text categories, CC BY 4.0 copy under tests/data): the SQL export scores every row as Python does."""
+    X, y = german
+    card = Scorecard().fit(X, y)
+    assert auc(y, card.predict_proba(X)[:, 1]) > 0.75
+    assert any(card.binning_.binnings_[f].dtype == "categorical" for f in card.features_)
+    rows = X.copy()
+    rows.insert(0, "application_id", [f"g{i}" for i in range(len(rows))])
+    columns = ", ".join(f'"{c}" {"REAL" if pd.api.types.is_numeric_dtype(rows[c]) else "TEXT"}' for c in rows.columns)
+    with sqlite3.connect(":memory:") as conn:
+        conn.execute(f"CREATE TABLE applications ({columns})")
+        conn.executemany(f"INSERT INTO applications VALUES ({', '.join('?' * len(rows.columns))})",
+                         [tuple(r) for r in rows.itertuples(index=False)])
+        got = {r[0]: r[-1] for r in conn.execute(sql_points(card))}
+    assert got == dict(zip(rows.application_id, card.predict_points(X)))
