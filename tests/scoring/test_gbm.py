@@ -82,3 +82,16 @@ def test_clone_rebuilds_the_same_configuration():
     model = GBMClassifier(learning_rate=0.2, monotone="none", blend="none", calibration="platt")
     again = clone(model)
     assert again.get_params() == model.get_params()
+
+
+def test_a_refitted_single_model_serves_when_ensemble_is_off(credit):
+    from creditmesh.scoring.serve import score_application, score_table
+
+    X, y = credit
+    model = GBMClassifier(ensemble=False, learning_rate=0.1, max_rounds=300, early_stopping=20, num_threads=1).fit(X, y)
+    assert len(model.boosters_) == 1 and len(model.scorecards_) == 1
+    assert model.boosters_[0].num_trees() == round(np.mean(model.best_iterations_) * 3 / 2)
+    table = score_table(model, X.head(20))
+    for (_, row), (_, expected) in zip(X.head(20).iterrows(), table.iterrows()):
+        one = score_application(model, {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()})
+        assert (one.pd, one.reasons) == (expected["pd"], expected["reasons"])

@@ -117,6 +117,10 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     n_splits : int          folds of the cross-fit (boosters in the ensemble)
+    ensemble : bool         ``True``: the fold models serve, averaged. ``False``: one booster (the folds' mean best
+                            iteration × k/(k−1) rounds) and one scorecard refitted on every row serve; the
+                            out-of-fold log-odds still fit the blend and the calibration (scikit-learn's
+                            ``CalibratedClassifierCV(ensemble=False)`` does the same)
     learning_rate, num_leaves, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 : LightGBM's
     max_rounds : int        most boosting rounds per booster; early stopping picks fewer
     early_stopping : int    rounds without improvement of the held-out log loss before stopping
@@ -159,6 +163,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         "calibration": (Options(("auto", *METHODS)),),
         "categorical_features": (None, OfType((list, tuple))),
         "unseen": (Options(UNSEEN_RULES),),
+        "ensemble": (OfType((bool,)),),
         "n_reasons": (Interval(0, 20, integer=True),),
         "random_state": (Interval(0, None, integer=True),),
         "num_threads": (Interval(0, None, integer=True),),
@@ -168,7 +173,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
                  min_child_samples: int = 50, feature_fraction: float = 0.7, bagging_fraction: float = 0.8,
                  lambda_l2: float = 5.0, max_rounds: int = 5000, early_stopping: int = 100, monotone: str = "binning",
                  blend: str = "scorecard", calibration: str = "auto", categorical_features: Sequence[str] | None = None, unseen: str = "missing",
-                 n_reasons: int = 4, random_state: int = 0, num_threads: int = 0) -> None:
+                 ensemble: bool = True, n_reasons: int = 4, random_state: int = 0, num_threads: int = 0) -> None:
         self.n_splits = n_splits
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -183,6 +188,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         self.calibration = calibration
         self.categorical_features = categorical_features
         self.unseen = unseen
+        self.ensemble = ensemble
         self.n_reasons = n_reasons
         self.random_state = random_state
         self.num_threads = num_threads
@@ -228,6 +234,12 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
                 scorecard = Scorecard().fit(frame.iloc[train], target[train], sample_weight=weight[train])
                 oof[valid, 1] = scorecard.decision_function(frame.iloc[valid])
                 scorecards.append(scorecard)
+        if not self.ensemble:  # one booster and one scorecard on every row serve; the folds only calibrate
+            rounds = max(1, round(float(np.mean(best)) * self.n_splits / (self.n_splits - 1)))
+            full = lgb.Dataset(data, target, weight=weight, categorical_feature=encoder.categorical_indices)
+            boosters = [lgb.Booster(model_str=lgb.train(params, full, num_boost_round=rounds).model_to_string())]
+            if self.blend == "scorecard":
+                scorecards = [Scorecard().fit(frame, target, sample_weight=weight)]
         if self.blend == "scorecard":
             stack = LogisticRegression(C=1e6, max_iter=1000).fit(oof, target, sample_weight=weight)
             self.blend_weights_ = (float(stack.coef_[0, 0]), float(stack.coef_[0, 1]), float(stack.intercept_[0]))
