@@ -25,6 +25,9 @@ demo: install
 	$(BIN)/creditmesh model dataset $(DEMO_DIR) --out $(DEMO_DIR)/model/applications.parquet
 	$(BIN)/creditmesh model train --data $(DEMO_DIR)/model/applications.parquet --target bad_12m --where approved --kind gbm --out $(DEMO_DIR)/model/gbm
 	$(BIN)/creditmesh model evaluate $(DEMO_DIR)/model/gbm --data $(DEMO_DIR)/model/applications.parquet --target bad_12m --report $(DEMO_DIR)/model/report.html
+	$(BIN)/creditmesh graph build $(DEMO_DIR) --out $(DEMO_DIR)/graph
+	$(BIN)/creditmesh graph rings --data $(DEMO_DIR) --graph $(DEMO_DIR)/graph
+	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
 
 test: install-dev
 	$(BIN)/python -m pytest
