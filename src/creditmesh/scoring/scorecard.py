@@ -177,7 +177,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         """Logistic regression; a feature whose coefficient is not positive (risk against its WoE) is dropped."""
         chosen = list(chosen)
         while True:
-            model = LogisticRegression(C=self.C, max_iter=1000)
+            model = LogisticRegression(C=self.C, max_iter=1000, solver="newton-cholesky")
             model.fit(np.ascontiguousarray(woe[chosen].to_numpy(dtype=np.float64)), y, sample_weight=w)
             coef = model.coef_[0]
             wrong = [f for f, c in zip(chosen, coef) if c <= 0]
