@@ -647,3 +647,25 @@ def decide_replay(
     typer.echo(json.dumps({"identical": result.identical, "stored": result.stored, "replayed": result.replayed}))
     if not result.identical:
         raise typer.Exit(code=1)
+
+
+# -- service ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
+    import uvicorn
+
+    from creditmesh.api.app import create_app
+    from creditmesh.api.settings import Settings
+
+    try:
+        settings = Settings.from_env()
+    except CreditmeshError as error:
+        _fail(error)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
