@@ -92,6 +92,15 @@ def _inputs_json(application: Mapping[str, Any]) -> str:
     return inputs
 
 
+def _insert_new(connection: sa.Connection, table: sa.Table) -> Any:
+    """An insert that skips rows whose key is already there (SQLite and PostgreSQL both say ON CONFLICT DO NOTHING)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
 @dataclass(frozen=True)
 class Replay:
     """A stored decision and the decision made again from its stored inputs."""
@@ -158,8 +167,8 @@ class AuditLog:
                                            .where(POLICIES.c.policy_version.in_(list(policies)))).scalars())
             fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
                      for v, p in policies.items() if v not in known]
-            if fresh:
-                connection.execute(POLICIES.insert(), fresh)
+            if fresh:  # a concurrent writer may store the same policy first: its version is its content hash
+                connection.execute(_insert_new(connection, POLICIES), fresh)
             try:
                 connection.execute(DECISIONS.insert(), rows)
             except sa.exc.IntegrityError:
