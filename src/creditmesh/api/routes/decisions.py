@@ -12,7 +12,7 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[Api
 
 
 @router.get("/{application_id}", response_model=DecisionOut, responses={404: {"description": "no decision for that id"}})
-def get_decision(application_id: Annotated[ApplicationId, Path()], log: AuditLogDep) -> DecisionOut:
+async def get_decision(application_id: Annotated[ApplicationId, Path()], log: AuditLogDep) -> DecisionOut:
     """The decision stored for an application id."""
     row = stored_or_none(log, application_id)
     if row is None:

@@ -10,6 +10,6 @@ router = APIRouter(prefix="/v1/drawdowns", tags=["drawdowns"], dependencies=[Api
 
 
 @router.post("", response_model=DecisionOut)
-def decide_drawdown(drawdown: DrawdownRequest, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
+async def decide_drawdown(drawdown: DrawdownRequest, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
     """Approve a drawdown (the amount granted, capped by the available line) or decline it with reasons."""
     return decide_once(log, engine, "drawdown", drawdown.model_dump(mode="json"))

@@ -10,6 +10,6 @@ router = APIRouter(prefix="/v1/line-reviews", tags=["line reviews"], dependencie
 
 
 @router.post("", response_model=DecisionOut)
-def review_line(review: LineReview, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
+async def review_line(review: LineReview, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
     """Increase, decrease, freeze or keep a line; ``credit_line_minor`` is the new limit."""
     return decide_once(log, engine, "line_adjustment", review.model_dump(mode="json"))
