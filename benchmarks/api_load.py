@@ -67,20 +67,22 @@ def application_bodies(table, n: int, seed: int) -> list[dict]:
 
 
 def cpu_seconds(pid: int | None = None) -> float:
-    """CPU time (user + system) used so far by a process (this one when ``pid`` is None)."""
+    """CPU time (user + system) used so far by a process and its live children (this process when ``pid`` is None)."""
     if pid is None:
         return sum(os.times()[:2])
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
-def start_service(folder: Path, model_path: Path) -> tuple[subprocess.Popen, str, int]:
+def start_service(folder: Path, model_path: Path, workers: int) -> tuple[subprocess.Popen, str, int]:
     import httpx
 
     port = _free_port()
     env = {**os.environ, "CREDITMESH_DB": str(folder / "decisions.db"), "CREDITMESH_API_KEYS": API_KEY,
            "CREDITMESH_MODEL": str(model_path)}
-    process = subprocess.Popen([sys.executable, "-c", "from creditmesh.cli import app; app()", "serve", "--port", str(port)], env=env)
+    process = subprocess.Popen([sys.executable, "-c", "from creditmesh.cli import app; app()", "serve", "--port", str(port),
+                                "--workers", str(workers)], env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second to send")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send for")
     parser.add_argument("--concurrency", type=int, default=64, help="most requests in flight at once")
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes (creditmesh serve --workers)")
     parser.add_argument("--train-borrowers", type=int, default=5_000, help="borrowers simulated to train the GBM on")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     bodies = application_bodies(table, int(args.rate * args.seconds), args.seed)
     with tempfile.TemporaryDirectory(prefix="creditmesh-api-load-") as tmp:
         folder = Path(tmp)
-        process, url, port = start_service(folder, save_model(model, folder / "gbm"))
+        process, url, port = start_service(folder, save_model(model, folder / "gbm"), args.workers)
         try:
             warm = min(200, len(bodies))
             warm_up = encoded_requests("127.0.0.1", port, [{**b, "application_id": f"{b['application_id']}-warm"}
@@ -203,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     worst = float(ms.max()) if len(ms) else float("nan")
     achieved = len(latencies) / elapsed
     console.print(f"{len(bodies):,} credit-line decisions at a target of {args.rate:.0f}/s for {args.seconds:.0f} s "
-                  f"(after {warm} warm-up requests), concurrency ≤ {args.concurrency}, load average {load_average()}")
+                  f"(after {warm} warm-up requests), concurrency ≤ {args.concurrency}, {args.workers} service worker(s), load average {load_average()}")
     console.print(f"latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     console.print(f"achieved {achieved:.1f} decisions/s over {elapsed:.1f} s, errors {errors}")
     console.print(f"CPU per request: service {server_cpu / len(bodies) * 1e3:.2f} ms, load generator "

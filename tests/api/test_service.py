@@ -141,3 +141,23 @@ def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_
     assert changed.status_code == 409 and changed.json()["detail"][0]["loc"] == ["body", "application_id"]
     elsewhere = client.post("/v1/line-reviews", json={"application_id": body["application_id"], "limit_minor": 1})
     assert elsewhere.status_code == 409
+
+
+def test_serve_refuses_missing_settings_in_one_line(monkeypatch):
+    from typer.testing import CliRunner
+
+    from creditmesh.cli import app
+
+    monkeypatch.delenv("CREDITMESH_API_KEYS", raising=False)
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 2 and "CREDITMESH_API_KEYS" in result.output
+
+
+def test_settings_come_from_the_environment(tmp_path):
+    from creditmesh.api.settings import Settings
+    from creditmesh.errors import ParameterError
+
+    settings = Settings.from_env({"CREDITMESH_API_KEYS": "a, b,", "CREDITMESH_MODEL": "m", "CREDITMESH_DB": str(tmp_path / "d.db")})
+    assert settings.api_keys == {"a", "b"} and settings.db_url.startswith("sqlite:///") and settings.policy_path is None
+    with pytest.raises(ParameterError, match="CREDITMESH_MODEL"):
+        Settings.from_env({"CREDITMESH_API_KEYS": "a"})

@@ -56,3 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (applications, drawdowns, line_reviews, decisions, health):
         app.include_router(module.router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """:func:`create_app` under :meth:`Settings.from_env` (the factory ``creditmesh serve`` gives uvicorn)."""
+    return create_app(Settings.from_env())
