@@ -161,3 +161,24 @@ def test_settings_come_from_the_environment(tmp_path):
     assert settings.api_keys == {"a", "b"} and settings.db_url.startswith("sqlite:///") and settings.policy_path is None
     with pytest.raises(ParameterError, match="CREDITMESH_MODEL"):
         Settings.from_env({"CREDITMESH_API_KEYS": "a"})
+
+
+def test_the_openapi_schema_lists_every_route(server):
+    paths = httpx.get(f"{server}/openapi.json").json()["paths"]
+    assert {"/v1/applications", "/v1/drawdowns", "/v1/line-reviews", "/v1/decisions/{application_id}", "/healthz"} <= set(paths)
+
+
+def test_a_bug_is_a_bare_500_without_a_traceback(settings):
+    from fastapi.testclient import TestClient
+
+    from creditmesh.api.app import create_app
+    from creditmesh.api.deps import get_audit_log
+
+    def broken():
+        raise RuntimeError("secret internals")
+
+    app = create_app(settings)
+    app.dependency_overrides[get_audit_log] = broken
+    with TestClient(app, raise_server_exceptions=False) as test:
+        answer = test.get("/v1/decisions/x", headers={"X-API-Key": next(iter(settings.api_keys))})
+    assert answer.status_code == 500 and "secret" not in answer.text and "Traceback" not in answer.text
