@@ -182,3 +182,21 @@ def test_a_bug_is_a_bare_500_without_a_traceback(settings):
     with TestClient(app, raise_server_exceptions=False) as test:
         answer = test.get("/v1/decisions/x", headers={"X-API-Key": next(iter(settings.api_keys))})
     assert answer.status_code == 500 and "secret" not in answer.text and "Traceback" not in answer.text
+
+
+def test_a_lost_race_for_the_same_id_answers_with_the_decision_stored_first(settings, monkeypatch):
+    import creditmesh.api.decide as decide
+    from creditmesh.api.app import build_state
+
+    engine, log = build_state(settings)
+    body = {"application_id": _id("dd"), "requested_amount_minor": 700_00, "available_minor": 10_000_00,
+            "delinquent": False, "max_dpd_on_book": None, "on_blacklist": None}
+    first = decide.decide_once(log, engine, "drawdown", body)
+    calls, real = [], decide.stored_or_none
+
+    def late(log, application_id):  # the other writer stores between this request's look-up and its insert
+        calls.append(application_id)
+        return None if len(calls) == 1 else real(log, application_id)
+
+    monkeypatch.setattr(decide, "stored_or_none", late)
+    assert decide.decide_once(log, engine, "drawdown", body) == first and len(calls) == 2
