@@ -647,3 +647,26 @@ def decide_replay(
     typer.echo(json.dumps({"identical": result.identical, "stored": result.stored, "replayed": result.replayed}))
     if not result.identical:
         raise typer.Exit(code=1)
+
+
+# -- service ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the model).")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
+) -> None:
+    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
+    import uvicorn
+
+    from creditmesh.api.settings import Settings
+
+    try:
+        Settings.from_env()  # refuse bad settings here, in one line, before any worker starts
+    except CreditmeshError as error:
+        _fail(error)
+    uvicorn.run("creditmesh.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)

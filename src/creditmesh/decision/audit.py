@@ -92,6 +92,15 @@ def _inputs_json(application: Mapping[str, Any]) -> str:
     return inputs
 
 
+def _insert_new(connection: sa.Connection, table: sa.Table) -> Any:
+    """An insert that skips rows whose key is already there (SQLite and PostgreSQL both say ON CONFLICT DO NOTHING)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
 @dataclass(frozen=True)
 class Replay:
     """A stored decision and the decision made again from its stored inputs."""
@@ -110,6 +119,7 @@ class AuditLog:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine: sa.Engine | None = None
+        self._stored_policies: set[str] = set()
 
     @property
     def engine(self) -> sa.Engine:
@@ -153,18 +163,18 @@ class AuditLog:
         policies = {engine.policy_of(a).version: engine.policy_of(a) for a in {r["arm"] for r in rows}}
         if engine.shadow is not None:
             policies[engine.shadow.version] = engine.shadow
+        # Policies are append-only and keyed by content hash: once this log has stored one, it is there.
+        fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
+                 for v, p in policies.items() if v not in self._stored_policies]
         with self.engine.begin() as connection:
-            known = set(connection.execute(sa.select(POLICIES.c.policy_version)
-                                           .where(POLICIES.c.policy_version.in_(list(policies)))).scalars())
-            fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
-                     for v, p in policies.items() if v not in known]
-            if fresh:
-                connection.execute(POLICIES.insert(), fresh)
+            if fresh:  # another writer may store the same policy first (ON CONFLICT DO NOTHING)
+                connection.execute(_insert_new(connection, POLICIES), fresh)
             try:
                 connection.execute(DECISIONS.insert(), rows)
             except sa.exc.IntegrityError:
                 ids = [r["application_id"] for r in rows[:3]]
                 raise AuditError("application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})") from None
+        self._stored_policies.update(policies)
 
     def stored(self, application_id: str) -> Mapping[str, Any]:
         """The stored row of one decision."""

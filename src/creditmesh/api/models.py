@@ -1,0 +1,92 @@
+"""The service's input and output models: every input field bounded, money in integer minor units.
+
+Inputs forbid unknown fields, so a typo is a 422 naming it rather than a silently missing feature.
+The stored model is the audit log's row (:mod:`creditmesh.decision.audit`); the output carries
+only what the caller may see: no score, PD, grade, arm or shadow decision.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from creditmesh.schema import CHANNELS, EMPLOYMENT
+
+#: The largest amount any money field accepts: 10^12 minor units (ten billion in the major unit).
+MAX_MINOR = 10**12
+MAX_COUNT = 100_000
+
+ApplicationId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
+                                     description="the caller's id; repeating it returns the stored decision")]
+Minor = Annotated[StrictInt, Field(ge=0, le=MAX_MINOR, description="integer minor units (fen), never a float")]
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
+DaysPastDue = Annotated[StrictInt, Field(ge=0, le=10_000)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    application_id: ApplicationId
+
+
+class CreditLineApplication(_Input):
+    """A credit-line application: what the applicant declared, the bureau's answer and the device's signals."""
+
+    channel: Literal[CHANNELS] | None = None  # type: ignore[valid-type]
+    age: Annotated[StrictInt, Field(ge=16, le=100)]
+    monthly_income_minor: Minor | None = None
+    employment: Literal[EMPLOYMENT] | None = None  # type: ignore[valid-type]
+    bureau_score: Annotated[StrictInt, Field(ge=300, le=900)] | None = None
+    bureau_inquiries_6m: Count | None = None
+    bureau_delinquencies_24m: Count | None = None
+    device_age_days: Annotated[StrictInt, Field(ge=0, le=36_500)]
+    apply_hour: Annotated[StrictInt, Field(ge=0, le=23)]
+    contacts_count: Count
+    region: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    on_blacklist: StrictBool | None = None
+    ring_size: Count | None = None
+
+
+class DrawdownRequest(_Input):
+    """A drawdown under an existing line: the amount asked, what is left of the line and the behaviour on book."""
+
+    requested_amount_minor: Annotated[StrictInt, Field(gt=0, le=MAX_MINOR)]
+    available_minor: Minor
+    delinquent: StrictBool
+    max_dpd_on_book: DaysPastDue | None = None
+    on_blacklist: StrictBool | None = None
+
+
+class LineReview(_Input):
+    """A periodic line review: the current limit and the behaviour on book."""
+
+    limit_minor: Minor
+    max_dpd_on_book: DaysPastDue | None = None
+    line_utilization: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False,
+                                             description="outstanding principal / credit line (a ratio, not money)")] | None = None
+
+
+class DecisionOut(BaseModel):
+    """What the caller is told: the outcome, the amount and rate granted, and reasons a borrower can be told."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    application_id: str
+    stage: Literal["credit_line", "drawdown", "line_adjustment"]
+    outcome: Literal["approve", "decline", "review"]
+    credit_line_minor: int = Field(description="the line, drawdown amount or new limit granted; integer minor units")
+    apr: float | None = Field(description="annual rate as a fraction, for an approved credit line")
+    reasons: list[str]
+    policy_version: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "DecisionOut":
+        """From a decision row (``Decision.as_row()`` or the audit log's stored JSON)."""
+        return cls.model_validate({**row, "reasons": list(row["reasons"])})
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    policy_version: str
+    model_version: str | None

@@ -1,0 +1,1 @@
+"""One router per resource, included by :func:`creditmesh.api.app.create_app`."""

@@ -1,0 +1,45 @@
+"""The service's settings, read from the environment once, when the app is built (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from creditmesh.errors import ParameterError
+
+#: A limit on everything: the most API keys one service accepts.
+MAX_API_KEYS = 64
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the audit log lives, which keys may call, and the model and policy to decide with."""
+
+    db_url: str
+    api_keys: frozenset[str]
+    model_path: Path
+    policy_path: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path), ``CREDITMESH_API_KEYS`` (comma-separated),
+        ``CREDITMESH_MODEL`` (a saved model) and ``CREDITMESH_POLICY`` (default: the shipped policy)."""
+        env = os.environ if environ is None else environ
+        keys = frozenset(k.strip() for k in env.get("CREDITMESH_API_KEYS", "").split(",") if k.strip())
+        if not keys:
+            raise ParameterError("CREDITMESH_API_KEYS", "set at least one API key (comma-separated)")
+        if len(keys) > MAX_API_KEYS:
+            raise ParameterError("CREDITMESH_API_KEYS", f"at most {MAX_API_KEYS} keys")
+        model = env.get("CREDITMESH_MODEL", "")
+        if not model:
+            raise ParameterError("CREDITMESH_MODEL", "the path of a saved model (creditmesh model train --out)")
+        policy = env.get("CREDITMESH_POLICY")
+        return cls(db_url=database_url(env.get("CREDITMESH_DB", "decisions.db")), api_keys=keys,
+                   model_path=Path(model), policy_path=Path(policy) if policy else None)
+
+
+def database_url(value: str) -> str:
+    """A SQLAlchemy URL as given, or a SQLite URL for a plain file path."""
+    return value if "://" in value else f"sqlite:///{Path(value).resolve()}"

@@ -1,0 +1,60 @@
+"""A real uvicorn server on a free loopback port, in a background thread, over a small trained model."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+import uvicorn
+from tests_helpers import small_credit_line_applications, small_gbm
+
+from creditmesh.api.app import create_app
+from creditmesh.api.settings import Settings, database_url
+from creditmesh.scoring.artifact import save_model
+
+API_KEY = "test-key-1"
+
+
+@pytest.fixture(scope="session")
+def applications():
+    return small_credit_line_applications(borrowers=1500)
+
+
+@pytest.fixture(scope="session")
+def settings(applications, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("api")
+    model_path = save_model(small_gbm(applications), folder / "gbm")
+    return Settings(db_url=database_url(str(folder / "decisions.db")), api_keys=frozenset({API_KEY, "test-key-2"}),
+                    model_path=model_path)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server(settings):
+    """The base URL of the running service; stopped at the end of the session."""
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{config.port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture()
+def client(server):
+    with httpx.Client(base_url=server, headers={"X-API-Key": API_KEY}, timeout=10) as client:
+        yield client
