@@ -369,8 +369,6 @@ def main() -> None:  # pragma: no cover - console entry
     app()
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -670,3 +668,7 @@ def serve(
         _fail(error)
     uvicorn.run("creditmesh.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
