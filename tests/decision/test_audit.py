@@ -78,3 +78,25 @@ def test_a_batch_is_stored_whole_and_each_decision_replays_online(log, applicati
     assert json.loads(stored["shadow"])["policy_version"] == policy.version
     with pytest.raises(AuditError, match="already decided"):
         log.decide_table(engine, "credit_line", frame.head(2))
+
+
+def test_reviews_are_queued_with_their_decisions_and_settled_once(log, applications, model, policy):
+    data = policy.document.model_dump(mode="json")
+    data["credit_line"].update(review_band_below=0.02, review_band_above=0.02)
+    engine = DecisionEngine(policy_from_dict(data), model)
+    decided = log.decide_table(engine, "credit_line", applications.head(300))
+    sent = set(decided.application_id[decided.outcome == "review"])
+    assert sent, "the wide band sends some applications to people"
+    pending = log.pending_reviews(limit=1000)
+    assert {r["application_id"] for r in pending} == sent and all(r["status"] == "pending" for r in pending)
+    first = sorted(sent)[0]
+    settled = log.settle(first, outcome="approve", reviewer="analyst-1")
+    assert settled["status"] == "settled" and settled["outcome"] == "approve"
+    assert log.settle(first, outcome="approve", reviewer="analyst-1") == settled
+    with pytest.raises(AuditError, match="already settled as approve"):
+        log.settle(first, outcome="decline", reviewer="analyst-2")
+    with pytest.raises(AuditError, match="outcome"):
+        log.settle(sorted(sent)[-1], outcome="maybe", reviewer="analyst-1")
+    assert first not in {r["application_id"] for r in log.pending_reviews(limit=1000)}
+    with pytest.raises(AuditError, match="limit"):
+        log.pending_reviews(limit=0)

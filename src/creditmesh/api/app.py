@@ -14,7 +14,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews
+from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reviews
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.add_exception_handler(CreditmeshError, _field_error)
-    for module in (applications, drawdowns, line_reviews, decisions, health):
+    for module in (applications, drawdowns, line_reviews, decisions, reviews, health):
         app.include_router(module.router)
     return app
 

@@ -7,6 +7,7 @@ only what the caller may see: no score, PD, grade, arm or shadow decision.
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
@@ -84,6 +85,38 @@ class DecisionOut(BaseModel):
     def from_row(cls, row: Mapping[str, Any]) -> "DecisionOut":
         """From a decision row (``Decision.as_row()`` or the audit log's stored JSON)."""
         return cls.model_validate({**row, "reasons": list(row["reasons"])})
+
+
+class ReviewSettlement(BaseModel):
+    """A reviewer's answer to a pending review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Literal["approve", "decline"]
+    reviewer: Annotated[str, Field(min_length=1, max_length=64)]
+    note: Annotated[str, Field(max_length=2_000)] = ""
+
+
+class ReviewOut(BaseModel):
+    """A review in the queue: why the policy sent it to people, and, once settled, what they decided."""
+
+    application_id: str
+    stage: Literal["credit_line", "drawdown", "line_adjustment"]
+    queued_at: str = Field(description="UTC, ISO 8601")
+    reasons: list[str]
+    status: Literal["pending", "settled"]
+    outcome: Literal["approve", "decline"] | None
+    reviewer: str | None
+    settled_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "ReviewOut":
+        def iso(ns: int | None) -> str | None:
+            return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat()
+
+        return cls(application_id=row["application_id"], stage=row["stage"], queued_at=iso(row["queued_at_ns"]),
+                   reasons=list(row["reasons"]), status=row["status"], outcome=row["outcome"],
+                   reviewer=row["reviewer"], settled_at=iso(row["settled_at_ns"]))
 
 
 class Health(BaseModel):

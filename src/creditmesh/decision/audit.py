@@ -43,6 +43,23 @@ DECISIONS = sa.Table(
     sa.Column("shadow", sa.Text, comment="the shadow policy's decision as JSON, never enforced"),
 )
 
+REVIEWS = sa.Table(
+    "decision_reviews", _META,
+    sa.Column("application_id", sa.String(128), sa.ForeignKey("decision_log.application_id"), primary_key=True),
+    sa.Column("stage", sa.String(32), nullable=False),
+    sa.Column("queued_at_ns", sa.BigInteger, nullable=False, comment="when the decision sent it to people"),
+    sa.Column("reasons", sa.Text, nullable=False, comment="the decision's reasons (JSON list)"),
+    sa.Column("settled_at_ns", sa.BigInteger, comment="null while the review is pending"),
+    sa.Column("outcome", sa.String(16), comment="approve or decline, decided by a person"),
+    sa.Column("reviewer", sa.String(64)),
+    sa.Column("note", sa.Text),
+)
+sa.Index("ix_decision_reviews_pending", REVIEWS.c.settled_at_ns, REVIEWS.c.queued_at_ns)
+
+#: Outcomes a reviewer may give, and the most pending reviews one call lists.
+REVIEW_OUTCOMES = ("approve", "decline")
+MAX_REVIEWS_LISTED = 1_000
+
 #: The longest JSON document a decision's inputs may take (a limit on everything).
 MAX_INPUT_CHARS = 64_000
 
@@ -174,7 +191,47 @@ class AuditLog:
             except sa.exc.IntegrityError:
                 ids = [r["application_id"] for r in rows[:3]]
                 raise AuditError("application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})") from None
+            queued = [q for q in map(_queued, rows) if q is not None]
+            if queued:  # the manual-review queue is written with the decision, in the same transaction
+                connection.execute(REVIEWS.insert(), queued)
         self._stored_policies.update(policies)
+
+    # -- the manual-review queue -------------------------------------------------------------------
+    def pending_reviews(self, *, stage: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Reviews no one has settled yet, oldest first."""
+        if not 1 <= limit <= MAX_REVIEWS_LISTED:
+            raise AuditError("limit", f"must be between 1 and {MAX_REVIEWS_LISTED}, got {limit}")
+        query = sa.select(REVIEWS).where(REVIEWS.c.settled_at_ns.is_(None))
+        if stage is not None:
+            query = query.where(REVIEWS.c.stage == stage)
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(REVIEWS.c.queued_at_ns, REVIEWS.c.application_id).limit(limit))
+            return [_review(r._mapping) for r in rows]
+
+    def review(self, application_id: str) -> dict[str, Any]:
+        """One review, pending or settled."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(REVIEWS).where(REVIEWS.c.application_id == application_id)).first()
+        if row is None:
+            raise AuditError("application_id", f"no review queued for {application_id!r}")
+        return _review(row._mapping)
+
+    def settle(self, application_id: str, *, outcome: str, reviewer: str, note: str = "") -> dict[str, Any]:
+        """Record a person's outcome for a pending review, once; the same answer again returns it unchanged."""
+        if outcome not in REVIEW_OUTCOMES:
+            raise AuditError("outcome", f"must be one of {', '.join(REVIEW_OUTCOMES)}, got {outcome!r}")
+        if not reviewer or len(reviewer) > 64:
+            raise AuditError("reviewer", "must be 1 to 64 characters")
+        current = self.review(application_id)
+        if current["status"] == "pending":
+            with self.engine.begin() as connection:
+                connection.execute(REVIEWS.update().where(REVIEWS.c.application_id == application_id)
+                                   .where(REVIEWS.c.settled_at_ns.is_(None))
+                                   .values(settled_at_ns=time.time_ns(), outcome=outcome, reviewer=reviewer, note=note))
+            current = self.review(application_id)  # a concurrent reviewer may have settled it first
+        if (current["outcome"], current["reviewer"], current["note"]) != (outcome, reviewer, note):
+            raise AuditError("application_id", f"already settled as {current['outcome']} by {current['reviewer']}")
+        return current
 
     def stored(self, application_id: str) -> Mapping[str, Any]:
         """The stored row of one decision."""
@@ -194,6 +251,24 @@ class AuditLog:
         if policy.version != version:
             raise AuditError("policy_version", f"the stored policy {version} no longer hashes to its version")
         return policy
+
+
+def _queued(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The review-queue row of a stored decision that went to people, else None."""
+    if '"review"' not in row["decision"]:  # cheap test first: most decisions are not reviews
+        return None
+    decision = json.loads(row["decision"])
+    if decision["outcome"] != "review":
+        return None
+    return {"application_id": row["application_id"], "stage": row["stage"], "queued_at_ns": row["decided_at_ns"],
+            "reasons": json.dumps(decision["reasons"])}
+
+
+def _review(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {"application_id": row["application_id"], "stage": row["stage"], "queued_at_ns": row["queued_at_ns"],
+            "reasons": json.loads(row["reasons"]), "status": "pending" if row["settled_at_ns"] is None else "settled",
+            "settled_at_ns": row["settled_at_ns"], "outcome": row["outcome"], "reviewer": row["reviewer"],
+            "note": row["note"]}
 
 
 def replay(log: AuditLog, application_id: str, model: Any, *, stage_models: Mapping[str, Any] | None = None) -> Replay:
