@@ -286,7 +286,6 @@ def fit_categorical(name: str, values: pd.Series, y: np.ndarray, weight: np.ndar
                     rules: Mapping[str, str] | None = None) -> FeatureBinning:
     """Bin one categorical feature: rare categories pooled, the rest ordered by event rate and merged."""
     series = values.reset_index(drop=True)
-    missing = series.isna().to_numpy()
     codes, uniques = pd.factorize(_category_strings(series), use_na_sentinel=True)
     uniques = [str(u) for u in uniques]
     present = codes >= 0
@@ -324,7 +323,6 @@ def fit_categorical(name: str, values: pd.Series, y: np.ndarray, weight: np.ndar
     bins[present] = lookup[codes[present]]
     events, nonevents = _bin_counts(bins, y, weight, len(groups) + 1)
     woe, iv = _woe_table(events, nonevents)
-    del missing
     return replace(fitted, events=tuple(events), nonevents=tuple(nonevents), woe=tuple(woe), iv=iv)
 
 

@@ -231,7 +231,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
             boosters.append(_trimmed(booster))
             best.append(int(booster.best_iteration))
             if self.blend == "scorecard":
-                scorecard = Scorecard().fit(frame.iloc[train], target[train], sample_weight=weight[train])
+                scorecard = Scorecard()._fit(frame.iloc[train], target[train], sample_weight=weight[train])
                 oof[valid, 1] = scorecard.decision_function(frame.iloc[valid])
                 scorecards.append(scorecard)
         if not self.ensemble:  # one booster and one scorecard on every row serve; the folds only calibrate
@@ -239,7 +239,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
             full = lgb.Dataset(data, target, weight=weight, categorical_feature=encoder.categorical_indices)
             boosters = [lgb.Booster(model_str=lgb.train(params, full, num_boost_round=rounds).model_to_string())]
             if self.blend == "scorecard":
-                scorecards = [Scorecard().fit(frame, target, sample_weight=weight)]
+                scorecards = [Scorecard()._fit(frame, target, sample_weight=weight)]
         if self.blend == "scorecard":
             stack = LogisticRegression(C=1e6, max_iter=1000).fit(oof, target, sample_weight=weight)
             self.blend_weights_ = (float(stack.coef_[0, 0]), float(stack.coef_[0, 1]), float(stack.intercept_[0]))

@@ -96,6 +96,12 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "Scorecard":
+        self._fit(X, y, sample_weight)
+        self.training_ = data_fingerprint(X, y)
+        return self
+
+    def _fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "Scorecard":
+        """``fit`` without the training fingerprint: for scorecards inside a model that fingerprints its own data."""
         validate_params(type(self).__name__, self.get_params(deep=False), self._rules)
         binning = clone(self.binning) if self.binning is not None else BinningProcess()
         binning.fit(X, y, sample_weight=sample_weight)
@@ -114,7 +120,6 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = binning.n_features_in_
         self.feature_names_in_ = binning.feature_names_in_
         self._build_tables()
-        self.training_ = data_fingerprint(X, y)
         return self
 
     def _select(self, binning: BinningProcess, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray):
