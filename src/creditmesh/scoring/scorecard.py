@@ -29,6 +29,14 @@ from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.binning import BinningProcess, FeatureBinning, check_target
 
 SELECTIONS = ("filter", "stepwise")
+#: The default scale: 600 points at good:bad odds of 50:1, and 20 more points double the odds.
+PDO, BASE_SCORE, BASE_ODDS = 20.0, 600.0, 50.0
+
+
+def scaling(pdo: float, base_score: float, base_odds: float) -> tuple[float, float]:
+    """``(factor, offset)`` of the scale: a log-odds of good ``g`` scores ``offset + factor·g``."""
+    factor = pdo / math.log(2)
+    return factor, base_score - factor * math.log(base_odds)
 
 
 class Scorecard(ClassifierMixin, BaseEstimator):
@@ -80,8 +88,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, binning: BinningProcess | None = None, min_iv: float = 0.02, max_corr: float = 0.8,
-                 selection: str = "filter", max_features: int | None = None, C: float = 1.0, pdo: float = 20.0,
-                 base_score: float = 600.0, base_odds: float = 50.0, round_points: bool = True, n_reasons: int = 4) -> None:
+                 selection: str = "filter", max_features: int | None = None, C: float = 1.0, pdo: float = PDO,
+                 base_score: float = BASE_SCORE, base_odds: float = BASE_ODDS, round_points: bool = True, n_reasons: int = 4) -> None:
         self.binning = binning
         self.min_iv = min_iv
         self.max_corr = max_corr
@@ -195,8 +203,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def _build_tables(self) -> None:
         """Per feature and bin: the log-odds contribution and the points (shared by batch and online)."""
-        factor = self.pdo / math.log(2)
-        offset = self.base_score - factor * math.log(self.base_odds)
+        factor, offset = scaling(self.pdo, self.base_score, self.base_odds)
         share = (offset - factor * self.intercept_) / len(self.features_)
         self.contrib_ = {}
         self.points_ = {}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from creditmesh.errors import SchemaError
 from creditmesh.scoring.gbm import GBMClassifier
-from creditmesh.scoring.scorecard import Scorecard
+from creditmesh.scoring.scorecard import BASE_ODDS, BASE_SCORE, PDO, Scorecard, scaling
 
 #: The master scale: grade → the highest PD it holds (upper bounds, ascending); above the last, the last grade.
 MASTER_SCALE: tuple[tuple[str, float], ...] = (
@@ -46,11 +46,11 @@ def grade_one(pd_value: float) -> str:
     return _GRADES[bisect.bisect_left(_GRADE_BOUNDS, pd_value)]
 
 
-def _scaled(p: np.ndarray, pdo: float = 20.0, base_score: float = 600.0,
-            base_odds: float = 50.0) -> np.ndarray:
-    factor = pdo / np.log(2.0)
+def _scaled(p: np.ndarray) -> np.ndarray:
+    """A PD on the scorecard's default scale (:func:`creditmesh.scoring.scorecard.scaling`), to 2 decimals."""
+    factor, offset = scaling(PDO, BASE_SCORE, BASE_ODDS)
     q = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.round(base_score + factor * (np.log((1 - q) / q) - np.log(base_odds)), 2)
+    return np.round(offset + factor * np.log((1 - q) / q), 2)
 
 
 def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
