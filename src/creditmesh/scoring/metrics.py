@@ -41,15 +41,25 @@ def gini(y: np.ndarray, p: np.ndarray) -> float:
     return 2 * auc(y, p) - 1
 
 
-def ks(y: np.ndarray, p: np.ndarray) -> float:
-    """Kolmogorov–Smirnov: the largest gap between the cumulative shares of bads and goods over the score."""
+def cumulative_shares(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Riskiest first, at each cut-off between distinct scores (and 0): shares of rows, of bads, of goods taken.
+
+    Shares of goods against bads is the ROC curve; their largest gap is the KS.
+    """
     y, p = _check(y, p)
-    order = np.argsort(p, kind="mergesort")
+    order = np.argsort(-p, kind="mergesort")
     ys, ps = y[order], p[order]
     last = np.r_[ps[1:] != ps[:-1], True]  # evaluate only where the score changes
-    cum_bad = np.cumsum(ys)[last] / max(ys.sum(), 1)
-    cum_good = np.cumsum(1 - ys)[last] / max((1 - ys).sum(), 1)
-    return float(np.max(np.abs(cum_bad - cum_good)))
+    rows = np.r_[0.0, (np.flatnonzero(last) + 1) / max(len(ys), 1)]
+    bads = np.r_[0.0, np.cumsum(ys)[last] / max(ys.sum(), 1)]
+    goods = np.r_[0.0, np.cumsum(1 - ys)[last] / max((1 - ys).sum(), 1)]
+    return rows, bads, goods
+
+
+def ks(y: np.ndarray, p: np.ndarray) -> float:
+    """Kolmogorov–Smirnov: the largest gap between the cumulative shares of bads and goods over the score."""
+    _, bads, goods = cumulative_shares(y, p)
+    return float(np.max(np.abs(bads - goods)))
 
 
 def brier(y: np.ndarray, p: np.ndarray) -> float:

@@ -63,9 +63,7 @@ def _charts(y: np.ndarray, p: np.ndarray, score: np.ndarray) -> list[dict[str, s
     import matplotlib.pyplot as plt
 
     charts = []
-    order = np.argsort(-p, kind="mergesort")
-    tpr = np.r_[0, np.cumsum(y[order]) / max(y.sum(), 1)]
-    fpr = np.r_[0, np.cumsum(1 - y[order]) / max((1 - y).sum(), 1)]
+    share, tpr, fpr = metrics.cumulative_shares(y, p)
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.plot(fpr, tpr, label=f"AUC {metrics.auc(y, p):.3f}")
     ax.plot([0, 1], [0, 1], "--", color="grey")
@@ -74,7 +72,6 @@ def _charts(y: np.ndarray, p: np.ndarray, score: np.ndarray) -> list[dict[str, s
     charts.append({"title": "ROC curve", "png": _png(fig)})
 
     fig, ax = plt.subplots(figsize=(5, 4))
-    share = np.arange(len(order) + 1) / len(order)
     ax.plot(share, tpr, label="bads")
     ax.plot(share, fpr, label="goods")
     gap = np.abs(tpr - fpr)
