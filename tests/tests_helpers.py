@@ -29,3 +29,8 @@ def small_gbm(applications):
 
     return GBMClassifier(n_splits=2, learning_rate=0.2, max_rounds=40, early_stopping=10, num_threads=1).fit(
         applications[list(APPLICATION_FEATURES)], applications["bad_12m"])
+
+
+def application_of(row) -> dict:
+    """A table row as one application: a mapping of features, with missing values as None."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}

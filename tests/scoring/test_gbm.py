@@ -85,6 +85,8 @@ def test_clone_rebuilds_the_same_configuration():
 
 
 def test_a_refitted_single_model_serves_when_ensemble_is_off(credit):
+    from tests_helpers import application_of
+
     from creditmesh.scoring.serve import score_application, score_table
 
     X, y = credit
@@ -93,5 +95,5 @@ def test_a_refitted_single_model_serves_when_ensemble_is_off(credit):
     assert model.boosters_[0].num_trees() == round(np.mean(model.best_iterations_) * 3 / 2)
     table = score_table(model, X.head(20))
     for (_, row), (_, expected) in zip(X.head(20).iterrows(), table.iterrows()):
-        one = score_application(model, {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()})
+        one = score_application(model, application_of(row))
         assert (one.pd, one.reasons) == (expected["pd"], expected["reasons"])

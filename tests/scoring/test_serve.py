@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests_helpers import application_of
 
 from creditmesh.errors import SchemaError
 from creditmesh.scoring import BinningProcess, GBMClassifier, Scorecard
@@ -23,10 +23,6 @@ def models(credit):
     return {"scorecard": scorecard, "gbm": gbm}
 
 
-def _application(row: pd.Series) -> dict:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-
-
 @pytest.mark.parametrize("kind", ["scorecard", "gbm"])
 def test_batch_and_online_agree_on_every_row(models, credit, kind):
     X, _ = credit
@@ -34,7 +30,7 @@ def test_batch_and_online_agree_on_every_row(models, credit, kind):
     rows = X.head(300)
     table = score_table(model, rows)
     for (_, row), (_, expected) in zip(rows.iterrows(), table.iterrows()):
-        one = score_application(model, _application(row))
+        one = score_application(model, application_of(row))
         assert one.pd == expected["pd"]
         assert one.score == expected["score"]
         assert one.grade == expected["grade"]
@@ -73,12 +69,12 @@ def test_grades_follow_the_master_scale():
 @pytest.mark.parametrize("kind", ["scorecard", "gbm"])
 def test_a_missing_feature_or_text_for_a_number_is_refused_naming_it(models, credit, kind):
     X, _ = credit
-    app = _application(X.iloc[0])
+    app = application_of(X.iloc[0])
     del app["age"]
     with pytest.raises(SchemaError, match="age"):
         score_application(models[kind], app)
     with pytest.raises(SchemaError, match="age"):
-        score_application(models[kind], {**_application(X.iloc[0]), "age": "forty"})
+        score_application(models[kind], {**application_of(X.iloc[0]), "age": "forty"})
     with pytest.raises(SchemaError, match="age"):
         score_table(models[kind], X.drop(columns="age"))
 
@@ -91,5 +87,5 @@ def test_leaving_out_reasons_changes_nothing_else(models, credit, kind):
     full, bare = score_table(model, rows), score_table(model, rows, reasons=False)
     assert (full[["pd", "score", "grade"]] == bare[["pd", "score", "grade"]]).all().all()
     assert all(r == () for r in bare["reasons"])
-    one = score_application(model, _application(rows.iloc[0]), reasons=False)
+    one = score_application(model, application_of(rows.iloc[0]), reasons=False)
     assert one.reasons == () and one.pd == full["pd"].iloc[0]
