@@ -1,0 +1,368 @@
+"""Every headline metric as a time series, by day, month or quarter, optionally by segment.
+
+:func:`metric_series` answers the whole table with a handful of set-based DuckDB
+queries, one per family of metrics, each over all periods at once (no Python loop
+per period). Each figure is the one the point-in-time function of
+:mod:`creditmesh.portfolio.metrics` gives for that period, with the same
+readings of the footnotes:
+
+* Period metrics (loans originated, volume, platform-services share of volume,
+  weighted tenor, repeat borrower contribution, Day-1 delinquency, 30-day
+  collection) cover ``[period_start, period_end]``.
+* As-of metrics (cumulative users, outstanding balance, platform-services share
+  of balance, 90 day+ rate) are taken at ``period_end``.
+* Periods are calendar days, months or quarters. The first period starts on the
+  calendar boundary on or before ``start``; the last one is cut at ``end`` (so a
+  quarter to date reads like :func:`~creditmesh.portfolio.metrics.headline`).
+
+How the as-of figures are computed without a join of every installment with
+every period: an installment adds its principal to the outstanding balance on
+its loan's origination day and removes it on ``LEAST(paid_at, charged_off_on)``
+(settled, or its loan charged off: footnote 6's "excluding loans delinquent for
+more than 180 days"). The balance at ``D`` is the running sum of those events up
+to ``D``. The 90 day+ numerator needs a loan's whole balance while one of its
+installments is 91+ days late; only loans that ever were (a few per cent) are
+joined with the period ends they were 91+ at.
+
+Exclusions: the 90 day+ rate counts only the risk-bearing models
+(:data:`~creditmesh.schema.RISK_BEARING_MODELS`; ICE, technology solutions and
+capital-light carry no principal risk for the platform); the balance leaves out
+charged-off loans. A rate whose denominator is zero (an empty period, a segment
+without risk-bearing loans) is ``<NA>`` in a nullable ``Float64`` column: no
+data, never a division by zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from creditmesh.errors import ParameterError
+from creditmesh.portfolio.metrics import HEADLINE_METRICS, _day, _period
+from creditmesh.schema import PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from creditmesh.portfolio.book import Book
+
+#: Period lengths :func:`metric_series` accepts.
+FREQUENCIES = ("day", "month", "quarter")
+
+#: Segments :func:`metric_series` splits by, and the SQL expression of each on ``loans AS l`` /
+#: ``borrowers AS b``. ``product`` is the repayment schedule, ``tenor`` the contractual tenor.
+SEGMENTS = {
+    "institution": "l.institution_id",
+    "funding_model": "l.funding_model",
+    "channel": "b.channel",
+    "product": "l.schedule",
+    "tenor": "CAST(l.tenor_months AS VARCHAR) || 'm'",
+}
+
+_FAR = "DATE '9999-12-31'"
+
+
+def _key(freq: str, column: str) -> str:
+    # The start of the calendar period holding ``column``; freq is checked against FREQUENCIES.
+    return f"CAST(date_trunc('{freq}', {column}) AS DATE)"
+
+
+def _seg_loans(segment: str | None) -> str:
+    expression = "'all'" if segment is None else SEGMENTS[segment]
+    return f"""
+seg_loans AS (
+    SELECT l.loan_id, l.borrower_id, l.funding_model, l.principal_minor, l.tenor_months, l.originated_at,
+           CAST(l.originated_at AS DATE) AS orig_day, {expression} AS segment
+    FROM loans AS l JOIN borrowers AS b ON b.borrower_id = l.borrower_id
+)"""
+
+
+_CHARGE_OFFS = """
+charge_offs AS (
+    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
+    FROM installments
+    WHERE paid_at IS NULL OR paid_at > due_date + 181
+    GROUP BY loan_id
+)"""
+
+
+def _in(models: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{m}'" for m in models) + ")"  # fixed schema constants, not user values
+
+
+def _originations_sql(freq: str, segment: str | None) -> str:
+    return f"""
+WITH {_seg_loans(segment)},
+flagged AS (
+    SELECT *, originated_at > MIN(originated_at) OVER (PARTITION BY borrower_id) AS is_repeat FROM seg_loans
+)
+SELECT {_key(freq, 'orig_day')} AS period_start, segment,
+    COUNT(*) AS loans_originated,
+    CAST(SUM(principal_minor) AS BIGINT) AS volume,
+    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE funding_model IN {_in(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
+        AS platform_volume,
+    CAST(SUM(CAST(principal_minor AS HUGEINT) * tenor_months) AS BIGINT) AS principal_months,
+    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE is_repeat), 0) AS BIGINT) AS repeat_volume
+FROM flagged
+WHERE orig_day BETWEEN $start AND $end
+GROUP BY ALL
+"""
+
+
+def _balances_sql(freq: str, segment: str | None) -> str:
+    # Deltas per period: + on origination, - on settlement or charge-off; the running sum is the balance.
+    risk = _in(RISK_BEARING_MODELS)
+    platform = _in(PLATFORM_SERVICE_MODELS)
+    return f"""
+WITH {_seg_loans(segment)}, {_CHARGE_OFFS},
+events AS (
+    SELECT l.orig_day AS enter_day, LEAST(i.paid_at, c.charged_off_on) AS exit_day, i.principal_due_minor AS p,
+           l.segment, l.funding_model IN {risk} AS risk, l.funding_model IN {platform} AS platform
+    FROM installments AS i
+    JOIN seg_loans AS l ON l.loan_id = i.loan_id
+    LEFT JOIN charge_offs AS c ON c.loan_id = i.loan_id
+    WHERE l.orig_day <= $end
+),
+deltas AS (
+    SELECT {_key(freq, 'GREATEST(enter_day, $start)')} AS period_start, segment, risk, platform, SUM(p) AS delta
+    FROM events GROUP BY ALL
+    UNION ALL
+    SELECT {_key(freq, 'GREATEST(exit_day, $start)')}, segment, risk, platform, -SUM(p)
+    FROM events WHERE exit_day <= $end GROUP BY ALL
+)
+SELECT period_start, segment,
+    CAST(SUM(delta) AS BIGINT) AS balance_delta,
+    CAST(COALESCE(SUM(delta) FILTER (WHERE platform), 0) AS BIGINT) AS platform_balance_delta,
+    CAST(COALESCE(SUM(delta) FILTER (WHERE risk), 0) AS BIGINT) AS risk_balance_delta
+FROM deltas GROUP BY ALL
+"""
+
+
+def _ninety_plus_sql(freq: str, segment: str | None) -> str:
+    # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
+    return f"""
+WITH {_seg_loans(segment)}, {_CHARGE_OFFS},
+periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end),
+windows AS (
+    SELECT loan_id, MIN(due_date + 91) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
+    FROM installments
+    WHERE paid_at IS NULL OR paid_at > due_date + 91
+    GROUP BY loan_id
+),
+pairs AS (
+    SELECT w.loan_id, l.segment, p.period_start, p.period_end
+    FROM windows AS w
+    JOIN seg_loans AS l ON l.loan_id = w.loan_id
+    LEFT JOIN charge_offs AS c ON c.loan_id = w.loan_id
+    JOIN periods AS p
+      ON p.period_end >= w.first_day AND p.period_end < LEAST(w.last_paid, COALESCE(c.charged_off_on, {_FAR}))
+    WHERE l.funding_model IN {_in(RISK_BEARING_MODELS)}
+),
+states AS (
+    SELECT pr.loan_id, pr.segment, pr.period_start,
+        SUM(i.principal_due_minor) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > pr.period_end) AS outstanding,
+        BOOL_OR(i.due_date + 91 <= pr.period_end AND (i.paid_at IS NULL OR i.paid_at > pr.period_end)) AS late_91
+    FROM pairs AS pr JOIN installments AS i ON i.loan_id = pr.loan_id
+    GROUP BY pr.loan_id, pr.segment, pr.period_start
+)
+SELECT period_start, segment, CAST(SUM(outstanding) AS BIGINT) AS ninety_plus_balance
+FROM states WHERE late_91 GROUP BY ALL
+"""
+
+
+def _falling_due_sql(freq: str, segment: str | None) -> str:
+    # Installments falling due on loans current when the due date began (see metrics._FALLING_DUE_SQL).
+    return f"""
+WITH {_seg_loans(segment)},
+with_history AS (
+    SELECT loan_id, due_date, paid_at, principal_due_minor AS p,
+        MAX(COALESCE(paid_at, {_FAR})) OVER (
+            PARTITION BY loan_id ORDER BY due_date RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING
+        ) AS earlier_settled_by
+    FROM installments
+    WHERE due_date <= $end
+),
+falling_due AS (
+    SELECT h.due_date, h.paid_at, h.p, l.segment, (h.paid_at IS NULL OR h.paid_at > h.due_date) AS overdue
+    FROM with_history AS h JOIN seg_loans AS l ON l.loan_id = h.loan_id
+    WHERE h.due_date >= $start AND (h.earlier_settled_by IS NULL OR h.earlier_settled_by < h.due_date)
+)
+SELECT {_key(freq, 'due_date')} AS period_start, segment,
+    CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
+    CAST(COALESCE(SUM(p) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0) AS BIGINT) AS day1_due,
+    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until AND paid_at <= due_date + 30), 0)
+        AS BIGINT) AS collected,
+    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until), 0) AS BIGINT) AS collectable
+FROM falling_due GROUP BY ALL
+"""
+
+
+def _users_sql(freq: str, segment: str | None) -> str:
+    # First day each person counts: registered, approved a line, drew down (per segment for drawdowns).
+    person_segment = "'all'" if segment is None else ("b.channel" if segment == "channel" else "NULL")
+    return f"""
+WITH {_seg_loans(segment)},
+firsts AS (
+    SELECT 'registered' AS kind, {person_segment} AS segment, CAST(b.registered_at AS DATE) AS day
+    FROM borrowers AS b
+    UNION ALL
+    SELECT 'lines', {person_segment}, MIN(CAST(c.opened_at AS DATE))
+    FROM credit_lines AS c JOIN borrowers AS b ON b.borrower_id = c.borrower_id
+    GROUP BY c.borrower_id, b.channel
+    UNION ALL
+    SELECT 'drawdowns', segment, MIN(orig_day) FROM seg_loans GROUP BY borrower_id, segment
+)
+SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, segment,
+    COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
+    COUNT(*) FILTER (WHERE kind = 'lines') AS lines_delta,
+    COUNT(*) FILTER (WHERE kind = 'drawdowns') AS drawdowns_delta
+FROM firsts WHERE day <= $end AND segment IS NOT NULL GROUP BY ALL
+"""
+
+
+def _partners_sql(segment: str | None) -> str | None:
+    if segment is None:
+        return "SELECT 'all' AS segment, COUNT(*) AS partners FROM institutions"
+    if segment == "funding_model":
+        return "SELECT funding_model AS segment, COUNT(*) AS partners FROM institutions GROUP BY ALL"
+    if segment == "institution":
+        return "SELECT institution_id AS segment, 1 AS partners FROM institutions"
+    return None
+
+
+def periods(freq: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar periods of ``freq`` from the one holding ``start`` to the one holding ``end``, the last cut at ``end``."""
+    if freq not in FREQUENCIES:
+        raise ParameterError("freq", f"expected one of {', '.join(FREQUENCIES)}, got {freq!r}")
+    _period(start, end)
+    out: list[tuple[dt.date, dt.date]] = []
+    if freq == "day":
+        day = start
+        while day <= end:
+            out.append((day, day))
+            day += dt.timedelta(days=1)
+        return out
+    step = 1 if freq == "month" else 3
+    month = (start.month - 1) // step * step + 1
+    first = dt.date(start.year, month, 1)
+    while first <= end:
+        months = first.month - 1 + step
+        following = dt.date(first.year + months // 12, months % 12 + 1, 1)
+        out.append((first, min(following - dt.timedelta(days=1), end)))
+        first = following
+    return out
+
+
+def metric_series(
+    book: "Book",
+    freq: str = "month",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    *,
+    by: str | None = None,
+    observed_until: dt.date | None = None,
+) -> "pd.DataFrame":
+    """Every metric of :data:`~creditmesh.portfolio.metrics.HEADLINE_METRICS` for each period (and segment).
+
+    ``freq`` is ``day``, ``month`` or ``quarter``; ``start`` defaults to the
+    first origination, ``end`` to :attr:`Book.last_date`. ``by`` splits by one
+    of :data:`SEGMENTS` (``institution``, ``funding_model``, ``channel``,
+    ``product``, ``tenor``): loan figures follow the loan's segment; registered
+    users and users with approved lines are split only by ``channel`` (a
+    borrower attribute) and are ``<NA>`` otherwise; partners only by
+    ``funding_model`` and ``institution``. ``observed_until`` bounds the 30-day
+    collection cohort as in :func:`~creditmesh.portfolio.metrics.collection_rate_30d`
+    (default: the book's last date).
+
+    Returns one row per period (and segment), ordered, with ``period_start``,
+    ``period_end`` (``datetime.date``), ``segment`` when ``by`` is given, then
+    the metrics: counts and amounts as ``Int64``, rates and the tenor as
+    ``Float64`` with ``<NA>`` where the denominator is zero.
+    """
+    import pandas as pd
+
+    if by is not None and by not in SEGMENTS:
+        raise ParameterError("by", f"expected one of {', '.join(SEGMENTS)}, got {by!r}")
+    if freq not in FREQUENCIES:
+        raise ParameterError("freq", f"expected one of {', '.join(FREQUENCIES)}, got {freq!r}")
+    if end is None:
+        end = book.last_date
+    if start is None:
+        (start,) = book.one("SELECT MIN(CAST(originated_at AS DATE)) FROM loans")
+    if start is None or end is None:
+        raise ParameterError("start", "the book holds no loans; pass start and end explicitly")
+    start, end = _day(start, "start"), _day(end, "end")
+    grid = periods(freq, start, end)
+    start = grid[0][0]
+    if observed_until is None:
+        observed_until = book.last_date or end
+    params = {"start": start, "end": end}
+
+    origin = book.sql(_originations_sql(freq, by), params)
+    balances = book.sql(_balances_sql(freq, by), params)
+    ninety = book.sql(
+        _ninety_plus_sql(freq, by), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}
+    )
+    due = book.sql(_falling_due_sql(freq, by), {**params, "observed_until": _day(observed_until, "observed_until")})
+    users = book.sql(_users_sql(freq, by), params)
+    partners_sql = _partners_sql(by)
+
+    segments: list[str] = ["all"] if by is None else sorted(
+        set(book.sql(f"WITH {_seg_loans(by)} SELECT DISTINCT segment FROM seg_loans")["segment"].dropna())
+        | (set(users["segment"].dropna()) if by == "channel" else set())
+    )
+    frame = pd.DataFrame(
+        [(s, e, seg) for s, e in grid for seg in segments], columns=["period_start", "period_end", "segment"]
+    )
+    for part in (origin, balances, ninety, due, users):
+        part["period_start"] = pd.to_datetime(part["period_start"]).dt.date
+        frame = frame.merge(part, on=["period_start", "segment"], how="left")
+    amounts = [c for c in frame.columns if c not in ("period_start", "period_end", "segment")]
+    frame[amounts] = frame[amounts].fillna(0).astype("int64")
+    frame = frame.sort_values(["segment", "period_start"], kind="stable").reset_index(drop=True)
+    running = frame.groupby("segment", sort=False)
+    for delta, total in (
+        ("balance_delta", "balance"),
+        ("platform_balance_delta", "platform_balance"),
+        ("risk_balance_delta", "risk_balance"),
+        ("registered_delta", "registered"),
+        ("lines_delta", "lines"),
+        ("drawdowns_delta", "drawdowns"),
+    ):
+        frame[total] = running[delta].cumsum()
+
+    out = frame[["period_start", "period_end", "segment"]].copy()
+    if partners_sql is None:
+        out["financial_institution_partners"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    else:
+        partners = book.sql(partners_sql).set_index("segment")["partners"]
+        out["financial_institution_partners"] = frame["segment"].map(partners).astype("Int64")
+    person_counts = by is None or by == "channel"
+    for name, column in (
+        ("cumulative_registered_users", "registered"),
+        ("cumulative_users_with_approved_credit_lines", "lines"),
+    ):
+        out[name] = frame[column].astype("Int64") if person_counts else pd.array([pd.NA] * len(out), dtype="Int64")
+    out["cumulative_borrowers_with_drawdown"] = frame["drawdowns"].astype("Int64")
+    out["loans_originated"] = frame["loans_originated"].astype("Int64")
+    out["loan_volume_minor"] = frame["volume"].astype("Int64")
+    out["platform_services_volume_share"] = _rate(frame["platform_volume"], frame["volume"])
+    out["total_outstanding_balance_minor"] = frame["balance"].astype("Int64")
+    out["platform_services_balance_share"] = _rate(frame["platform_balance"], frame["balance"])
+    out["weighted_average_tenor_months"] = _rate(frame["principal_months"], frame["volume"])
+    out["delinquency_rate_90_plus"] = _rate(frame["ninety_plus_balance"], frame["risk_balance"])
+    out["repeat_borrower_contribution"] = _rate(frame["repeat_volume"], frame["volume"])
+    out["day1_delinquency_rate"] = _rate(frame["day1_overdue"], frame["day1_due"])
+    out["collection_rate_30d"] = _rate(frame["collected"], frame["collectable"])
+    assert list(out.columns[3:]) == list(HEADLINE_METRICS), "series columns drifted from HEADLINE_METRICS"
+    if by is None:
+        out = out.drop(columns="segment")
+    return out
+
+
+def _rate(numerator: "pd.Series", denominator: "pd.Series") -> "pd.Series":
+    """numerator / denominator as nullable Float64, ``<NA>`` where the denominator is zero."""
+    import pandas as pd
+
+    values = numerator.to_numpy(dtype="float64") / denominator.where(denominator != 0, 1).to_numpy(dtype="float64")
+    return pd.Series(pd.array(values, dtype="Float64"), index=numerator.index).mask(denominator == 0)
