@@ -164,3 +164,21 @@ def _frame(name: str, rows: list[dict]) -> pd.DataFrame | pa.Table:
 def loan_book() -> type[LoanBook]:
     """The :class:`LoanBook` builder (session-scoped, so hypothesis tests may use it)."""
     return LoanBook
+
+
+@pytest.fixture(scope="session")
+def simulated_tables():
+    """A small simulated platform (3,000 borrowers over 24 months, under a second): the five required tables."""
+    from creditmesh.portfolio import REQUIRED_TABLES
+    from creditmesh.simulate import SimulationConfig, simulate
+
+    result = simulate(SimulationConfig(borrowers=3_000, months=24, seed=1))
+    return {name: result.tables[name] for name in REQUIRED_TABLES}
+
+
+@pytest.fixture(scope="session")
+def simulated_book(simulated_tables):
+    """The simulated platform as a :class:`Book` (read-only, shared by the session)."""
+    book = Book.from_frames(**simulated_tables)
+    yield book
+    book.close()

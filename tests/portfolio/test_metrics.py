@@ -31,7 +31,9 @@ from creditmesh.portfolio import (
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
 )
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.schema import PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+
+from _portfolio_books import START, due_date_book, loan_rows, ninety_plus_book, origination_book
 
 UTC = dt.timezone.utc
 AS_OF = dt.date(2024, 12, 31)
@@ -67,26 +69,6 @@ def test_days_past_due_counts_from_the_oldest_open_installment_and_181_charges_o
     }
     assert states.loc[states["charged_off"], :].index.tolist() == ["dpd181"]
     assert states.loc["two", "outstanding_principal_minor"] == 300
-
-
-def ninety_plus_book(loan_book):
-    """Loans at the 90/91/180/181 dpd boundaries, a current one, and one of each other funding model."""
-    lb = loan_book()
-    lb.single("dpd90", principal=1_000, originated=OLD, due=days_before(AS_OF, 90))
-    lb.single("dpd91", principal=2_000, originated=OLD, due=days_before(AS_OF, 91))
-    lb.single("dpd180", principal=4_000, originated=OLD, due=days_before(AS_OF, 180))
-    lb.single("dpd181", principal=8_000, originated=OLD, due=days_before(AS_OF, 181))
-    lb.loan("current", principal=16_500, originated=OLD)
-    lb.installment("current", dt.date(2024, 12, 15), 500, paid=dt.date(2024, 12, 15))
-    lb.installment("current", dt.date(2025, 1, 15), 16_000)
-    dpd120 = days_before(AS_OF, 120)
-    lb.single("off120", principal=32_000, originated=OLD, due=dpd120, funding_model="capital_heavy_off")
-    lb.single("ice120", principal=64_000, originated=OLD, due=dpd120, funding_model="ice")
-    lb.single("tech120", principal=128_000, originated=OLD, due=dpd120, funding_model="tech_solution")
-    lb.single("light120", principal=256_000, originated=OLD, due=dpd120, funding_model="capital_light")
-    lb.single("repaid", principal=512_000, originated=OLD, due=dt.date(2024, 6, 1), paid=dt.date(2024, 6, 1))
-    lb.single("not_yet", principal=1_024_000, originated=dt.date(2025, 1, 5), due=dt.date(2025, 2, 5))
-    return lb.book()
 
 
 def test_ninety_plus_rate_counts_91_to_180_dpd_of_risk_bearing_loans_not_charged_off(loan_book):
@@ -148,25 +130,6 @@ def test_settling_on_day_181_avoids_charge_off_but_settling_on_day_182_does_not(
 
 
 # -- Day-1 delinquency and 30-day collection -----------------------------------------
-
-
-def due_date_book(loan_book):
-    """Installments due 2024-10-10 settled on time, late, never, ahead; one immature; one after charge-off."""
-    lb = loan_book()
-    due = dt.date(2024, 10, 10)
-    opened = dt.date(2024, 9, 1)
-    lb.single("on_time", principal=1_000, originated=opened, due=due, paid=due)
-    lb.single("late1", principal=2_000, originated=opened, due=due, paid=due + timedelta(days=1))
-    lb.single("late31", principal=4_000, originated=opened, due=due, paid=due + timedelta(days=31))
-    lb.single("late30", principal=8_000, originated=opened, due=due, paid=due + timedelta(days=30))
-    lb.single("never", principal=16_000, originated=opened, due=due)
-    lb.single("prepaid", principal=32_000, originated=opened, due=due, paid=due - timedelta(days=5))
-    lb.single("q3", principal=64_000, originated=opened, due=dt.date(2024, 9, 30))
-    lb.single("immature", principal=128_000, originated=opened, due=dt.date(2024, 12, 15))
-    lb.loan("written_off", principal=600_000, originated=dt.date(2024, 2, 1))
-    lb.installment("written_off", dt.date(2024, 3, 1), 344_000)  # charged off on 2024-08-29
-    lb.installment("written_off", due, 256_000)
-    return lb.book()
 
 
 def test_day1_rate_counts_principal_unpaid_at_end_of_due_date_over_principal_still_due(loan_book):
@@ -243,20 +206,6 @@ def test_repeat_contribution_counts_loans_after_an_earlier_drawdown_not_the_flag
     total = 2_000 + 4_000 + 8_000 + 16_000 + 32_000 + 64_000 + 128_000 + 256_000
     assert repeat_borrower_contribution(book, *Q4) == repeat / total
     assert repeat_borrower_contribution(book, dt.date(2024, 5, 1), dt.date(2024, 5, 31)) == 0.0
-
-
-def origination_book(loan_book):
-    lb = loan_book()
-    day = dt.date(2024, 11, 1)
-    lb.loan("on", principal=1_000, originated=day, tenor_months=6)
-    lb.loan("off", principal=2_000, originated=day, funding_model="capital_heavy_off", tenor_months=12)
-    lb.loan("light", principal=4_000, originated=day, funding_model="capital_light", tenor_months=12)
-    lb.loan("ice", principal=8_000, originated=day, funding_model="ice", tenor_months=12)
-    lb.loan("tech", principal=16_000, originated=day, funding_model="tech_solution", tenor_months=3)
-    # UTC days decide the quarter: 23:30 on Sep 30 is Q3, 23:59 on Dec 31 is Q4.
-    lb.loan("q3_late", principal=32_000, originated=dt.datetime(2024, 9, 30, 23, 30, tzinfo=UTC), tenor_months=36)
-    lb.loan("q4_last", principal=64_000, originated=dt.datetime(2024, 12, 31, 23, 59, tzinfo=UTC), tenor_months=9)
-    return lb.book()
 
 
 def test_volume_count_and_platform_share_of_a_quarter(loan_book):
@@ -392,25 +341,6 @@ def test_seed_figures_are_named_after_headline_metrics_and_match_the_disclosed_a
 
 
 # -- invariants on random books ------------------------------------------------------
-
-START = dt.date(2024, 1, 1)
-
-installment_rows = st.lists(
-    st.tuples(
-        st.integers(0, 400),  # due day, days after START
-        st.integers(0, 1_000_000),  # principal due
-        st.one_of(st.none(), st.integers(-40, 250)),  # days from due date to settlement, or never
-    ),
-    min_size=1,
-    max_size=4,
-)
-loan_rows = st.lists(
-    # funding model, borrower, origination day (days after START), installments
-    st.tuples(st.sampled_from(FUNDING_MODELS), st.integers(0, 3), st.integers(0, 60), installment_rows),
-    min_size=1,
-    max_size=6,
-)
-
 
 def oracle(loans, as_of: dt.date):
     """The footnotes' readings in plain Python, loan by loan, over the rows of ``loan_rows``."""

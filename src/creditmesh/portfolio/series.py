@@ -19,7 +19,8 @@ How the as-of figures are computed without a join of every installment with
 every period: an installment adds its principal to the outstanding balance on
 its loan's origination day and removes it on ``LEAST(paid_at, charged_off_on)``
 (settled, or its loan charged off: footnote 6's "excluding loans delinquent for
-more than 180 days"). The balance at ``D`` is the running sum of those events up
+more than 180 days"), or on the origination day if that is later (an
+installment settled before its loan began never counts). The balance at ``D`` is the running sum of those events up
 to ``D``. The 90 day+ numerator needs a loan's whole balance while one of its
 installments is 91+ days late; only loans that ever were (a few per cent) are
 joined with the period ends they were 91+ at.
@@ -116,7 +117,7 @@ def _balances_sql(freq: str, segment: str | None) -> str:
     return f"""
 WITH {_seg_loans(segment)}, {_CHARGE_OFFS},
 events AS (
-    SELECT l.orig_day AS enter_day, LEAST(i.paid_at, c.charged_off_on) AS exit_day, i.principal_due_minor AS p,
+    SELECT l.orig_day AS enter_day, GREATEST(LEAST(i.paid_at, c.charged_off_on), l.orig_day) AS exit_day, i.principal_due_minor AS p,
            l.segment, l.funding_model IN {risk} AS risk, l.funding_model IN {platform} AS platform
     FROM installments AS i
     JOIN seg_loans AS l ON l.loan_id = i.loan_id

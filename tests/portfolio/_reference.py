@@ -1,0 +1,178 @@
+"""A plain-pandas reading of every headline metric, period by period: the tests' (and the benchmark's) reference.
+
+Written from the footnotes and the readings stated in ``creditmesh.portfolio.metrics``,
+not translated from its SQL: one loop per period and segment, numpy/pandas inside.
+Dates are ``datetime64[D]``; a never-settled installment has ``NaT`` and compares as
+"later than any day" through explicit ``isnat`` tests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+RISK_BEARING = ("capital_heavy_on", "capital_heavy_off")
+PLATFORM_SERVICES = ("capital_light", "ice", "tech_solution")
+SEGMENT_COLUMNS = {
+    "institution": "institution_id",
+    "funding_model": "funding_model",
+    "channel": "channel",
+    "product": "schedule",
+    "tenor": "tenor",
+}
+FAR = np.datetime64("9999-12-31", "D")
+
+
+def _days(values) -> np.ndarray:
+    series = pd.Series(values)
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.to_datetime(series).to_numpy().astype("datetime64[D]")
+
+
+def _frame(table) -> pd.DataFrame:
+    return table.to_pandas() if hasattr(table, "to_pandas") else table.copy()
+
+
+class ReferenceBook:
+    """The five required tables as pandas frames, with the per-installment facts every period needs."""
+
+    def __init__(self, tables: dict) -> None:
+        loans = _frame(tables["loans"])
+        borrowers = _frame(tables["borrowers"])
+        inst = _frame(tables["installments"])
+        self.institutions = _frame(tables["institutions"])
+        self.lines = _frame(tables["credit_lines"])
+        self.lines["opened_day"] = _days(self.lines["opened_at"])
+        borrowers["registered_day"] = _days(borrowers["registered_at"])
+        self.borrowers = borrowers
+        loans["orig_day"] = _days(loans["originated_at"])
+        loans["channel"] = loans["borrower_id"].map(borrowers.set_index("borrower_id")["channel"])
+        loans["tenor"] = loans["tenor_months"].astype(str) + "m"
+        first_at = loans.groupby("borrower_id")["originated_at"].transform("min")
+        loans["is_repeat"] = loans["originated_at"] > first_at
+        self.loans = loans.set_index("loan_id", drop=False)
+
+        inst["due"] = _days(inst["due_date"])
+        inst["paid"] = _days(inst["paid_at"])
+        late_181 = np.isnat(inst["paid"].to_numpy()) | (inst["paid"].to_numpy() > inst["due"].to_numpy() + np.timedelta64(181, "D"))
+        charge = inst.loc[late_181].groupby("loan_id")["due"].min() + np.timedelta64(181, "D")
+        self.charged_off_on = charge
+        # The latest settlement among installments due strictly earlier on the same loan (NaT -> FAR).
+        settled = inst["paid"].fillna(pd.Timestamp(FAR))
+        by_due = settled.groupby([inst["loan_id"], inst["due"]]).max().rename("settled").reset_index()
+        by_due = by_due.sort_values(["loan_id", "due"])
+        by_due["earlier"] = by_due.groupby("loan_id")["settled"].cummax().groupby(by_due["loan_id"]).shift(1)
+        inst = inst.merge(by_due[["loan_id", "due", "earlier"]], on=["loan_id", "due"], how="left")
+        self.inst = inst
+
+    # -- per period ---------------------------------------------------------------------------
+
+    def _as_of(self, loans: pd.DataFrame, inst: pd.DataFrame, day: np.datetime64) -> dict:
+        paid = inst["paid"].to_numpy()
+        due = inst["due"].to_numpy()
+        open_ = np.isnat(paid) | (paid > day)
+        outstanding = pd.Series(np.where(open_, inst["principal_due_minor"].to_numpy(), 0)).groupby(
+            inst["loan_id"].to_numpy()
+        ).sum()
+        late = open_ & (due < day)
+        oldest = pd.Series(due[late]).groupby(inst["loan_id"].to_numpy()[late]).min()
+        frame = loans[["funding_model", "orig_day"]].copy()
+        frame["outstanding"] = outstanding.reindex(frame.index).fillna(0).astype("int64")
+        frame["dpd"] = (day - oldest.reindex(frame.index)).dt.days.fillna(0)
+        charge = self.charged_off_on.reindex(frame.index)
+        live = (frame["orig_day"] <= day) & ~(charge <= day)
+        frame = frame[live]
+        risk = frame[frame["funding_model"].isin(RISK_BEARING)]
+        return {
+            "balance": int(frame["outstanding"].sum()),
+            "platform_balance": int(frame.loc[frame["funding_model"].isin(PLATFORM_SERVICES), "outstanding"].sum()),
+            "risk_balance": int(risk["outstanding"].sum()),
+            "ninety": int(risk.loc[risk["dpd"].between(91, 180), "outstanding"].sum()),
+        }
+
+    def _period(self, loans, inst, start, end, observed_until) -> dict:
+        new = loans[(loans["orig_day"] >= start) & (loans["orig_day"] <= end)]
+        falling = inst[(inst["due"] >= start) & (inst["due"] <= end)]
+        falling = falling[falling["earlier"].isna() | (falling["earlier"] < falling["due"])]
+        paid, due, p = falling["paid"], falling["due"], falling["principal_due_minor"]
+        overdue = paid.isna() | (paid > due)
+        mature = overdue & (due + pd.Timedelta(days=30) <= observed_until)
+        return {
+            "count": len(new),
+            "volume": int(new["principal_minor"].sum()),
+            "platform_volume": int(new.loc[new["funding_model"].isin(PLATFORM_SERVICES), "principal_minor"].sum()),
+            "principal_months": int((new["principal_minor"] * new["tenor_months"].astype("int64")).sum()),
+            "repeat_volume": int(new.loc[new["is_repeat"], "principal_minor"].sum()),
+            "day1_overdue": int(p[overdue].sum()),
+            "day1_due": int(p[paid.isna() | (paid >= due)].sum()),
+            "collected": int(p[mature & (paid <= due + pd.Timedelta(days=30))].sum()),
+            "collectable": int(p[mature].sum()),
+        }
+
+    def series(
+        self,
+        periods: list[tuple[dt.date, dt.date]],
+        *,
+        by: str | None = None,
+        observed_until: dt.date,
+    ) -> pd.DataFrame:
+        """One row per period (and segment), with the columns of ``metric_series``; ``None`` for no data."""
+        observed = np.datetime64(observed_until, "D")
+        if by is None:
+            segments = {"all": self.loans}
+        else:
+            column = SEGMENT_COLUMNS[by]
+            values = set(self.loans[column])
+            if by == "channel":
+                values |= set(self.borrowers["channel"])
+            segments = {v: self.loans[self.loans[column] == v] for v in sorted(values)}
+        rows = []
+        for name, loans in segments.items():
+            inst = self.inst[self.inst["loan_id"].isin(loans.index)]
+            people = self.borrowers if by in (None, "channel") else None
+            if by == "channel":
+                people = self.borrowers[self.borrowers["channel"] == name]
+            for start, end in periods:
+                s, e = np.datetime64(start, "D"), np.datetime64(end, "D")
+                a, q = self._as_of(loans, inst, e), self._period(loans, inst, s, e, observed)
+                row = {"period_start": start, "period_end": end, "segment": name}
+                row["financial_institution_partners"] = self._partners(by, name)
+                if people is None:
+                    row["cumulative_registered_users"] = None
+                    row["cumulative_users_with_approved_credit_lines"] = None
+                else:
+                    row["cumulative_registered_users"] = int((people["registered_day"] <= e).sum())
+                    lines = self.lines[self.lines["borrower_id"].isin(people["borrower_id"])]
+                    row["cumulative_users_with_approved_credit_lines"] = int(
+                        lines.loc[lines["opened_day"] <= e, "borrower_id"].nunique()
+                    )
+                row["cumulative_borrowers_with_drawdown"] = int(loans.loc[loans["orig_day"] <= e, "borrower_id"].nunique())
+                row["loans_originated"] = q["count"]
+                row["loan_volume_minor"] = q["volume"]
+                row["platform_services_volume_share"] = _ratio(q["platform_volume"], q["volume"])
+                row["total_outstanding_balance_minor"] = a["balance"]
+                row["platform_services_balance_share"] = _ratio(a["platform_balance"], a["balance"])
+                row["weighted_average_tenor_months"] = _ratio(q["principal_months"], q["volume"])
+                row["delinquency_rate_90_plus"] = _ratio(a["ninety"], a["risk_balance"])
+                row["repeat_borrower_contribution"] = _ratio(q["repeat_volume"], q["volume"])
+                row["day1_delinquency_rate"] = _ratio(q["day1_overdue"], q["day1_due"])
+                row["collection_rate_30d"] = _ratio(q["collected"], q["collectable"])
+                rows.append(row)
+        out = pd.DataFrame(rows)
+        return out.drop(columns="segment") if by is None else out
+
+    def _partners(self, by, name) -> int | None:
+        if by is None:
+            return len(self.institutions)
+        if by == "funding_model":
+            return int((self.institutions["funding_model"] == name).sum())
+        if by == "institution":
+            return 1
+        return None
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return None if denominator == 0 else numerator / denominator
