@@ -54,43 +54,47 @@ class ReferenceBook:
         first_at = loans.groupby("borrower_id")["originated_at"].transform("min")
         loans["is_repeat"] = loans["originated_at"] > first_at
         self.loans = loans.set_index("loan_id", drop=False)
+        self.loans["code"] = np.arange(len(loans))
 
         inst["due"] = _days(inst["due_date"])
         inst["paid"] = _days(inst["paid_at"])
         late_181 = np.isnat(inst["paid"].to_numpy()) | (inst["paid"].to_numpy() > inst["due"].to_numpy() + np.timedelta64(181, "D"))
         charge = inst.loc[late_181].groupby("loan_id")["due"].min() + np.timedelta64(181, "D")
-        self.charged_off_on = charge
+        self.loans["charged_off_on"] = charge.reindex(self.loans.index).to_numpy().astype("datetime64[D]")
         # The latest settlement among installments due strictly earlier on the same loan (NaT -> FAR).
         settled = inst["paid"].fillna(pd.Timestamp(FAR))
         by_due = settled.groupby([inst["loan_id"], inst["due"]]).max().rename("settled").reset_index()
         by_due = by_due.sort_values(["loan_id", "due"])
         by_due["earlier"] = by_due.groupby("loan_id")["settled"].cummax().groupby(by_due["loan_id"]).shift(1)
         inst = inst.merge(by_due[["loan_id", "due", "earlier"]], on=["loan_id", "due"], how="left")
+        inst["code"] = self.loans["code"].reindex(inst["loan_id"]).to_numpy()
         self.inst = inst
 
     # -- per period ---------------------------------------------------------------------------
 
     def _as_of(self, loans: pd.DataFrame, inst: pd.DataFrame, day: np.datetime64) -> dict:
+        """Balances at the end of ``day``: per loan, open principal and days past due, then the footnotes' sums."""
+        n = len(self.loans)
+        code = inst["code"].to_numpy()
         paid = inst["paid"].to_numpy()
         due = inst["due"].to_numpy()
         open_ = np.isnat(paid) | (paid > day)
-        outstanding = pd.Series(np.where(open_, inst["principal_due_minor"].to_numpy(), 0)).groupby(
-            inst["loan_id"].to_numpy()
-        ).sum()
+        outstanding = np.bincount(code[open_], weights=inst["principal_due_minor"].to_numpy()[open_], minlength=n)
         late = open_ & (due < day)
-        oldest = pd.Series(due[late]).groupby(inst["loan_id"].to_numpy()[late]).min()
-        frame = loans[["funding_model", "orig_day"]].copy()
-        frame["outstanding"] = outstanding.reindex(frame.index).fillna(0).astype("int64")
-        frame["dpd"] = (day - oldest.reindex(frame.index)).dt.days.fillna(0)
-        charge = self.charged_off_on.reindex(frame.index)
-        live = (frame["orig_day"] <= day) & ~(charge <= day)
-        frame = frame[live]
-        risk = frame[frame["funding_model"].isin(RISK_BEARING)]
+        oldest = np.full(n, FAR)
+        np.minimum.at(oldest, code[late], due[late].astype("datetime64[D]"))
+        dpd = np.where(oldest == FAR, 0, (day - oldest).astype(np.int64))
+        rows = loans["code"].to_numpy()
+        charge = self.loans["charged_off_on"].to_numpy()[rows]
+        live = (loans["orig_day"].to_numpy() <= day) & ~(charge <= day)
+        model = loans["funding_model"].to_numpy()
+        amount = outstanding[rows].astype(np.int64)
+        risk = live & np.isin(model, RISK_BEARING)
         return {
-            "balance": int(frame["outstanding"].sum()),
-            "platform_balance": int(frame.loc[frame["funding_model"].isin(PLATFORM_SERVICES), "outstanding"].sum()),
-            "risk_balance": int(risk["outstanding"].sum()),
-            "ninety": int(risk.loc[risk["dpd"].between(91, 180), "outstanding"].sum()),
+            "balance": int(amount[live].sum()),
+            "platform_balance": int(amount[live & np.isin(model, PLATFORM_SERVICES)].sum()),
+            "risk_balance": int(amount[risk].sum()),
+            "ninety": int(amount[risk & (dpd[rows] >= 91) & (dpd[rows] <= 180)].sum()),
         }
 
     def _period(self, loans, inst, start, end, observed_until) -> dict:

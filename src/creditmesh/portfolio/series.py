@@ -172,21 +172,28 @@ FROM states WHERE late_91 GROUP BY ALL
 
 
 def _falling_due_sql(freq: str, segment: str | None) -> str:
-    # Installments falling due on loans current when the due date began (see metrics._FALLING_DUE_SQL).
+    # Installments falling due on loans current when the due date began (metrics._FALLING_DUE_SQL's
+    # reading): no earlier installment of the loan was still unpaid then. Only installments not settled
+    # by the end of their own due date can block a later one, and they are few, so the test is an
+    # anti-join against them rather than a window over every installment.
+    join = "" if segment is None else "JOIN seg_loans AS l ON l.loan_id = i.loan_id"
+    label = "'all'" if segment is None else "l.segment"
     return f"""
 WITH {_seg_loans(segment)},
-with_history AS (
-    SELECT loan_id, due_date, paid_at, principal_due_minor AS p,
-        MAX(COALESCE(paid_at, {_FAR})) OVER (
-            PARTITION BY loan_id ORDER BY due_date RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING
-        ) AS earlier_settled_by
+late AS (
+    SELECT loan_id, due_date, COALESCE(paid_at, {_FAR}) AS settled
     FROM installments
-    WHERE due_date <= $end
+    WHERE (paid_at IS NULL OR paid_at > due_date) AND due_date < $end
 ),
 falling_due AS (
-    SELECT h.due_date, h.paid_at, h.p, l.segment, (h.paid_at IS NULL OR h.paid_at > h.due_date) AS overdue
-    FROM with_history AS h JOIN seg_loans AS l ON l.loan_id = h.loan_id
-    WHERE h.due_date >= $start AND (h.earlier_settled_by IS NULL OR h.earlier_settled_by < h.due_date)
+    SELECT i.due_date, i.paid_at, i.principal_due_minor AS p, {label} AS segment,
+        (i.paid_at IS NULL OR i.paid_at > i.due_date) AS overdue
+    FROM installments AS i {join}
+    WHERE i.due_date BETWEEN $start AND $end
+      AND NOT EXISTS (
+          SELECT 1 FROM late AS j
+          WHERE j.loan_id = i.loan_id AND j.due_date < i.due_date AND j.settled >= i.due_date
+      )
 )
 SELECT {_key(freq, 'due_date')} AS period_start, segment,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
