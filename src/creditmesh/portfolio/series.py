@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
 from creditmesh.portfolio.metrics import HEADLINE_METRICS, _day, _period
-from creditmesh.schema import PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,6 +61,7 @@ SEGMENTS = {
 }
 
 _FAR = "DATE '9999-12-31'"
+_MODEL_CODES = {m: k for k, m in enumerate(FUNDING_MODELS)}
 
 
 def _key(freq: str, column: str) -> str:
@@ -68,134 +69,156 @@ def _key(freq: str, column: str) -> str:
     return f"CAST(date_trunc('{freq}', {column}) AS DATE)"
 
 
-def _seg_loans(segment: str | None) -> str:
-    expression = "'all'" if segment is None else SEGMENTS[segment]
-    return f"""
-seg_loans AS (
-    SELECT l.loan_id, l.borrower_id, l.funding_model, l.principal_minor, l.tenor_months, l.originated_at,
-           CAST(l.originated_at AS DATE) AS orig_day, {expression} AS segment
-    FROM loans AS l JOIN borrowers AS b ON b.borrower_id = l.borrower_id
-)"""
+def _codes(models: tuple[str, ...]) -> str:
+    return "(" + ", ".join(str(_MODEL_CODES[m]) for m in models) + ")"  # fixed schema constants
 
 
-_CHARGE_OFFS = """
+class _Prepared:
+    """Integer-keyed temporary copies of loans and installments, made once per :func:`metric_series` call.
+
+    ``{loans}``: one row per loan with a dense integer key ``k``, its origination
+    day, a model code, a segment code and the repeat flag. ``{inst}``: every
+    installment with its loan's ``k``, origination day, model and segment codes.
+    The one join of installments with loans happens here; every metric query
+    then scans integers instead of joining string ids again.
+    """
+
+    def __init__(self, book: "Book", segment: str | None) -> None:
+        import uuid
+
+        self.book = book
+        suffix = uuid.uuid4().hex[:12]
+        self.loans, self.inst, self.segments = f"_cm_loans_{suffix}", f"_cm_inst_{suffix}", f"_cm_segments_{suffix}"
+        expression = "'all'" if segment is None else SEGMENTS[segment]
+        borrowers = "JOIN borrowers AS b ON b.borrower_id = l.borrower_id" if segment == "channel" else ""
+        models = ", ".join(f"('{m}', {k})" for m, k in _MODEL_CODES.items())
+        # Channels come from every borrower, so that people without loans have their segment too.
+        distinct = (
+            "SELECT DISTINCT channel AS segment FROM borrowers"
+            if segment == "channel"
+            else f"SELECT DISTINCT {expression} AS segment FROM loans AS l"
+        )
+        book.sql(f"""
+CREATE TEMP TABLE {self.segments} AS
+SELECT segment, CAST(row_number() OVER (ORDER BY segment) - 1 AS INTEGER) AS code
+FROM ({distinct})""")
+        book.sql(f"""
+CREATE TEMP TABLE {self.loans} AS
+WITH firsts AS (SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id)
+SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
+    CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
+    l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat
+FROM loans AS l {borrowers}
+JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
+JOIN firsts AS f ON f.borrower_id = l.borrower_id
+JOIN {self.segments} AS s ON s.segment = {expression}""")
+        book.sql(f"""
+CREATE TEMP TABLE {self.inst} AS
+SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p
+FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""")
+
+    def close(self) -> None:
+        for name in (self.inst, self.loans, self.segments):
+            self.book.sql(f"DROP TABLE IF EXISTS {name}")
+
+    def charge_offs(self) -> str:
+        return f"""
 charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments
+    SELECT k, MIN(due_date + 181) AS charged_off_on
+    FROM {self.inst}
     WHERE paid_at IS NULL OR paid_at > due_date + 181
-    GROUP BY loan_id
+    GROUP BY k
 )"""
 
-
-def _in(models: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{m}'" for m in models) + ")"  # fixed schema constants, not user values
-
-
-def _originations_sql(freq: str, segment: str | None) -> str:
-    return f"""
-WITH {_seg_loans(segment)},
-flagged AS (
-    SELECT *, originated_at > MIN(originated_at) OVER (PARTITION BY borrower_id) AS is_repeat FROM seg_loans
-)
-SELECT {_key(freq, 'orig_day')} AS period_start, segment,
+    def originations(self, freq: str) -> str:
+        return f"""
+SELECT {_key(freq, 'orig_day')} AS period_start, seg,
     COUNT(*) AS loans_originated,
     CAST(SUM(principal_minor) AS BIGINT) AS volume,
-    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE funding_model IN {_in(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
+    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
         AS platform_volume,
     CAST(SUM(CAST(principal_minor AS HUGEINT) * tenor_months) AS BIGINT) AS principal_months,
     CAST(COALESCE(SUM(principal_minor) FILTER (WHERE is_repeat), 0) AS BIGINT) AS repeat_volume
-FROM flagged
+FROM {self.loans}
 WHERE orig_day BETWEEN $start AND $end
 GROUP BY ALL
 """
 
-
-def _balances_sql(freq: str, segment: str | None) -> str:
-    # Deltas per period: + on origination, - on settlement or charge-off; the running sum is the balance.
-    risk = _in(RISK_BEARING_MODELS)
-    platform = _in(PLATFORM_SERVICE_MODELS)
-    return f"""
-WITH {_seg_loans(segment)}, {_CHARGE_OFFS},
+    def balances(self, freq: str) -> str:
+        # One pass: each installment's entry and exit periods; the running sum of the deltas is the balance.
+        return f"""
+WITH {self.charge_offs()},
 events AS (
-    SELECT l.orig_day AS enter_day, GREATEST(LEAST(i.paid_at, c.charged_off_on), l.orig_day) AS exit_day, i.principal_due_minor AS p,
-           l.segment, l.funding_model IN {risk} AS risk, l.funding_model IN {platform} AS platform
-    FROM installments AS i
-    JOIN seg_loans AS l ON l.loan_id = i.loan_id
-    LEFT JOIN charge_offs AS c ON c.loan_id = i.loan_id
-    WHERE l.orig_day <= $end
+    SELECT {_key(freq, 'GREATEST(i.orig_day, $start)')} AS enter_key,
+        CASE WHEN GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) <= $end
+             THEN {_key(freq, 'GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day, $start)')} END AS exit_key,
+        i.seg, i.model IN {_codes(RISK_BEARING_MODELS)} AS risk, i.model IN {_codes(PLATFORM_SERVICE_MODELS)} AS platform,
+        SUM(i.p) AS amount
+    FROM {self.inst} AS i LEFT JOIN charge_offs AS c ON c.k = i.k
+    WHERE i.orig_day <= $end
+    GROUP BY ALL
 ),
 deltas AS (
-    SELECT {_key(freq, 'GREATEST(enter_day, $start)')} AS period_start, segment, risk, platform, SUM(p) AS delta
-    FROM events GROUP BY ALL
+    SELECT enter_key AS period_start, seg, risk, platform, amount AS delta FROM events
     UNION ALL
-    SELECT {_key(freq, 'GREATEST(exit_day, $start)')}, segment, risk, platform, -SUM(p)
-    FROM events WHERE exit_day <= $end GROUP BY ALL
+    SELECT exit_key, seg, risk, platform, -amount FROM events WHERE exit_key IS NOT NULL
 )
-SELECT period_start, segment,
+SELECT period_start, seg,
     CAST(SUM(delta) AS BIGINT) AS balance_delta,
     CAST(COALESCE(SUM(delta) FILTER (WHERE platform), 0) AS BIGINT) AS platform_balance_delta,
     CAST(COALESCE(SUM(delta) FILTER (WHERE risk), 0) AS BIGINT) AS risk_balance_delta
 FROM deltas GROUP BY ALL
 """
 
-
-def _ninety_plus_sql(freq: str, segment: str | None) -> str:
-    # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
-    return f"""
-WITH {_seg_loans(segment)}, {_CHARGE_OFFS},
+    def ninety_plus(self) -> str:
+        # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
+        return f"""
+WITH {self.charge_offs()},
 periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end),
 windows AS (
-    SELECT loan_id, MIN(due_date + 91) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
-    FROM installments
-    WHERE paid_at IS NULL OR paid_at > due_date + 91
-    GROUP BY loan_id
+    SELECT k, ANY_VALUE(seg) AS seg, MIN(due_date + 91) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
+    FROM {self.inst}
+    WHERE (paid_at IS NULL OR paid_at > due_date + 91) AND model IN {_codes(RISK_BEARING_MODELS)}
+    GROUP BY k
 ),
 pairs AS (
-    SELECT w.loan_id, l.segment, p.period_start, p.period_end
+    SELECT w.k, w.seg, p.period_start, p.period_end
     FROM windows AS w
-    JOIN seg_loans AS l ON l.loan_id = w.loan_id
-    LEFT JOIN charge_offs AS c ON c.loan_id = w.loan_id
+    LEFT JOIN charge_offs AS c ON c.k = w.k
     JOIN periods AS p
       ON p.period_end >= w.first_day AND p.period_end < LEAST(w.last_paid, COALESCE(c.charged_off_on, {_FAR}))
-    WHERE l.funding_model IN {_in(RISK_BEARING_MODELS)}
 ),
 states AS (
-    SELECT pr.loan_id, pr.segment, pr.period_start,
-        SUM(i.principal_due_minor) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > pr.period_end) AS outstanding,
+    SELECT pr.k, pr.seg, pr.period_start,
+        SUM(i.p) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > pr.period_end) AS outstanding,
         BOOL_OR(i.due_date + 91 <= pr.period_end AND (i.paid_at IS NULL OR i.paid_at > pr.period_end)) AS late_91
-    FROM pairs AS pr JOIN installments AS i ON i.loan_id = pr.loan_id
-    GROUP BY pr.loan_id, pr.segment, pr.period_start
+    FROM pairs AS pr JOIN {self.inst} AS i ON i.k = pr.k
+    GROUP BY pr.k, pr.seg, pr.period_start
 )
-SELECT period_start, segment, CAST(SUM(outstanding) AS BIGINT) AS ninety_plus_balance
+SELECT period_start, seg, CAST(SUM(outstanding) AS BIGINT) AS ninety_plus_balance
 FROM states WHERE late_91 GROUP BY ALL
 """
 
-
-def _falling_due_sql(freq: str, segment: str | None) -> str:
-    # Installments falling due on loans current when the due date began (metrics._FALLING_DUE_SQL's
-    # reading): no earlier installment of the loan was still unpaid then. Only installments not settled
-    # by the end of their own due date can block a later one, and they are few, so the test is an
-    # anti-join against them rather than a window over every installment.
-    join = "" if segment is None else "JOIN seg_loans AS l ON l.loan_id = i.loan_id"
-    label = "'all'" if segment is None else "l.segment"
-    return f"""
-WITH {_seg_loans(segment)},
-late AS (
-    SELECT loan_id, due_date, COALESCE(paid_at, {_FAR}) AS settled
-    FROM installments
+    def falling_due(self, freq: str) -> str:
+        # Installments falling due on loans current when the due date began (metrics._FALLING_DUE_SQL's
+        # reading): no earlier installment of the loan was still unpaid then. Only installments not settled
+        # by the end of their own due date can block a later one, and they are few, so the test is an
+        # anti-join against them rather than a window over every installment.
+        return f"""
+WITH late AS (
+    SELECT k, due_date, COALESCE(paid_at, {_FAR}) AS settled
+    FROM {self.inst}
     WHERE (paid_at IS NULL OR paid_at > due_date) AND due_date < $end
 ),
 falling_due AS (
-    SELECT i.due_date, i.paid_at, i.principal_due_minor AS p, {label} AS segment,
-        (i.paid_at IS NULL OR i.paid_at > i.due_date) AS overdue
-    FROM installments AS i {join}
+    SELECT i.due_date, i.paid_at, i.p, i.seg, (i.paid_at IS NULL OR i.paid_at > i.due_date) AS overdue
+    FROM {self.inst} AS i
     WHERE i.due_date BETWEEN $start AND $end
       AND NOT EXISTS (
-          SELECT 1 FROM late AS j
-          WHERE j.loan_id = i.loan_id AND j.due_date < i.due_date AND j.settled >= i.due_date
+          SELECT 1 FROM late AS j WHERE j.k = i.k AND j.due_date < i.due_date AND j.settled >= i.due_date
       )
 )
-SELECT {_key(freq, 'due_date')} AS period_start, segment,
+SELECT {_key(freq, 'due_date')} AS period_start, seg,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
     CAST(COALESCE(SUM(p) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0) AS BIGINT) AS day1_due,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until AND paid_at <= due_date + 30), 0)
@@ -204,27 +227,31 @@ SELECT {_key(freq, 'due_date')} AS period_start, segment,
 FROM falling_due GROUP BY ALL
 """
 
-
-def _users_sql(freq: str, segment: str | None) -> str:
-    # First day each person counts: registered, approved a line, drew down (per segment for drawdowns).
-    person_segment = "'all'" if segment is None else ("b.channel" if segment == "channel" else "NULL")
-    return f"""
-WITH {_seg_loans(segment)},
-firsts AS (
-    SELECT 'registered' AS kind, {person_segment} AS segment, CAST(b.registered_at AS DATE) AS day
+    def users(self, freq: str, segment: str | None) -> str:
+        # First day each person counts: registered, approved a line, drew down (per segment for drawdowns).
+        # Registered users and approved lines are split by channel only (a borrower attribute).
+        if segment is None:
+            person = "0"
+        elif segment == "channel":
+            person = f"(SELECT code FROM {self.segments} WHERE segment = b.channel)"
+        else:
+            person = "NULL"
+        return f"""
+WITH firsts AS (
+    SELECT 'registered' AS kind, {person} AS seg, CAST(b.registered_at AS DATE) AS day
     FROM borrowers AS b
     UNION ALL
-    SELECT 'lines', {person_segment}, MIN(CAST(c.opened_at AS DATE))
+    SELECT 'lines', {person}, MIN(CAST(c.opened_at AS DATE))
     FROM credit_lines AS c JOIN borrowers AS b ON b.borrower_id = c.borrower_id
     GROUP BY c.borrower_id, b.channel
     UNION ALL
-    SELECT 'drawdowns', segment, MIN(orig_day) FROM seg_loans GROUP BY borrower_id, segment
+    SELECT 'drawdowns', seg, MIN(orig_day) FROM {self.loans} GROUP BY borrower_id, seg
 )
-SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, segment,
+SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
     COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
     COUNT(*) FILTER (WHERE kind = 'lines') AS lines_delta,
     COUNT(*) FILTER (WHERE kind = 'drawdowns') AS drawdowns_delta
-FROM firsts WHERE day <= $end AND segment IS NOT NULL GROUP BY ALL
+FROM firsts WHERE day <= $end AND seg IS NOT NULL GROUP BY ALL
 """
 
 
@@ -305,25 +332,27 @@ def metric_series(
     if observed_until is None:
         observed_until = book.last_date or end
     params = {"start": start, "end": end}
-
-    origin = book.sql(_originations_sql(freq, by), params)
-    balances = book.sql(_balances_sql(freq, by), params)
-    ninety = book.sql(
-        _ninety_plus_sql(freq, by), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}
-    )
-    due = book.sql(_falling_due_sql(freq, by), {**params, "observed_until": _day(observed_until, "observed_until")})
-    users = book.sql(_users_sql(freq, by), params)
+    prepared = _Prepared(book, by)
+    try:
+        parts = [
+            book.sql(prepared.originations(freq), params),
+            book.sql(prepared.balances(freq), params),
+            book.sql(prepared.ninety_plus(), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}),
+            book.sql(prepared.falling_due(freq), {**params, "observed_until": _day(observed_until, "observed_until")}),
+            book.sql(prepared.users(freq, by), params),
+        ]
+        codes = book.sql(f"SELECT segment, code FROM {prepared.segments} ORDER BY code")
+    finally:
+        prepared.close()
     partners_sql = _partners_sql(by)
-
-    segments: list[str] = ["all"] if by is None else sorted(
-        set(book.sql(f"WITH {_seg_loans(by)} SELECT DISTINCT segment FROM seg_loans")["segment"].dropna())
-        | (set(users["segment"].dropna()) if by == "channel" else set())
-    )
+    names = dict(zip(codes["code"], codes["segment"]))
+    segments = sorted(names.values())
     frame = pd.DataFrame(
         [(s, e, seg) for s, e in grid for seg in segments], columns=["period_start", "period_end", "segment"]
     )
-    for part in (origin, balances, ninety, due, users):
+    for part in parts:
         part["period_start"] = pd.to_datetime(part["period_start"]).dt.date
+        part["segment"] = part.pop("seg").map(names)
         frame = frame.merge(part, on=["period_start", "segment"], how="left")
     amounts = [c for c in frame.columns if c not in ("period_start", "period_end", "segment")]
     frame[amounts] = frame[amounts].fillna(0).astype("int64")
