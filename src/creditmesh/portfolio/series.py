@@ -210,13 +210,15 @@ WITH late AS (
     FROM {self.inst}
     WHERE (paid_at IS NULL OR paid_at > due_date) AND due_date < $end
 ),
+blocked AS (
+    SELECT DISTINCT i.k, i.due_date
+    FROM late AS j JOIN {self.inst} AS i ON i.k = j.k
+    WHERE i.due_date > j.due_date AND i.due_date <= j.settled AND i.due_date BETWEEN $start AND $end
+),
 falling_due AS (
     SELECT i.due_date, i.paid_at, i.p, i.seg, (i.paid_at IS NULL OR i.paid_at > i.due_date) AS overdue
-    FROM {self.inst} AS i
+    FROM {self.inst} AS i ANTI JOIN blocked AS b ON b.k = i.k AND b.due_date = i.due_date
     WHERE i.due_date BETWEEN $start AND $end
-      AND NOT EXISTS (
-          SELECT 1 FROM late AS j WHERE j.k = i.k AND j.due_date < i.due_date AND j.settled >= i.due_date
-      )
 )
 SELECT {_key(freq, 'due_date')} AS period_start, seg,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
@@ -236,14 +238,15 @@ FROM falling_due GROUP BY ALL
             person = f"(SELECT code FROM {self.segments} WHERE segment = b.channel)"
         else:
             person = "NULL"
+        channel = "JOIN borrowers AS b ON b.borrower_id = c.borrower_id" if segment == "channel" else ""
         return f"""
 WITH firsts AS (
     SELECT 'registered' AS kind, {person} AS seg, CAST(b.registered_at AS DATE) AS day
     FROM borrowers AS b
     UNION ALL
-    SELECT 'lines', {person}, MIN(CAST(c.opened_at AS DATE))
-    FROM credit_lines AS c JOIN borrowers AS b ON b.borrower_id = c.borrower_id
-    GROUP BY c.borrower_id, b.channel
+    SELECT 'lines', ANY_VALUE({person}), MIN(CAST(c.opened_at AS DATE))
+    FROM credit_lines AS c {channel}
+    GROUP BY c.borrower_id
     UNION ALL
     SELECT 'drawdowns', seg, MIN(orig_day) FROM {self.loans} GROUP BY borrower_id, seg
 )
