@@ -145,28 +145,27 @@ GROUP BY ALL
 """
 
     def balances(self, freq: str) -> str:
-        # One pass: each installment's entry and exit periods; the running sum of the deltas is the balance.
+        # Entries by origination day and exits by settlement or charge-off day, each summed over days
+        # first (few groups), then put in periods; the running sum of the deltas is the balance.
         return f"""
 WITH {self.charge_offs()},
-events AS (
-    SELECT {_key(freq, 'GREATEST(i.orig_day, $start)')} AS enter_key,
-        CASE WHEN GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) <= $end
-             THEN {_key(freq, 'GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day, $start)')} END AS exit_key,
-        i.seg, i.model IN {_codes(RISK_BEARING_MODELS)} AS risk, i.model IN {_codes(PLATFORM_SERVICE_MODELS)} AS platform,
-        SUM(i.p) AS amount
+entries AS (
+    SELECT orig_day AS day, seg, model, SUM(p) AS amount
+    FROM {self.inst} WHERE orig_day <= $end GROUP BY ALL
+),
+exits AS (
+    SELECT GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) AS day, i.seg, i.model, -SUM(i.p) AS amount
     FROM {self.inst} AS i LEFT JOIN charge_offs AS c ON c.k = i.k
-    WHERE i.orig_day <= $end
+    WHERE GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) <= $end
     GROUP BY ALL
 ),
-deltas AS (
-    SELECT enter_key AS period_start, seg, risk, platform, amount AS delta FROM events
-    UNION ALL
-    SELECT exit_key, seg, risk, platform, -amount FROM events WHERE exit_key IS NOT NULL
-)
-SELECT period_start, seg,
-    CAST(SUM(delta) AS BIGINT) AS balance_delta,
-    CAST(COALESCE(SUM(delta) FILTER (WHERE platform), 0) AS BIGINT) AS platform_balance_delta,
-    CAST(COALESCE(SUM(delta) FILTER (WHERE risk), 0) AS BIGINT) AS risk_balance_delta
+deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
+SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
+    CAST(SUM(amount) AS BIGINT) AS balance_delta,
+    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
+        AS platform_balance_delta,
+    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(RISK_BEARING_MODELS)}), 0) AS BIGINT)
+        AS risk_balance_delta
 FROM deltas GROUP BY ALL
 """
 
