@@ -10,7 +10,7 @@ readable lines; :func:`validate_book` raises one
   loan more principal paid than lent;
 * dates out of order: an installment due or settled before its loan was
   originated, due dates that do not rise with ``seq``, a loan originated before
-  its borrower registered.
+  its borrower registered (compared by UTC day, as the metrics are daily).
 
 The metrics assume none of these; a report refuses a book that has any.
 """
@@ -74,11 +74,11 @@ _CHECKS = (
     ),
     (
         "loans",
-        "dates out of order (originated before the borrower registered)",
-        """SELECT 'loan_id=' || l.loan_id || ' originated=' || l.originated_at || ' registered=' || b.registered_at
-                  AS label, COUNT(*) OVER () AS n
+        "dates out of order (originated on a day before the borrower registered)",
+        """SELECT 'loan_id=' || l.loan_id || ' originated=' || CAST(l.originated_at AS DATE)
+                  || ' registered=' || CAST(b.registered_at AS DATE) AS label, COUNT(*) OVER () AS n
            FROM loans AS l JOIN borrowers AS b ON b.borrower_id = l.borrower_id
-           WHERE l.originated_at < b.registered_at""",
+           WHERE CAST(l.originated_at AS DATE) < CAST(b.registered_at AS DATE)""",
     ),
 )
 
