@@ -116,6 +116,27 @@ def metrics(
     _print_headline(figures, SEED_FIGURES if compare_seeds else None)
 
 
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
+    quarter: Annotated[str, typer.Option("--quarter", help="The quarter to report, e.g. 2024Q4.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: report_<quarter>.html in the folder).")] = None,
+) -> None:
+    """The quarterly portfolio report: one HTML page like the seeds' Business Highlights, with vintage charts."""
+    from creditmesh.portfolio import Book
+    from creditmesh.portfolio.report import write_quarterly_report
+
+    try:
+        if not directory.is_dir():
+            raise ParameterError("directory", f"{directory} is not a folder")
+        target = out if out is not None else directory / f"report_{quarter.upper()}.html"
+        with Book.open(directory) as book:
+            path = write_quarterly_report(book, quarter, target)
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"wrote {path}")
+
+
 ledger_app = typer.Typer(help="The loan book: load, age, export.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $CREDITMESH_DB, else a SQLite file).")]

@@ -22,6 +22,7 @@ the replicated rates.
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -140,7 +141,8 @@ def transition_matrix(
             boot = np.asarray(per_group.T @ poisson.T).T.reshape(stop - start, k, k)
             replicates[start:stop] = _normalise(boot)
         tail = (1 - confidence) / 2 * 100
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # rows never observed in a replicate are all-NaN
             lower = np.nanpercentile(replicates, tail, axis=0)
             upper = np.nanpercentile(replicates, 100 - tail, axis=0)
         lower = np.where(np.isnan(rates), np.nan, lower)
