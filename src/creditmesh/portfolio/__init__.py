@@ -5,6 +5,12 @@ analytics in DuckDB; :mod:`~creditmesh.portfolio.metrics` computes each
 disclosed metric exactly as its footnote defines it; :func:`headline` gathers
 them for a quarter; :data:`SEED_FIGURES` holds the seeds' own figures to
 compare with.
+
+Over time: :func:`metric_series` (every headline metric by day, month or
+quarter and segment, set-based in DuckDB), :func:`vintage_curves`,
+:func:`roll_rates` / :func:`transition_matrix` (with bootstrap intervals),
+:func:`expected_credit_loss` (IFRS 9 / CECL), :func:`validate_book` and the
+quarterly HTML page :func:`write_quarterly_report`.
 """
 
 from creditmesh.portfolio.book import REQUIRED_TABLES, Book
@@ -28,7 +34,20 @@ from creditmesh.portfolio.metrics import (
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
 )
+from creditmesh.portfolio.ecl import ECLResult, expected_credit_loss
+from creditmesh.portfolio.report import quarterly_report, write_quarterly_report
+from creditmesh.portfolio.rollrates import (
+    BUCKETS,
+    TransitionMatrix,
+    flow_rates,
+    month_end_buckets,
+    roll_rates,
+    transition_matrix,
+)
 from creditmesh.portfolio.seeds import SEED_FIGURES, SeedFigure
+from creditmesh.portfolio.series import FREQUENCIES, SEGMENTS, metric_series
+from creditmesh.portfolio.validate import book_problems, validate_book
+from creditmesh.portfolio.vintage import vintage_curves
 
 __all__ = [
     "Book",
@@ -53,4 +72,20 @@ __all__ = [
     "repeat_borrower_contribution",
     "total_outstanding_balance_minor",
     "weighted_average_tenor_months",
+    "FREQUENCIES",
+    "SEGMENTS",
+    "metric_series",
+    "vintage_curves",
+    "BUCKETS",
+    "TransitionMatrix",
+    "transition_matrix",
+    "roll_rates",
+    "flow_rates",
+    "month_end_buckets",
+    "ECLResult",
+    "expected_credit_loss",
+    "book_problems",
+    "validate_book",
+    "quarterly_report",
+    "write_quarterly_report",
 ]

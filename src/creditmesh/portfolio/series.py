@@ -89,6 +89,7 @@ class _Prepared:
         self.book = book
         suffix = uuid.uuid4().hex[:12]
         self.loans, self.inst, self.segments = f"_cm_loans_{suffix}", f"_cm_inst_{suffix}", f"_cm_segments_{suffix}"
+        self.firsts = f"_cm_firsts_{suffix}"
         expression = "'all'" if segment is None else SEGMENTS[segment]
         borrowers = "JOIN borrowers AS b ON b.borrower_id = l.borrower_id" if segment == "channel" else ""
         models = ", ".join(f"('{m}', {k})" for m, k in _MODEL_CODES.items())
@@ -103,14 +104,16 @@ CREATE TEMP TABLE {self.segments} AS
 SELECT segment, CAST(row_number() OVER (ORDER BY segment) - 1 AS INTEGER) AS code
 FROM ({distinct})""")
         book.sql(f"""
+CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
+""")
+        book.sql(f"""
 CREATE TEMP TABLE {self.loans} AS
-WITH firsts AS (SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id)
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
     l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat
 FROM loans AS l {borrowers}
 JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
-JOIN firsts AS f ON f.borrower_id = l.borrower_id
+JOIN {self.firsts} AS f ON f.borrower_id = l.borrower_id
 JOIN {self.segments} AS s ON s.segment = {expression}""")
         book.sql(f"""
 CREATE TEMP TABLE {self.inst} AS
@@ -118,7 +121,7 @@ SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_m
 FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""")
 
     def close(self) -> None:
-        for name in (self.inst, self.loans, self.segments):
+        for name in (self.inst, self.loans, self.segments, self.firsts):
             self.book.sql(f"DROP TABLE IF EXISTS {name}")
 
     def charge_offs(self) -> str:
@@ -238,6 +241,12 @@ FROM falling_due GROUP BY ALL
         else:
             person = "NULL"
         channel = "JOIN borrowers AS b ON b.borrower_id = c.borrower_id" if segment == "channel" else ""
+        # A borrower's first drawdown: from the per-borrower firsts for the whole book, per segment otherwise.
+        drawdowns = (
+            f"SELECT 'drawdowns', 0, CAST(first_at AS DATE) FROM {self.firsts}"
+            if segment is None
+            else f"SELECT 'drawdowns', seg, MIN(orig_day) FROM {self.loans} GROUP BY borrower_id, seg"
+        )
         return f"""
 WITH firsts AS (
     SELECT 'registered' AS kind, {person} AS seg, CAST(b.registered_at AS DATE) AS day
@@ -247,7 +256,7 @@ WITH firsts AS (
     FROM credit_lines AS c {channel}
     GROUP BY c.borrower_id
     UNION ALL
-    SELECT 'drawdowns', seg, MIN(orig_day) FROM {self.loans} GROUP BY borrower_id, seg
+    {drawdowns}
 )
 SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
     COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
