@@ -46,7 +46,9 @@ class ReferenceBook:
         self.institutions = _frame(tables["institutions"])
         self.lines = _frame(tables["credit_lines"])
         self.lines["opened_day"] = _days(self.lines["opened_at"])
+        first_line = self.lines.groupby("borrower_id")["opened_day"].min()
         borrowers["registered_day"] = _days(borrowers["registered_at"])
+        borrowers["first_line_day"] = borrowers["borrower_id"].map(first_line)
         self.borrowers = borrowers
         loans["orig_day"] = _days(loans["originated_at"])
         loans["channel"] = loans["borrower_id"].map(borrowers.set_index("borrower_id")["channel"])
@@ -81,9 +83,9 @@ class ReferenceBook:
         open_ = np.isnat(paid) | (paid > day)
         outstanding = np.bincount(code[open_], weights=inst["principal_due_minor"].to_numpy()[open_], minlength=n)
         late = open_ & (due < day)
-        oldest = np.full(n, FAR)
-        np.minimum.at(oldest, code[late], due[late].astype("datetime64[D]"))
-        dpd = np.where(oldest == FAR, 0, (day - oldest).astype(np.int64))
+        oldest = pd.Series(due[late].astype("datetime64[D]")).groupby(code[late]).min()
+        dpd = np.zeros(n, dtype=np.int64)
+        dpd[oldest.index.to_numpy()] = (day - oldest.to_numpy().astype("datetime64[D]")).astype(np.int64)
         rows = loans["code"].to_numpy()
         charge = self.loans["charged_off_on"].to_numpy()[rows]
         live = (loans["orig_day"].to_numpy() <= day) & ~(charge <= day)
@@ -139,6 +141,7 @@ class ReferenceBook:
             people = self.borrowers if by in (None, "channel") else None
             if by == "channel":
                 people = self.borrowers[self.borrowers["channel"] == name]
+            first_drawdown = loans.groupby("borrower_id")["orig_day"].min()
             for start, end in periods:
                 s, e = np.datetime64(start, "D"), np.datetime64(end, "D")
                 a, q = self._as_of(loans, inst, e), self._period(loans, inst, s, e, observed)
@@ -149,11 +152,8 @@ class ReferenceBook:
                     row["cumulative_users_with_approved_credit_lines"] = None
                 else:
                     row["cumulative_registered_users"] = int((people["registered_day"] <= e).sum())
-                    lines = self.lines[self.lines["borrower_id"].isin(people["borrower_id"])]
-                    row["cumulative_users_with_approved_credit_lines"] = int(
-                        lines.loc[lines["opened_day"] <= e, "borrower_id"].nunique()
-                    )
-                row["cumulative_borrowers_with_drawdown"] = int(loans.loc[loans["orig_day"] <= e, "borrower_id"].nunique())
+                    row["cumulative_users_with_approved_credit_lines"] = int((people["first_line_day"] <= e).sum())
+                row["cumulative_borrowers_with_drawdown"] = int((first_drawdown <= e).sum())
                 row["loans_originated"] = q["count"]
                 row["loan_volume_minor"] = q["volume"]
                 row["platform_services_volume_share"] = _ratio(q["platform_volume"], q["volume"])
