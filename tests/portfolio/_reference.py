@@ -13,8 +13,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-RISK_BEARING = ("capital_heavy_on", "capital_heavy_off")
-PLATFORM_SERVICES = ("capital_light", "ice", "tech_solution")
+from creditmesh.schema import PLATFORM_SERVICE_MODELS as PLATFORM_SERVICES
+from creditmesh.schema import RISK_BEARING_MODELS as RISK_BEARING
+
 SEGMENT_COLUMNS = {
     "institution": "institution_id",
     "funding_model": "funding_model",

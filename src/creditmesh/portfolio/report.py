@@ -177,23 +177,22 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
         f"In {ordinal}, financial institutional partners originated {now['loans_originated']:,} loans through our "
         "platform.",
     ]
-    volume_line = f"Total facilitation and origination loan volume reached {_rmb(volume)}"
-    changes = [p for p in (
-        _phrase(volume, get(year_ago, "loan_volume_minor"), f"{_rmb(get(year_ago, 'loan_volume_minor'))} in the same period of {end.year - 1}"),
-        _phrase(volume, get(prior, "loan_volume_minor"), f"{_rmb(get(prior, 'loan_volume_minor'))} in the prior quarter"),
-    ) if p]
-    volume_line += (", " + " and ".join(changes) if changes else "") + "."
+    def amount(text: str, key: str, year_ago_text: str, prior_text: str) -> str:
+        changes = [p for p in (
+            _phrase(now[key], get(year_ago, key), f"{_rmb(get(year_ago, key))} {year_ago_text}"),
+            _phrase(now[key], get(prior, key), f"{_rmb(get(prior, key))} {prior_text}"),
+        ) if p]
+        return text + (", " + " and ".join(changes) if changes else "") + "."
+
+    volume_line = amount(f"Total facilitation and origination loan volume reached {_rmb(volume)}", "loan_volume_minor",
+                         f"in the same period of {end.year - 1}", "in the prior quarter")
     if platform_share is not None:
         light = round(volume * platform_share)
         volume_line += (f" {_rmb(light)} of such loan volume was under capital-light model, ICE and technology "
                         f"solutions, representing {100 * platform_share:.1f}% of the total.")
     lines.append(volume_line)
-    balance_line = f"Total outstanding loan balance was {_rmb(balance)} as of {day}"
-    changes = [p for p in (
-        _phrase(balance, get(year_ago, "total_outstanding_balance_minor"), f"{_rmb(get(year_ago, 'total_outstanding_balance_minor'))} as of {year_ago_day}"),
-        _phrase(balance, get(prior, "total_outstanding_balance_minor"), f"{_rmb(get(prior, 'total_outstanding_balance_minor'))} a quarter earlier"),
-    ) if p]
-    balance_line += (", " + " and ".join(changes) if changes else "") + "."
+    balance_line = amount(f"Total outstanding loan balance was {_rmb(balance)} as of {day}",
+                          "total_outstanding_balance_minor", f"as of {year_ago_day}", "a quarter earlier")
     if now["platform_services_balance_share"] is not None:
         balance_line += (f" {_rmb(round(balance * now['platform_services_balance_share']))} of such loan balance was "
                          "under capital-light model, ICE and technology solutions.")
