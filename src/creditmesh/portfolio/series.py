@@ -106,18 +106,27 @@ FROM ({distinct})""")
         book.sql(f"""
 CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
 """)
+        # A loan is charged off on the first day it shows 181 dpd (metrics._CHARGE_OFFS_CTE).
         book.sql(f"""
 CREATE TEMP TABLE {self.loans} AS
+WITH charge_offs AS (
+    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
+    FROM installments WHERE paid_at IS NULL OR paid_at > due_date + 181 GROUP BY loan_id
+)
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
-    l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat
+    l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat, c.charged_off_on
 FROM loans AS l {borrowers}
 JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
 JOIN {self.firsts} AS f ON f.borrower_id = l.borrower_id
-JOIN {self.segments} AS s ON s.segment = {expression}""")
+JOIN {self.segments} AS s ON s.segment = {expression}
+LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id""")
+        # exit_day: the day the installment leaves the outstanding balance (settled or its loan charged
+        # off), never before the loan's origination; NULL while it stays.
         book.sql(f"""
 CREATE TEMP TABLE {self.inst} AS
-SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p
+SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p,
+    GREATEST(LEAST(i.paid_at, l.charged_off_on), l.orig_day) AS exit_day
 FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""")
 
     def close(self) -> None:
@@ -126,12 +135,7 @@ FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""")
 
     def charge_offs(self) -> str:
         return f"""
-charge_offs AS (
-    SELECT k, MIN(due_date + 181) AS charged_off_on
-    FROM {self.inst}
-    WHERE paid_at IS NULL OR paid_at > due_date + 181
-    GROUP BY k
-)"""
+charge_offs AS (SELECT k, charged_off_on FROM {self.loans} WHERE charged_off_on IS NOT NULL)"""
 
     def originations(self, freq: str) -> str:
         return f"""
@@ -151,16 +155,13 @@ GROUP BY ALL
         # Entries by origination day and exits by settlement or charge-off day, each summed over days
         # first (few groups), then put in periods; the running sum of the deltas is the balance.
         return f"""
-WITH {self.charge_offs()},
-entries AS (
+WITH entries AS (
     SELECT orig_day AS day, seg, model, SUM(p) AS amount
     FROM {self.inst} WHERE orig_day <= $end GROUP BY ALL
 ),
 exits AS (
-    SELECT GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) AS day, i.seg, i.model, -SUM(i.p) AS amount
-    FROM {self.inst} AS i LEFT JOIN charge_offs AS c ON c.k = i.k
-    WHERE GREATEST(LEAST(i.paid_at, c.charged_off_on), i.orig_day) <= $end
-    GROUP BY ALL
+    SELECT exit_day AS day, seg, model, -SUM(p) AS amount
+    FROM {self.inst} WHERE exit_day <= $end GROUP BY ALL
 ),
 deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
 SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
