@@ -15,15 +15,19 @@ readings of the footnotes:
   calendar boundary on or before ``start``; the last one is cut at ``end`` (so a
   quarter to date reads like :func:`~creditmesh.portfolio.metrics.headline`).
 
-How the as-of figures are computed without a join of every installment with
-every period: an installment adds its principal to the outstanding balance on
-its loan's origination day and removes it on ``LEAST(paid_at, charged_off_on)``
-(settled, or its loan charged off: footnote 6's "excluding loans delinquent for
-more than 180 days"), or on the origination day if that is later (an
-installment settled before its loan began never counts). The balance at ``D`` is the running sum of those events up
-to ``D``. The 90 day+ numerator needs a loan's whole balance while one of its
+How: installments are joined with loans once, into integer-keyed temporary
+tables (:class:`_Prepared`); every query then scans integers. The as-of figures
+need no join of every installment with every period: an installment adds its
+principal to the outstanding balance on its loan's origination day and removes
+it on ``LEAST(paid_at, charged_off_on)`` (settled, or its loan charged off:
+footnote 6's "excluding loans delinquent for more than 180 days"), or on the
+origination day if that is later (an installment settled before its loan began
+never counts); the balance at ``D`` is the running sum of those events up to
+``D``. The 90 day+ numerator needs a loan's whole balance while one of its
 installments is 91+ days late; only loans that ever were (a few per cent) are
-joined with the period ends they were 91+ at.
+joined with the period ends they were 91+ at. The Day-1 and 30-day collection
+cohorts leave out installments falling due while an earlier one was unpaid,
+found by joining the few late installments with their loans' later ones.
 
 Exclusions: the 90 day+ rate counts only the risk-bearing models
 (:data:`~creditmesh.schema.RISK_BEARING_MODELS`; ICE, technology solutions and
