@@ -114,3 +114,24 @@ def test_bad_arguments_name_the_field(loan_book):
         with pytest.raises(ParameterError) as raised:
             expected_credit_loss(book, AS_OF, **kwargs)
         assert raised.value.field == field
+
+
+def test_sicr_by_pd_deterioration_against_the_pd_at_origination():
+    from creditmesh.portfolio import REQUIRED_TABLES, Book
+    from creditmesh.simulate import SimulationConfig, simulate
+
+    result = simulate(SimulationConfig(borrowers=1_500, months=12, seed=3))
+    tables = {name: result.tables[name] for name in (*REQUIRED_TABLES, "decisions")}
+    with Book.from_frames(**tables) as book:
+        as_of = dt.date(2023, 12, 31)
+        open_loans = book.sql(
+            "SELECT l.loan_id, d.pd FROM loans l JOIN decisions d ON d.application_id = l.application_id"
+        ).set_index("loan_id")["pd"]
+        worse = open_loans.copy()
+        half = worse.index[::2]
+        worse.loc[half] = np.minimum(1.0, 3 * worse.loc[half])  # tripled since origination: SICR
+        result = expected_credit_loss(book, as_of, pd_12m=worse, lgd=0.5).loans.set_index("loan_id")
+    current = result[result["dpd"] <= 30]
+    tripled = current.index.isin(half)
+    assert (current.loc[tripled, "stage"] == 2).all()
+    assert (current.loc[~tripled, "stage"] == 1).all()

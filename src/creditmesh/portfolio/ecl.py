@@ -210,14 +210,14 @@ def expected_credit_loss(
         if len(missing):
             shown = ", ".join(missing.head(5))
             raise ParameterError("pd_12m", f"no PD for {len(missing)} open loan(s): {shown}")
-        twelve = np.clip(current.to_numpy(), 0, 1)
-        lifetime = 1 - (1 - twelve) ** (months_left / 12)
-        twelve = np.where(months_left < 12, lifetime, twelve)
-        if "decisions" in book.tables:
+        annual = np.clip(current.to_numpy(), 0, 1)
+        if "decisions" in book.tables:  # SICR compares 12-month PDs, now against at origination
             origin = book.sql("SELECT application_id, pd FROM decisions WHERE pd IS NOT NULL")
             at_origin = loans["application_id"].map(origin.set_index("application_id")["pd"]).to_numpy(dtype=float)
             with np.errstate(invalid="ignore"):
-                sicr_by_pd = np.nan_to_num(twelve >= sicr_pd_ratio * at_origin, nan=False).astype(bool)
+                sicr_by_pd = np.nan_to_num(annual >= sicr_pd_ratio * at_origin, nan=False).astype(bool)
+        lifetime = 1 - (1 - annual) ** (months_left / 12)
+        twelve = np.where(months_left < 12, lifetime, annual)
 
     dpd = loans["dpd"].to_numpy()
     stage = np.where(dpd > 90, 3, np.where((dpd > 30) | sicr_by_pd, 2, 1))
