@@ -317,7 +317,7 @@ def main() -> None:
                   f"wall time, {pandas_cpu / small_cpu:.1f}x its CPU time); cells that differ: {mismatches}")
     console.print(full.tail(3).T.to_string())
 
-    pandas_full = None
+    pandas_full, outcome = None, None
     if args.pandas_full:
         child = subprocess.run(
             [sys.executable, __file__, "--child-pandas", str(folder), "--pandas-memory-gb", str(args.pandas_memory_gb)],
@@ -342,7 +342,7 @@ def main() -> None:
              "ratio": round(ratio, 1), "cpu_s": round(small_cpu, 1), "anchor_cpu_s": round(pandas_cpu, 1),
              "installments": small_rows, "cells_differing": mismatches},
             {**result_row("pandas_full_s", "s", pandas_full, anchor_name="pandas at full size"),
-             "tried": args.pandas_full},
+             "tried": args.pandas_full, "outcome": outcome, "memory_cap_gb": args.pandas_memory_gb},
         ],
     )
 
