@@ -133,7 +133,8 @@ def _people(rng: np.random.Generator, n_borrowers: int):
     from creditmesh import schema
 
     numbers = np.arange(n_borrowers)
-    registered = (START - 400 + rng.integers(0, 1_400, size=n_borrowers).astype("timedelta64[D]")).astype("datetime64[us]")
+    # registered (and approved a day later) in the 400 days before the first origination: never after a loan
+    registered = (START - 401 + rng.integers(0, 400, size=n_borrowers).astype("timedelta64[D]")).astype("datetime64[us]")
     borrowers = pa.table(
         {
             "borrower_id": _ids("B", numbers),
