@@ -117,6 +117,38 @@ def metrics(
 
 
 @app.command()
+def series(
+    directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
+    freq: Annotated[str, typer.Option("--freq", help="day, month or quarter.")] = "month",
+    by: Annotated[Optional[str], typer.Option("--by", help="institution, funding_model, channel, product or tenor.")] = None,
+    start: Annotated[Optional[str], typer.Option("--start", help="First day, YYYY-MM-DD (default: the first origination).")] = None,
+    end: Annotated[Optional[str], typer.Option("--end", help="Last day, YYYY-MM-DD (default: the last day in the data).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Write CSV or Parquet (by suffix) instead of printing CSV.")] = None,
+) -> None:
+    """Every headline metric per day, month or quarter (and segment), as CSV; empty cells are "no data"."""
+    from creditmesh.portfolio import Book, metric_series
+
+    try:
+        first, last = _parse_date(start, "start"), _parse_date(end, "end")
+        if not directory.is_dir():
+            raise ParameterError("directory", f"{directory} is not a folder")
+        if out is not None and out.suffix not in (".csv", ".parquet"):
+            raise ParameterError("out", f"expected a .csv or .parquet file, got {out.name}")
+        with Book.open(directory) as book:
+            frame = metric_series(book, freq, first, last, by=by)
+    except CreditmeshError as error:
+        _fail(error)
+    if out is None:
+        typer.echo(frame.to_csv(index=False), nl=False)
+    elif out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+        typer.echo(f"wrote {out}: {len(frame):,} rows")
+    else:
+        frame.to_csv(out, index=False)
+        typer.echo(f"wrote {out}: {len(frame):,} rows")
+
+
+@app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
     quarter: Annotated[str, typer.Option("--quarter", help="The quarter to report, e.g. 2024Q4.")],

@@ -86,3 +86,22 @@ def test_report_refuses_a_bad_quarter_and_an_invalid_book(book_dir, loan_book, t
 def test_parse_quarter():
     assert parse_quarter("2024Q4") == (dt.date(2024, 10, 1), dt.date(2024, 12, 31))
     assert parse_quarter("2023q1") == (dt.date(2023, 1, 1), dt.date(2023, 3, 31))
+
+
+def test_series_command_prints_csv_and_writes_parquet(book_dir, simulated_book, tmp_path):
+    import io
+
+    import pandas as pd
+
+    result = runner.invoke(app, ["series", str(book_dir), "--freq", "quarter", "--by", "funding_model"])
+    assert result.exit_code == 0, result.output
+    printed = pd.read_csv(io.StringIO(result.stdout))
+    expected = metric_series(simulated_book, "quarter", by="funding_model")
+    assert len(printed) == len(expected)
+    assert printed["loan_volume_minor"].sum() == expected["loan_volume_minor"].sum()
+    out = tmp_path / "monthly.parquet"
+    result = runner.invoke(app, ["series", str(book_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(out)) == len(metric_series(simulated_book, "month"))
+    result = runner.invoke(app, ["series", str(book_dir), "--freq", "week"])
+    assert result.exit_code != 0 and "freq" in result.output
