@@ -143,12 +143,14 @@ def _phrase(now: Any, before: Any, what: str) -> str:
 
 
 def _record(frame, start: dt.date) -> dict[str, Any] | None:
+    """The series row of the period starting on ``start`` as plain Python values, ``None`` for no data."""
+    import pandas as pd
+
     rows = frame[frame["period_start"] == start]
     if not len(rows):
         return None
-    row = rows.iloc[0].to_dict()
-    return {k: (None if v is None or (hasattr(v, "__class__") and str(v) == "<NA>") else
-                (float(v) if isinstance(v, float) else v)) for k, v in row.items()}
+    row = rows.astype(object).iloc[0].to_dict()
+    return {k: None if v is None or v is pd.NA else v.item() if hasattr(v, "item") else v for k, v in row.items()}
 
 
 def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.date, q: int) -> list[str]:
