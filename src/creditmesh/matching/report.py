@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from creditmesh.matching.online import Match
+from creditmesh.matching.online import Match, OnlineMatcher
 from creditmesh.money import Rounding, format_minor, rate_to_ppm
 from creditmesh.schedules import annuity_payment_minor
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS
@@ -166,3 +166,23 @@ def revenue_by_funding_model(allocations: pd.DataFrame) -> pd.DataFrame:
     table["loans"] = table["loans"].astype(np.int64)
     table["volume_minor"] = table["volume_minor"].astype(np.int64)
     return table.reset_index(names="funding_model")
+
+
+def report_for_decision(decision: Mapping[str, Any], inputs: Mapping[str, Any], matcher: OnlineMatcher | None, *,
+                        salt: str) -> dict[str, Any]:
+    """The report for a stored decision (the audit log's decision and inputs), ranking partners with
+    ``matcher`` without reserving capacity (None: no partners configured)."""
+    from creditmesh.errors import ParameterError
+
+    if decision.get("outcome") != "approve":
+        raise ParameterError("application_id", f"{decision.get('application_id')} was not approved ({decision.get('outcome')})")
+    line = int(decision.get("credit_line_minor") or 0)
+    if matcher is None:
+        match = Match(str(decision["application_id"]), line, (), ("matching_not_configured",))
+    else:
+        match = matcher.rank({
+            "application_id": decision["application_id"], "pd": decision.get("pd"), "score": decision.get("score"),
+            "grade": decision.get("grade"), "amount_minor": line, "apr": decision.get("apr"),
+            "tenor_months": int(_get(inputs, "tenor_months") or _get(inputs, "requested_tenor") or DEFAULT_TENOR_MONTHS),
+            "region": _get(inputs, "region") or ""})
+    return investigation_report(decision, inputs, match, salt=salt)
