@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import day, partner
+from _matching_cases import day, partner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import day, partner
+from _matching_cases import day, partner
 
 from creditmesh.matching import application_from_mapping, applications_from_frame, eligible_one, eligible_pairs, load_partners
 

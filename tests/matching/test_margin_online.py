@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import day, partner
+from _matching_cases import day, partner
 
 from creditmesh.matching import (OnlineMatcher, allocate_day, application_from_mapping, applications_from_frame,
                                  build_problem, load_partners, pair_margin)

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import partner
+from _matching_cases import partner
 
 from creditmesh.matching import PartnerError, fit_acceptance, load_partners
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import partner
+from _matching_cases import partner
 
 from creditmesh.matching import OnlineMatcher, investigation_report, load_partners, report_html
 from creditmesh.matching.report import mask, report_for_decision

@@ -203,6 +203,9 @@ class _RestrictedLP:
         """The objective (minor units), the columns' values, each application's row dual, the prices
         (zero for a MIP, which has no duals)."""
         h = self.highs
+        n_partners = len(self.problem.partners)
+        if self.columns.size == 0:  # nothing worth allocating: HiGHS calls an empty model "Empty"
+            return 0.0, np.zeros(0), np.zeros(len(self.problem.applications)), Prices.zero(n_partners)
         h.run()
         status = h.modelStatusToString(h.getModelStatus())
         if status != "Optimal":
@@ -210,7 +213,6 @@ class _RestrictedLP:
         solution = h.getSolution()
         row_dual = np.zeros(self.rows) if integer else np.asarray(solution.row_dual) / self.obj_scale
         x = np.asarray(solution.col_value)
-        n_partners = len(self.problem.partners)
         lam = np.zeros(n_partners)
         lam[self.cap_binds] = np.maximum(row_dual[self.cap_row[self.cap_binds]], 0) / self.cap_scale[self.cap_binds]
         mu = np.zeros(n_partners * len(GRADES))
