@@ -42,6 +42,8 @@ ADDED_PAIRS = 3
 MAX_ROUNDS = 40
 #: Applications in the sample whose exact LP prices capacity before a larger day's column generation.
 SAMPLE = 3_000
+#: Applications per block when a day is solved in blocks.
+BLOCK = 12_500
 #: With sample prices, the first LP holds only applications whose best priced margin is above
 #: -NEAR_BAND of their best margin.
 NEAR_BAND = 0.05
@@ -196,6 +198,8 @@ class _RestrictedLP:
         starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
         self.highs.addCols(k, p.value[pair_index] * self.obj_scale, np.zeros(k), np.ones(k), int(keep.sum()), starts,
                            idx[keep].astype(np.int32), val[keep])
+        if self.columns.size:  # the old basis stays primal feasible: primal simplex picks up from it
+            self.highs.setOptionValue("simplex_strategy", 4)
         self.columns = np.concatenate([self.columns, pair_index])
         self.in_lp[pair_index] = True
 
@@ -374,39 +378,87 @@ def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray,
             room.take(int(candidates[k]), grade, amount)
 
 
-def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = SAMPLE, integer: bool = False) -> Allocation:
-    """The day's allocation from the LP (see the module): integer, within capacity, with its bound.
-
-    A day larger than ``sample`` applications first prices capacity with the exact LP on a random
-    sample of that size, so column generation starts near the optimum.
-    """
-    started = time.perf_counter()
-    prices = None
-    if not (full or integer) and sample is not None and len(problem.applications) > sample:
-        prices = sample_prices(problem, sample)
-    lp_objective, bound, columns, x, prices, stats = solve_lp(problem, prices=prices, full=full, integer=integer)
-    if integer:
-        bound, prices = lp_objective, None
+def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray) -> Problem:
+    """The same day restricted to ``apps`` (sorted indices) with other capacities; pairs sliced, not recomputed."""
     p = problem
-    partner = np.full(len(p.applications), -1, np.int64)
-    room = Room.of(p)
-    whole = columns[x > 1 - 1e-6]
-    for k in whole:  # integral LP assignments, in integer units (the LP's tolerance never overspends)
+    keep = np.zeros(len(p.applications), bool)
+    keep[apps] = True
+    in_block = keep[p.pairs.app]
+    renumber = np.cumsum(keep) - 1
+    pairs = Pairs(renumber[p.pairs.app[in_block]], p.pairs.partner[in_block])
+    app_start = np.searchsorted(pairs.app, np.arange(apps.size + 1))
+    return Problem(p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor,
+                   grade_limits(p.partners, capacity_minor), app_start)
+
+
+def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room, partner: np.ndarray) -> int:
+    """Integer assignments from an LP solution: whole ones first (re-checked in integer minor units),
+    then the fractional applications by their best pair with room. Returns how many were fractional."""
+    p = problem
+    for k in columns[x > 1 - 1e-6]:
         i, j = int(p.pairs.app[k]), int(p.pairs.partner[k])
         amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
         if room.fits(np.array([j]), grade, amount)[0]:
             partner[i] = j
             room.take(j, grade, amount)
     fractional = np.unique(p.pairs.app[columns[(x > 1e-6) & (x <= 1 - 1e-6)]])
-    stats["fractional_applications"] = int(fractional.size)
     best = _segment_max(p.value, p.app_start, len(p.applications))
-    fractional = fractional[partner[fractional] < 0]
-    _fill(p, partner, room, p.value, fractional[np.argsort(-best[fractional], kind="stable")])
+    waiting = fractional[partner[fractional] < 0]
+    _fill(p, partner, room, p.value, waiting[np.argsort(-best[waiting], kind="stable")])
+    return int(fractional.size)
+
+
+def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = SAMPLE, block: int | None = BLOCK,
+                 integer: bool = False) -> Allocation:
+    """The day's allocation from the LP (see the module): integer, within capacity, with its bound.
+
+    A day larger than ``sample`` applications first prices capacity with the exact LP on a random
+    sample of that size, so column generation starts near the optimum. A day larger than ``block``
+    is solved a block of that many random applications at a time (a simplex on 100,000 rows is
+    slow), each block given the remaining capacity in proportion to the applications still to place;
+    what the blocks leave is filled greedily at the end. The bound stays the full day's dual bound.
+    """
+    started = time.perf_counter()
+    p = problem
+    n = len(p.applications)
+    prices = None
+    if not (full or integer) and sample is not None and n > sample:
+        prices = sample_prices(p, sample)
+    partner = np.full(n, -1, np.int64)
+    room = Room.of(p)
+    if full or integer or block is None or n <= block:
+        lp_objective, bound, columns, x, lp_prices, stats = solve_lp(p, prices=prices, full=full, integer=integer)
+        stats["fractional_applications"] = _settle_lp(p, columns, x, room, partner)
+        if integer:
+            bound, lp_prices = lp_objective, None
+    else:
+        order = np.random.default_rng(n).permutation(n)
+        blocks = [np.sort(order[s:s + block]) for s in range(0, n, block)]
+        lp_objective, placed, fractional, rounds = 0.0, 0, 0, 0
+        for b in blocks:
+            share = b.size / (n - placed)
+            capacity = np.floor(room.capacity * share).astype(np.int64)
+            sub = _subproblem(p, b, capacity)
+            objective, _, columns, x, _, sub_stats = solve_lp(sub, prices=prices)
+            sub_partner = np.full(b.size, -1, np.int64)
+            sub_room = Room(capacity, np.minimum(sub.grade_limit_minor, room.grade))
+            fractional += _settle_lp(sub, columns, x, sub_room, sub_partner)
+            for k in np.flatnonzero(sub_partner >= 0):
+                i = b[k]
+                partner[i] = sub_partner[k]
+                room.take(int(partner[i]), int(p.applications.grade[i]), int(p.applications.amount_minor[i]))
+            lp_objective += objective
+            rounds += sub_stats["rounds"]
+            placed += b.size
+        bound = dual_bound(p, prices)
+        lp_prices = prices
+        stats = {"blocks": len(blocks), "rounds": rounds, "eligible_pairs": len(p.pairs),
+                 "fractional_applications": fractional, "lp_exact": False}
+    best = _segment_max(p.value, p.app_start, n)
     rest = np.flatnonzero((partner < 0) & (best > 0))  # leftover capacity: the most valuable first
     _fill(p, partner, room, p.value, rest[np.argsort(-best[rest], kind="stable")])
-    method = "mip" if integer else "lp_full" if full else "lp_column_generation"
-    return _result(p, partner, method, started, bound=bound,
-                   lp_objective=lp_objective, prices=prices, stats=stats)
+    method = "mip" if integer else "lp_full" if full else "lp_column_generation" if stats.get("blocks") is None else "lp_blocks"
+    return _result(p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats)
 
 
 def route(problem: Problem, *, prices: Prices | None = None, order: np.ndarray | None = None) -> Allocation:
