@@ -130,3 +130,14 @@ def test_allocations_fit_the_schema_and_revenue_adds_up(partners):
     assert revenue.loc[models, "expected_revenue_minor"].sum() == pytest.approx(allocation.objective)
     service = table["funding_model"].isin(["capital_light", "ice", "tech_solution"])
     assert revenue.loc["platform_service", "volume_share"] == pytest.approx(table.loc[service, "amount_minor"].sum() / table["amount_minor"].sum())
+
+
+def test_a_day_solved_in_blocks_stays_within_capacity_and_near_the_whole_lp(partners):
+    apps = applications_from_frame(day(1_200, 12, regions=31))
+    problem = build_problem(apps, partners, capacity_minor=(partners.capacity_minor // 150).astype(np.int64))
+    whole = allocate_day(problem, sample=None)
+    blocks = allocate_day(problem, sample=300, block=400)
+    assert blocks.method == "lp_blocks" and blocks.stats["blocks"] == 3
+    _check_within_capacity(problem, blocks)
+    assert blocks.objective <= blocks.bound and whole.lp_objective <= blocks.bound * (1 + 1e-9)
+    assert blocks.objective >= 0.97 * whole.objective

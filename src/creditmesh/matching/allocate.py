@@ -44,6 +44,9 @@ MAX_ROUNDS = 40
 SAMPLE = 3_000
 #: Applications per block when a day is solved in blocks.
 BLOCK = 12_500
+#: The dual-price router's band: how far below zero (a fraction of the margin) a priced margin may be
+#: for a paced marginal application.
+ROUTER_BAND = 0.02
 #: With sample prices, the first LP holds only applications whose best priced margin is above
 #: -NEAR_BAND of their best margin.
 NEAR_BAND = 0.05
@@ -435,11 +438,12 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
         order = np.random.default_rng(n).permutation(n)
         blocks = [np.sort(order[s:s + block]) for s in range(0, n, block)]
         lp_objective, placed, fractional, rounds = 0.0, 0, 0, 0
+        block_prices: list[Prices] = []
         for b in blocks:
             share = b.size / (n - placed)
             capacity = np.floor(room.capacity * share).astype(np.int64)
             sub = _subproblem(p, b, capacity)
-            objective, _, columns, x, _, sub_stats = solve_lp(sub, prices=prices)
+            objective, _, columns, x, block_lp_prices, sub_stats = solve_lp(sub, prices=prices)
             sub_partner = np.full(b.size, -1, np.int64)
             sub_room = Room(capacity, np.minimum(sub.grade_limit_minor, room.grade))
             fractional += _settle_lp(sub, columns, x, sub_room, sub_partner)
@@ -450,8 +454,11 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
             lp_objective += objective
             rounds += sub_stats["rounds"]
             placed += b.size
-        bound = dual_bound(p, prices)
-        lp_prices = prices
+            block_prices.append(block_lp_prices)
+        # each block's duals price the whole day (prices do not change when demand and capacity scale
+        # together); their mean is less noisy than the sample's. Both give a bound: keep the tighter.
+        mean = Prices(np.mean([q.capacity for q in block_prices], axis=0), np.mean([q.grade for q in block_prices], axis=0))
+        bound, lp_prices = min((dual_bound(p, prices), 0, prices), (dual_bound(p, mean), 1, mean))[::2]
         stats = {"blocks": len(blocks), "rounds": rounds, "eligible_pairs": len(p.pairs),
                  "fractional_applications": fractional, "lp_exact": False}
     best = _segment_max(p.value, p.app_start, n)
@@ -461,16 +468,44 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
     return _result(p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats)
 
 
-def route(problem: Problem, *, prices: Prices | None = None, order: np.ndarray | None = None) -> Allocation:
-    """The online router over the day in arrival ``order`` (default: as given): each application takes
-    its best partner with room by margin (``prices=None``: greedy) or by margin less capacity prices
-    (the dual-price router; an application whose best priced margin is not positive is left out)."""
+def route(problem: Problem, *, prices: Prices | None = None, order: np.ndarray | None = None,
+          band: float = ROUTER_BAND) -> Allocation:
+    """The online router over the day in arrival ``order`` (default: as given).
+
+    Greedy (``prices=None``): each application takes its best partner by margin that has room.
+    Dual-price: partners ranked by margin less the capacity prices of the last batch; an application
+    whose best priced margin is positive takes it; one whose priced margin is within ``band`` of its
+    margin below zero (the marginal applications: margins are proportional to the amount, so many
+    tie with the price) takes a partner only while that partner's filled share of capacity is behind
+    the share of the day that has arrived (pacing), so marginal applications spread over the day
+    instead of filling capacity before better ones arrive.
+    """
     started = time.perf_counter()
     p = problem
-    scores = p.value if prices is None else reduced_values(p, prices)
-    partner = np.full(len(p.applications), -1, np.int64)
-    _fill(p, partner, Room.of(p), scores, np.arange(len(p.applications)) if order is None else np.asarray(order))
-    return _result(p, partner, "greedy" if prices is None else "dual_price", started)
+    n = len(p.applications)
+    order = np.arange(n) if order is None else np.asarray(order)
+    partner = np.full(n, -1, np.int64)
+    room = Room.of(p)
+    if prices is None:
+        _fill(p, partner, room, p.value, order)
+        return _result(p, partner, "greedy", started)
+    reduced = reduced_values(p, prices)
+    capacity = np.maximum(p.capacity_minor.astype(np.float64), 1.0)
+    for arrived, i in enumerate(order, start=1):
+        s, e = p.app_start[i], p.app_start[i + 1]
+        if s == e:
+            continue
+        amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
+        candidates = p.pairs.partner[s:e]
+        value, priced = p.value[s:e], reduced[s:e]
+        behind = 1.0 - room.capacity[candidates] / capacity[candidates] <= arrived / len(order)
+        ok = (value > 0) & ((priced > 1e-9 * value) | ((priced >= -band * value) & behind))
+        ok &= room.fits(candidates, grade, amount)
+        if ok.any():
+            k = int(np.argmax(np.where(ok, priced, -np.inf)))
+            partner[i] = candidates[k]
+            room.take(int(candidates[k]), grade, amount)
+    return _result(p, partner, "dual_price", started)
 
 
 def capacity_used(problem: Problem, allocation: Allocation) -> tuple[np.ndarray, np.ndarray]:
