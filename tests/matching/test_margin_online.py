@@ -69,7 +69,8 @@ def test_the_online_matcher_ranks_as_the_batch_values_a_pair(partners):
     frame = day(200, 11, regions=31)
     problem = build_problem(applications_from_frame(frame), partners)
     prices = allocate_day(problem).prices
-    matcher = OnlineMatcher(partners, prices=prices)
+    matcher = OnlineMatcher(partners, prices=prices, max_offers=len(partners))
+    assert len(OnlineMatcher(partners).rank(frame.iloc[0].to_dict()).offers) <= 10
     for i, row in enumerate(frame.to_dict("records")[:60]):
         match = matcher.rank(row)
         s, e = problem.app_start[i], problem.app_start[i + 1]

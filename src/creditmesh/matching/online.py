@@ -22,6 +22,9 @@ from creditmesh.matching.margin import DEFAULT_LGD, expected_margin
 from creditmesh.matching.partners import Partners
 from creditmesh.schema import FUNDING_MODELS
 
+#: The most offers a ranking lists: the chosen partner and its fallbacks.
+MAX_OFFERS = 10
+
 
 @dataclass(frozen=True)
 class Offer:
@@ -51,13 +54,14 @@ class OnlineMatcher:
     """Ranks partners for one application at a time, honouring the remaining capacity it holds."""
 
     def __init__(self, partners: Partners, *, capacity_minor: np.ndarray | None = None, prices: Prices | None = None,
-                 lgd: float = DEFAULT_LGD) -> None:
+                 lgd: float = DEFAULT_LGD, max_offers: int = MAX_OFFERS) -> None:
         capacity = partners.capacity_minor if capacity_minor is None else np.asarray(capacity_minor)
         if capacity.shape != (len(partners),) or (capacity < 0).any():
             raise ParameterError("capacity_minor", f"one non-negative amount per partner ({len(partners)})")
         self.partners = partners
         self.prices = prices
         self.lgd = lgd
+        self.max_offers = max_offers
         self.room = Room(capacity, grade_limits(partners, capacity))
         self._index = {pid: j for j, pid in enumerate(partners.ids)}
 
@@ -78,10 +82,11 @@ class OnlineMatcher:
         keep &= self.room.fits(candidates, grade, amount)
         if not keep.any():
             return Match(str(one.ids[0]), amount, (), ("capacity_exhausted",))
-        order = np.flatnonzero(keep)[np.argsort(-priced[keep], kind="stable")]
-        ids, models = self.partners.ids, self.partners.model
-        offers = tuple(Offer(ids[candidates[k]], FUNDING_MODELS[models[candidates[k]]], float(value[k]), float(priced[k]))
-                       for k in order)
+        order = np.flatnonzero(keep)[np.argsort(-priced[keep], kind="stable")][:self.max_offers]
+        chosen = candidates[order]
+        models = self.partners.model[chosen].tolist()
+        offers = tuple(Offer(pid, FUNDING_MODELS[m], v, q) for pid, m, v, q in
+                       zip(self.partners.ids[chosen].tolist(), models, value[order].tolist(), priced[order].tolist()))
         return Match(str(one.ids[0]), amount, offers, ())
 
     def reserve(self, match: Match, institution_id: str, grade: str | int) -> None:
