@@ -135,14 +135,19 @@ def main() -> None:
     for row in rows[:200]:
         matcher.rank(row)  # warm up
     latencies = np.empty(len(rows))
+    cpu = np.empty(len(rows))
     for k, row in enumerate(rows):
-        t = time.perf_counter_ns()
+        t, c = time.perf_counter_ns(), time.thread_time_ns()
         matcher.rank(row)
         latencies[k] = (time.perf_counter_ns() - t) / 1e3
+        cpu[k] = (time.thread_time_ns() - c) / 1e3
     p50, p99 = np.percentile(latencies, [50, 99])
-    print(f"\nonline matching of one application: p50 {p50:.0f} µs, p99 {p99:.0f} µs over {len(rows):,} applications")
+    cpu50, cpu99 = np.percentile(cpu, [50, 99])
+    print(f"\nonline matching of one application: wall clock p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {latencies.max():.0f} µs; "
+          f"thread CPU time p50 {cpu50:.0f} µs, p99 {cpu99:.0f} µs, over {len(rows):,} applications")
     results += [result_row("online_match_p99_us", "us", round(float(p99), 1), goal="< 1000 us"),
-                result_row("online_match_p50_us", "us", round(float(p50), 1))]
+                result_row("online_match_p50_us", "us", round(float(p50), 1)),
+                result_row("online_match_cpu_p99_us", "us", round(float(cpu99), 1))]
     print(f"load average at the end {load_average()}")
     print_json_line("matching", results)
 

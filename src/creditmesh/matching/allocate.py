@@ -42,6 +42,8 @@ ADDED_PAIRS = 3
 MAX_ROUNDS = 40
 #: Applications in the sample whose exact LP prices capacity before a larger day's column generation.
 SAMPLE = 3_000
+#: Times the LP is solved again over the applications left, in the room left, before the greedy pass.
+RESIDUAL_PASSES = 2
 #: Applications per block when a day is solved in blocks.
 BLOCK = 12_500
 #: The dual-price router's band: how far below zero (a fraction of the margin) a priced margin may be
@@ -381,7 +383,8 @@ def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray,
             room.take(int(candidates[k]), grade, amount)
 
 
-def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray) -> Problem:
+def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray,
+                grade_limit_minor: np.ndarray | None = None) -> Problem:
     """The same day restricted to ``apps`` (sorted indices) with other capacities; pairs sliced, not recomputed."""
     p = problem
     keep = np.zeros(len(p.applications), bool)
@@ -390,11 +393,12 @@ def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray) 
     renumber = np.cumsum(keep) - 1
     pairs = Pairs(renumber[p.pairs.app[in_block]], p.pairs.partner[in_block])
     app_start = np.searchsorted(pairs.app, np.arange(apps.size + 1))
-    return Problem(p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor,
-                   grade_limits(p.partners, capacity_minor), app_start)
+    limits = grade_limits(p.partners, capacity_minor) if grade_limit_minor is None else grade_limit_minor
+    return Problem(p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor, limits, app_start)
 
 
-def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room, partner: np.ndarray) -> int:
+def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room, partner: np.ndarray,
+               prices: Prices | None = None) -> int:
     """Integer assignments from an LP solution: whole ones first (re-checked in integer minor units),
     then the fractional applications by their best pair with room. Returns how many were fractional."""
     p = problem
@@ -406,6 +410,19 @@ def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room,
             room.take(j, grade, amount)
     fractional = np.unique(p.pairs.app[columns[(x > 1e-6) & (x <= 1 - 1e-6)]])
     best = _segment_max(p.value, p.app_start, len(p.applications))
+    for _ in range(RESIDUAL_PASSES):  # the LP again over what is left, in the room left: more whole assignments
+        left = np.flatnonzero((partner < 0) & (best > 0))
+        if left.size == 0 or fractional.size == 0:
+            break
+        residual = _subproblem(p, left, room.capacity.copy(), room.grade.copy())
+        _, _, r_columns, r_x, _, _ = solve_lp(residual, prices=prices)
+        for k in r_columns[r_x > 1 - 1e-6]:
+            i, j = int(residual.pairs.app[k]), int(residual.pairs.partner[k])
+            a, g = int(residual.applications.amount_minor[i]), int(residual.applications.grade[i])
+            if room.fits(np.array([j]), g, a)[0]:
+                partner[left[i]] = j
+                room.take(j, g, a)
+        fractional = left[np.unique(residual.pairs.app[r_columns[(r_x > 1e-6) & (r_x <= 1 - 1e-6)]])]
     waiting = fractional[partner[fractional] < 0]
     _fill(p, partner, room, p.value, waiting[np.argsort(-best[waiting], kind="stable")])
     return int(fractional.size)
@@ -431,7 +448,7 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
     room = Room.of(p)
     if full or integer or block is None or n <= block:
         lp_objective, bound, columns, x, lp_prices, stats = solve_lp(p, prices=prices, full=full, integer=integer)
-        stats["fractional_applications"] = _settle_lp(p, columns, x, room, partner)
+        stats["fractional_applications"] = _settle_lp(p, columns, x, room, partner, None if integer else lp_prices)
         if integer:
             bound, lp_prices = lp_objective, None
     else:
@@ -446,7 +463,7 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
             objective, _, columns, x, block_lp_prices, sub_stats = solve_lp(sub, prices=prices)
             sub_partner = np.full(b.size, -1, np.int64)
             sub_room = Room(capacity, np.minimum(sub.grade_limit_minor, room.grade))
-            fractional += _settle_lp(sub, columns, x, sub_room, sub_partner)
+            fractional += _settle_lp(sub, columns, x, sub_room, sub_partner, block_lp_prices)
             for k in np.flatnonzero(sub_partner >= 0):
                 i = b[k]
                 partner[i] = sub_partner[k]
