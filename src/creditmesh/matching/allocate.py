@@ -8,18 +8,25 @@ subject to
 - each partner's remaining capacity, ``Σ_i A_i x_ij ≤ C_j`` (amounts in minor units);
 - concentration: one grade takes at most ``s_j`` of a partner's capacity, ``Σ_{i ∈ g} A_i x_ij ≤ s_j C_j``.
 
-:func:`allocate_day` solves the LP relaxation with highspy by column generation: the LP starts with
-each application's best few pairs, the duals of the solved LP price every eligible pair, and the
-pairs that price out positive join, until none does (then the restricted LP's optimum is the full
-LP's). Rows that cannot bind (a partner whose whole eligible demand fits) are left out. A basic
-optimum has at most one fractional application per binding capacity or concentration row; those
-are settled by a greedy pass that respects capacity in integer minor units, then leftover capacity
-is filled greedily. The reported bound is the Lagrangian dual bound
-``Σ_i max(0, max_j v_ij − A_i (λ_j + μ_jg)) + Σ_j λ_j C_j + Σ_jg μ_jg s_j C_j``, valid for any prices.
+:func:`allocate_day` solves the LP relaxation with highspy by column generation: capacity is first
+priced by the exact LP on a random sample of the day (prices do not change when demand and
+capacity scale together); the LP starts with each application's best pairs by margin less those
+prices (exact ties in a seeded random order: margins are proportional to the amount, so many pairs
+tie with their price), the duals of the solved LP price every eligible pair, and the pairs that
+price out positive join (primal simplex from the last basis) until none does or the LP is within
+``LP_GAP`` of the dual bound. Rows that cannot bind (a partner whose whole eligible demand fits)
+are left out. A day larger than ``BLOCK`` applications is solved a block at a time, each block
+given the remaining capacity in proportion to the applications still to place.
 
-:func:`route` is the online router over a day in arrival order: each application takes the best
-partner with room by margin (greedy) or by margin less the capacity prices of the last batch
-(dual-price router), the same ranking :class:`~creditmesh.matching.online.OnlineMatcher` uses.
+A basic optimum has at most one fractional application per binding capacity or concentration row:
+the whole assignments are taken (re-checked in integer minor units), the LP is solved again over
+what is left in the room left (``RESIDUAL_PASSES``), and the rest is filled greedily. The reported
+bound is the Lagrangian dual bound of the whole day,
+``Σ_i max(0, max_j v_ij − A_i (λ_j + μ_jg)) + Σ_j λ_j C_j + Σ_jg μ_jg s_j C_j``, valid for any
+prices ``λ, μ ≥ 0``: the LP optimum, and so the integer one, lies below it.
+
+:func:`route` replays an online router over a day in arrival order: greedy on margin, or on margin
+less the capacity prices of the last batch with pacing for the marginal applications.
 """
 
 from __future__ import annotations
