@@ -63,3 +63,5 @@ def test_no_partner_and_declined_decisions():
     with pytest.raises(ParameterError, match="not approved"):
         report_for_decision({**DECISION, "outcome": "decline"}, _inputs(), None, salt="s")
     assert investigation_report(DECISION, {}, None, salt="s")["affordability"]["debt_service_ratio"] is None
+    drawdown = {**DECISION, "pd": None, "score": None, "grade": None}
+    assert report_for_decision(drawdown, {}, OnlineMatcher(partners), salt="s")["no_partner_reasons"] == ["no_score_to_match_on"]

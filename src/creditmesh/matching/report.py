@@ -179,6 +179,9 @@ def report_for_decision(decision: Mapping[str, Any], inputs: Mapping[str, Any], 
     line = int(decision.get("credit_line_minor") or 0)
     if matcher is None:
         match = Match(str(decision["application_id"]), line, (), ("matching_not_configured",))
+    elif decision.get("pd") is None or decision.get("score") is None or decision.get("apr") is None or line <= 0:
+        # a drawdown or line review is decided on behaviour, without a fresh PD and score to match on
+        match = Match(str(decision["application_id"]), line, (), ("no_score_to_match_on",))
     else:
         match = matcher.rank({
             "application_id": decision["application_id"], "pd": decision.get("pd"), "score": decision.get("score"),
