@@ -7,6 +7,8 @@ import threading
 import time
 
 import httpx
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import uvicorn
 from tests_helpers import small_credit_line_applications, small_gbm
@@ -14,6 +16,7 @@ from tests_helpers import small_credit_line_applications, small_gbm
 from creditmesh.api.app import create_app
 from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.artifact import save_model
+from creditmesh.simulate.institutions import draw_institutions
 
 API_KEY = "test-key-1"
 
@@ -27,8 +30,10 @@ def applications():
 def settings(applications, tmp_path_factory):
     folder = tmp_path_factory.mktemp("api")
     model_path = save_model(small_gbm(applications), folder / "gbm")
+    institutions, _ = draw_institutions(np.random.default_rng(5), 40)
+    pq.write_table(institutions, folder / "institutions.parquet")
     return Settings(db_url=database_url(str(folder / "decisions.db")), api_keys=frozenset({API_KEY, "test-key-2"}),
-                    model_path=model_path)
+                    model_path=model_path, partners_path=folder / "institutions.parquet", report_salt="test-salt")
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ from typing import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reviews
+from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reports, reviews
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError
 
@@ -33,6 +33,16 @@ def build_state(settings: Settings):
     return engine, log
 
 
+def build_matching(settings: Settings):
+    """The online matcher over the settings' partners (None without them) and the salt reports mask with."""
+    import secrets
+
+    from creditmesh.matching import OnlineMatcher, load_partners
+
+    matcher = OnlineMatcher(load_partners(settings.partners_path)) if settings.partners_path else None
+    return matcher, settings.report_salt or secrets.token_hex(16)
+
+
 def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
     field = error.field.removeprefix("application.")
     return JSONResponse(status_code=422,
@@ -45,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine, app.state.audit_log = build_state(settings)
+        app.state.matcher, app.state.report_salt = build_matching(settings)
         try:
             yield
         finally:
@@ -53,7 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.add_exception_handler(CreditmeshError, _field_error)
-    for module in (applications, drawdowns, line_reviews, decisions, reviews, health):
+    for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health):
         app.include_router(module.router)
     return app
 

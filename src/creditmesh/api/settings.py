@@ -21,11 +21,14 @@ class Settings:
     api_keys: frozenset[str]
     model_path: Path
     policy_path: Path | None = None
+    partners_path: Path | None = None  # funding partners (institutions Parquet, YAML or JSON) for reports
+    report_salt: str = ""  # keys the hashes that mask personal data in reports; empty: random per process
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path), ``CREDITMESH_API_KEYS`` (comma-separated),
-        ``CREDITMESH_MODEL`` (a saved model) and ``CREDITMESH_POLICY`` (default: the shipped policy)."""
+        ``CREDITMESH_MODEL`` (a saved model), ``CREDITMESH_POLICY`` (default: the shipped policy),
+        ``CREDITMESH_PARTNERS`` (funding partners for investigation reports) and ``CREDITMESH_REPORT_SALT``."""
         env = os.environ if environ is None else environ
         keys = frozenset(k.strip() for k in env.get("CREDITMESH_API_KEYS", "").split(",") if k.strip())
         if not keys:
@@ -36,8 +39,10 @@ class Settings:
         if not model:
             raise ParameterError("CREDITMESH_MODEL", "the path of a saved model (creditmesh model train --out)")
         policy = env.get("CREDITMESH_POLICY")
+        partners = env.get("CREDITMESH_PARTNERS")
         return cls(db_url=database_url(env.get("CREDITMESH_DB", "decisions.db")), api_keys=keys,
-                   model_path=Path(model), policy_path=Path(policy) if policy else None)
+                   model_path=Path(model), policy_path=Path(policy) if policy else None,
+                   partners_path=Path(partners) if partners else None, report_salt=env.get("CREDITMESH_REPORT_SALT", ""))
 
 
 def database_url(value: str) -> str:

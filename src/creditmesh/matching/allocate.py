@@ -1,0 +1,574 @@
+"""A day's approved applications allocated across the partners: the LP with HiGHS, and the online routers.
+
+The problem, over eligible pairs only: choose ``x_ij ∈ {0, 1}`` to maximise
+``Σ v_ij x_ij`` (``v`` the acceptance-weighted expected margin, :func:`~creditmesh.matching.margin.expected_margin`)
+subject to
+
+- each application funded at most once, ``Σ_j x_ij ≤ 1``;
+- each partner's remaining capacity, ``Σ_i A_i x_ij ≤ C_j`` (amounts in minor units);
+- concentration: one grade takes at most ``s_j`` of a partner's capacity, ``Σ_{i ∈ g} A_i x_ij ≤ s_j C_j``.
+
+:func:`allocate_day` solves the LP relaxation with highspy by column generation: capacity is first
+priced by the exact LP on a random sample of the day (prices do not change when demand and
+capacity scale together); the LP starts with each application's best pairs by margin less those
+prices (exact ties in a seeded random order: margins are proportional to the amount, so many pairs
+tie with their price), the duals of the solved LP price every eligible pair, and the pairs that
+price out positive join (primal simplex from the last basis) until none does or the LP is within
+``LP_GAP`` of the dual bound. Rows that cannot bind (a partner whose whole eligible demand fits)
+are left out. A day larger than ``BLOCK`` applications is solved a block at a time, each block
+given the remaining capacity in proportion to the applications still to place.
+
+A basic optimum has at most one fractional application per binding capacity or concentration row:
+the whole assignments are taken (re-checked in integer minor units), the LP is solved again over
+what is left in the room left (``RESIDUAL_PASSES``), and the rest is filled greedily. The reported
+bound is the Lagrangian dual bound of the whole day,
+``Σ_i max(0, max_j v_ij − A_i (λ_j + μ_jg)) + Σ_j λ_j C_j + Σ_jg μ_jg s_j C_j``, valid for any
+prices ``λ, μ ≥ 0``: the LP optimum, and so the integer one, lies below it.
+
+:func:`route` replays an online router over a day in arrival order: greedy on margin, or on margin
+less the capacity prices of the last batch with pacing for the marginal applications.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from creditmesh.errors import ParameterError
+from creditmesh.matching.applications import GRADES, Applications
+from creditmesh.matching.eligibility import Pairs, eligible_pairs
+from creditmesh.matching.margin import expected_margin
+from creditmesh.matching.partners import Partners
+
+#: Pairs per application the first restricted LP holds, pairs an application may add per round,
+#: and the most rounds of column generation (a limit on everything).
+INITIAL_PAIRS = 10
+ADDED_PAIRS = 3
+MAX_ROUNDS = 40
+#: Applications in the sample whose exact LP prices capacity before a larger day's column generation.
+SAMPLE = 3_000
+#: Times the LP is solved again over the applications left, in the room left, before the greedy pass.
+RESIDUAL_PASSES = 2
+#: Applications per block when a day is solved in blocks.
+BLOCK = 12_500
+#: The dual-price router's band: how far below zero (a fraction of the margin) a priced margin may be
+#: for a paced marginal application.
+ROUTER_BAND = 0.02
+#: With sample prices, the first LP holds only applications whose best priced margin is above
+#: -NEAR_BAND of their best margin.
+NEAR_BAND = 0.05
+#: A pair prices out when its reduced cost exceeds this fraction of the median margin; column
+#: generation also stops once the LP is within LP_GAP of the best dual bound seen.
+PRICING_TOLERANCE = 1e-7
+LP_GAP = 1e-4
+UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Capacity prices per minor unit: ``capacity[j]`` for partner j, ``grade[j, g]`` for its grade-g limit."""
+
+    capacity: np.ndarray
+    grade: np.ndarray
+
+    @classmethod
+    def zero(cls, partners: int) -> "Prices":
+        return cls(np.zeros(partners), np.zeros((partners, len(GRADES))))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A day's allocation problem: eligible pairs, their values, and the capacities."""
+
+    applications: Applications
+    partners: Partners
+    pairs: Pairs
+    value: np.ndarray  # expected margin of each pair, float minor units
+    capacity_minor: np.ndarray  # int64 per partner
+    grade_limit_minor: np.ndarray  # int64 (partners, grades)
+    app_start: np.ndarray  # pairs of application i are app_start[i]:app_start[i+1]
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Who funds whom: ``partner[i]`` is the partner index of application i, or -1 with ``reason[i]``."""
+
+    partner: np.ndarray
+    value: np.ndarray  # expected margin of the chosen pair (0 when unallocated)
+    reason: np.ndarray  # object: None when allocated, else one of UNALLOCATED_REASONS
+    objective: float
+    method: str
+    seconds: float
+    bound: float | None = None  # an upper bound on the LP optimum (Lagrangian dual bound)
+    lp_objective: float | None = None  # the LP relaxation's optimum
+    prices: Prices | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def allocated(self) -> int:
+        return int((self.partner >= 0).sum())
+
+    def gap(self, reference: float) -> float:
+        """Relative shortfall of this allocation's objective against ``reference`` (a bound or an optimum)."""
+        return (reference - self.objective) / reference if reference > 0 else 0.0
+
+
+def grade_limits(partners: Partners, capacity_minor: np.ndarray) -> np.ndarray:
+    """Each partner's concentration limit per grade, (partners, grades) minor units: its share of the capacity."""
+    limit = np.floor(partners.max_grade_share * np.asarray(capacity_minor, dtype=np.float64)).astype(np.int64)
+    return np.repeat(limit[:, None], len(GRADES), axis=1)
+
+
+def build_problem(applications: Applications, partners: Partners, *, capacity_minor: np.ndarray | None = None) -> Problem:
+    """Eligible pairs and their values for a day; ``capacity_minor`` is each partner's remaining capacity
+    (default: the monthly capacity)."""
+    capacity = partners.capacity_minor if capacity_minor is None else np.asarray(capacity_minor)
+    if capacity.shape != (len(partners),) or capacity.dtype.kind not in "iu":
+        raise ParameterError("capacity_minor", f"one integer amount per partner ({len(partners)}), minor units")
+    if (capacity < 0).any():
+        raise ParameterError("capacity_minor", "remaining capacity cannot be negative")
+    pairs = eligible_pairs(applications, partners)
+    value = expected_margin(applications, partners, pairs.app, pairs.partner)
+    grade_limit = grade_limits(partners, capacity)
+    app_start = np.searchsorted(pairs.app, np.arange(len(applications) + 1))
+    return Problem(applications, partners, pairs, value, capacity.astype(np.int64), grade_limit, app_start)
+
+
+# -- the LP --------------------------------------------------------------------------------------------
+class _RestrictedLP:
+    """The LP over a growing subset of the pairs, warm-started between rounds (highspy)."""
+
+    def __init__(self, problem: Problem, positive: np.ndarray) -> None:
+        import highspy
+
+        self.problem = problem
+        p = problem
+        amount = p.applications.amount_minor.astype(np.float64)
+        grade = p.applications.grade.astype(np.int64)
+        n_partners = len(p.partners)
+        pos_pairs = np.flatnonzero(positive)
+        demand = np.bincount(p.pairs.partner[pos_pairs], weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners)
+        cell = p.pairs.partner[pos_pairs] * len(GRADES) + grade[p.pairs.app[pos_pairs]]
+        cell_demand = np.bincount(cell, weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners * len(GRADES))
+        # application rows are added with an application's first pair (add); coupling rows first,
+        # and only where the eligible demand can exceed the limit
+        rows = 0
+        self.app_row = np.full(len(p.applications), -1, np.int64)
+        self.cap_binds = demand > p.capacity_minor
+        self.cap_row = np.full(n_partners, -1, np.int64)
+        self.cap_row[self.cap_binds] = rows + np.arange(int(self.cap_binds.sum()))
+        rows += int(self.cap_binds.sum())
+        limit = p.grade_limit_minor.reshape(-1)
+        self.cell_binds = (cell_demand > limit) & (limit < np.repeat(p.capacity_minor, len(GRADES)))
+        self.cell_row = np.full(n_partners * len(GRADES), -1, np.int64)
+        self.cell_row[self.cell_binds] = rows + np.arange(int(self.cell_binds.sum()))
+        rows += int(self.cell_binds.sum())
+        self.rows = rows
+        self.cap_scale = np.maximum(p.capacity_minor.astype(np.float64), 1.0)
+        self.cell_scale = np.maximum(limit.astype(np.float64), 1.0)
+        positive_values = p.value[pos_pairs]
+        self.obj_scale = 1.0 / max(float(np.median(positive_values)) if positive_values.size else 1.0, 1e-9)
+        self.columns = np.zeros(0, np.int64)  # pair indices in the LP, in column order
+        self.in_lp = np.zeros(len(p.pairs), dtype=bool)
+
+        self.highs = highspy.Highs()
+        h = self.highs
+        h.setOptionValue("output_flag", False)
+        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        # scaled rows: capacity and concentration rows are divided by their limit (upper 1, or 0 for no room)
+        upper = np.concatenate([(p.capacity_minor[self.cap_binds] > 0).astype(np.float64),
+                                (limit[self.cell_binds] > 0).astype(np.float64)])
+        h.addRows(rows, np.full(rows, -highspy.kHighsInf), upper, 0, np.zeros(1, np.int32), np.zeros(0, np.int32),
+                  np.zeros(0))
+
+    def add(self, pair_index: np.ndarray) -> None:
+        pair_index = pair_index[~self.in_lp[pair_index]]
+        if pair_index.size == 0:
+            return
+        p = self.problem
+        i = p.pairs.app[pair_index]
+        j = p.pairs.partner[pair_index]
+        fresh = np.unique(i[self.app_row[i] < 0])
+        if fresh.size:
+            import highspy
+
+            self.app_row[fresh] = self.rows + np.arange(fresh.size)
+            self.rows += fresh.size
+            self.highs.addRows(fresh.size, np.full(fresh.size, -highspy.kHighsInf), np.ones(fresh.size), 0,
+                               np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0))
+        amount = p.applications.amount_minor[i].astype(np.float64)
+        cell = j * len(GRADES) + p.applications.grade[i].astype(np.int64)
+        k = pair_index.size
+        idx = np.full((k, 3), -1, np.int64)
+        val = np.zeros((k, 3))
+        idx[:, 0], val[:, 0] = self.app_row[i], 1.0
+        idx[:, 1], val[:, 1] = self.cap_row[j], amount / self.cap_scale[j]
+        idx[:, 2], val[:, 2] = self.cell_row[cell], amount / self.cell_scale[cell]
+        keep = idx >= 0
+        starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
+        self.highs.addCols(k, p.value[pair_index] * self.obj_scale, np.zeros(k), np.ones(k), int(keep.sum()), starts,
+                           idx[keep].astype(np.int32), val[keep])
+        if self.columns.size:  # the old basis stays primal feasible: primal simplex picks up from it
+            self.highs.setOptionValue("simplex_strategy", 4)
+        self.columns = np.concatenate([self.columns, pair_index])
+        self.in_lp[pair_index] = True
+
+    def solve(self, integer: bool = False) -> tuple[float, np.ndarray, np.ndarray, Prices]:
+        """The objective (minor units), the columns' values, each application's row dual, the prices
+        (zero for a MIP, which has no duals)."""
+        h = self.highs
+        n_partners = len(self.problem.partners)
+        if self.columns.size == 0:  # nothing worth allocating: HiGHS calls an empty model "Empty"
+            return 0.0, np.zeros(0), np.zeros(len(self.problem.applications)), Prices.zero(n_partners)
+        h.run()
+        status = h.modelStatusToString(h.getModelStatus())
+        if status != "Optimal":
+            raise RuntimeError(f"HiGHS did not solve the allocation LP: {status}")
+        solution = h.getSolution()
+        row_dual = np.zeros(self.rows) if integer else np.asarray(solution.row_dual) / self.obj_scale
+        x = np.asarray(solution.col_value)
+        lam = np.zeros(n_partners)
+        lam[self.cap_binds] = np.maximum(row_dual[self.cap_row[self.cap_binds]], 0) / self.cap_scale[self.cap_binds]
+        mu = np.zeros(n_partners * len(GRADES))
+        mu[self.cell_binds] = np.maximum(row_dual[self.cell_row[self.cell_binds]], 0) / self.cell_scale[self.cell_binds]
+        app_dual = np.zeros(len(self.problem.applications))
+        active = self.app_row >= 0
+        app_dual[active] = np.maximum(row_dual[self.app_row[active]], 0)
+        objective = float(h.getInfo().objective_function_value) / self.obj_scale
+        return objective, x, app_dual, Prices(lam, mu.reshape(n_partners, len(GRADES)))
+
+
+def reduced_values(problem: Problem, prices: Prices) -> np.ndarray:
+    """Each pair's margin less the price of the capacity it uses."""
+    p = problem
+    amount = p.applications.amount_minor[p.pairs.app].astype(np.float64)
+    grade = p.applications.grade[p.pairs.app].astype(np.int64)
+    return p.value - amount * (prices.capacity[p.pairs.partner] + prices.grade[p.pairs.partner, grade])
+
+
+def _segment_max(values: np.ndarray, app_start: np.ndarray, n_apps: int) -> np.ndarray:
+    """Per application, the largest of its pairs' values (−inf for an application without pairs)."""
+    out = np.full(n_apps, -np.inf)
+    has = app_start[1:] > app_start[:-1]
+    if values.size:
+        out[has] = np.maximum.reduceat(values, app_start[:-1][has])
+    return out
+
+
+def dual_bound(problem: Problem, prices: Prices) -> float:
+    """The Lagrangian upper bound on the LP optimum for these prices (any non-negative prices give one)."""
+    best = _segment_max(reduced_values(problem, prices), problem.app_start, len(problem.applications))
+    return float(np.maximum(best, 0).sum() + (prices.capacity * problem.capacity_minor).sum()
+                 + (prices.grade * problem.grade_limit_minor).sum())
+
+
+def _top_pairs(scores: np.ndarray, problem: Problem, k: int, mask: np.ndarray) -> np.ndarray:
+    """Up to ``k`` pairs per application with the highest score among ``mask``; pair indices."""
+    candidates = np.flatnonzero(mask)
+    if candidates.size == 0:
+        return candidates
+    apps = problem.pairs.app[candidates]
+    # by application, best first; exact ties (a partner's price equal to its margin per unit, common
+    # since margins are proportional to the amount) in a seeded random order, so that tied
+    # applications spread over the tied partners instead of all naming the same few
+    tie_break = np.random.default_rng(len(candidates)).random(candidates.size)
+    order = np.lexsort((tie_break, -np.round(scores[candidates], 6), apps))
+    ranked = candidates[order]
+    ranked_apps = apps[order]
+    first = np.searchsorted(ranked_apps, ranked_apps, side="left")
+    return ranked[np.arange(ranked.size) - first < k]
+
+
+def solve_lp(problem: Problem, *, prices: Prices | None = None, initial_pairs: int = INITIAL_PAIRS,
+             full: bool = False, integer: bool = False) -> tuple[float, float, np.ndarray, np.ndarray, Prices, dict]:
+    """The LP relaxation: objective, dual bound, LP columns (pair indices), their values, prices, stats.
+
+    ``full=True`` puts every positive pair in the LP at once (the exact sparse LP). Otherwise column
+    generation starts from each application's ``initial_pairs`` best pairs by margin less ``prices``
+    (near-optimal prices, say from a sample's LP, make the first LP nearly the last) and adds pairs
+    until none prices out.
+    """
+    positive = problem.value > 0
+    lp = _RestrictedLP(problem, positive)
+    tolerance = PRICING_TOLERANCE * (1.0 / lp.obj_scale)
+    if full or integer:
+        lp.add(np.flatnonzero(positive))
+        if integer:  # the exact MIP over every positive pair: small days and tests
+            import highspy
+
+            k = lp.columns.size
+            lp.highs.changeColsIntegrality(k, np.arange(k, dtype=np.int32), np.full(k, highspy.HighsVarType.kInteger))
+            lp.highs.setOptionValue("mip_rel_gap", 0.0)
+    else:
+        start = problem.value if prices is None else reduced_values(problem, prices)
+        candidates = positive
+        if prices is not None:  # leave out applications the prices clearly turn away (pricing adds them back)
+            best_start = _segment_max(start, problem.app_start, len(problem.applications))
+            best_value = _segment_max(problem.value, problem.app_start, len(problem.applications))
+            candidates = positive & (best_start >= -NEAR_BAND * best_value)[problem.pairs.app]
+        lp.add(_top_pairs(start, problem, initial_pairs, candidates))
+    rounds = 0
+    bound = np.inf if prices is None else dual_bound(problem, prices)
+    while True:
+        rounds += 1
+        objective, x, app_dual, lp_prices = lp.solve(integer)
+        reduced = reduced_values(problem, lp_prices)
+        violating = positive & ~lp.in_lp & (reduced - app_dual[problem.pairs.app] > tolerance)
+        bound = min(bound, dual_bound(problem, lp_prices))  # any prices give a bound: keep the tightest
+        if full or integer or not violating.any() or rounds >= MAX_ROUNDS or objective >= (1 - LP_GAP) * bound:
+            break
+        lp.add(_top_pairs(reduced, problem, ADDED_PAIRS, violating))
+    stats = {"rounds": rounds, "lp_columns": int(lp.columns.size), "lp_rows": lp.rows,
+             "eligible_pairs": len(problem.pairs), "positive_pairs": int(positive.sum()),
+             "lp_exact": bool(full or not violating.any())}
+    return objective, bound, lp.columns, x, lp_prices, stats
+
+
+def sample_prices(problem: Problem, size: int, *, seed: int = 0) -> Prices:
+    """Capacity prices from the exact LP on a random sample of the day, capacities scaled to the sample."""
+    n = len(problem.applications)
+    index = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
+    share = index.size / n
+    sample = build_problem(problem.applications.take(index), problem.partners,
+                           capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64))
+    return solve_lp(sample, full=True)[4]
+
+
+# -- integer allocation ------------------------------------------------------------------------------
+class Room:
+    """Remaining capacity per partner and per (partner, grade), in integer minor units."""
+
+    def __init__(self, capacity_minor: np.ndarray, grade_limit_minor: np.ndarray) -> None:
+        self.capacity = np.asarray(capacity_minor, dtype=np.int64).copy()
+        self.grade = np.asarray(grade_limit_minor, dtype=np.int64).copy()
+
+    @classmethod
+    def of(cls, problem: Problem) -> "Room":
+        return cls(problem.capacity_minor, problem.grade_limit_minor)
+
+    def fits(self, partner: np.ndarray, grade: int, amount: int) -> np.ndarray:
+        return (self.capacity[partner] >= amount) & (self.grade[partner, grade] >= amount)
+
+    def take(self, partner: int, grade: int, amount: int) -> None:
+        self.capacity[partner] -= amount
+        self.grade[partner, grade] -= amount
+
+
+def _result(problem: Problem, partner: np.ndarray, method: str, started: float, **extra) -> Allocation:
+    p = problem
+    value = np.zeros(len(p.applications))
+    chosen = np.flatnonzero(partner >= 0)
+    if chosen.size:
+        # the value of the chosen pair: find it among the application's pairs
+        for i in chosen:
+            s, e = p.app_start[i], p.app_start[i + 1]
+            value[i] = p.value[s + np.searchsorted(p.pairs.partner[s:e], partner[i])]
+    has_pairs = p.app_start[1:] > p.app_start[:-1]
+    best = _segment_max(p.value, p.app_start, len(p.applications))
+    reason = np.full(len(p.applications), None, dtype=object)
+    reason[(partner < 0) & ~has_pairs] = "no_eligible_partner"
+    reason[(partner < 0) & has_pairs & (best <= 0)] = "no_positive_margin"
+    reason[(partner < 0) & has_pairs & (best > 0)] = "capacity_exhausted"
+    return Allocation(partner, value, reason, float(value.sum()), method, time.perf_counter() - started, **extra)
+
+
+def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray, apps: np.ndarray) -> None:
+    """Give each of ``apps`` (in order) its best-scoring positive pair with room."""
+    p = problem
+    for i in apps:
+        s, e = p.app_start[i], p.app_start[i + 1]
+        if s == e:
+            continue
+        amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
+        candidates = p.pairs.partner[s:e]
+        ok = (p.value[s:e] > 0) & (scores[s:e] > 0) & room.fits(candidates, grade, amount)
+        if ok.any():
+            k = int(np.argmax(np.where(ok, scores[s:e], -np.inf)))
+            partner[i] = candidates[k]
+            room.take(int(candidates[k]), grade, amount)
+
+
+def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray,
+                grade_limit_minor: np.ndarray | None = None) -> Problem:
+    """The same day restricted to ``apps`` (sorted indices) with other capacities; pairs sliced, not recomputed."""
+    p = problem
+    keep = np.zeros(len(p.applications), bool)
+    keep[apps] = True
+    in_block = keep[p.pairs.app]
+    renumber = np.cumsum(keep) - 1
+    pairs = Pairs(renumber[p.pairs.app[in_block]], p.pairs.partner[in_block])
+    app_start = np.searchsorted(pairs.app, np.arange(apps.size + 1))
+    limits = grade_limits(p.partners, capacity_minor) if grade_limit_minor is None else grade_limit_minor
+    return Problem(p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor, limits, app_start)
+
+
+def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room, partner: np.ndarray,
+               prices: Prices | None = None) -> int:
+    """Integer assignments from an LP solution: whole ones first (re-checked in integer minor units),
+    then the fractional applications by their best pair with room. Returns how many were fractional."""
+    p = problem
+    for k in columns[x > 1 - 1e-6]:
+        i, j = int(p.pairs.app[k]), int(p.pairs.partner[k])
+        amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
+        if room.fits(np.array([j]), grade, amount)[0]:
+            partner[i] = j
+            room.take(j, grade, amount)
+    fractional = np.unique(p.pairs.app[columns[(x > 1e-6) & (x <= 1 - 1e-6)]])
+    best = _segment_max(p.value, p.app_start, len(p.applications))
+    for _ in range(RESIDUAL_PASSES):  # the LP again over what is left, in the room left: more whole assignments
+        left = np.flatnonzero((partner < 0) & (best > 0))
+        if left.size == 0 or fractional.size == 0:
+            break
+        residual = _subproblem(p, left, room.capacity.copy(), room.grade.copy())
+        _, _, r_columns, r_x, _, _ = solve_lp(residual, prices=prices)
+        for k in r_columns[r_x > 1 - 1e-6]:
+            i, j = int(residual.pairs.app[k]), int(residual.pairs.partner[k])
+            a, g = int(residual.applications.amount_minor[i]), int(residual.applications.grade[i])
+            if room.fits(np.array([j]), g, a)[0]:
+                partner[left[i]] = j
+                room.take(j, g, a)
+        fractional = left[np.unique(residual.pairs.app[r_columns[(r_x > 1e-6) & (r_x <= 1 - 1e-6)]])]
+    waiting = fractional[partner[fractional] < 0]
+    _fill(p, partner, room, p.value, waiting[np.argsort(-best[waiting], kind="stable")])
+    return int(fractional.size)
+
+
+def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = SAMPLE, block: int | None = BLOCK,
+                 integer: bool = False) -> Allocation:
+    """The day's allocation from the LP (see the module): integer, within capacity, with its bound.
+
+    A day larger than ``sample`` applications first prices capacity with the exact LP on a random
+    sample of that size, so column generation starts near the optimum. A day larger than ``block``
+    is solved a block of that many random applications at a time (a simplex on 100,000 rows is
+    slow), each block given the remaining capacity in proportion to the applications still to place;
+    what the blocks leave is filled greedily at the end. The bound stays the full day's dual bound.
+    """
+    started = time.perf_counter()
+    p = problem
+    n = len(p.applications)
+    prices = None
+    if not (full or integer) and sample is not None and n > sample:
+        prices = sample_prices(p, sample)
+    partner = np.full(n, -1, np.int64)
+    room = Room.of(p)
+    if full or integer or block is None or n <= block:
+        lp_objective, bound, columns, x, lp_prices, stats = solve_lp(p, prices=prices, full=full, integer=integer)
+        stats["fractional_applications"] = _settle_lp(p, columns, x, room, partner, None if integer else lp_prices)
+        if integer:
+            bound, lp_prices = lp_objective, None
+    else:
+        order = np.random.default_rng(n).permutation(n)
+        blocks = [np.sort(order[s:s + block]) for s in range(0, n, block)]
+        lp_objective, placed, fractional, rounds = 0.0, 0, 0, 0
+        block_prices: list[Prices] = []
+        for b in blocks:
+            share = b.size / (n - placed)
+            capacity = np.floor(room.capacity * share).astype(np.int64)
+            sub = _subproblem(p, b, capacity)
+            objective, _, columns, x, block_lp_prices, sub_stats = solve_lp(sub, prices=prices)
+            sub_partner = np.full(b.size, -1, np.int64)
+            sub_room = Room(capacity, np.minimum(sub.grade_limit_minor, room.grade))
+            fractional += _settle_lp(sub, columns, x, sub_room, sub_partner, block_lp_prices)
+            for k in np.flatnonzero(sub_partner >= 0):
+                i = b[k]
+                partner[i] = sub_partner[k]
+                room.take(int(partner[i]), int(p.applications.grade[i]), int(p.applications.amount_minor[i]))
+            lp_objective += objective
+            rounds += sub_stats["rounds"]
+            placed += b.size
+            block_prices.append(block_lp_prices)
+        # each block's duals price the whole day (prices do not change when demand and capacity scale
+        # together); their mean is less noisy than the sample's. Both give a bound: keep the tighter.
+        mean = Prices(np.mean([q.capacity for q in block_prices], axis=0), np.mean([q.grade for q in block_prices], axis=0))
+        bound, lp_prices = min((dual_bound(p, prices), 0, prices), (dual_bound(p, mean), 1, mean))[::2]
+        stats = {"blocks": len(blocks), "rounds": rounds, "eligible_pairs": len(p.pairs),
+                 "fractional_applications": fractional, "lp_exact": False}
+    best = _segment_max(p.value, p.app_start, n)
+    rest = np.flatnonzero((partner < 0) & (best > 0))  # leftover capacity: the most valuable first
+    _fill(p, partner, room, p.value, rest[np.argsort(-best[rest], kind="stable")])
+    method = "mip" if integer else "lp_full" if full else "lp_column_generation" if stats.get("blocks") is None else "lp_blocks"
+    return _result(p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats)
+
+
+def route(problem: Problem, *, prices: Prices | None = None, order: np.ndarray | None = None,
+          band: float = ROUTER_BAND) -> Allocation:
+    """The online router over the day in arrival ``order`` (default: as given).
+
+    Greedy (``prices=None``): each application takes its best partner by margin that has room.
+    Dual-price: partners ranked by margin less the capacity prices of the last batch; an application
+    whose best priced margin is positive takes it; one whose priced margin is within ``band`` of its
+    margin below zero (the marginal applications: margins are proportional to the amount, so many
+    tie with the price) takes a partner only while that partner's filled share of capacity is behind
+    the share of the day that has arrived (pacing), so marginal applications spread over the day
+    instead of filling capacity before better ones arrive.
+    """
+    started = time.perf_counter()
+    p = problem
+    n = len(p.applications)
+    order = np.arange(n) if order is None else np.asarray(order)
+    partner = np.full(n, -1, np.int64)
+    room = Room.of(p)
+    if prices is None:
+        _fill(p, partner, room, p.value, order)
+        return _result(p, partner, "greedy", started)
+    reduced = reduced_values(p, prices)
+    capacity = np.maximum(p.capacity_minor.astype(np.float64), 1.0)
+    for arrived, i in enumerate(order, start=1):
+        s, e = p.app_start[i], p.app_start[i + 1]
+        if s == e:
+            continue
+        amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
+        candidates = p.pairs.partner[s:e]
+        value, priced = p.value[s:e], reduced[s:e]
+        behind = 1.0 - room.capacity[candidates] / capacity[candidates] <= arrived / len(order)
+        ok = (value > 0) & ((priced > 1e-9 * value) | ((priced >= -band * value) & behind))
+        ok &= room.fits(candidates, grade, amount)
+        if ok.any():
+            k = int(np.argmax(np.where(ok, priced, -np.inf)))
+            partner[i] = candidates[k]
+            room.take(int(candidates[k]), grade, amount)
+    return _result(p, partner, "dual_price", started)
+
+
+def capacity_used(problem: Problem, allocation: Allocation) -> tuple[np.ndarray, np.ndarray]:
+    """Minor units allocated per partner and per (partner, grade)."""
+    chosen = allocation.partner >= 0
+    amount = problem.applications.amount_minor[chosen]
+    j = allocation.partner[chosen]
+    g = problem.applications.grade[chosen].astype(np.int64)
+    n = len(problem.partners)
+    per_partner = np.bincount(j, weights=amount, minlength=n).astype(np.int64)
+    per_cell = np.bincount(j * len(GRADES) + g, weights=amount, minlength=n * len(GRADES)).astype(np.int64)
+    return per_partner, per_cell.reshape(n, len(GRADES))
+
+
+def allocations_table(problem: Problem, allocation: Allocation) -> "pd.DataFrame":
+    """The allocated applications as rows of the ``allocations`` table (``expected_margin`` a fraction of
+    principal a year), plus ``amount_minor`` and ``expected_margin_minor`` (float: an expected value)."""
+    import pandas as pd
+
+    from creditmesh.matching.margin import annual_margin_rate
+    from creditmesh.schema import FUNDING_MODELS
+
+    chosen = np.flatnonzero(allocation.partner >= 0)
+    apps, partners = problem.applications, problem.partners
+    j = allocation.partner[chosen]
+    return pd.DataFrame({
+        "application_id": apps.ids[chosen].astype(str),
+        "institution_id": partners.ids[j].astype(str),
+        "funding_model": np.asarray(FUNDING_MODELS, dtype=object)[partners.model[j]],
+        "expected_margin": annual_margin_rate(allocation.value[chosen], apps.amount_minor[chosen], apps.tenor_months[chosen]),
+        "amount_minor": apps.amount_minor[chosen],
+        "expected_margin_minor": allocation.value[chosen],
+    })
+
+
+def unallocated_table(problem: Problem, allocation: Allocation) -> "pd.DataFrame":
+    """The applications left out and why (one of :data:`UNALLOCATED_REASONS`)."""
+    import pandas as pd
+
+    out = np.flatnonzero(allocation.partner < 0)
+    return pd.DataFrame({"application_id": problem.applications.ids[out].astype(str),
+                         "amount_minor": problem.applications.amount_minor[out], "reason": allocation.reason[out]})

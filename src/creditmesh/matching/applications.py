@@ -1,0 +1,100 @@
+"""Approved applications as the arrays matching works on: PD, score, grade, amount, tenor, region, APR.
+
+The input is the decision's answer joined to what the borrower asked: a table (batch) or one
+mapping (online) with ``application_id``, ``pd``, ``score``, ``amount_minor`` (the approved line or
+drawdown, integer minor units), ``tenor_months``, ``region`` and ``apr``; ``grade`` is taken from the
+master scale when absent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from creditmesh.errors import SchemaError
+from creditmesh.scoring.serve import MASTER_SCALE, grade_of
+
+GRADES = tuple(g for g, _ in MASTER_SCALE)
+COLUMNS = ("application_id", "pd", "score", "amount_minor", "tenor_months", "region", "apr")
+#: The most applications one batch takes (a limit on everything).
+MAX_APPLICATIONS = 5_000_000
+
+
+@dataclass(frozen=True)
+class Applications:
+    """Approved applications, one entry an application."""
+
+    ids: np.ndarray  # object
+    pd: np.ndarray
+    score: np.ndarray
+    amount_minor: np.ndarray  # int64
+    tenor_months: np.ndarray  # int64
+    region: np.ndarray  # object
+    apr: np.ndarray
+    grade: np.ndarray  # int8 index into GRADES
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, index: np.ndarray) -> "Applications":
+        return Applications(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+
+def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
+    """Check and convert a table of approved applications (columns :data:`COLUMNS`)."""
+    if isinstance(frame, pa.Table):
+        frame = frame.to_pandas()
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise SchemaError("applications", f"missing columns {missing}; the table has {list(frame.columns)}")
+    if len(frame) > MAX_APPLICATIONS:
+        raise SchemaError("applications", f"at most {MAX_APPLICATIONS} rows in one batch, got {len(frame)}")
+    numbers = {}
+    for name in ("pd", "score", "apr", "amount_minor", "tenor_months"):
+        column = frame[name]
+        if column.isna().any():
+            raise SchemaError(f"applications.{name}", f"missing in rows {list(np.flatnonzero(column.isna())[:5])}")
+        numbers[name] = column.to_numpy()
+    pd_values = numbers["pd"].astype(np.float64)
+    if ((pd_values < 0) | (pd_values > 1)).any():
+        raise SchemaError("applications.pd", "must be between 0 and 1")
+    amount = numbers["amount_minor"]
+    if amount.dtype.kind == "f":
+        raise SchemaError("applications.amount_minor", "money is integer minor units, not floats")
+    if (amount <= 0).any():
+        raise SchemaError("applications.amount_minor", f"must be > 0 (rows {list(np.flatnonzero(amount <= 0)[:5])})")
+    grade = (frame["grade"].to_numpy(dtype=object) if "grade" in frame.columns else grade_of(pd_values))
+    index = {g: k for k, g in enumerate(GRADES)}
+    try:
+        grade_index = np.fromiter((index[g] for g in grade), dtype=np.int8, count=len(grade))
+    except KeyError as error:
+        raise SchemaError("applications.grade", f"unknown grade {error.args[0]!r}; known: {', '.join(GRADES)}") from None
+    return Applications(frame["application_id"].astype(str).to_numpy(dtype=object), pd_values,
+                        numbers["score"].astype(np.float64), amount.astype(np.int64),
+                        numbers["tenor_months"].astype(np.int64), frame["region"].to_numpy(dtype=object),
+                        numbers["apr"].astype(np.float64), grade_index)
+
+
+def application_from_mapping(application: Mapping[str, Any]) -> Applications:
+    """One application (a mapping with the fields of :data:`COLUMNS`) as a one-entry :class:`Applications`."""
+    missing = [c for c in COLUMNS if application.get(c) is None]
+    if missing:
+        raise SchemaError("application", f"missing fields {missing}")
+    amount = application["amount_minor"]
+    if isinstance(amount, bool) or not isinstance(amount, (int, np.integer)) or amount <= 0:
+        raise SchemaError("application.amount_minor", f"must be a positive integer of minor units, got {amount!r}")
+    p = float(application["pd"])
+    if not 0.0 <= p <= 1.0:
+        raise SchemaError("application.pd", f"must be between 0 and 1, got {p}")
+    grade = application.get("grade") or grade_of(np.array([p]))[0]
+    if grade not in GRADES:
+        raise SchemaError("application.grade", f"unknown grade {grade!r}; known: {', '.join(GRADES)}")
+    return Applications(np.array([str(application["application_id"])], dtype=object), np.array([p]),
+                        np.array([float(application["score"])]), np.array([int(amount)], dtype=np.int64),
+                        np.array([int(application["tenor_months"])], dtype=np.int64),
+                        np.array([application["region"]], dtype=object), np.array([float(application["apr"])]),
+                        np.array([GRADES.index(grade)], dtype=np.int8))
