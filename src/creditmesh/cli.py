@@ -709,8 +709,10 @@ app.add_typer(match_app, name="match")
 @match_app.command("allocate")
 def match_allocate(
     applications: Annotated[Path, typer.Argument(help="Parquet of approved applications: application_id, pd, score, "
-                                                      "amount_minor, tenor_months, region, apr (grade optional).")],
+                                                      "amount_minor, tenor_months, region, apr (grade optional); "
+                                                      "or a book folder with --month.")],
     partners_path: Annotated[Path, typer.Option("--partners", help="Partners: institutions Parquet, a simulate folder, YAML or JSON.")],
+    month: Annotated[Optional[str], typer.Option(help="With a book folder: the month (YYYY-MM) whose approved drawdowns to allocate.")] = None,
     capacity_divisor: Annotated[int, typer.Option(min=1, max=10_000, help="Capacity for the run: monthly capacity divided by this.")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="Write the allocations table (Parquet) here.")] = None,
     output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
@@ -719,11 +721,17 @@ def match_allocate(
     import pandas as pd
 
     from creditmesh.matching import load_partners
+    from creditmesh.matching.applications import approved_drawdowns
     from creditmesh.matching.day import allocate_applications
 
     try:
         partners = load_partners(partners_path)
-        frame = _read_table(applications)
+        if applications.is_dir():
+            if month is None:
+                raise ParameterError("month", "a book folder needs --month YYYY-MM (the month whose approved drawdowns to allocate)")
+            frame = approved_drawdowns(applications, month)
+        else:
+            frame = _read_table(applications)
         result = allocate_applications(frame, partners, capacity_minor=partners.capacity_minor // capacity_divisor)
     except CreditmeshError as error:
         _fail(error)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -38,3 +40,34 @@ def test_a_bad_partner_file_is_one_line_and_exit_code_2(tmp_path):
     result = runner.invoke(app, ["match", "allocate", str(tmp_path / "day.parquet"), "--partners", str(tmp_path / "p.yaml")])
     assert result.exit_code == 2
     assert "partner BAD.monthly_capacity_minor" in result.output and "Traceback" not in result.output
+
+
+def test_a_book_folder_allocates_the_months_approved_drawdowns(tmp_path):
+    from creditmesh.matching.applications import approved_drawdowns
+
+    book = tmp_path / "book"
+    simulated = runner.invoke(app, ["simulate", "--borrowers", "1500", "--months", "12", "--seed", "5", "--out", str(book)])
+    assert simulated.exit_code == 0, simulated.output
+    applications = pd.read_parquet(book / "applications.parquet")
+    decisions = pd.read_parquet(book / "decisions.parquet")
+    asked = applications.merge(decisions, on="application_id")
+    month = asked["applied_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m").max()
+    expected = asked[(asked["stage"] == "drawdown") & (asked["outcome"] == "approve")
+                     & (asked["applied_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m") == month)]
+    frame = approved_drawdowns(book, month)
+    assert len(frame) == len(expected) > 0
+    assert set(frame["application_id"]) == set(expected["application_id"])
+    assert frame[["pd", "score", "amount_minor", "tenor_months", "region", "apr"]].notna().all().all()
+
+    # a real process: HiGHS writes its banner to file descriptor 1, which CliRunner does not capture
+    result = subprocess.run([sys.executable, "-m", "creditmesh.cli", "match", "allocate", str(book), "--partners", str(book),
+                             "--month", month, "--output", "json"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)  # one JSON object and nothing else
+    assert summary["applications"] == len(expected)
+    assert summary["allocated"] + sum(summary["unallocated"].values()) == len(expected)
+
+    no_month = runner.invoke(app, ["match", "allocate", str(book), "--partners", str(book)])
+    assert no_month.exit_code == 2 and "month" in no_month.output and "Traceback" not in no_month.output
+    bad_month = runner.invoke(app, ["match", "allocate", str(book), "--partners", str(book), "--month", "2024-13"])
+    assert bad_month.exit_code == 2 and "YYYY-MM" in bad_month.output

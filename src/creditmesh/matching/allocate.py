@@ -31,6 +31,8 @@ less the capacity prices of the last batch with pacing for the marginal applicat
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -64,6 +66,28 @@ NEAR_BAND = 0.05
 PRICING_TOLERANCE = 1e-7
 LP_GAP = 1e-4
 UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
+
+
+def _new_highs() -> "highspy.Highs":
+    """A HiGHS instance, without the banner it writes to the process's stdout on its first construction.
+
+    HiGHS 1.16 prints its copyright line from C++ before any option can be set (HiGHS issue #2749),
+    which would break ``creditmesh match allocate --output json``; file descriptor 1 is pointed at
+    /dev/null for the construction only.
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    return highs
 
 
 @dataclass(frozen=True)
@@ -173,7 +197,7 @@ class _RestrictedLP:
         self.columns = np.zeros(0, np.int64)  # pair indices in the LP, in column order
         self.in_lp = np.zeros(len(p.pairs), dtype=bool)
 
-        self.highs = highspy.Highs()
+        self.highs = _new_highs()
         h = self.highs
         h.setOptionValue("output_flag", False)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)

@@ -3,19 +3,21 @@
 The input is the decision's answer joined to what the borrower asked: a table (batch) or one
 mapping (online) with ``application_id``, ``pd``, ``score``, ``amount_minor`` (the approved line or
 drawdown, integer minor units), ``tenor_months``, ``region`` and ``apr``; ``grade`` is taken from the
-master scale when absent.
+master scale when absent (the column, or a row's value).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from creditmesh.errors import SchemaError
+from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring.serve import MASTER_SCALE, grade_of
 
 GRADES = tuple(g for g, _ in MASTER_SCALE)
@@ -57,7 +59,7 @@ def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
     for name in ("pd", "score", "apr", "amount_minor", "tenor_months"):
         column = frame[name]
         if column.isna().any():
-            raise SchemaError(f"applications.{name}", f"missing in rows {list(np.flatnonzero(column.isna())[:5])}")
+            raise SchemaError(f"applications.{name}", f"missing in rows {np.flatnonzero(column.isna())[:5].tolist()}")
         numbers[name] = column.to_numpy()
     pd_values = numbers["pd"].astype(np.float64)
     if ((pd_values < 0) | (pd_values > 1)).any():
@@ -66,8 +68,11 @@ def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
     if amount.dtype.kind == "f":
         raise SchemaError("applications.amount_minor", "money is integer minor units, not floats")
     if (amount <= 0).any():
-        raise SchemaError("applications.amount_minor", f"must be > 0 (rows {list(np.flatnonzero(amount <= 0)[:5])})")
-    grade = (frame["grade"].to_numpy(dtype=object) if "grade" in frame.columns else grade_of(pd_values))
+        raise SchemaError("applications.amount_minor", f"must be > 0 (rows {np.flatnonzero(amount <= 0)[:5].tolist()})")
+    grade = grade_of(pd_values).astype(object)
+    if "grade" in frame.columns:  # a given grade stands; a missing one comes from the master scale
+        given = frame["grade"].notna().to_numpy()
+        grade[given] = frame["grade"].to_numpy(dtype=object)[given]
     index = {g: k for k, g in enumerate(GRADES)}
     try:
         grade_index = np.fromiter((index[g] for g in grade), dtype=np.int8, count=len(grade))
@@ -98,3 +103,44 @@ def application_from_mapping(application: Mapping[str, Any]) -> Applications:
                         np.array([int(application["tenor_months"])], dtype=np.int64),
                         np.array([application["region"]], dtype=object), np.array([float(application["apr"])]),
                         np.array([GRADES.index(grade)], dtype=np.int8))
+
+
+def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
+    """A month's approved drawdowns from a book folder (the simulator's or an export), as matching's input.
+
+    Joins ``applications`` (what was asked: amount, tenor), ``decisions`` (PD, score, grade, APR of the
+    approval) and ``borrowers`` (region) for drawdown applications approved in ``month`` (``YYYY-MM``).
+    """
+    import duckdb
+
+    folder = Path(directory)
+    try:
+        first = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise ParameterError("month", f"expected YYYY-MM, got {month!r}") from None
+    after = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    paths = {name: folder / f"{name}.parquet" for name in ("applications", "decisions", "borrowers")}
+    for name, path in paths.items():
+        if not path.is_file():
+            raise SchemaError(name, f"{path} not found: the folder must hold applications, decisions and borrowers")
+    # A drawdown decision may carry no score of its own (the simulator's does not): the borrower's
+    # latest approved credit-line score up to the drawdown's day stands for it (by day: the simulator
+    # draws times within a day independently, so a line can carry a later time than its first drawdown).
+    query = """
+        WITH a AS (SELECT * FROM read_parquet($applications)),
+             d AS (SELECT * FROM read_parquet($decisions)),
+             lines AS (SELECT a.borrower_id, a.applied_at, d.score FROM a JOIN d USING (application_id)
+                       WHERE a.stage = 'credit_line' AND d.outcome = 'approve' AND d.score IS NOT NULL),
+             drawdowns AS (SELECT a.*, date_trunc('day', a.applied_at) + INTERVAL 1 DAY AS day_end, d.pd, d.score AS own_score, d.grade, d.apr FROM a JOIN d USING (application_id)
+                           WHERE a.stage = 'drawdown' AND d.outcome = 'approve'
+                             AND a.applied_at >= $first::TIMESTAMPTZ AND a.applied_at < $after::TIMESTAMPTZ)
+        SELECT w.application_id, w.pd, COALESCE(w.own_score, l.score) AS score, w.grade,
+               w.requested_amount_minor AS amount_minor, w.requested_tenor::BIGINT AS tenor_months, b.region, w.apr
+        FROM drawdowns w
+        ASOF LEFT JOIN lines l ON w.borrower_id = l.borrower_id AND w.day_end > l.applied_at
+        JOIN read_parquet($borrowers) b ON b.borrower_id = w.borrower_id
+        ORDER BY w.applied_at, w.application_id
+    """
+    parameters = {"applications": str(paths["applications"]), "decisions": str(paths["decisions"]),
+                  "borrowers": str(paths["borrowers"]), "first": f"{first} 00:00:00+00", "after": f"{after} 00:00:00+00"}
+    return duckdb.connect().execute(query, parameters).df()
