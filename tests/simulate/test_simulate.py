@@ -1,3 +1,4 @@
+import datetime as dt
 import json
 
 import pyarrow.parquet as pq
@@ -151,3 +152,25 @@ def test_about_99_percent_of_credit_line_applications_are_decided_automatically(
     stage = small.tables["applications"].to_pandas()["stage"]
     share = decisions.loc[(stage == "credit_line").to_numpy(), "automated"].mean()
     assert 0.98 < share < 1.0  # the seeds: 99.3 %
+
+
+def test_every_event_follows_the_one_it_depends_on(small):
+    """Registration, line application, its decision (the line's opening), drawdown, its decision, booking."""
+    t = small.tables
+    borrowers = t["borrowers"].to_pandas().set_index("borrower_id")
+    applications = t["applications"].to_pandas().set_index("application_id")
+    decided = t["decisions"].to_pandas().set_index("application_id")["decided_at"]
+    lines = t["credit_lines"].to_pandas()
+    loans = t["loans"].to_pandas()
+
+    assert (applications["applied_at"] >= borrowers.loc[applications["borrower_id"], "registered_at"].to_numpy()).all()
+    assert (decided.loc[applications.index] >= applications["applied_at"]).all()
+    assert (lines["opened_at"].to_numpy() == decided.loc[lines["application_id"]].to_numpy()).all()
+    opened = lines.set_index("borrower_id")["opened_at"]
+    drawdowns = applications[applications["stage"] == "drawdown"]
+    assert len(drawdowns) > 0
+    assert (drawdowns["applied_at"].to_numpy() > opened.loc[drawdowns["borrower_id"]].to_numpy()).all()
+    assert (loans["originated_at"].to_numpy() > decided.loc[loans["application_id"]].to_numpy()).all()
+    # and each stays in the day the simulation gave it: nothing spills past the horizon's last day
+    last = loans["originated_at"].max()
+    assert last.time() <= dt.time(23, 59, 59) and last.date() == drawdowns["applied_at"].max().date()

@@ -124,20 +124,19 @@ def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
         if not path.is_file():
             raise SchemaError(name, f"{path} not found: the folder must hold applications, decisions and borrowers")
     # A drawdown decision may carry no score of its own (the simulator's does not): the borrower's
-    # latest approved credit-line score up to the drawdown's day stands for it (by day: the simulator
-    # draws times within a day independently, so a line can carry a later time than its first drawdown).
+    # latest approved credit-line score before the drawdown stands for it.
     query = """
         WITH a AS (SELECT * FROM read_parquet($applications)),
              d AS (SELECT * FROM read_parquet($decisions)),
              lines AS (SELECT a.borrower_id, a.applied_at, d.score FROM a JOIN d USING (application_id)
                        WHERE a.stage = 'credit_line' AND d.outcome = 'approve' AND d.score IS NOT NULL),
-             drawdowns AS (SELECT a.*, date_trunc('day', a.applied_at) + INTERVAL 1 DAY AS day_end, d.pd, d.score AS own_score, d.grade, d.apr FROM a JOIN d USING (application_id)
+             drawdowns AS (SELECT a.*, d.pd, d.score AS own_score, d.grade, d.apr FROM a JOIN d USING (application_id)
                            WHERE a.stage = 'drawdown' AND d.outcome = 'approve'
                              AND a.applied_at >= $first::TIMESTAMPTZ AND a.applied_at < $after::TIMESTAMPTZ)
         SELECT w.application_id, w.pd, COALESCE(w.own_score, l.score) AS score, w.grade,
                w.requested_amount_minor AS amount_minor, w.requested_tenor::BIGINT AS tenor_months, b.region, w.apr
         FROM drawdowns w
-        ASOF LEFT JOIN lines l ON w.borrower_id = l.borrower_id AND w.day_end > l.applied_at
+        ASOF LEFT JOIN lines l ON w.borrower_id = l.borrower_id AND w.applied_at >= l.applied_at
         JOIN read_parquet($borrowers) b ON b.borrower_id = w.borrower_id
         ORDER BY w.applied_at, w.application_id
     """

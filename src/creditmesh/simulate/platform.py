@@ -26,6 +26,7 @@ from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, FUNDING_MODELS, RISK_BEARING_MODELS, STAGES
 from creditmesh.schedules import add_months, build_schedules
 from creditmesh.simulate.config import SimulationConfig
+from creditmesh.simulate.ids import splitmix64
 from creditmesh.simulate.policy import Policy
 from creditmesh.simulate.population import Population
 
@@ -33,6 +34,18 @@ NEVER = np.iinfo(np.int32).max
 TENORS = np.array([3, 6, 9, 12, 18, 24], dtype=np.int16)
 TENOR_WEIGHTS = np.array([0.10, 0.22, 0.10, 0.50, 0.03, 0.05])
 EQUAL_PRINCIPAL_SHARE = 0.2
+#: A manual review takes this long; an automated decision 1-30 s.
+REVIEW_SECONDS = 4 * 3_600
+#: A drawdown is decided within 30 s and booked 1-300 s later: it starts by this second of its day, so
+#: that every event of a day stays in that day and after the one it depends on.
+LAST_DRAWDOWN_SECOND = 86_399 - 330
+
+
+def decision_latency(app: np.ndarray, automated: np.ndarray, applied_second: np.ndarray) -> np.ndarray:
+    """Seconds from application to decision: 1-30 (a hash of the application number) when automated, four
+    hours for a manual review; either ends by the application's day's last second (reviewers clear the queue)."""
+    latency = np.where(automated, 1 + (splitmix64(app) % np.uint64(30)).astype(np.int64), REVIEW_SECONDS)
+    return np.minimum(latency, 86_399 - np.asarray(applied_second, np.int64))
 # Behaviour, calibrated so that the headline metrics land in the seeds' bands (see tests/simulate).
 APPLY_SHARE = 0.78
 FIRST_DRAW_SHARE = 0.7
@@ -148,7 +161,16 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     holders = applicant[approved]
     line_limit[holders] = decided["credit_line_minor"].to_numpy(np.int64)[approved]
     line_apr[holders] = decided["apr"].to_numpy(float)[approved]
-    line_open_day[holders] = a_day[approved]
+    # a line opens when its application is decided; decided too late in the day for a drawdown to
+    # follow it, it is first drawn on the next day
+    decided_second = a_second[approved] + decision_latency(app_ids[approved], decided["automated"].to_numpy(bool)[approved],
+                                                          a_second[approved])
+    late = decided_second + 60 > LAST_DRAWDOWN_SECOND
+    line_open_day[holders] = a_day[approved] + late
+    line_decided = np.zeros((2, n), np.int64)  # day and second of each line's decision (its opened_at)
+    line_decided[:, holders] = a_day[approved], decided_second
+    first_draw_second = np.zeros(n, np.int64)  # the earliest second of the opening day a drawdown may start
+    first_draw_second[holders] = np.where(late, 0, decided_second + 60)
     line_app[holders] = app_ids[approved]
     pd_estimate[holders] = decided["pd"].to_numpy(float)[approved]
     line_month = np.searchsorted(month_start, line_open_day, side="right") - 1
@@ -254,8 +276,12 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         ids = np.arange(next_app, next_app + requesters.size)
         next_app += requesters.size
         ok = d_decided["outcome"].to_numpy() == "approve"
+        # uniform over the part of the day a drawdown may start in (after the line's decision on its
+        # opening day); the draw is the one a seeded run always made, so every later draw is unchanged
+        earliest = np.where(d_day == line_open_day[requesters], first_draw_second[requesters], 0)
+        d_second = earliest + rng.integers(0, 86_400, requesters.size) % (LAST_DRAWDOWN_SECOND + 1 - earliest)
         apps.add(
-            app=ids, borrower=requesters, day=d_day, second=rng.integers(0, 86_400, requesters.size),
+            app=ids, borrower=requesters, day=d_day, second=d_second,
             stage=np.full(requesters.size, STAGES.index("drawdown"), np.int8), requested_amount_minor=requested,
             requested_tenor=tenor, months_on_book=mob.astype(np.int16), max_dpd=worst.astype(np.int16), utilization=utilization,
             outcome=d_decided["outcome"].to_numpy(dtype=object), automated=np.ones(requesters.size, bool),
@@ -277,8 +303,10 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         loan_ids = np.arange(next_loan, next_loan + count)
         next_loan += count
         equal_principal = rng.random(count) < EQUAL_PRINCIPAL_SHARE
+        # booked 1-300 s after the drawdown's decision (86,400 is a multiple of 300: the remainder is uniform)
+        booked = d_second[ok] + decision_latency(ids[ok], np.ones(count, bool), d_second[ok]) + 1 + rng.integers(0, 86_400, count) % 300
         loans.add(
-            loan=loan_ids, borrower=b, app=ids[ok], line_app=line_app[b], day=day, second=rng.integers(0, 86_400, count),
+            loan=loan_ids, borrower=b, app=ids[ok], line_app=line_app[b], day=day, second=booked,
             principal=principal, apr=apr, tenor=loan_tenor, equal_principal=equal_principal, model=model,
             institution=institution, repeat=loans_count[b] > 0,
         )
@@ -311,7 +339,8 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     }
     lines.update(
         app=line_app[lines["borrower"]], limit=line_limit[lines["borrower"]], apr=line_apr[lines["borrower"]],
-        open_day=line_open_day[lines["borrower"]], last_adjusted_day=last_adjusted_day[lines["borrower"]],
+        decided_day=line_decided[0, lines["borrower"]], decided_second=line_decided[1, lines["borrower"]],
+        last_adjusted_day=last_adjusted_day[lines["borrower"]],
         frozen=default_day[lines["borrower"]] < horizon,
     )
     return Book(apps.done(), lines, loans.done(), inst.done(), horizon)

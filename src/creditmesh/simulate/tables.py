@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 
 from creditmesh.schema import CHANNELS, EMPLOYMENT, FUNDING_MODELS, STAGES, TABLES
 from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
-from creditmesh.simulate.platform import NEVER, Book
+from creditmesh.simulate.platform import NEVER, Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
 
 #: Salt for synthetic idempotency keys (distinct from the identity salt).
@@ -95,7 +95,7 @@ def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, star
         },
         schema=TABLES["applications"].arrow_schema(with_truth=True),
     )
-    latency = np.where(a["automated"], 1 + (splitmix64(a["app"]) % np.uint64(30)).astype(np.int64), 3_600 * 4)
+    latency = decision_latency(a["app"], a["automated"], a["second"])
     reasons = pa.ListArray.from_arrays(pa.array(np.arange(len(ids) + 1, dtype=np.int32)), pa.array(a["reason"], type=pa.string()))
     decisions = pa.table(
         {
@@ -129,7 +129,7 @@ def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Ta
             "application_id": format_ids("A", lines["app"]),
             "limit_minor": pa.array(lines["limit"], type=pa.int64()),
             "apr": pa.array(lines["apr"]),
-            "opened_at": _timestamps(start, lines["open_day"], np.zeros(count, np.int64)),
+            "opened_at": _timestamps(start, lines["decided_day"], lines["decided_second"]),  # when its application was decided
             "status": pa.array(status, type=pa.string()),
             "last_adjusted_at": pa.array(
                 (np.datetime64(start, "us") + np.maximum(adjusted, 0) * np.timedelta64(86_400_000_000, "us")),
