@@ -51,6 +51,8 @@ def test_bulk_posting_allocates_exactly_as_the_one_by_one_path(small_book, ledge
     splits = lambda led: sorted((p.idempotency_key, p.interest_minor, p.principal_minor, p.prepaid_principal_minor)  # noqa: E731
                                 for loan in small_book.tables["loans"]["loan_id"].to_pylist() for p in led.payments_of(loan))
     assert splits(one_by_one) == splits(bulk)
+    for loan in small_book.tables["loans"]["loan_id"].to_pylist():  # the journal and the schedule agree, loan by loan
+        assert bulk.principal_from_journal(loan) == bulk.principal_from_schedule(loan), loan
 
 
 def test_a_bulk_file_refuses_bad_rows_by_name_and_replays_known_keys(ledger):

@@ -78,9 +78,14 @@ def _fingerprints(data: pa.Table) -> list[str]:
 
 
 def _payment_ids(count: int) -> pa.Array:
+    """Ids for a batch's payments: one random 64-bit prefix for the batch, then the row number, both in hex.
+
+    In row order they ascend, so the payments' primary key index grows at its right edge instead of at a
+    random page per payment (random ids made the index the insert's main cost on a large book)."""
     from creditmesh.simulate.ids import hex_strings
 
-    return hex_strings(np.frombuffer(os.urandom(8 * max(count, 1)), dtype=np.uint64)[:count])
+    prefix = hex_strings(np.frombuffer(os.urandom(8), dtype=np.uint64))[0].as_py()
+    return pc.binary_join_element_wise(prefix, hex_strings(np.arange(count, dtype=np.uint64)), "")
 
 
 def _normalise(batch: pa.Table) -> pa.Table:
@@ -161,16 +166,15 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
 
     One pass: each row is joined once to its loan, to a payment booked under its key, and to the
     first row of the file with its key; the first failing check names the reason. The same pass carries
-    what the later steps need of the loan (funding model, whether it is active) and how many rows of the
-    file that pass the checks pay the same loan.
+    what the later steps need of the loan (funding model, whether it is active) and whether the file pays
+    the loan more than once (then each of its rows goes the one-by-one way, in file order; any row counts,
+    even one refused, so that this is a small aggregate instead of a sort of the whole file).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
     _temp_table(conn, "staging_verdict", f"""
-        SELECT checked.*, SUM(CASE WHEN checked.reason IS NULL THEN 1 ELSE 0 END)
-                              OVER (PARTITION BY checked.loan_id) AS rows_on_loan
-        FROM (
         SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency, s.request_sha256,
-               s.payment_id, l.funding_model, CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active, CASE
+               s.payment_id, l.funding_model, CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
+               CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, CASE
             WHEN s.idempotency_key IS NULL OR LENGTH(s.idempotency_key) = 0 OR LENGTH(s.idempotency_key) > 80
                 THEN 'idempotency_key: empty or longer than 80 characters'
             WHEN l.loan_id IS NULL THEN 'loan_id: unknown loan'
@@ -182,15 +186,15 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
             WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
             WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
                 THEN 'idempotency_key: used before for a different payment'
-            WHEN f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
+            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
             WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
         END AS reason
         FROM payment_staging s
         LEFT JOIN loans l ON l.loan_id = s.loan_id
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
-        LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging GROUP BY idempotency_key) f
-               ON f.idempotency_key = s.idempotency_key
-        ) AS checked""")
+        LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
+                   GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key
+        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""")
 
 
 def _clamp(value: str, top: str) -> str:
@@ -226,7 +230,7 @@ def _allocate(conn: Connection) -> None:
                    SUM({total}) OVER (PARTITION BY v.row_number) AS due_owed
             FROM staging_verdict v
             JOIN installments i ON i.loan_id = v.loan_id AND i.paid_on IS NULL AND i.due_date <= v.paid_on
-            WHERE v.reason IS NULL AND v.active = 1 AND v.rows_on_loan = 1
+            WHERE v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1
         ) AS x""")
 
 
@@ -271,7 +275,8 @@ def _post(conn: Connection) -> int:
         SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
                b.late_fee_minor, b.fee_minor, b.interest_minor, b.principal_minor, 0, 0, FALSE,
                b.loan_id IN (SELECT loan_id FROM settled_loans), e.entry_id
-        FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"""))
+        FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on
+        ORDER BY b.payment_id"""))
     _journal_payments(conn)
     conn.execute(text("""
         UPDATE loans SET status = 'settled'
@@ -282,6 +287,10 @@ def _post(conn: Connection) -> int:
 def _journal_payments(conn: Connection) -> None:
     """journal.entry_for_payment, for every bulk payment at once (non-zero lines only), each entry checked.
 
+    The lines are the loan's (principal, interest, fees), except cash: the day's payments arrive as one
+    settlement, so each day's entry has one cash line for their sum (its loan_id is empty); the trial
+    balance is the same as line by line, and each payment's own split stays on its ``payments`` row.
+
     Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
     page by page instead of at a random page per line."""
     principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
@@ -289,7 +298,6 @@ def _journal_payments(conn: Connection) -> None:
                                                   else journal.DUE_TO_PARTNERS for m in journal.PRINCIPAL_ACCOUNT})
     fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
     lines = [
-        (f"'{journal.CASH}'", "b.amount_minor"),
         (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.late_fee_minor"),
         (principal, "-b.principal_minor"),
         (interest, "-b.interest_minor"),
@@ -297,10 +305,13 @@ def _journal_payments(conn: Connection) -> None:
         (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END", "b.fee_minor"),
         (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END", "-b.fee_minor"),
     ]
+    # the cash came in as one settlement per day from the processor: one cash line per entry
     selects = " UNION ALL ".join(
-        f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
-        f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
-        for account, amount in lines)
+        [f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, SUM(b.amount_minor) AS amount_minor"
+         f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on GROUP BY e.entry_id"]
+        + [f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
+           f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
+           for account, amount in lines])
     conn.execute(text(f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines
