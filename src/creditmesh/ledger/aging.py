@@ -74,12 +74,12 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
                    CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, 'oldest_unpaid')} END AS dpd
             FROM (
                 SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
-                       SUM(i.principal_due_minor - i.principal_paid_minor) AS outstanding,
-                       SUM(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of
-                                THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS overdue,
+                       CAST(SUM(i.principal_due_minor - i.principal_paid_minor) AS BIGINT) AS outstanding,
+                       CAST(SUM(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of
+                                     THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS BIGINT) AS overdue,
                        MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of THEN i.due_date END) AS oldest_unpaid,
-                       SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS late_fees_open,
-                       SUM(i.fee_due_minor - i.fee_paid_minor) AS fees_open
+                       CAST(SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS BIGINT) AS late_fees_open,
+                       CAST(SUM(i.fee_due_minor - i.fee_paid_minor) AS BIGINT) AS fees_open
                 FROM loans AS l JOIN installments AS i ON i.loan_id = l.loan_id
                 WHERE l.status IN ('active', 'charged_off') AND l.originated_on <= :as_of
                 GROUP BY l.loan_id, l.funding_model, l.status, l.bucket

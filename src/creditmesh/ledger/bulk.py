@@ -128,6 +128,8 @@ def batch_settings(conn: Connection) -> None:
     """Memory for one set-based batch (PostgreSQL, this transaction only): sorts and hashes stay in memory."""
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
+        # compiling these few large queries to machine code took longer than it saved
+        conn.execute(text("SET LOCAL jit = off"))
 
 
 def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[str, ...] = tuple(MINOR_UNITS)) -> BulkResult:
@@ -226,8 +228,9 @@ def _allocate(conn: Connection) -> None:
                    {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
                    {", ".join(f"{' + '.join(['0'] + [f'({owed[p]})' for p in _COMPONENTS[:k]])} AS owed_before_{part}"
                               for k, part in enumerate(_COMPONENTS))},
-                   SUM({total}) OVER (PARTITION BY v.row_number ORDER BY i.seq ROWS UNBOUNDED PRECEDING) - ({total}) AS before,
-                   SUM({total}) OVER (PARTITION BY v.row_number) AS due_owed
+                   CAST(SUM({total}) OVER (PARTITION BY v.row_number ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
+                        - ({total}) AS BIGINT) AS before,
+                   CAST(SUM({total}) OVER (PARTITION BY v.row_number) AS BIGINT) AS due_owed
             FROM staging_verdict v
             JOIN installments i ON i.loan_id = v.loan_id AND i.paid_on IS NULL AND i.due_date <= v.paid_on
             WHERE v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1
@@ -236,7 +239,7 @@ def _allocate(conn: Connection) -> None:
 
 def _post(conn: Connection) -> int:
     """Installments, payments and the journal for every allocated payment of no more than is due."""
-    sums = ", ".join(f"SUM({part}) AS {part}" for part in _COMPONENTS)
+    sums = ", ".join(f"CAST(SUM({part}) AS BIGINT) AS {part}" for part in _COMPONENTS)  # SUM of BIGINT is NUMERIC
     _temp_table(conn, "bulk_posted", f"""
         SELECT v.row_number, v.payment_id, v.idempotency_key, v.request_sha256, v.loan_id, v.paid_on, v.currency,
                v.amount_minor, t.due_owed, t.late_fee AS late_fee_minor, t.fee AS fee_minor,
@@ -307,7 +310,7 @@ def _journal_payments(conn: Connection) -> None:
     ]
     # the cash came in as one settlement per day from the processor: one cash line per entry
     selects = " UNION ALL ".join(
-        [f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, SUM(b.amount_minor) AS amount_minor"
+        [f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor"
          f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on GROUP BY e.entry_id"]
         + [f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
            f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
@@ -352,6 +355,7 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
         "apr_ppm": pa.array(rate_to_ppm(loans["apr"].to_numpy())), "tenor_months": loans["tenor_months"],
         "schedule": loans["schedule"], "originated_on": loans["originated_at"].cast(pa.date32()),
     })
+    batch_settings(conn)
     staged_installments = installments.select(
         ["loan_id", "seq", "due_date", "principal_due_minor", "interest_due_minor", "fee_due_minor"])
     conn.execute(text("DROP TABLE IF EXISTS loan_staging"))
