@@ -219,10 +219,17 @@ def _allocate(conn: Connection) -> None:
     for part in _COMPONENTS:
         parts.append(f"{_clamp(left, f'x.owed_{part}')} AS {part}")
         left += f" - x.owed_{part}"
+    # within_due (the payment is no more than is due: posted here) and pays (the line pays something) are
+    # columns, not conditions, so that the planner has statistics for them: estimated from the conditions,
+    # the UPDATE of installments was planned as a million random index probes instead of one scan
     _temp_table(conn, "bulk_lines", f"""
+        SELECT y.*, CASE WHEN y.within_due = 1 AND y.late_fee + y.fee + y.interest + y.principal > 0
+                         THEN 1 ELSE 0 END AS pays
+        FROM (
         SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed, {", ".join(parts)},
                {" AND ".join(f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
-                             for part in _COMPONENTS)} AS settles
+                             for part in _COMPONENTS)} AS settles,
+               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
         FROM (
             SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq,
                    {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
@@ -234,7 +241,8 @@ def _allocate(conn: Connection) -> None:
             FROM staging_verdict v
             JOIN installments i ON i.loan_id = v.loan_id AND i.paid_on IS NULL AND i.due_date <= v.paid_on
             WHERE v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1
-        ) AS x""")
+        ) AS x
+        ) AS y""")
 
 
 def _post(conn: Connection) -> int:
@@ -243,10 +251,11 @@ def _post(conn: Connection) -> int:
     _temp_table(conn, "bulk_posted", f"""
         SELECT v.row_number, v.payment_id, v.idempotency_key, v.request_sha256, v.loan_id, v.paid_on, v.currency,
                v.amount_minor, t.due_owed, t.late_fee AS late_fee_minor, t.fee AS fee_minor,
-               t.interest AS interest_minor, t.principal AS principal_minor, v.funding_model
+               t.interest AS interest_minor, t.principal AS principal_minor, v.funding_model,
+               CASE WHEN v.amount_minor = t.due_owed THEN 1 ELSE 0 END AS pays_all_due
         FROM staging_verdict v
         JOIN (SELECT row_number, MAX(due_owed) AS due_owed, {sums} FROM bulk_lines
-              WHERE amount_minor <= due_owed GROUP BY row_number) t ON t.row_number = v.row_number""")
+              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number""")
     posted = int(conn.execute(text("SELECT COUNT(*) FROM bulk_posted")).scalar_one())
     if not posted:
         return 0
@@ -254,12 +263,11 @@ def _post(conn: Connection) -> int:
     conn.execute(text(f"""
         UPDATE installments SET {sets}, paid_on = CASE WHEN p.settles THEN p.paid_on ELSE NULL END
         FROM bulk_lines p
-        WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq
-          AND p.amount_minor <= p.due_owed AND p.late_fee + p.fee + p.interest + p.principal > 0"""))
+        WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq AND p.pays = 1"""))
     # a loan is settled when a payment of all that is due leaves no installment unpaid
     _temp_table(conn, "settled_loans", """
         SELECT b.loan_id FROM bulk_posted b
-        WHERE b.amount_minor = b.due_owed
+        WHERE b.pays_all_due = 1
           AND NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = b.loan_id AND i.paid_on IS NULL)""")
     # one journal entry per business day in the file, so each entry carries the day its cash came in
     conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
