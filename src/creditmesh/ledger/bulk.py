@@ -271,11 +271,15 @@ def _post(conn: Connection) -> int:
         UPDATE installments SET {sets}, paid_on = CASE WHEN p.settles THEN p.paid_on ELSE NULL END
         FROM bulk_lines p
         WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq AND p.pays = 1"""))
-    # a loan is settled when a payment of all that is due leaves no installment unpaid
+    # a loan is settled when a payment of all that is due leaves no installment unpaid; the loans that still
+    # have one are found in one pass over installments (as NOT EXISTS, a probe per payment in file order:
+    # a million random page reads)
     _temp_table(conn, "settled_loans", """
         SELECT b.loan_id FROM bulk_posted b
-        WHERE b.pays_all_due = 1
-          AND NOT EXISTS (SELECT 1 FROM installments i WHERE i.loan_id = b.loan_id AND i.paid_on IS NULL)""")
+        LEFT JOIN (SELECT i.loan_id FROM installments i JOIN bulk_posted c ON c.loan_id = i.loan_id
+                   WHERE c.pays_all_due = 1 AND i.paid_on IS NULL GROUP BY i.loan_id) AS open_loans
+               ON open_loans.loan_id = b.loan_id
+        WHERE b.pays_all_due = 1 AND open_loans.loan_id IS NULL""")
     # one journal entry per business day in the file, so each entry carries the day its cash came in
     conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
     conn.execute(text("CREATE TEMP TABLE payment_entries (paid_on DATE, entry_id BIGINT)"))
