@@ -449,19 +449,20 @@ CREATE TABLE installment (loan_id TEXT NOT NULL REFERENCES loan (loan_id), seq I
                           due_date TEXT NOT NULL, principal_due INTEGER NOT NULL, interest_due INTEGER NOT NULL,
                           principal_paid INTEGER NOT NULL DEFAULT 0, interest_paid INTEGER NOT NULL DEFAULT 0,
                           paid_on TEXT, PRIMARY KEY (loan_id, seq));
-CREATE INDEX ix_installment_due_open ON installment (due_date, paid_on);
 CREATE TABLE account (account_code TEXT PRIMARY KEY, balance INTEGER NOT NULL);
-CREATE TABLE payment (payment_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, loan_id TEXT NOT NULL
-                      REFERENCES loan (loan_id), paid_on TEXT NOT NULL, amount INTEGER NOT NULL, entry_id INTEGER);
+CREATE TABLE payment (payment_id TEXT PRIMARY KEY, idempotency_key TEXT NOT NULL UNIQUE, loan_id TEXT NOT NULL,
+                      paid_on TEXT NOT NULL, amount INTEGER NOT NULL, entry_id INTEGER);
 CREATE INDEX ix_payment_loan ON payment (loan_id);
 CREATE TABLE entry (entry_id INTEGER PRIMARY KEY, occurred_on TEXT NOT NULL, kind TEXT NOT NULL, loan_id TEXT,
                     reference TEXT);
-CREATE TABLE posting (posting_id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL REFERENCES entry (entry_id),
-                      account_code TEXT NOT NULL REFERENCES account (account_code), loan_id TEXT,
-                      amount INTEGER NOT NULL);
+CREATE TABLE posting (posting_id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL,
+                      account_code TEXT NOT NULL CHECK (account_code IN ('1000', '1100', '1200', '2000', '4000')),
+                      loan_id TEXT, amount INTEGER NOT NULL);
 CREATE INDEX ix_posting_entry ON posting (entry_id);
 CREATE INDEX ix_posting_loan_account ON posting (loan_id, account_code);
 """
+#: The anchor's tables follow the ledger's (migration 0002): no foreign key from payments and postings, the
+#: account code checked against the chart, no index on installments' (due_date, paid_on).
 
 
 def _anchor_connect(path: str) -> sqlite3.Connection:

@@ -51,6 +51,8 @@ def test_bulk_posting_allocates_exactly_as_the_one_by_one_path(small_book, ledge
     splits = lambda led: sorted((p.idempotency_key, p.interest_minor, p.principal_minor, p.prepaid_principal_minor)  # noqa: E731
                                 for loan in small_book.tables["loans"]["loan_id"].to_pylist() for p in led.payments_of(loan))
     assert splits(one_by_one) == splits(bulk)
+    for loan in small_book.tables["loans"]["loan_id"].to_pylist():  # the journal and the schedule agree, loan by loan
+        assert bulk.principal_from_journal(loan) == bulk.principal_from_schedule(loan), loan
 
 
 def test_a_bulk_file_refuses_bad_rows_by_name_and_replays_known_keys(ledger):
@@ -99,3 +101,32 @@ def test_export_writes_the_schema_tables_that_portfolio_reads(small_book, ledger
     assert counts["loans"] == small_book.tables["loans"].num_rows
     for name in counts:
         assert pq.read_schema(tmp_path / "out" / f"{name}.parquet").equals(TABLES[name].arrow_schema())
+
+
+def test_what_the_bulk_path_leaves_to_the_one_by_one_path_ends_as_if_posted_one_by_one(ledger_url, tmp_path):
+    """Two payments on one loan in a file, a prepayment, and a payment of exactly what is due: the first three are
+    routed (the second payment must see the first; a prepayment re-casts), the last is set-based; the result is the
+    one-by-one path's, row for row."""
+    one_by_one = Ledger.connect(f"sqlite:///{tmp_path / 'reference.db'}")
+    bulk = Ledger.connect(ledger_url)
+    for book in (one_by_one, bulk):
+        for loan in ("L1", "L2", "L3"):
+            book.book_loan(LoanTerms(loan, "B1", 600_000, 180_000, 6, date(2024, 1, 15)))
+        book.book_loan(LoanTerms("L4", "B1", 100_000, 180_000, 1, date(2024, 1, 15)))  # one installment: paid, settled
+    due, last = bulk.installments_of("L3")[0], bulk.installments_of("L4")[0]
+    rows = [("a", "L1", 50_000), ("b", "L1", 70_000), ("c", "L2", 300_000), ("d", "L3", due.principal_due + due.interest_due),
+            ("e", "L4", last.principal_due + last.interest_due)]
+    for key, loan, amount in rows:
+        one_by_one.post_payment(PaymentRequest(loan, amount, date(2024, 2, 15), key))
+    result = bulk.post_payments_bulk(pa.table({
+        "idempotency_key": [r[0] for r in rows], "loan_id": [r[1] for r in rows],
+        "paid_on": pa.array([date(2024, 2, 15)] * len(rows), pa.date32()), "amount_minor": [r[2] for r in rows]}))
+    assert result.posted == 5 and result.rejected.num_rows == 0
+    assert sorted(result.routed["idempotency_key"].to_pylist()) == ["a", "b", "c"]
+    for loan in ("L1", "L2", "L3", "L4"):
+        assert bulk.installments_of(loan) == one_by_one.installments_of(loan), loan
+        assert bulk.principal_from_journal(loan) == bulk.principal_from_schedule(loan), loan
+        assert bulk.loan(loan).status == one_by_one.loan(loan).status, loan
+        assert [p.settled for p in bulk.payments_of(loan)] == [p.settled for p in one_by_one.payments_of(loan)], loan
+    assert bulk.loan("L4").status == "settled" and bulk.loan("L3").status == "active"
+    assert bulk.trial_balance() == one_by_one.trial_balance()

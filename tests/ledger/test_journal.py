@@ -49,3 +49,23 @@ def test_an_origination_fee_is_kept_from_the_payout_and_earned_at_once(ledger):
     assert balances["4100"] == -20_000
     with pytest.raises(Exception, match="origination_fee_minor"):
         ledger.book_loan(LoanTerms("L2", "B1", 1_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=1_000))
+
+
+def test_the_postings_check_and_migration_0002_list_exactly_the_chart():
+    """Postings have no foreign key to accounts (migration 0002): their CHECK must name every account of the chart."""
+    import importlib
+
+    from creditmesh.ledger import tables
+
+    migration = importlib.import_module("creditmesh.ledger.migrations.versions.0002_bulk_speed")
+    assert set(tables._CHART_CODES) == set(ACCOUNTS) == set(migration.CHART_CODES)
+
+
+def test_a_posting_outside_the_chart_is_refused_by_the_database(ledger):
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from creditmesh.ledger.tables import postings
+
+    with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
+        conn.execute(insert(postings).values(entry_id=1, account_code="9999", loan_id=None, amount_minor=1))

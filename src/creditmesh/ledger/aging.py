@@ -54,26 +54,40 @@ def _days_since(conn: Connection, column: str) -> str:
 
 
 def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
-    """Age every active or charged-off loan to ``as_of`` inside the caller's transaction."""
+    """Age every active or charged-off loan to ``as_of`` inside the caller's transaction.
+
+    One pass over the installments gives each loan's state (``aging_state``: dpd, bucket, and what it
+    still owes in late fees and fees, which a charge-off needs); late fees are then assessed and journalled,
+    charge-offs journalled from that state, and each loan row is written once (dpd, bucket, and status).
+    """
+    from creditmesh.ledger.bulk import batch_settings
+
     params = {"as_of": as_of, "charge_off": CHARGE_OFF_DPD}
+    batch_settings(conn)
     conn.execute(text("DROP TABLE IF EXISTS aging_state"))
     conn.execute(text(f"""
         CREATE TEMP TABLE aging_state AS
-        SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue,
-               CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, 'oldest_unpaid')} END AS dpd
+        SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open, dpd,
+               {_BUCKET_SQL} AS bucket
         FROM (
-            SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
-                   SUM(i.principal_due_minor - i.principal_paid_minor) AS outstanding,
-                   SUM(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of
-                            THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS overdue,
-                   MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of THEN i.due_date END) AS oldest_unpaid
-            FROM loans AS l JOIN installments AS i ON i.loan_id = l.loan_id
-            WHERE l.status IN ('active', 'charged_off') AND l.originated_on <= :as_of
-            GROUP BY l.loan_id, l.funding_model, l.status, l.bucket
-        ) AS per_loan
+            SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open,
+                   CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, 'oldest_unpaid')} END AS dpd
+            FROM (
+                SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
+                       CAST(SUM(i.principal_due_minor - i.principal_paid_minor) AS BIGINT) AS outstanding,
+                       CAST(SUM(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of
+                                     THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS BIGINT) AS overdue,
+                       MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of THEN i.due_date END) AS oldest_unpaid,
+                       CAST(SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS BIGINT) AS late_fees_open,
+                       CAST(SUM(i.fee_due_minor - i.fee_paid_minor) AS BIGINT) AS fees_open
+                FROM loans AS l JOIN installments AS i ON i.loan_id = l.loan_id
+                WHERE l.status IN ('active', 'charged_off') AND l.originated_on <= :as_of
+                GROUP BY l.loan_id, l.funding_model, l.status, l.bucket
+            ) AS per_loan
+        ) AS aged
     """), params)
-    conn.execute(text("ALTER TABLE aging_state ADD COLUMN bucket VARCHAR(12)"))
-    conn.execute(text(f"UPDATE aging_state SET bucket = {_BUCKET_SQL}"), params)
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE aging_state"))
     loans_aged = conn.execute(text("SELECT COUNT(*) FROM aging_state")).scalar_one()
 
     conn.execute(text("DELETE FROM loan_days WHERE as_of = :as_of"), params)
@@ -85,21 +99,28 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
         INSERT INTO bucket_moves (loan_id, moved_on, from_bucket, to_bucket, dpd)
         SELECT loan_id, :as_of, old_bucket, bucket, dpd FROM aging_state WHERE bucket <> old_bucket
     """), params).rowcount
+
+    conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
+    fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
+    charged = _charge_off(conn, as_of, late_fee_minor if fees else 0)
+    # each aged loan's row written once: its dpd and bucket, and the charge-off of a loan that crossed 180 days
     conn.execute(text("""
-        UPDATE loans SET dpd = s.dpd, bucket = s.bucket, aged_on = :as_of
+        UPDATE loans SET dpd = s.dpd, bucket = s.bucket, aged_on = :as_of,
+               status = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN 'charged_off' ELSE loans.status END,
+               charged_off_on = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN :as_of
+                                     ELSE loans.charged_off_on END
         FROM aging_state AS s WHERE loans.loan_id = s.loan_id
     """), params)
-
-    fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
-    charged = _charge_off(conn, as_of)
-    conn.execute(text("DROP TABLE IF EXISTS aging_state"))
+    for table in ("aging_state", "new_late_fees", "charge_offs"):
+        conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return AgingReport(as_of, int(loans_aged), int(moves or 0), fees, charged)
 
 
 def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
-    """Charge the flat fee once on every installment unpaid past its grace period, and journal it."""
+    """Charge the flat fee once on every installment unpaid past its grace period, and journal it.
+
+    Leaves ``new_late_fees`` (loan, installments charged now) for the charge-off that follows."""
     cutoff = as_of - timedelta(days=LATE_FEE_GRACE_DAYS)
-    conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
     conn.execute(text("""
         CREATE TEMP TABLE new_late_fees AS
         SELECT i.loan_id, COUNT(*) AS installments
@@ -107,6 +128,8 @@ def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
         WHERE l.status = 'active' AND i.paid_on IS NULL AND i.due_date < :cutoff AND i.late_fee_due_minor = 0
         GROUP BY i.loan_id
     """), {"cutoff": cutoff})
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE new_late_fees"))
     count = conn.execute(text("SELECT COALESCE(SUM(installments), 0) FROM new_late_fees")).scalar_one()
     if count:
         conn.execute(text("""
@@ -123,26 +146,27 @@ def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
             UNION ALL
             SELECT :entry_id, :credit, loan_id, -installments * :fee FROM new_late_fees
         """), {"entry_id": entry_id, "debit": debit, "credit": credit, "fee": fee})
-    conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
     return int(count)
 
 
-def _charge_off(conn: Connection, as_of: date) -> int:
+def _charge_off(conn: Connection, as_of: date, late_fee_minor: int) -> int:
     """Take loans at 181 dpd off the books; each funding model's loss lands where journal.py says.
 
     Set-based: the lines of :func:`journal.entry_for_charge_off`, written for every loan at once
-    (``tests/ledger/test_aging.py`` holds the two equal for each funding model).
+    (``tests/ledger/test_aging.py`` holds the two equal for each funding model). What each loan owes comes
+    from ``aging_state``, plus the late fees assessed a moment ago (``new_late_fees``, when any were);
+    the loans' rows are marked charged off by the caller.
     """
+    new_fees = ("LEFT JOIN new_late_fees AS n ON n.loan_id = s.loan_id", "COALESCE(n.installments, 0) * :fee") \
+        if late_fee_minor else ("", "0")
     conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
-    conn.execute(text("""
+    conn.execute(text(f"""
         CREATE TEMP TABLE charge_offs AS
         SELECT s.loan_id, s.funding_model, s.outstanding AS principal,
-               SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS late_fees,
-               SUM(i.fee_due_minor - i.fee_paid_minor) AS fees
-        FROM aging_state AS s JOIN installments AS i ON i.loan_id = s.loan_id
+               s.late_fees_open + {new_fees[1]} AS late_fees, s.fees_open AS fees
+        FROM aging_state AS s {new_fees[0]}
         WHERE s.status = 'active' AND s.dpd >= :charge_off
-        GROUP BY s.loan_id, s.funding_model, s.outstanding
-    """), {"charge_off": CHARGE_OFF_DPD})
+    """), {"charge_off": CHARGE_OFF_DPD, "fee": late_fee_minor})
     count = int(conn.execute(text("SELECT COUNT(*) FROM charge_offs")).scalar_one())
     if not count:
         conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
@@ -172,11 +196,6 @@ def _charge_off(conn: Connection, as_of: date) -> int:
                           {"entry_id": entry_id}).scalar_one()
     if off_by:
         raise journal.LedgerInvariantError("journal", f"charge-off entry is off by {off_by}")
-    conn.execute(text("""
-        UPDATE loans SET status = 'charged_off', charged_off_on = :as_of
-        WHERE loan_id IN (SELECT loan_id FROM charge_offs)
-    """), {"as_of": as_of})
-    conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
     return count
 
 

@@ -34,6 +34,9 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
+#: journal.CHART's codes, as migration 0002 froze them in postings' CHECK
+_CHART_CODES = ("1000", "1100", "1150", "1200", "1300", "2000", "2100", "3000", "4000", "4100", "4200", "4300",
+                "4400", "4500", "4600", "5000", "5100")
 
 accounts = Table(
     "accounts",
@@ -111,7 +114,7 @@ installments = Table(
         name="paid_within_due",
     ),
 )
-Index("ix_installments_due_open", installments.c.due_date, installments.c.paid_on)
+# no index on (due_date, paid_on) since migration 0002: nothing reads by it, and paying an installment updated it
 
 payments = Table(
     "payments",
@@ -119,7 +122,7 @@ payments = Table(
     Column("payment_id", String(ID), primary_key=True),
     Column("idempotency_key", String(80), nullable=False, unique=True),
     Column("request_sha256", String(64), nullable=False),
-    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), nullable=False),
+    Column("loan_id", String(ID), nullable=False),  # checked (and locked) before the payment is written
     Column("paid_on", Date, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
@@ -155,29 +158,32 @@ postings = Table(
     "postings",
     metadata,
     Column("posting_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("entry_id", BigInteger, ForeignKey("journal_entries.entry_id"), nullable=False),
-    Column("account_code", String(8), ForeignKey("accounts.account_code"), nullable=False),
+    # no foreign keys (migration 0002): the entry is written in the same transaction, the account comes from
+    # the chart (journal.check_balanced, and the CHECK below)
+    Column("entry_id", BigInteger, nullable=False),
+    Column("account_code", String(8), nullable=False),
     Column("loan_id", String(ID), nullable=True),
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
+    CheckConstraint(f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"),
 )
 Index("ix_postings_entry", postings.c.entry_id)
 Index("ix_postings_loan_account", postings.c.loan_id, postings.c.account_code)
 
-bucket_moves = Table(
+bucket_moves = Table(  # written by aging from the loans it reads: no foreign key (migration 0002)
     "bucket_moves",
     metadata,
-    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("loan_id", String(ID), primary_key=True),
     Column("moved_on", Date, primary_key=True),
     Column("from_bucket", String(12), nullable=False),
     Column("to_bucket", String(12), primary_key=True),
     Column("dpd", Integer, nullable=False),
 )
 
-loan_days = Table(
+loan_days = Table(  # written by aging from the loans it reads: no foreign key (migration 0002)
     "loan_days",
     metadata,
-    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("loan_id", String(ID), primary_key=True),
     Column("as_of", Date, primary_key=True),
     Column("outstanding_principal_minor", BigInteger, nullable=False),
     Column("overdue_principal_minor", BigInteger, nullable=False),
