@@ -58,6 +58,9 @@ def test_a_book_folder_allocates_the_months_approved_drawdowns(tmp_path):
     assert len(frame) == len(expected) > 0
     assert set(frame["application_id"]) == set(expected["application_id"])
     assert frame[["pd", "score", "amount_minor", "tenor_months", "region", "apr"]].notna().all().all()
+    # the amount matched is the one approved, which the loan then books
+    principal = pd.read_parquet(book / "loans.parquet").set_index("application_id")["principal_minor"]
+    assert (frame["amount_minor"].to_numpy() == principal.loc[frame["application_id"]].to_numpy()).all()
 
     # a real process: HiGHS writes its banner to file descriptor 1, which CliRunner does not capture
     result = subprocess.run([sys.executable, "-m", "creditmesh.cli", "match", "allocate", str(book), "--partners", str(book),

@@ -108,8 +108,9 @@ def application_from_mapping(application: Mapping[str, Any]) -> Applications:
 def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
     """A month's approved drawdowns from a book folder (the simulator's or an export), as matching's input.
 
-    Joins ``applications`` (what was asked: amount, tenor), ``decisions`` (PD, score, grade, APR of the
-    approval) and ``borrowers`` (region) for drawdown applications approved in ``month`` (``YYYY-MM``).
+    Joins ``applications`` (the tenor asked for), ``decisions`` (PD, score, grade, APR and the approved
+    amount, ``credit_line_minor``, which may be less than the amount asked) and ``borrowers`` (region) for
+    drawdown applications approved in ``month`` (``YYYY-MM``).
     """
     import duckdb
 
@@ -130,11 +131,11 @@ def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
              d AS (SELECT * FROM read_parquet($decisions)),
              lines AS (SELECT a.borrower_id, a.applied_at, d.score FROM a JOIN d USING (application_id)
                        WHERE a.stage = 'credit_line' AND d.outcome = 'approve' AND d.score IS NOT NULL),
-             drawdowns AS (SELECT a.*, d.pd, d.score AS own_score, d.grade, d.apr FROM a JOIN d USING (application_id)
+             drawdowns AS (SELECT a.*, d.pd, d.score AS own_score, d.grade, d.apr, d.credit_line_minor AS approved_minor FROM a JOIN d USING (application_id)
                            WHERE a.stage = 'drawdown' AND d.outcome = 'approve'
                              AND a.applied_at >= $first::TIMESTAMPTZ AND a.applied_at < $after::TIMESTAMPTZ)
         SELECT w.application_id, w.pd, COALESCE(w.own_score, l.score) AS score, w.grade,
-               w.requested_amount_minor AS amount_minor, w.requested_tenor::BIGINT AS tenor_months, b.region, w.apr
+               w.approved_minor AS amount_minor, w.requested_tenor::BIGINT AS tenor_months, b.region, w.apr
         FROM drawdowns w
         ASOF LEFT JOIN lines l ON w.borrower_id = l.borrower_id AND w.applied_at >= l.applied_at
         JOIN read_parquet($borrowers) b ON b.borrower_id = w.borrower_id
