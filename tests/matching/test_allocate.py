@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from creditmesh.matching import (allocate_day, allocations_table, applications_from_frame, build_problem, capacity_used,
                                  load_partners, revenue_by_funding_model, route, unallocated_table)
-from creditmesh.matching.allocate import Prices
+import creditmesh.matching.allocate as allocate_module
+from creditmesh.matching.allocate import Prices, Room, _repair, _result
 from creditmesh.schema import validate
 
 
@@ -58,6 +59,15 @@ def _tiny_partners(rng: np.random.Generator, count: int):
                           for k in range(count)])
 
 
+def _random_day(seed: int, n: int, partners_count: int, scale: float):
+    """A seeded random day of ``n`` applications over tiny partners with ``scale`` of their capacity, and the rng."""
+    rng = np.random.default_rng(seed)
+    partners = _tiny_partners(rng, partners_count)
+    problem = build_problem(applications_from_frame(day(n, seed)), partners,
+                            capacity_minor=(partners.capacity_minor * scale).astype(np.int64))
+    return rng, problem
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_the_mip_equals_brute_force_and_bounds_the_greedy_on_tiny_days(seed):
     rng = np.random.default_rng(seed)
@@ -93,10 +103,7 @@ def test_the_lp_moves_a_borrower_to_the_partner_only_it_fits_where_greedy_does_n
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 60), partners_count=st.integers(1, 6),
        scale=st.sampled_from([0.0, 0.01, 0.1, 1.0]))
 def test_capacity_is_never_exceeded(seed, n, partners_count, scale):
-    rng = np.random.default_rng(seed)
-    partners = _tiny_partners(rng, partners_count)
-    problem = build_problem(applications_from_frame(day(n, seed)), partners,
-                            capacity_minor=(partners.capacity_minor * scale).astype(np.int64))
+    rng, problem = _random_day(seed, n, partners_count, scale)
     lp = allocate_day(problem, sample=20)
     priced = Prices(rng.uniform(0, 0.05, partners_count), rng.uniform(0, 0.01, (partners_count, 7)))
     for allocation in (lp, route(problem), route(problem, prices=priced, order=rng.permutation(n))):
@@ -141,3 +148,39 @@ def test_a_day_solved_in_blocks_stays_within_capacity_and_near_the_whole_lp(part
     _check_within_capacity(problem, blocks)
     assert blocks.objective <= blocks.bound and whole.lp_objective <= blocks.bound * (1 + 1e-9)
     assert blocks.objective >= 0.97 * whole.objective
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 40), partners_count=st.integers(1, 5),
+       scale=st.sampled_from([0.0, 0.01, 0.1, 0.3]))
+def test_the_repair_never_exceeds_capacity_nor_lowers_the_objective(seed, n, partners_count, scale):
+    rng, problem = _random_day(seed, n, partners_count, scale)
+    start = route(problem, order=rng.permutation(n))  # a greedy allocation in random order to repair
+    partner = start.partner.copy()
+    used, cell = capacity_used(problem, start)
+    room = Room(problem.capacity_minor - used, problem.grade_limit_minor - cell)
+    _repair(problem, partner, room, rng.permutation(n))
+    repaired = _result(problem, partner, "repaired", 0.0)
+    _check_within_capacity(problem, repaired)
+    assert repaired.objective >= start.objective - 1e-9
+    used, cell = capacity_used(problem, repaired)
+    assert (room.capacity == problem.capacity_minor - used).all() and (room.grade == problem.grade_limit_minor - cell).all()
+
+
+def test_the_repair_reaches_the_brute_force_optimum_more_often_on_tiny_days(monkeypatch):
+    with_repair, without, reached_with, reached_without = [], [], 0, 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        partners = _tiny_partners(rng, 3)
+        problem = build_problem(applications_from_frame(day(7, seed)), partners,
+                                capacity_minor=(partners.capacity_minor // 3).astype(np.int64))
+        optimum = _brute_force(problem)
+        repaired = allocate_day(problem)
+        assert repaired.objective == allocate_day(problem).objective  # deterministic
+        with monkeypatch.context() as patch:
+            patch.setattr(allocate_module, "REPAIR_CANDIDATES", 0)
+            plain = allocate_day(problem)
+        assert plain.objective - 1e-9 <= repaired.objective <= optimum + 1e-6
+        reached_with += repaired.objective >= optimum - 1e-6
+        reached_without += plain.objective >= optimum - 1e-6
+    assert reached_with > reached_without

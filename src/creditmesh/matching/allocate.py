@@ -20,8 +20,15 @@ given the remaining capacity in proportion to the applications still to place.
 
 A basic optimum has at most one fractional application per binding capacity or concentration row:
 the whole assignments are taken (re-checked in integer minor units), the LP is solved again over
-what is left in the room left (``RESIDUAL_PASSES``), and the rest is filled greedily. The reported
-bound is the Lagrangian dual bound of the whole day,
+what is left in the room left (``RESIDUAL_PASSES``), and the rest is filled greedily: first the
+applications with a positive margin less the LP's capacity prices, by that priced margin at their
+best priced partner, then the others by margin (ordering by margin alone spends the room on
+applications the LP turns away). A local search then repairs the rounding (:func:`_repair`): the
+``REPAIR_CANDIDATES`` unallocated applications best by priced margin, one pass each, take a
+partner's room or the place of one application allocated there when that raises the objective and
+capacity and concentration still hold in integer minor units; the one put out may take room
+elsewhere. Every step is deterministic (no time limit), so the same day gives the same allocation.
+The reported bound is the Lagrangian dual bound of the whole day,
 ``Σ_i max(0, max_j v_ij − A_i (λ_j + μ_jg)) + Σ_j λ_j C_j + Σ_jg μ_jg s_j C_j``, valid for any
 prices ``λ, μ ≥ 0``: the LP optimum, and so the integer one, lies below it.
 
@@ -53,6 +60,8 @@ MAX_ROUNDS = 40
 SAMPLE = 3_000
 #: Times the LP is solved again over the applications left, in the room left, before the greedy pass.
 RESIDUAL_PASSES = 2
+#: Unallocated applications (the best by margin less the prices first) offered a repair move after rounding.
+REPAIR_CANDIDATES = 2_000
 #: Applications per block when a day is solved in blocks.
 BLOCK = 12_500
 #: The dual-price router's band: how far below zero (a fraction of the margin) a priced margin may be
@@ -382,13 +391,7 @@ class Room:
 
 def _result(problem: Problem, partner: np.ndarray, method: str, started: float, **extra) -> Allocation:
     p = problem
-    value = np.zeros(len(p.applications))
-    chosen = np.flatnonzero(partner >= 0)
-    if chosen.size:
-        # the value of the chosen pair: find it among the application's pairs
-        for i in chosen:
-            s, e = p.app_start[i], p.app_start[i + 1]
-            value[i] = p.value[s + np.searchsorted(p.pairs.partner[s:e], partner[i])]
+    value = _pair_values(p, partner)
     has_pairs = p.app_start[1:] > p.app_start[:-1]
     best = _segment_max(p.value, p.app_start, len(p.applications))
     reason = np.full(len(p.applications), None, dtype=object)
@@ -412,6 +415,83 @@ def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray,
             k = int(np.argmax(np.where(ok, scores[s:e], -np.inf)))
             partner[i] = candidates[k]
             room.take(int(candidates[k]), grade, amount)
+
+
+def _priced_fill(problem: Problem, partner: np.ndarray, room: Room, prices: Prices | None, apps: np.ndarray) -> None:
+    """Fill the room left with ``apps``: first by margin less the capacity prices (the applications the
+    LP values most, each at its best priced partner), then the rest by margin, the most valuable first."""
+    p = problem
+    if prices is not None and apps.size:
+        reduced = reduced_values(p, prices)
+        best_reduced = _segment_max(reduced, p.app_start, len(p.applications))
+        priced = apps[best_reduced[apps] > 0]
+        _fill(p, partner, room, reduced, priced[np.argsort(-best_reduced[priced], kind="stable")])
+        apps = apps[partner[apps] < 0]
+    best = _segment_max(p.value, p.app_start, len(p.applications))
+    _fill(p, partner, room, p.value, apps[np.argsort(-best[apps], kind="stable")])
+
+
+def _pair_values(problem: Problem, partner: np.ndarray, apps: np.ndarray | None = None) -> np.ndarray:
+    """The margin of the chosen pair of each of ``apps`` (default: every application); 0 when unallocated."""
+    p = problem
+    apps = np.arange(len(p.applications)) if apps is None else apps
+    value = np.zeros(apps.size)
+    for k in np.flatnonzero(partner[apps] >= 0):
+        i = apps[k]
+        s, e = p.app_start[i], p.app_start[i + 1]
+        value[k] = p.value[s + np.searchsorted(p.pairs.partner[s:e], partner[i])]
+    return value
+
+
+def _repair(problem: Problem, partner: np.ndarray, room: Room, candidates: np.ndarray) -> int:
+    """Local search after rounding; returns the number of moves made.
+
+    Each of ``candidates`` still unallocated (in the order given: one pass, so the work is bounded by
+    the candidates times the applications allocated) takes the move that raises the objective most:
+    a partner with room for it, or a partner where putting out one allocated application frees room
+    enough (capacity and, when the grades agree, concentration, in integer minor units) and the
+    application is worth more there than the one put out. The one put out is then offered the room
+    left elsewhere (:func:`_fill`). The objective never falls and no limit is exceeded.
+    """
+    p = problem
+    amount = p.applications.amount_minor.astype(np.int64)
+    grade = p.applications.grade.astype(np.int64)
+    current = _pair_values(p, partner)
+    worth = np.full(len(p.partners), -np.inf)  # the candidate's margin at each partner (-inf: not eligible)
+    moves = 0
+    for i in candidates:
+        s, e = p.app_start[i], p.app_start[i + 1]
+        positive = p.value[s:e] > 0
+        js, vs = p.pairs.partner[s:e][positive], p.value[s:e][positive]
+        if js.size == 0 or partner[i] >= 0:
+            continue
+        a, g = int(amount[i]), int(grade[i])
+        fits = room.fits(js, g, a)
+        best_gain, best_j, out = (float(vs[fits].max()), int(js[fits][np.argmax(vs[fits])]), -1) if fits.any() else (0.0, -1, -1)
+        worth[js] = vs
+        held = np.flatnonzero(partner >= 0)
+        held = held[np.isfinite(worth[partner[held]])]
+        j = partner[held]
+        freed_grade = np.where(grade[held] == g, amount[held], 0)
+        ok = (room.capacity[j] + amount[held] >= a) & (room.grade[j, g] + freed_grade >= a)
+        gain = np.where(ok, worth[j] - current[held], -np.inf)
+        worth[js] = -np.inf
+        if gain.size and gain.max() > best_gain:
+            k = int(np.argmax(gain))
+            best_gain, best_j, out = float(gain[k]), int(j[k]), int(held[k])
+        if best_gain <= 0:
+            continue
+        if out >= 0:
+            room.take(best_j, int(grade[out]), -int(amount[out]))  # give its room back
+            partner[out] = -1
+        partner[i] = best_j
+        room.take(best_j, g, a)
+        current[i] = float(vs[np.searchsorted(js, best_j)])
+        if out >= 0:
+            _fill(p, partner, room, p.value, np.array([out]))
+            current[out] = _pair_values(p, partner, np.array([out]))[0]
+        moves += 1
+    return moves
 
 
 def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray,
@@ -455,7 +535,7 @@ def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room,
                 room.take(j, g, a)
         fractional = left[np.unique(residual.pairs.app[r_columns[(r_x > 1e-6) & (r_x <= 1 - 1e-6)]])]
     waiting = fractional[partner[fractional] < 0]
-    _fill(p, partner, room, p.value, waiting[np.argsort(-best[waiting], kind="stable")])
+    _priced_fill(p, partner, room, prices, waiting)
     return int(fractional.size)
 
 
@@ -510,8 +590,13 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
         stats = {"blocks": len(blocks), "rounds": rounds, "eligible_pairs": len(p.pairs),
                  "fractional_applications": fractional, "lp_exact": False}
     best = _segment_max(p.value, p.app_start, n)
-    rest = np.flatnonzero((partner < 0) & (best > 0))  # leftover capacity: the most valuable first
-    _fill(p, partner, room, p.value, rest[np.argsort(-best[rest], kind="stable")])
+    rest = np.flatnonzero((partner < 0) & (best > 0))  # leftover capacity: the priced fill, then the repair
+    _priced_fill(p, partner, room, lp_prices, rest)
+    if lp_prices is not None and REPAIR_CANDIDATES:
+        left = np.flatnonzero((partner < 0) & (best > 0))
+        priced_best = _segment_max(reduced_values(p, lp_prices), p.app_start, n)[left]
+        order = left[np.argsort(-priced_best, kind="stable")][:REPAIR_CANDIDATES]
+        stats["repair_moves"] = _repair(p, partner, room, order)
     method = "mip" if integer else "lp_full" if full else "lp_column_generation" if stats.get("blocks") is None else "lp_blocks"
     return _result(p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats)
 
