@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from contextlib import nullcontext
 from datetime import date
 from functools import lru_cache
 
@@ -89,22 +90,42 @@ def run(conn: Connection, name: str, params, *, for_update: bool = False) -> lis
 
     ``params`` is a dict, or a list of dicts to run the statement once per row.
     """
+    return batch(conn, [(name, params, for_update)])[0]
+
+
+def batch(conn: Connection, calls: list[tuple]) -> list[list]:
+    """Run ``(name, params[, for_update])`` statements in order; each one's rows as in :func:`run`.
+
+    On PostgreSQL they go in one round trip (a psycopg pipeline: the server still runs them one
+    after the other, in this transaction); on SQLite, which has no round trips, one by one.
+    """
     dialect = conn.dialect.name
-    if dialect == "sqlite":  # sqlite3 stores dates as ISO text, as SQLAlchemy's Date type does
-        params = [_iso(p) for p in params] if isinstance(params, list) else _iso(params)
-    sql = statement(name, dialect, for_update=for_update)
-    cursor = conn.connection.dbapi_connection.cursor()
+    dbapi = conn.connection.dbapi_connection
+    cursors = []
     try:
-        if isinstance(params, list):
-            cursor.executemany(sql, params)
-            return []
-        cursor.execute(sql, params)
-        if name not in _COLUMNS:
-            return []
-        row_type = _row_type(name, _COLUMNS[name])
-        return [row_type(*row) for row in cursor.fetchall()]
+        with dbapi.pipeline() if dialect == "postgresql" and len(calls) > 1 else nullcontext():
+            for name, params, *for_update in calls:
+                if dialect == "sqlite":  # sqlite3 stores dates as ISO text, as SQLAlchemy's Date type does
+                    params = [_iso(p) for p in params] if isinstance(params, list) else _iso(params)
+                sql = statement(name, dialect, for_update=bool(for_update and for_update[0]))
+                cursor = dbapi.cursor()
+                cursors.append(cursor)
+                if isinstance(params, list):
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+        return [_rows(name, cursor) if not isinstance(params, list) else []
+                for (name, params, *_), cursor in zip(calls, cursors)]
     finally:
-        cursor.close()
+        for cursor in cursors:
+            cursor.close()
+
+
+def _rows(name: str, cursor) -> list:
+    if name not in _COLUMNS:
+        return []
+    row_type = _row_type(name, _COLUMNS[name])
+    return [row_type(*row) for row in cursor.fetchall()]
 
 
 def one(conn: Connection, name: str, params: dict, *, for_update: bool = False):

@@ -120,18 +120,29 @@ def _require_date(value: object, field: str) -> date:
     return value
 
 
-def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, ...]) -> None:
-    """The journal entry, its postings and the payment row: one round trip on PostgreSQL, three on SQLite
-    (which has no data-modifying WITH, and no round trips to save)."""
+def _as_installments(rows: list) -> tuple[Installment, ...]:
+    """The ``installments`` statement's rows as :class:`Installment` records."""
+    return tuple(Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
+                 for r in rows)
+
+
+def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, ...], *,
+                  before: list[tuple] = (), after: list[tuple] = ()) -> None:
+    """The journal entry, its postings and the payment row, between the ``before`` and ``after`` statements:
+    one round trip for all on PostgreSQL (one data-modifying WITH, in a pipeline with the others); on SQLite
+    (no data-modifying WITH, and no round trips to save) one statement after another."""
     if conn.dialect.name == "postgresql":
-        hotpath.run(conn, "book_payment", {**booked, "accounts": [a for a, _ in entry], "amounts": [m for _, m in entry]})
+        accounts = {"accounts": [a for a, _ in entry], "amounts": [m for _, m in entry]}
+        hotpath.batch(conn, [*before, ("book_payment", {**booked, **accounts}), *after])
         return
+    hotpath.batch(conn, list(before))
     entry_id = hotpath.one(conn, "insert_entry", {"occurred_on": booked["paid_on"], "kind": booked["kind"],
                                                   "loan_id": booked["loan_id"], "reference": booked["payment_id"]}).entry_id
     hotpath.run(conn, "insert_posting", [
         {"entry_id": entry_id, "account_code": account, "loan_id": booked["loan_id"], "amount_minor": amount}
         for account, amount in entry])
     hotpath.run(conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id})
+    hotpath.batch(conn, list(after))
 
 
 def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
@@ -282,8 +293,11 @@ class Ledger:
         self._check_currency(request.currency)
         fingerprint = request.fingerprint()
         with self.engine.begin() as conn:
-            loan = hotpath.one(conn, "lock_loan", {"loan_id": request.loan_id, "key": request.idempotency_key},
-                               for_update=True)
+            # the loan, locked, and its installments (read once the lock is held): one round trip on PostgreSQL
+            loans, installments = hotpath.batch(conn, [
+                ("lock_loan", {"loan_id": request.loan_id, "key": request.idempotency_key}, True),
+                ("installments", {"loan_id": request.loan_id})])
+            loan = loans[0] if loans else None
             if loan is None:
                 raise LedgerError("loan_id", f"unknown loan {request.loan_id!r}")
             originated_on = hotpath.as_date(loan.originated_on)
@@ -295,7 +309,7 @@ class Ledger:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
             if loan.status in ("settled", "written_off"):
                 raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
-            rows = self._installments(conn, request.loan_id)
+            rows = _as_installments(installments)
             try:
                 split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
                                       equal_principal=loan.schedule == "equal_principal", period_start=originated_on)
@@ -308,13 +322,12 @@ class Ledger:
                 recovery=recovery, fee_waived=0 if recovery else split.fee_waived,
             )
             entry = journal.check_balanced(entry, what="payment")
-            if split.installments:
-                hotpath.run(conn, "update_installment", [
+            updates = [("update_installment", [
                     {"loan_id": request.loan_id, "seq": r.seq, "principal_due": r.principal_due,
                      "interest_due": r.interest_due, "fee_due": r.fee_due, "late_fee_due": r.late_fee_due,
                      "principal_paid": r.principal_paid, "interest_paid": r.interest_paid, "fee_paid": r.fee_paid,
                      "late_fee_paid": r.late_fee_paid, "paid_on": r.paid_on, "accrued_from": r.accrued_from}
-                    for r in split.installments])
+                    for r in split.installments])] if split.installments else []
             payment_id = uuid.uuid4().hex[:24]
             booked = {
                 "payment_id": payment_id, "idempotency_key": request.idempotency_key, "request_sha256": fingerprint,
@@ -324,9 +337,8 @@ class Ledger:
                 "prepaid_principal_minor": split.prepaid_principal, "recovery": recovery, "settled": split.settled,
                 "kind": "recovery" if recovery else "payment",
             }
-            _book_payment(conn, booked, entry)
-            if split.settled and not recovery:
-                hotpath.run(conn, "settle_loan", {"loan_id": request.loan_id})
+            settle = [("settle_loan", {"loan_id": request.loan_id})] if split.settled and not recovery else []
+            _book_payment(conn, booked, entry, before=updates, after=settle)
         return PaymentResult(payment_id, request.loan_id, amount, split.late_fee, split.fee, split.interest,
                              split.principal, split.prepaid_interest, split.prepaid_principal, split.settled, recovery)
 
@@ -496,10 +508,7 @@ class Ledger:
 
     def _installments(self, conn: Connection, loan_id: str) -> tuple[Installment, ...]:
         """Every installment of the loan, settled ones too, in seq order."""
-        return tuple(
-            Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
-            for r in hotpath.run(conn, "installments", {"loan_id": loan_id})
-        )
+        return _as_installments(hotpath.run(conn, "installments", {"loan_id": loan_id}))
 
     def _write_entry(self, conn: Connection, kind: str, on: date, loan_id: str | None, reference: str,
                      entry: tuple[journal.Posting, ...]) -> int:
