@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import date
 from functools import lru_cache
@@ -93,7 +94,7 @@ def run(conn: Connection, name: str, params, *, for_update: bool = False) -> lis
     return batch(conn, [(name, params, for_update)])[0]
 
 
-def batch(conn: Connection, calls: list[tuple]) -> list[list]:
+def batch(conn: Connection, calls: Sequence[tuple]) -> list[list]:
     """Run ``(name, params[, for_update])`` statements in order; each one's rows as in :func:`run`.
 
     On PostgreSQL they go in one round trip (a psycopg pipeline: the server still runs them one

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from datetime import date
@@ -127,7 +128,7 @@ def _as_installments(rows: list) -> tuple[Installment, ...]:
 
 
 def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, ...], *,
-                  before: list[tuple] = (), after: list[tuple] = ()) -> None:
+                  before: Sequence[tuple] = (), after: Sequence[tuple] = ()) -> None:
     """The journal entry, its postings and the payment row, between the ``before`` and ``after`` statements:
     one round trip for all on PostgreSQL (one data-modifying WITH, in a pipeline with the others); on SQLite
     (no data-modifying WITH, and no round trips to save) one statement after another."""
@@ -135,14 +136,14 @@ def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, 
         accounts = {"accounts": [a for a, _ in entry], "amounts": [m for _, m in entry]}
         hotpath.batch(conn, [*before, ("book_payment", {**booked, **accounts}), *after])
         return
-    hotpath.batch(conn, list(before))
+    hotpath.batch(conn, before)
     entry_id = hotpath.one(conn, "insert_entry", {"occurred_on": booked["paid_on"], "kind": booked["kind"],
                                                   "loan_id": booked["loan_id"], "reference": booked["payment_id"]}).entry_id
     hotpath.run(conn, "insert_posting", [
         {"entry_id": entry_id, "account_code": account, "loan_id": booked["loan_id"], "amount_minor": amount}
         for account, amount in entry])
     hotpath.run(conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id})
-    hotpath.batch(conn, list(after))
+    hotpath.batch(conn, after)
 
 
 def _replayed(row, key: str, fingerprint: str) -> PaymentResult:

@@ -208,7 +208,6 @@ class _RestrictedLP:
 
         self.highs = _new_highs()
         h = self.highs
-        h.setOptionValue("output_flag", False)
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # scaled rows: capacity and concentration rows are divided by their limit (upper 1, or 0 for no room)
         upper = np.concatenate([(p.capacity_minor[self.cap_binds] > 0).astype(np.float64),

@@ -143,4 +143,5 @@ def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
     """
     parameters = {"applications": str(paths["applications"]), "decisions": str(paths["decisions"]),
                   "borrowers": str(paths["borrowers"]), "first": f"{first} 00:00:00+00", "after": f"{after} 00:00:00+00"}
-    return duckdb.connect().execute(query, parameters).df()
+    with duckdb.connect() as connection:
+        return connection.execute(query, parameters).df()
