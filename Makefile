@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO_DIR ?= .demo
 
-.PHONY: demo test bench install install-dev install-bench clean
+.PHONY: demo test lint format bench install install-dev install-bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,16 @@ demo: install
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
 
-test: install-dev
+test: install-dev lint
 	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: install-bench
 	@set -e; for script in benchmarks/[!_]*.py; do \

@@ -70,13 +70,26 @@ def ensure_env(method: str, log=None) -> Path:
     shutil.rmtree(env, ignore_errors=True)
     env.parent.mkdir(parents=True, exist_ok=True)
     base = getattr(sys, "_base_executable", None) or sys.executable
-    steps = [[base, "-m", "venv", str(env)],
-             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(requirements)]]
+    steps = [
+        [base, "-m", "venv", str(env)],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+            str(requirements),
+        ],
+    ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
         if done.returncode != 0:
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
-            raise AnchorEnvError(f"{method}: building its environment failed ({' '.join(step[:4])} ...): {tail}")
+            raise AnchorEnvError(
+                f"{method}: building its environment failed ({' '.join(step[:4])} ...): {tail}"
+            )
     stamp.write_text(digest + "\n")
     return python
 
@@ -91,8 +104,15 @@ class AnchorWorker:
         self.tmp = Path(tempfile.mkdtemp(prefix=f"creditmesh-bench-{method}-"))
         self.log_path = envs_root() / method / "worker.log"
         self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        self.proc = subprocess.Popen([str(python), str(WORKER), method], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True, bufsize=1, cwd=self.tmp)
+        self.proc = subprocess.Popen(
+            [str(python), str(WORKER), method],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+            cwd=self.tmp,
+        )
         ready = self._read()
         self.pandas_version = ready.get("pandas")
 
@@ -103,7 +123,7 @@ class AnchorWorker:
         try:
             for line in self.proc.stdout:
                 if line.startswith(REPLY):
-                    return json.loads(line[len(REPLY):])
+                    return json.loads(line[len(REPLY) :])
         finally:
             timer.cancel()
         raise AnchorEnvError(f"{self.method}: worker exited (code {self.proc.wait()}); see {self.log_path}")

@@ -51,6 +51,7 @@ def build_book(borrowers: int, *, months: int = MONTHS, seed: int = SEED):
 
 # --- throw-away databases ----------------------------------------------------------------------------
 
+
 def pg_available() -> str | None:
     """None when the server answers, else why not."""
     try:
@@ -81,8 +82,17 @@ def pg_create(name: str) -> str:
     return f"{PG_SERVER}/{name}"
 
 
-def pg_settings(names=("shared_buffers", "work_mem", "maintenance_work_mem", "max_wal_size", "fsync",
-                       "synchronous_commit", "max_parallel_workers_per_gather")) -> dict[str, str]:
+def pg_settings(
+    names=(
+        "shared_buffers",
+        "work_mem",
+        "maintenance_work_mem",
+        "max_wal_size",
+        "fsync",
+        "synchronous_commit",
+        "max_parallel_workers_per_gather",
+    ),
+) -> dict[str, str]:
     import psycopg
 
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
@@ -155,6 +165,7 @@ def settle(ledger) -> float:
 
 # --- where the time goes: per SQL statement ------------------------------------------------------------
 
+
 def _label(statement: str) -> str:
     """A short stable name for a statement: its first words, whitespace folded."""
     flat = " ".join(statement.split())
@@ -176,7 +187,7 @@ class StatementTimer:
     order: list[str] = field(default_factory=list)
     current: tuple[str, float] | None = None  # the statement running now and when it started
 
-    def __enter__(self) -> "StatementTimer":
+    def __enter__(self) -> StatementTimer:
         from sqlalchemy import event
 
         event.listen(self.engine, "before_cursor_execute", self._before)
@@ -226,8 +237,14 @@ def in_flight(timer: StatementTimer) -> tuple[str, float] | None:
     return label, time.perf_counter() - started
 
 
-def statements_table(console, title: str, timer: StatementTimer, step_seconds: float, n: int = 8,
-                     in_flight: tuple[str, float] | None = None) -> None:
+def statements_table(
+    console,
+    title: str,
+    timer: StatementTimer,
+    step_seconds: float,
+    n: int = 8,
+    in_flight: tuple[str, float] | None = None,
+) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -237,16 +254,31 @@ def statements_table(console, title: str, timer: StatementTimer, step_seconds: f
     table.add_column("rows", justify="right")
     table.add_column("statement")
     for label, seconds, calls, rows in timer.top(n):
-        table.add_row(f"{seconds:.2f}", f"{seconds / step_seconds:.0%}" if step_seconds else "-", f"{calls:,}",
-                      f"{rows:,}", label)
+        table.add_row(
+            f"{seconds:.2f}",
+            f"{seconds / step_seconds:.0%}" if step_seconds else "-",
+            f"{calls:,}",
+            f"{rows:,}",
+            label,
+        )
     untracked = step_seconds - timer.total
     if in_flight is not None:
         label, seconds = in_flight
         untracked -= seconds
-        table.add_row(f"{seconds:.2f}", f"{seconds / step_seconds:.0%}" if step_seconds else "-", "1", "",
-                      f"[red](cancelled while running)[/] {label}")
-    table.add_row(f"{untracked:.2f}", f"{untracked / step_seconds:.0%}" if step_seconds else "-", "", "",
-                  "(untracked: COPY / executemany on the raw driver connection, Python)")
+        table.add_row(
+            f"{seconds:.2f}",
+            f"{seconds / step_seconds:.0%}" if step_seconds else "-",
+            "1",
+            "",
+            f"[red](cancelled while running)[/] {label}",
+        )
+    table.add_row(
+        f"{untracked:.2f}",
+        f"{untracked / step_seconds:.0%}" if step_seconds else "-",
+        "",
+        "",
+        "(untracked: COPY / executemany on the raw driver connection, Python)",
+    )
     console.print(table)
 
 
@@ -257,7 +289,7 @@ class Watchdog:
     ends (a cancel between two statements does nothing). The step's transaction is then rolled back by the
     ledger, so the database is as before it."""
 
-    def __init__(self, target: "Engine", sa_engine, seconds: float | None) -> None:
+    def __init__(self, target: Engine, sa_engine, seconds: float | None) -> None:
         self.target, self.sa_engine, self.seconds = target, sa_engine, seconds
         self.fired = False
         self._raw: list[Any] = []
@@ -266,7 +298,7 @@ class Watchdog:
     def _checkout(self, dbapi_connection, _record, _proxy) -> None:
         self._raw.append(dbapi_connection)
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         import threading
 
         from sqlalchemy import event
@@ -302,8 +334,11 @@ class Watchdog:
             if not pids:
                 return
             with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute("SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
-                             "WHERE pid = ANY(%s) AND state = 'active'", (pids,))
+                conn.execute(
+                    "SELECT pg_cancel_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid = ANY(%s) AND state = 'active'",
+                    (pids,),
+                )
         else:
             for raw in list(self._raw):
                 try:
@@ -345,7 +380,6 @@ def explain_analyze(url: str, statement: str, params: dict[str, Any]) -> str:
         engine.dispose()
 
 
-
 def start_run(parser, args, console, title: str):
     """The common start of a large-book benchmark: engines from ``--engines`` (PostgreSQL dropped with
     the reason when it does not answer), the load average, and the simulated book.
@@ -367,15 +401,21 @@ def start_run(parser, args, console, title: str):
         else:
             console.print(f"PostgreSQL settings: {pg_settings()}")
     loans, installments, sim_s = build_book(borrowers, seed=args.seed)
-    console.print(f"simulate: {borrowers:,} borrowers x {MONTHS} months, seed {args.seed}: {loans.num_rows:,} loans, "
-                  f"{installments.num_rows:,} installments in {sim_s:.1f} s")
+    console.print(
+        f"simulate: {borrowers:,} borrowers x {MONTHS} months, seed {args.seed}: {loans.num_rows:,} loans, "
+        f"{installments.num_rows:,} installments in {sim_s:.1f} s"
+    )
     return engines, borrowers, loans, installments
 
 
 def add_book_options(parser) -> None:
     """The options every large-book benchmark takes: the book's size, a quick smoke run, the engines, the seed."""
-    parser.add_argument("--borrowers", type=int, help="borrowers to simulate (default: ~1,000,000 loans' worth)")
-    parser.add_argument("--loans-scale", type=float, help="book size as a multiple of ~1,000,000 loans (default 1)")
+    parser.add_argument(
+        "--borrowers", type=int, help="borrowers to simulate (default: ~1,000,000 loans' worth)"
+    )
+    parser.add_argument(
+        "--loans-scale", type=float, help="book size as a multiple of ~1,000,000 loans (default 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="20,000 borrowers (~41,000 loans), a smoke test")
     parser.add_argument("--engines", default="postgresql,sqlite", help="comma-separated: postgresql, sqlite")
     parser.add_argument("--seed", type=int, default=SEED)

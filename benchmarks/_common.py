@@ -50,10 +50,24 @@ def load_average() -> str:
         return "n/a"
 
 
-def result_row(name: str, unit: str, value: float | None, *, goal: str | None = None,
-               anchor: float | None = None, anchor_name: str | None = None) -> dict[str, Any]:
+def result_row(
+    name: str,
+    unit: str,
+    value: float | None,
+    *,
+    goal: str | None = None,
+    anchor: float | None = None,
+    anchor_name: str | None = None,
+) -> dict[str, Any]:
     """One entry of the closing JSON line's ``results``."""
-    return {"name": name, "unit": unit, "creditmesh": value, "anchor": anchor, "anchor_name": anchor_name, "goal": goal}
+    return {
+        "name": name,
+        "unit": unit,
+        "creditmesh": value,
+        "anchor": anchor,
+        "anchor_name": anchor_name,
+        "goal": goal,
+    }
 
 
 def print_json_line(benchmark: str, results: list[dict[str, Any]]) -> None:

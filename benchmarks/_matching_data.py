@@ -29,11 +29,22 @@ def approved_day(n: int, seed: int) -> pd.DataFrame:
     weights = 1.0 / np.arange(1, len(REGIONS) + 1) ** 0.8
     region = np.asarray(REGIONS, dtype=object)[rng.choice(len(REGIONS), n, p=weights / weights.sum())]
     tenor = TENORS[rng.choice(TENORS.size, n, p=TENOR_WEIGHTS)].astype(np.int64)
-    amount = (np.clip(np.round(np.exp(rng.normal(np.log(5_000), 0.7, n)), -2), 500, 20_000) * 100).astype(np.int64)
+    amount = (np.clip(np.round(np.exp(rng.normal(np.log(5_000), 0.7, n)), -2), 500, 20_000) * 100).astype(
+        np.int64
+    )
     apr = np.asarray(GRADE_APR)[np.searchsorted(GRADE_PD_MAX, pd_, side="left").clip(0, len(GRADE_APR) - 1)]
-    return pd.DataFrame({"application_id": [f"AP{seed:02d}{k:08d}" for k in range(n)], "pd": pd_, "score": score,
-                         "grade": grade_of(pd_), "amount_minor": amount, "tenor_months": tenor, "region": region,
-                         "apr": apr})
+    return pd.DataFrame(
+        {
+            "application_id": [f"AP{seed:02d}{k:08d}" for k in range(n)],
+            "pd": pd_,
+            "score": score,
+            "grade": grade_of(pd_),
+            "amount_minor": amount,
+            "tenor_months": tenor,
+            "region": region,
+            "apr": apr,
+        }
+    )
 
 
 def institutions(count: int = 160, seed: int = 7):
@@ -45,6 +56,11 @@ def institutions(count: int = 160, seed: int = 7):
     rng = np.random.default_rng(seed)
     table, _ = draw_institutions(rng, count)
     models = table["funding_model"].to_pylist()
-    fee = [None if DEFAULT_FEE_RATE[m] is None else round(DEFAULT_FEE_RATE[m] * rng.uniform(0.7, 1.3), 4) for m in models]
+    fee = [
+        None if DEFAULT_FEE_RATE[m] is None else round(DEFAULT_FEE_RATE[m] * rng.uniform(0.7, 1.3), 4)
+        for m in models
+    ]
     accept = [round(min(1.0, DEFAULT_ACCEPTANCE_RATE[m] + rng.uniform(-0.1, 0.1)), 3) for m in models]
-    return table.append_column("fee_rate", pa.array(fee, pa.float64())).append_column("acceptance_rate", pa.array(accept))
+    return table.append_column("fee_rate", pa.array(fee, pa.float64())).append_column(
+        "acceptance_rate", pa.array(accept)
+    )

@@ -52,22 +52,51 @@ class DatasetSpec:
 
 
 #: The data sets issue #5 names, by the short name used in result rows (``auc_<name>_<method>``).
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
-    DatasetSpec("taiwan", "taiwan_credit_card_default", "taiwan_default.csv.gz", "target", 1, ("ID",)),
-    DatasetSpec("gmsc", "give_me_some_credit", "cs_training.csv.gz", "SeriousDlqin2yrs", 1, ("Id",),
-                "Kaggle rules: local benchmarking only"),
-    DatasetSpec("german", "german_credit", "german_credit.csv.gz", "creditability", "bad"),
-    DatasetSpec("lending_club", "lending_club_2016q1", "lending_club.csv.gz", "Class", "bad"),
-    # afam is a protected attribute (never a model input); insurance nearly leaks the target
-    # (44 of its 48 applicants were denied), so the README asks for both variants.
-    DatasetSpec("hmda", "mortgage_applications_boston", "hmda_aer.csv.gz", "deny", "yes", ("afam",),
-                "afam dropped (protected)"),
-    DatasetSpec("hmda_no_insurance", "mortgage_applications_boston", "hmda_aer.csv.gz", "deny", "yes",
-                ("afam", "insurance"), "afam (protected) and insurance (near-leak) dropped"),
-)}
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec("taiwan", "taiwan_credit_card_default", "taiwan_default.csv.gz", "target", 1, ("ID",)),
+        DatasetSpec(
+            "gmsc",
+            "give_me_some_credit",
+            "cs_training.csv.gz",
+            "SeriousDlqin2yrs",
+            1,
+            ("Id",),
+            "Kaggle rules: local benchmarking only",
+        ),
+        DatasetSpec("german", "german_credit", "german_credit.csv.gz", "creditability", "bad"),
+        DatasetSpec("lending_club", "lending_club_2016q1", "lending_club.csv.gz", "Class", "bad"),
+        # afam is a protected attribute (never a model input); insurance nearly leaks the target
+        # (44 of its 48 applicants were denied), so the README asks for both variants.
+        DatasetSpec(
+            "hmda",
+            "mortgage_applications_boston",
+            "hmda_aer.csv.gz",
+            "deny",
+            "yes",
+            ("afam",),
+            "afam dropped (protected)",
+        ),
+        DatasetSpec(
+            "hmda_no_insurance",
+            "mortgage_applications_boston",
+            "hmda_aer.csv.gz",
+            "deny",
+            "yes",
+            ("afam", "insurance"),
+            "afam (protected) and insurance (near-leak) dropped",
+        ),
+    )
+}
 #: Folder names (as in the README) accepted wherever a short name is.
-ALIASES = {"taiwan_credit_card_default": "taiwan", "give_me_some_credit": "gmsc", "german_credit": "german",
-           "lending_club_2016q1": "lending_club", "mortgage_applications_boston": "hmda"}
+ALIASES = {
+    "taiwan_credit_card_default": "taiwan",
+    "give_me_some_credit": "gmsc",
+    "german_credit": "german",
+    "lending_club_2016q1": "lending_club",
+    "mortgage_applications_boston": "hmda",
+}
 
 
 def data_root() -> Path:
@@ -77,8 +106,13 @@ def data_root() -> Path:
         return Path(env).expanduser()
     candidates = [REPO.parent / "shared" / "data"]
     try:  # a git worktree's parent need not hold shared/; the main checkout's parent does
-        common = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--path-format=absolute", "--git-common-dir"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        common = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
         if common:
             candidates.append(Path(common).parent.parent / "shared" / "data")
     except (OSError, subprocess.SubprocessError):
@@ -128,13 +162,18 @@ def target_to_binary(values: pd.Series, bad: str | int | None = None) -> np.ndar
     text = values.astype(str).str.strip().str.lower()
     labels = set(values.astype(float).astype(str)) if numeric else set(text)
     if len(labels) != 2:
-        raise DataError(f"target {values.name!r} must hold exactly two values, found {len(labels)}: {sorted(labels)[:5]}")
+        raise DataError(
+            f"target {values.name!r} must hold exactly two values, found {len(labels)}: {sorted(labels)[:5]}"
+        )
     if bad is not None:
         label = str(bad).strip().lower()
         if numeric:
             try:
-                return (values.astype(float) == float(label)).to_numpy(dtype=np.int8) if str(float(label)) in labels \
+                return (
+                    (values.astype(float) == float(label)).to_numpy(dtype=np.int8)
+                    if str(float(label)) in labels
                     else _no_such_label(values, bad)
+                )
             except ValueError:
                 _no_such_label(values, bad)
         if label not in labels:
@@ -146,7 +185,9 @@ def target_to_binary(values: pd.Series, bad: str | int | None = None) -> np.ndar
     good_found = [label for label in labels if label in GOOD_LABELS]
     if not numeric and len(bad_found) == 1 and (len(good_found) == 1 or len(labels - set(bad_found)) == 1):
         return (text == bad_found[0]).to_numpy(dtype=np.int8)
-    raise DataError(f"cannot tell which value of target {values.name!r} is bad: {sorted(labels)}; pass --bad VALUE")
+    raise DataError(
+        f"cannot tell which value of target {values.name!r} is bad: {sorted(labels)}; pass --bad VALUE"
+    )
 
 
 def _no_such_label(values: pd.Series, bad: str | int) -> np.ndarray:
@@ -190,8 +231,9 @@ def prepare_features(frame: pd.DataFrame, *, target: str, drop: tuple[str, ...] 
     return pd.DataFrame(out, index=frame.index).reset_index(drop=True)
 
 
-def load_table(path: str | Path, target: str, *, bad: str | int | None = None,
-               drop: tuple[str, ...] = ()) -> tuple[pd.DataFrame, np.ndarray]:
+def load_table(
+    path: str | Path, target: str, *, bad: str | int | None = None, drop: tuple[str, ...] = ()
+) -> tuple[pd.DataFrame, np.ndarray]:
     """A modeller's CSV/Parquet file as ``(X, y)``; ``target`` must be a column with two values."""
     frame = read_frame(path)
     if target not in frame.columns:
@@ -209,7 +251,9 @@ def load_dataset(name: str, root: Path | None = None) -> tuple[pd.DataFrame, np.
     return load_table(path, spec.target, bad=spec.bad, drop=spec.drop)
 
 
-def stratified_folds(y: np.ndarray, folds: int, seed: int = SPLIT_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+def stratified_folds(
+    y: np.ndarray, folds: int, seed: int = SPLIT_SEED
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (train, test) row indices of a shuffled stratified k-fold split, the same for every method."""
     from sklearn.model_selection import StratifiedKFold
 
@@ -217,7 +261,9 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int = SPLIT_SEED) -> list[
     return list(splitter.split(np.zeros(len(y)), y))
 
 
-def stratified_sample(X: pd.DataFrame, y: np.ndarray, rows: int, seed: int = SPLIT_SEED) -> tuple[pd.DataFrame, np.ndarray]:
+def stratified_sample(
+    X: pd.DataFrame, y: np.ndarray, rows: int, seed: int = SPLIT_SEED
+) -> tuple[pd.DataFrame, np.ndarray]:
     """At most ``rows`` rows, drawn stratified on ``y``, in their original order."""
     if rows >= len(y):
         return X, y

@@ -72,17 +72,34 @@ def cpu_seconds(pid: int | None = None) -> float:
         return sum(os.times()[:2])
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(
+        cpu_seconds(int(c)) for c in children
+    )
 
 
 def start_service(folder: Path, model_path: Path, workers: int) -> tuple[subprocess.Popen, str, int]:
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "CREDITMESH_DB": str(folder / "decisions.db"), "CREDITMESH_API_KEYS": API_KEY,
-           "CREDITMESH_MODEL": str(model_path)}
-    process = subprocess.Popen([sys.executable, "-c", "from creditmesh.cli import app; app()", "serve", "--port", str(port),
-                                "--workers", str(workers)], env=env)
+    env = {
+        **os.environ,
+        "CREDITMESH_DB": str(folder / "decisions.db"),
+        "CREDITMESH_API_KEYS": API_KEY,
+        "CREDITMESH_MODEL": str(model_path),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from creditmesh.cli import app; app()",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -103,14 +120,17 @@ def encoded_requests(host: str, port: int, bodies: list[dict]) -> list[bytes]:
     requests = []
     for body in bodies:
         payload = json.dumps(body, separators=(",", ":")).encode()
-        head = (f"POST /v1/applications HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {API_KEY}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n")
+        head = (
+            f"POST /v1/applications HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {API_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+        )
         requests.append(head.encode() + payload)
     return requests
 
 
-async def drive(host: str, port: int, requests: list[bytes], rate: float, concurrency: int
-                ) -> tuple[np.ndarray, int, float]:
+async def drive(
+    host: str, port: int, requests: list[bytes], rate: float, concurrency: int
+) -> tuple[np.ndarray, int, float]:
     """Schedule each request at ``i / rate`` and send it on the first free one of ``concurrency`` connections.
 
     A request's latency runs from its scheduled time to its answer, so waiting for a free
@@ -131,13 +151,23 @@ async def drive(host: str, port: int, requests: list[bytes], rate: float, concur
                     reader, writer = await asyncio.open_connection(host, port)
                 writer.write(requests[i])
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 await reader.readexactly(length)
                 if head[9:12] == b"200":
                     latencies[i] = time.perf_counter() - scheduled
                 else:
                     errors += 1
-            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, StopIteration, ValueError):
+            except (
+                OSError,
+                asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError,
+                StopIteration,
+                ValueError,
+            ):
                 errors += 1
                 if writer is not None:
                     writer.close()
@@ -170,12 +200,18 @@ def run(coroutine):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=500.0, help="requests per second to send")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send for")
     parser.add_argument("--concurrency", type=int, default=64, help="most requests in flight at once")
-    parser.add_argument("--workers", type=int, default=2, help="service worker processes (creditmesh serve --workers)")
-    parser.add_argument("--train-borrowers", type=int, default=5_000, help="borrowers simulated to train the GBM on")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="service worker processes (creditmesh serve --workers)"
+    )
+    parser.add_argument(
+        "--train-borrowers", type=int, default=5_000, help="borrowers simulated to train the GBM on"
+    )
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args(argv)
 
@@ -191,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
         process, url, port = start_service(folder, save_model(model, folder / "gbm"), args.workers)
         try:
             warm = min(200, len(bodies))
-            warm_up = encoded_requests("127.0.0.1", port, [{**b, "application_id": f"{b['application_id']}-warm"}
-                                                           for b in bodies[:warm]])
+            warm_up = encoded_requests(
+                "127.0.0.1",
+                port,
+                [{**b, "application_id": f"{b['application_id']}-warm"} for b in bodies[:warm]],
+            )
             run(drive("127.0.0.1", port, warm_up, args.rate, args.concurrency))  # not counted
             requests = encoded_requests("127.0.0.1", port, bodies)
             cpu = cpu_seconds(process.pid), cpu_seconds()
@@ -205,22 +244,31 @@ def main(argv: list[str] | None = None) -> int:
     p50, p90, p99 = (float(np.percentile(ms, q)) if len(ms) else float("nan") for q in (50, 90, 99))
     worst = float(ms.max()) if len(ms) else float("nan")
     achieved = len(latencies) / elapsed
-    console.print(f"{len(bodies):,} credit-line decisions at a target of {args.rate:.0f}/s for {args.seconds:.0f} s "
-                  f"(after {warm} warm-up requests), concurrency ≤ {args.concurrency}, {args.workers} service worker(s), load average {load_average()}")
+    console.print(
+        f"{len(bodies):,} credit-line decisions at a target of {args.rate:.0f}/s for {args.seconds:.0f} s "
+        f"(after {warm} warm-up requests), concurrency ≤ {args.concurrency}, {args.workers} service worker(s), load average {load_average()}"
+    )
     console.print(f"latency p50 {p50:.1f} ms, p90 {p90:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
     console.print(f"achieved {achieved:.1f} decisions/s over {elapsed:.1f} s, errors {errors}")
-    console.print(f"CPU per request: service {server_cpu / len(bodies) * 1e3:.2f} ms, load generator "
-                  f"{client_cpu / len(bodies) * 1e3:.2f} ms (both on this machine's {os.cpu_count()} cores)")
-    print_json_line(BENCHMARK, [
-        result_row("api_achieved_rate", "decisions/s", round(achieved, 1), goal=f"≥ {args.rate:.0f} sustained"),
-        result_row("api_latency_p50", "ms", round(p50, 2)),
-        result_row("api_latency_p90", "ms", round(p90, 2)),
-        result_row("api_latency_p99", "ms", round(p99, 2), goal="< 50"),
-        result_row("api_latency_max", "ms", round(worst, 2)),
-        result_row("api_errors", "requests", errors, goal="0"),
-        result_row("api_service_cpu_per_request", "ms", round(server_cpu / len(bodies) * 1e3, 3)),
-        result_row("api_client_cpu_per_request", "ms", round(client_cpu / len(bodies) * 1e3, 3)),
-    ])
+    console.print(
+        f"CPU per request: service {server_cpu / len(bodies) * 1e3:.2f} ms, load generator "
+        f"{client_cpu / len(bodies) * 1e3:.2f} ms (both on this machine's {os.cpu_count()} cores)"
+    )
+    print_json_line(
+        BENCHMARK,
+        [
+            result_row(
+                "api_achieved_rate", "decisions/s", round(achieved, 1), goal=f"≥ {args.rate:.0f} sustained"
+            ),
+            result_row("api_latency_p50", "ms", round(p50, 2)),
+            result_row("api_latency_p90", "ms", round(p90, 2)),
+            result_row("api_latency_p99", "ms", round(p99, 2), goal="< 50"),
+            result_row("api_latency_max", "ms", round(worst, 2)),
+            result_row("api_errors", "requests", errors, goal="0"),
+            result_row("api_service_cpu_per_request", "ms", round(server_cpu / len(bodies) * 1e3, 3)),
+            result_row("api_client_cpu_per_request", "ms", round(client_cpu / len(bodies) * 1e3, 3)),
+        ],
+    )
     return 0
 
 

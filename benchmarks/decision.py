@@ -43,11 +43,22 @@ BENCHMARK = "decision"
 #: The table both engines run: (creditmesh condition, GoRules cells by input field, outputs).
 TABLE = (
     ("age < 18", {"age": "< 18"}, {"outcome": "decline", "reason": "underage"}),
-    ("region in ['XZ', 'YY']", {"region": "'XZ', 'YY'"}, {"outcome": "decline", "reason": "region_not_served"}),
-    ("max_dpd_on_book > 30 and line_utilization >= 0.9", {"max_dpd_on_book": "> 30", "line_utilization": ">= 0.9"},
-     {"outcome": "decline", "reason": "dpd_high_utilization"}),
+    (
+        "region in ['XZ', 'YY']",
+        {"region": "'XZ', 'YY'"},
+        {"outcome": "decline", "reason": "region_not_served"},
+    ),
+    (
+        "max_dpd_on_book > 30 and line_utilization >= 0.9",
+        {"max_dpd_on_book": "> 30", "line_utilization": ">= 0.9"},
+        {"outcome": "decline", "reason": "dpd_high_utilization"},
+    ),
     ("bureau_score < 550", {"bureau_score": "< 550"}, {"outcome": "review", "reason": "low_bureau_score"}),
-    ("monthly_income_minor < 150000", {"monthly_income_minor": "< 150000"}, {"outcome": "decline", "reason": "income_too_low"}),
+    (
+        "monthly_income_minor < 150000",
+        {"monthly_income_minor": "< 150000"},
+        {"outcome": "decline", "reason": "income_too_low"},
+    ),
     (None, {}, {"outcome": "approve", "reason": "ok"}),
 )
 FIELDS = ("age", "region", "max_dpd_on_book", "line_utilization", "bureau_score", "monthly_income_minor")
@@ -56,8 +67,10 @@ FIELDS = ("age", "region", "max_dpd_on_book", "line_utilization", "bureau_score"
 def jdm_graph() -> dict:
     """The table as a GoRules JSON Decision Model: input → first-hit decision table → output."""
     inputs = [{"id": f"in_{f}", "name": f, "field": f} for f in FIELDS]
-    outputs = [{"id": "out_outcome", "name": "outcome", "field": "outcome"},
-               {"id": "out_reason", "name": "reason", "field": "reason"}]
+    outputs = [
+        {"id": "out_outcome", "name": "outcome", "field": "outcome"},
+        {"id": "out_reason", "name": "reason", "field": "reason"},
+    ]
     rules = []
     for i, (_, cells, then) in enumerate(TABLE):
         rule = {"_id": f"r{i}", **{f"in_{f}": cells.get(f, "") for f in FIELDS}}
@@ -67,12 +80,19 @@ def jdm_graph() -> dict:
     return {
         "nodes": [
             {"id": "request", "type": "inputNode", "name": "request", "position": position},
-            {"id": "table", "type": "decisionTableNode", "name": "knockouts", "position": position,
-             "content": {"hitPolicy": "first", "inputs": inputs, "outputs": outputs, "rules": rules}},
+            {
+                "id": "table",
+                "type": "decisionTableNode",
+                "name": "knockouts",
+                "position": position,
+                "content": {"hitPolicy": "first", "inputs": inputs, "outputs": outputs, "rules": rules},
+            },
             {"id": "response", "type": "outputNode", "name": "response", "position": position},
         ],
-        "edges": [{"id": "e1", "sourceId": "request", "targetId": "table", "type": "edge"},
-                  {"id": "e2", "sourceId": "table", "targetId": "response", "type": "edge"}],
+        "edges": [
+            {"id": "e1", "sourceId": "request", "targetId": "table", "type": "edge"},
+            {"id": "e2", "sourceId": "table", "targetId": "response", "type": "edge"},
+        ],
     }
 
 
@@ -80,9 +100,12 @@ def random_inputs(n: int, seed: int) -> list[dict]:
     """Applications with every field missing about one time in ten (missing fields are left out)."""
     rng = np.random.default_rng(seed)
     columns = {
-        "age": rng.integers(16, 70, n), "region": rng.choice(["XZ", "YY", "AA", "BB", "CC"], n, p=[.05, .05, .3, .3, .3]),
-        "max_dpd_on_book": rng.choice([0, 5, 30, 31, 60, 120], n), "line_utilization": np.round(rng.random(n) * 1.2, 2),
-        "bureau_score": rng.integers(400, 850, n), "monthly_income_minor": rng.integers(50_000, 2_000_000, n),
+        "age": rng.integers(16, 70, n),
+        "region": rng.choice(["XZ", "YY", "AA", "BB", "CC"], n, p=[0.05, 0.05, 0.3, 0.3, 0.3]),
+        "max_dpd_on_book": rng.choice([0, 5, 30, 31, 60, 120], n),
+        "line_utilization": np.round(rng.random(n) * 1.2, 2),
+        "bureau_score": rng.integers(400, 850, n),
+        "monthly_income_minor": rng.integers(50_000, 2_000_000, n),
     }
     keep = rng.random((n, len(FIELDS))) > 0.1
     rows = []
@@ -101,7 +124,7 @@ def bench_rules(console, rows: int, seed: int) -> list[dict]:
 
     from creditmesh.decision import DecisionTable
 
-    table = DecisionTable.build([(when, then) for when, _, then in TABLE if when] , default=TABLE[-1][2])
+    table = DecisionTable.build([(when, then) for when, _, then in TABLE if when], default=TABLE[-1][2])
     decision = zen.ZenEngine().create_decision(json.dumps(jdm_graph()))
     inputs = random_inputs(rows, seed)
     started = time.perf_counter()
@@ -115,14 +138,24 @@ def bench_rules(console, rows: int, seed: int) -> list[dict]:
     batch = table.decide(frame)
     batch_us = (time.perf_counter() - started) / rows * 1e6
     same = sum(t == dict(o) for t, o in zip(theirs, ours))
-    batch_same = int((batch["reason"].to_numpy() == np.array([o["reason"] for o in ours], dtype=object)).sum())
-    console.print(f"(a) {rows:,} inputs: identical {same:,} (one by one), {batch_same:,} (table); "
-                  f"zen-engine {zen_us:.1f} µs/call, creditmesh {ours_us:.2f} µs/call ({zen_us / ours_us:.1f}×), "
-                  f"creditmesh table {batch_us:.3f} µs/row")
+    batch_same = int(
+        (batch["reason"].to_numpy() == np.array([o["reason"] for o in ours], dtype=object)).sum()
+    )
+    console.print(
+        f"(a) {rows:,} inputs: identical {same:,} (one by one), {batch_same:,} (table); "
+        f"zen-engine {zen_us:.1f} µs/call, creditmesh {ours_us:.2f} µs/call ({zen_us / ours_us:.1f}×), "
+        f"creditmesh table {batch_us:.3f} µs/row"
+    )
     return [
         result_row("rules_identical_outputs", "share", same / rows, goal="1.0 on 100,000 random inputs"),
-        result_row("rules_per_call", "µs", round(ours_us, 3), anchor=round(zen_us, 2), anchor_name="zen-engine",
-                   goal="≥ 10× faster than zen-engine"),
+        result_row(
+            "rules_per_call",
+            "µs",
+            round(ours_us, 3),
+            anchor=round(zen_us, 2),
+            anchor_name="zen-engine",
+            goal="≥ 10× faster than zen-engine",
+        ),
         result_row("rules_speedup", "×", round(zen_us / ours_us, 1), goal="≥ 10"),
         result_row("rules_table_per_row", "µs", round(batch_us, 4)),
     ]
@@ -134,10 +167,15 @@ def train_model(borrowers: int, seed: int):
     from creditmesh.simulate import SimulationConfig, simulate
 
     result = simulate(SimulationConfig(borrowers=borrowers, months=12, seed=seed))
-    table = credit_line_table(result.tables["applications"].to_pandas(), result.tables["decisions"].to_pandas(),
-                              result.truth["applications"].to_pandas(), seed=seed)
+    table = credit_line_table(
+        result.tables["applications"].to_pandas(),
+        result.tables["decisions"].to_pandas(),
+        result.truth["applications"].to_pandas(),
+        seed=seed,
+    )
     model = GBMClassifier(learning_rate=0.1, max_rounds=300, early_stopping=30).fit(
-        table[list(APPLICATION_FEATURES)], table["bad_12m"])
+        table[list(APPLICATION_FEATURES)], table["bad_12m"]
+    )
     return model, table
 
 
@@ -154,23 +192,39 @@ def bench_online(console, engine, table: pd.DataFrame, calls: int) -> list[dict]
         times[i], cpu[i] = time.perf_counter() - started, time.thread_time() - started_cpu
     p50, p99 = np.percentile(times, [50, 99]) * 1e3
     cpu_p99 = np.percentile(cpu, 99) * 1e3
-    console.print(f"(b) one credit-line decision (score + policy), {calls:,} calls: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
-                  f"(wall clock); p99 of this thread's CPU time {cpu_p99:.3f} ms (what preemption on a shared machine adds is the gap)")
-    return [result_row("online_decision_p50", "ms", round(p50, 4)),
-            result_row("online_decision_p99", "ms", round(p99, 4), goal="< 1 ms"),
-            result_row("online_decision_p99_thread_cpu", "ms", round(cpu_p99, 4))]
+    console.print(
+        f"(b) one credit-line decision (score + policy), {calls:,} calls: p50 {p50:.3f} ms, p99 {p99:.3f} ms "
+        f"(wall clock); p99 of this thread's CPU time {cpu_p99:.3f} ms (what preemption on a shared machine adds is the gap)"
+    )
+    return [
+        result_row("online_decision_p50", "ms", round(p50, 4)),
+        result_row("online_decision_p99", "ms", round(p99, 4), goal="< 1 ms"),
+        result_row("online_decision_p99_thread_cpu", "ms", round(cpu_p99, 4)),
+    ]
 
 
 def bench_batch(console, engine, table: pd.DataFrame, rows: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
-    frame = table.drop(columns=["approved", "bad_12m"]).iloc[rng.integers(0, len(table), rows)].reset_index(drop=True)
+    frame = (
+        table.drop(columns=["approved", "bad_12m"])
+        .iloc[rng.integers(0, len(table), rows)]
+        .reset_index(drop=True)
+    )
     frame["application_id"] = [f"B{i:08d}" for i in range(rows)]
     started = time.perf_counter()
-    decided = engine.decide_table("credit_line", frame, model_reasons=False)  # a back-test needs outcomes, not reasons
+    decided = engine.decide_table(
+        "credit_line", frame, model_reasons=False
+    )  # a back-test needs outcomes, not reasons
     seconds = time.perf_counter() - started
-    console.print(f"(c) batch back-test of {rows:,} applications: {seconds:.1f} s "
-                  f"(approval {decided.outcome.eq('approve').mean():.3f}, automated {decided.automated.mean():.4f})")
-    return [result_row("batch_backtest_seconds", "s", round(seconds, 2), goal=f"< 60 s for 1,000,000 (ran {rows:,})")]
+    console.print(
+        f"(c) batch back-test of {rows:,} applications: {seconds:.1f} s "
+        f"(approval {decided.outcome.eq('approve').mean():.3f}, automated {decided.automated.mean():.4f})"
+    )
+    return [
+        result_row(
+            "batch_backtest_seconds", "s", round(seconds, 2), goal=f"< 60 s for 1,000,000 (ran {rows:,})"
+        )
+    ]
 
 
 def bench_truth(console, model, policy, borrowers: int, months: int, seed: int) -> list[dict]:
@@ -195,7 +249,9 @@ def bench_truth(console, model, policy, borrowers: int, months: int, seed: int) 
     low, high = 0.001, 0.5  # the cut-off whose approval rate matches the placeholder's, by bisection
     for _ in range(18):
         middle = (low + high) / 2
-        rate = engine_at(middle).decide_table("credit_line", lines)["provisional_outcome"].eq("approve").mean()
+        rate = (
+            engine_at(middle).decide_table("credit_line", lines)["provisional_outcome"].eq("approve").mean()
+        )
         low, high = (middle, high) if rate < base_rate else (low, middle)
     engine = engine_at((low + high) / 2)
     ours = simulate(config, policy=EnginePolicy(engine))
@@ -210,31 +266,65 @@ def bench_truth(console, model, policy, borrowers: int, months: int, seed: int) 
 
     base_approval, base_automated, base_90 = figures(baseline)
     our_approval, our_automated, our_90 = figures(ours)
-    console.print(f"(d) {borrowers:,} borrowers, {months} months: placeholder approves {base_approval:.3f}, automated "
-                  f"{base_automated:.4f}, 90+ {base_90:.4f}; engine (max_pd {(low + high) / 2:.4f}) approves {our_approval:.3f}, "
-                  f"automated {our_automated:.4f}, 90+ {our_90:.4f}")
+    console.print(
+        f"(d) {borrowers:,} borrowers, {months} months: placeholder approves {base_approval:.3f}, automated "
+        f"{base_automated:.4f}, 90+ {base_90:.4f}; engine (max_pd {(low + high) / 2:.4f}) approves {our_approval:.3f}, "
+        f"automated {our_automated:.4f}, 90+ {our_90:.4f}"
+    )
     reduction = None if not base_90 else 1 - our_90 / base_90
     return [
-        result_row("credit_line_automated_share", "share", round(our_automated, 5), anchor=round(base_automated, 5),
-                   anchor_name="placeholder RulePolicy", goal="≥ 0.993"),
-        result_row("approval_rate", "share", round(our_approval, 4), anchor=round(base_approval, 4),
-                   anchor_name="placeholder RulePolicy", goal="equal"),
-        result_row("delinquency_rate_90_plus", "share", round(our_90, 5), anchor=round(base_90, 5),
-                   anchor_name="placeholder RulePolicy", goal="≥ 20 % lower"),
-        result_row("delinquency_90_plus_reduction", "share", None if reduction is None else round(reduction, 4), goal="≥ 0.20"),
+        result_row(
+            "credit_line_automated_share",
+            "share",
+            round(our_automated, 5),
+            anchor=round(base_automated, 5),
+            anchor_name="placeholder RulePolicy",
+            goal="≥ 0.993",
+        ),
+        result_row(
+            "approval_rate",
+            "share",
+            round(our_approval, 4),
+            anchor=round(base_approval, 4),
+            anchor_name="placeholder RulePolicy",
+            goal="equal",
+        ),
+        result_row(
+            "delinquency_rate_90_plus",
+            "share",
+            round(our_90, 5),
+            anchor=round(base_90, 5),
+            anchor_name="placeholder RulePolicy",
+            goal="≥ 20 % lower",
+        ),
+        result_row(
+            "delinquency_90_plus_reduction",
+            "share",
+            None if reduction is None else round(reduction, 4),
+            goal="≥ 0.20",
+        ),
     ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--zen-rows", type=int, default=100_000)
     parser.add_argument("--online-calls", type=int, default=5_000)
     parser.add_argument("--batch-rows", type=int, default=1_000_000)
-    parser.add_argument("--borrowers", type=int, default=50_000, help="borrowers simulated to train on and for (d)")
+    parser.add_argument(
+        "--borrowers", type=int, default=50_000, help="borrowers simulated to train on and for (d)"
+    )
     parser.add_argument("--months", type=int, default=24, help="months simulated for (d)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--skip-truth", action="store_true", help="leave out (d)")
-    parser.add_argument("--train-borrowers", type=int, default=None, help="borrowers simulated to train on (default half of --borrowers)")
+    parser.add_argument(
+        "--train-borrowers",
+        type=int,
+        default=None,
+        help="borrowers simulated to train on (default half of --borrowers)",
+    )
     args = parser.parse_args(argv)
 
     from creditmesh.decision import DecisionEngine, default_policy_path, load_policy
@@ -243,7 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     results = bench_rules(console, args.zen_rows, args.seed)
     started = time.perf_counter()
     model, table = train_model(args.train_borrowers or args.borrowers // 2, args.seed + 1)
-    console.print(f"trained a GBM on {len(table):,} simulated applications in {time.perf_counter() - started:.0f} s")
+    console.print(
+        f"trained a GBM on {len(table):,} simulated applications in {time.perf_counter() - started:.0f} s"
+    )
     policy = load_policy(default_policy_path())
     engine = DecisionEngine(policy, model)
     results += bench_online(console, engine, table, args.online_calls)

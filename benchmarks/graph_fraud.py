@@ -46,16 +46,32 @@ LABEL_DELAY_DAYS = 30
 HELD_OUT_SEED = 2027
 RING_SPAN_DAYS = 30
 GOAL_RECALL = GOAL_PRECISION = 0.90
-LGBM = dict(n_estimators=300, learning_rate=0.05, num_leaves=63, min_child_samples=50, subsample=0.8, subsample_freq=1,
-            colsample_bytree=0.7, n_jobs=2, verbose=-1, random_state=0)
+LGBM = dict(
+    n_estimators=300,
+    learning_rate=0.05,
+    num_leaves=63,
+    min_child_samples=50,
+    subsample=0.8,
+    subsample_freq=1,
+    colsample_bytree=0.7,
+    n_jobs=2,
+    verbose=-1,
+    random_state=0,
+)
 
 
 def _data_root() -> Path:
     return Path(os.environ.get("CREDITMESH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
-def _auc_with_and_without(frame: pd.DataFrame, base: list[str], graph: list[str], target: str, time_column: str,
-                          categorical: list[str]) -> tuple[float, float, int, int]:
+def _auc_with_and_without(
+    frame: pd.DataFrame,
+    base: list[str],
+    graph: list[str],
+    target: str,
+    time_column: str,
+    categorical: list[str],
+) -> tuple[float, float, int, int]:
     import lightgbm as lgb
     from sklearn.metrics import roc_auc_score
 
@@ -64,7 +80,11 @@ def _auc_with_and_without(frame: pd.DataFrame, base: list[str], graph: list[str]
     results = []
     for columns in (base, base + graph):
         model = lgb.LGBMClassifier(**LGBM)
-        model.fit(frame.loc[train, columns], frame.loc[train, target], categorical_feature=[c for c in categorical if c in columns])
+        model.fit(
+            frame.loc[train, columns],
+            frame.loc[train, target],
+            categorical_feature=[c for c in categorical if c in columns],
+        )
         score = model.predict_proba(frame.loc[~train, columns])[:, 1]
         results.append(roc_auc_score(frame.loc[~train, target], score))
     return results[0], results[1], int(train.sum()), int((~train).sum())
@@ -87,24 +107,42 @@ def ieee(console) -> dict:
 
     # a node is a card holder proxy (the card's four fields and the billing address); each transaction is
     # an application of its node; cards, e-mail domains and devices are the identifiers nodes share
-    node = "U" + text("card1") + "-" + text("card2") + "-" + text("card3") + "-" + text("card5") + "-" + text("addr1") + "-" + text("addr2")
+    node = (
+        "U"
+        + text("card1")
+        + "-"
+        + text("card2")
+        + "-"
+        + text("card3")
+        + "-"
+        + text("card5")
+        + "-"
+        + text("addr1")
+        + "-"
+        + text("addr2")
+    )
     ids = "T" + data["TransactionID"].astype(str)
 
     def rows(kind: str, value: pd.Series, present: pd.Series) -> pd.DataFrame:
         return pd.DataFrame({"borrower_id": node[present], "kind": kind, "value": value[present]})
 
-    identities = pd.concat([
-        rows("bank_card", text("card1"), data["card1"].notna()),
-        rows("address", text("addr1") + "-" + text("addr2"), data["addr1"].notna()),
-        rows("contact", text("R_emaildomain"), data["R_emaildomain"].notna()),
-        rows("device", text("DeviceInfo"), data["DeviceInfo"].notna()),
-    ], ignore_index=True).drop_duplicates()
+    identities = pd.concat(
+        [
+            rows("bank_card", text("card1"), data["card1"].notna()),
+            rows("address", text("addr1") + "-" + text("addr2"), data["addr1"].notna()),
+            rows("contact", text("R_emaildomain"), data["R_emaildomain"].notna()),
+            rows("device", text("DeviceInfo"), data["DeviceInfo"].notna()),
+        ],
+        ignore_index=True,
+    ).drop_duplicates()
     first_seen = when.groupby(node).min()
     borrowers = pd.DataFrame({"borrower_id": first_seen.index, "registered_at": first_seen.to_numpy()})
     applications = pd.DataFrame({"application_id": ids, "borrower_id": node, "applied_at": when})
     fraud = data["isFraud"].to_numpy() == 1
     # a node is blacklisted once a fraud of its own is confirmed, LABEL_DELAY_DAYS after that transaction
-    blacklist = pd.DataFrame({"borrower_id": node[fraud], "listed_at": when[fraud] + pd.Timedelta(days=LABEL_DELAY_DAYS)})
+    blacklist = pd.DataFrame(
+        {"borrower_id": node[fraud], "listed_at": when[fraud] + pd.Timedelta(days=LABEL_DELAY_DAYS)}
+    )
     started = time.perf_counter()
     features = application_features(identities, borrowers, applications, blacklist=blacklist)
     graph_s = time.perf_counter() - started
@@ -114,13 +152,23 @@ def ieee(console) -> dict:
     categorical = [c for c in base if not pd.api.types.is_numeric_dtype(frame[c])]
     for column in categorical:
         frame[column] = frame[column].astype("category")
-    without, with_graph, n_train, n_test = _auc_with_and_without(frame, base, graph_columns, "isFraud", "TransactionDT", categorical)
-    console.print(f"IEEE-CIS: {len(data):,} transactions of {len(borrowers):,} card holders (card + billing address), "
-                  f"{len(identities):,} identifier rows, read {read_s:.1f} s, "
-                  f"graph features {graph_s:.1f} s; LightGBM on the first 80 % by time ({n_train:,}), "
-                  f"test {n_test:,}: AUC without graph {without:.4f}, with graph {with_graph:.4f} "
-                  f"(README floor {IEEE_FLOOR_AUC}, HistGradientBoosting without graph)", highlight=False)
-    return {"auc_without": without, "auc_with": with_graph, "graph_s": graph_s, "graph_columns": graph_columns}
+    without, with_graph, n_train, n_test = _auc_with_and_without(
+        frame, base, graph_columns, "isFraud", "TransactionDT", categorical
+    )
+    console.print(
+        f"IEEE-CIS: {len(data):,} transactions of {len(borrowers):,} card holders (card + billing address), "
+        f"{len(identities):,} identifier rows, read {read_s:.1f} s, "
+        f"graph features {graph_s:.1f} s; LightGBM on the first 80 % by time ({n_train:,}), "
+        f"test {n_test:,}: AUC without graph {without:.4f}, with graph {with_graph:.4f} "
+        f"(README floor {IEEE_FLOOR_AUC}, HistGradientBoosting without graph)",
+        highlight=False,
+    )
+    return {
+        "auc_without": without,
+        "auc_with": with_graph,
+        "graph_s": graph_s,
+        "graph_columns": graph_columns,
+    }
 
 
 def simulator(console, borrowers: int, seed: int) -> dict:
@@ -139,7 +187,9 @@ def simulator(console, borrowers: int, seed: int) -> dict:
     started = time.perf_counter()
     graph = build(tables["identities"], tables["borrowers"])
     labels = components(graph)
-    table = ring_table(graph, as_of_us=int(pd.Timestamp(result.end_date, tz="UTC").value // 1000), labels=labels, min_size=3)
+    table = ring_table(
+        graph, as_of_us=int(pd.Timestamp(result.end_date, tz="UTC").value // 1000), labels=labels, min_size=3
+    )
     rings_s = time.perf_counter() - started
     size = np.bincount(labels)
     # the rule (set on seed 5, never on the held-out seed): 3+ members who registered within RING_SPAN_DAYS
@@ -152,7 +202,9 @@ def simulator(console, borrowers: int, seed: int) -> dict:
     true_rings = per_ring[per_ring >= 3].index
     in_predicted = members[np.isin(members["component"].to_numpy(), predicted)]
     # a predicted ring is right when most of its members are fraudsters of one ring
-    top = in_predicted.groupby("component")["ring"].agg(lambda r: r.value_counts().iloc[0] if r.notna().any() else 0)
+    top = in_predicted.groupby("component")["ring"].agg(
+        lambda r: r.value_counts().iloc[0] if r.notna().any() else 0
+    )
     right = (top / pd.Series(size[top.index.to_numpy()], index=top.index)) > 0.5
     precision = float(right.mean()) if len(right) else 0.0
     # a true ring is found when one predicted ring holds most of its fraudsters and is right
@@ -165,21 +217,27 @@ def simulator(console, borrowers: int, seed: int) -> dict:
         if row.component in right.index and right[row.component] and row.n > 0.5 * ring_sizes[row.ring]:
             found += 1
     recall = found / max(len(true_rings), 1)
-    console.print(f"simulator seed {seed} (held out), {borrowers:,} borrowers: simulate {simulate_s:.1f} s, graph + components "
-                  f"{rings_s:.1f} s; {len(true_rings)} true rings of 3+ fraudsters, {len(predicted)} predicted rings (components "
-                  f"of 3+ over strong links registered within {RING_SPAN_DAYS} days; {int((size >= 3).sum())} components of 3+ "
-                  f"in all): recall {recall:.3f}, precision {precision:.3f} (goal >= {GOAL_RECALL} each)", highlight=False)
+    console.print(
+        f"simulator seed {seed} (held out), {borrowers:,} borrowers: simulate {simulate_s:.1f} s, graph + components "
+        f"{rings_s:.1f} s; {len(true_rings)} true rings of 3+ fraudsters, {len(predicted)} predicted rings (components "
+        f"of 3+ over strong links registered within {RING_SPAN_DAYS} days; {int((size >= 3).sum())} components of 3+ "
+        f"in all): recall {recall:.3f}, precision {precision:.3f} (goal >= {GOAL_RECALL} each)",
+        highlight=False,
+    )
 
     end = pd.Timestamp(result.end_date, tz="UTC")
     black = blacklist_from_book(tables["loans"], tables["installments"], as_of=end)
     late = delinquency_from_book(tables["loans"], tables["installments"], as_of=end)
     started = time.perf_counter()
-    features = application_features(tables["identities"], tables["borrowers"], tables["applications"], blacklist=black,
-                                    delinquency=late)
+    features = application_features(
+        tables["identities"], tables["borrowers"], tables["applications"], blacklist=black, delinquency=late
+    )
     features_s = time.perf_counter() - started
     apps = tables["applications"].to_pandas()
     frame = apps[["application_id", "applied_at", *FEATURE_COLUMNS]].merge(features, on="application_id")
-    frame = frame.merge(result.truth["applications"].to_pandas()[["application_id", "is_fraud"]], on="application_id")
+    frame = frame.merge(
+        result.truth["applications"].to_pandas()[["application_id", "is_fraud"]], on="application_id"
+    )
     frame["employment"] = frame["employment"].astype("category")
     for column in FEATURE_COLUMNS:
         if column != "employment":
@@ -187,31 +245,52 @@ def simulator(console, borrowers: int, seed: int) -> dict:
     frame["is_fraud"] = frame["is_fraud"].astype(int)
     frame["t"] = frame["applied_at"].astype("int64")
     graph_columns = list(FEATURE_NAMES)
-    without, with_graph, n_train, n_test = _auc_with_and_without(frame, list(FEATURE_COLUMNS), graph_columns, "is_fraud", "t",
-                                                                 ["employment"])
-    console.print(f"simulator fraud AUC per application ({len(frame):,} applications, {frame['is_fraud'].mean():.4f} fraud, "
-                  f"graph features {features_s:.1f} s, black list {len(black):,} first-payment defaults): "
-                  f"without graph {without:.4f}, with graph {with_graph:.4f}", highlight=False)
+    without, with_graph, n_train, n_test = _auc_with_and_without(
+        frame, list(FEATURE_COLUMNS), graph_columns, "is_fraud", "t", ["employment"]
+    )
+    console.print(
+        f"simulator fraud AUC per application ({len(frame):,} applications, {frame['is_fraud'].mean():.4f} fraud, "
+        f"graph features {features_s:.1f} s, black list {len(black):,} first-payment defaults): "
+        f"without graph {without:.4f}, with graph {with_graph:.4f}",
+        highlight=False,
+    )
     # first-payment defaults of the loans the applications funded (known by the data's end): defaults fraud drives
     loans = tables["loans"].to_pandas()[["loan_id", "application_id"]]
     first = tables["installments"].to_pandas().query("seq == 1")[["loan_id", "due_date", "paid_at"]]
     first = first.merge(loans, on="loan_id")
     due = pd.to_datetime(first["due_date"]).dt.tz_localize("UTC") + pd.Timedelta(days=60)
     paid = pd.to_datetime(first["paid_at"]).dt.tz_localize("UTC")
-    first = first[due <= end].assign(fpd=lambda f: (f["paid_at"].isna() | (paid[due <= end] > due[due <= end])).astype(int))
+    first = first[due <= end].assign(
+        fpd=lambda f: (f["paid_at"].isna() | (paid[due <= end] > due[due <= end])).astype(int)
+    )
     loans_frame = frame.merge(first[["application_id", "fpd"]], on="application_id")
-    fpd_without, fpd_with, _, _ = _auc_with_and_without(loans_frame, list(FEATURE_COLUMNS), graph_columns, "fpd", "t", ["employment"])
-    console.print(f"simulator first-payment-default AUC per funded application ({len(loans_frame):,} loans, "
-                  f"{loans_frame['fpd'].mean():.4f} defaulted, {loans_frame.loc[loans_frame['fpd'] == 1, 'is_fraud'].mean():.2f} "
-                  f"of them by fraudsters): without graph {fpd_without:.4f}, with graph {fpd_with:.4f}", highlight=False)
-    return {"recall": recall, "precision": precision, "true_rings": int(len(true_rings)), "predicted_rings": int(len(predicted)),
-            "auc_without": without, "auc_with": with_graph, "fpd_auc_without": fpd_without, "fpd_auc_with": fpd_with}
+    fpd_without, fpd_with, _, _ = _auc_with_and_without(
+        loans_frame, list(FEATURE_COLUMNS), graph_columns, "fpd", "t", ["employment"]
+    )
+    console.print(
+        f"simulator first-payment-default AUC per funded application ({len(loans_frame):,} loans, "
+        f"{loans_frame['fpd'].mean():.4f} defaulted, {loans_frame.loc[loans_frame['fpd'] == 1, 'is_fraud'].mean():.2f} "
+        f"of them by fraudsters): without graph {fpd_without:.4f}, with graph {fpd_with:.4f}",
+        highlight=False,
+    )
+    return {
+        "recall": recall,
+        "precision": precision,
+        "true_rings": int(len(true_rings)),
+        "predicted_rings": int(len(predicted)),
+        "auc_without": without,
+        "auc_with": with_graph,
+        "fpd_auc_without": fpd_without,
+        "fpd_auc_with": fpd_with,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--borrowers", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED, help="the held-out simulator seed (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=HELD_OUT_SEED, help="the held-out simulator seed (default: %(default)s)"
+    )
     parser.add_argument("--skip-ieee", action="store_true")
     args = parser.parse_args(argv)
     console = make_console()
@@ -221,19 +300,53 @@ def main(argv: list[str] | None = None) -> int:
         if "skipped" in real:
             console.print(f"IEEE-CIS skipped: {real['skipped']}")
         else:
-            results.append(result_row("ieee_auc_without_graph", "AUC", round(real["auc_without"], 4), anchor=IEEE_FLOOR_AUC,
-                                      anchor_name="README HistGradientBoosting floor", goal=f">= {IEEE_FLOOR_AUC}"))
-            results.append(result_row("ieee_auc_with_graph", "AUC", round(real["auc_with"], 4), anchor=round(real["auc_without"], 4),
-                                      anchor_name="same LightGBM without graph features", goal="> without"))
+            results.append(
+                result_row(
+                    "ieee_auc_without_graph",
+                    "AUC",
+                    round(real["auc_without"], 4),
+                    anchor=IEEE_FLOOR_AUC,
+                    anchor_name="README HistGradientBoosting floor",
+                    goal=f">= {IEEE_FLOOR_AUC}",
+                )
+            )
+            results.append(
+                result_row(
+                    "ieee_auc_with_graph",
+                    "AUC",
+                    round(real["auc_with"], 4),
+                    anchor=round(real["auc_without"], 4),
+                    anchor_name="same LightGBM without graph features",
+                    goal="> without",
+                )
+            )
     sim = simulator(console, args.borrowers, args.seed)
     results.append(result_row("ring_recall", "fraction", round(sim["recall"], 4), goal=f">= {GOAL_RECALL}"))
-    results.append(result_row("ring_precision", "fraction", round(sim["precision"], 4), goal=f">= {GOAL_PRECISION}"))
+    results.append(
+        result_row("ring_precision", "fraction", round(sim["precision"], 4), goal=f">= {GOAL_PRECISION}")
+    )
     results.append(result_row("sim_fraud_auc_without_graph", "AUC", round(sim["auc_without"], 4)))
-    results.append(result_row("sim_fraud_auc_with_graph", "AUC", round(sim["auc_with"], 4), anchor=round(sim["auc_without"], 4),
-                              anchor_name="same LightGBM without graph features", goal="> without"))
+    results.append(
+        result_row(
+            "sim_fraud_auc_with_graph",
+            "AUC",
+            round(sim["auc_with"], 4),
+            anchor=round(sim["auc_without"], 4),
+            anchor_name="same LightGBM without graph features",
+            goal="> without",
+        )
+    )
     results.append(result_row("sim_fpd_auc_without_graph", "AUC", round(sim["fpd_auc_without"], 4)))
-    results.append(result_row("sim_fpd_auc_with_graph", "AUC", round(sim["fpd_auc_with"], 4), anchor=round(sim["fpd_auc_without"], 4),
-                              anchor_name="same LightGBM without graph features", goal="> without"))
+    results.append(
+        result_row(
+            "sim_fpd_auc_with_graph",
+            "AUC",
+            round(sim["fpd_auc_with"], 4),
+            anchor=round(sim["fpd_auc_without"], 4),
+            anchor_name="same LightGBM without graph features",
+            goal="> without",
+        )
+    )
     print_json_line(BENCHMARK, results)
     return 0
 

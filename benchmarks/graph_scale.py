@@ -76,7 +76,7 @@ def synthetic_platform(n: int, seed: int = 0):
     parts = []  # (borrower, kind code, entity number); entity spaces kept apart by high bits
 
     def add(who, kind, entity):
-        parts.append((np.asarray(who, dtype=np.int64), kind, np.asarray(entity, dtype=np.int64)))
+        parts.append((np.asarray(who, dtype=np.int64), kind, np.asarray(entity, dtype=np.int64)))  # noqa: F821 (del below)
 
     phone, device, ip, address, contact, card, employer = range(7)
     add(everyone, phone, everyone)
@@ -88,12 +88,25 @@ def synthetic_platform(n: int, seed: int = 0):
     add(everyone, address, np.where(in_ring, (1 << 36) + ring * 3 + rng.integers(0, 3, n), household))
     add(everyone, card, everyone)
     salaried = (rng.random(n) < 0.5) | in_ring
-    add(everyone[salaried], employer, np.where(in_ring[salaried], (1 << 36) + ring[salaried],
-                                               np.minimum(rng.zipf(1.6, salaried.sum()), 5_000_000)))
+    add(
+        everyone[salaried],
+        employer,
+        np.where(
+            in_ring[salaried],
+            (1 << 36) + ring[salaried],
+            np.minimum(rng.zipf(1.6, salaried.sum()), 5_000_000),
+        ),
+    )
     count = rng.poisson(0.6, n)
     owner = np.repeat(everyone, count)
     outside = rng.random(owner.shape[0]) < 0.7
-    add(owner, contact, np.where(outside, (1 << 40) + rng.integers(0, 50 * n, owner.shape[0]), rng.integers(0, n, owner.shape[0])))
+    add(
+        owner,
+        contact,
+        np.where(
+            outside, (1 << 40) + rng.integers(0, 50 * n, owner.shape[0]), rng.integers(0, n, owner.shape[0])
+        ),
+    )
     members = np.flatnonzero(in_ring)
     order = members[np.argsort(ring[members], kind="stable")]
     starts = np.searchsorted(ring[order], ring[order])
@@ -109,27 +122,46 @@ def synthetic_platform(n: int, seed: int = 0):
     del entity, hash_kind
     kinds = ("phone", "device", "ip", "address", "contact", "bank_card", "employer")
     borrower_ids = format_ids("B", everyone)
-    identities = pa.table({
-        "borrower_id": borrower_ids.take(pa.array(borrower)),
-        "kind": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)), pa.array(kinds)),
-        "value": values,
-    })
+    identities = pa.table(
+        {
+            "borrower_id": borrower_ids.take(pa.array(borrower)),
+            "kind": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)), pa.array(kinds)),
+            "value": values,
+        }
+    )
     del borrower, kind, values
     registered = START_US + rng.integers(0, HORIZON_DAYS * DAY_US, n)
     # rings burst in: members register within a week of each other
     burst = START_US + rng.integers(0, (HORIZON_DAYS - 60) * DAY_US, sizes.shape[0] + 1)
     registered[in_ring] = burst[ring[in_ring]] + rng.integers(0, 7 * DAY_US, in_ring.sum())
-    borrowers = pa.table({"borrower_id": borrower_ids,
-                          "registered_at": pa.array(registered, type=pa.timestamp("us", tz="UTC"))})
+    borrowers = pa.table(
+        {
+            "borrower_id": borrower_ids,
+            "registered_at": pa.array(registered, type=pa.timestamp("us", tz="UTC")),
+        }
+    )
     applied = registered + rng.exponential(30 * DAY_US, n).astype(np.int64)
-    applications = pa.table({"application_id": format_ids("A", everyone), "borrower_id": borrower_ids,
-                             "applied_at": pa.array(applied, type=pa.timestamp("us", tz="UTC"))})
+    applications = pa.table(
+        {
+            "application_id": format_ids("A", everyone),
+            "borrower_id": borrower_ids,
+            "applied_at": pa.array(applied, type=pa.timestamp("us", tz="UTC")),
+        }
+    )
     listed = (in_ring & (rng.random(n) < 0.5)) | (rng.random(n) < 0.001)
-    blacklist = pd.DataFrame({"borrower_id": borrower_ids.filter(pa.array(listed)).to_numpy(zero_copy_only=False),
-                              "listed_at": pd.to_datetime(registered[listed] + 90 * DAY_US, unit="us", utc=True)})
+    blacklist = pd.DataFrame(
+        {
+            "borrower_id": borrower_ids.filter(pa.array(listed)).to_numpy(zero_copy_only=False),
+            "listed_at": pd.to_datetime(registered[listed] + 90 * DAY_US, unit="us", utc=True),
+        }
+    )
     late = rng.random(n) < 0.03
-    delinquency = pd.DataFrame({"borrower_id": borrower_ids.filter(pa.array(late)).to_numpy(zero_copy_only=False),
-                                "delinquent_at": pd.to_datetime(registered[late] + 120 * DAY_US, unit="us", utc=True)})
+    delinquency = pd.DataFrame(
+        {
+            "borrower_id": borrower_ids.filter(pa.array(late)).to_numpy(zero_copy_only=False),
+            "delinquent_at": pd.to_datetime(registered[late] + 120 * DAY_US, unit="us", utc=True),
+        }
+    )
     return identities, borrowers, applications, blacklist, delinquency
 
 
@@ -170,7 +202,9 @@ def _child(n: int, compare: bool) -> None:
     identities, borrowers, applications, blacklist, delinquency = synthetic_platform(n)
     record["generate_s"] = time.perf_counter() - clock
     record["generate_peak"] = peak_rss_bytes()
-    sys.stderr.write(f"[{n:,}] synthetic rows made in {record['generate_s']:.1f} s (not timed), peak {peak_rss_bytes() / GB:.2f} GB\n")
+    sys.stderr.write(
+        f"[{n:,}] synthetic rows made in {record['generate_s']:.1f} s (not timed), peak {peak_rss_bytes() / GB:.2f} GB\n"
+    )
     record["identity_rows"] = identities.num_rows
     as_of_us = START_US + HORIZON_DAYS * DAY_US
 
@@ -180,11 +214,13 @@ def _child(n: int, compare: bool) -> None:
         out = fn()
         record["seconds"][name] = time.perf_counter() - started
         record.setdefault("stage_peak", {})[name] = _stage_peak_bytes()
-        sys.stderr.write(f"[{n:,}] {name}: {record['seconds'][name]:.2f} s, stage peak "
-                         f"{(_stage_peak_bytes() or 0) / GB:.2f} GB, process peak {peak_rss_bytes() / GB:.2f} GB\n")
+        sys.stderr.write(
+            f"[{n:,}] {name}: {record['seconds'][name]:.2f} s, stage peak "
+            f"{(_stage_peak_bytes() or 0) / GB:.2f} GB, process peak {peak_rss_bytes() / GB:.2f} GB\n"
+        )
         return out
 
-    encoded, report = stage("encode", lambda: encode_identities(identities, borrowers))
+    encoded, report = stage("encode", lambda: encode_identities(identities, borrowers))  # noqa: F821 (del below)
     del identities
     gc.collect()
     graph = stage("build", lambda: build_graph(encoded, report=report))
@@ -198,12 +234,22 @@ def _child(n: int, compare: bool) -> None:
     record["grey_listed"] = int(((score >= 0.05) & ~black).sum())
 
     def features():
-        app_borrower = pc.index_in(applications["borrower_id"], value_set=encoded.borrower_ids).to_numpy().astype(np.int64)
+        app_borrower = (
+            pc.index_in(applications["borrower_id"], value_set=encoded.borrower_ids)
+            .to_numpy()
+            .astype(np.int64)
+        )
         applied = timestamps_us(applications["applied_at"], "applied_at")
         seen = seen_at_us(encoded.registered_at_us, app_borrower, applied)
-        pit = PointInTimeGraph.build(encoded, seen, graph.config, incidence=graph.incidence, links=graph.links)
-        return pit.features(app_borrower, applied, blacklist_us=label_times_us(graph, blacklist),
-                            delinquent_us=label_times_us(graph, delinquency))
+        pit = PointInTimeGraph.build(
+            encoded, seen, graph.config, incidence=graph.incidence, links=graph.links
+        )
+        return pit.features(
+            app_borrower,
+            applied,
+            blacklist_us=label_times_us(graph, blacklist),
+            delinquent_us=label_times_us(graph, delinquency),
+        )
 
     frame = stage("features", features)
     record["feature_rows"] = len(frame)
@@ -260,7 +306,9 @@ def _compare(graph, black: np.ndarray, ours_score: np.ndarray) -> dict:
         out["igraph_pagerank_s"] = time.perf_counter() - started
         out["igraph_components_agree"] = n_ig == n_ours
         linked = np.asarray(links.sum(axis=1)).ravel() > 0
-        out["igraph_pagerank_max_abs_diff_linked"] = float(np.abs(pr[linked] / pr.sum() - ours_norm[linked]).max())
+        out["igraph_pagerank_max_abs_diff_linked"] = float(
+            np.abs(pr[linked] / pr.sum() - ours_norm[linked]).max()
+        )
         del g_strong, g_links
     except ImportError:
         out["igraph"] = "not installed (make install-bench)"
@@ -273,7 +321,9 @@ def _compare(graph, black: np.ndarray, ours_score: np.ndarray) -> dict:
         g_strong.add_edges_from(zip(upper_strong.row.tolist(), upper_strong.col.tolist()))
         g_links = nx.Graph()
         g_links.add_nodes_from(range(n))
-        g_links.add_weighted_edges_from(zip(upper_links.row.tolist(), upper_links.col.tolist(), upper_links.data.tolist()))
+        g_links.add_weighted_edges_from(
+            zip(upper_links.row.tolist(), upper_links.col.tolist(), upper_links.data.tolist())
+        )
         out["networkx_construct_s"] = time.perf_counter() - started
         started = time.perf_counter()
         n_nx = nx.number_connected_components(g_strong)
@@ -282,8 +332,14 @@ def _compare(graph, black: np.ndarray, ours_score: np.ndarray) -> dict:
         started = time.perf_counter()
         # the same stopping rule as ours: the L1 change relative to the total mass below 1e-9
         # (networkx stops when the change of its sum-1 vector is below n * tol)
-        pr = nx.pagerank(g_links, alpha=DAMPING, personalization=personalization, weight="weight", tol=1e-9 / n,
-                         max_iter=1000)
+        pr = nx.pagerank(
+            g_links,
+            alpha=DAMPING,
+            personalization=personalization,
+            weight="weight",
+            tol=1e-9 / n,
+            max_iter=1000,
+        )
         out["networkx_pagerank_s"] = time.perf_counter() - started
         out["networkx_components_agree"] = n_nx == n_ours
         values = np.array([pr[i] for i in range(n)])
@@ -321,14 +377,16 @@ def _online_latency(n: int) -> dict:
     index = OnlineIndex()
     started = time.perf_counter()
     for b in order[:n]:
-        index.add_borrower(ids[b], int(seen[b]), zip(kinds[starts[b]:starts[b + 1]], values[starts[b]:starts[b + 1]]))
+        index.add_borrower(
+            ids[b], int(seen[b]), zip(kinds[starts[b] : starts[b + 1]], values[starts[b] : starts[b + 1]])
+        )
         if ids[b] in listed:
             index.add_label(ids[b], "blacklist", int(listed[ids[b]]))
     replay_s = time.perf_counter() - started
     latest = int(seen[order[n - 1]])
     timings = []
     for k, b in enumerate(order[n:]):
-        rows = list(zip(kinds[starts[b]:starts[b + 1]], values[starts[b]:starts[b + 1]]))
+        rows = list(zip(kinds[starts[b] : starts[b + 1]], values[starts[b] : starts[b + 1]]))
         at = latest + k + 1
         started = time.perf_counter()
         index.apply(ids[b], at, rows)
@@ -341,12 +399,22 @@ def _online_latency(n: int) -> dict:
         started = time.perf_counter()
         OnlineIndex.load(Path(folder) / "index")
         load_s = time.perf_counter() - started
-    return {"index_borrowers": n, "queries": len(timings), "replay_s": replay_s, "p50_us": float(np.percentile(timings_us, 50)),
-            "p99_us": float(np.percentile(timings_us, 99)), "max_us": float(timings_us.max()), "save_s": save_s, "load_s": load_s}
+    return {
+        "index_borrowers": n,
+        "queries": len(timings),
+        "replay_s": replay_s,
+        "p50_us": float(np.percentile(timings_us, 50)),
+        "p99_us": float(np.percentile(timings_us, 99)),
+        "max_us": float(timings_us.max()),
+        "save_s": save_s,
+        "load_s": load_s,
+    }
 
 
 def _run(n: int, compare: bool, timeout_s: float) -> dict:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n)] + (["--compare"] if compare else [])
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(n)] + (
+        ["--compare"] if compare else []
+    )
     started = time.perf_counter()
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
@@ -355,10 +423,14 @@ def _run(n: int, compare: bool, timeout_s: float) -> dict:
     sys.stderr.write(done.stderr)
     for line in done.stdout.splitlines():
         if line.startswith(RESULT):
-            record = json.loads(line[len(RESULT):])
+            record = json.loads(line[len(RESULT) :])
             record["wall_s"] = time.perf_counter() - started
             return record
-    return {"borrowers": n, "failed": True, "error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}"}
+    return {
+        "borrowers": n,
+        "failed": True,
+        "error": f"exit {done.returncode}: {done.stderr.strip().splitlines()[-1:]}",
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,12 +452,25 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     console = make_console()
-    console.print(f"[bold]creditmesh graph_scale[/]: {', '.join(f'{s:,}' for s in sizes)} borrowers, synthetic identity rows "
-                  f"made with numpy (not the simulator), {os.cpu_count()} CPUs, each size in a fresh process")
+    console.print(
+        f"[bold]creditmesh graph_scale[/]: {', '.join(f'{s:,}' for s in sizes)} borrowers, synthetic identity rows "
+        f"made with numpy (not the simulator), {os.cpu_count()} CPUs, each size in a fresh process"
+    )
     runs = [_run(s, s == compare_at, args.timeout) for s in sizes]
     stages = ("encode", "build", "components", "propagation", "features")
     table = Table(title="seconds per stage and peak memory")
-    for column in ("borrowers", "identity rows", *stages, "total s", "peak GB", "links", "strong", "hubs", "rings 2+", "largest"):
+    for column in (
+        "borrowers",
+        "identity rows",
+        *stages,
+        "total s",
+        "peak GB",
+        "links",
+        "strong",
+        "hubs",
+        "rings 2+",
+        "largest",
+    ):
         table.add_column(column, justify="right")
     for run in runs:
         if run.get("failed"):
@@ -393,31 +478,60 @@ def main(argv: list[str] | None = None) -> int:
             continue
         s = run["seconds"]
         summary = run["summary"]
-        table.add_row(f"{run['borrowers']:,}", f"{run['identity_rows']:,}", *[f"{s[k]:.2f}" for k in stages],
-                      f"{run['total_s']:.1f}", f"{run['peak'] / GB:.2f}", f"{summary['links']:,}", f"{summary['strong_links']:,}",
-                      f"{summary['hub_identifiers']:,}", f"{run['components_2plus']:,}", f"{run['largest_component']:,}")
+        table.add_row(
+            f"{run['borrowers']:,}",
+            f"{run['identity_rows']:,}",
+            *[f"{s[k]:.2f}" for k in stages],
+            f"{run['total_s']:.1f}",
+            f"{run['peak'] / GB:.2f}",
+            f"{summary['links']:,}",
+            f"{summary['strong_links']:,}",
+            f"{summary['hub_identifiers']:,}",
+            f"{run['components_2plus']:,}",
+            f"{run['largest_component']:,}",
+        )
     console.print(table)
     done = [r for r in runs if not r.get("failed")]
     if len(done) >= 2:
         small, large = done[0], done[-1]
         growth = {k: large["seconds"][k] / max(small["seconds"][k], 1e-9) for k in stages}
-        console.print(f"growth {small['borrowers']:,} -> {large['borrowers']:,}: " + ", ".join(f"{k} x{v:.1f}" for k, v in growth.items())
-                      + f", total x{large['total_s'] / small['total_s']:.1f}, peak x{large['peak'] / small['peak']:.1f}", highlight=False)
+        console.print(
+            f"growth {small['borrowers']:,} -> {large['borrowers']:,}: "
+            + ", ".join(f"{k} x{v:.1f}" for k, v in growth.items())
+            + f", total x{large['total_s'] / small['total_s']:.1f}, peak x{large['peak'] / small['peak']:.1f}",
+            highlight=False,
+        )
     results = []
     for run in runs:
         n = run["borrowers"]
         goal = n == 10_000_000
         if run.get("failed"):
-            results.append(result_row(f"total_s_{n}", "s", None, goal=f"< {GOAL_SECONDS:g} s" if goal else None))
+            results.append(
+                result_row(f"total_s_{n}", "s", None, goal=f"< {GOAL_SECONDS:g} s" if goal else None)
+            )
             continue
         for k in stages:
             results.append(result_row(f"{k}_s_{n}", "s", round(run["seconds"][k], 2)))
-        results.append(result_row(f"total_s_{n}", "s", round(run["total_s"], 2), goal=f"< {GOAL_SECONDS:g} s" if goal else None))
-        results.append(result_row(f"peak_rss_gb_{n}", "GB", round(run["peak"] / GB, 3), goal=f"< {GOAL_GB:g} GB" if goal else None))
+        results.append(
+            result_row(
+                f"total_s_{n}", "s", round(run["total_s"], 2), goal=f"< {GOAL_SECONDS:g} s" if goal else None
+            )
+        )
+        results.append(
+            result_row(
+                f"peak_rss_gb_{n}",
+                "GB",
+                round(run["peak"] / GB, 3),
+                goal=f"< {GOAL_GB:g} GB" if goal else None,
+            )
+        )
         if goal:
             ok_t, ok_m = run["total_s"] < GOAL_SECONDS, run["peak"] / GB < GOAL_GB
-            console.print(f"goal 10M: total {run['total_s']:.1f} s < {GOAL_SECONDS:g} s: {'met' if ok_t else 'NOT MET'}; "
-                          f"peak {run['peak'] / GB:.2f} GB < {GOAL_GB:g} GB: {'met' if ok_m else 'NOT MET'}", highlight=False)
+            console.print(
+                f"goal 10M: total {run['total_s']:.1f} s < {GOAL_SECONDS:g} s: {'met' if ok_t else 'NOT MET'}; "
+                f"peak {run['peak'] / GB:.2f} GB < {GOAL_GB:g} GB: {'met' if ok_m else 'NOT MET'}",
+                highlight=False,
+            )
         compare = run.get("compare")
         if compare:
             lines = [f"side by side at {n:,} borrowers (algorithm time; graph construction apart):"]
@@ -430,21 +544,36 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = theirs / max(ours, 1e-9)
                     lines.append(f"  {task}: creditmesh {ours:.3f} s, {other} {theirs:.3f} s -> {ratio:.1f}x")
                     goal_text = f">= {GOAL_NETWORKX_RATIO:g}x" if other == "networkx" else ">= 1x"
-                    results.append(result_row(f"{task}_speedup_vs_{other}_{n}", "x", round(ratio, 2), anchor=round(theirs, 3),
-                                              anchor_name=f"{other} {task} s", goal=goal_text))
+                    results.append(
+                        result_row(
+                            f"{task}_speedup_vs_{other}_{n}",
+                            "x",
+                            round(ratio, 2),
+                            anchor=round(theirs, 3),
+                            anchor_name=f"{other} {task} s",
+                            goal=goal_text,
+                        )
+                    )
             for other in ("networkx", "igraph"):
                 if f"{other}_construct_s" in compare:
-                    lines.append(f"  {other} graph construction {compare[f'{other}_construct_s']:.1f} s; components agree: "
-                                 f"{compare[f'{other}_components_agree']}; PageRank max |diff| on linked borrowers "
-                                 f"{compare[f'{other}_pagerank_max_abs_diff_linked']:.2e}")
+                    lines.append(
+                        f"  {other} graph construction {compare[f'{other}_construct_s']:.1f} s; components agree: "
+                        f"{compare[f'{other}_components_agree']}; PageRank max |diff| on linked borrowers "
+                        f"{compare[f'{other}_pagerank_max_abs_diff_linked']:.2e}"
+                    )
             console.print("\n".join(lines), highlight=False)
         online = run.get("online")
         if online:
-            console.print(f"online index ({online['index_borrowers']:,} borrowers replayed in {online['replay_s']:.1f} s): "
-                          f"{online['queries']:,} new applications added and answered, p50 {online['p50_us']:.0f} µs, "
-                          f"p99 {online['p99_us']:.0f} µs, max {online['max_us']:.0f} µs (goal p99 < 1,000 µs); "
-                          f"save {online['save_s']:.1f} s, load {online['load_s']:.1f} s", highlight=False)
-            results.append(result_row("online_apply_p99_us", "µs", round(online["p99_us"], 1), goal="< 1000 µs"))
+            console.print(
+                f"online index ({online['index_borrowers']:,} borrowers replayed in {online['replay_s']:.1f} s): "
+                f"{online['queries']:,} new applications added and answered, p50 {online['p50_us']:.0f} µs, "
+                f"p99 {online['p99_us']:.0f} µs, max {online['max_us']:.0f} µs (goal p99 < 1,000 µs); "
+                f"save {online['save_s']:.1f} s, load {online['load_s']:.1f} s",
+                highlight=False,
+            )
+            results.append(
+                result_row("online_apply_p99_us", "µs", round(online["p99_us"], 1), goal="< 1000 µs")
+            )
     print_json_line(BENCHMARK, results)
     return 1 if any(r.get("failed") for r in runs) else 0
 

@@ -75,6 +75,7 @@ DEFAULT_LADDER = (2_500, 5_000, 10_000, 20_000)
 
 # --- the file ------------------------------------------------------------------------------------------
 
+
 def make_file(installments, folder: Path, seed: int) -> tuple[Path, int, int]:
     """One payment per loan: its first installment's amount due, paid on its due date. Returns (path, rows, days)."""
     import numpy as np
@@ -86,19 +87,22 @@ def make_file(installments, folder: Path, seed: int) -> tuple[Path, int, int]:
     first = first.take(pa.array(np.random.default_rng(seed).permutation(first.num_rows)))
     day = pc.strftime(first["due_date"].cast(pa.timestamp("s")), format="%Y-%m-%d")
     amount = pc.add(pc.add(first["principal_due_minor"], first["interest_due_minor"]), first["fee_due_minor"])
-    table = pa.table({
-        "idempotency_key": pc.binary_join_element_wise(pa.scalar("pp"), day, first["loan_id"], "-"),
-        "loan_id": first["loan_id"],
-        "paid_on": first["due_date"].cast(pa.date32()),
-        "amount_minor": amount.cast(pa.int64()),
-        "currency": pa.array(["CNY"] * first.num_rows, pa.string()),
-    })
+    table = pa.table(
+        {
+            "idempotency_key": pc.binary_join_element_wise(pa.scalar("pp"), day, first["loan_id"], "-"),
+            "loan_id": first["loan_id"],
+            "paid_on": first["due_date"].cast(pa.date32()),
+            "amount_minor": amount.cast(pa.int64()),
+            "currency": pa.array(["CNY"] * first.num_rows, pa.string()),
+        }
+    )
     path = folder / "repayments.parquet"
     pq.write_table(table, path)
     return path, table.num_rows, len(pc.unique(table["paid_on"]))
 
 
 # --- the anchors -----------------------------------------------------------------------------------------
+
 
 def copy_anchor_pg(database: str, path: Path) -> float:
     """Seconds to read the Parquet file and COPY it into a bare table, committed."""
@@ -109,15 +113,21 @@ def copy_anchor_pg(database: str, path: Path) -> float:
     url = books.PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + database
     with psycopg.connect(url) as conn:
         conn.execute("DROP TABLE IF EXISTS copy_anchor")
-        conn.execute("CREATE TABLE copy_anchor (idempotency_key TEXT, loan_id TEXT, paid_on DATE, "
-                     "amount_minor BIGINT, currency TEXT)")
+        conn.execute(
+            "CREATE TABLE copy_anchor (idempotency_key TEXT, loan_id TEXT, paid_on DATE, "
+            "amount_minor BIGINT, currency TEXT)"
+        )
         conn.commit()
         started = time.perf_counter()
         table = pq.read_table(path)
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-        with conn.cursor() as cursor, cursor.copy(
-                f"COPY copy_anchor ({', '.join(table.column_names)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(
+                f"COPY copy_anchor ({', '.join(table.column_names)}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy,
+        ):
             copy.write(buffer.getvalue())
         conn.commit()
         seconds = time.perf_counter() - started
@@ -135,12 +145,19 @@ def executemany_anchor_sqlite(db_path: Path, path: Path) -> float:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("DROP TABLE IF EXISTS copy_anchor")
-        conn.execute("CREATE TABLE copy_anchor (idempotency_key TEXT, loan_id TEXT, paid_on DATE, "
-                     "amount_minor BIGINT, currency TEXT)")
+        conn.execute(
+            "CREATE TABLE copy_anchor (idempotency_key TEXT, loan_id TEXT, paid_on DATE, "
+            "amount_minor BIGINT, currency TEXT)"
+        )
         started = time.perf_counter()
         table = pq.read_table(path)
-        rows = zip(table["idempotency_key"].to_pylist(), table["loan_id"].to_pylist(), table["paid_on"].to_pylist(),
-                   table["amount_minor"].to_pylist(), table["currency"].to_pylist())
+        rows = zip(
+            table["idempotency_key"].to_pylist(),
+            table["loan_id"].to_pylist(),
+            table["paid_on"].to_pylist(),
+            table["amount_minor"].to_pylist(),
+            table["currency"].to_pylist(),
+        )
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany("INSERT INTO copy_anchor VALUES (?, ?, ?, ?, ?)", rows)
         conn.execute("COMMIT")
@@ -153,6 +170,7 @@ def executemany_anchor_sqlite(db_path: Path, path: Path) -> float:
 
 
 # --- posting -------------------------------------------------------------------------------------------
+
 
 def post_file(ledger, table, batch_rows: int):
     """post_payments_bulk once per batch; returns (posted, replayed, routed, rejected)."""
@@ -172,20 +190,40 @@ def checks(ledger, expected_posted: int) -> dict[str, Any]:
 
     with ledger.engine.connect() as conn:
         payments = int(conn.execute(text("SELECT COUNT(*) FROM payments")).scalar_one())
-        first_settled = int(conn.execute(text(
-            "SELECT COUNT(*) FROM installments WHERE seq = 1 AND paid_on = due_date "
-            "AND principal_paid_minor = principal_due_minor AND interest_paid_minor = interest_due_minor "
-            "AND fee_paid_minor = fee_due_minor")).scalar_one())
-        others_paid = int(conn.execute(text(
-            "SELECT COUNT(*) FROM installments WHERE (seq > 1 OR paid_on IS NULL) AND (principal_paid_minor > 0 "
-            "OR interest_paid_minor > 0 OR fee_paid_minor > 0 OR late_fee_paid_minor > 0)")).scalar_one())
+        first_settled = int(
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM installments WHERE seq = 1 AND paid_on = due_date "
+                    "AND principal_paid_minor = principal_due_minor AND interest_paid_minor = interest_due_minor "
+                    "AND fee_paid_minor = fee_due_minor"
+                )
+            ).scalar_one()
+        )
+        others_paid = int(
+            conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM installments WHERE (seq > 1 OR paid_on IS NULL) AND (principal_paid_minor > 0 "
+                    "OR interest_paid_minor > 0 OR fee_paid_minor > 0 OR late_fee_paid_minor > 0)"
+                )
+            ).scalar_one()
+        )
     balance = sum(ledger.trial_balance().values())
     unbalanced = ledger.unbalanced_entries()
-    ok = (payments == expected_posted and first_settled == expected_posted and others_paid == 0
-          and balance == 0 and unbalanced == [])
-    return {"payments_stored": payments, "first_installments_settled": first_settled,
-            "other_installments_paid": others_paid, "trial_balance_sum": balance,
-            "unbalanced_entries": len(unbalanced), "ok": ok}
+    ok = (
+        payments == expected_posted
+        and first_settled == expected_posted
+        and others_paid == 0
+        and balance == 0
+        and unbalanced == []
+    )
+    return {
+        "payments_stored": payments,
+        "first_installments_settled": first_settled,
+        "other_installments_paid": others_paid,
+        "trial_balance_sum": balance,
+        "unbalanced_entries": len(unbalanced),
+        "ok": ok,
+    }
 
 
 def _why(error: Exception, fired: bool, timeout: float | None, seconds: float) -> str:
@@ -193,8 +231,10 @@ def _why(error: Exception, fired: bool, timeout: float | None, seconds: float) -
         return f"cancelled by this script's --timeout after {timeout:.0f} s"
     first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if "canceling statement due to user request" in first_line or "interrupted" in first_line:
-        return (f"cancelled from outside this script after {seconds:.0f} s (not by its --timeout; another process "
-                f"on the machine cancelled the statement): {first_line}")
+        return (
+            f"cancelled from outside this script after {seconds:.0f} s (not by its --timeout; another process "
+            f"on the machine cancelled the statement): {first_line}"
+        )
     return f"{type(error).__name__}: {first_line}"
 
 
@@ -216,11 +256,19 @@ def timed_post(target, ledger, path: Path | None, table, batch_rows: int, timeou
             error = exc
         seconds = time.perf_counter() - started
         stuck = books.in_flight(timer) if error is not None else None
-    return {"s": seconds, "rows": table.num_rows if table is not None else None, "posted": counts[0],
-            "replayed": counts[1], "routed": counts[2], "rejected": counts[3], "timer": timer,
-            "error": None if error is None else _why(error, watchdog.fired, timeout, seconds),
-            "in_flight": stuck,
-            "cpu_s": books.cpu_seconds() - cpu_before, "load_avg": (load_before, books.loadavg())}
+    return {
+        "s": seconds,
+        "rows": table.num_rows if table is not None else None,
+        "posted": counts[0],
+        "replayed": counts[1],
+        "routed": counts[2],
+        "rejected": counts[3],
+        "timer": timer,
+        "error": None if error is None else _why(error, watchdog.fired, timeout, seconds),
+        "in_flight": stuck,
+        "cpu_s": books.cpu_seconds() - cpu_before,
+        "load_avg": (load_before, books.loadavg()),
+    }
 
 
 def ladder_table(console, kind: str, steps: list[dict[str, Any]]) -> None:
@@ -228,21 +276,27 @@ def ladder_table(console, kind: str, steps: list[dict[str, Any]]) -> None:
 
     largest = steps[-1]["timer"]
     labels = [label for label, *_ in largest.top(7)]
-    table = Table(title=f"  {kind}: seconds per statement as the file grows (disjoint slices of the same file)",
-                  title_justify="left")
+    table = Table(
+        title=f"  {kind}: seconds per statement as the file grows (disjoint slices of the same file)",
+        title_justify="left",
+    )
     table.add_column("statement")
     for step in steps:
         table.add_column(f"{step['rows']:,} rows", justify="right")
     for label in labels:
         table.add_row(label[:90], *[f"{step['timer'].seconds.get(label, 0.0):.2f}" for step in steps])
-    table.add_row("(untracked: COPY into staging, Python)",
-                  *[f"{step['s'] - step['timer'].total:.2f}" for step in steps])
+    table.add_row(
+        "(untracked: COPY into staging, Python)",
+        *[f"{step['s'] - step['timer'].total:.2f}" for step in steps],
+    )
     table.add_row("[bold]total s[/]", *[f"{step['s']:.2f}" for step in steps])
     table.add_row("[bold]payments/s[/]", *[f"{step['rows'] / step['s']:,.0f}" for step in steps])
     console.print(table)
 
 
-def extrapolate(console, kind: str, a: dict[str, Any], b: dict[str, Any], rows: int, out: dict[str, Any]) -> None:
+def extrapolate(
+    console, kind: str, a: dict[str, Any], b: dict[str, Any], rows: int, out: dict[str, Any]
+) -> None:
     """The full file's time from the two largest ladder steps, statement by statement: each statement's
     seconds grow as rows^k with its own k (measured between the steps, kept within [0, 2]); the sum is the
     estimate. Rough: a statement whose cost depends on the rows already in the ledger (the ladder's steps
@@ -250,8 +304,12 @@ def extrapolate(console, kind: str, a: dict[str, Any], b: dict[str, Any], rows: 
     from rich.table import Table
 
     ratio = b["rows"] / a["rows"]
-    items = [(label, a["timer"].seconds.get(label, 0.0), seconds) for label, seconds in b["timer"].seconds.items()]
-    items.append(("(untracked: COPY into staging, Python)", a["s"] - a["timer"].total, b["s"] - b["timer"].total))
+    items = [
+        (label, a["timer"].seconds.get(label, 0.0), seconds) for label, seconds in b["timer"].seconds.items()
+    ]
+    items.append(
+        ("(untracked: COPY into staging, Python)", a["s"] - a["timer"].total, b["s"] - b["timer"].total)
+    )
     estimates = []
     for label, t_a, t_b in items:
         if t_b <= 0:
@@ -264,15 +322,19 @@ def extrapolate(console, kind: str, a: dict[str, Any], b: dict[str, Any], rows: 
     overall = math.log(b["s"] / a["s"]) / math.log(ratio)
     out["exponent"] = overall
     out["extrapolated_s"] = total
-    table = Table(title=f"  {kind}: extrapolated to {rows:,} rows, statement by statement (rough)", title_justify="left")
+    table = Table(
+        title=f"  {kind}: extrapolated to {rows:,} rows, statement by statement (rough)", title_justify="left"
+    )
     for name in ("statement", f"s at {b['rows']:,}", "grows as rows^k", f"s at {rows:,}"):
         table.add_column(name, justify="left" if name == "statement" else "right")
     for label, k, t_b, t_full in estimates[:6]:
         table.add_row(label[:90], f"{t_b:.2f}", f"{k:.2f}", f"{t_full:,.0f}")
     table.add_row("[bold]total[/]", f"{b['s']:.2f}", f"{overall:.2f} (overall)", f"[bold]{total:,.0f}[/]")
     console.print(table)
-    console.print(f"  extrapolated for {rows:,} rows: ~{total:,.0f} s (~{total / 3600:,.1f} h) = ~{rows / total:,.0f} payments/s "
-                  f"(the whole step's own exponent, {overall:.2f}, would say ~{b['s'] * (rows / b['rows']) ** overall:,.0f} s)")
+    console.print(
+        f"  extrapolated for {rows:,} rows: ~{total:,.0f} s (~{total / 3600:,.1f} h) = ~{rows / total:,.0f} payments/s "
+        f"(the whole step's own exponent, {overall:.2f}, would say ~{b['s'] * (rows / b['rows']) ** overall:,.0f} s)"
+    )
 
 
 def run_engine(kind: str, loans, installments, path: Path, rows: int, args, console) -> dict[str, Any]:
@@ -289,12 +351,18 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
             started = time.perf_counter()
             booked = ledger.load_loans(loans, installments)
             out["load_s"] = time.perf_counter() - started
-        console.print(f"  load_loans: {booked:,} loans, {installments.num_rows:,} installments in {out['load_s']:.1f} s "
-                      f"({booked / out['load_s']:,.0f} loans/s)")
-        books.statements_table(console, f"  {kind}: load_loans, where the time went", timer, out["load_s"], n=4)
+        console.print(
+            f"  load_loans: {booked:,} loans, {installments.num_rows:,} installments in {out['load_s']:.1f} s "
+            f"({booked / out['load_s']:,.0f} loans/s)"
+        )
+        books.statements_table(
+            console, f"  {kind}: load_loans, where the time went", timer, out["load_s"], n=4
+        )
         settle_s = books.settle(ledger)
-        console.print(f"  not timed: {'VACUUM ANALYZE + CHECKPOINT' if kind == 'postgresql' else 'WAL checkpoint'} "
-                      f"{settle_s:.1f} s")
+        console.print(
+            f"  not timed: {'VACUUM ANALYZE + CHECKPOINT' if kind == 'postgresql' else 'WAL checkpoint'} "
+            f"{settle_s:.1f} s"
+        )
 
         if kind == "postgresql":
             out["anchor_name"] = "COPY into a bare table"
@@ -303,8 +371,10 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
         else:
             out["anchor_name"] = "sqlite3 executemany into a bare table"
             out["anchor_s"] = executemany_anchor_sqlite(target.sqlite_path, path)
-        console.print(f"  anchor: Parquet read + {out['anchor_name']}, {rows:,} rows in {out['anchor_s']:.2f} s "
-                      f"= {rows / out['anchor_s']:,.0f} rows/s")
+        console.print(
+            f"  anchor: Parquet read + {out['anchor_name']}, {rows:,} rows in {out['anchor_s']:.2f} s "
+            f"= {rows / out['anchor_s']:,.0f} rows/s"
+        )
 
         full = timed_post(target, ledger, path, None, args.batch_rows, args.timeout)
         out["full"] = full
@@ -312,24 +382,51 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
         if full["error"] is None:
             rate = rows / full["s"]
             out["rate"] = rate
-            console.print(f"  post_payments_bulk: [bold]{rows:,} payments in {full['s']:.1f} s = {rate:,.0f} payments/s[/] "
-                          f"({rate / (rows / out['anchor_s']):.1%} of the anchor's rows/s) - "
-                          + (f"goal >= {GOAL_PER_S:,}/s " + ("[green]met[/]" if rate >= GOAL_PER_S
-                                                              else f"[red]missed ({GOAL_PER_S / rate:.1f}x short)[/]")
-                             if kind == "postgresql" else f"no goal on SQLite (PostgreSQL's is >= {GOAL_PER_S:,}/s)"))
-            console.print(f"  posted {full['posted']:,}, replayed {full['replayed']:,}, routed {full['routed']:,}, "
-                          f"rejected {full['rejected']:,}; this process's CPU {full['cpu_s']:.1f} s; "
-                          f"load average {full['load_avg'][0]} -> {full['load_avg'][1]}")
-            books.statements_table(console, f"  {kind}: post_payments_bulk, where the time went", full["timer"], full["s"], n=12)
+            console.print(
+                f"  post_payments_bulk: [bold]{rows:,} payments in {full['s']:.1f} s = {rate:,.0f} payments/s[/] "
+                f"({rate / (rows / out['anchor_s']):.1%} of the anchor's rows/s) - "
+                + (
+                    f"goal >= {GOAL_PER_S:,}/s "
+                    + (
+                        "[green]met[/]"
+                        if rate >= GOAL_PER_S
+                        else f"[red]missed ({GOAL_PER_S / rate:.1f}x short)[/]"
+                    )
+                    if kind == "postgresql"
+                    else f"no goal on SQLite (PostgreSQL's is >= {GOAL_PER_S:,}/s)"
+                )
+            )
+            console.print(
+                f"  posted {full['posted']:,}, replayed {full['replayed']:,}, routed {full['routed']:,}, "
+                f"rejected {full['rejected']:,}; this process's CPU {full['cpu_s']:.1f} s; "
+                f"load average {full['load_avg'][0]} -> {full['load_avg'][1]}"
+            )
+            books.statements_table(
+                console, f"  {kind}: post_payments_bulk, where the time went", full["timer"], full["s"], n=12
+            )
             out["checks"] = checks(ledger, rows)
-            out["checks"]["posted_equals_rows"] = full["posted"] == rows and full["rejected"] == 0 and full["routed"] == 0
+            out["checks"]["posted_equals_rows"] = (
+                full["posted"] == rows and full["rejected"] == 0 and full["routed"] == 0
+            )
             console.print(f"  checks: {out['checks']}")
         else:
-            console.print(f"  [red]post_payments_bulk of {rows:,} payments did not finish: {full['error']}[/]"
-                          + (f"; it was {full['in_flight'][1]:.1f} s into: {full['in_flight'][0]}" if full["in_flight"] else "")
-                          + f"; load average {full['load_avg'][0]} -> {full['load_avg'][1]}")
-            books.statements_table(console, f"  {kind}: post_payments_bulk, the statements up to the cancel", full["timer"],
-                                   full["s"], n=10, in_flight=full["in_flight"])
+            console.print(
+                f"  [red]post_payments_bulk of {rows:,} payments did not finish: {full['error']}[/]"
+                + (
+                    f"; it was {full['in_flight'][1]:.1f} s into: {full['in_flight'][0]}"
+                    if full["in_flight"]
+                    else ""
+                )
+                + f"; load average {full['load_avg'][0]} -> {full['load_avg'][1]}"
+            )
+            books.statements_table(
+                console,
+                f"  {kind}: post_payments_bulk, the statements up to the cancel",
+                full["timer"],
+                full["s"],
+                n=10,
+                in_flight=full["in_flight"],
+            )
             table = pq.read_table(path)
             steps, offset = [], 0
             for n in args.ladder:
@@ -338,9 +435,11 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
                 step = timed_post(target, ledger, None, table.slice(offset, n), args.batch_rows, args.timeout)
                 offset += n
                 steps.append(step)
-                console.print(f"  ladder {n:,} rows: {step['s']:.2f} s = {n / step['s']:,.0f} payments/s"
-                              + (f" [red]{step['error']}[/]" if step["error"] else "")
-                              + f"; load average {step['load_avg'][0]} -> {step['load_avg'][1]}")
+                console.print(
+                    f"  ladder {n:,} rows: {step['s']:.2f} s = {n / step['s']:,.0f} payments/s"
+                    + (f" [red]{step['error']}[/]" if step["error"] else "")
+                    + f"; load average {step['load_avg'][0]} -> {step['load_avg'][1]}"
+                )
                 if step["error"]:
                     steps.pop()
                     break
@@ -350,7 +449,8 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
                 posted = sum(s["posted"] for s in steps)
                 out["checks"] = checks(ledger, posted)
                 out["checks"]["posted_equals_rows"] = posted == sum(s["rows"] for s in steps) and all(
-                    s["rejected"] == 0 and s["routed"] == 0 for s in steps)
+                    s["rejected"] == 0 and s["routed"] == 0 for s in steps
+                )
                 console.print(f"  checks after the ladder: {out['checks']}")
             if len(steps) >= 2:
                 extrapolate(console, kind, steps[-2], steps[-1], rows, out)
@@ -361,27 +461,47 @@ def run_engine(kind: str, loans, installments, path: Path, rows: int, args, cons
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     books.add_book_options(parser)
-    parser.add_argument("--batch-rows", type=int, default=BATCH_ROWS_MAX,
-                        help=f"rows per post_payments_bulk call (default and most {BATCH_ROWS_MAX:,})")
-    parser.add_argument("--timeout", type=float, default=600.0,
-                        help="cancel the full file's posting after this many seconds (default 600)")
-    parser.add_argument("--ladder", type=lambda s: [int(x) for x in s.split(",") if x], default=list(DEFAULT_LADDER),
-                        help="file sizes posted when the full file times out (default 2500,5000,10000,20000)")
+    parser.add_argument(
+        "--batch-rows",
+        type=int,
+        default=BATCH_ROWS_MAX,
+        help=f"rows per post_payments_bulk call (default and most {BATCH_ROWS_MAX:,})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        help="cancel the full file's posting after this many seconds (default 600)",
+    )
+    parser.add_argument(
+        "--ladder",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=list(DEFAULT_LADDER),
+        help="file sizes posted when the full file times out (default 2500,5000,10000,20000)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.batch_rows <= BATCH_ROWS_MAX:
         parser.error(f"--batch-rows must be between 1 and {BATCH_ROWS_MAX:,}")
     console = make_console()
     engines, borrowers, loans, installments = books.start_run(
-        parser, args, console, f"ledger_bulk: a repayment file posted with post_payments_bulk, goal >= {GOAL_PER_S:,} payments/s")
+        parser,
+        args,
+        console,
+        f"ledger_bulk: a repayment file posted with post_payments_bulk, goal >= {GOAL_PER_S:,} payments/s",
+    )
     folder = Path(tempfile.mkdtemp(prefix="creditmesh-bench-bulk-", dir="/tmp"))
     results: list[dict[str, Any]] = []
     runs = []
     try:
         path, rows, days = make_file(installments, folder, args.seed)
-        console.print(f"file: {path} - {rows:,} payments over {days:,} distinct paid_on days, "
-                      f"{path.stat().st_size / 1e6:.1f} MB of Parquet")
+        console.print(
+            f"file: {path} - {rows:,} payments over {days:,} distinct paid_on days, "
+            f"{path.stat().st_size / 1e6:.1f} MB of Parquet"
+        )
         for kind in engines:
             console.rule(kind)
             runs.append(run_engine(kind, loans, installments, path, rows, args, console))
@@ -391,8 +511,17 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     summary = Table(title="ledger_bulk: summary", title_justify="left")
-    for name in ("engine", "payments", "load_loans s", "post s", "payments/s", "anchor rows/s", "ratio",
-                 f"goal >= {GOAL_PER_S:,}/s", "checks"):
+    for name in (
+        "engine",
+        "payments",
+        "load_loans s",
+        "post s",
+        "payments/s",
+        "anchor rows/s",
+        "ratio",
+        f"goal >= {GOAL_PER_S:,}/s",
+        "checks",
+    ):
         summary.add_column(name, justify="left" if name in ("engine", "checks") else "right")
     for run in runs:
         kind = run["engine"]
@@ -405,26 +534,48 @@ def main(argv: list[str] | None = None) -> int:
             post = f"> {full['s']:.0f} (not finished; ~{run['extrapolated_s']:,.0f} extrapolated)"
         else:
             post = f"> {full.get('s', 0):.0f} (not finished)"
-        summary.add_row(kind, f"{rows:,}", f"{run['load_s']:.1f}", post, f"{rate:,.0f}" if rate else "-",
-                        f"{anchor_rate:,.0f}" if anchor_rate else "-",
-                        f"{rate / anchor_rate:.1%}" if rate and anchor_rate else "-",
-                        (("met" if rate >= GOAL_PER_S else "missed") if rate else "missed") if kind == "postgresql" else "(no goal)",
-                        ("ok" if run["checks"]["ok"] and run["checks"]["posted_equals_rows"] else "FAILED")
-                        if "checks" in run else "-")
+        summary.add_row(
+            kind,
+            f"{rows:,}",
+            f"{run['load_s']:.1f}",
+            post,
+            f"{rate:,.0f}" if rate else "-",
+            f"{anchor_rate:,.0f}" if anchor_rate else "-",
+            f"{rate / anchor_rate:.1%}" if rate and anchor_rate else "-",
+            (("met" if rate >= GOAL_PER_S else "missed") if rate else "missed")
+            if kind == "postgresql"
+            else "(no goal)",
+            ("ok" if run["checks"]["ok"] and run["checks"]["posted_equals_rows"] else "FAILED")
+            if "checks" in run
+            else "-",
+        )
         goal = f">= {GOAL_PER_S}" if kind == "postgresql" else None
-        results.append(result_row(f"bulk_payments_per_s_{kind}", "1/s", round(rate) if rate else None, goal=goal,
-                                  anchor=round(anchor_rate) if anchor_rate else None, anchor_name=run.get("anchor_name")))
+        results.append(
+            result_row(
+                f"bulk_payments_per_s_{kind}",
+                "1/s",
+                round(rate) if rate else None,
+                goal=goal,
+                anchor=round(anchor_rate) if anchor_rate else None,
+                anchor_name=run.get("anchor_name"),
+            )
+        )
         results.append(result_row(f"bulk_s_{kind}", "s", round(full["s"], 3) if rate else None))
         if "extrapolated_s" in run:
             results.append(result_row(f"bulk_extrapolated_s_{kind}", "s", round(run["extrapolated_s"])))
         for step in run.get("ladder", []):
-            results.append(result_row(f"bulk_payments_per_s_{kind}_{step['rows']}_rows", "1/s",
-                                      round(step["rows"] / step["s"])))
+            results.append(
+                result_row(
+                    f"bulk_payments_per_s_{kind}_{step['rows']}_rows", "1/s", round(step["rows"] / step["s"])
+                )
+            )
         results.append(result_row(f"load_loans_s_{kind}", "s", round(run["load_s"], 3)))
     console.print(summary)
     peak = peak_rss_bytes()
-    console.print(f"book: {loans.num_rows:,} loans, {installments.num_rows:,} installments; file {rows:,} payments; "
-                  f"peak RSS of this process {peak / GB:.2f} GB; load average at end: {books.loadavg()}")
+    console.print(
+        f"book: {loans.num_rows:,} loans, {installments.num_rows:,} installments; file {rows:,} payments; "
+        f"peak RSS of this process {peak / GB:.2f} GB; load average at end: {books.loadavg()}"
+    )
     results.append(result_row("payments_in_file", "count", rows))
     results.append(result_row("peak_rss_gb", "GB", round(peak / GB, 3)))
     print_json_line(BENCHMARK, results)

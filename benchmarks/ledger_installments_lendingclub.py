@@ -57,8 +57,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_json_line, result_row
 
-from creditmesh.money import rate_to_ppm
-from creditmesh.money import Rounding
+from creditmesh.money import Rounding, rate_to_ppm
 from creditmesh.schedules import annuity_payment_minor, build_schedules
 
 BENCHMARK = "ledger_installments_lendingclub"
@@ -197,7 +196,9 @@ def implied_apr_percent(principal_minor: int, installment_minor: int, n: int) ->
     lo, hi = 0.0, 200.0
     for _ in range(200):
         mid = (lo + hi) / 2
-        num, den = exact_payment(principal_minor, round(mid * PPM_PER_PERCENT * 1000), MONTHLY_DENOMINATOR * 1000, n)
+        num, den = exact_payment(
+            principal_minor, round(mid * PPM_PER_PERCENT * 1000), MONTHLY_DENOMINATOR * 1000, n
+        )
         if num / den < installment_minor:
             lo = mid
         else:
@@ -226,15 +227,19 @@ def reamortised(principal: int, grid_ppm: int, stated_ppm: int, n: int, paid: in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs of build_schedules (median reported)")
+    parser.add_argument(
+        "--repeats", type=int, default=7, help="timed runs of build_schedules (median reported)"
+    )
     args = parser.parse_args(argv)
 
     folder = data_folder()
     path = folder / DATA_FILE
     if not path.is_file():
         print(f"LendingClub data not found: {path}")
-        print("Set CREDITMESH_DATA to the folder that holds lending_club_openintro/loans_full_schema.csv.gz "
-              "(default: ../shared/data relative to the repository root). Nothing to check.")
+        print(
+            "Set CREDITMESH_DATA to the folder that holds lending_club_openintro/loans_full_schema.csv.gz "
+            "(default: ../shared/data relative to the repository root). Nothing to check."
+        )
         print_json_line(BENCHMARK, [])
         return 0
 
@@ -261,18 +266,24 @@ def main(argv: list[str] | None = None) -> int:
 
     print("LendingClub installments vs creditmesh's equal-installment payment")
     print(f"data: {path}")
-    print(f"loans: {count:,}   terms: {dict(sorted(Counter(tenor).items()))}   "
-          f"rates: {min(ppm) / PPM_PER_PERCENT:.2f}-{max(ppm) / PPM_PER_PERCENT:.2f} %   "
-          f"amounts: {dollars(min(principal))}-{dollars(max(principal))} USD")
+    print(
+        f"loans: {count:,}   terms: {dict(sorted(Counter(tenor).items()))}   "
+        f"rates: {min(ppm) / PPM_PER_PERCENT:.2f}-{max(ppm) / PPM_PER_PERCENT:.2f} %   "
+        f"amounts: {dollars(min(principal))}-{dollars(max(principal))} USD"
+    )
     via_float = rate_to_ppm(np.array([float(r["interest_rate"]) for r in rows]) / 100)
-    print(f"rate -> ppm: Decimal and creditmesh.money.rate_to_ppm (via float) agree on "
-          f"{int((via_float == ppm_a).sum()):,} of {count:,} loans")
+    print(
+        f"rate -> ppm: Decimal and creditmesh.money.rate_to_ppm (via float) agree on "
+        f"{int((via_float == ppm_a).sum()):,} of {count:,} loans"
+    )
 
     # --- creditmesh with LendingClub's convention, an option of its own schedule code ----------------
     ceiling_option = annuity_payment_minor(principal_a, ppm_a, tenor_a, rounding=Rounding.CEILING)
     ceiling_option_exact = int((ceiling_option == installment_a).sum())
-    print(f"creditmesh annuity_payment_minor(..., rounding=Rounding.CEILING): exact to the cent on "
-          f"{pct(ceiling_option_exact, count)}")
+    print(
+        f"creditmesh annuity_payment_minor(..., rounding=Rounding.CEILING): exact to the cent on "
+        f"{pct(ceiling_option_exact, count)}"
+    )
 
     # --- creditmesh as it is -------------------------------------------------------------------------
     payment = annuity_payment_minor(principal_a, ppm_a, tenor_a)
@@ -293,18 +304,27 @@ def main(argv: list[str] | None = None) -> int:
     grid_by_grade: dict[str, Counter] = defaultdict(Counter)
     for g, r in zip(sub_grade, ppm):
         grid_by_grade[g][r] += 1
-    off_grid = np.array([bool(g) and grid_by_grade[g][r] == 1 and sum(grid_by_grade[g].values()) > 1
-                         for g, r in zip(sub_grade, ppm)], dtype=bool)
+    off_grid = np.array(
+        [
+            bool(g) and grid_by_grade[g][r] == 1 and sum(grid_by_grade[g].values()) > 1
+            for g, r in zip(sub_grade, ppm)
+        ],
+        dtype=bool,
+    )
     largest_on_grid = int(np.abs(diff[~off_grid]).max()) if (~off_grid).any() else 0
-    print(f"  largest |difference|: {largest} cents; on the {int((~off_grid).sum()):,} loans whose rate is on their "
-          f"sub-grade's grid: {largest_on_grid} cent(s). Largest, on:")
+    print(
+        f"  largest |difference|: {largest} cents; on the {int((~off_grid).sum()):,} loans whose rate is on their "
+        f"sub-grade's grid: {largest_on_grid} cent(s). Largest, on:"
+    )
     order = np.argsort(-np.abs(diff), kind="stable")
     for i in order[:5]:
         if diff[i] == 0:
             break
-        print(f"    row {i:>5}: amount {dollars(principal[i]):>9}  rate {ppm[i] / PPM_PER_PERCENT:6.2f} %  "
-              f"term {tenor[i]}  installment {dollars(installment[i]):>8}  creditmesh {dollars(int(payment[i])):>8}  "
-              f"diff {int(diff[i]):+d}  ({sub_grade[i]}, {issue_month[i]}{', rate OFF grid' if off_grid[i] else ''})")
+        print(
+            f"    row {i:>5}: amount {dollars(principal[i]):>9}  rate {ppm[i] / PPM_PER_PERCENT:6.2f} %  "
+            f"term {tenor[i]}  installment {dollars(installment[i]):>8}  creditmesh {dollars(int(payment[i])):>8}  "
+            f"diff {int(diff[i]):+d}  ({sub_grade[i]}, {issue_month[i]}{', rate OFF grid' if off_grid[i] else ''})"
+        )
 
     # --- exact annuity, rounded four ways, for each reading of the rate ------------------------------
     print()
@@ -313,15 +333,22 @@ def main(argv: list[str] | None = None) -> int:
     exact_half_up = np.array([round_exact(num, den, "half_up") for num, den in stated], dtype=np.int64)
     ties = sum(1 for num, den in stated if 2 * (num % den) == den)
     whole = sum(1 for num, den in stated if num % den == 0)
-    print(f"  creditmesh's float payment equals the exact half-up payment on "
-          f"{int((exact_half_up == payment).sum()):,} of {count:,} loans; "
-          f"exact half-cent ties: {ties}; exact whole-cent payments: {whole}")
-    header = f"  {'rate reading (amount: loan_amount)':<52}" + "".join(f"{ROUNDINGS[m]:>28}" for m in ROUNDINGS)
+    print(
+        f"  creditmesh's float payment equals the exact half-up payment on "
+        f"{int((exact_half_up == payment).sum()):,} of {count:,} loans; "
+        f"exact half-cent ties: {ties}; exact whole-cent payments: {whole}"
+    )
+    header = f"  {'rate reading (amount: loan_amount)':<52}" + "".join(
+        f"{ROUNDINGS[m]:>28}" for m in ROUNDINGS
+    )
     print(header)
     matches: dict[tuple[str, str], int] = {}
     for label, reading in RATE_READINGS.items():
-        exacts = stated if label.startswith("APR/12, stated") else [
-            exact_payment(p, *reading(r), n) for p, r, n in zip(principal, ppm, tenor)]
+        exacts = (
+            stated
+            if label.startswith("APR/12, stated")
+            else [exact_payment(p, *reading(r), n) for p, r, n in zip(principal, ppm, tenor)]
+        )
         cells = []
         for mode in ROUNDINGS:
             hit = sum(round_exact(num, den, mode) == inst for (num, den), inst in zip(exacts, installment))
@@ -332,26 +359,36 @@ def main(argv: list[str] | None = None) -> int:
     # (e) the amount lent
     funded_column = next((c for c in FUNDED_COLUMNS if c in columns), None)
     if funded_column:
-        funded = [to_cents(r[funded_column], funded_column) if r[funded_column].strip() else p
-                  for r, p in zip(rows, principal)]
+        funded = [
+            to_cents(r[funded_column], funded_column) if r[funded_column].strip() else p
+            for r, p in zip(rows, principal)
+        ]
         differs = sum(f != p for f, p in zip(funded, principal))
         cells = []
         for mode in ROUNDINGS:
-            hit = sum(round_exact(*exact_payment(f, r, MONTHLY_DENOMINATOR, n), mode) == inst
-                      for f, r, n, inst in zip(funded, ppm, tenor, installment))
+            hit = sum(
+                round_exact(*exact_payment(f, r, MONTHLY_DENOMINATOR, n), mode) == inst
+                for f, r, n, inst in zip(funded, ppm, tenor, installment)
+            )
             matches[(f"amount {funded_column}", mode)] = hit
             cells.append(f"{hit:>12,} ({100 * share(hit, count):6.2f} %)")
         print(f"  {'APR/12, stated rate, amount ' + funded_column:<52}" + "".join(f"{c:>28}" for c in cells))
         print(f"  ({funded_column} differs from loan_amount on {differs:,} loans)")
     else:
-        print("  (e) funded amount vs loan_amount: not testable, the file has no funded-amount column "
-              f"(looked for {', '.join(FUNDED_COLUMNS)}); its R documentation defines loan_amount as "
-              "'the amount of the loan the applicant received'.")
+        print(
+            "  (e) funded amount vs loan_amount: not testable, the file has no funded-amount column "
+            f"(looked for {', '.join(FUNDED_COLUMNS)}); its R documentation defines loan_amount as "
+            "'the amount of the loan the applicant received'."
+        )
 
     # Why ceiling: where the exact payment's fraction of a cent falls, and what LendingClub did with it.
     print()
-    print("== the fraction of a cent in the exact payment (APR/12, stated rate) and what the column did with it")
-    print(f"  {'fraction of a cent':<20}{'loans':>8}{'column = floor':>18}{'column = floor+1':>18}{'other':>8}")
+    print(
+        "== the fraction of a cent in the exact payment (APR/12, stated rate) and what the column did with it"
+    )
+    print(
+        f"  {'fraction of a cent':<20}{'loans':>8}{'column = floor':>18}{'column = floor+1':>18}{'other':>8}"
+    )
     table: dict[int, Counter] = defaultdict(Counter)
     smallest_rounded_up = None
     for (num, den), inst in zip(stated, installment):
@@ -359,12 +396,18 @@ def main(argv: list[str] | None = None) -> int:
         tenth = (10 * remainder) // den
         outcome = "floor" if inst == quotient else "up" if inst == quotient + 1 else "other"
         table[tenth][outcome] += 1
-        if outcome == "up" and remainder and (smallest_rounded_up is None or remainder / den < smallest_rounded_up):
+        if (
+            outcome == "up"
+            and remainder
+            and (smallest_rounded_up is None or remainder / den < smallest_rounded_up)
+        ):
             smallest_rounded_up = remainder / den
     for tenth in range(10):
         c = table[tenth]
-        print(f"  [{tenth / 10:.1f}, {(tenth + 1) / 10:.1f}){'':<10}{sum(c.values()):>8,}{c['floor']:>18,}"
-              f"{c['up']:>18,}{c['other']:>8,}")
+        print(
+            f"  [{tenth / 10:.1f}, {(tenth + 1) / 10:.1f}){'':<10}{sum(c.values()):>8,}{c['floor']:>18,}"
+            f"{c['up']:>18,}{c['other']:>8,}"
+        )
     if smallest_rounded_up is not None:
         print(f"  smallest fraction of a cent the column still rounded up: {smallest_rounded_up:.5f} cent")
 
@@ -382,14 +425,22 @@ def main(argv: list[str] | None = None) -> int:
         i = int(i)
         same = grid[(sub_grade[i], issue_month[i])]
         others = sorted(r for r in grid_by_grade[sub_grade[i]] if r != ppm[i])
-        print(f"  row {i:>5}: amount {dollars(principal[i])}  term {tenor[i]}  rate {ppm[i] / PPM_PER_PERCENT:.2f} %  "
-              f"installment {dollars(installment[i])}  stated rate rounded up {dollars(int(ceiling[i]))}  "
-              f"({int(ceiling[i]) - installment[i]:+d} cents)")
-        rates_seen = ", ".join(f"{r / PPM_PER_PERCENT:.2f} % ({grid_by_grade[sub_grade[i]][r]}, {same[r]} in "
-                               f"{issue_month[i]})" for r in sorted(grid_by_grade[sub_grade[i]]))
-        print(f"             sub-grade {sub_grade[i]} rates (loans, of which issued the same month): {rates_seen}"
-              f" -> {ppm[i] / PPM_PER_PERCENT:.2f} % is {'OFF' if off_grid[i] else 'on'} the grid")
-        print(f"             APR implied by the installment: {implied_apr_percent(principal[i], installment[i], tenor[i]):.3f} %")
+        print(
+            f"  row {i:>5}: amount {dollars(principal[i])}  term {tenor[i]}  rate {ppm[i] / PPM_PER_PERCENT:.2f} %  "
+            f"installment {dollars(installment[i])}  stated rate rounded up {dollars(int(ceiling[i]))}  "
+            f"({int(ceiling[i]) - installment[i]:+d} cents)"
+        )
+        rates_seen = ", ".join(
+            f"{r / PPM_PER_PERCENT:.2f} % ({grid_by_grade[sub_grade[i]][r]}, {same[r]} in {issue_month[i]})"
+            for r in sorted(grid_by_grade[sub_grade[i]])
+        )
+        print(
+            f"             sub-grade {sub_grade[i]} rates (loans, of which issued the same month): {rates_seen}"
+            f" -> {ppm[i] / PPM_PER_PERCENT:.2f} % is {'OFF' if off_grid[i] else 'on'} the grid"
+        )
+        print(
+            f"             APR implied by the installment: {implied_apr_percent(principal[i], installment[i], tenor[i]):.3f} %"
+        )
         tried = spacing = 0
         for g in others:
             previous = 0
@@ -402,19 +453,30 @@ def main(argv: list[str] | None = None) -> int:
                     spacing += (hundredths - previous) / 100  # cents between consecutive candidates
                 previous = hundredths
                 if new_pay == installment[i]:
-                    hits.append(f"after {paid} payment(s) (balance {dollars(balance)}, "
-                                f"exact {hundredths / 10_000:.4f})")
-            fit = ("; re-amortised at the stated rate over the remaining months it matches " + "; ".join(hits)) if hits \
+                    hits.append(
+                        f"after {paid} payment(s) (balance {dollars(balance)}, "
+                        f"exact {hundredths / 10_000:.4f})"
+                    )
+            fit = (
+                ("; re-amortised at the stated rate over the remaining months it matches " + "; ".join(hits))
+                if hits
                 else "; no re-amortisation after 0-12 payments matches"
-            print(f"             at grid rate {g / PPM_PER_PERCENT:.2f} %: installment would be {dollars(at_grid)}{fit}")
+            )
+            print(
+                f"             at grid rate {g / PPM_PER_PERCENT:.2f} %: installment would be {dollars(at_grid)}{fit}"
+            )
         if tried:
             gap = spacing / max(1, tried - len(others))
-            print(f"             ({tried} re-amortisation candidates about {gap:,.1f} cents apart, each hitting a "
-                  f"1-cent window: a chance hit has odds of roughly {min(1.0, tried / gap) if gap else 1.0:.0%})")
+            print(
+                f"             ({tried} re-amortisation candidates about {gap:,.1f} cents apart, each hitting a "
+                f"1-cent window: a chance hit has odds of roughly {min(1.0, tried / gap) if gap else 1.0:.0%})"
+            )
 
     # --- build_schedules throughput ------------------------------------------------------------------
-    originated = np.array([datetime.strptime(m, "%b-%Y").date() if m else datetime(2018, 1, 1).date()
-                           for m in issue_month], dtype="datetime64[D]")
+    originated = np.array(
+        [datetime.strptime(m, "%b-%Y").date() if m else datetime(2018, 1, 1).date() for m in issue_month],
+        dtype="datetime64[D]",
+    )
     build_schedules(principal_a, ppm_a, tenor_a, originated)  # warm-up
     timings = []
     for _ in range(max(1, args.repeats)):
@@ -429,13 +491,19 @@ def main(argv: list[str] | None = None) -> int:
     first_payment = schedules.principal_due_minor[first] + schedules.interest_due_minor[first]
     level = tenor_a > 1
     print()
-    print(f"== build_schedules on all {count:,} loans (full schedules, {rows_total:,} rows), "
-          f"{len(timings)} timed runs after a warm-up")
-    print(f"  median {median_s * 1000:.1f} ms (best {min(timings) * 1000:.1f} ms): "
-          f"{rows_per_s:,.0f} rows/s, {count / median_s:,.0f} loans/s")
-    print(f"  checks: principal sums to the loan on {int((principal_back == principal_a).sum()):,} of {count:,}; "
-          f"first installment equals annuity_payment_minor on "
-          f"{int((first_payment[level] == payment[level]).sum()):,} of {int(level.sum()):,}")
+    print(
+        f"== build_schedules on all {count:,} loans (full schedules, {rows_total:,} rows), "
+        f"{len(timings)} timed runs after a warm-up"
+    )
+    print(
+        f"  median {median_s * 1000:.1f} ms (best {min(timings) * 1000:.1f} ms): "
+        f"{rows_per_s:,.0f} rows/s, {count / median_s:,.0f} loans/s"
+    )
+    print(
+        f"  checks: principal sums to the loan on {int((principal_back == principal_a).sum()):,} of {count:,}; "
+        f"first installment equals annuity_payment_minor on "
+        f"{int((first_payment[level] == payment[level]).sum()):,} of {int(level.sum()):,}"
+    )
 
     # --- conclusion ----------------------------------------------------------------------------------
     ceiling_hits = matches[("APR/12, stated rate", "ceiling")]
@@ -446,28 +514,66 @@ def main(argv: list[str] | None = None) -> int:
     below_half = np.array([2 * (num % den) < den for num, den in stated], dtype=bool)
     one_low_below_half = int((on_grid_misses & (diff == -1) & below_half).sum())
     left_off_grid = int(off_grid[left].sum())
-    print(f"  creditmesh (half-up) reproduces {100 * share(exact, count):.2f} % to the cent; of its "
-          f"{int(on_grid_misses.sum()):,} misses on on-grid rates, {one_low:,} are creditmesh one cent low, "
-          f"{one_low_below_half:,} of them where the exact payment's fraction of a cent is below one half "
-          f"(half-up rounds down, LendingClub rounded up).")
-    print(f"  LendingClub's installment is the exact APR/12 annuity on loan_amount rounded UP to the cent: "
-          f"{ceiling_hits:,} of {count:,} ({100 * share(ceiling_hits, count):.2f} %); floor, half-even, a shifted "
-          f"rate or another monthly-rate convention do far worse.")
-    print(f"  {len(left)} loan(s) left, {left_off_grid} of them at a rate off their sub-grade's grid "
-          f"(a rate set outside the price list; their installment does not follow from the stated rate; see above).")
+    print(
+        f"  creditmesh (half-up) reproduces {100 * share(exact, count):.2f} % to the cent; of its "
+        f"{int(on_grid_misses.sum()):,} misses on on-grid rates, {one_low:,} are creditmesh one cent low, "
+        f"{one_low_below_half:,} of them where the exact payment's fraction of a cent is below one half "
+        f"(half-up rounds down, LendingClub rounded up)."
+    )
+    print(
+        f"  LendingClub's installment is the exact APR/12 annuity on loan_amount rounded UP to the cent: "
+        f"{ceiling_hits:,} of {count:,} ({100 * share(ceiling_hits, count):.2f} %); floor, half-even, a shifted "
+        f"rate or another monthly-rate convention do far worse."
+    )
+    print(
+        f"  {len(left)} loan(s) left, {left_off_grid} of them at a rate off their sub-grade's grid "
+        f"(a rate set outside the price list; their installment does not follow from the stated rate; see above)."
+    )
 
     results = [
-        result_row("installments_matching_to_the_cent", "share", round(share(exact, count), 4),
-                   anchor=1.0, anchor_name=ANCHOR_NAME, goal=GOAL),
-        result_row("installments_matching_to_the_cent_if_rounded_up", "share", round(share(ceiling_hits, count), 4),
-                   anchor=1.0, anchor_name=ANCHOR_NAME, goal=GOAL),
-        result_row("installments_matching_to_the_cent_with_rounding_ceiling", "share",
-                   round(share(ceiling_option_exact, count), 4), anchor=1.0, anchor_name=ANCHOR_NAME, goal=GOAL),
-        result_row("installments_within_one_cent", "share", round(share(within_one, count), 4),
-                   anchor=1.0, anchor_name=ANCHOR_NAME, goal=GOAL),
-        result_row("largest_difference_cents", "cents", largest, anchor=0, anchor_name=ANCHOR_NAME, goal=GOAL),
-        result_row("largest_difference_cents_on_grid_rates", "cents", largest_on_grid, anchor=0,
-                   anchor_name=ANCHOR_NAME, goal=GOAL),
+        result_row(
+            "installments_matching_to_the_cent",
+            "share",
+            round(share(exact, count), 4),
+            anchor=1.0,
+            anchor_name=ANCHOR_NAME,
+            goal=GOAL,
+        ),
+        result_row(
+            "installments_matching_to_the_cent_if_rounded_up",
+            "share",
+            round(share(ceiling_hits, count), 4),
+            anchor=1.0,
+            anchor_name=ANCHOR_NAME,
+            goal=GOAL,
+        ),
+        result_row(
+            "installments_matching_to_the_cent_with_rounding_ceiling",
+            "share",
+            round(share(ceiling_option_exact, count), 4),
+            anchor=1.0,
+            anchor_name=ANCHOR_NAME,
+            goal=GOAL,
+        ),
+        result_row(
+            "installments_within_one_cent",
+            "share",
+            round(share(within_one, count), 4),
+            anchor=1.0,
+            anchor_name=ANCHOR_NAME,
+            goal=GOAL,
+        ),
+        result_row(
+            "largest_difference_cents", "cents", largest, anchor=0, anchor_name=ANCHOR_NAME, goal=GOAL
+        ),
+        result_row(
+            "largest_difference_cents_on_grid_rates",
+            "cents",
+            largest_on_grid,
+            anchor=0,
+            anchor_name=ANCHOR_NAME,
+            goal=GOAL,
+        ),
         result_row("schedule_rows_per_s", "rows/s", round(rows_per_s), goal="a figure for the note"),
     ]
     print_json_line(BENCHMARK, results)

@@ -122,9 +122,13 @@ def loan_terms(prefix: str, index: int, tenor: int):
     principal = rng.randrange(5_000_00, 50_000_00)  # 5,000 to 50,000 CNY, in fen
     model = FUNDING_MODELS[index % len(FUNDING_MODELS)]
     return LoanTerms(
-        loan_id=f"{prefix}{index:07d}", borrower_id=f"b{prefix}{index:07d}", principal_minor=principal,
-        apr_ppm=rng.randrange(60_000, 360_000), tenor_months=tenor,
-        originated_on=FIRST_ORIGINATION + timedelta(days=rng.randrange(366)), funding_model=model,
+        loan_id=f"{prefix}{index:07d}",
+        borrower_id=f"b{prefix}{index:07d}",
+        principal_minor=principal,
+        apr_ppm=rng.randrange(60_000, 360_000),
+        tenor_months=tenor,
+        originated_on=FIRST_ORIGINATION + timedelta(days=rng.randrange(366)),
+        funding_model=model,
         schedule="equal_principal" if index % 4 == 3 else "equal_installment",
         fee_per_installment_minor=0 if model == "capital_heavy_on" else principal // 500,
     )
@@ -150,7 +154,9 @@ def book_loans(url: str, prefix: str, count: int, tenor: int, processes: int) ->
     processes = max(1, min(processes, count))
     bounds = [count * k // processes for k in range(processes + 1)]
     with ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_book_range, url, prefix, bounds[k], bounds[k + 1], tenor) for k in range(processes)]
+        futures = [
+            pool.submit(_book_range, url, prefix, bounds[k], bounds[k + 1], tenor) for k in range(processes)
+        ]
         for future in futures:
             future.result()
     return time.perf_counter() - began
@@ -166,10 +172,14 @@ def _read_installments(ledger, loan_ids: list[str]) -> dict[str, list[tuple[int,
     out: dict[str, list[tuple[int, date, int]]] = {loan_id: [] for loan_id in loan_ids}
     with ledger.engine.connect() as conn:
         for k in range(0, len(loan_ids), 1000):
-            chunk = loan_ids[k:k + 1000]
-            rows = conn.execute(select(i.loan_id, i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor,
-                                       i.fee_due_minor).where(i.loan_id.in_(chunk), i.paid_on.is_(None))
-                                .order_by(i.loan_id, i.seq))
+            chunk = loan_ids[k : k + 1000]
+            rows = conn.execute(
+                select(
+                    i.loan_id, i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor
+                )
+                .where(i.loan_id.in_(chunk), i.paid_on.is_(None))
+                .order_by(i.loan_id, i.seq)
+            )
             for loan_id, seq, due, principal, interest, fee in rows:
                 out[loan_id].append((int(seq), due, int(principal) + int(interest) + int(fee)))
     return out
@@ -217,7 +227,9 @@ def _proc_cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def _post_worker(url: str, spec: dict[str, Any], tag: str, worker: int, seconds: float, barrier, results) -> None:
+def _post_worker(
+    url: str, spec: dict[str, Any], tag: str, worker: int, seconds: float, barrier, results
+) -> None:
     """Child process: one client with its own Ledger; posts its plan until the deadline."""
     try:
         from creditmesh.ledger import Ledger
@@ -268,12 +280,23 @@ def _post_worker(url: str, spec: dict[str, Any], tag: str, worker: int, seconds:
     cpu = time.process_time() - cpu_before
     backend_after = _proc_cpu_seconds(backend_pid) if backend_pid else None
     ledger.close()
-    results.put({
-        "worker": worker, "ok": ok, "errors": dict(errors), "first_errors": first_errors, "started": started,
-        "ended": ended, "planned": len(plan), "exhausted": exhausted, "client_cpu_s": cpu,
-        "backend_cpu_s": (backend_after - backend_before) if backend_before is not None and backend_after is not None
-        else None, "latencies": latencies,
-    })
+    results.put(
+        {
+            "worker": worker,
+            "ok": ok,
+            "errors": dict(errors),
+            "first_errors": first_errors,
+            "started": started,
+            "ended": ended,
+            "planned": len(plan),
+            "exhausted": exhausted,
+            "client_cpu_s": cpu,
+            "backend_cpu_s": (backend_after - backend_before)
+            if backend_before is not None and backend_after is not None
+            else None,
+            "latencies": latencies,
+        }
+    )
 
 
 def run_clients(url: str, specs: list[dict[str, Any]], tag: str, seconds: float) -> dict[str, Any]:
@@ -281,8 +304,10 @@ def run_clients(url: str, specs: list[dict[str, Any]], tag: str, seconds: float)
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(len(specs) + 1)
     results = ctx.Queue()
-    procs = [ctx.Process(target=_post_worker, args=(url, spec, tag, k, seconds, barrier, results), daemon=True)
-             for k, spec in enumerate(specs)]
+    procs = [
+        ctx.Process(target=_post_worker, args=(url, spec, tag, k, seconds, barrier, results), daemon=True)
+        for k, spec in enumerate(specs)
+    ]
     for proc in procs:
         proc.start()
     try:
@@ -310,13 +335,19 @@ def run_clients(url: str, specs: list[dict[str, Any]], tag: str, seconds: float)
         errors.update(r["errors"])
     backend = [r["backend_cpu_s"] for r in reports]
     return {
-        "ok": ok, "wall_s": wall, "per_s": ok / wall if wall > 0 else float("nan"), "errors": dict(errors),
+        "ok": ok,
+        "wall_s": wall,
+        "per_s": ok / wall if wall > 0 else float("nan"),
+        "errors": dict(errors),
         "first_errors": [e for r in reports for e in r["first_errors"]][:3],
-        "exhausted": sum(r["exhausted"] for r in reports), "clients": len(reports),
+        "exhausted": sum(r["exhausted"] for r in reports),
+        "clients": len(reports),
         "client_cpu_s": sum(r["client_cpu_s"] for r in reports),
         "backend_cpu_s": sum(backend) if all(b is not None for b in backend) else None,
         "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
-        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+        if latencies
+        else float("nan"),
         "machine": cpu_delta(machine_before, machine_after),
     }
 
@@ -354,8 +385,10 @@ def background_load(seconds: float = 2.0) -> float | None:
 def cpu_note(machine: dict[str, float] | None, transactions: int) -> str:
     if not machine or not transactions:
         return "machine CPU: n/a"
-    return (f"machine CPU {100 * machine['busy_share']:.0f} % busy of {os.cpu_count()} cores, "
-            f"{1000 * machine['busy_core_s'] / transactions:.2f} core-ms per transaction")
+    return (
+        f"machine CPU {100 * machine['busy_share']:.0f} % busy of {os.cpu_count()} cores, "
+        f"{1000 * machine['busy_core_s'] / transactions:.2f} core-ms per transaction"
+    )
 
 
 # --- PostgreSQL -------------------------------------------------------------------------------------
@@ -384,22 +417,41 @@ def postgres_unavailable() -> str | None:
 
 
 def drop_databases() -> None:
-    pg_admin([f"DROP DATABASE IF EXISTS {LEDGER_DB} WITH (FORCE)", f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)"])
+    pg_admin(
+        [
+            f"DROP DATABASE IF EXISTS {LEDGER_DB} WITH (FORCE)",
+            f"DROP DATABASE IF EXISTS {PGBENCH_DB} WITH (FORCE)",
+        ]
+    )
 
 
 PGBENCH_BASE = [PGBENCH, "-h", PG_HOST, "-p", PG_PORT, "-U", PG_USER]
 
 
 def init_pgbench() -> None:
-    init = subprocess.run(PGBENCH_BASE + ["-i", "-q", "-s", str(PGBENCH_SCALE), PGBENCH_DB], capture_output=True,
-                          text=True, check=False)
+    init = subprocess.run(
+        PGBENCH_BASE + ["-i", "-q", "-s", str(PGBENCH_SCALE), PGBENCH_DB],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if init.returncode != 0:
         raise RuntimeError(f"pgbench -i failed: {init.stderr.strip()}")
 
 
 def run_pgbench(seconds: int) -> dict[str, Any]:
     pg_admin(["CHECKPOINT"])
-    command = PGBENCH_BASE + ["-b", "tpcb-like", "-c", str(CLIENTS), "-j", "2", "-T", str(seconds), PGBENCH_DB]
+    command = PGBENCH_BASE + [
+        "-b",
+        "tpcb-like",
+        "-c",
+        str(CLIENTS),
+        "-j",
+        "2",
+        "-T",
+        str(seconds),
+        PGBENCH_DB,
+    ]
     before = machine_cpu()
     run = subprocess.run(command, capture_output=True, text=True, check=False)
     machine = cpu_delta(before, machine_cpu())
@@ -411,16 +463,22 @@ def run_pgbench(seconds: int) -> dict[str, Any]:
     processed = re.search(r"number of transactions actually processed: (\d+)", run.stdout)
     latency = re.search(r"latency average = ([0-9.]+) ms", run.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
-    return {"tps": float(match.group(1)), "command": " ".join(command[:1] + command[7:]),
-            "transactions": int(processed.group(1)) if processed else 0,
-            "latency_ms": float(latency.group(1)) if latency else float("nan"),
-            "failed": int(failed.group(1)) if failed else 0, "machine": machine}
+    return {
+        "tps": float(match.group(1)),
+        "command": " ".join(command[:1] + command[7:]),
+        "transactions": int(processed.group(1)) if processed else 0,
+        "latency_ms": float(latency.group(1)) if latency else float("nan"),
+        "failed": int(failed.group(1)) if failed else 0,
+        "machine": machine,
+    }
 
 
 def print_pgbench(run: dict[str, Any], when: str) -> None:
-    print(f"pgbench ({when}): {run['command']}: {run['transactions']:,} transactions, tps = {run['tps']:,.1f}, "
-          f"latency average {run['latency_ms']:.2f} ms, failed {run['failed']}; "
-          f"{cpu_note(run['machine'], run['transactions'])}")
+    print(
+        f"pgbench ({when}): {run['command']}: {run['transactions']:,} transactions, tps = {run['tps']:,.1f}, "
+        f"latency average {run['latency_ms']:.2f} ms, failed {run['failed']}; "
+        f"{cpu_note(run['machine'], run['transactions'])}"
+    )
 
 
 def check_ledger(url: str, tag: str) -> tuple[int, int]:
@@ -433,8 +491,9 @@ def check_ledger(url: str, tag: str) -> tuple[int, int]:
     ledger = Ledger.connect(url, migrate=False)
     try:
         with ledger.engine.connect() as conn:
-            stored = conn.execute(select(func.count()).select_from(payments)
-                                  .where(payments.c.idempotency_key.like(f"{tag}-%"))).scalar_one()
+            stored = conn.execute(
+                select(func.count()).select_from(payments).where(payments.c.idempotency_key.like(f"{tag}-%"))
+            ).scalar_one()
         return int(stored), len(ledger.unbalanced_entries())
     finally:
         ledger.close()
@@ -480,14 +539,20 @@ def run_sqlite_anchor(path: str, loans: int, seconds: float, tag: str) -> dict[s
     conn = _anchor_connect(path)
     conn.executescript(_ANCHOR_SCHEMA)
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO account VALUES (?, 0)", [(c,) for c in ("1000", "1100", "1200", "2000", "4000")])
+    conn.executemany(
+        "INSERT INTO account VALUES (?, 0)", [(c,) for c in ("1000", "1100", "1200", "2000", "4000")]
+    )
     for i in range(loans):
         loan_id = f"a{i:07d}"
-        conn.execute("INSERT INTO loan (loan_id, funding_model, apr_ppm, originated_on, status) VALUES (?, ?, ?, ?, ?)",
-                     (loan_id, FUNDING_MODELS[i % 5], 150_000, "2024-01-15", "active"))
-        conn.executemany("INSERT INTO installment (loan_id, seq, due_date, principal_due, interest_due) "
-                         "VALUES (?, ?, ?, ?, ?)",
-                         [(loan_id, s, f"2024-{s:02d}-15", 100_000, 12_500) for s in range(1, TENOR + 1)])
+        conn.execute(
+            "INSERT INTO loan (loan_id, funding_model, apr_ppm, originated_on, status) VALUES (?, ?, ?, ?, ?)",
+            (loan_id, FUNDING_MODELS[i % 5], 150_000, "2024-01-15", "active"),
+        )
+        conn.executemany(
+            "INSERT INTO installment (loan_id, seq, due_date, principal_due, interest_due) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(loan_id, s, f"2024-{s:02d}-15", 100_000, 12_500) for s in range(1, TENOR + 1)],
+        )
     conn.execute("COMMIT")
     rng = random.Random("anchor")
     order = [f"a{i:07d}" for i in range(loans)]
@@ -504,18 +569,30 @@ def run_sqlite_anchor(path: str, loans: int, seconds: float, tag: str) -> dict[s
                 break
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("SELECT * FROM loan WHERE loan_id = ?", (loan_id,)).fetchone()
-            conn.execute("UPDATE installment SET principal_paid = principal_due, interest_paid = interest_due, "
-                         "paid_on = due_date WHERE loan_id = ? AND seq = ?", (loan_id, seq))
+            conn.execute(
+                "UPDATE installment SET principal_paid = principal_due, interest_paid = interest_due, "
+                "paid_on = due_date WHERE loan_id = ? AND seq = ?",
+                (loan_id, seq),
+            )
             conn.execute("UPDATE loan SET paid_count = paid_count + 1 WHERE loan_id = ?", (loan_id,))
             conn.execute("UPDATE account SET balance = balance + ? WHERE account_code = '1000'", (112_500,))
             key = f"{tag}-{loan_id}-{seq}"
-            entry_id = conn.execute("INSERT INTO entry (occurred_on, kind, loan_id, reference) VALUES (?, ?, ?, ?)",
-                                    ("2024-06-15", "payment", loan_id, key)).lastrowid
-            conn.executemany("INSERT INTO posting (entry_id, account_code, loan_id, amount) VALUES (?, ?, ?, ?)",
-                             [(entry_id, "1000", loan_id, 112_500), (entry_id, "1100", loan_id, -100_000),
-                              (entry_id, "4000", loan_id, -12_500)])
-            conn.execute("INSERT INTO payment VALUES (?, ?, ?, ?, ?, ?)",
-                         (f"p{count:023d}", key, loan_id, "2024-06-15", 112_500, entry_id))
+            entry_id = conn.execute(
+                "INSERT INTO entry (occurred_on, kind, loan_id, reference) VALUES (?, ?, ?, ?)",
+                ("2024-06-15", "payment", loan_id, key),
+            ).lastrowid
+            conn.executemany(
+                "INSERT INTO posting (entry_id, account_code, loan_id, amount) VALUES (?, ?, ?, ?)",
+                [
+                    (entry_id, "1000", loan_id, 112_500),
+                    (entry_id, "1100", loan_id, -100_000),
+                    (entry_id, "4000", loan_id, -12_500),
+                ],
+            )
+            conn.execute(
+                "INSERT INTO payment VALUES (?, ?, ?, ?, ?, ?)",
+                (f"p{count:023d}", key, loan_id, "2024-06-15", 112_500, entry_id),
+            )
             conn.execute("COMMIT")
             count += 1
         if done:
@@ -524,14 +601,21 @@ def run_sqlite_anchor(path: str, loans: int, seconds: float, tag: str) -> dict[s
     machine = cpu_delta(before, machine_cpu())
     conn.close()
     remove_sqlite(path)
-    return {"tps": count / wall if wall > 0 else float("nan"), "transactions": count, "wall_s": wall,
-            "machine": machine, "exhausted": not done}
+    return {
+        "tps": count / wall if wall > 0 else float("nan"),
+        "transactions": count,
+        "wall_s": wall,
+        "machine": machine,
+        "exhausted": not done,
+    }
 
 
 def print_anchor(run: dict[str, Any], when: str) -> None:
-    print(f"raw sqlite3 anchor ({when}): {run['transactions']:,} transactions in {run['wall_s']:.2f} s = "
-          f"{run['tps']:,.1f}/s; {cpu_note(run['machine'], run['transactions'])}"
-          + ("; NOTE: ran out of rows, use more --loans" if run["exhausted"] else ""))
+    print(
+        f"raw sqlite3 anchor ({when}): {run['transactions']:,} transactions in {run['wall_s']:.2f} s = "
+        f"{run['tps']:,.1f}/s; {cpu_note(run['machine'], run['transactions'])}"
+        + ("; NOTE: ran out of rows, use more --loans" if run["exhausted"] else "")
+    )
 
 
 def remove_sqlite(path: str) -> None:
@@ -560,8 +644,12 @@ def filesystem_of(path: str) -> str:
 
 
 def describe(label: str, run: dict[str, Any], check: tuple[int, int] | None) -> list[str]:
-    lines = [(f"{label}: {run['ok']:,} payments acknowledged in {run['wall_s']:.2f} s = {run['per_s']:,.1f}/s; "
-              f"latency p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms; errors: {run['errors'] or 0}")]
+    lines = [
+        (
+            f"{label}: {run['ok']:,} payments acknowledged in {run['wall_s']:.2f} s = {run['per_s']:,.1f}/s; "
+            f"latency p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms; errors: {run['errors'] or 0}"
+        )
+    ]
     per = 1000 / run["ok"] if run["ok"] else float("nan")
     cpu = f"  {cpu_note(run['machine'], run['ok'])}; client Python CPU {run['client_cpu_s'] * per:.2f} ms/payment"
     if run["backend_cpu_s"] is not None:
@@ -570,13 +658,17 @@ def describe(label: str, run: dict[str, Any], check: tuple[int, int] | None) -> 
     if run["first_errors"]:
         lines.append(f"  first errors: {run['first_errors']}")
     if run["exhausted"]:
-        lines.append(f"  NOTE: {run['exhausted']} of {run['clients']} client(s) ran out of payments before the "
-                     "deadline (payments/s is still acknowledged / wall time); use more --loans")
+        lines.append(
+            f"  NOTE: {run['exhausted']} of {run['clients']} client(s) ran out of payments before the "
+            "deadline (payments/s is still acknowledged / wall time); use more --loans"
+        )
     if check is not None:
         stored, unbalanced = check
         verdict = "ok" if stored == run["ok"] and unbalanced == 0 else "MISMATCH"
-        lines.append(f"  check: {stored:,} payments stored for {run['ok']:,} acknowledged; "
-                     f"unbalanced journal entries: {unbalanced} -> {verdict}")
+        lines.append(
+            f"  check: {stored:,} payments stored for {run['ok']:,} acknowledged; "
+            f"unbalanced journal entries: {unbalanced} -> {verdict}"
+        )
     return lines
 
 
@@ -600,12 +692,16 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     rows: list[tuple[str, str, float | None, float | None, str]] = []
 
-    print(f"ledger_post: {seconds:g} s per timed phase, {loans:,} loans per engine, {CLIENTS} clients on PostgreSQL, "
-          f"{os.cpu_count()} CPU cores")
+    print(
+        f"ledger_post: {seconds:g} s per timed phase, {loans:,} loans per engine, {CLIENTS} clients on PostgreSQL, "
+        f"{os.cpu_count()} CPU cores"
+    )
     load = background_load()
     if load is not None:
-        print(f"machine load before the run: {100 * load:.0f} % of {os.cpu_count()} cores busy"
-              + ("  WARNING: something else is running; the figures below are disturbed" if load > 0.10 else ""))
+        print(
+            f"machine load before the run: {100 * load:.0f} % of {os.cpu_count()} cores busy"
+            + ("  WARNING: something else is running; the figures below are disturbed" if load > 0.10 else "")
+        )
     ids = [f"u{i:07d}" for i in range(loans)]
     try:
         from creditmesh.ledger import Ledger
@@ -617,11 +713,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             drop_databases()
             pg_admin([f"CREATE DATABASE {LEDGER_DB}", f"CREATE DATABASE {PGBENCH_DB}"])
-            fsync, sync_commit, version = (r[0] for r in pg_admin(["SHOW fsync", "SHOW synchronous_commit",
-                                                                    "SHOW server_version"]))
-            print(f"PostgreSQL {version} at {PG_HOST}:{PG_PORT}: fsync = {fsync}, synchronous_commit = {sync_commit}")
+            fsync, sync_commit, version = (
+                r[0] for r in pg_admin(["SHOW fsync", "SHOW synchronous_commit", "SHOW server_version"])
+            )
+            print(
+                f"PostgreSQL {version} at {PG_HOST}:{PG_PORT}: fsync = {fsync}, synchronous_commit = {sync_commit}"
+            )
             if fsync != "on" or sync_commit != "on":
-                print("WARNING: the goal is stated for fsync on and synchronous commits; the figures below are not it")
+                print(
+                    "WARNING: the goal is stated for fsync on and synchronous commits; the figures below are not it"
+                )
 
             init_pgbench()
             pgbench = [run_pgbench(seconds)]
@@ -631,43 +732,79 @@ def main(argv: list[str] | None = None) -> int:
             groups = max(1, math.ceil(seconds * CONTENDED_CAPACITY_PER_S / (CONTENDED_LOANS * TENOR)))
             booked = book_loans(pg_url, "u", loans, TENOR, args.setup_processes)
             booked_c = book_loans(pg_url, "c", groups * CONTENDED_LOANS, TENOR, args.setup_processes)
-            print(f"set-up (not timed): booked {loans:,} loans x {TENOR} months in {booked:.1f} s "
-                  f"({loans / booked:,.0f} loans/s, {args.setup_processes} processes) and {groups} set(s) of "
-                  f"{CONTENDED_LOANS} loans for the contended phase in {booked_c:.1f} s")
+            print(
+                f"set-up (not timed): booked {loans:,} loans x {TENOR} months in {booked:.1f} s "
+                f"({loans / booked:,.0f} loans/s, {args.setup_processes} processes) and {groups} set(s) of "
+                f"{CONTENDED_LOANS} loans for the contended phase in {booked_c:.1f} s"
+            )
 
             pg_admin(["CHECKPOINT"])
-            run = run_clients(pg_url, [{"kind": "own", "loan_ids": ids[k::CLIENTS]} for k in range(CLIENTS)], "pg", seconds)
-            for line in describe(f"creditmesh PostgreSQL, {CLIENTS} clients on disjoint loans", run,
-                                 check_ledger(pg_url, "pg")):
+            run = run_clients(
+                pg_url, [{"kind": "own", "loan_ids": ids[k::CLIENTS]} for k in range(CLIENTS)], "pg", seconds
+            )
+            for line in describe(
+                f"creditmesh PostgreSQL, {CLIENTS} clients on disjoint loans", run, check_ledger(pg_url, "pg")
+            ):
                 print(line)
             pgbench.append(run_pgbench(seconds))
             print_pgbench(pgbench[1], "after")
             pg_anchor = statistics.fmean(p["tps"] for p in pgbench)
             print(f"pgbench anchor (mean of the two runs): {pg_anchor:,.1f} tps")
             pg_rate = run["per_s"]
-            results.append(result_row("payments_per_s_postgresql", "1/s", round(pg_rate, 1), goal=GOAL,
-                                      anchor=round(pg_anchor, 1), anchor_name=PG_ANCHOR))
+            results.append(
+                result_row(
+                    "payments_per_s_postgresql",
+                    "1/s",
+                    round(pg_rate, 1),
+                    goal=GOAL,
+                    anchor=round(pg_anchor, 1),
+                    anchor_name=PG_ANCHOR,
+                )
+            )
             rows.append(("PostgreSQL", PG_ANCHOR, pg_anchor, pg_rate, GOAL))
 
-            contended_groups = [[f"c{g * CONTENDED_LOANS + i:07d}" for i in range(CONTENDED_LOANS)] for g in range(groups)]
+            contended_groups = [
+                [f"c{g * CONTENDED_LOANS + i:07d}" for i in range(CONTENDED_LOANS)] for g in range(groups)
+            ]
             pg_admin(["CHECKPOINT"])
             spec = {"kind": "shared", "groups": contended_groups, "clients": CLIENTS}
             run_c = run_clients(pg_url, [spec] * CLIENTS, "pgc", seconds)
-            for line in describe(f"creditmesh PostgreSQL, contended: {CLIENTS} clients on the same {CONTENDED_LOANS} "
-                                 "loans at a time", run_c, check_ledger(pg_url, "pgc")):
+            for line in describe(
+                f"creditmesh PostgreSQL, contended: {CLIENTS} clients on the same {CONTENDED_LOANS} "
+                "loans at a time",
+                run_c,
+                check_ledger(pg_url, "pgc"),
+            ):
                 print(line)
-            results.append(result_row("payments_per_s_postgresql_contended", "1/s", round(run_c["per_s"], 1),
-                                      goal="informational", anchor=round(pg_anchor, 1), anchor_name=PG_ANCHOR))
-            rows.append(("PostgreSQL, contended (same 50 loans)", PG_ANCHOR, pg_anchor, run_c["per_s"],
-                         "informational"))
+            results.append(
+                result_row(
+                    "payments_per_s_postgresql_contended",
+                    "1/s",
+                    round(run_c["per_s"], 1),
+                    goal="informational",
+                    anchor=round(pg_anchor, 1),
+                    anchor_name=PG_ANCHOR,
+                )
+            )
+            rows.append(
+                (
+                    "PostgreSQL, contended (same 50 loans)",
+                    PG_ANCHOR,
+                    pg_anchor,
+                    run_c["per_s"],
+                    "informational",
+                )
+            )
 
         # --- SQLite ----------------------------------------------------------------------------------
         print(f"SQLite {sqlite3.sqlite_version}: files in {sqlite_dir} ({filesystem_of(sqlite_dir)})")
         sqlite_url = f"sqlite:///{sqlite_path}"
         Ledger.connect(sqlite_url).close()
         booked_s = book_loans(sqlite_url, "u", loans, TENOR, 1)
-        print(f"set-up (not timed): booked {loans:,} loans on SQLite in {booked_s:.1f} s "
-              f"({loans / booked_s:,.0f} loans/s, 1 process)")
+        print(
+            f"set-up (not timed): booked {loans:,} loans on SQLite in {booked_s:.1f} s "
+            f"({loans / booked_s:,.0f} loans/s, 1 process)"
+        )
         anchors = [run_sqlite_anchor(anchor_path, loans, seconds, "before")]
         print_anchor(anchors[0], "before")
         run_s = run_clients(sqlite_url, [{"kind": "own", "loan_ids": ids}], "sq", seconds)
@@ -677,8 +814,16 @@ def main(argv: list[str] | None = None) -> int:
         print_anchor(anchors[1], "after")
         sqlite_anchor = statistics.fmean(a["tps"] for a in anchors)
         print(f"raw sqlite3 anchor (mean of the two runs): {sqlite_anchor:,.1f}/s")
-        results.append(result_row("payments_per_s_sqlite", "1/s", round(run_s["per_s"], 1), goal=GOAL,
-                                  anchor=round(sqlite_anchor, 1), anchor_name=SQLITE_ANCHOR))
+        results.append(
+            result_row(
+                "payments_per_s_sqlite",
+                "1/s",
+                round(run_s["per_s"], 1),
+                goal=GOAL,
+                anchor=round(sqlite_anchor, 1),
+                anchor_name=SQLITE_ANCHOR,
+            )
+        )
         rows.append(("SQLite (WAL)", SQLITE_ANCHOR, sqlite_anchor, run_s["per_s"], GOAL))
         load = background_load()
         if load is not None:
@@ -694,17 +839,32 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     table = Table(title=f"Payments per second vs anchor ({seconds:g} s per phase, {loans:,} loans)")
-    for column, justify in (("engine", "left"), ("anchor", "left"), ("anchor TPS", "right"),
-                            ("creditmesh payments/s", "right"), ("ratio", "right"), ("goal", "left"),
-                            ("result", "left")):
+    for column, justify in (
+        ("engine", "left"),
+        ("anchor", "left"),
+        ("anchor TPS", "right"),
+        ("creditmesh payments/s", "right"),
+        ("ratio", "right"),
+        ("goal", "left"),
+        ("result", "left"),
+    ):
         table.add_column(column, justify=justify)
     for engine, anchor_name, anchor_tps, rate, goal in rows:
         ratio = rate / anchor_tps if anchor_tps else float("nan")
-        verdict = "-" if goal != GOAL else ("[green]met[/green]" if ratio >= GOAL_RATIO else "[red]not met[/red]")
-        table.add_row(engine, anchor_name, f"{anchor_tps:,.1f}", f"{rate:,.1f}", f"{ratio:.2f}", goal, verdict)
+        verdict = (
+            "-" if goal != GOAL else ("[green]met[/green]" if ratio >= GOAL_RATIO else "[red]not met[/red]")
+        )
+        table.add_row(
+            engine, anchor_name, f"{anchor_tps:,.1f}", f"{rate:,.1f}", f"{ratio:.2f}", goal, verdict
+        )
     console.print(table)
-    results.sort(key=lambda r: ["payments_per_s_postgresql", "payments_per_s_sqlite",
-                                "payments_per_s_postgresql_contended"].index(r["name"]))
+    results.sort(
+        key=lambda r: [
+            "payments_per_s_postgresql",
+            "payments_per_s_sqlite",
+            "payments_per_s_postgresql_contended",
+        ].index(r["name"])
+    )
     print_json_line(BENCHMARK, results)
     return 0
 

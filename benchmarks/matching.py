@@ -30,8 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, print_json_line, result_row  # noqa: E402
 from _matching_data import approved_day, institutions  # noqa: E402
 
-from creditmesh.matching import (OnlineMatcher, allocate_day, allocations_table, applications_from_frame,  # noqa: E402
-                                 build_problem, load_partners, revenue_by_funding_model, route)
+from creditmesh.matching import (  # noqa: E402
+    OnlineMatcher,
+    allocate_day,
+    allocations_table,
+    applications_from_frame,
+    build_problem,
+    load_partners,
+    revenue_by_funding_model,
+    route,
+)
 
 SMALL, LARGE = 10_000, 100_000
 DAYS_PER_MONTH = 30
@@ -52,13 +60,22 @@ def dense_anchor(problem) -> tuple[float, float]:
     columns = np.arange(n * m)
     app_of, partner_of = columns // m, columns % m
     grade_of = problem.applications.grade.astype(np.int64)[app_of]
-    rows = [sp.csr_matrix((np.ones(n * m), (app_of, columns)), shape=(n, n * m)),
-            sp.csr_matrix((amount[app_of], (partner_of, columns)), shape=(m, n * m)),
-            sp.csr_matrix((amount[app_of], (partner_of * 7 + grade_of, columns)), shape=(m * 7, n * m))]
-    bounds_rhs = np.concatenate([np.ones(n), problem.capacity_minor, problem.grade_limit_minor.reshape(-1)]).astype(float)
+    rows = [
+        sp.csr_matrix((np.ones(n * m), (app_of, columns)), shape=(n, n * m)),
+        sp.csr_matrix((amount[app_of], (partner_of, columns)), shape=(m, n * m)),
+        sp.csr_matrix((amount[app_of], (partner_of * 7 + grade_of, columns)), shape=(m * 7, n * m)),
+    ]
+    bounds_rhs = np.concatenate(
+        [np.ones(n), problem.capacity_minor, problem.grade_limit_minor.reshape(-1)]
+    ).astype(float)
     started = time.perf_counter()
-    answer = linprog(cost, A_ub=sp.vstack(rows).tocsr(), b_ub=bounds_rhs, bounds=np.column_stack([np.zeros(n * m), upper]),
-                     method="highs")
+    answer = linprog(
+        cost,
+        A_ub=sp.vstack(rows).tocsr(),
+        b_ub=bounds_rhs,
+        bounds=np.column_stack([np.zeros(n * m), upper]),
+        method="highs",
+    )
     seconds = time.perf_counter() - started
     if answer.status != 0:
         raise RuntimeError(f"the dense LP failed: {answer.message}")
@@ -78,23 +95,39 @@ def main() -> None:
 
     # -- 10,000 × 160: the anchor, the exact LP, creditmesh ------------------------------------------
     small = day_problem(SMALL, 1, partners)
-    print(f"\n{SMALL:,} applications × {len(partners)} partners: {len(small.pairs):,} eligible pairs "
-          f"({len(small.pairs) / (SMALL * len(partners)):.0%} of the dense grid)")
+    print(
+        f"\n{SMALL:,} applications × {len(partners)} partners: {len(small.pairs):,} eligible pairs "
+        f"({len(small.pairs) / (SMALL * len(partners)):.0%} of the dense grid)"
+    )
     started = time.perf_counter()
     ours_small = allocate_day(day_problem(SMALL, 1, partners))
     ours_small_s = time.perf_counter() - started
     exact = allocate_day(small, full=True)
-    print(f"  exact sparse LP (highspy, every eligible pair): {exact.seconds:.1f} s, LP optimum {exact.lp_objective:,.0f}")
-    print(f"  creditmesh allocate_day (build included): {ours_small_s:.1f} s, integer objective {ours_small.objective:,.0f}, "
-          f"gap to the LP optimum {ours_small.gap(exact.lp_objective):.3%}; {ours_small.stats}")
+    print(
+        f"  exact sparse LP (highspy, every eligible pair): {exact.seconds:.1f} s, LP optimum {exact.lp_objective:,.0f}"
+    )
+    print(
+        f"  creditmesh allocate_day (build included): {ours_small_s:.1f} s, integer objective {ours_small.objective:,.0f}, "
+        f"gap to the LP optimum {ours_small.gap(exact.lp_objective):.3%}; {ours_small.stats}"
+    )
     anchor_s, anchor_obj = dense_anchor(small)
-    print(f"  anchor dense LP (scipy linprog highs): {anchor_s:.1f} s, optimum {anchor_obj:,.0f} "
-          f"(equal to the sparse LP: {abs(anchor_obj - exact.lp_objective) / exact.lp_objective:.1e} apart)")
+    print(
+        f"  anchor dense LP (scipy linprog highs): {anchor_s:.1f} s, optimum {anchor_obj:,.0f} "
+        f"(equal to the sparse LP: {abs(anchor_obj - exact.lp_objective) / exact.lp_objective:.1e} apart)"
+    )
     print(f"  speed-up over the anchor: {anchor_s / ours_small_s:.1f}x")
     results += [
-        result_row("allocate_10k_seconds", "s", round(ours_small_s, 2), anchor=round(anchor_s, 2),
-                   anchor_name="scipy linprog(highs) dense LP 10,000 x 160", goal="faster than the anchor"),
-        result_row("gap_10k_vs_exact_lp", "%", round(100 * ours_small.gap(exact.lp_objective), 3), goal="<= 0.5 %"),
+        result_row(
+            "allocate_10k_seconds",
+            "s",
+            round(ours_small_s, 2),
+            anchor=round(anchor_s, 2),
+            anchor_name="scipy linprog(highs) dense LP 10,000 x 160",
+            goal="faster than the anchor",
+        ),
+        result_row(
+            "gap_10k_vs_exact_lp", "%", round(100 * ours_small.gap(exact.lp_objective), 3), goal="<= 0.5 %"
+        ),
     ]
 
     # -- 100,000 × 160 ----------------------------------------------------------------------------------
@@ -103,10 +136,14 @@ def main() -> None:
     build_s = time.perf_counter() - started
     batch = allocate_day(today)
     batch_s = time.perf_counter() - started
-    print(f"\n{LARGE:,} applications × {len(partners)} partners: {len(today.pairs):,} eligible pairs; build {build_s:.1f} s, "
-          f"allocate_day {batch.seconds:.1f} s, end to end {batch_s:.1f} s")
-    print(f"  integer objective {batch.objective:,.0f}; dual bound {batch.bound:,.0f}; gap to the bound {batch.gap(batch.bound):.3%} "
-          f"(the LP optimum lies between: the gap to it is at most this); allocated {batch.allocated:,}; {batch.stats}")
+    print(
+        f"\n{LARGE:,} applications × {len(partners)} partners: {len(today.pairs):,} eligible pairs; build {build_s:.1f} s, "
+        f"allocate_day {batch.seconds:.1f} s, end to end {batch_s:.1f} s"
+    )
+    print(
+        f"  integer objective {batch.objective:,.0f}; dual bound {batch.bound:,.0f}; gap to the bound {batch.gap(batch.bound):.3%} "
+        f"(the LP optimum lies between: the gap to it is at most this); allocated {batch.allocated:,}; {batch.stats}"
+    )
     table = allocations_table(today, batch)
     revenue = revenue_by_funding_model(table)
     print(revenue.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
@@ -116,17 +153,29 @@ def main() -> None:
     arrival = np.random.default_rng(4).permutation(LARGE)
     greedy = route(today, order=arrival)
     priced = route(today, prices=yesterday.prices, order=arrival)
-    print(f"\nonline routers, random arrival order: greedy {greedy.objective:,.0f} (gap {greedy.gap(batch.bound):.2%} to the bound, "
-          f"{greedy.gap(batch.objective):.2%} to the batch), dual-price {priced.objective:,.0f} (gap {priced.gap(batch.bound):.2%}, "
-          f"{priced.gap(batch.objective):.2%} to the batch); {greedy.seconds:.1f} s and {priced.seconds:.1f} s for the day")
+    print(
+        f"\nonline routers, random arrival order: greedy {greedy.objective:,.0f} (gap {greedy.gap(batch.bound):.2%} to the bound, "
+        f"{greedy.gap(batch.objective):.2%} to the batch), dual-price {priced.objective:,.0f} (gap {priced.gap(batch.bound):.2%}, "
+        f"{priced.gap(batch.objective):.2%} to the batch); {greedy.seconds:.1f} s and {priced.seconds:.1f} s for the day"
+    )
     results += [
         result_row("allocate_100k_seconds", "s", round(batch_s, 2), goal="< 60 s"),
-        result_row("gap_100k_vs_dual_bound", "%", round(100 * batch.gap(batch.bound), 3), goal="<= 0.5 % of the LP optimum"),
+        result_row(
+            "gap_100k_vs_dual_bound",
+            "%",
+            round(100 * batch.gap(batch.bound), 3),
+            goal="<= 0.5 % of the LP optimum",
+        ),
         result_row("dual_bound_100k", "minor units", round(batch.bound, 0)),
-        result_row("online_dual_price_gap_vs_bound", "%", round(100 * priced.gap(batch.bound), 3), goal="<= 3 %"),
+        result_row(
+            "online_dual_price_gap_vs_bound", "%", round(100 * priced.gap(batch.bound), 3), goal="<= 3 %"
+        ),
         result_row("online_greedy_gap_vs_bound", "%", round(100 * greedy.gap(batch.bound), 3)),
-        result_row("platform_service_volume_share", "fraction",
-                   round(float(revenue.set_index("funding_model").loc["platform_service", "volume_share"]), 4)),
+        result_row(
+            "platform_service_volume_share",
+            "fraction",
+            round(float(revenue.set_index("funding_model").loc["platform_service", "volume_share"]), 4),
+        ),
     ]
 
     # -- online matching of one application -----------------------------------------------------------
@@ -143,11 +192,15 @@ def main() -> None:
         cpu[k] = (time.thread_time_ns() - c) / 1e3
     p50, p99 = np.percentile(latencies, [50, 99])
     cpu50, cpu99 = np.percentile(cpu, [50, 99])
-    print(f"\nonline matching of one application: wall clock p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {latencies.max():.0f} µs; "
-          f"thread CPU time p50 {cpu50:.0f} µs, p99 {cpu99:.0f} µs, over {len(rows):,} applications")
-    results += [result_row("online_match_p99_us", "us", round(float(p99), 1), goal="< 1000 us"),
-                result_row("online_match_p50_us", "us", round(float(p50), 1)),
-                result_row("online_match_cpu_p99_us", "us", round(float(cpu99), 1))]
+    print(
+        f"\nonline matching of one application: wall clock p50 {p50:.0f} µs, p99 {p99:.0f} µs, max {latencies.max():.0f} µs; "
+        f"thread CPU time p50 {cpu50:.0f} µs, p99 {cpu99:.0f} µs, over {len(rows):,} applications"
+    )
+    results += [
+        result_row("online_match_p99_us", "us", round(float(p99), 1), goal="< 1000 us"),
+        result_row("online_match_p50_us", "us", round(float(p50), 1)),
+        result_row("online_match_cpu_p99_us", "us", round(float(cpu99), 1)),
+    ]
     print(f"load average at the end {load_average()}")
     print_json_line("matching", results)
 

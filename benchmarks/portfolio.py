@@ -64,9 +64,13 @@ def _chunk(rng: np.random.Generator, first_loan: int, n_loans: int, n_borrowers:
     from creditmesh import schema
 
     tenor = rng.choice(TENORS, size=n_loans, p=TENOR_P)
-    orig = START + rng.integers(0, int((end - START).astype(np.int64)) + 1, size=n_loans).astype("timedelta64[D]")
+    orig = START + rng.integers(0, int((end - START).astype(np.int64)) + 1, size=n_loans).astype(
+        "timedelta64[D]"
+    )
     seconds = rng.integers(0, 86_400, size=n_loans).astype("timedelta64[s]")
-    principal = (np.exp(rng.normal(np.log(300_000), 0.6, size=n_loans)) // 100 * 100).astype(np.int64) + 10_000
+    principal = (np.exp(rng.normal(np.log(300_000), 0.6, size=n_loans)) // 100 * 100).astype(
+        np.int64
+    ) + 10_000
     borrower = rng.integers(0, n_borrowers, size=n_loans)
     model = rng.choice(len(MODELS), size=n_loans, p=MODEL_P)
     numbers = np.arange(first_loan, first_loan + n_loans)
@@ -83,8 +87,10 @@ def _chunk(rng: np.random.Generator, first_loan: int, n_loans: int, n_borrowers:
             "apr": np.full(n_loans, 0.18),
             "tenor_months": tenor.astype(np.int16),
             "schedule": pa.array(np.where(rng.random(n_loans) < 0.5, "equal_principal", "equal_installment")),
-            "originated_at": pa.array((orig.astype("datetime64[s]") + seconds).astype("datetime64[us]"),
-                                      pa.timestamp("us", tz="UTC")),
+            "originated_at": pa.array(
+                (orig.astype("datetime64[s]") + seconds).astype("datetime64[us]"),
+                pa.timestamp("us", tz="UTC"),
+            ),
             "repeat_borrower": np.zeros(n_loans, dtype=bool),
         },
         schema=schema.table("loans").arrow_schema(),
@@ -134,12 +140,16 @@ def _people(rng: np.random.Generator, n_borrowers: int):
 
     numbers = np.arange(n_borrowers)
     # registered (and approved a day later) in the 400 days before the first origination: never after a loan
-    registered = (START - 401 + rng.integers(0, 400, size=n_borrowers).astype("timedelta64[D]")).astype("datetime64[us]")
+    registered = (START - 401 + rng.integers(0, 400, size=n_borrowers).astype("timedelta64[D]")).astype(
+        "datetime64[us]"
+    )
     borrowers = pa.table(
         {
             "borrower_id": _ids("B", numbers),
             "registered_at": pa.array(registered, pa.timestamp("us", tz="UTC")),
-            "channel": pa.array(np.array(["app", "embedded", "partner", "offline"])[rng.integers(0, 4, n_borrowers)]),
+            "channel": pa.array(
+                np.array(["app", "embedded", "partner", "offline"])[rng.integers(0, 4, n_borrowers)]
+            ),
             "region": pa.array(np.full(n_borrowers, "east")),
             "birth_year": rng.integers(1960, 2004, size=n_borrowers).astype(np.int16),
         },
@@ -152,7 +162,9 @@ def _people(rng: np.random.Generator, n_borrowers: int):
             "application_id": _ids("LA", numbers),
             "limit_minor": np.full(n_borrowers, 2_000_000),
             "apr": np.full(n_borrowers, 0.18),
-            "opened_at": pa.array(registered + np.timedelta64(86_400_000_000, "us"), pa.timestamp("us", tz="UTC")),
+            "opened_at": pa.array(
+                registered + np.timedelta64(86_400_000_000, "us"), pa.timestamp("us", tz="UTC")
+            ),
             "status": pa.array(np.full(n_borrowers, "active")),
             "last_adjusted_at": pa.nulls(n_borrowers, pa.timestamp("us", tz="UTC")),
         },
@@ -213,8 +225,10 @@ def build(rows: int, seed: int, console) -> tuple[Path, Path]:
         written += installments.num_rows
         first_loan += n_loans
         chunk += 1
-        console.print(f"  chunk {chunk}: {written:,} installments, {first_loan:,} loans "
-                      f"({time.perf_counter() - started:.0f} s)")
+        console.print(
+            f"  chunk {chunk}: {written:,} installments, {first_loan:,} loans "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
     for writer in writers.values():
         writer.close()
     (folder / "DONE").write_text(f"{written}\n")
@@ -251,7 +265,11 @@ def pandas_series(folder: Path):
     reference = ReferenceBook(tables)
     frame = reference.series(periods("month", dt.date(2022, 1, 1), END), observed_until=END)
     after = resource.getrusage(resource.RUSAGE_SELF)
-    return frame, time.perf_counter() - started, (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
+    return (
+        frame,
+        time.perf_counter() - started,
+        (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime),
+    )
 
 
 def compare(ours, theirs) -> int:
@@ -272,13 +290,19 @@ def compare(ours, theirs) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000_000, help="installment rows of the full book")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-gb", type=float, default=12.0, help="DuckDB memory_limit")
-    parser.add_argument("--pandas-full", action="store_true", help="also try the pandas reference at full size")
-    parser.add_argument("--no-pandas", action="store_true", help="time DuckDB only (a re-run when the machine is quiet)")
+    parser.add_argument(
+        "--pandas-full", action="store_true", help="also try the pandas reference at full size"
+    )
+    parser.add_argument(
+        "--no-pandas", action="store_true", help="time DuckDB only (a re-run when the machine is quiet)"
+    )
     parser.add_argument("--pandas-memory-gb", type=float, default=14.0)
     parser.add_argument("--child-pandas", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -298,52 +322,108 @@ def main() -> None:
     folder, slice_folder = build(args.rows, args.seed, console)
 
     full, full_s, full_rows, full_cpu = duckdb_series(folder, args.threads, args.memory_gb)
-    console.print(f"DuckDB, full book: {full_rows:,} installments, {len(full)} months in {full_s:.1f} s wall, "
-                  f"{full_cpu:.1f} s CPU ({full_cpu / args.threads:.1f} s on {args.threads} free cores; "
-                  f"load {load_average()})")
+    console.print(
+        f"DuckDB, full book: {full_rows:,} installments, {len(full)} months in {full_s:.1f} s wall, "
+        f"{full_cpu:.1f} s CPU ({full_cpu / args.threads:.1f} s on {args.threads} free cores; "
+        f"load {load_average()})"
+    )
     small, small_s, small_rows, small_cpu = duckdb_series(slice_folder, args.threads, args.memory_gb)
-    console.print(f"DuckDB, slice: {small_rows:,} installments in {small_s:.2f} s wall, {small_cpu:.1f} s CPU")
+    console.print(
+        f"DuckDB, slice: {small_rows:,} installments in {small_s:.2f} s wall, {small_cpu:.1f} s CPU"
+    )
     if args.no_pandas:
-        print_json_line("portfolio", [
-            {**result_row("monthly_series_full_s", "s", round(full_s, 2), goal="< 60 s for 100M installments, 2 cores",
-                          anchor_name="the goal"), "installments": full_rows, "months": len(full),
-             "cpu_s": round(full_cpu, 1), "load_average_end": load_average()},
-            {**result_row("monthly_series_slice_s", "s", round(small_s, 3)), "cpu_s": round(small_cpu, 1)},
-        ])
+        print_json_line(
+            "portfolio",
+            [
+                {
+                    **result_row(
+                        "monthly_series_full_s",
+                        "s",
+                        round(full_s, 2),
+                        goal="< 60 s for 100M installments, 2 cores",
+                        anchor_name="the goal",
+                    ),
+                    "installments": full_rows,
+                    "months": len(full),
+                    "cpu_s": round(full_cpu, 1),
+                    "load_average_end": load_average(),
+                },
+                {
+                    **result_row("monthly_series_slice_s", "s", round(small_s, 3)),
+                    "cpu_s": round(small_cpu, 1),
+                },
+            ],
+        )
         return
     reference, pandas_s, pandas_cpu = pandas_series(slice_folder)
     mismatches = compare(small, reference)
     ratio = pandas_s / small_s
-    console.print(f"pandas reference, slice: {pandas_s:.1f} s wall, {pandas_cpu:.1f} s CPU ({ratio:.1f}x DuckDB's "
-                  f"wall time, {pandas_cpu / small_cpu:.1f}x its CPU time); cells that differ: {mismatches}")
+    console.print(
+        f"pandas reference, slice: {pandas_s:.1f} s wall, {pandas_cpu:.1f} s CPU ({ratio:.1f}x DuckDB's "
+        f"wall time, {pandas_cpu / small_cpu:.1f}x its CPU time); cells that differ: {mismatches}"
+    )
     console.print(full.tail(3).T.to_string())
 
     pandas_full, outcome = None, None
     if args.pandas_full:
         child = subprocess.run(
-            [sys.executable, __file__, "--child-pandas", str(folder), "--pandas-memory-gb", str(args.pandas_memory_gb)],
-            capture_output=True, text=True,
+            [
+                sys.executable,
+                __file__,
+                "--child-pandas",
+                str(folder),
+                "--pandas-memory-gb",
+                str(args.pandas_memory_gb),
+            ],
+            capture_output=True,
+            text=True,
         )
         lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
         outcome = json.loads(lines[-1]) if lines else {"failed": child.stderr.strip().splitlines()[-1:]}
         console.print(f"pandas reference, full book (capped at {args.pandas_memory_gb:g} GB): {outcome}")
         pandas_full = outcome.get("seconds")
     else:
-        console.print("pandas reference at full size: not tried (pass --pandas-full; it runs capped in a child)")
+        console.print(
+            "pandas reference at full size: not tried (pass --pandas-full; it runs capped in a child)"
+        )
 
     console.print(f"peak RSS {peak_rss_bytes() / 2**30:.2f} GB; load average at end: {load_average()}")
     print_json_line(
         "portfolio",
         [
-            {**result_row("monthly_series_full_s", "s", round(full_s, 2), goal="< 60 s for 100M installments, 2 cores",
-                          anchor_name="the goal"), "installments": full_rows, "months": len(full),
-             "cpu_s": round(full_cpu, 1), "load_average_end": load_average()},
-            {**result_row("monthly_series_slice_s", "s", round(small_s, 3), anchor=round(pandas_s, 2),
-                          anchor_name="pandas reference (tests/portfolio/_reference.py)"),
-             "ratio": round(ratio, 1), "cpu_s": round(small_cpu, 1), "anchor_cpu_s": round(pandas_cpu, 1),
-             "installments": small_rows, "cells_differing": mismatches},
-            {**result_row("pandas_full_s", "s", pandas_full, anchor_name="pandas at full size"),
-             "tried": args.pandas_full, "outcome": outcome, "memory_cap_gb": args.pandas_memory_gb},
+            {
+                **result_row(
+                    "monthly_series_full_s",
+                    "s",
+                    round(full_s, 2),
+                    goal="< 60 s for 100M installments, 2 cores",
+                    anchor_name="the goal",
+                ),
+                "installments": full_rows,
+                "months": len(full),
+                "cpu_s": round(full_cpu, 1),
+                "load_average_end": load_average(),
+            },
+            {
+                **result_row(
+                    "monthly_series_slice_s",
+                    "s",
+                    round(small_s, 3),
+                    anchor=round(pandas_s, 2),
+                    anchor_name="pandas reference (tests/portfolio/_reference.py)",
+                ),
+                "ratio": round(ratio, 1),
+                "cpu_s": round(small_cpu, 1),
+                "anchor_cpu_s": round(pandas_cpu, 1),
+                "installments": small_rows,
+                "cells_differing": mismatches,
+            },
+            {
+                **result_row("pandas_full_s", "s", pandas_full, anchor_name="pandas at full size"),
+                "tried": args.pandas_full,
+                "outcome": outcome,
+                "memory_cap_gb": args.pandas_memory_gb,
+            },
         ],
     )
 

@@ -46,17 +46,26 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load_average, make_console, print_json_line, result_row
-from _scoring_data import (DATASETS, SPLIT_SEED, DataError, data_root, load_dataset, load_table, resolve_names,
-                           stratified_folds, stratified_sample)
-
 import numpy as np
 import pandas as pd
+from _common import load_average, make_console, print_json_line, result_row
+from _scoring_data import (
+    DATASETS,
+    SPLIT_SEED,
+    DataError,
+    data_root,
+    load_dataset,
+    load_table,
+    resolve_names,
+    stratified_folds,
+    stratified_sample,
+)
 
 BENCHMARK = "scoring_quality"
 SCORECARD_ANCHORS = ("optbinning", "toad", "scorecardpy")
@@ -74,6 +83,7 @@ class MethodUnavailable(RuntimeError):
 
 
 # --- the methods ---------------------------------------------------------------------------------------
+
 
 def _string_columns(X: pd.DataFrame) -> list[str]:
     return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
@@ -93,8 +103,11 @@ class OptbinningAdapter:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
 
-        binning = BinningProcess(list(X.columns), categorical_variables=_string_columns(X) or None,
-                                 selection_criteria={"iv": {"min": 0.02}})
+        binning = BinningProcess(
+            list(X.columns),
+            categorical_variables=_string_columns(X) or None,
+            selection_criteria={"iv": {"min": 0.02}},
+        )
         self.model = make_pipeline(binning, LogisticRegression()).fit(X, y)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
@@ -133,7 +146,9 @@ class CreditmeshAdapter:
         try:
             import creditmesh.scoring as scoring
         except ImportError as error:
-            raise MethodUnavailable(f"not available: creditmesh.scoring cannot be imported ({error})") from error
+            raise MethodUnavailable(
+                f"not available: creditmesh.scoring cannot be imported ({error})"
+            ) from error
         if not hasattr(scoring, class_name):
             raise MethodUnavailable(f"not available: creditmesh.scoring has no {class_name}")
         self.factory = getattr(scoring, class_name)
@@ -174,17 +189,21 @@ class Method:
     make: Callable[[float], Any]
 
 
-METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("optbinning", "scorecard", True, lambda timeout: OptbinningAdapter()),
-    Method("toad", "scorecard", True, lambda timeout: WorkerAdapter("toad", timeout)),
-    Method("scorecardpy", "scorecard", True, lambda timeout: WorkerAdapter("scorecardpy", timeout)),
-    Method("lightgbm_default", "gbm", True, lambda timeout: LightGBMDefaultAdapter()),
-    Method("creditmesh_scorecard", "scorecard", False, lambda timeout: CreditmeshAdapter("Scorecard")),
-    Method("creditmesh_gbm", "gbm", False, lambda timeout: CreditmeshAdapter("GBMClassifier")),
-)}
+METHODS: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method("optbinning", "scorecard", True, lambda timeout: OptbinningAdapter()),
+        Method("toad", "scorecard", True, lambda timeout: WorkerAdapter("toad", timeout)),
+        Method("scorecardpy", "scorecard", True, lambda timeout: WorkerAdapter("scorecardpy", timeout)),
+        Method("lightgbm_default", "gbm", True, lambda timeout: LightGBMDefaultAdapter()),
+        Method("creditmesh_scorecard", "scorecard", False, lambda timeout: CreditmeshAdapter("Scorecard")),
+        Method("creditmesh_gbm", "gbm", False, lambda timeout: CreditmeshAdapter("GBMClassifier")),
+    )
+}
 
 
 # --- metrics -------------------------------------------------------------------------------------------
+
 
 def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
     """Sum over equal-frequency bins of (bin share) x |mean predicted - observed bad rate|."""
@@ -233,8 +252,14 @@ def _progress(message: str) -> None:
     sys.stderr.flush()
 
 
-def run_method(adapter: Any, method: str, dataset: str, X: pd.DataFrame, y: np.ndarray,
-               folds: list[tuple[np.ndarray, np.ndarray]]) -> Outcome:
+def run_method(
+    adapter: Any,
+    method: str,
+    dataset: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> Outcome:
     from sklearn.metrics import roc_auc_score
 
     outcome = Outcome(dataset, method)
@@ -248,22 +273,29 @@ def run_method(adapter: Any, method: str, dataset: str, X: pd.DataFrame, y: np.n
                 fit_s = float(reported) if reported is not None else time.perf_counter() - started
                 p = np.asarray(adapter.predict_proba(X_test), dtype=float)
             if p.shape != (len(test),) or not np.all(np.isfinite(p)):
-                raise ValueError(f"predict_proba gave shape {p.shape}, {int(np.sum(~np.isfinite(p)))} non-finite")
+                raise ValueError(
+                    f"predict_proba gave shape {p.shape}, {int(np.sum(~np.isfinite(p)))} non-finite"
+                )
         except MethodUnavailable:
             raise
         except Exception as error:  # noqa: BLE001 - a failing method becomes a row saying so
-            outcome.error = f"fold {k}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
+            outcome.error = (
+                f"fold {k}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:200]
+            )
             _progress(f"  {dataset:<18} {method:<21} fold {k}/{len(folds)}: FAILED {outcome.error}")
             return outcome
         outcome.aucs.append(float(roc_auc_score(y[test], p)))
         outcome.fit_s.append(fit_s)
         outcome.eces.append(expected_calibration_error(y[test], p))
-        _progress(f"  {dataset:<18} {method:<21} fold {k}/{len(folds)}: AUC {outcome.aucs[-1]:.4f}  fit {fit_s:8.2f} s"
-                  f"  ECE {outcome.eces[-1]:.4f}")
+        _progress(
+            f"  {dataset:<18} {method:<21} fold {k}/{len(folds)}: AUC {outcome.aucs[-1]:.4f}  fit {fit_s:8.2f} s"
+            f"  ECE {outcome.eces[-1]:.4f}"
+        )
     return outcome
 
 
 # --- goals ---------------------------------------------------------------------------------------------
+
 
 def best_scorecard_anchor(results: dict[str, Outcome]) -> tuple[str | None, float | None]:
     done = [(results[m].auc(), m) for m in SCORECARD_ANCHORS if m in results and results[m].ok]
@@ -284,28 +316,61 @@ def goal_checks(dataset: str, rows: int, results: dict[str, Outcome]) -> list[tu
 
     goal = f"scorecard AUC >= best scorecard anchor - {AUC_TIE}"
     if sc is None or not sc.ok or anchor_auc is None:
-        checks.append((goal, None, missing(sc, "creditmesh_scorecard") if sc is None or not sc.ok else "no scorecard anchor ran"))
+        checks.append(
+            (
+                goal,
+                None,
+                missing(sc, "creditmesh_scorecard") if sc is None or not sc.ok else "no scorecard anchor ran",
+            )
+        )
     else:
-        checks.append((goal, sc.auc() >= anchor_auc - AUC_TIE, f"{sc.auc():.4f} vs {anchor_name} {anchor_auc:.4f}"))
+        checks.append(
+            (goal, sc.auc() >= anchor_auc - AUC_TIE, f"{sc.auc():.4f} vs {anchor_name} {anchor_auc:.4f}")
+        )
 
     ob = results.get("optbinning")
     goal = "scorecard fit time <= 1/5 of optbinning's"
     if sc is None or not sc.ok or ob is None or not ob.ok:
-        checks.append((goal, None, missing(sc, "creditmesh_scorecard") if sc is None or not sc.ok else missing(ob, "optbinning")))
+        checks.append(
+            (
+                goal,
+                None,
+                missing(sc, "creditmesh_scorecard") if sc is None or not sc.ok else missing(ob, "optbinning"),
+            )
+        )
     else:
-        checks.append((goal, sc.fit_mean() <= FIT_RATIO_MAX * ob.fit_mean(),
-                       f"{sc.fit_mean():.3f} s vs optbinning {ob.fit_mean():.3f} s (ratio {sc.fit_mean() / ob.fit_mean():.2f})"))
+        checks.append(
+            (
+                goal,
+                sc.fit_mean() <= FIT_RATIO_MAX * ob.fit_mean(),
+                f"{sc.fit_mean():.3f} s vs optbinning {ob.fit_mean():.3f} s (ratio {sc.fit_mean() / ob.fit_mean():.2f})",
+            )
+        )
 
     lgb = results.get(GBM_ANCHOR)
     goal = "GBM AUC > default LightGBM"
     if gbm is None or not gbm.ok or lgb is None or not lgb.ok:
-        checks.append((goal, None, missing(gbm, "creditmesh_gbm") if gbm is None or not gbm.ok else missing(lgb, GBM_ANCHOR)))
+        checks.append(
+            (
+                goal,
+                None,
+                missing(gbm, "creditmesh_gbm") if gbm is None or not gbm.ok else missing(lgb, GBM_ANCHOR),
+            )
+        )
     else:
         checks.append((goal, gbm.auc() > lgb.auc(), f"{gbm.auc():.4f} vs {lgb.auc():.4f}"))
 
     goal = "GBM AUC >= creditmesh scorecard AUC"
     if gbm is None or not gbm.ok or sc is None or not sc.ok:
-        checks.append((goal, None, missing(gbm, "creditmesh_gbm") if gbm is None or not gbm.ok else missing(sc, "creditmesh_scorecard")))
+        checks.append(
+            (
+                goal,
+                None,
+                missing(gbm, "creditmesh_gbm")
+                if gbm is None or not gbm.ok
+                else missing(sc, "creditmesh_scorecard"),
+            )
+        )
     else:
         checks.append((goal, gbm.auc() >= sc.auc(), f"{gbm.auc():.4f} vs {sc.auc():.4f}"))
 
@@ -326,26 +391,83 @@ def json_rows(dataset: str, rows: int, results: dict[str, Outcome]) -> list[dict
     for method, outcome in results.items():
         spec = METHODS[method]
         if spec.anchor:
-            out.append(result_row(f"auc_{dataset}_{method}", "AUC", None, anchor=_round(outcome.auc()), anchor_name=method))
-            out.append(result_row(f"fit_s_{dataset}_{method}", "s", None, anchor=_round(outcome.fit_mean()), anchor_name=method))
+            out.append(
+                result_row(
+                    f"auc_{dataset}_{method}", "AUC", None, anchor=_round(outcome.auc()), anchor_name=method
+                )
+            )
+            out.append(
+                result_row(
+                    f"fit_s_{dataset}_{method}",
+                    "s",
+                    None,
+                    anchor=_round(outcome.fit_mean()),
+                    anchor_name=method,
+                )
+            )
             if spec.kind == "gbm" and rows >= ECE_MIN_ROWS:
-                out.append(result_row(f"ece_{dataset}_{method}", "ECE", None, anchor=_round(outcome.ece()), anchor_name=method))
+                out.append(
+                    result_row(
+                        f"ece_{dataset}_{method}",
+                        "ECE",
+                        None,
+                        anchor=_round(outcome.ece()),
+                        anchor_name=method,
+                    )
+                )
             continue
         if spec.kind == "scorecard":
-            out.append(result_row(f"auc_{dataset}_{method}", "AUC", _round(outcome.auc()), anchor=_round(anchor_auc),
-                                  anchor_name=anchor_name, goal=f">= best scorecard anchor - {AUC_TIE}"))
-            out.append(result_row(f"fit_s_{dataset}_{method}", "s", _round(outcome.fit_mean()),
-                                  anchor=_round(ob.fit_mean() if ob else None), anchor_name="optbinning",
-                                  goal="<= 1/5 of optbinning"))
+            out.append(
+                result_row(
+                    f"auc_{dataset}_{method}",
+                    "AUC",
+                    _round(outcome.auc()),
+                    anchor=_round(anchor_auc),
+                    anchor_name=anchor_name,
+                    goal=f">= best scorecard anchor - {AUC_TIE}",
+                )
+            )
+            out.append(
+                result_row(
+                    f"fit_s_{dataset}_{method}",
+                    "s",
+                    _round(outcome.fit_mean()),
+                    anchor=_round(ob.fit_mean() if ob else None),
+                    anchor_name="optbinning",
+                    goal="<= 1/5 of optbinning",
+                )
+            )
         else:
-            out.append(result_row(f"auc_{dataset}_{method}", "AUC", _round(outcome.auc()), anchor=_round(lgb_auc),
-                                  anchor_name=GBM_ANCHOR, goal="> lightgbm_default and >= creditmesh_scorecard"))
-            out.append(result_row(f"fit_s_{dataset}_{method}", "s", _round(outcome.fit_mean()),
-                                  anchor=_round(lgb.fit_mean() if lgb else None), anchor_name=GBM_ANCHOR))
+            out.append(
+                result_row(
+                    f"auc_{dataset}_{method}",
+                    "AUC",
+                    _round(outcome.auc()),
+                    anchor=_round(lgb_auc),
+                    anchor_name=GBM_ANCHOR,
+                    goal="> lightgbm_default and >= creditmesh_scorecard",
+                )
+            )
+            out.append(
+                result_row(
+                    f"fit_s_{dataset}_{method}",
+                    "s",
+                    _round(outcome.fit_mean()),
+                    anchor=_round(lgb.fit_mean() if lgb else None),
+                    anchor_name=GBM_ANCHOR,
+                )
+            )
             if rows >= ECE_MIN_ROWS:
-                out.append(result_row(f"ece_{dataset}_{method}", "ECE", _round(outcome.ece()),
-                                      anchor=_round(lgb.ece() if lgb else None), anchor_name=GBM_ANCHOR,
-                                      goal=f"< {ECE_MAX}"))
+                out.append(
+                    result_row(
+                        f"ece_{dataset}_{method}",
+                        "ECE",
+                        _round(outcome.ece()),
+                        anchor=_round(lgb.ece() if lgb else None),
+                        anchor_name=GBM_ANCHOR,
+                        goal=f"< {ECE_MAX}",
+                    )
+                )
     return out
 
 
@@ -355,24 +477,45 @@ def _round(value: float | None, digits: int = 4) -> float | None:
 
 # --- main ----------------------------------------------------------------------------------------------
 
+
 def _verdict(ok: bool | None) -> str:
     return "[yellow]not judged[/]" if ok is None else ("[green]met[/]" if ok else "[red]NOT MET[/]")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", default=None,
-                        help=f"comma-separated data sets (default: all, or none when --data is given): {', '.join(DATASETS)}")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--datasets",
+        default=None,
+        help=f"comma-separated data sets (default: all, or none when --data is given): {', '.join(DATASETS)}",
+    )
     parser.add_argument("--data", default=None, help="a CSV or Parquet file of your own (needs --target)")
     parser.add_argument("--target", default=None, help="--data's target column (two values; bad = 1)")
     parser.add_argument("--bad", default=None, help="--data's bad target value when it cannot be inferred")
-    parser.add_argument("--drop", default="", help="--data's columns to leave out, comma-separated (ids are dropped anyway)")
-    parser.add_argument("--name", default=None, help="--data's name in the results (default: the file name's stem)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated methods (default: all): %(default)s")
+    parser.add_argument(
+        "--drop", default="", help="--data's columns to leave out, comma-separated (ids are dropped anyway)"
+    )
+    parser.add_argument(
+        "--name", default=None, help="--data's name in the results (default: the file name's stem)"
+    )
+    parser.add_argument(
+        "--methods", default=",".join(METHODS), help="comma-separated methods (default: all): %(default)s"
+    )
     parser.add_argument("--folds", type=int, default=5, help="stratified folds (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=SPLIT_SEED, help="the split's seed (default: %(default)s)")
-    parser.add_argument("--max-rows", type=int, default=None, help="stratified subsample of each data set (smoke tests)")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds one worker request may take (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=SPLIT_SEED, help="the split's seed (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--max-rows", type=int, default=None, help="stratified subsample of each data set (smoke tests)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        help="seconds one worker request may take (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -388,7 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         parser.error(str(error))
 
-    jobs: list[tuple[str, Callable[[], tuple[pd.DataFrame, np.ndarray]]]] = [(n, lambda n=n: load_dataset(n)) for n in names]
+    jobs: list[tuple[str, Callable[[], tuple[pd.DataFrame, np.ndarray]]]] = [
+        (n, lambda n=n: load_dataset(n)) for n in names
+    ]
     if args.data:
         drop = tuple(c.strip() for c in args.drop.split(",") if c.strip())
         label = args.name or Path(args.data).name.split(".")[0]
@@ -397,11 +542,13 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     console = make_console()
-    console.print(f"[bold]creditmesh scoring quality benchmark[/]: {len(jobs)} data set(s), {args.folds}-fold stratified "
-                  f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs, "
-                  f"load average {load_average()}; "
-                  f"data {data_root()}",
-                  highlight=False)
+    console.print(
+        f"[bold]creditmesh scoring quality benchmark[/]: {len(jobs)} data set(s), {args.folds}-fold stratified "
+        f"(seed {args.seed}), methods {', '.join(methods)}; {os.cpu_count()} CPUs, "
+        f"load average {load_average()}; "
+        f"data {data_root()}",
+        highlight=False,
+    )
 
     adapters: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
@@ -440,7 +587,17 @@ def main(argv: list[str] | None = None) -> int:
                 adapter.close()
 
     table = Table(title=f"AUC (mean ± sd over {args.folds} held-out folds) and fit time, seed {args.seed}")
-    for column in ("data set", "rows", "bad rate", "method", "AUC", "fit s (mean)", "fit s (min)", f"ECE (GBMs, ≥{ECE_MIN_ROWS:,} rows)", "note"):
+    for column in (
+        "data set",
+        "rows",
+        "bad rate",
+        "method",
+        "AUC",
+        "fit s (mean)",
+        "fit s (min)",
+        f"ECE (GBMs, ≥{ECE_MIN_ROWS:,} rows)",
+        "note",
+    ):
         table.add_column(column, justify="left" if column in ("data set", "method", "note") else "right")
     for dataset, rows, bad_rate, results in all_results:
         best_sc, _ = best_scorecard_anchor(results)
@@ -456,8 +613,18 @@ def main(argv: list[str] | None = None) -> int:
                 note = "best scorecard anchor" if method == best_sc else ""
             else:
                 auc, fit, fit_min, ece, note = "-", "-", "-", "", f"[yellow]{outcome.error}[/]"
-            table.add_row(dataset if first else "", f"{rows:,}" if first else "", f"{bad_rate:.2%}" if first else "",
-                          method, auc, fit, fit_min, ece, note, end_section=method == list(results)[-1])
+            table.add_row(
+                dataset if first else "",
+                f"{rows:,}" if first else "",
+                f"{bad_rate:.2%}" if first else "",
+                method,
+                auc,
+                fit,
+                fit_min,
+                ece,
+                note,
+                end_section=method == list(results)[-1],
+            )
             first = False
     console.print(table)
 
@@ -468,7 +635,10 @@ def main(argv: list[str] | None = None) -> int:
         for i, (goal, ok, detail) in enumerate(goal_checks(dataset, rows, results)):
             checks.add_row(dataset if i == 0 else "", goal, _verdict(ok), detail)
     console.print(checks)
-    console.print(f"load average at the end {load_average()} (timings on a shared machine move with it)", highlight=False)
+    console.print(
+        f"load average at the end {load_average()} (timings on a shared machine move with it)",
+        highlight=False,
+    )
 
     rows_out: list[dict[str, Any]] = []
     for dataset, rows, _, results in all_results:

@@ -60,6 +60,7 @@ HEARTBEAT_S = 1.0
 
 # --- the child: one size, one fresh process ------------------------------------------------------------
 
+
 def _child(borrowers: int, seed: int, tmp_root: str) -> None:
     clock0 = time.perf_counter()
     lock = threading.Lock()
@@ -69,8 +70,13 @@ def _child(borrowers: int, seed: int, tmp_root: str) -> None:
         with lock:
             if kind == "step":
                 state["step"] = step
-            record = {"kind": kind, "step": state["step"], "t": round(time.perf_counter() - clock0, 4),
-                      "rss": current_rss_bytes(), "peak": peak_rss_bytes()}
+            record = {
+                "kind": kind,
+                "step": state["step"],
+                "t": round(time.perf_counter() - clock0, 4),
+                "rss": current_rss_bytes(),
+                "peak": peak_rss_bytes(),
+            }
             sys.stderr.write(EVENT + json.dumps(record) + "\n")
             sys.stderr.flush()
 
@@ -112,15 +118,23 @@ def _child(borrowers: int, seed: int, tmp_root: str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     stop.set()
     record = {
-        "borrowers": borrowers, "seed": seed, "import_s": import_s, "simulate_s": simulate_s, "write_s": write_s,
-        "total_s": simulate_s + write_s, "peak_after_simulate": peak_after_simulate, "peak": peak_rss_bytes(),
-        "rows": rows, "disk_bytes": disk_bytes,
+        "borrowers": borrowers,
+        "seed": seed,
+        "import_s": import_s,
+        "simulate_s": simulate_s,
+        "write_s": write_s,
+        "total_s": simulate_s + write_s,
+        "peak_after_simulate": peak_after_simulate,
+        "peak": peak_rss_bytes(),
+        "rows": rows,
+        "disk_bytes": disk_bytes,
     }
     sys.stdout.write(RESULT + json.dumps(record) + "\n")
     sys.stdout.flush()
 
 
 # --- the parent: run each size, gather, print ---------------------------------------------------------
+
 
 def _children_peak_bytes() -> int:
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -129,7 +143,16 @@ def _children_peak_bytes() -> int:
 
 def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: bool) -> dict[str, Any]:
     """Run one size in a fresh process; return its result record, or a crash record with where it died."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", str(borrowers), "--seed", str(seed), "--tmp", tmp_root]
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        str(borrowers),
+        "--seed",
+        str(seed),
+        "--tmp",
+        tmp_root,
+    ]
     children_peak_before = _children_peak_bytes()
     events: list[dict[str, Any]] = []
     last_beat: dict[str, Any] = {}
@@ -141,7 +164,7 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
         assert proc.stderr is not None
         for line in proc.stderr:
             if line.startswith(EVENT):
-                event = json.loads(line[len(EVENT):])
+                event = json.loads(line[len(EVENT) :])
                 if event["kind"] == "beat":
                     last_beat.clear()
                     last_beat.update(event)
@@ -149,8 +172,10 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
                     events.append(event)
                 if live and event["kind"] == "step":
                     rss = event["rss"] / GB if event["rss"] else float("nan")
-                    sys.stderr.write(f"[{borrowers:,}] {event['t']:8.2f}s  {event['step']:<28} rss {rss:5.2f} GB"
-                                     f"  peak {event['peak'] / GB:5.2f} GB\n")
+                    sys.stderr.write(
+                        f"[{borrowers:,}] {event['t']:8.2f}s  {event['step']:<28} rss {rss:5.2f} GB"
+                        f"  peak {event['peak'] / GB:5.2f} GB\n"
+                    )
             else:
                 if line.strip():
                     last_error[:] = [line.strip()]
@@ -165,7 +190,7 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.startswith(RESULT):
-            record = json.loads(line[len(RESULT):])
+            record = json.loads(line[len(RESULT) :])
         else:
             sys.stderr.write(line)
     returncode = proc.wait()
@@ -176,13 +201,28 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
         record["events"] = events
         return record
     # Crashed, killed (OOM killer: -9) or timed out: say where.
-    last = last_beat if last_beat and (not events or last_beat["t"] >= events[-1]["t"]) else (events[-1] if events else {})
-    peak = children_peak_after if children_peak_after > children_peak_before else max(
-        [e["peak"] for e in events] + [last_beat.get("peak", 0)], default=0)
+    last = (
+        last_beat
+        if last_beat and (not events or last_beat["t"] >= events[-1]["t"])
+        else (events[-1] if events else {})
+    )
+    peak = (
+        children_peak_after
+        if children_peak_after > children_peak_before
+        else max([e["peak"] for e in events] + [last_beat.get("peak", 0)], default=0)
+    )
     timed_out = time.perf_counter() - wall0 >= timeout_s
     return {
-        "borrowers": borrowers, "seed": seed, "failed": True, "returncode": returncode, "timed_out": timed_out,
-        "step": last.get("step", "start-up"), "t": last.get("t"), "rss": last.get("rss"), "peak": peak, "events": events,
+        "borrowers": borrowers,
+        "seed": seed,
+        "failed": True,
+        "returncode": returncode,
+        "timed_out": timed_out,
+        "step": last.get("step", "start-up"),
+        "t": last.get("t"),
+        "rss": last.get("rss"),
+        "peak": peak,
+        "events": events,
         "error": last_error[0] if last_error else "",
     }
 
@@ -226,13 +266,25 @@ def _gb(value: int | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES),
-                        help="comma-separated numbers of borrowers (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes",
+        default=",".join(str(s) for s in DEFAULT_SIZES),
+        help="comma-separated numbers of borrowers (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="simulation seed (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help=f"run only {QUICK_SIZES[0]:,} borrowers (a smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"run only {QUICK_SIZES[0]:,} borrowers (a smoke test)"
+    )
     parser.add_argument("--progress", action="store_true", help="print each simulator step live on stderr")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="kill a size's run after this many seconds (default: %(default)s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        help="kill a size's run after this many seconds (default: %(default)s)",
+    )
     parser.add_argument("--tmp", default="/tmp", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -242,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        sizes = list(QUICK_SIZES) if args.quick else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+        sizes = (
+            list(QUICK_SIZES)
+            if args.quick
+            else [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+        )
     except ValueError:
         parser.error(f"--sizes must be comma-separated integers, got {args.sizes!r}")
     if not sizes or any(s < 1 for s in sizes):
@@ -251,28 +307,60 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     console = make_console()
-    console.print(f"[bold]creditmesh simulate benchmark[/]: {', '.join(f'{s:,}' for s in sizes)} borrowers x {MONTHS} months, "
-                  f"seed {args.seed}, {os.cpu_count()} CPUs, each size in a fresh process")
+    console.print(
+        f"[bold]creditmesh simulate benchmark[/]: {', '.join(f'{s:,}' for s in sizes)} borrowers x {MONTHS} months, "
+        f"seed {args.seed}, {os.cpu_count()} CPUs, each size in a fresh process"
+    )
     runs = []
     for size in sizes:
         console.print(f"  running {size:,} ...", highlight=False)
         runs.append(_run_size(size, args.seed, args.tmp, args.timeout, args.progress))
 
     table = Table(title=f"simulate + write_dataset, {MONTHS} months (seed {args.seed})")
-    for column in ("borrowers", "simulate s", "write s", "total s", "peak RSS GB", "peak after simulate GB",
-                   "loans", "installments", "identities", "installments rows/s", "parquet MB"):
+    for column in (
+        "borrowers",
+        "simulate s",
+        "write s",
+        "total s",
+        "peak RSS GB",
+        "peak after simulate GB",
+        "loans",
+        "installments",
+        "identities",
+        "installments rows/s",
+        "parquet MB",
+    ):
         table.add_column(column, justify="right")
     for run in runs:
         if run.get("failed"):
             why = "timed out" if run["timed_out"] else f"crashed (exit {run['returncode']})"
-            table.add_row(f"{run['borrowers']:,}", f"[red]{why} in '{run['step']}' at {run['t'] or 0:.1f} s, "
-                          f"RSS {_gb(run['rss'])} GB: {run['error'][:120]}[/]", "", "", _gb(run["peak"]), "", "", "", "", "", "")
+            table.add_row(
+                f"{run['borrowers']:,}",
+                f"[red]{why} in '{run['step']}' at {run['t'] or 0:.1f} s, "
+                f"RSS {_gb(run['rss'])} GB: {run['error'][:120]}[/]",
+                "",
+                "",
+                _gb(run["peak"]),
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+            )
             continue
         rows = run["rows"]
         table.add_row(
-            f"{run['borrowers']:,}", f"{run['simulate_s']:.1f}", f"{run['write_s']:.1f}", f"{run['total_s']:.1f}",
-            _gb(run["peak"]), _gb(run["peak_after_simulate"]), f"{rows.get('loans', 0):,}", f"{rows.get('installments', 0):,}",
-            f"{rows.get('identities', 0):,}", f"{rows.get('installments', 0) / max(run['total_s'], 1e-9):,.0f}",
+            f"{run['borrowers']:,}",
+            f"{run['simulate_s']:.1f}",
+            f"{run['write_s']:.1f}",
+            f"{run['total_s']:.1f}",
+            _gb(run["peak"]),
+            _gb(run["peak_after_simulate"]),
+            f"{rows.get('loans', 0):,}",
+            f"{rows.get('installments', 0):,}",
+            f"{rows.get('identities', 0):,}",
+            f"{rows.get('installments', 0) / max(run['total_s'], 1e-9):,.0f}",
             f"{run['disk_bytes'] / 1e6:,.0f}",
         )
     console.print(table)
@@ -281,12 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     if len(done) >= 2:
         small, large = min(done, key=lambda r: r["borrowers"]), max(done, key=lambda r: r["borrowers"])
         factor = large["borrowers"] / small["borrowers"]
-        console.print(f"scaling {small['borrowers']:,} -> {large['borrowers']:,} (x{factor:g} borrowers): "
-                      f"time x{large['total_s'] / small['total_s']:.2f}, peak RSS x{large['peak'] / small['peak']:.2f}", highlight=False)
+        console.print(
+            f"scaling {small['borrowers']:,} -> {large['borrowers']:,} (x{factor:g} borrowers): "
+            f"time x{large['total_s'] / small['total_s']:.2f}, peak RSS x{large['peak'] / small['peak']:.2f}",
+            highlight=False,
+        )
 
     largest = max(runs, key=lambda r: r["borrowers"])
     if _phases(largest["events"]):
-        phases = Table(title=f"where the time goes, {largest['borrowers']:,} borrowers (phase = simulator progress step)")
+        phases = Table(
+            title=f"where the time goes, {largest['borrowers']:,} borrowers (phase = simulator progress step)"
+        )
         for column in ("phase", "seconds", "RSS at end GB", "peak so far GB"):
             phases.add_column(column, justify="left" if column == "phase" else "right")
         for name, seconds, rss, peak in _phases(largest["events"]):
@@ -296,25 +389,46 @@ def main(argv: list[str] | None = None) -> int:
     for size, (goal_s, goal_gb) in GOALS.items():
         run = next((r for r in runs if r["borrowers"] == size), None)
         if run is None:
-            console.print(f"goal check ({size:,}): not run (sizes: {', '.join(f'{s:,}' for s in sizes)})", highlight=False)
+            console.print(
+                f"goal check ({size:,}): not run (sizes: {', '.join(f'{s:,}' for s in sizes)})",
+                highlight=False,
+            )
             continue
         if run.get("failed"):
-            console.print(f"goal check ({size:,}): [red]NOT MET[/] - the run did not finish "
-                          f"(last step '{run['step']}', peak {_gb(run['peak'])} GB)", highlight=False)
+            console.print(
+                f"goal check ({size:,}): [red]NOT MET[/] - the run did not finish "
+                f"(last step '{run['step']}', peak {_gb(run['peak'])} GB)",
+                highlight=False,
+            )
             continue
         time_ok, mem_ok = run["total_s"] < goal_s, run["peak"] / GB < goal_gb
-        console.print(f"goal check ({size:,}): total {run['total_s']:.1f} s < {goal_s:g} s: {_verdict(time_ok)}; "
-                      f"peak RSS {run['peak'] / GB:.2f} GB < {goal_gb:g} GB: {_verdict(mem_ok)}", highlight=False)
+        console.print(
+            f"goal check ({size:,}): total {run['total_s']:.1f} s < {goal_s:g} s: {_verdict(time_ok)}; "
+            f"peak RSS {run['peak'] / GB:.2f} GB < {goal_gb:g} GB: {_verdict(mem_ok)}",
+            highlight=False,
+        )
 
     results = []
     for run in runs:
         size = run["borrowers"]
         goal_s, goal_gb = GOALS.get(size, (None, None))
         failed = run.get("failed", False)
-        results.append(result_row(f"wall_s_{size}", "s", None if failed else round(run["total_s"], 2),
-                                  goal=None if goal_s is None else f"< {goal_s:g} s"))
-        results.append(result_row(f"peak_rss_gb_{size}", "GB", None if failed else round(run["peak"] / GB, 3),
-                                  goal=None if goal_gb is None else f"< {goal_gb:g} GB"))
+        results.append(
+            result_row(
+                f"wall_s_{size}",
+                "s",
+                None if failed else round(run["total_s"], 2),
+                goal=None if goal_s is None else f"< {goal_s:g} s",
+            )
+        )
+        results.append(
+            result_row(
+                f"peak_rss_gb_{size}",
+                "GB",
+                None if failed else round(run["peak"] / GB, 3),
+                goal=None if goal_gb is None else f"< {goal_gb:g} GB",
+            )
+        )
     print_json_line(BENCHMARK, results)
     return 1 if any(r.get("failed") for r in runs) else 0
 

@@ -19,3 +19,19 @@ def pg_unavailable_reason() -> str | None:
             return None
     except psycopg.OperationalError as error:
         return f"no PostgreSQL server at {PG_ADMIN_URL}: {str(error).splitlines()[0]}"
+
+
+def skip_without_pg() -> None:
+    """Skip the calling test, saying why, when PostgreSQL does not answer; under CI, fail it instead.
+
+    CI (the ``CI`` environment variable set to anything but ``false``/``0``) promises a server: a
+    PostgreSQL test that cannot reach one there is a broken run, not a test to pass over.
+    """
+    reason = pg_unavailable_reason()
+    if reason is None:
+        return
+    import pytest
+
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"CI runs every PostgreSQL test, and the server does not answer: {reason}", pytrace=False)
+    pytest.skip(reason)

@@ -49,14 +49,20 @@ def test_to_minor_names_garbage_and_unknown_currency():
 
 @pytest.mark.parametrize(
     "value, half_up, half_even",
-    [(Fraction(5, 2), 3, 2), (Fraction(7, 2), 4, 4), (Fraction(-5, 2), -3, -2), (Fraction(9, 4), 2, 2), (Fraction(11, 4), 3, 3)],
+    [
+        (Fraction(5, 2), 3, 2),
+        (Fraction(7, 2), 4, 4),
+        (Fraction(-5, 2), -3, -2),
+        (Fraction(9, 4), 2, 2),
+        (Fraction(11, 4), 3, 3),
+    ],
 )
 def test_round_fraction_ties(value, half_up, half_even):
     assert round_fraction(value, rounding=Rounding.HALF_UP) == half_up
     assert round_fraction(value, rounding=Rounding.HALF_EVEN) == half_even
 
 
-@given(st.integers(-10**12, 10**12), st.integers(1, 10**6))
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
 def test_round_ratio_array_matches_exact_fractions(numerator, denominator):
     for mode in Rounding:
         got = round_ratio_array(np.array([numerator]), denominator, rounding=mode)[0]
@@ -70,7 +76,10 @@ def test_mul_rate_array_is_exact_integer_interest():
     assert mul_rate_array(np.array([333]), 180_000, 12, rounding=Rounding.HALF_UP).tolist() == [5]
 
 
-@given(st.integers(-10**12, 10**12), st.lists(st.integers(0, 10**6), min_size=1, max_size=30).filter(lambda w: sum(w) > 0))
+@given(
+    st.integers(-(10**12), 10**12),
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=30).filter(lambda w: sum(w) > 0),
+)
 def test_allocate_never_loses_a_minor_unit(total, weights):
     parts = allocate(total, weights)
     assert sum(parts) == total

@@ -53,11 +53,24 @@ def test_validate_reports_missing_columns_and_repeated_keys():
 
 
 def test_allowed_values_are_checked_and_quoted():
-    problems = check("loan_days", pd.DataFrame({
-        "loan_id": ["L1"], "as_of": pd.to_datetime(["2024-01-01"]).date, "outstanding_principal_minor": [1],
-        "overdue_principal_minor": [0], "dpd": [0], "status": ["late-ish"],
-    }))
-    assert problems == ["loan_days.status: values ['late-ish'] not in " + str(list(TABLES["loan_days"].column("status").allowed)) + ", found in 1 row(s): 0"]
+    problems = check(
+        "loan_days",
+        pd.DataFrame(
+            {
+                "loan_id": ["L1"],
+                "as_of": pd.to_datetime(["2024-01-01"]).date,
+                "outstanding_principal_minor": [1],
+                "overdue_principal_minor": [0],
+                "dpd": [0],
+                "status": ["late-ish"],
+            }
+        ),
+    )
+    assert problems == [
+        "loan_days.status: values ['late-ish'] not in "
+        + str(list(TABLES["loan_days"].column("status").allowed))
+        + ", found in 1 row(s): 0"
+    ]
 
 
 def test_truth_columns_are_kept_out_unless_asked_for():
@@ -66,9 +79,18 @@ def test_truth_columns_are_kept_out_unless_asked_for():
 
 
 def test_check_types_reads_a_schema_without_rows():
-    schema = pa.schema([("payment_id", pa.string()), ("loan_id", pa.string()), ("paid_at", pa.timestamp("us", tz="UTC")),
-                        ("amount_minor", pa.float64()), ("idempotency_key", pa.string())])
-    assert check_types("payments", schema) == ["payments.amount_minor: money must be integer minor units, got double"]
+    schema = pa.schema(
+        [
+            ("payment_id", pa.string()),
+            ("loan_id", pa.string()),
+            ("paid_at", pa.timestamp("us", tz="UTC")),
+            ("amount_minor", pa.float64()),
+            ("idempotency_key", pa.string()),
+        ]
+    )
+    assert check_types("payments", schema) == [
+        "payments.amount_minor: money must be integer minor units, got double"
+    ]
 
 
 def test_unknown_table_is_a_clear_error():

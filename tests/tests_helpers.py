@@ -8,7 +8,7 @@ import numpy as np
 def split_half(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A random half of ``range(n)`` and the other half."""
     order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[: n // 2]), np.sort(order[n // 2:])
+    return np.sort(order[: n // 2]), np.sort(order[n // 2 :])
 
 
 def small_credit_line_applications(borrowers: int = 3000, months: int = 6, seed: int = 3):
@@ -17,8 +17,11 @@ def small_credit_line_applications(borrowers: int = 3000, months: int = 6, seed:
     from creditmesh.simulate import SimulationConfig, simulate
 
     result = simulate(SimulationConfig(borrowers=borrowers, months=months, seed=seed))
-    table = credit_line_table(result.tables["applications"].to_pandas(), result.tables["decisions"].to_pandas(),
-                              result.truth["applications"].to_pandas())
+    table = credit_line_table(
+        result.tables["applications"].to_pandas(),
+        result.tables["decisions"].to_pandas(),
+        result.truth["applications"].to_pandas(),
+    )
     return table.drop(columns=["approved", "bad_12m"]).assign(bad_12m=table["bad_12m"])
 
 
@@ -28,7 +31,8 @@ def small_gbm(applications):
     from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
     return GBMClassifier(n_splits=2, learning_rate=0.2, max_rounds=40, early_stopping=10, num_threads=1).fit(
-        applications[list(APPLICATION_FEATURES)], applications["bad_12m"])
+        applications[list(APPLICATION_FEATURES)], applications["bad_12m"]
+    )
 
 
 def application_of(row) -> dict:

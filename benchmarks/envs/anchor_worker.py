@@ -37,7 +37,9 @@ REPLY = "@@REPLY "
 
 
 def _no_input(prompt: str = "") -> str:
-    raise RuntimeError(f"the library asked for interactive input ({prompt.strip()!r}); the benchmark cannot answer")
+    raise RuntimeError(
+        f"the library asked for interactive input ({prompt.strip()!r}); the benchmark cannot answer"
+    )
 
 
 class ScorecardpyModel:
@@ -50,7 +52,9 @@ class ScorecardpyModel:
         woe = sc.woebin_ply(filtered, self.bins)
         self.features = [c for c in woe.columns if c != target]
         self.raw = [c for c in filtered.columns if c != target]
-        self.model = LogisticRegression(penalty="l1", C=0.9, solver="saga").fit(woe[self.features], woe[target])
+        self.model = LogisticRegression(penalty="l1", C=0.9, solver="saga").fit(
+            woe[self.features], woe[target]
+        )
         return self.raw
 
     def predict(self, test):
@@ -94,7 +98,9 @@ class ToadModel:
         self.combiner.fit(selected, y=target, method="chi", min_samples=0.05)
         self.woe = toad.transform.WOETransformer()
         woe = self.woe.fit_transform(self.combiner.transform(selected), selected[target], exclude=[target])
-        final = toad.selection.stepwise(woe, target=target, estimator="ols", direction="both", criterion="aic")
+        final = toad.selection.stepwise(
+            woe, target=target, estimator="ols", direction="both", criterion="aic"
+        )
         self.features = [c for c in final.columns if c != target]
         self.raw = [c for c in selected.columns if c != target]
         self.model = LogisticRegression().fit(final[self.features], final[target])
@@ -139,7 +145,9 @@ def main(argv: list[str]) -> int:
                 model = factory()
                 started = time.perf_counter()
                 features = model.fit(train, request["target"])
-                reply({"ok": True, "fit_s": time.perf_counter() - started, "features": list(map(str, features))})
+                reply(
+                    {"ok": True, "fit_s": time.perf_counter() - started, "features": list(map(str, features))}
+                )
             elif request["op"] == "predict":
                 if model is None:
                     raise RuntimeError("predict before fit")

@@ -9,16 +9,19 @@ from __future__ import annotations
 import enum
 import json
 import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated
 
 import typer
 
 from creditmesh.errors import CreditmeshError, ParameterError
 
-app = typer.Typer(help="creditmesh: an open-source credit-tech platform.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="creditmesh: an open-source credit-tech platform.", no_args_is_help=True, add_completion=False
+)
 
 
 class OutputFormat(str, enum.Enum):
@@ -38,8 +41,15 @@ def _steps(total: int, description: str) -> Iterator[Callable[..., None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[step]}"),
-                  TimeElapsedColumn(), console=console, transient=not console.is_terminal) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[step]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    ) as progress:
         task = progress.add_task(description, total=total, step="")
 
         def step(what: str, done: int | None = None, of: int | None = None) -> None:
@@ -66,12 +76,13 @@ def simulate(
     borrowers: Annotated[int, typer.Option(help="Registered users to simulate.")] = 20_000,
     months: Annotated[int, typer.Option(help="Months of platform history.")] = 24,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same platform.")] = 0,
-    start: Annotated[Optional[str], typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     institutions: Annotated[int, typer.Option(help="Funding partners.")] = 160,
     overwrite: Annotated[bool, typer.Option(help="Replace the folder if it is not empty.")] = False,
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
-    from creditmesh.simulate import SimulationConfig, simulate as run, write_dataset
+    from creditmesh.simulate import SimulationConfig, write_dataset
+    from creditmesh.simulate import simulate as run
 
     try:
         options = dict(borrowers=borrowers, months=months, seed=seed, institutions=institutions)
@@ -95,9 +106,15 @@ def simulate(
 @app.command()
 def metrics(
     directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="Date of the figures (default: the last day in the data).")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")] = OutputFormat.table,
-    compare_seeds: Annotated[bool, typer.Option("--compare-seeds", help="Show the seeds' disclosed figures beside ours.")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Date of the figures (default: the last day in the data).")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
+    compare_seeds: Annotated[
+        bool, typer.Option("--compare-seeds", help="Show the seeds' disclosed figures beside ours.")
+    ] = False,
 ) -> None:
     """The seeds' headline metrics for the quarter that ends on --as-of."""
     from creditmesh.portfolio import SEED_FIGURES, Book, headline
@@ -120,10 +137,18 @@ def metrics(
 def series(
     directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
     freq: Annotated[str, typer.Option("--freq", help="day, month or quarter.")] = "month",
-    by: Annotated[Optional[str], typer.Option("--by", help="institution, funding_model, channel, product or tenor.")] = None,
-    start: Annotated[Optional[str], typer.Option("--start", help="First day, YYYY-MM-DD (default: the first origination).")] = None,
-    end: Annotated[Optional[str], typer.Option("--end", help="Last day, YYYY-MM-DD (default: the last day in the data).")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Write CSV or Parquet (by suffix) instead of printing CSV.")] = None,
+    by: Annotated[
+        str | None, typer.Option("--by", help="institution, funding_model, channel, product or tenor.")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First day, YYYY-MM-DD (default: the first origination).")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", help="Last day, YYYY-MM-DD (default: the last day in the data).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write CSV or Parquet (by suffix) instead of printing CSV.")
+    ] = None,
 ) -> None:
     """Every headline metric per day, month or quarter (and segment), as CSV; empty cells are "no data"."""
     from creditmesh.portfolio import Book, metric_series
@@ -152,7 +177,10 @@ def series(
 def report(
     directory: Annotated[Path, typer.Argument(help="Folder with the book's Parquet tables.")],
     quarter: Annotated[str, typer.Option("--quarter", help="The quarter to report, e.g. 2024Q4.")],
-    out: Annotated[Optional[Path], typer.Option("--out", help="HTML file to write (default: report_<quarter>.html in the folder).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default: report_<quarter>.html in the folder)."),
+    ] = None,
 ) -> None:
     """The quarterly portfolio report: one HTML page like the seeds' Business Highlights, with vintage charts."""
     from creditmesh.portfolio import Book
@@ -171,12 +199,16 @@ def report(
 
 ledger_app = typer.Typer(help="The loan book: load, age, export.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: $CREDITMESH_DB, else a SQLite file).")]
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: $CREDITMESH_DB, else a SQLite file).")
+]
 
 
 @ledger_app.command("load")
 def ledger_load(
-    directory: Annotated[Path, typer.Argument(help="Folder with loans, installments and payments as Parquet.")],
+    directory: Annotated[
+        Path, typer.Argument(help="Folder with loans, installments and payments as Parquet.")
+    ],
     db: DbOption = None,
 ) -> None:
     """Replay a book (e.g. the simulator's) through the ledger: loans, then payments day by day, month-end aging."""
@@ -194,15 +226,19 @@ def ledger_load(
         ledger.close()
     except CreditmeshError as error:
         _fail(error)
-    typer.echo(f"loans {report.loans:,}, payments posted {report.payments_posted:,}, rejected {report.payments_rejected:,}, "
-               f"month ends aged {report.month_ends_aged}, installments differing from the source "
-               f"{report.installments_differing}, trial balance {balance}")
+    typer.echo(
+        f"loans {report.loans:,}, payments posted {report.payments_posted:,}, rejected {report.payments_rejected:,}, "
+        f"month ends aged {report.month_ends_aged}, installments differing from the source "
+        f"{report.installments_differing}, trial balance {balance}"
+    )
     if report.installments_differing or balance:
         raise typer.Exit(code=1)
 
 
 @ledger_app.command("age")
-def ledger_age(as_of: Annotated[str, typer.Argument(help="Aging day, YYYY-MM-DD.")], db: DbOption = None) -> None:
+def ledger_age(
+    as_of: Annotated[str, typer.Argument(help="Aging day, YYYY-MM-DD.")], db: DbOption = None
+) -> None:
     """Month-end batch: days past due, buckets, late fees, charge-offs, loan_days."""
     from creditmesh.ledger import Ledger
 
@@ -213,12 +249,16 @@ def ledger_age(as_of: Annotated[str, typer.Argument(help="Aging day, YYYY-MM-DD.
         ledger.close()
     except CreditmeshError as error:
         _fail(error)
-    typer.echo(f"aged {report.loans_aged:,} loans to {report.as_of}: {report.bucket_moves:,} bucket moves, "
-               f"{report.late_fees_assessed:,} late fees, {report.charged_off:,} charged off")
+    typer.echo(
+        f"aged {report.loans_aged:,} loans to {report.as_of}: {report.bucket_moves:,} bucket moves, "
+        f"{report.late_fees_assessed:,} late fees, {report.charged_off:,} charged off"
+    )
 
 
 @ledger_app.command("export")
-def ledger_export(out: Annotated[Path, typer.Argument(help="Folder to write Parquet to.")], db: DbOption = None) -> None:
+def ledger_export(
+    out: Annotated[Path, typer.Argument(help="Folder to write Parquet to.")], db: DbOption = None
+) -> None:
     """Write loans, installments, payments and loan_days as Parquet for portfolio/."""
     from creditmesh.ledger import Ledger
 
@@ -231,12 +271,24 @@ def ledger_export(out: Annotated[Path, typer.Argument(help="Folder to write Parq
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
 
 
-graph_app = typer.Typer(help="The relationship graph: build, rings, black and grey lists, explain.", no_args_is_help=True)
+graph_app = typer.Typer(
+    help="The relationship graph: build, rings, black and grey lists, explain.", no_args_is_help=True
+)
 app.add_typer(graph_app, name="graph")
 GraphDir = Annotated[Path, typer.Option("--graph", help="Folder of the saved graph.")]
-DataDir = Annotated[Path, typer.Option("--data", help="Dataset folder (borrowers, identities, loans, installments ...).")]
-AsOf = Annotated[Optional[str], typer.Option("--as-of", help="Moment of the lists, YYYY-MM-DD (default: the data's end).")]
-BlacklistFile = Annotated[Optional[Path], typer.Option("--blacklist", help="Operator import (Parquet/CSV: borrower_id, listed_at, reason); default: first-payment defaults in the book.")]
+DataDir = Annotated[
+    Path, typer.Option("--data", help="Dataset folder (borrowers, identities, loans, installments ...).")
+]
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="Moment of the lists, YYYY-MM-DD (default: the data's end).")
+]
+BlacklistFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--blacklist",
+        help="Operator import (Parquet/CSV: borrower_id, listed_at, reason); default: first-payment defaults in the book.",
+    ),
+]
 
 
 def _graph_context(graph_dir: Path, data: Path, as_of: str | None, blacklist: Path | None):
@@ -251,18 +303,29 @@ def _graph_context(graph_dir: Path, data: Path, as_of: str | None, blacklist: Pa
         raise ParameterError("data", f"{data} is not a folder")
     graph = load_graph(graph_dir)
     day = _parse_date(as_of, "as_of")
-    moment = dataset_end(data) if day is None else pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    moment = (
+        dataset_end(data)
+        if day is None
+        else pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    )
     loans, installments = read_table(data, "loans"), read_table(data, "installments")
-    black = (labels.read_operator_list(blacklist) if blacklist is not None
-             else labels.blacklist_from_book(loans, installments, as_of=moment))
+    black = (
+        labels.read_operator_list(blacklist)
+        if blacklist is not None
+        else labels.blacklist_from_book(loans, installments, as_of=moment)
+    )
     late = labels.delinquency_from_book(loans, installments, as_of=moment)
     return graph, timestamp_us(moment), black, late
 
 
 @graph_app.command("build")
 def graph_build(
-    data: Annotated[Path, typer.Argument(help="Dataset folder with borrowers.parquet and identities.parquet.")],
-    out: Annotated[Path, typer.Option(help="Folder to save the graph to (replaced only when the build succeeds).")],
+    data: Annotated[
+        Path, typer.Argument(help="Dataset folder with borrowers.parquet and identities.parquet.")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="Folder to save the graph to (replaced only when the build succeeds).")
+    ],
 ) -> None:
     """Build the graph from the identities table; bad rows are reported and skipped."""
     from creditmesh.graph import build
@@ -284,18 +347,27 @@ def graph_build(
     for line in graph.report.lines():
         typer.echo(f"warning: {line}", err=True)
     summary = graph.summary()
-    typer.echo(f"wrote {out}: borrowers {summary['borrowers']:,}, identifiers {summary['identifiers']:,}, "
-               f"links {summary['links']:,} ({summary['strong_links']:,} strong), hub identifiers {summary['hub_identifiers']:,}, "
-               f"rows skipped {summary['skipped_rows']:,}")
+    typer.echo(
+        f"wrote {out}: borrowers {summary['borrowers']:,}, identifiers {summary['identifiers']:,}, "
+        f"links {summary['links']:,} ({summary['strong_links']:,} strong), hub identifiers {summary['hub_identifiers']:,}, "
+        f"rows skipped {summary['skipped_rows']:,}"
+    )
 
 
 @graph_app.command("rings")
 def graph_rings(
-    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
+    graph_dir: GraphDir,
+    data: DataDir,
+    as_of: AsOf = None,
+    blacklist: BlacklistFile = None,
     min_size: Annotated[int, typer.Option(help="Smallest ring shown.")] = 3,
     top: Annotated[int, typer.Option(help="Rings shown, largest first.")] = 20,
-    dot: Annotated[Optional[Path], typer.Option(help="Write the largest ring as a Graphviz DOT picture to this file.")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table for people, json for scripts.")] = OutputFormat.table,
+    dot: Annotated[
+        Path | None, typer.Option(help="Write the largest ring as a Graphviz DOT picture to this file.")
+    ] = None,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="table for people, json for scripts.")
+    ] = OutputFormat.table,
 ) -> None:
     """Rings (components over strong links) with size, density, shared devices, recent applications, shares flagged."""
     from creditmesh.graph import rings
@@ -306,8 +378,15 @@ def graph_rings(
             raise ParameterError("min_size" if min_size < 2 else "top", "min_size must be >= 2 and top >= 1")
         graph, moment, black, late = _graph_context(graph_dir, data, as_of, blacklist)
         labels = rings.components(graph)
-        table = rings.ring_table(graph, as_of_us=moment, applications=read_table(data, "applications"),
-                                 blacklist=black, delinquency=late, min_size=min_size, labels=labels)
+        table = rings.ring_table(
+            graph,
+            as_of_us=moment,
+            applications=read_table(data, "applications"),
+            blacklist=black,
+            delinquency=late,
+            min_size=min_size,
+            labels=labels,
+        )
     except CreditmeshError as error:
         _fail(error)
     shown = table.head(top)
@@ -317,16 +396,23 @@ def graph_rings(
         members = np.flatnonzero(labels == shown["ring"].iloc[0])
         dot.write_text(rings.ring_dot(graph, members))
     if output is OutputFormat.json:
-        typer.echo(json.dumps({"rings": int(len(table)), "shown": shown.to_dict(orient="records")}, default=float))
+        typer.echo(
+            json.dumps({"rings": int(len(table)), "shown": shown.to_dict(orient="records")}, default=float)
+        )
         return
     _print_frame(shown, f"{len(table):,} rings of {min_size}+ borrowers (largest {len(shown)})")
 
 
 @graph_app.command("lists")
 def graph_lists(
-    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
-    threshold: Annotated[float, typer.Option(help="Propagated risk that puts a borrower on the grey list.")] = 0.05,
-    out: Annotated[Optional[Path], typer.Option(help="Write the grey list as Parquet here.")] = None,
+    graph_dir: GraphDir,
+    data: DataDir,
+    as_of: AsOf = None,
+    blacklist: BlacklistFile = None,
+    threshold: Annotated[
+        float, typer.Option(help="Propagated risk that puts a borrower on the grey list.")
+    ] = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Write the grey list as Parquet here.")] = None,
     top: Annotated[int, typer.Option(help="Grey-listed borrowers shown.")] = 20,
 ) -> None:
     """Black list (book outcomes or an operator import) and grey list by personalised PageRank, with the path that explains each."""
@@ -339,14 +425,19 @@ def graph_lists(
         _fail(error)
     if out is not None:
         grey.to_parquet(out, index=False)
-    typer.echo(f"black list {len(black):,} borrowers; grey list {len(grey):,} borrowers (risk >= {threshold:g})")
+    typer.echo(
+        f"black list {len(black):,} borrowers; grey list {len(grey):,} borrowers (risk >= {threshold:g})"
+    )
     _print_frame(grey.head(top), "grey list, riskiest first")
 
 
 @graph_app.command("explain")
 def graph_explain(
     borrower: Annotated[str, typer.Argument(help="The borrower id to explain.")],
-    graph_dir: GraphDir, data: DataDir, as_of: AsOf = None, blacklist: BlacklistFile = None,
+    graph_dir: GraphDir,
+    data: DataDir,
+    as_of: AsOf = None,
+    blacklist: BlacklistFile = None,
 ) -> None:
     """Why a borrower is risky: its risk score, ring, and the shortest path to the nearest blacklisted borrower."""
     from creditmesh.graph import rings
@@ -366,7 +457,9 @@ def graph_explain(
     state = "blacklisted" if listed[index] else f"risk {score[index]:.4f}"
     typer.echo(f"{borrower}: {state}; ring of {ring_size} borrower(s) over strong links")
     if not path:
-        typer.echo("no linked path to a blacklisted borrower" if not listed[index] else "on the black list itself")
+        typer.echo(
+            "no linked path to a blacklisted borrower" if not listed[index] else "on the black list itself"
+        )
     for hop in path:
         typer.echo(f"  {hop['from']} -> {hop['to']} sharing {', '.join(hop['kinds'])}")
 
@@ -422,11 +515,11 @@ def main() -> None:  # pragma: no cover - console entry
     app()
 
 
-
-
 # -- models ----------------------------------------------------------------------------------------
 
-model_app = typer.Typer(help="Credit models: build a training table, train, evaluate, score, monitor.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="Credit models: build a training table, train, evaluate, score, monitor.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 
 
@@ -456,8 +549,14 @@ def _features(frame, target: str | None, drop: list[str]):
     absent = [c for c in drop if c not in frame.columns]
     if absent:
         raise ParameterError("drop", f"not columns of the table: {absent}")
-    keep = [c for c in frame.columns if c != target and c not in drop and not c.endswith("_id")
-            and not pd.api.types.is_datetime64_any_dtype(frame[c])]
+    keep = [
+        c
+        for c in frame.columns
+        if c != target
+        and c not in drop
+        and not c.endswith("_id")
+        and not pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
     return frame[keep]
 
 
@@ -480,19 +579,27 @@ def model_dataset(
         _fail(error)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
-    typer.echo(f"wrote {out}: {len(table):,} applications, {table.approved.mean():.1%} approved, "
-               f"bad rate {table.bad_12m.mean():.2%} (approved {table.bad_12m[table.approved].mean():.2%})")
+    typer.echo(
+        f"wrote {out}: {len(table):,} applications, {table.approved.mean():.1%} approved, "
+        f"bad rate {table.bad_12m.mean():.2%} (approved {table.bad_12m[table.approved].mean():.2%})"
+    )
 
 
 @model_app.command("train")
 def model_train(
     data: Annotated[Path, typer.Option(help="Training table (.parquet or .csv).")],
     target: Annotated[str, typer.Option(help="Outcome column: 1 bad, 0 good.")],
-    out: Annotated[Path, typer.Option(help="Where to save the model (.json for a scorecard, a folder for a GBM).")],
+    out: Annotated[
+        Path, typer.Option(help="Where to save the model (.json for a scorecard, a folder for a GBM).")
+    ],
     kind: Annotated[ModelKind, typer.Option(help="Model type.")] = ModelKind.scorecard,
-    drop: Annotated[Optional[str], typer.Option(help="Comma-separated columns that are not features.")] = None,
-    where: Annotated[Optional[str], typer.Option(help="Train only on rows where this boolean column is true (e.g. approved).")] = None,
-    reject_inference: Annotated[Optional[str], typer.Option(help="augment or parcel, using the --where column as approval.")] = None,
+    drop: Annotated[str | None, typer.Option(help="Comma-separated columns that are not features.")] = None,
+    where: Annotated[
+        str | None, typer.Option(help="Train only on rows where this boolean column is true (e.g. approved).")
+    ] = None,
+    reject_inference: Annotated[
+        str | None, typer.Option(help="augment or parcel, using the --where column as approval.")
+    ] = None,
 ) -> None:
     """Fit a scorecard or a GBM and save it as a versioned artifact."""
     import numpy as np
@@ -516,20 +623,28 @@ def model_train(
             if reject_inference is None:
                 X, y = X[approved], y[approved]
             elif reject_inference in ("augment", "parcel"):
-                training = (augment if reject_inference == "augment" else parcel)(X, np.where(approved, y, 0), approved)
+                training = (augment if reject_inference == "augment" else parcel)(
+                    X, np.where(approved, y, 0), approved
+                )
                 X, y, weight = training.X, training.y, training.weight
             else:
-                raise ParameterError("reject_inference", f"must be augment or parcel, got {reject_inference!r}")
+                raise ParameterError(
+                    "reject_inference", f"must be augment or parcel, got {reject_inference!r}"
+                )
         with _steps(2, f"train {kind.value}") as step:
-            model = (Scorecard() if kind is ModelKind.scorecard else GBMClassifier()).fit(X, y, sample_weight=weight)
+            model = (Scorecard() if kind is ModelKind.scorecard else GBMClassifier()).fit(
+                X, y, sample_weight=weight
+            )
             step("fitted")
             save_model(model, out)
             step("saved")
     except CreditmeshError as error:
         _fail(error)
     features = model.features_
-    typer.echo(f"saved {kind.value} to {out}: {len(features)} features ({', '.join(features[:8])}"
-               f"{', …' if len(features) > 8 else ''}), trained on {len(X):,} rows")
+    typer.echo(
+        f"saved {kind.value} to {out}: {len(features)} features ({', '.join(features[:8])}"
+        f"{', …' if len(features) > 8 else ''}), trained on {len(X):,} rows"
+    )
 
 
 @model_app.command("evaluate")
@@ -537,8 +652,10 @@ def model_evaluate(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
     data: Annotated[Path, typer.Option(help="Table with the outcome.")],
     target: Annotated[str, typer.Option(help="Outcome column.")],
-    report: Annotated[Optional[Path], typer.Option(help="Write the HTML model report here.")] = None,
-    reference: Annotated[Optional[Path], typer.Option(help="Reference sample for PSI/CSI in the report.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the HTML model report here.")] = None,
+    reference: Annotated[
+        Path | None, typer.Option(help="Reference sample for PSI/CSI in the report.")
+    ] = None,
 ) -> None:
     """AUC, Gini, KS, Brier and calibration error on a labelled table, and optionally the HTML report."""
     from creditmesh.scoring import metrics as model_metrics
@@ -621,7 +738,9 @@ app.add_typer(decide_app, name="decide")
 
 
 @policy_app.command("check")
-def policy_check(policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.yaml or .json).")]) -> None:
+def policy_check(
+    policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.yaml or .json).")],
+) -> None:
     """Validate a policy file and print its version (the SHA-256 of its canonical JSON)."""
     from creditmesh.decision import load_policy
 
@@ -635,10 +754,14 @@ def policy_check(policy_path: Annotated[Path, typer.Argument(metavar="POLICY", h
 @policy_app.command("backtest")
 def policy_backtest(
     policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="The candidate policy file.")],
-    applications: Annotated[Path, typer.Option(help="A folder written by `creditmesh simulate`, or a table from `model dataset`.")],
+    applications: Annotated[
+        Path, typer.Option(help="A folder written by `creditmesh simulate`, or a table from `model dataset`.")
+    ],
     model_path: Annotated[Path, typer.Option("--model", help="A saved model (`creditmesh model train`).")],
-    current: Annotated[Optional[Path], typer.Option(help="The current policy file; default: the shipped policy.")] = None,
-    chart: Annotated[Optional[Path], typer.Option(help="Write a PNG chart here.")] = None,
+    current: Annotated[
+        Path | None, typer.Option(help="The current policy file; default: the shipped policy.")
+    ] = None,
+    chart: Annotated[Path | None, typer.Option(help="Write a PNG chart here.")] = None,
     output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Approval rate, expected and realised bad rates, and the swap-in/swap-out table against the current policy."""
@@ -659,20 +782,39 @@ def policy_backtest(
         chart.parent.mkdir(parents=True, exist_ok=True)
         backtest_chart(result, chart)
     if output is OutputFormat.json:
-        typer.echo(json.dumps({"summary": json.loads(result.summary.reset_index().to_json(orient="records")),
-                               "swaps": json.loads(result.swaps.reset_index().to_json(orient="records"))}))
+        typer.echo(
+            json.dumps(
+                {
+                    "summary": json.loads(result.summary.reset_index().to_json(orient="records")),
+                    "swaps": json.loads(result.swaps.reset_index().to_json(orient="records")),
+                }
+            )
+        )
         return
     from rich.console import Console
     from rich.table import Table
 
     from creditmesh.money import format_minor
 
-    view = Table("policy", "applications", "approval", "review", "expected bad", "realised bad (known)",
-                 "expected profit, 1st year")
+    view = Table(
+        "policy",
+        "applications",
+        "approval",
+        "review",
+        "expected bad",
+        "realised bad (known)",
+        "expected profit, 1st year",
+    )
     for name, row in result.summary.iterrows():
-        view.add_row(str(name), f"{int(row.applications):,}", f"{row.approval_rate:.2%}", f"{row.review_rate:.2%}",
-                     f"{row.expected_bad_rate:.2%}", f"{row.realised_bad_rate:.2%} ({int(row.realised_known):,})",
-                     format_minor(int(row.expected_profit_minor)))
+        view.add_row(
+            str(name),
+            f"{int(row.applications):,}",
+            f"{row.approval_rate:.2%}",
+            f"{row.review_rate:.2%}",
+            f"{row.expected_bad_rate:.2%}",
+            f"{row.realised_bad_rate:.2%} ({int(row.realised_known):,})",
+            format_minor(int(row.expected_profit_minor)),
+        )
     swaps = Table("current", "candidate", "applications", "realised bad")
     for (was, now), row in result.swaps.iterrows():
         swaps.add_row(was, now, f"{int(row.applications):,}", f"{row.realised_bad_rate:.2%}")
@@ -684,7 +826,9 @@ def policy_backtest(
 @decide_app.command("replay")
 def decide_replay(
     application_id: Annotated[str, typer.Argument(metavar="APPLICATION_ID")],
-    log_url: Annotated[str, typer.Option("--log", help="The audit log's database URL (sqlite:///decisions.db).")],
+    log_url: Annotated[
+        str, typer.Option("--log", help="The audit log's database URL (sqlite:///decisions.db).")
+    ],
     model_path: Annotated[Path, typer.Option("--model", help="The saved model the decision was made with.")],
 ) -> None:
     """Decide a stored application again from its stored inputs and policy; exit 1 if the answer differs."""
@@ -695,26 +839,43 @@ def decide_replay(
         result = replay(AuditLog(log_url), application_id, load_model(model_path))
     except CreditmeshError as error:
         _fail(error)
-    typer.echo(json.dumps({"identical": result.identical, "stored": result.stored, "replayed": result.replayed}))
+    typer.echo(
+        json.dumps({"identical": result.identical, "stored": result.stored, "replayed": result.replayed})
+    )
     if not result.identical:
         raise typer.Exit(code=1)
 
 
 # -- matching (ICE) --------------------------------------------------------------------------------
 
-match_app = typer.Typer(help="Matching (ICE): allocate approved applications across funding partners.", no_args_is_help=True)
+match_app = typer.Typer(
+    help="Matching (ICE): allocate approved applications across funding partners.", no_args_is_help=True
+)
 app.add_typer(match_app, name="match")
 
 
 @match_app.command("allocate")
 def match_allocate(
-    applications: Annotated[Path, typer.Argument(help="Parquet of approved applications: application_id, pd, score, "
-                                                      "amount_minor, tenor_months, region, apr (grade optional); "
-                                                      "or a book folder with --month.")],
-    partners_path: Annotated[Path, typer.Option("--partners", help="Partners: institutions Parquet, a simulate folder, YAML or JSON.")],
-    month: Annotated[Optional[str], typer.Option(help="With a book folder: the month (YYYY-MM) whose approved drawdowns to allocate.")] = None,
-    capacity_divisor: Annotated[int, typer.Option(min=1, max=10_000, help="Capacity for the run: monthly capacity divided by this.")] = 1,
-    out: Annotated[Optional[Path], typer.Option(help="Write the allocations table (Parquet) here.")] = None,
+    applications: Annotated[
+        Path,
+        typer.Argument(
+            help="Parquet of approved applications: application_id, pd, score, "
+            "amount_minor, tenor_months, region, apr (grade optional); "
+            "or a book folder with --month."
+        ),
+    ],
+    partners_path: Annotated[
+        Path,
+        typer.Option("--partners", help="Partners: institutions Parquet, a simulate folder, YAML or JSON."),
+    ],
+    month: Annotated[
+        str | None,
+        typer.Option(help="With a book folder: the month (YYYY-MM) whose approved drawdowns to allocate."),
+    ] = None,
+    capacity_divisor: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Capacity for the run: monthly capacity divided by this.")
+    ] = 1,
+    out: Annotated[Path | None, typer.Option(help="Write the allocations table (Parquet) here.")] = None,
     output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
 ) -> None:
     """Allocate a day with the LP (HiGHS); print the optimum beside the online greedy's, the left-out and revenue by funding model."""
@@ -728,11 +889,16 @@ def match_allocate(
         partners = load_partners(partners_path)
         if applications.is_dir():
             if month is None:
-                raise ParameterError("month", "a book folder needs --month YYYY-MM (the month whose approved drawdowns to allocate)")
+                raise ParameterError(
+                    "month",
+                    "a book folder needs --month YYYY-MM (the month whose approved drawdowns to allocate)",
+                )
             frame = approved_drawdowns(applications, month)
         else:
             frame = _read_table(applications)
-        result = allocate_applications(frame, partners, capacity_minor=partners.capacity_minor // capacity_divisor)
+        result = allocate_applications(
+            frame, partners, capacity_minor=partners.capacity_minor // capacity_divisor
+        )
     except CreditmeshError as error:
         _fail(error)
     summary = result.summary()
@@ -741,10 +907,14 @@ def match_allocate(
     if output is OutputFormat.json:
         typer.echo(json.dumps({**summary, "revenue": result.revenue.to_dict("records")}, default=float))
         return
-    typer.echo(f"allocated {summary['allocated']:,} of {summary['applications']:,} in {summary['seconds']:.2f} s ({summary['method']})")
-    typer.echo(f"LP allocation {summary['objective_minor']:,.0f}, dual bound {summary['dual_bound_minor']:,.0f} "
-               f"(gap {summary['gap_to_bound']:.3%}); online greedy {summary['greedy_objective_minor']:,.0f} "
-               f"(gap {summary['greedy_gap_to_bound']:.3%}) — expected margin, minor units")
+    typer.echo(
+        f"allocated {summary['allocated']:,} of {summary['applications']:,} in {summary['seconds']:.2f} s ({summary['method']})"
+    )
+    typer.echo(
+        f"LP allocation {summary['objective_minor']:,.0f}, dual bound {summary['dual_bound_minor']:,.0f} "
+        f"(gap {summary['gap_to_bound']:.3%}); online greedy {summary['greedy_objective_minor']:,.0f} "
+        f"(gap {summary['greedy_gap_to_bound']:.3%}) — expected margin, minor units"
+    )
     if summary["unallocated"]:
         typer.echo("left out: " + ", ".join(f"{k} {v:,}" for k, v in summary["unallocated"].items()))
     _print_frame(pd.DataFrame(result.revenue), "Revenue by funding model")
@@ -769,8 +939,15 @@ def serve(
         Settings.from_env()  # refuse bad settings here, in one line, before any worker starts
     except CreditmeshError as error:
         _fail(error)
-    uvicorn.run("creditmesh.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+    uvicorn.run(
+        "creditmesh.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

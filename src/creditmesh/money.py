@@ -9,10 +9,10 @@ convention is visible at the call site.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
-from typing import Sequence
 
 import numpy as np
 
@@ -30,7 +30,11 @@ class Rounding(enum.Enum):
     CEILING = "ceiling"  # any fraction goes up (towards +infinity): LendingClub's installment convention
 
 
-_DECIMAL_MODE = {Rounding.HALF_EVEN: ROUND_HALF_EVEN, Rounding.HALF_UP: ROUND_HALF_UP, Rounding.CEILING: ROUND_CEILING}
+_DECIMAL_MODE = {
+    Rounding.HALF_EVEN: ROUND_HALF_EVEN,
+    Rounding.HALF_UP: ROUND_HALF_UP,
+    Rounding.CEILING: ROUND_CEILING,
+}
 
 
 def _check_currency(currency: str) -> int:
@@ -143,36 +147,36 @@ class Money:
         object.__setattr__(self, "amount_minor", int(self.amount_minor))
 
     @classmethod
-    def parse(cls, amount: str | Decimal | int, currency: str = "CNY") -> "Money":
+    def parse(cls, amount: str | Decimal | int, currency: str = "CNY") -> Money:
         """Build from a major-unit amount; a fraction of a minor unit is refused."""
         return cls(to_minor(amount, currency), currency)
 
-    def _same_currency(self, other: "Money") -> None:
+    def _same_currency(self, other: Money) -> None:
         if not isinstance(other, Money):
             raise MoneyError("amount", f"cannot combine Money with {type(other).__name__}")
         if other.currency != self.currency:
             raise MoneyError("currency", f"currency mismatch: {self.currency} and {other.currency}")
 
-    def __add__(self, other: "Money") -> "Money":
+    def __add__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount_minor + other.amount_minor, self.currency)
 
-    def __sub__(self, other: "Money") -> "Money":
+    def __sub__(self, other: Money) -> Money:
         self._same_currency(other)
         return Money(self.amount_minor - other.amount_minor, self.currency)
 
-    def __neg__(self) -> "Money":
+    def __neg__(self) -> Money:
         return Money(-self.amount_minor, self.currency)
 
-    def __lt__(self, other: "Money") -> bool:
+    def __lt__(self, other: Money) -> bool:
         self._same_currency(other)
         return self.amount_minor < other.amount_minor
 
-    def __le__(self, other: "Money") -> bool:
+    def __le__(self, other: Money) -> bool:
         self._same_currency(other)
         return self.amount_minor <= other.amount_minor
 
-    def allocate(self, weights: Sequence[int | Decimal | Fraction]) -> list["Money"]:
+    def allocate(self, weights: Sequence[int | Decimal | Fraction]) -> list[Money]:
         """Split this amount by ``weights`` (largest remainder); the parts sum to this amount."""
         return [Money(part, self.currency) for part in allocate(self.amount_minor, weights)]
 
@@ -180,7 +184,9 @@ class Money:
         return f"{format_minor(self.amount_minor, self.currency)} {self.currency}"
 
 
-def mul_rate_array(amount_minor: np.ndarray, rate_ppm: np.ndarray | int, divisor: int, *, rounding: Rounding) -> np.ndarray:
+def mul_rate_array(
+    amount_minor: np.ndarray, rate_ppm: np.ndarray | int, divisor: int, *, rounding: Rounding
+) -> np.ndarray:
     """Vectorised ``amount * rate_ppm / (divisor * 1e6)`` rounded to whole minor units, exactly.
 
     Rates travel as integer parts per million (``0.18`` -> ``180000``) so that the
@@ -194,7 +200,9 @@ def mul_rate_array(amount_minor: np.ndarray, rate_ppm: np.ndarray | int, divisor
     return round_ratio_array(numerator, denominator, rounding=rounding)
 
 
-def round_ratio_array(numerator: np.ndarray, denominator: np.ndarray | int, *, rounding: Rounding) -> np.ndarray:
+def round_ratio_array(
+    numerator: np.ndarray, denominator: np.ndarray | int, *, rounding: Rounding
+) -> np.ndarray:
     """Vectorised exact ``numerator / denominator`` rounded to integers (denominator > 0)."""
     numerator = np.asarray(numerator, dtype=np.int64)
     denominator = np.asarray(denominator, dtype=np.int64)

@@ -53,8 +53,13 @@ def add_months(dates: np.ndarray, months: np.ndarray | int) -> np.ndarray:
     return target.astype("datetime64[D]") + np.minimum(day_index, days_in_target - 1)
 
 
-def annuity_payment_minor(principal_minor: np.ndarray, rate_ppm: np.ndarray, tenor_months: np.ndarray,
-                          *, rounding: Rounding = Rounding.HALF_UP) -> np.ndarray:
+def annuity_payment_minor(
+    principal_minor: np.ndarray,
+    rate_ppm: np.ndarray,
+    tenor_months: np.ndarray,
+    *,
+    rounding: Rounding = Rounding.HALF_UP,
+) -> np.ndarray:
     """The level monthly payment of an equal-installment loan, rounded to a minor unit by ``rounding``.
 
     Half-up is creditmesh's default; LendingClub rounds the payment up (``Rounding.CEILING``),
@@ -102,7 +107,9 @@ def build_schedules(
         raise ParameterError("tenor_months", f"must be between 1 and {TENOR_MONTHS_MAX}")
     if count and rate.min() < 0:
         raise ParameterError("apr", "must not be negative")
-    flat_principal = np.zeros(count, dtype=bool) if equal_principal is None else np.asarray(equal_principal, dtype=bool)
+    flat_principal = (
+        np.zeros(count, dtype=bool) if equal_principal is None else np.asarray(equal_principal, dtype=bool)
+    )
 
     payment = annuity_payment_minor(principal, rate, tenor, rounding=payment_rounding)
     base_part, odd_units = np.divmod(principal, tenor)

@@ -86,7 +86,11 @@ class Table:
     def arrow_schema(self, *, with_truth: bool = False) -> pa.Schema:
         """The Arrow schema of the platform-visible columns (truth columns only if asked)."""
         return pa.schema(
-            [pa.field(c.name, c.type, nullable=c.nullable) for c in self.columns if with_truth or c.name not in self.truth]
+            [
+                pa.field(c.name, c.type, nullable=c.nullable)
+                for c in self.columns
+                if with_truth or c.name not in self.truth
+            ]
         )
 
 
@@ -102,14 +106,39 @@ _FEATURES = (
     _c("age", pa.int16(), "age in years at application", min_value=16, max_value=100),
     _c("monthly_income_minor", pa.int64(), "self-declared monthly income", nullable=True, min_value=0),
     _c("employment", pa.string(), nullable=True, allowed=EMPLOYMENT),
-    _c("bureau_score", pa.int16(), "credit bureau score; null for a thin file", nullable=True, min_value=300, max_value=900),
+    _c(
+        "bureau_score",
+        pa.int16(),
+        "credit bureau score; null for a thin file",
+        nullable=True,
+        min_value=300,
+        max_value=900,
+    ),
     _c("bureau_inquiries_6m", pa.int16(), "hard inquiries in the last 6 months", nullable=True, min_value=0),
-    _c("bureau_delinquencies_24m", pa.int16(), "delinquencies in the last 24 months", nullable=True, min_value=0),
+    _c(
+        "bureau_delinquencies_24m",
+        pa.int16(),
+        "delinquencies in the last 24 months",
+        nullable=True,
+        min_value=0,
+    ),
     _c("device_age_days", pa.int32(), "days since the device was first seen", min_value=0),
     _c("apply_hour", pa.int8(), "local hour of the application", min_value=0, max_value=23),
     _c("contacts_count", pa.int32(), "contacts the applicant shared", min_value=0),
-    _c("months_on_book", pa.int16(), "months since the first drawdown; null before it", nullable=True, min_value=0),
-    _c("max_dpd_on_book", pa.int16(), "worst days past due on the platform so far", nullable=True, min_value=0),
+    _c(
+        "months_on_book",
+        pa.int16(),
+        "months since the first drawdown; null before it",
+        nullable=True,
+        min_value=0,
+    ),
+    _c(
+        "max_dpd_on_book",
+        pa.int16(),
+        "worst days past due on the platform so far",
+        nullable=True,
+        min_value=0,
+    ),
     _c("line_utilization", pa.float32(), "outstanding principal / credit line", nullable=True, min_value=0),
 )
 #: The feature columns every application carries (null where a stage has no such signal).
@@ -145,7 +174,13 @@ TABLES: dict[str, Table] = {
                 _c("channel", pa.string(), allowed=CHANNELS),
                 _c("region", pa.string()),
                 _c("birth_year", pa.int16(), min_value=1900),
-                _c("true_pd", pa.float64(), "12-month probability of default (truth)", min_value=0, max_value=1),
+                _c(
+                    "true_pd",
+                    pa.float64(),
+                    "12-month probability of default (truth)",
+                    min_value=0,
+                    max_value=1,
+                ),
                 _c("is_fraud", pa.bool_(), "the borrower is a fraudster (truth)"),
                 _c("ring_id", pa.string(), "fraud ring the borrower belongs to (truth)", nullable=True),
             ),
@@ -189,7 +224,10 @@ TABLES: dict[str, Table] = {
                 _c("score", pa.float64(), nullable=True),
                 _c("pd", pa.float64(), nullable=True, min_value=0, max_value=1),
                 _c("grade", pa.string(), nullable=True),
-                _money("credit_line_minor", "line granted (credit_line, line_adjustment) or amount approved (drawdown)"),
+                _money(
+                    "credit_line_minor",
+                    "line granted (credit_line, line_adjustment) or amount approved (drawdown)",
+                ),
                 _c("apr", pa.float64(), nullable=True, min_value=0, max_value=1),
                 _c("reasons", pa.list_(pa.string()), "reason codes, most important first"),
                 _c("policy_version", pa.string()),
@@ -203,7 +241,11 @@ TABLES: dict[str, Table] = {
                 _c("application_id", pa.string()),
                 _c("institution_id", pa.string()),
                 _c("funding_model", pa.string(), allowed=FUNDING_MODELS),
-                _c("expected_margin", pa.float64(), "expected annual margin to the platform, fraction of principal"),
+                _c(
+                    "expected_margin",
+                    pa.float64(),
+                    "expected annual margin to the platform, fraction of principal",
+                ),
             ),
         ),
         Table(
@@ -226,8 +268,18 @@ TABLES: dict[str, Table] = {
             (
                 _c("loan_id", pa.string()),
                 _c("borrower_id", pa.string()),
-                _c("credit_line_id", pa.string(), "null for a loan booked outside a credit line", nullable=True),
-                _c("application_id", pa.string(), "null for a loan booked outside the decision flow", nullable=True),
+                _c(
+                    "credit_line_id",
+                    pa.string(),
+                    "null for a loan booked outside a credit line",
+                    nullable=True,
+                ),
+                _c(
+                    "application_id",
+                    pa.string(),
+                    "null for a loan booked outside the decision flow",
+                    nullable=True,
+                ),
                 _c("institution_id", pa.string()),
                 _c("funding_model", pa.string(), allowed=FUNDING_MODELS),
                 _money("principal_minor"),
@@ -251,7 +303,12 @@ TABLES: dict[str, Table] = {
                 _money("principal_paid_minor"),
                 _money("interest_paid_minor"),
                 _money("fee_paid_minor"),
-                _c("paid_at", DATE, "day the installment was settled in full; null while it is open", nullable=True),
+                _c(
+                    "paid_at",
+                    DATE,
+                    "day the installment was settled in full; null while it is open",
+                    nullable=True,
+                ),
             ),
             doc="An installment settled before its due date by an early settlement keeps its due date; "
             "its paid_at is the settlement day and its interest_paid_minor the interest actually charged.",
@@ -320,7 +377,9 @@ def _type_compatible(actual: pa.DataType, wanted: pa.DataType) -> bool:
     if pa.types.is_floating(wanted):
         return pa.types.is_floating(actual) or pa.types.is_integer(actual)
     if pa.types.is_string(wanted) or pa.types.is_large_string(wanted):
-        return pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_dictionary(actual)
+        return (
+            pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_dictionary(actual)
+        )
     if pa.types.is_timestamp(wanted):
         return pa.types.is_timestamp(actual) or pa.types.is_date(actual)
     if pa.types.is_date(wanted):
@@ -383,11 +442,17 @@ def check(table_name: str, frame: pd.DataFrame | pa.Table, *, with_truth: bool =
         if not column.nullable and nulls.any():
             problems.append(f"{where}: nulls not allowed, found in {_rows(nulls)}")
         if column.allowed is not None:
-            bad = ~pc.is_in(values, value_set=pa.array(column.allowed, type=pa.string())).to_numpy(zero_copy_only=False)
+            bad = ~pc.is_in(values, value_set=pa.array(column.allowed, type=pa.string())).to_numpy(
+                zero_copy_only=False
+            )
             bad &= ~nulls
             if bad.any():
-                seen = sorted({str(v) for v in pc.filter(values, pa.array(bad)).unique().to_pylist()})[:ROWS_QUOTED]
-                problems.append(f"{where}: values {seen} not in {list(column.allowed)}, found in {_rows(bad)}")
+                seen = sorted({str(v) for v in pc.filter(values, pa.array(bad)).unique().to_pylist()})[
+                    :ROWS_QUOTED
+                ]
+                problems.append(
+                    f"{where}: values {seen} not in {list(column.allowed)}, found in {_rows(bad)}"
+                )
         is_number = pa.types.is_integer(values.type) or pa.types.is_floating(values.type)
         if is_number and (column.min_value is not None or column.max_value is not None):
             numbers = values.to_numpy(zero_copy_only=False)
@@ -427,7 +492,9 @@ def validate(table_name: str, frame: pd.DataFrame | pa.Table, *, with_truth: boo
             try:
                 values = values.cast(wanted.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-                raise SchemaError(f"{table_name}.{wanted.name}", f"cannot convert to {wanted.type}: {error}") from None
+                raise SchemaError(
+                    f"{table_name}.{wanted.name}", f"cannot convert to {wanted.type}: {error}"
+                ) from None
         columns.append(values)
     return pa.Table.from_arrays(columns, schema=schema)
 
@@ -435,4 +502,3 @@ def validate(table_name: str, frame: pd.DataFrame | pa.Table, *, with_truth: boo
 def empty(table_name: str, *, with_truth: bool = False) -> pa.Table:
     """An empty Arrow table with the declared schema."""
     return table(table_name).arrow_schema(with_truth=with_truth).empty_table()
-

@@ -32,8 +32,13 @@ def settings(applications, tmp_path_factory):
     model_path = save_model(small_gbm(applications), folder / "gbm")
     institutions, _ = draw_institutions(np.random.default_rng(5), 40)
     pq.write_table(institutions, folder / "institutions.parquet")
-    return Settings(db_url=database_url(str(folder / "decisions.db")), api_keys=frozenset({API_KEY, "test-key-2"}),
-                    model_path=model_path, partners_path=folder / "institutions.parquet", report_salt="test-salt")
+    return Settings(
+        db_url=database_url(str(folder / "decisions.db")),
+        api_keys=frozenset({API_KEY, "test-key-2"}),
+        model_path=model_path,
+        partners_path=folder / "institutions.parquet",
+        report_salt="test-salt",
+    )
 
 
 def _free_port() -> int:

@@ -52,8 +52,15 @@ def test_a_declined_application_has_no_report_and_unknown_ids_are_404(client, ap
 
 def test_an_approved_drawdown_gets_a_report_without_a_partner_to_match(client):
     application_id = f"rd-{uuid.uuid4().hex[:12]}"
-    decided = client.post("/v1/drawdowns", json={"application_id": application_id, "requested_amount_minor": 300_000,
-                                                 "available_minor": 1_000_000, "delinquent": False})
+    decided = client.post(
+        "/v1/drawdowns",
+        json={
+            "application_id": application_id,
+            "requested_amount_minor": 300_000,
+            "available_minor": 1_000_000,
+            "delinquent": False,
+        },
+    )
     assert decided.json()["outcome"] == "approve"
     report = client.get(f"/v1/applications/{application_id}/report").json()
     assert report["recommendation"]["credit_line_minor"] == 300_000

@@ -36,7 +36,9 @@ def test_a_review_is_queued_listed_and_settled_once(client, applications):
     assert other.status_code == 409 and "already settled as decline" in other.text
     still = client.get("/v1/reviews", params={"limit": 1000}).json()
     assert body["application_id"] not in {r["application_id"] for r in still}
-    assert client.get(f"/v1/decisions/{body['application_id']}").json()["outcome"] == "review"  # history is kept
+    assert (
+        client.get(f"/v1/decisions/{body['application_id']}").json()["outcome"] == "review"
+    )  # history is kept
 
 
 def test_an_approved_application_is_not_in_the_queue_and_cannot_be_settled(client, applications):
@@ -44,7 +46,9 @@ def test_an_approved_application_is_not_in_the_queue_and_cannot_be_settled(clien
     body.update(device_age_days=400, apply_hour=14, contacts_count=150)
     decision = client.post("/v1/applications", json=body).json()
     assert decision["outcome"] != "review"
-    answer = client.post(f"/v1/reviews/{body['application_id']}", json={"outcome": "approve", "reviewer": "a"})
+    answer = client.post(
+        f"/v1/reviews/{body['application_id']}", json={"outcome": "approve", "reviewer": "a"}
+    )
     assert answer.status_code == 404
 
 

@@ -11,7 +11,15 @@ import pytest
 from creditmesh.decision.audit import AuditLog
 from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
-PUBLIC_FIELDS = {"application_id", "stage", "outcome", "credit_line_minor", "apr", "reasons", "policy_version"}
+PUBLIC_FIELDS = {
+    "application_id",
+    "stage",
+    "outcome",
+    "credit_line_minor",
+    "apr",
+    "reasons",
+    "policy_version",
+}
 
 
 def _id(prefix: str) -> str:
@@ -33,7 +41,11 @@ def bodies(applications):
 
 def test_healthz_needs_no_key_and_names_the_policy(server):
     answer = httpx.get(f"{server}/healthz")
-    assert answer.status_code == 200 and answer.json()["status"] == "ok" and len(answer.json()["policy_version"]) >= 8
+    assert (
+        answer.status_code == 200
+        and answer.json()["status"] == "ok"
+        and len(answer.json()["policy_version"]) >= 8
+    )
 
 
 def test_credit_line_applications_are_decided_with_public_fields_only(client, bodies):
@@ -54,45 +66,107 @@ def test_credit_line_applications_are_decided_with_public_fields_only(client, bo
 
 
 def test_a_drawdown_is_capped_by_the_available_line_and_refused_when_delinquent(client):
-    capped = client.post("/v1/drawdowns", json={"application_id": _id("dd"), "requested_amount_minor": 3_000_00,
-                                                "available_minor": 1_000_00, "delinquent": False, "max_dpd_on_book": 0})
+    capped = client.post(
+        "/v1/drawdowns",
+        json={
+            "application_id": _id("dd"),
+            "requested_amount_minor": 3_000_00,
+            "available_minor": 1_000_00,
+            "delinquent": False,
+            "max_dpd_on_book": 0,
+        },
+    )
     assert capped.status_code == 200 and capped.json()["outcome"] == "approve"
     assert capped.json()["credit_line_minor"] == 1_000_00 and capped.json()["stage"] == "drawdown"
-    refused = client.post("/v1/drawdowns", json={"application_id": _id("dd"), "requested_amount_minor": 3_000_00,
-                                                 "available_minor": 10_000_00, "delinquent": True})
+    refused = client.post(
+        "/v1/drawdowns",
+        json={
+            "application_id": _id("dd"),
+            "requested_amount_minor": 3_000_00,
+            "available_minor": 10_000_00,
+            "delinquent": True,
+        },
+    )
     assert refused.json()["outcome"] == "decline" and refused.json()["reasons"] == ["delinquent"]
 
 
 def test_a_line_review_freezes_or_increases(client):
-    frozen = client.post("/v1/line-reviews", json={"application_id": _id("lr"), "limit_minor": 10_000_00,
-                                                   "max_dpd_on_book": 90, "line_utilization": 0.9}).json()
-    assert frozen["stage"] == "line_adjustment" and frozen["credit_line_minor"] == 0 and frozen["reasons"] == ["line_frozen"]
-    raised = client.post("/v1/line-reviews", json={"application_id": _id("lr"), "limit_minor": 10_000_00,
-                                                   "max_dpd_on_book": 0, "line_utilization": 0.5}).json()
+    frozen = client.post(
+        "/v1/line-reviews",
+        json={
+            "application_id": _id("lr"),
+            "limit_minor": 10_000_00,
+            "max_dpd_on_book": 90,
+            "line_utilization": 0.9,
+        },
+    ).json()
+    assert (
+        frozen["stage"] == "line_adjustment"
+        and frozen["credit_line_minor"] == 0
+        and frozen["reasons"] == ["line_frozen"]
+    )
+    raised = client.post(
+        "/v1/line-reviews",
+        json={
+            "application_id": _id("lr"),
+            "limit_minor": 10_000_00,
+            "max_dpd_on_book": 0,
+            "line_utilization": 0.5,
+        },
+    ).json()
     assert raised["credit_line_minor"] == 13_000_00 and raised["reasons"] == ["line_increased"]
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}])
 def test_a_missing_or_wrong_key_is_401(server, headers):
-    for method, path in [("POST", "/v1/applications"), ("POST", "/v1/drawdowns"), ("POST", "/v1/line-reviews"),
-                         ("GET", "/v1/decisions/x")]:
+    for method, path in [
+        ("POST", "/v1/applications"),
+        ("POST", "/v1/drawdowns"),
+        ("POST", "/v1/line-reviews"),
+        ("GET", "/v1/decisions/x"),
+    ]:
         answer = httpx.request(method, f"{server}{path}", headers=headers, json={})
         assert answer.status_code == 401, (path, answer.text)
 
 
 def test_bad_input_is_422_naming_every_bad_field(client, bodies):
-    body = {**bodies[0], "age": 300, "monthly_income_minor": 1234.5, "apply_hour": 24, "channel": "fax",
-            "application_id": "bad id!", "favourite_colour": "red"}
+    body = {
+        **bodies[0],
+        "age": 300,
+        "monthly_income_minor": 1234.5,
+        "apply_hour": 24,
+        "channel": "fax",
+        "application_id": "bad id!",
+        "favourite_colour": "red",
+    }
     del body["contacts_count"]
     answer = client.post("/v1/applications", json=body)
     assert answer.status_code == 422
     named = {tuple(e["loc"])[-1] for e in answer.json()["detail"]}
-    assert named == {"age", "monthly_income_minor", "apply_hour", "channel", "application_id", "favourite_colour",
-                     "contacts_count"}
-    drawdown = client.post("/v1/drawdowns", json={"application_id": _id("dd"), "requested_amount_minor": -1,
-                                                  "available_minor": "lots"})
-    assert {e["loc"][-1] for e in drawdown.json()["detail"]} == {"requested_amount_minor", "available_minor", "delinquent"}
-    assert client.post("/v1/line-reviews", content=b"{not json", headers={"Content-Type": "application/json"}).status_code == 422
+    assert named == {
+        "age",
+        "monthly_income_minor",
+        "apply_hour",
+        "channel",
+        "application_id",
+        "favourite_colour",
+        "contacts_count",
+    }
+    drawdown = client.post(
+        "/v1/drawdowns",
+        json={"application_id": _id("dd"), "requested_amount_minor": -1, "available_minor": "lots"},
+    )
+    assert {e["loc"][-1] for e in drawdown.json()["detail"]} == {
+        "requested_amount_minor",
+        "available_minor",
+        "delinquent",
+    }
+    assert (
+        client.post(
+            "/v1/line-reviews", content=b"{not json", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_an_engine_error_is_a_4xx_naming_its_field_never_a_500(settings, bodies):
@@ -109,13 +183,20 @@ def test_an_engine_error_is_a_4xx_naming_its_field_never_a_500(settings, bodies)
     document["credit_line"]["knockouts"].append({"name": "short_tenure", "when": "years_at_address < 1"})
     app.dependency_overrides[get_engine] = lambda: DecisionEngine(policy_from_dict(document), engine.model)
     with TestClient(app, raise_server_exceptions=False) as test:
-        answer = test.post("/v1/applications", headers={"X-API-Key": key}, json={**bodies[3], "application_id": _id("cl")})
+        answer = test.post(
+            "/v1/applications", headers={"X-API-Key": key}, json={**bodies[3], "application_id": _id("cl")}
+        )
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "years_at_address"]
 
 
 def test_an_unknown_decision_is_404_and_a_known_one_is_returned(client):
     assert client.get(f"/v1/decisions/{_id('none')}").status_code == 404
-    body = {"application_id": _id("dd"), "requested_amount_minor": 600_00, "available_minor": 10_000_00, "delinquent": False}
+    body = {
+        "application_id": _id("dd"),
+        "requested_amount_minor": 600_00,
+        "available_minor": 10_000_00,
+        "delinquent": False,
+    }
     made = client.post("/v1/drawdowns", json=body).json()
     assert client.get(f"/v1/decisions/{body['application_id']}").json() == made
 
@@ -130,7 +211,9 @@ def test_the_decision_is_in_the_audit_log_when_the_answer_arrives(client, settin
     assert {k: stored[k] for k in PUBLIC_FIELDS} == answer
 
 
-def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_again(client, settings, bodies):
+def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_again(
+    client, settings, bodies
+):
     body = {**bodies[2], "application_id": _id("cl")}
     first = client.post("/v1/applications", json=body)
     decided_at = AuditLog(settings.db_url).stored(body["application_id"])["decided_at_ns"]
@@ -139,7 +222,9 @@ def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_
     assert AuditLog(settings.db_url).stored(body["application_id"])["decided_at_ns"] == decided_at
     changed = client.post("/v1/applications", json={**body, "age": body["age"] + 1})
     assert changed.status_code == 409 and changed.json()["detail"][0]["loc"] == ["body", "application_id"]
-    elsewhere = client.post("/v1/line-reviews", json={"application_id": body["application_id"], "limit_minor": 1})
+    elsewhere = client.post(
+        "/v1/line-reviews", json={"application_id": body["application_id"], "limit_minor": 1}
+    )
     assert elsewhere.status_code == 409
 
 
@@ -157,15 +242,27 @@ def test_settings_come_from_the_environment(tmp_path):
     from creditmesh.api.settings import Settings
     from creditmesh.errors import ParameterError
 
-    settings = Settings.from_env({"CREDITMESH_API_KEYS": "a, b,", "CREDITMESH_MODEL": "m", "CREDITMESH_DB": str(tmp_path / "d.db")})
-    assert settings.api_keys == {"a", "b"} and settings.db_url.startswith("sqlite:///") and settings.policy_path is None
+    settings = Settings.from_env(
+        {"CREDITMESH_API_KEYS": "a, b,", "CREDITMESH_MODEL": "m", "CREDITMESH_DB": str(tmp_path / "d.db")}
+    )
+    assert (
+        settings.api_keys == {"a", "b"}
+        and settings.db_url.startswith("sqlite:///")
+        and settings.policy_path is None
+    )
     with pytest.raises(ParameterError, match="CREDITMESH_MODEL"):
         Settings.from_env({"CREDITMESH_API_KEYS": "a"})
 
 
 def test_the_openapi_schema_lists_every_route(server):
     paths = httpx.get(f"{server}/openapi.json").json()["paths"]
-    assert {"/v1/applications", "/v1/drawdowns", "/v1/line-reviews", "/v1/decisions/{application_id}", "/healthz"} <= set(paths)
+    assert {
+        "/v1/applications",
+        "/v1/drawdowns",
+        "/v1/line-reviews",
+        "/v1/decisions/{application_id}",
+        "/healthz",
+    } <= set(paths)
 
 
 def test_a_bug_is_a_bare_500_without_a_traceback(settings):
@@ -189,8 +286,14 @@ def test_a_lost_race_for_the_same_id_answers_with_the_decision_stored_first(sett
     from creditmesh.api.app import build_state
 
     engine, log = build_state(settings)
-    body = {"application_id": _id("dd"), "requested_amount_minor": 700_00, "available_minor": 10_000_00,
-            "delinquent": False, "max_dpd_on_book": None, "on_blacklist": None}
+    body = {
+        "application_id": _id("dd"),
+        "requested_amount_minor": 700_00,
+        "available_minor": 10_000_00,
+        "delinquent": False,
+        "max_dpd_on_book": None,
+        "on_blacklist": None,
+    }
     first = decide.decide_once(log, engine, "drawdown", body)
     calls, real = [], decide.stored_or_none
 

@@ -42,5 +42,14 @@ def test_taiwan_buckets():
     bench = _load("portfolio_rollrates")
     status = np.array([-2, -1, 0, 1, 2, 3, 4, 6, 7, 8])
     assert bench.taiwan_bucket(status).tolist() == [
-        "current", "current", "current", "1-30", "31-60", "61-90", "91-180", "91-180", "180+", "180+"
+        "current",
+        "current",
+        "current",
+        "1-30",
+        "31-60",
+        "61-90",
+        "91-180",
+        "91-180",
+        "180+",
+        "180+",
     ]

@@ -52,8 +52,14 @@ def book_csv(tmp_path):
     income = rng.lognormal(10, 0.5, n)
     grade = rng.choice(["A", "B", "C"], n)
     logit = -2 + (np.log(income) - 10) * -1.5 + (grade == "C") * 1.2
-    frame = pd.DataFrame({"id": range(n), "income": income, "grade": grade,
-                          "status": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "bad", "good")})
+    frame = pd.DataFrame(
+        {
+            "id": range(n),
+            "income": income,
+            "grade": grade,
+            "status": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "bad", "good"),
+        }
+    )
     frame.loc[::17, "income"] = np.nan
     path = tmp_path / "book.csv"
     frame.to_csv(path, index=False)
@@ -72,8 +78,18 @@ def test_ece_is_zero_when_predictions_match_the_observed_rates_and_grows_with_bi
 
 
 def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(book_csv, capsys):
-    code = scoring_quality.main(["--data", str(book_csv), "--target", "status", "--folds", "3",
-                                 "--methods", "creditmesh_scorecard,creditmesh_gbm"])
+    code = scoring_quality.main(
+        [
+            "--data",
+            str(book_csv),
+            "--target",
+            "status",
+            "--folds",
+            "3",
+            "--methods",
+            "creditmesh_scorecard,creditmesh_gbm",
+        ]
+    )
     assert code == 0
     payload = _last_json(capsys)
     assert payload["benchmark"] == "scoring_quality"
@@ -86,8 +102,18 @@ def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(bo
 
 def test_quality_says_not_available_while_the_scoring_module_is_missing(book_csv, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "creditmesh.scoring", None)  # import raises ImportError
-    code = scoring_quality.main(["--data", str(book_csv), "--target", "status", "--folds", "2",
-                                 "--methods", "creditmesh_scorecard,creditmesh_gbm"])
+    code = scoring_quality.main(
+        [
+            "--data",
+            str(book_csv),
+            "--target",
+            "status",
+            "--folds",
+            "2",
+            "--methods",
+            "creditmesh_scorecard,creditmesh_gbm",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "not available" in out
     payload = json.loads(out.strip().splitlines()[-1])
@@ -118,13 +144,26 @@ def test_online_timing_uses_score_one_when_the_model_has_it(stand_in_scoring):
     latency = scoring_speed.time_online(model, X, calls=50, warmup=5)
     assert latency.how == "score_one(dict)" and 0 < latency.p50_us <= latency.p99_us
     bare = types.SimpleNamespace(predict_proba=model.predict_proba)
-    assert scoring_speed.time_online(bare, X, calls=20, warmup=2).how.startswith("predict_proba(1-row DataFrame)")
+    assert scoring_speed.time_online(bare, X, calls=20, warmup=2).how.startswith(
+        "predict_proba(1-row DataFrame)"
+    )
 
 
 def test_speed_runs_small_without_the_scoring_module(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "creditmesh.scoring", None)
-    code = scoring_speed.main(["--rows", "3000", "--features", "5", "--skip-optbinning", "--gbm-rows", "2000",
-                               "--online-calls", "50"])
+    code = scoring_speed.main(
+        [
+            "--rows",
+            "3000",
+            "--features",
+            "5",
+            "--skip-optbinning",
+            "--gbm-rows",
+            "2000",
+            "--online-calls",
+            "50",
+        ]
+    )
     payload = _last_json(capsys)
     rows = {row["name"]: row for row in payload["results"]}
     assert code == 0 and rows["scorecard_online_p99_us"]["creditmesh"] is None

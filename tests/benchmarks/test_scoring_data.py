@@ -34,9 +34,17 @@ def test_unusable_targets_are_refused_with_the_column_named(values):
 
 
 def test_features_drop_ids_and_named_columns_and_follow_the_model_contract():
-    frame = pd.DataFrame({"ID": [1, 2, 3], "loan_id": ["a", "b", "c"], "income": [1, None, 3],
-                          "grade": ["A", None, "B"], "flag": [True, False, True], "afam": ["no", "yes", "no"],
-                          "target": [0, 1, 0]})
+    frame = pd.DataFrame(
+        {
+            "ID": [1, 2, 3],
+            "loan_id": ["a", "b", "c"],
+            "income": [1, None, 3],
+            "grade": ["A", None, "B"],
+            "flag": [True, False, True],
+            "afam": ["no", "yes", "no"],
+            "target": [0, 1, 0],
+        }
+    )
     X = data.prepare_features(frame, target="target", drop=("afam",))
     assert list(X.columns) == ["income", "grade", "flag"]
     assert X["income"].dtype == np.float64 and np.isnan(X.loc[1, "income"])
@@ -48,7 +56,9 @@ def test_features_drop_ids_and_named_columns_and_follow_the_model_contract():
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
 def test_a_modellers_file_loads_as_features_and_binary_target(tmp_path, suffix):
-    frame = pd.DataFrame({"Id": range(6), "x": [1.0, 2, 3, 4, 5, 6], "c": list("abcabc"), "Class": ["good", "bad"] * 3})
+    frame = pd.DataFrame(
+        {"Id": range(6), "x": [1.0, 2, 3, 4, 5, 6], "c": list("abcabc"), "Class": ["good", "bad"] * 3}
+    )
     path = tmp_path / f"book{suffix}"
     frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
     X, y = data.load_table(path, "Class")
@@ -67,7 +77,10 @@ def test_folds_are_stratified_and_the_same_on_every_call():
 
 
 def test_dataset_names_accept_the_readme_folders_and_refuse_unknown_ones():
-    assert data.resolve_names("taiwan_credit_card_default,hmda_no_insurance") == ["taiwan", "hmda_no_insurance"]
+    assert data.resolve_names("taiwan_credit_card_default,hmda_no_insurance") == [
+        "taiwan",
+        "hmda_no_insurance",
+    ]
     assert data.resolve_names(None) == list(data.DATASETS)
     with pytest.raises(data.DataError, match="unknown data set"):
         data.resolve_names("nope")

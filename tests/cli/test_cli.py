@@ -17,7 +17,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def book_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "book"
-    result = runner.invoke(app, ["simulate", "--borrowers", "1500", "--months", "9", "--seed", "5", "--out", str(out)])
+    result = runner.invoke(
+        app, ["simulate", "--borrowers", "1500", "--months", "9", "--seed", "5", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -81,7 +83,9 @@ def _copy_book(source, target, skip=(), replace=None):
         data = pq.read_table(path)
         if replace and path.stem == replace[0]:
             column = replace[1]
-            data = data.set_column(data.schema.get_field_index(column), column, data[column].cast(pa.float64()))
+            data = data.set_column(
+                data.schema.get_field_index(column), column, data[column].cast(pa.float64())
+            )
         pq.write_table(data, target / path.name)
 
 
@@ -110,8 +114,12 @@ def test_metrics_bad_date_and_missing_folder(book_dir, tmp_path):
 
 
 def test_the_installed_command_runs_as_a_process(book_dir):
-    done = subprocess.run([sys.executable, "-m", "creditmesh.cli", "metrics", str(book_dir), "--format", "json"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "creditmesh.cli", "metrics", str(book_dir), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["loans_originated"] >= 0
 

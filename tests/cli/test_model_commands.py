@@ -15,7 +15,9 @@ runner = CliRunner()
 def applications(tmp_path_factory):
     root = tmp_path_factory.mktemp("model")
     book = root / "book"
-    result = runner.invoke(app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "3", "--out", str(book)])
+    result = runner.invoke(
+        app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "3", "--out", str(book)]
+    )
     assert result.exit_code == 0, result.output
     table = root / "apps.parquet"
     result = runner.invoke(app, ["model", "dataset", str(book), "--out", str(table)])
@@ -26,24 +28,67 @@ def applications(tmp_path_factory):
 @pytest.mark.parametrize("kind", ["scorecard", "gbm"])
 def test_train_evaluate_score_and_monitor(applications, tmp_path, kind):
     model = tmp_path / ("model.json" if kind == "scorecard" else "model")
-    result = runner.invoke(app, ["model", "train", "--data", str(applications), "--target", "bad_12m", "--where", "approved",
-                                 "--kind", kind, "--out", str(model)])
+    result = runner.invoke(
+        app,
+        [
+            "model",
+            "train",
+            "--data",
+            str(applications),
+            "--target",
+            "bad_12m",
+            "--where",
+            "approved",
+            "--kind",
+            kind,
+            "--out",
+            str(model),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = tmp_path / "report.html"
-    result = runner.invoke(app, ["model", "evaluate", str(model), "--data", str(applications), "--target", "bad_12m",
-                                 "--report", str(report), "--reference", str(applications)])
+    result = runner.invoke(
+        app,
+        [
+            "model",
+            "evaluate",
+            str(model),
+            "--data",
+            str(applications),
+            "--target",
+            "bad_12m",
+            "--report",
+            str(report),
+            "--reference",
+            str(applications),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "auc 0." in result.stdout
     page = report.read_text()
     assert page.count("data:image/png;base64,") >= 4 and "Stability" in page
     scores = tmp_path / "scores.parquet"
-    result = runner.invoke(app, ["model", "score", str(model), "--data", str(applications), "--out", str(scores)])
+    result = runner.invoke(
+        app, ["model", "score", str(model), "--data", str(applications), "--out", str(scores)]
+    )
     assert result.exit_code == 0, result.output
     scored = pd.read_parquet(scores)
     assert list(scored.columns[:2]) == ["application_id", "pd"]
     assert scored.pd.between(0, 1).all() and scored.grade.notna().all()
-    result = runner.invoke(app, ["model", "monitor", str(model), "--reference", str(applications), "--current",
-                                 str(applications), "--output", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "model",
+            "monitor",
+            str(model),
+            "--reference",
+            str(applications),
+            "--current",
+            str(applications),
+            "--output",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows[0]["what"] == "score (PSI)" and all(r["status"] == "stable" for r in rows)
@@ -51,13 +96,51 @@ def test_train_evaluate_score_and_monitor(applications, tmp_path, kind):
 
 def test_reject_inference_options_train(applications, tmp_path):
     for method in ("augment", "parcel"):
-        result = runner.invoke(app, ["model", "train", "--data", str(applications), "--target", "bad_12m", "--where",
-                                     "approved", "--reject-inference", method, "--out", str(tmp_path / f"{method}.json")])
+        result = runner.invoke(
+            app,
+            [
+                "model",
+                "train",
+                "--data",
+                str(applications),
+                "--target",
+                "bad_12m",
+                "--where",
+                "approved",
+                "--reject-inference",
+                method,
+                "--out",
+                str(tmp_path / f"{method}.json"),
+            ],
+        )
         assert result.exit_code == 0, result.output
 
 
 def test_bad_input_is_one_line_and_exit_code_2(applications, tmp_path):
-    result = runner.invoke(app, ["model", "train", "--data", str(applications), "--target", "nope", "--out", str(tmp_path / "m.json")])
+    result = runner.invoke(
+        app,
+        [
+            "model",
+            "train",
+            "--data",
+            str(applications),
+            "--target",
+            "nope",
+            "--out",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert result.exit_code == 2 and "target" in result.output and "Traceback" not in result.output
-    result = runner.invoke(app, ["model", "evaluate", str(tmp_path / "absent.json"), "--data", str(applications), "--target", "bad_12m"])
+    result = runner.invoke(
+        app,
+        [
+            "model",
+            "evaluate",
+            str(tmp_path / "absent.json"),
+            "--data",
+            str(applications),
+            "--target",
+            "bad_12m",
+        ],
+    )
     assert result.exit_code == 2 and "no model" in result.output

@@ -19,7 +19,9 @@ def log(tmp_path):
 def test_every_stored_decision_replays_exactly(log, applications, model, policy):
     data = policy.document.model_dump(mode="json")
     data["credit_line"]["max_pd"] = 0.09
-    engine = DecisionEngine(policy, model, challengers=[("strict", policy_from_dict(data), 0.4)], shadow=policy)
+    engine = DecisionEngine(
+        policy, model, challengers=[("strict", policy_from_dict(data), 0.4)], shadow=policy
+    )
     rows = applications.drop(columns=["bad_12m"]).head(120).to_dict("records")
     made = [log.decide(engine, "credit_line", row) for row in rows]
     assert {d.arm for d in made} == {"champion", "strict"}
@@ -58,17 +60,31 @@ def test_an_unknown_application_or_another_model_is_refused(log, applications, m
 
 def test_drawdowns_and_line_reviews_replay_too(log, model, policy):
     engine = DecisionEngine(policy, model)
-    log.decide(engine, "drawdown", {"application_id": "d1", "requested_amount_minor": 2_000_00, "available_minor": 1_500_00,
-                                    "delinquent": False, "max_dpd_on_book": None})
-    log.decide(engine, "line_adjustment", {"application_id": "r1", "limit_minor": 10_000_00, "max_dpd_on_book": 0,
-                                           "line_utilization": 0.5})
+    log.decide(
+        engine,
+        "drawdown",
+        {
+            "application_id": "d1",
+            "requested_amount_minor": 2_000_00,
+            "available_minor": 1_500_00,
+            "delinquent": False,
+            "max_dpd_on_book": None,
+        },
+    )
+    log.decide(
+        engine,
+        "line_adjustment",
+        {"application_id": "r1", "limit_minor": 10_000_00, "max_dpd_on_book": 0, "line_utilization": 0.5},
+    )
     assert replay(log, "d1", model).identical and replay(log, "r1", model).identical
 
 
 def test_a_batch_is_stored_whole_and_each_decision_replays_online(log, applications, model, policy):
     data = policy.document.model_dump(mode="json")
     data["credit_line"]["max_pd"] = 0.09
-    engine = DecisionEngine(policy, model, challengers=[("strict", policy_from_dict(data), 0.3)], shadow=policy)
+    engine = DecisionEngine(
+        policy, model, challengers=[("strict", policy_from_dict(data), 0.3)], shadow=policy
+    )
     frame = applications.drop(columns=["bad_12m"]).iloc[200:300]
     decided = log.decide_table(engine, "credit_line", frame)
     for application_id in decided.application_id:

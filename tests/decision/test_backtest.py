@@ -8,10 +8,9 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from creditmesh.cli import app
-from creditmesh.decision import policy_from_dict
+from creditmesh.decision import DecisionEngine, policy_from_dict
 from creditmesh.decision.audit import AuditLog
 from creditmesh.decision.backtest import backtest, backtest_chart, expected_profit_minor
-from creditmesh.decision import DecisionEngine
 from creditmesh.scoring.artifact import load_model, save_model
 
 
@@ -38,9 +37,14 @@ def test_a_stricter_policy_approves_fewer_and_only_swaps_out(applications, model
 
 
 def test_expected_profit_is_exact_integer_arithmetic():
-    decided = pd.DataFrame({"provisional_outcome": ["approve", "approve", "decline"],
-                            "credit_line_minor": [10_000_00, 3_333_33, 50_000_00], "apr": [0.18, 0.24, 0.2],
-                            "pd": [0.05, 0.1, 0.5]})
+    decided = pd.DataFrame(
+        {
+            "provisional_outcome": ["approve", "approve", "decline"],
+            "credit_line_minor": [10_000_00, 3_333_33, 50_000_00],
+            "apr": [0.18, 0.24, 0.2],
+            "pd": [0.05, 0.1, 0.5],
+        }
+    )
     # 1,000,000 × (0.18 × 0.95 − 0.05) = 121,000; 333,333 × (0.24 × 0.9 − 0.1) = 38,666.628 → 38,667
     assert expected_profit_minor(decided, lgd=1.0) == 121_000 + 38_667
     assert expected_profit_minor(decided.iloc[2:], lgd=1.0) == 0
@@ -53,8 +57,22 @@ def test_the_commands_backtest_and_replay(applications, model, policy, tmp_path)
     data = tmp_path / "apps.parquet"
     applications.assign(approved=True).to_parquet(data)
     runner = CliRunner()
-    result = runner.invoke(app, ["policy", "backtest", str(candidate), "--applications", str(data), "--model", str(model_dir),
-                                 "--chart", str(tmp_path / "c.png"), "--output", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "policy",
+            "backtest",
+            str(candidate),
+            "--applications",
+            str(data),
+            "--model",
+            str(model_dir),
+            "--chart",
+            str(tmp_path / "c.png"),
+            "--output",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.output)["summary"]) == 2 and (tmp_path / "c.png").exists()
 
@@ -62,7 +80,9 @@ def test_the_commands_backtest_and_replay(applications, model, policy, tmp_path)
     log_url = f"sqlite:///{tmp_path / 'log.db'}"
     row = applications.drop(columns=["bad_12m"]).iloc[3].to_dict()
     AuditLog(log_url).decide(DecisionEngine(policy, loaded), "credit_line", row)
-    result = runner.invoke(app, ["decide", "replay", row["application_id"], "--log", log_url, "--model", str(model_dir)])
+    result = runner.invoke(
+        app, ["decide", "replay", row["application_id"], "--log", log_url, "--model", str(model_dir)]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["identical"] is True
 

@@ -8,8 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from creditmesh.decision import (DecisionEngine, EnginePolicy, arm_results, assign_arms, automation_rate, decisions_table,
-                                 policy_from_dict)
+from creditmesh.decision import (
+    DecisionEngine,
+    EnginePolicy,
+    arm_results,
+    assign_arms,
+    automation_rate,
+    decisions_table,
+    policy_from_dict,
+)
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.schema import validate
 from creditmesh.simulate import SimulationConfig, simulate
@@ -43,7 +50,9 @@ def test_credit_lines_are_decided_the_same_in_batch_and_online(applications, mod
     approved = table[table.outcome == "approve"]
     assert (approved.credit_line_minor > 0).all() and (approved.credit_line_minor % 100_00 == 0).all()
     assert approved.apr.notna().all() and (table.policy_version == policy.version).all()
-    declined = table[(table.outcome == "decline") & table.reasons.map(lambda r: r[:1] == ("pd_above_cutoff",))]
+    declined = table[
+        (table.outcome == "decline") & table.reasons.map(lambda r: r[:1] == ("pd_above_cutoff",))
+    ]
     assert declined.reasons.map(len).gt(1).any(), "model declines carry the model's reasons"
 
 
@@ -63,10 +72,14 @@ def test_knockouts_decline_with_their_names_first(applications, model, policy):
     table = DecisionEngine(policy, model).decide_table("credit_line", frame)
     assert (table.outcome == "decline").all() and table.automated.all()
     assert all(r[0] == "underage" for r in table.reasons)
-    assert all("blacklisted" in r for r in table.reasons[:10]) and not any("blacklisted" in r for r in table.reasons[10:])
+    assert all("blacklisted" in r for r in table.reasons[:10]) and not any(
+        "blacklisted" in r for r in table.reasons[10:]
+    )
 
 
-def test_a_review_band_sends_applications_to_people_and_counts_against_automation(applications, model, policy):
+def test_a_review_band_sends_applications_to_people_and_counts_against_automation(
+    applications, model, policy
+):
     wide = _variant(policy, review_band_below=0.02, review_band_above=0.02)
     table = DecisionEngine(wide, model).decide_table("credit_line", applications)
     review = table[table.outcome == "review"]
@@ -76,13 +89,15 @@ def test_a_review_band_sends_applications_to_people_and_counts_against_automatio
 
 
 def test_drawdowns_are_capped_by_the_available_line_and_refused_when_delinquent(policy, model):
-    frame = pd.DataFrame({
-        "application_id": ["d1", "d2", "d3", "d4", "d5"],
-        "requested_amount_minor": [3_000_00, 3_000_00, 3_000_00, 3_000_00, 3_000_00],
-        "available_minor": [10_000_00, 1_000_00, 100_00, 10_000_00, 10_000_00],
-        "delinquent": [False, False, False, True, False],
-        "max_dpd_on_book": pd.array([0, None, 0, 0, 45], dtype="Int16"),
-    })
+    frame = pd.DataFrame(
+        {
+            "application_id": ["d1", "d2", "d3", "d4", "d5"],
+            "requested_amount_minor": [3_000_00, 3_000_00, 3_000_00, 3_000_00, 3_000_00],
+            "available_minor": [10_000_00, 1_000_00, 100_00, 10_000_00, 10_000_00],
+            "delinquent": [False, False, False, True, False],
+            "max_dpd_on_book": pd.array([0, None, 0, 0, 45], dtype="Int16"),
+        }
+    )
     table = _assert_online_equals_batch(DecisionEngine(policy, model), "drawdown", frame)
     assert table.outcome.tolist() == ["approve", "approve", "decline", "decline", "decline"]
     assert table.credit_line_minor.tolist() == [3_000_00, 1_000_00, 0, 0, 0]
@@ -90,16 +105,24 @@ def test_drawdowns_are_capped_by_the_available_line_and_refused_when_delinquent(
 
 
 def test_line_reviews_freeze_decrease_increase_or_keep(policy, model):
-    frame = pd.DataFrame({
-        "application_id": ["r1", "r2", "r3", "r4", "r5"],
-        "limit_minor": [10_000_00] * 4 + [190_000_00],
-        "max_dpd_on_book": pd.array([90, 40, 0, 10, 0], dtype="Int16"),
-        "line_utilization": [0.9, 0.9, 0.5, 0.5, 0.9],
-    })
+    frame = pd.DataFrame(
+        {
+            "application_id": ["r1", "r2", "r3", "r4", "r5"],
+            "limit_minor": [10_000_00] * 4 + [190_000_00],
+            "max_dpd_on_book": pd.array([90, 40, 0, 10, 0], dtype="Int16"),
+            "line_utilization": [0.9, 0.9, 0.5, 0.5, 0.9],
+        }
+    )
     table = _assert_online_equals_batch(DecisionEngine(policy, model), "line_adjustment", frame)
     assert table.outcome.tolist() == ["approve", "approve", "approve", "decline", "approve"]
     assert table.credit_line_minor.tolist() == [0, 5_000_00, 13_000_00, 10_000_00, 200_000_00]
-    assert [r[0] for r in table.reasons] == ["line_frozen", "line_decreased", "line_increased", "no_change", "line_increased"]
+    assert [r[0] for r in table.reasons] == [
+        "line_frozen",
+        "line_decreased",
+        "line_increased",
+        "no_change",
+        "line_increased",
+    ]
 
 
 def test_arms_are_a_deterministic_hash_split_whatever_the_batch(applications, model, policy):
@@ -111,7 +134,9 @@ def test_arms_are_a_deterministic_hash_split_whatever_the_batch(applications, mo
     assert (table.policy_version == np.where(table.arm == "strict", challenger.version, policy.version)).all()
     again = engine.decide_table("credit_line", applications.head(300).iloc[::-1])
     assert dict(zip(again.application_id, again.arm)) == dict(zip(table.application_id, table.arm))
-    assert list(assign_arms(["A1"], [("x", 0.5)], salt="s")) == list(assign_arms(["A1"], [("x", 0.5)], salt="s"))
+    assert list(assign_arms(["A1"], [("x", 0.5)], salt="s")) == list(
+        assign_arms(["A1"], [("x", 0.5)], salt="s")
+    )
     results = arm_results(table, bad=applications.head(300)["bad_12m"])
     assert set(results.index) == {"champion", "strict"} and results.loc["strict", "approval_rate"] <= 1
     assert "approved_bad_rate" in results
@@ -120,7 +145,9 @@ def test_arms_are_a_deterministic_hash_split_whatever_the_batch(applications, mo
 def test_a_shadow_policy_decides_beside_and_is_never_enforced(applications, model, policy):
     lenient = _variant(policy, max_pd=0.2)
     plain = DecisionEngine(policy, model).decide_table("credit_line", applications)
-    shadowed = _assert_online_equals_batch(DecisionEngine(policy, model, shadow=lenient), "credit_line", applications.head(200))
+    shadowed = _assert_online_equals_batch(
+        DecisionEngine(policy, model, shadow=lenient), "credit_line", applications.head(200)
+    )
     assert shadowed.outcome.tolist() == plain.outcome.head(200).tolist()
     assert (shadowed.shadow_policy_version == lenient.version).all()
     assert (shadowed.shadow_outcome == "approve").sum() > (shadowed.outcome == "approve").sum()
@@ -133,7 +160,9 @@ def test_missing_inputs_are_named(applications, model, policy):
         DecisionEngine(policy, model).decide_table("collections", applications)
     engine = DecisionEngine(policy, model)
     with pytest.raises(SchemaError, match="available_minor"):
-        engine.decide_table("drawdown", pd.DataFrame({"application_id": ["x"], "requested_amount_minor": [1]}))
+        engine.decide_table(
+            "drawdown", pd.DataFrame({"application_id": ["x"], "requested_amount_minor": [1]})
+        )
     with pytest.raises(SchemaError, match="application_id"):
         engine.decide_one("credit_line", {"age": 30})
 

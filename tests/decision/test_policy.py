@@ -23,15 +23,21 @@ def test_the_version_is_the_hash_of_the_content_not_of_the_layout(tmp_path):
     assert policy_from_dict(data).version != load_policy(as_json).version
 
 
-@pytest.mark.parametrize("change, path", [
-    (lambda d: d["credit_line"].update(max_pd=1.5), "credit_line.max_pd"),
-    (lambda d: d["credit_line"]["knockouts"][2].update(when="age <"), "credit_line.knockouts[2].when"),
-    (lambda d: d["credit_line"]["knockouts"][0].update(name="Bad Name"), "credit_line.knockouts[0].name"),
-    (lambda d: d["credit_line"]["grades"][1].update(line_min_minor=10**9), "credit_line.grades[1]"),
-    (lambda d: d["drawdown"].update(surprise=1), "drawdown.surprise"),
-    (lambda d: d["line_adjustment"].update(increase_when="__import__('os')"), "line_adjustment.increase_when"),
-    (lambda d: d.pop("credit_line"), "credit_line"),
-])
+@pytest.mark.parametrize(
+    "change, path",
+    [
+        (lambda d: d["credit_line"].update(max_pd=1.5), "credit_line.max_pd"),
+        (lambda d: d["credit_line"]["knockouts"][2].update(when="age <"), "credit_line.knockouts[2].when"),
+        (lambda d: d["credit_line"]["knockouts"][0].update(name="Bad Name"), "credit_line.knockouts[0].name"),
+        (lambda d: d["credit_line"]["grades"][1].update(line_min_minor=10**9), "credit_line.grades[1]"),
+        (lambda d: d["drawdown"].update(surprise=1), "drawdown.surprise"),
+        (
+            lambda d: d["line_adjustment"].update(increase_when="__import__('os')"),
+            "line_adjustment.increase_when",
+        ),
+        (lambda d: d.pop("credit_line"), "credit_line"),
+    ],
+)
 def test_a_bad_policy_names_the_field_at_fault(change, path):
     data = _data()
     change(data)

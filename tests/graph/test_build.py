@@ -1,12 +1,11 @@
 import numpy as np
 import pandas as pd
 import pytest
+from _graphs import frames
 
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.graph import GraphConfig, build
 from creditmesh.graph.build import DEFAULT_CAPS, DEFAULT_WEIGHTS
-
-from _graphs import frames
 
 
 def _weight(graph, a, b):
@@ -15,9 +14,15 @@ def _weight(graph, a, b):
 
 
 def test_shared_device_is_a_strong_link_and_shared_ip_a_weak_one():
-    identities, people = frames({"A": 0, "B": 0, "C": 0}, [
-        ("A", "device", "d1"), ("B", "device", "d1"), ("B", "ip", "ip1"), ("C", "ip", "ip1"),
-    ])
+    identities, people = frames(
+        {"A": 0, "B": 0, "C": 0},
+        [
+            ("A", "device", "d1"),
+            ("B", "device", "d1"),
+            ("B", "ip", "ip1"),
+            ("C", "ip", "ip1"),
+        ],
+    )
     graph = build(identities, people)
     assert _weight(graph, "A", "B") == pytest.approx(DEFAULT_WEIGHTS["device"])
     assert _weight(graph, "B", "C") == pytest.approx(DEFAULT_WEIGHTS["ip"])
@@ -28,9 +33,15 @@ def test_shared_device_is_a_strong_link_and_shared_ip_a_weak_one():
 
 
 def test_weights_add_up_over_identifiers_shared():
-    identities, people = frames({"A": 0, "B": 0}, [
-        ("A", "address", "h"), ("B", "address", "h"), ("A", "ip", "i"), ("B", "ip", "i"),
-    ])
+    identities, people = frames(
+        {"A": 0, "B": 0},
+        [
+            ("A", "address", "h"),
+            ("B", "address", "h"),
+            ("A", "ip", "i"),
+            ("B", "ip", "i"),
+        ],
+    )
     graph = build(identities, people)
     assert _weight(graph, "A", "B") == pytest.approx(DEFAULT_WEIGHTS["address"] + DEFAULT_WEIGHTS["ip"])
 
@@ -64,14 +75,27 @@ def test_hub_identifier_is_dropped_from_links_and_counted():
 
 
 def test_bad_rows_are_reported_with_examples_and_skipped():
-    identities, people = frames({"A": 0, "B": 0}, [
-        ("A", "device", "d"), ("B", "device", "d"), ("A", "device", ""), ("A", "phone", None),
-        ("B", "telepathy", "t"), ("Z", "device", "d"), ("A", "device", "d"),
-    ])
+    identities, people = frames(
+        {"A": 0, "B": 0},
+        [
+            ("A", "device", "d"),
+            ("B", "device", "d"),
+            ("A", "device", ""),
+            ("A", "phone", None),
+            ("B", "telepathy", "t"),
+            ("Z", "device", "d"),
+            ("A", "device", "d"),
+        ],
+    )
     graph = build(identities, people)
     report = graph.report
     assert (report.rows_read, report.rows_used) == (7, 2)
-    assert (report.empty_value, report.unknown_kind, report.unknown_borrower, report.duplicate) == (2, 1, 1, 1)
+    assert (report.empty_value, report.unknown_kind, report.unknown_borrower, report.duplicate) == (
+        2,
+        1,
+        1,
+        1,
+    )
     assert "telepathy" in report.examples["unknown_kind"][0]
     assert "'Z'" in report.examples["unknown_borrower"][0]
     assert any("unknown borrower" in line for line in report.lines())
@@ -89,12 +113,15 @@ def test_missing_columns_and_repeated_borrowers_are_refused():
     assert caught.value.field == "borrowers.borrower_id"
 
 
-@pytest.mark.parametrize("options, field", [
-    ({"caps": {**DEFAULT_CAPS, "ip": 1}}, "caps"),
-    ({"caps": {"ip": 5}}, "caps"),
-    ({"weights": {**DEFAULT_WEIGHTS, "device": -1}}, "weights"),
-    ({"strong_weight": 0}, "strong_weight"),
-])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"caps": {**DEFAULT_CAPS, "ip": 1}}, "caps"),
+        ({"caps": {"ip": 5}}, "caps"),
+        ({"weights": {**DEFAULT_WEIGHTS, "device": -1}}, "weights"),
+        ({"strong_weight": 0}, "strong_weight"),
+    ],
+)
 def test_impossible_graph_config_is_refused_by_name(options, field):
     with pytest.raises(ParameterError) as caught:
         GraphConfig(**options)

@@ -15,7 +15,9 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("graph-cli") / "data"
-    result = runner.invoke(app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "9", "--out", str(out)])
+    result = runner.invoke(
+        app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "9", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -31,8 +33,21 @@ def graph_dir(dataset):
 
 def test_rings_as_json_and_a_dot_picture(dataset, graph_dir, tmp_path):
     dot = tmp_path / "ring.dot"
-    result = runner.invoke(app, ["graph", "rings", "--graph", str(graph_dir), "--data", str(dataset), "--format", "json",
-                                 "--dot", str(dot)])
+    result = runner.invoke(
+        app,
+        [
+            "graph",
+            "rings",
+            "--graph",
+            str(graph_dir),
+            "--data",
+            str(dataset),
+            "--format",
+            "json",
+            "--dot",
+            str(dot),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rings = json.loads(result.stdout)
     assert rings["rings"] >= 1 and rings["shown"][0]["size"] >= 3
@@ -41,7 +56,9 @@ def test_rings_as_json_and_a_dot_picture(dataset, graph_dir, tmp_path):
 
 def test_lists_and_explain(dataset, graph_dir, tmp_path):
     out = tmp_path / "grey.parquet"
-    result = runner.invoke(app, ["graph", "lists", "--graph", str(graph_dir), "--data", str(dataset), "--out", str(out)])
+    result = runner.invoke(
+        app, ["graph", "lists", "--graph", str(graph_dir), "--data", str(dataset), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("black list ")
     grey = pq.read_table(out).to_pandas()
@@ -56,8 +73,12 @@ def test_bad_input_is_reported_and_a_failed_build_keeps_the_old_graph(dataset, g
     broken = tmp_path / "broken"
     broken.mkdir()
     identities = pq.read_table(dataset / "identities.parquet")
-    extra = pa.table({"borrower_id": ["nobody", "B0001"], "kind": ["device", "telepathy"], "value": ["x", "y"]})
-    pq.write_table(pa.concat_tables([identities, extra.cast(identities.schema)]), broken / "identities.parquet")
+    extra = pa.table(
+        {"borrower_id": ["nobody", "B0001"], "kind": ["device", "telepathy"], "value": ["x", "y"]}
+    )
+    pq.write_table(
+        pa.concat_tables([identities, extra.cast(identities.schema)]), broken / "identities.parquet"
+    )
     pq.write_table(pq.read_table(dataset / "borrowers.parquet"), broken / "borrowers.parquet")
     result = runner.invoke(app, ["graph", "build", str(broken), "--out", str(tmp_path / "g")])
     assert result.exit_code == 0, result.output
@@ -70,5 +91,7 @@ def test_bad_input_is_reported_and_a_failed_build_keeps_the_old_graph(dataset, g
 
 
 def test_explain_an_unknown_borrower_is_one_line_and_exit_2(dataset, graph_dir):
-    result = runner.invoke(app, ["graph", "explain", "nobody", "--graph", str(graph_dir), "--data", str(dataset)])
+    result = runner.invoke(
+        app, ["graph", "explain", "nobody", "--graph", str(graph_dir), "--data", str(dataset)]
+    )
     assert result.exit_code == 2 and result.stderr.startswith("error: borrower: 'nobody' is not in the graph")

@@ -4,15 +4,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from _graphs import START, day_us, frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from creditmesh.errors import ParameterError
 from creditmesh.graph.build import DEFAULT_CAPS, encode_identities
-from creditmesh.graph.features import (FEATURE_NAMES, NEVER, OnlineIndex, PointInTimeGraph, application_features,
-                                       seen_at_us)
-
-from _graphs import START, day_us, frames
+from creditmesh.graph.features import (
+    FEATURE_NAMES,
+    NEVER,
+    OnlineIndex,
+    PointInTimeGraph,
+    application_features,
+    seen_at_us,
+)
 
 
 def _batch(borrowers, rows, apps, black=None, late=None):
@@ -31,7 +36,14 @@ def _batch(borrowers, rows, apps, black=None, late=None):
             out[ids.index(b)] = day_us(d)
         return out
 
-    return graph.features(a, t, blacklist_us=times(black), delinquent_us=times(late)), encoded, seen, a, t, times
+    return (
+        graph.features(a, t, blacklist_us=times(black), delinquent_us=times(late)),
+        encoded,
+        seen,
+        a,
+        t,
+        times,
+    )
 
 
 def _online(borrowers, rows, apps, black=None, late=None, save_at=None, tmp_path=None):
@@ -62,7 +74,13 @@ def _online(borrowers, rows, apps, black=None, late=None, save_at=None, tmp_path
 
 def test_links_count_only_borrowers_seen_before_the_application():
     borrowers = {"A": 0, "B": 1, "C": 10}
-    rows = [("A", "device", "d"), ("B", "device", "d"), ("C", "device", "d"), ("C", "address", "h"), ("A", "address", "h")]
+    rows = [
+        ("A", "device", "d"),
+        ("B", "device", "d"),
+        ("C", "device", "d"),
+        ("C", "address", "h"),
+        ("A", "address", "h"),
+    ]
     frame, *_ = _batch(borrowers, rows, [("A", 5), ("A", 12)])
     assert list(frame["degree_device"]) == [1, 2]
     assert list(frame["degree_address"]) == [0, 1]
@@ -94,14 +112,20 @@ def test_labels_on_simulated_data_never_reach_back(small_platform):
     end = pd.Timestamp(small_platform.end_date, tz="UTC")
     black = blacklist_from_book(tables["loans"], tables["installments"], as_of=end)
     late = delinquency_from_book(tables["loans"], tables["installments"], as_of=end)
-    full = application_features(tables["identities"], tables["borrowers"], tables["applications"],
-                                blacklist=black, delinquency=late)
+    full = application_features(
+        tables["identities"], tables["borrowers"], tables["applications"], blacklist=black, delinquency=late
+    )
     applied = tables["applications"]["applied_at"].to_pandas()
     cut = applied.quantile(0.5)
     early = tables["applications"].filter(pa.array((applied <= cut).to_numpy()))
     # labels as they stood at the cut: whatever became known later is simply absent
-    known = application_features(tables["identities"], tables["borrowers"], early,
-                                 blacklist=black[black["listed_at"] <= cut], delinquency=late[late["delinquent_at"] <= cut])
+    known = application_features(
+        tables["identities"],
+        tables["borrowers"],
+        early,
+        blacklist=black[black["listed_at"] <= cut],
+        delinquency=late[late["delinquent_at"] <= cut],
+    )
     assert len(black) > 0 and len(late) > 0
     same = full.set_index("application_id").loc[known["application_id"]].reset_index()
     assert (same["neighbour_links_delinquent"] > 0).any()
@@ -123,8 +147,14 @@ def test_batch_equals_online_on_a_small_simulated_platform(small_platform):
     people = tables["borrowers"].to_pandas()
     apps = tables["applications"].to_pandas().head(3_000)
     start_us = pd.Timestamp(START).value // 1000
-    borrowers = {b: (r.value // 1000 - start_us) / 86_400_000_000 for b, r in zip(people["borrower_id"], people["registered_at"])}
-    app_days = [(b, (t.value // 1000 - start_us) / 86_400_000_000) for b, t in zip(apps["borrower_id"], apps["applied_at"])]
+    borrowers = {
+        b: (r.value // 1000 - start_us) / 86_400_000_000
+        for b, r in zip(people["borrower_id"], people["registered_at"])
+    }
+    app_days = [
+        (b, (t.value // 1000 - start_us) / 86_400_000_000)
+        for b, t in zip(apps["borrower_id"], apps["applied_at"])
+    ]
     rows = list(identities.itertuples(index=False, name=None))
     rng = np.random.default_rng(0)
     chosen = rng.choice(list(borrowers), 60, replace=False)
@@ -158,8 +188,14 @@ def test_batch_equals_online_on_any_small_graph(registrations, identity_rows, ap
 
 def test_online_index_survives_a_restart(tmp_path):
     borrowers = {"A": 0, "B": 1, "C": 2, "D": 3}
-    rows = [("A", "device", "d"), ("B", "device", "d"), ("C", "contact", "pa"), ("A", "phone", "pa"), ("D", "ip", "x"),
-            ("C", "ip", "x")]
+    rows = [
+        ("A", "device", "d"),
+        ("B", "device", "d"),
+        ("C", "contact", "pa"),
+        ("A", "phone", "pa"),
+        ("D", "ip", "x"),
+        ("C", "ip", "x"),
+    ]
     apps = [("A", 1.5), ("C", 2.5), ("D", 4), ("B", 5)]
     straight = _online(borrowers, rows, apps, black={"B": 3})[1]
     restarted = _online(borrowers, rows, apps, black={"B": 3}, save_at=3, tmp_path=tmp_path)[1]

@@ -9,11 +9,14 @@ from creditmesh.graph.labels import blacklist_from_book, delinquency_from_book, 
 
 def _book():
     loans = pd.DataFrame({"loan_id": ["L1", "L2"], "borrower_id": ["A", "B"]})
-    installments = pd.DataFrame({
-        "loan_id": ["L1", "L1", "L2", "L2"], "seq": [1, 2, 1, 2],
-        "due_date": [dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)],
-        "paid_at": [None, None, dt.date(2024, 2, 1), dt.date(2024, 4, 15)],
-    })
+    installments = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L1", "L2", "L2"],
+            "seq": [1, 2, 1, 2],
+            "due_date": [dt.date(2024, 2, 1), dt.date(2024, 3, 1), dt.date(2024, 2, 1), dt.date(2024, 3, 1)],
+            "paid_at": [None, None, dt.date(2024, 2, 1), dt.date(2024, 4, 15)],
+        }
+    )
     return loans, installments
 
 
@@ -28,7 +31,9 @@ def test_first_payment_default_is_blacklisted_when_it_becomes_known():
 
 def test_delinquency_is_the_first_installment_thirty_days_late():
     loans, installments = _book()
-    late = delinquency_from_book(loans, installments, as_of=pd.Timestamp("2024-06-01", tz="UTC")).set_index("borrower_id")
+    late = delinquency_from_book(loans, installments, as_of=pd.Timestamp("2024-06-01", tz="UTC")).set_index(
+        "borrower_id"
+    )
     assert late.loc["A", "delinquent_at"] == pd.Timestamp("2024-03-02", tz="UTC")
     assert late.loc["B", "delinquent_at"] == pd.Timestamp("2024-03-31", tz="UTC")  # paid 45 days late
 

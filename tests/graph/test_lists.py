@@ -4,12 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from _graphs import START, day_us, frames
 
 from creditmesh.errors import ParameterError
 from creditmesh.graph import build
 from creditmesh.graph.lists import PropagationConfig, grey_list, personalised_pagerank, risk_scores
-
-from _graphs import START, day_us, frames
 
 
 def test_pagerank_on_two_linked_borrowers_has_the_closed_form():
@@ -29,7 +28,9 @@ def test_pagerank_matches_the_dense_solution_on_a_small_weighted_graph():
     seeds = np.zeros(8)
     seeds[[0, 7]] = [1.0, 0.5]
     d = 0.7
-    rank, _ = personalised_pagerank(sp.csr_matrix(dense), seeds, damping=d, tolerance=1e-13, max_iterations=500)
+    rank, _ = personalised_pagerank(
+        sp.csr_matrix(dense), seeds, damping=d, tolerance=1e-13, max_iterations=500
+    )
     out = dense.sum(axis=1)
     transition = np.divide(dense, out[:, None], out=np.zeros_like(dense), where=out[:, None] > 0)
     expected = np.linalg.solve(np.eye(8) - d * transition.T, (1 - d) * seeds)
@@ -40,8 +41,14 @@ def test_pagerank_matches_the_dense_solution_on_a_small_weighted_graph():
 def _chain():
     """B (blacklisted) - X by device - Y by device - Z by ip (weak)."""
     people = {"B": 0, "X": 0, "Y": 0, "Z": 0}
-    rows = [("B", "device", "d1"), ("X", "device", "d1"), ("X", "device", "d2"), ("Y", "device", "d2"),
-            ("Y", "ip", "i"), ("Z", "ip", "i")]
+    rows = [
+        ("B", "device", "d1"),
+        ("X", "device", "d1"),
+        ("X", "device", "d2"),
+        ("Y", "device", "d2"),
+        ("Y", "ip", "i"),
+        ("Z", "ip", "i"),
+    ]
     return build(*frames(people, rows))
 
 
@@ -72,8 +79,14 @@ def test_grey_list_passes_the_threshold_and_explains_the_path():
     assert list(high["borrower_id"]) == ["X"]
 
 
-@pytest.mark.parametrize("options, field", [({"damping": 1.0}, "damping"), ({"threshold": 0}, "threshold"),
-                                            ({"half_life_days": -1}, "half_life_days")])
+@pytest.mark.parametrize(
+    "options, field",
+    [
+        ({"damping": 1.0}, "damping"),
+        ({"threshold": 0}, "threshold"),
+        ({"half_life_days": -1}, "half_life_days"),
+    ],
+)
 def test_impossible_propagation_settings_are_refused(options, field):
     with pytest.raises(ParameterError) as caught:
         PropagationConfig(**options)

@@ -1,17 +1,24 @@
 import numpy as np
 import pytest
+from _graphs import frames
 
 from creditmesh.errors import SchemaError
-from creditmesh.graph import build
-from creditmesh.graph import store
-
-from _graphs import frames
+from creditmesh.graph import build, store
 
 
 def _graph():
-    return build(*frames({"A": 0, "B": 1, "C": 2}, [
-        ("A", "device", "d"), ("B", "device", "d"), ("C", "ip", "i"), ("B", "ip", "i"), ("C", "kind?", "x"),
-    ]))
+    return build(
+        *frames(
+            {"A": 0, "B": 1, "C": 2},
+            [
+                ("A", "device", "d"),
+                ("B", "device", "d"),
+                ("C", "ip", "i"),
+                ("B", "ip", "i"),
+                ("C", "kind?", "x"),
+            ],
+        )
+    )
 
 
 def test_save_and_load_give_back_the_same_graph(tmp_path):
@@ -21,7 +28,9 @@ def test_save_and_load_give_back_the_same_graph(tmp_path):
     assert (again.links != graph.links).nnz == 0 and (again.incidence != graph.incidence).nnz == 0
     assert again.borrower_ids.equals(graph.borrower_ids)
     assert again.identifier_values.equals(graph.identifier_values)
-    assert np.array_equal(again.hub, graph.hub) and np.array_equal(again.registered_at_us, graph.registered_at_us)
+    assert np.array_equal(again.hub, graph.hub) and np.array_equal(
+        again.registered_at_us, graph.registered_at_us
+    )
     assert again.config == graph.config and again.report == graph.report
     assert not list(tmp_path.glob(".g.*"))  # no staging folder left behind
 

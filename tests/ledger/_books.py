@@ -24,7 +24,9 @@ def terms(loan_id: str = "L1", **changes) -> LoanTerms:
 def snapshot(ledger: Ledger) -> tuple:
     """Everything a refused request must leave as it was: the trial balance, row counts and every installment."""
     with ledger.engine.connect() as conn:
-        counts = tuple(conn.execute(select(func.count()).select_from(table)).scalar_one() for table in COUNTED)
+        counts = tuple(
+            conn.execute(select(func.count()).select_from(table)).scalar_one() for table in COUNTED
+        )
         rows = tuple(conn.execute(select(installments).order_by(installments.c.loan_id, installments.c.seq)))
     return ledger.trial_balance(), counts, rows
 
@@ -32,8 +34,11 @@ def snapshot(ledger: Ledger) -> tuple:
 def balances_of(ledger: Ledger, loan_id: str) -> dict[str, int]:
     """The loan's own balance per account (its postings only)."""
     with ledger.engine.connect() as conn:
-        rows = conn.execute(select(postings.c.account_code, func.sum(postings.c.amount_minor))
-                            .where(postings.c.loan_id == loan_id).group_by(postings.c.account_code))
+        rows = conn.execute(
+            select(postings.c.account_code, func.sum(postings.c.amount_minor))
+            .where(postings.c.loan_id == loan_id)
+            .group_by(postings.c.account_code)
+        )
         return {code: int(total) for code, total in rows}
 
 
@@ -47,7 +52,10 @@ def booked_by_key(ledger: Ledger) -> dict[str, list[str]]:
 
 
 def paid_on_installments(ledger: Ledger, loan_id: str) -> int:
-    return sum(r.late_fee_paid + r.fee_paid + r.interest_paid + r.principal_paid for r in ledger.installments_of(loan_id))
+    return sum(
+        r.late_fee_paid + r.fee_paid + r.interest_paid + r.principal_paid
+        for r in ledger.installments_of(loan_id)
+    )
 
 
 def assert_books_sound(ledger: Ledger) -> None:
@@ -60,14 +68,33 @@ def assert_books_sound(ledger: Ledger) -> None:
     assert sum(ledger.trial_balance().values()) == 0
     assert ledger.unbalanced_entries() == []
     with ledger.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(journal_entries).where(
-            ~journal_entries.c.entry_id.in_(select(postings.c.entry_id)))).scalar_one() == 0
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(journal_entries)
+                .where(~journal_entries.c.entry_id.in_(select(postings.c.entry_id)))
+            ).scalar_one()
+            == 0
+        )
         booked = conn.execute(
-            select(payments.c.payment_id, payments.c.amount_minor, journal_entries.c.kind, journal_entries.c.reference,
-                   func.sum(postings.c.amount_minor).filter(postings.c.account_code == journal.CASH))
-            .select_from(payments.outerjoin(journal_entries, journal_entries.c.entry_id == payments.c.entry_id)
-                         .outerjoin(postings, postings.c.entry_id == journal_entries.c.entry_id))
-            .group_by(payments.c.payment_id, payments.c.amount_minor, journal_entries.c.kind, journal_entries.c.reference)
+            select(
+                payments.c.payment_id,
+                payments.c.amount_minor,
+                journal_entries.c.kind,
+                journal_entries.c.reference,
+                func.sum(postings.c.amount_minor).filter(postings.c.account_code == journal.CASH),
+            )
+            .select_from(
+                payments.outerjoin(
+                    journal_entries, journal_entries.c.entry_id == payments.c.entry_id
+                ).outerjoin(postings, postings.c.entry_id == journal_entries.c.entry_id)
+            )
+            .group_by(
+                payments.c.payment_id,
+                payments.c.amount_minor,
+                journal_entries.c.kind,
+                journal_entries.c.reference,
+            )
         ).all()
         assert len({entry for entry in conn.execute(select(payments.c.entry_id)).scalars()}) == len(booked)
         loan_ids = conn.execute(select(loans.c.loan_id)).scalars().all()
@@ -75,4 +102,6 @@ def assert_books_sound(ledger: Ledger) -> None:
         assert (kind, reference, cash) == ("payment", payment_id, amount), payment_id
     for loan_id in loan_ids:
         assert ledger.principal_from_journal(loan_id) == ledger.principal_from_schedule(loan_id), loan_id
-        assert sum(p.amount_minor for p in ledger.payments_of(loan_id)) == paid_on_installments(ledger, loan_id), loan_id
+        assert sum(p.amount_minor for p in ledger.payments_of(loan_id)) == paid_on_installments(
+            ledger, loan_id
+        ), loan_id

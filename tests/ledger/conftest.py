@@ -12,10 +12,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-
-from pg_server import PG_ADMIN_URL, pg_unavailable_reason
-
-_PG_REASON = pg_unavailable_reason()
+from pg_server import PG_ADMIN_URL, skip_without_pg
 
 
 def fresh_pg_database() -> tuple[str, callable]:
@@ -37,8 +34,7 @@ def fresh_pg_database() -> tuple[str, callable]:
 @contextmanager
 def _throwaway_pg_url():
     """A fresh PostgreSQL database for one test, dropped afterwards; skips when no server answers."""
-    if _PG_REASON:
-        pytest.skip(_PG_REASON)
+    skip_without_pg()
     url, drop = fresh_pg_database()
     try:
         yield url

@@ -13,25 +13,33 @@ ORIGINATED = date(2024, 1, 15)  # first installment due 2024-02-15
 
 
 def _loan(ledger, loan_id, model="capital_heavy_on", fee=0):
-    ledger.book_loan(LoanTerms(loan_id, "B1", 600_000, 180_000, 6, ORIGINATED, funding_model=model,
-                               fee_per_installment_minor=fee))
+    ledger.book_loan(
+        LoanTerms(
+            loan_id, "B1", 600_000, 180_000, 6, ORIGINATED, funding_model=model, fee_per_installment_minor=fee
+        )
+    )
 
 
 def _rows(ledger, table, loan_id):
     with ledger.engine.connect() as conn:
-        return conn.execute(select(table).where(table.c.loan_id == loan_id).order_by(*table.primary_key.columns)).all()
+        return conn.execute(
+            select(table).where(table.c.loan_id == loan_id).order_by(*table.primary_key.columns)
+        ).all()
 
 
-@pytest.mark.parametrize("as_of, dpd, bucket", [
-    (date(2024, 2, 15), 0, "current"),  # due today: not yet late
-    (date(2024, 2, 16), 1, "dpd_1_30"),
-    (date(2024, 3, 16), 30, "dpd_1_30"),
-    (date(2024, 3, 17), 31, "dpd_31_60"),
-    (date(2024, 5, 15), 90, "dpd_61_90"),
-    (date(2024, 5, 16), 91, "dpd_91_180"),
-    (date(2024, 8, 13), 180, "dpd_91_180"),
-    (date(2024, 8, 14), 181, "charged_off"),
-])
+@pytest.mark.parametrize(
+    "as_of, dpd, bucket",
+    [
+        (date(2024, 2, 15), 0, "current"),  # due today: not yet late
+        (date(2024, 2, 16), 1, "dpd_1_30"),
+        (date(2024, 3, 16), 30, "dpd_1_30"),
+        (date(2024, 3, 17), 31, "dpd_31_60"),
+        (date(2024, 5, 15), 90, "dpd_61_90"),
+        (date(2024, 5, 16), 91, "dpd_91_180"),
+        (date(2024, 8, 13), 180, "dpd_91_180"),
+        (date(2024, 8, 14), 181, "charged_off"),
+    ],
+)
 def test_days_past_due_count_from_the_oldest_unpaid_installment(ledger, as_of, dpd, bucket):
     _loan(ledger, "L1")
     ledger.age(as_of)
@@ -46,12 +54,23 @@ def test_every_move_between_buckets_is_kept_and_aging_twice_changes_nothing(ledg
     for day in (date(2024, 2, 29), date(2024, 3, 31), date(2024, 3, 31), date(2024, 4, 30)):
         ledger.age(day, late_fee_minor=0)
     moves = [(m.moved_on, m.from_bucket, m.to_bucket) for m in _rows(ledger, bucket_moves, "L1")]
-    assert moves == [(date(2024, 2, 29), "current", "dpd_1_30"), (date(2024, 3, 31), "dpd_1_30", "dpd_31_60"),
-                     (date(2024, 4, 30), "dpd_31_60", "dpd_61_90")]
+    assert moves == [
+        (date(2024, 2, 29), "current", "dpd_1_30"),
+        (date(2024, 3, 31), "dpd_1_30", "dpd_31_60"),
+        (date(2024, 4, 30), "dpd_31_60", "dpd_61_90"),
+    ]
     days = [(d.as_of, d.dpd, d.overdue_principal_minor) for d in _rows(ledger, loan_days, "L1")]
-    assert [d[:2] for d in days] == [(date(2024, 2, 29), 14), (date(2024, 3, 31), 45), (date(2024, 4, 30), 75)]
+    assert [d[:2] for d in days] == [
+        (date(2024, 2, 29), 14),
+        (date(2024, 3, 31), 45),
+        (date(2024, 4, 30), 75),
+    ]
     # a payment that clears the arrears brings the loan back to current at the next aging
-    owed = sum(i.principal_due + i.interest_due for i in ledger.installments_of("L1") if i.due_date <= date(2024, 5, 1))
+    owed = sum(
+        i.principal_due + i.interest_due
+        for i in ledger.installments_of("L1")
+        if i.due_date <= date(2024, 5, 1)
+    )
     ledger.post_payment(PaymentRequest("L1", owed, date(2024, 5, 1), "catch-up"))
     ledger.age(date(2024, 5, 2), late_fee_minor=0)
     assert ledger.loan("L1").bucket == "current"
@@ -72,9 +91,15 @@ def test_late_fee_is_charged_once_per_installment_after_the_grace_and_paid_first
     assert sum(ledger.trial_balance().values()) == 0
 
 
-@pytest.mark.parametrize("model, loss_account", [
-    ("capital_heavy_on", "5000"), ("capital_heavy_off", "5100"), ("capital_light", None), ("ice", None),
-])
+@pytest.mark.parametrize(
+    "model, loss_account",
+    [
+        ("capital_heavy_on", "5000"),
+        ("capital_heavy_off", "5100"),
+        ("capital_light", None),
+        ("ice", None),
+    ],
+)
 def test_charge_off_takes_principal_off_the_books_and_the_right_party_bears_it(ledger, model, loss_account):
     _loan(ledger, "L1", model, fee=500)
     ledger.age(date(2024, 8, 14), late_fee_minor=0)
@@ -95,7 +120,9 @@ def test_charge_off_takes_principal_off_the_books_and_the_right_party_bears_it(l
         ledger.post_payment(PaymentRequest("L1", 10_000, date(2024, 10, 2), "r2"))
 
 
-@pytest.mark.parametrize("model", ["capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"])
+@pytest.mark.parametrize(
+    "model", ["capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"]
+)
 def test_set_based_charge_off_writes_exactly_the_journal_modules_entry(ledger, model):
     from sqlalchemy import select as select_
 
@@ -107,10 +134,18 @@ def test_set_based_charge_off_writes_exactly_the_journal_modules_entry(ledger, m
     ledger.age(date(2024, 8, 14))
     installments = ledger.installments_of("L1")
     expected = entry_for_charge_off(
-        model, principal=600_000, late_fees=sum(i.late_fee_due - i.late_fee_paid for i in installments),
-        guarantee_fees=sum(i.fee_due - i.fee_paid for i in installments) if model == "capital_heavy_off" else 0)
+        model,
+        principal=600_000,
+        late_fees=sum(i.late_fee_due - i.late_fee_paid for i in installments),
+        guarantee_fees=sum(i.fee_due - i.fee_paid for i in installments)
+        if model == "capital_heavy_off"
+        else 0,
+    )
     with ledger.engine.connect() as conn:
-        entry = conn.execute(select_(journal_entries.c.entry_id).where(journal_entries.c.kind == "charge_off")).scalar_one()
-        written = conn.execute(select_(postings.c.account_code, postings.c.amount_minor)
-                               .where(postings.c.entry_id == entry)).all()
+        entry = conn.execute(
+            select_(journal_entries.c.entry_id).where(journal_entries.c.kind == "charge_off")
+        ).scalar_one()
+        written = conn.execute(
+            select_(postings.c.account_code, postings.c.amount_minor).where(postings.c.entry_id == entry)
+        ).all()
     assert sorted(written) == sorted(expected)

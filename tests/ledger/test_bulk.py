@@ -19,9 +19,19 @@ def small_book():
 
 def _book_loans(ledger, result):
     for loan in result.tables["loans"].to_pylist():
-        ledger.book_loan(LoanTerms(loan["loan_id"], loan["borrower_id"], loan["principal_minor"], round(loan["apr"] * 1e6),
-                                   loan["tenor_months"], loan["originated_at"].date(), funding_model=loan["funding_model"],
-                                   schedule=loan["schedule"], institution_id=loan["institution_id"]))
+        ledger.book_loan(
+            LoanTerms(
+                loan["loan_id"],
+                loan["borrower_id"],
+                loan["principal_minor"],
+                round(loan["apr"] * 1e6),
+                loan["tenor_months"],
+                loan["originated_at"].date(),
+                funding_model=loan["funding_model"],
+                schedule=loan["schedule"],
+                institution_id=loan["institution_id"],
+            )
+        )
 
 
 def _payments(result):
@@ -35,23 +45,42 @@ def test_bulk_posting_allocates_exactly_as_the_one_by_one_path(small_book, ledge
     bulk.load_loans(small_book.tables["loans"], small_book.tables["installments"])
     payments = _payments(small_book)
     for p in payments:
-        one_by_one.post_payment(PaymentRequest(p["loan_id"], p["amount_minor"], p["paid_at"].date(), p["idempotency_key"]))
+        one_by_one.post_payment(
+            PaymentRequest(p["loan_id"], p["amount_minor"], p["paid_at"].date(), p["idempotency_key"])
+        )
     days = sorted({p["paid_at"].date() for p in payments})
     for day in days:
         todays = [p for p in payments if p["paid_at"].date() == day]
-        result = bulk.post_payments_bulk(pa.table({
-            "idempotency_key": [p["idempotency_key"] for p in todays], "loan_id": [p["loan_id"] for p in todays],
-            "paid_on": pa.array([day] * len(todays), pa.date32()), "amount_minor": [p["amount_minor"] for p in todays]}))
+        result = bulk.post_payments_bulk(
+            pa.table(
+                {
+                    "idempotency_key": [p["idempotency_key"] for p in todays],
+                    "loan_id": [p["loan_id"] for p in todays],
+                    "paid_on": pa.array([day] * len(todays), pa.date32()),
+                    "amount_minor": [p["amount_minor"] for p in todays],
+                }
+            )
+        )
         assert result.rejected.num_rows == 0
     a = read_tables(one_by_one.engine, ("installments",))["installments"]
     b = read_tables(bulk.engine, ("installments",))["installments"]
     assert a.equals(b)
-    assert one_by_one.trial_balance() == {k: v for k, v in bulk.trial_balance().items() if k in one_by_one.trial_balance()}
+    assert one_by_one.trial_balance() == {
+        k: v for k, v in bulk.trial_balance().items() if k in one_by_one.trial_balance()
+    }
     assert sum(bulk.trial_balance().values()) == 0 and bulk.unbalanced_entries() == []
-    splits = lambda led: sorted((p.idempotency_key, p.interest_minor, p.principal_minor, p.prepaid_principal_minor)  # noqa: E731
-                                for loan in small_book.tables["loans"]["loan_id"].to_pylist() for p in led.payments_of(loan))
+
+    def splits(led):
+        return sorted(
+            (p.idempotency_key, p.interest_minor, p.principal_minor, p.prepaid_principal_minor)
+            for loan in small_book.tables["loans"]["loan_id"].to_pylist()
+            for p in led.payments_of(loan)
+        )
+
     assert splits(one_by_one) == splits(bulk)
-    for loan in small_book.tables["loans"]["loan_id"].to_pylist():  # the journal and the schedule agree, loan by loan
+    for loan in small_book.tables["loans"][
+        "loan_id"
+    ].to_pylist():  # the journal and the schedule agree, loan by loan
         assert bulk.principal_from_journal(loan) == bulk.principal_from_schedule(loan), loan
 
 
@@ -68,8 +97,12 @@ def test_a_bulk_file_refuses_bad_rows_by_name_and_replays_known_keys(ledger):
         ("k-usd", "L2", date(2024, 2, 15), 1_000, "CNY"),
         ("k-ok", "L1", date(2024, 2, 16), 1_000, "CNY"),
     ]
-    batch = pa.table({name: [r[k] for r in rows] for k, name in
-                      enumerate(["idempotency_key", "loan_id", "paid_on", "amount_minor", "currency"])})
+    batch = pa.table(
+        {
+            name: [r[k] for r in rows]
+            for k, name in enumerate(["idempotency_key", "loan_id", "paid_on", "amount_minor", "currency"])
+        }
+    )
     result = ledger.post_payments_bulk(batch)
     assert (result.posted, result.replayed) == (1, 1)
     reasons = dict(zip(result.rejected["idempotency_key"].to_pylist(), result.rejected["reason"].to_pylist()))
@@ -112,21 +145,37 @@ def test_what_the_bulk_path_leaves_to_the_one_by_one_path_ends_as_if_posted_one_
     for book in (one_by_one, bulk):
         for loan in ("L1", "L2", "L3"):
             book.book_loan(LoanTerms(loan, "B1", 600_000, 180_000, 6, date(2024, 1, 15)))
-        book.book_loan(LoanTerms("L4", "B1", 100_000, 180_000, 1, date(2024, 1, 15)))  # one installment: paid, settled
+        book.book_loan(
+            LoanTerms("L4", "B1", 100_000, 180_000, 1, date(2024, 1, 15))
+        )  # one installment: paid, settled
     due, last = bulk.installments_of("L3")[0], bulk.installments_of("L4")[0]
-    rows = [("a", "L1", 50_000), ("b", "L1", 70_000), ("c", "L2", 300_000), ("d", "L3", due.principal_due + due.interest_due),
-            ("e", "L4", last.principal_due + last.interest_due)]
+    rows = [
+        ("a", "L1", 50_000),
+        ("b", "L1", 70_000),
+        ("c", "L2", 300_000),
+        ("d", "L3", due.principal_due + due.interest_due),
+        ("e", "L4", last.principal_due + last.interest_due),
+    ]
     for key, loan, amount in rows:
         one_by_one.post_payment(PaymentRequest(loan, amount, date(2024, 2, 15), key))
-    result = bulk.post_payments_bulk(pa.table({
-        "idempotency_key": [r[0] for r in rows], "loan_id": [r[1] for r in rows],
-        "paid_on": pa.array([date(2024, 2, 15)] * len(rows), pa.date32()), "amount_minor": [r[2] for r in rows]}))
+    result = bulk.post_payments_bulk(
+        pa.table(
+            {
+                "idempotency_key": [r[0] for r in rows],
+                "loan_id": [r[1] for r in rows],
+                "paid_on": pa.array([date(2024, 2, 15)] * len(rows), pa.date32()),
+                "amount_minor": [r[2] for r in rows],
+            }
+        )
+    )
     assert result.posted == 5 and result.rejected.num_rows == 0
     assert sorted(result.routed["idempotency_key"].to_pylist()) == ["a", "b", "c"]
     for loan in ("L1", "L2", "L3", "L4"):
         assert bulk.installments_of(loan) == one_by_one.installments_of(loan), loan
         assert bulk.principal_from_journal(loan) == bulk.principal_from_schedule(loan), loan
         assert bulk.loan(loan).status == one_by_one.loan(loan).status, loan
-        assert [p.settled for p in bulk.payments_of(loan)] == [p.settled for p in one_by_one.payments_of(loan)], loan
+        assert [p.settled for p in bulk.payments_of(loan)] == [
+            p.settled for p in one_by_one.payments_of(loan)
+        ], loan
     assert bulk.loan("L4").status == "settled" and bulk.loan("L3").status == "active"
     assert bulk.trial_balance() == one_by_one.trial_balance()

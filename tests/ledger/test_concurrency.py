@@ -9,9 +9,9 @@ import threading
 from collections import defaultdict
 from datetime import date
 
-
 from _books import assert_books_sound, booked_by_key, terms
 from _worker import post_plan
+
 from creditmesh.ledger import IdempotencyConflict, Ledger, PaymentRequest
 
 WORKERS = 8
@@ -31,8 +31,13 @@ def loan_id(number: int) -> str:
 def payment_plans() -> list[list]:
     """Each worker's payments, in its own shuffled order; the shared keys sit in three workers' plans."""
     rng = random.Random(20240215)
-    plans = [[[loan_id(rng.randrange(LOANS)), rng.randrange(3_000, 8_000), rng.choice(DAYS), f"w{w}-{i}"]
-              for i in range(OWN_PAYMENTS)] for w in range(WORKERS)]
+    plans = [
+        [
+            [loan_id(rng.randrange(LOANS)), rng.randrange(3_000, 8_000), rng.choice(DAYS), f"w{w}-{i}"]
+            for i in range(OWN_PAYMENTS)
+        ]
+        for w in range(WORKERS)
+    ]
     for j in range(SHARED_KEYS):
         body = [loan_id(j), 5_000, DAYS[j % 2], f"shared-{j}"]
         for w in rng.sample(range(WORKERS), POSTERS_PER_SHARED_KEY):
@@ -86,7 +91,9 @@ def test_eight_processes_paying_fifty_loans_at_once_book_each_payment_once_and_k
         for key, key_acks in by_key.items():
             assert len(booked[key]) == 1, key  # present exactly once
             assert {ack["payment_id"] for ack in key_acks} == set(booked[key]), key
-            assert sum(not ack["replayed"] for ack in key_acks) == 1, key  # booked by one poster, replayed to the rest
+            assert sum(not ack["replayed"] for ack in key_acks) == 1, (
+                key
+            )  # booked by one poster, replayed to the rest
         assert sum(len(key_acks) == POSTERS_PER_SHARED_KEY for key_acks in by_key.values()) == SHARED_KEYS
         assert_books_sound(ledger)
     finally:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from _books import assert_books_sound, booked_by_key, terms
+
 from creditmesh.ledger import Ledger
 
 WORKER = Path(__file__).with_name("_worker.py")
@@ -23,15 +24,22 @@ START_SECONDS_MAX = 60
 
 def crash_plan() -> list[list]:
     """One round of payments over every loan: prepayments before the first due date and payments on it."""
-    return [[f"C{n:02d}", 1_000 + 37 * n, "2024-02-01" if n % 2 else "2024-02-15", f"c{n}"] for n in range(LOANS)]
+    return [
+        [f"C{n:02d}", 1_000 + 37 * n, "2024-02-01" if n % 2 else "2024-02-15", f"c{n}"] for n in range(LOANS)
+    ]
 
 
 def post_until_killed(url: str, folder: Path) -> tuple[list[dict], str]:
     """Run ``_worker.py --forever``, SIGKILL it a moment after its first acknowledgement; what it acknowledged."""
     plan_path = folder / "plan.json"
     plan_path.write_text(json.dumps(crash_plan()))
-    worker = subprocess.Popen([sys.executable, str(WORKER), url, str(plan_path), "--forever"], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, str(WORKER), url, str(plan_path), "--forever"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in worker.stdout], daemon=True)
     reader.start()
@@ -62,7 +70,9 @@ def post_until_killed(url: str, folder: Path) -> tuple[list[dict], str]:
     return acks, stderr
 
 
-def test_a_killed_poster_leaves_every_acknowledged_payment_booked_once_and_nothing_half_posted(ledger_url, tmp_path):
+def test_a_killed_poster_leaves_every_acknowledged_payment_booked_once_and_nothing_half_posted(
+    ledger_url, tmp_path
+):
     ledger = Ledger.connect(ledger_url)
     for n in range(LOANS):
         ledger.book_loan(terms(f"C{n:02d}"))
@@ -77,7 +87,9 @@ def test_a_killed_poster_leaves_every_acknowledged_payment_booked_once_and_nothi
         booked = booked_by_key(reopened)
         for ack in acks:
             assert booked.get(ack["key"]) == [ack["payment_id"]], ack["key"]
-        assert len(booked) - len(acks) <= 1  # at most the payment committed just before the kill, unacknowledged
+        assert (
+            len(booked) - len(acks) <= 1
+        )  # at most the payment committed just before the kill, unacknowledged
         assert_books_sound(reopened)
     finally:
         reopened.close()

@@ -20,7 +20,9 @@ def test_the_ledgers_export_gives_the_simulated_books_monthly_metrics(simulated,
     assert exported["loans"] == simulated.tables["loans"].num_rows
     people = {name: simulated.tables[name] for name in ("institutions", "borrowers", "credit_lines")}
     source = {name: simulated.tables[name] for name in ("loans", "installments")}
-    ours = {name: pd.read_parquet(tmp_path / "export" / f"{name}.parquet") for name in ("loans", "installments")}
+    ours = {
+        name: pd.read_parquet(tmp_path / "export" / f"{name}.parquet") for name in ("loans", "installments")
+    }
     # the ledger keeps days, not times of day: the simulated book's last day bounds both series alike
     with Book.from_frames(**people, **source) as theirs_book, Book.from_frames(**people, **ours) as ours_book:
         end = theirs_book.last_date

@@ -22,10 +22,14 @@ money = st.integers(0, 10**10)
 
 
 @given(st.sampled_from(FUNDING_MODELS), money, money, money, money, money, st.booleans())
-def test_every_entry_balances_over_known_accounts(model, principal, interest, fee, late_fee, origination, recovery):
+def test_every_entry_balances_over_known_accounts(
+    model, principal, interest, fee, late_fee, origination, recovery
+):
     entries = [
         entry_for_disbursement(model, principal + origination + 1, fee, origination),
-        entry_for_payment(model, late_fee=late_fee, fee=fee, interest=interest, principal=principal, recovery=recovery),
+        entry_for_payment(
+            model, late_fee=late_fee, fee=fee, interest=interest, principal=principal, recovery=recovery
+        ),
         entry_for_charge_off(model, principal=principal, late_fees=late_fee, guarantee_fees=fee),
         entry_for_late_fee(late_fee + 1),
     ]
@@ -42,13 +46,17 @@ def test_an_unbalanced_or_unknown_entry_is_refused_not_asserted():
 
 
 def test_an_origination_fee_is_kept_from_the_payout_and_earned_at_once(ledger):
-    ledger.book_loan(LoanTerms("L1", "B1", 1_000_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=20_000))
+    ledger.book_loan(
+        LoanTerms("L1", "B1", 1_000_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=20_000)
+    )
     balances = ledger.trial_balance()
     assert balances["1100"] == 1_000_000  # the borrower owes the whole principal
     assert balances["1000"] == -980_000  # but received it less the fee
     assert balances["4100"] == -20_000
     with pytest.raises(Exception, match="origination_fee_minor"):
-        ledger.book_loan(LoanTerms("L2", "B1", 1_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=1_000))
+        ledger.book_loan(
+            LoanTerms("L2", "B1", 1_000, 180_000, 12, date(2024, 1, 15), origination_fee_minor=1_000)
+        )
 
 
 def test_the_postings_check_and_migration_0002_list_exactly_the_chart():

@@ -7,10 +7,10 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
+from _books import ORIGINATED, assert_books_sound, balances_of, snapshot, terms
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _books import ORIGINATED, assert_books_sound, balances_of, snapshot, terms
 from creditmesh.errors import CreditmeshError
 from creditmesh.ledger import IdempotencyConflict, Ledger, LedgerError, PaymentRequest, journal
 from creditmesh.ledger.waterfall import settlement_amount
@@ -27,8 +27,9 @@ def pay(ledger: Ledger, amount: int, paid_on: date = FIRST_DUE, key: str = "k1",
 def settlement_of(ledger: Ledger, loan_id: str, paid_on: date) -> int:
     """What settles the loan on ``paid_on`` (the ledger has no method for it: the waterfall's function does)."""
     loan = ledger.loan(loan_id)
-    return settlement_amount(ledger.installments_of(loan_id), paid_on, apr_ppm=loan.apr_ppm,
-                             period_start=loan.originated_on)
+    return settlement_amount(
+        ledger.installments_of(loan_id), paid_on, apr_ppm=loan.apr_ppm, period_start=loan.originated_on
+    )
 
 
 def settle(ledger: Ledger, loan_id: str, paid_on: date, key: str):
@@ -64,8 +65,11 @@ def test_a_replay_of_the_settling_payment_is_answered_after_the_loan_is_settled(
     assert snapshot(ledger) == before
 
 
-CONFLICTING = {"amount": {"amount_minor": 200_001}, "day": {"paid_on": FIRST_DUE + timedelta(days=1)},
-               "loan": {"loan_id": "L2"}}
+CONFLICTING = {
+    "amount": {"amount_minor": 200_001},
+    "day": {"paid_on": FIRST_DUE + timedelta(days=1)},
+    "loan": {"loan_id": "L2"},
+}
 
 
 def test_the_same_key_with_another_body_is_refused_naming_the_key_and_writes_nothing(ledger, subtests):
@@ -122,7 +126,9 @@ def test_a_payment_beyond_the_settlement_amount_is_refused_naming_amount_minor_a
     ledger.book_loan(terms())
     before = snapshot(ledger)
     with pytest.raises(CreditmeshError) as refused:
-        pay(ledger, 1_015_001)  # a month of interest, 150.00, and the principal settle it on the first due date
+        pay(
+            ledger, 1_015_001
+        )  # a month of interest, 150.00, and the principal settle it on the first due date
     assert refused.value.field == "amount_minor"
     assert snapshot(ledger) == before
     assert pay(ledger, 1_015_000).settled
@@ -144,10 +150,19 @@ def test_a_numpy_integer_amount_is_taken_as_minor_units(ledger):
 
 loan_terms = st.builds(
     lambda model, schedule, principal, apr_ppm, tenor, fee: dict(
-        funding_model=model, schedule=schedule, principal_minor=principal, apr_ppm=apr_ppm, tenor_months=tenor,
-        fee_per_installment_minor=fee),
-    st.sampled_from(FUNDING_MODELS), st.sampled_from(SCHEDULES),
-    st.integers(10_000, 5_000_000), st.integers(0, 360_000), st.integers(1, 12), st.integers(0, 2_000),
+        funding_model=model,
+        schedule=schedule,
+        principal_minor=principal,
+        apr_ppm=apr_ppm,
+        tenor_months=tenor,
+        fee_per_installment_minor=fee,
+    ),
+    st.sampled_from(FUNDING_MODELS),
+    st.sampled_from(SCHEDULES),
+    st.integers(10_000, 5_000_000),
+    st.integers(0, 360_000),
+    st.integers(1, 12),
+    st.integers(0, 2_000),
 )
 #: A payment: which loan, days after the previous payment, and the share of the settlement amount (per mille).
 payment_steps = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 45), st.integers(1, 1000)), max_size=10)
@@ -156,7 +171,8 @@ payment_steps = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 45), st.int
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(loan_terms, min_size=1, max_size=2), payment_steps)
 def test_any_payments_and_prepayments_keep_the_trial_balance_at_zero_and_journal_equal_to_schedule(
-        tmp_path_factory, loans, steps):
+    tmp_path_factory, loans, steps
+):
     url = f"sqlite:///{tmp_path_factory.mktemp('ledger') / 'ledger.db'}"
     ledger = Ledger.connect(url)
     try:
@@ -205,7 +221,9 @@ def test_a_loan_paid_off_under_each_funding_model_credits_its_own_income_account
             interest = sum(row.interest_paid for row in ledger.installments_of(model))
             balances = balances_of(ledger, model)
             interest_account, fee_account = INCOME_ACCOUNTS[model]
-            partner_principal = 0 if model == "capital_heavy_on" else 1_000_000  # collected for the partner, owed to it
+            partner_principal = (
+                0 if model == "capital_heavy_on" else 1_000_000
+            )  # collected for the partner, owed to it
             assert balances.pop(interest_account) == -(interest + partner_principal)
             assert balances.pop(fee_account) == -6 * FEE
             assert balances.pop(journal.CASH) == interest + 6 * FEE + partner_principal
@@ -247,9 +265,13 @@ def test_repaying_principal_frees_as_much_of_the_line(ledger):
     ledger.book_loan(terms("L1", principal_minor=1_000_000, credit_line_id="CL1"))
     repaid = pay(ledger, FIRST_INSTALLMENT).principal_minor
     with pytest.raises(LedgerError) as refused:
-        ledger.book_loan(terms("L2", principal_minor=repaid + 1, credit_line_id="CL1", originated_on=FIRST_DUE))
+        ledger.book_loan(
+            terms("L2", principal_minor=repaid + 1, credit_line_id="CL1", originated_on=FIRST_DUE)
+        )
     assert refused.value.field == "principal_minor"
     ledger.book_loan(terms("L2", principal_minor=repaid, credit_line_id="CL1", originated_on=FIRST_DUE))
     settle(ledger, "L1", FIRST_DUE, "k2")
-    ledger.book_loan(terms("L3", principal_minor=1_000_000 - repaid, credit_line_id="CL1", originated_on=FIRST_DUE))
+    ledger.book_loan(
+        terms("L3", principal_minor=1_000_000 - repaid, credit_line_id="CL1", originated_on=FIRST_DUE)
+    )
     assert_books_sound(ledger)

@@ -19,31 +19,59 @@ ORIGINATED = date(2024, 1, 31)  # a month end, so the due dates are clipped (Feb
 PARTS = ("late_fee", "fee", "interest", "principal")
 
 
-def schedule_of(principal: int, apr_ppm: int, tenor: int, *, equal_principal: bool = False, fee: int = 0,
-                originated: date = ORIGINATED) -> tuple[Installment, ...]:
+def schedule_of(
+    principal: int,
+    apr_ppm: int,
+    tenor: int,
+    *,
+    equal_principal: bool = False,
+    fee: int = 0,
+    originated: date = ORIGINATED,
+) -> tuple[Installment, ...]:
     """A loan's installments as the ledger books them (``Ledger.book_loan`` calls the same builder)."""
-    s = build_schedules(np.array([principal]), np.array([apr_ppm]), np.array([tenor]),
-                        np.array([np.datetime64(originated, "D")]), np.array([equal_principal]))
-    return tuple(Installment(int(seq), due.astype(object), int(p), int(i), fee)
-                 for seq, due, p, i in zip(s.seq, s.due_date, s.principal_due_minor, s.interest_due_minor))
+    s = build_schedules(
+        np.array([principal]),
+        np.array([apr_ppm]),
+        np.array([tenor]),
+        np.array([np.datetime64(originated, "D")]),
+        np.array([equal_principal]),
+    )
+    return tuple(
+        Installment(int(seq), due.astype(object), int(p), int(i), fee)
+        for seq, due, p, i in zip(s.seq, s.due_date, s.principal_due_minor, s.interest_due_minor)
+    )
 
 
 class Loan:
     """A loan's installments and contract, paid step by step the way ``Ledger.post_payment`` does."""
 
-    def __init__(self, installments: tuple[Installment, ...], apr_ppm: int, *, equal_principal: bool = False,
-                 originated: date = ORIGINATED) -> None:
+    def __init__(
+        self,
+        installments: tuple[Installment, ...],
+        apr_ppm: int,
+        *,
+        equal_principal: bool = False,
+        originated: date = ORIGINATED,
+    ) -> None:
         self.installments = installments
         self.apr_ppm = apr_ppm
         self.equal_principal = equal_principal
         self.originated = originated
 
     def settlement(self, paid_on: date) -> int:
-        return settlement_amount(self.installments, paid_on, apr_ppm=self.apr_ppm, period_start=self.originated)
+        return settlement_amount(
+            self.installments, paid_on, apr_ppm=self.apr_ppm, period_start=self.originated
+        )
 
     def split(self, amount: int, paid_on: date):
-        return split_payment(self.installments, amount, paid_on, apr_ppm=self.apr_ppm,
-                             equal_principal=self.equal_principal, period_start=self.originated)
+        return split_payment(
+            self.installments,
+            amount,
+            paid_on,
+            apr_ppm=self.apr_ppm,
+            equal_principal=self.equal_principal,
+            period_start=self.originated,
+        )
 
     def pay(self, amount: int, paid_on: date):
         split = self.split(amount, paid_on)
@@ -86,7 +114,9 @@ FLOAT_SLACK = 1e-6  # numpy-financial's float error on amounts up to 1e9 minor u
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(100, 10**9), st.integers(1, 360_000), st.integers(1, 120))
-def test_equal_installment_interest_matches_numpy_financial_within_the_compounded_rounding(principal, apr_ppm, tenor):
+def test_equal_installment_interest_matches_numpy_financial_within_the_compounded_rounding(
+    principal, apr_ppm, tenor
+):
     schedule = schedule_of(principal, apr_ppm, tenor)
     monthly = apr_ppm / 12e6
     period = np.arange(1, tenor + 1)
@@ -108,8 +138,12 @@ def test_a_one_year_loan_pays_within_a_few_cents_of_numpy_financials_interest():
     schedule = schedule_of(1_000_000, 180_000, 12)
     exact = -npf.ipmt(0.18 / 12, np.arange(1, 13), 12, 1_000_000)
     interest = np.array([row.interest_due for row in schedule])
-    assert np.abs(interest - exact).max() <= 1.015 ** 11 - 0.5  # the bound above at k = 12 (0.68); measured 0.45
-    assert abs(interest.sum() - exact.sum()) <= 3  # bound 7.04; measured 1.09 cents: 1,001.61 yuan against 1,001.5991
+    assert (
+        np.abs(interest - exact).max() <= 1.015**11 - 0.5
+    )  # the bound above at k = 12 (0.68); measured 0.45
+    assert (
+        abs(interest.sum() - exact.sum()) <= 3
+    )  # bound 7.04; measured 1.09 cents: 1,001.61 yuan against 1,001.5991
 
 
 # -- waterfall properties on random schedules and payment sequences -----------------------------------------
@@ -127,7 +161,9 @@ class LoanSpec:
     late_fees: tuple[int, ...]
 
     def open(self) -> Loan:
-        rows = schedule_of(self.principal, self.apr_ppm, self.tenor, equal_principal=self.equal_principal, fee=self.fee)
+        rows = schedule_of(
+            self.principal, self.apr_ppm, self.tenor, equal_principal=self.equal_principal, fee=self.fee
+        )
         rows = tuple(replace(row, late_fee_due=late) for row, late in zip(rows, self.late_fees))
         return Loan(rows, self.apr_ppm, equal_principal=self.equal_principal)
 
@@ -135,9 +171,14 @@ class LoanSpec:
 @st.composite
 def loan_specs(draw) -> LoanSpec:
     tenor = draw(st.integers(1, 24))
-    return LoanSpec(draw(st.integers(100, 10**8)), draw(st.integers(0, 360_000)), tenor, draw(st.booleans()),
-                    draw(st.integers(0, 5_000)),
-                    tuple(draw(st.lists(st.sampled_from([0, 0, 2_000]), min_size=tenor, max_size=tenor))))
+    return LoanSpec(
+        draw(st.integers(100, 10**8)),
+        draw(st.integers(0, 360_000)),
+        tenor,
+        draw(st.booleans()),
+        draw(st.integers(0, 5_000)),
+        tuple(draw(st.lists(st.sampled_from([0, 0, 2_000]), min_size=tenor, max_size=tenor))),
+    )
 
 
 #: A payment: days after the previous one, and the share of what would settle the loan that day (per mille).
@@ -176,8 +217,11 @@ def test_a_split_adds_up_to_the_amount_and_never_pays_more_than_is_owed_on_any_c
             assert 0 <= getattr(split, part) <= sum(owed(row, part) for row in due), part
         ahead = [row for row in before if row.paid_on is None and row.due_date > paid_on]
         assert 0 <= split.prepaid_principal <= sum(row.principal_outstanding for row in ahead)
-        accrued = (settlement_amount(before, paid_on, apr_ppm=loan.apr_ppm, period_start=loan.originated)
-                   - sum(row.owed for row in due) - sum(row.principal_outstanding for row in ahead))
+        accrued = (
+            settlement_amount(before, paid_on, apr_ppm=loan.apr_ppm, period_start=loan.originated)
+            - sum(row.owed for row in due)
+            - sum(row.principal_outstanding for row in ahead)
+        )
         assert 0 <= split.prepaid_interest <= accrued
         old = {row.seq: row for row in before}
         for row in split.installments:  # a payment only ever adds to what was paid
@@ -210,7 +254,11 @@ def settle_after(spec: LoanSpec, steps, settle_after_days: int) -> tuple[Loan, d
 
 #: 10.00 yuan interest-free over 6 months, prepaid on Feb 10 but for 0.03: the re-cast leaves 0.01 on each of
 #: the next three installments and nothing on the last three, which stay open after the 0.03 is paid.
-NEAR_FULL_PREPAYMENT = (LoanSpec(1_000, 0, 6, False, 0, (0,) * 6), [(10, 997), (19, 334), (31, 500), (0, 1)], 30)
+NEAR_FULL_PREPAYMENT = (
+    LoanSpec(1_000, 0, 6, False, 0, (0,) * 6),
+    [(10, 997), (19, 334), (31, 500), (0, 1)],
+    30,
+)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -227,7 +275,9 @@ def test_paying_the_settlement_amount_settles_the_loan(spec, steps, settle_after
 
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(loan_specs(), payment_steps, st.integers(0, 800))
-def test_paying_a_cent_more_than_the_settlement_amount_is_refused_on_amount_minor(spec, steps, settle_after_days):
+def test_paying_a_cent_more_than_the_settlement_amount_is_refused_on_amount_minor(
+    spec, steps, settle_after_days
+):
     loan, paid_on = settle_after(spec, steps, settle_after_days)
     with pytest.raises(CreditmeshError) as refused:
         loan.split(loan.settlement(paid_on) + 1, paid_on)
@@ -254,8 +304,7 @@ def test_a_partial_prepayment_keeps_the_installments_summing_to_the_principal(sp
 
 def hand_loan() -> Loan:
     """Three installments of 100.00 principal, 10.00 interest and 5.00 fee; the first carries a 20.00 late fee."""
-    rows = tuple(Installment(seq, date(2024, 1 + seq, 15), 10_000, 1_000, 500)
-                 for seq in (1, 2, 3))
+    rows = tuple(Installment(seq, date(2024, 1 + seq, 15), 10_000, 1_000, 500) for seq in (1, 2, 3))
     return Loan((replace(rows[0], late_fee_due=2_000),) + rows[1:], 120_000)
 
 
@@ -265,7 +314,12 @@ def test_a_payment_goes_to_late_fee_then_fee_then_interest_then_principal():
     assert (split.late_fee, split.fee, split.interest, split.principal) == (2_000, 500, 1_000, 4_000)
     row = loan.row(1)
     assert (row.late_fee_paid, row.fee_paid, row.interest_paid, row.principal_paid, row.paid_on) == (
-        2_000, 500, 1_000, 4_000, None)
+        2_000,
+        500,
+        1_000,
+        4_000,
+        None,
+    )
     assert loan.row(2) == hand_loan().row(2)
 
 
@@ -278,7 +332,9 @@ def test_a_short_payment_stops_inside_the_oldest_installment_in_the_documented_o
 
 def test_the_oldest_installment_is_settled_before_the_next_one_is_touched():
     loan = hand_loan()
-    split = loan.pay(13_500 + 1_000, date(2024, 3, 15))  # both due: all of the first, then the second's fee, interest
+    split = loan.pay(
+        13_500 + 1_000, date(2024, 3, 15)
+    )  # both due: all of the first, then the second's fee, interest
     assert (split.late_fee, split.fee, split.interest, split.principal) == (2_000, 1_000, 1_500, 10_000)
     assert loan.row(1).paid_on == date(2024, 3, 15) and loan.row(1).owed == 0
     assert (loan.row(2).fee_paid, loan.row(2).interest_paid, loan.row(2).principal_paid) == (500, 500, 0)
@@ -316,7 +372,9 @@ def test_a_partial_prepayment_lowers_the_later_equal_principal_installments():
     loan = Loan(schedule_of(600_000, 240_000, 6, equal_principal=True), 240_000, equal_principal=True)
     before = loan.installments
     loan.pay(100_000, ORIGINATED)  # on the origination day no interest has accrued: all of it is principal
-    assert [row.principal_due - row.principal_paid for row in loan.installments] == [83_334] * 2 + [83_333] * 4
+    assert [row.principal_due - row.principal_paid for row in loan.installments] == [83_334] * 2 + [
+        83_333
+    ] * 4
     for old, new in zip(before[1:], loan.installments[1:]):
         assert new.interest_due < old.interest_due
     assert sum(row.principal_due for row in loan.installments) == 600_000
@@ -331,7 +389,11 @@ def test_prepayment_interest_runs_from_the_last_due_date_even_when_that_installm
 
 
 def test_paying_every_installment_after_a_near_full_prepayment_settles_the_loan():
-    loan = Loan(schedule_of(1_000_000, 180_000, 6, originated=date(2024, 1, 15)), 180_000, originated=date(2024, 1, 15))
+    loan = Loan(
+        schedule_of(1_000_000, 180_000, 6, originated=date(2024, 1, 15)),
+        180_000,
+        originated=date(2024, 1, 15),
+    )
     loan.pay(loan.settlement(date(2024, 2, 1)) - 3, date(2024, 2, 1))  # all but 0.03 yuan
     assert [row.principal_outstanding for row in loan.installments] == [1, 1, 1, 0, 0, 0]
     for row in loan.installments:

@@ -11,9 +11,18 @@ from _matching_cases import day, partner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from creditmesh.matching import (allocate_day, allocations_table, applications_from_frame, build_problem, capacity_used,
-                                 load_partners, revenue_by_funding_model, route, unallocated_table)
 import creditmesh.matching.allocate as allocate_module
+from creditmesh.matching import (
+    allocate_day,
+    allocations_table,
+    applications_from_frame,
+    build_problem,
+    capacity_used,
+    load_partners,
+    revenue_by_funding_model,
+    route,
+    unallocated_table,
+)
 from creditmesh.matching.allocate import Prices, Room, _repair, _result
 from creditmesh.schema import validate
 
@@ -21,8 +30,17 @@ from creditmesh.schema import validate
 def _brute_force(problem) -> float:
     """The integer optimum by trying every assignment (tiny days only)."""
     apps, partners = problem.applications, problem.partners
-    options = [[-1] + [int(j) for j, v in zip(problem.pairs.partner[problem.pairs.app == i], problem.value[problem.pairs.app == i]) if v > 0]
-               for i in range(len(apps))]
+    options = [
+        [-1]
+        + [
+            int(j)
+            for j, v in zip(
+                problem.pairs.partner[problem.pairs.app == i], problem.value[problem.pairs.app == i]
+            )
+            if v > 0
+        ]
+        for i in range(len(apps))
+    ]
     value = {(int(i), int(j)): v for i, j, v in zip(problem.pairs.app, problem.pairs.partner, problem.value)}
     best = 0.0
     for choice in itertools.product(*options):
@@ -52,19 +70,31 @@ def _check_within_capacity(problem, allocation) -> None:
 
 def _tiny_partners(rng: np.random.Generator, count: int):
     models = ["capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"]
-    return load_partners([partner(f"P{k}", funding_model=models[rng.integers(0, 5)], max_pd=float(rng.uniform(0.03, 0.3)),
-                                  funding_cost=float(rng.uniform(0.03, 0.08)), tenors=[3, 6, 9, 12, 18, 24],
-                                  monthly_capacity_minor=int(rng.integers(0, 4_000_000)),
-                                  max_grade_share=float(rng.choice([0.5, 1.0])))
-                          for k in range(count)])
+    return load_partners(
+        [
+            partner(
+                f"P{k}",
+                funding_model=models[rng.integers(0, 5)],
+                max_pd=float(rng.uniform(0.03, 0.3)),
+                funding_cost=float(rng.uniform(0.03, 0.08)),
+                tenors=[3, 6, 9, 12, 18, 24],
+                monthly_capacity_minor=int(rng.integers(0, 4_000_000)),
+                max_grade_share=float(rng.choice([0.5, 1.0])),
+            )
+            for k in range(count)
+        ]
+    )
 
 
 def _random_day(seed: int, n: int, partners_count: int, scale: float):
     """A seeded random day of ``n`` applications over tiny partners with ``scale`` of their capacity, and the rng."""
     rng = np.random.default_rng(seed)
     partners = _tiny_partners(rng, partners_count)
-    problem = build_problem(applications_from_frame(day(n, seed)), partners,
-                            capacity_minor=(partners.capacity_minor * scale).astype(np.int64))
+    problem = build_problem(
+        applications_from_frame(day(n, seed)),
+        partners,
+        capacity_minor=(partners.capacity_minor * scale).astype(np.int64),
+    )
     return rng, problem
 
 
@@ -85,13 +115,36 @@ def test_the_mip_equals_brute_force_and_bounds_the_greedy_on_tiny_days(seed):
 
 def test_the_lp_moves_a_borrower_to_the_partner_only_it_fits_where_greedy_does_not():
     # two applications, one scarce high-margin partner; the first application also fits a second partner
-    partners = load_partners([
-        partner("RICH", funding_model="capital_light", fee_rate=0.10, monthly_capacity_minor=1_000_000, max_grade_share=1.0),
-        partner("ONLY_A", funding_model="capital_light", fee_rate=0.05, regions=["R01"], monthly_capacity_minor=1_000_000,
-                max_grade_share=1.0)])
-    frame = pd.DataFrame({"application_id": ["A", "B"], "pd": [0.02, 0.02], "score": [600.0, 600.0],
-                          "amount_minor": [1_000_000, 1_000_000], "tenor_months": [12, 12], "region": ["R01", "R02"],
-                          "apr": [0.18, 0.18]})
+    partners = load_partners(
+        [
+            partner(
+                "RICH",
+                funding_model="capital_light",
+                fee_rate=0.10,
+                monthly_capacity_minor=1_000_000,
+                max_grade_share=1.0,
+            ),
+            partner(
+                "ONLY_A",
+                funding_model="capital_light",
+                fee_rate=0.05,
+                regions=["R01"],
+                monthly_capacity_minor=1_000_000,
+                max_grade_share=1.0,
+            ),
+        ]
+    )
+    frame = pd.DataFrame(
+        {
+            "application_id": ["A", "B"],
+            "pd": [0.02, 0.02],
+            "score": [600.0, 600.0],
+            "amount_minor": [1_000_000, 1_000_000],
+            "tenor_months": [12, 12],
+            "region": ["R01", "R02"],
+            "apr": [0.18, 0.18],
+        }
+    )
     problem = build_problem(applications_from_frame(frame), partners)
     greedy, lp = route(problem), allocate_day(problem)
     assert list(greedy.partner) == [0, -1] and list(greedy.reason) == [None, "capacity_exhausted"]
@@ -100,8 +153,12 @@ def test_the_lp_moves_a_borrower_to_the_partner_only_it_fits_where_greedy_does_n
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 60), partners_count=st.integers(1, 6),
-       scale=st.sampled_from([0.0, 0.01, 0.1, 1.0]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    partners_count=st.integers(1, 6),
+    scale=st.sampled_from([0.0, 0.01, 0.1, 1.0]),
+)
 def test_capacity_is_never_exceeded(seed, n, partners_count, scale):
     rng, problem = _random_day(seed, n, partners_count, scale)
     lp = allocate_day(problem, sample=20)
@@ -136,7 +193,9 @@ def test_allocations_fit_the_schema_and_revenue_adds_up(partners):
     assert revenue.loc[models, "volume_minor"].sum() == table["amount_minor"].sum()
     assert revenue.loc[models, "expected_revenue_minor"].sum() == pytest.approx(allocation.objective)
     service = table["funding_model"].isin(["capital_light", "ice", "tech_solution"])
-    assert revenue.loc["platform_service", "volume_share"] == pytest.approx(table.loc[service, "amount_minor"].sum() / table["amount_minor"].sum())
+    assert revenue.loc["platform_service", "volume_share"] == pytest.approx(
+        table.loc[service, "amount_minor"].sum() / table["amount_minor"].sum()
+    )
 
 
 def test_a_day_solved_in_blocks_stays_within_capacity_and_near_the_whole_lp(partners):
@@ -151,8 +210,12 @@ def test_a_day_solved_in_blocks_stays_within_capacity_and_near_the_whole_lp(part
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 40), partners_count=st.integers(1, 5),
-       scale=st.sampled_from([0.0, 0.01, 0.1, 0.3]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 40),
+    partners_count=st.integers(1, 5),
+    scale=st.sampled_from([0.0, 0.01, 0.1, 0.3]),
+)
 def test_the_repair_never_exceeds_capacity_nor_lowers_the_objective(seed, n, partners_count, scale):
     rng, problem = _random_day(seed, n, partners_count, scale)
     start = route(problem, order=rng.permutation(n))  # a greedy allocation in random order to repair
@@ -164,16 +227,21 @@ def test_the_repair_never_exceeds_capacity_nor_lowers_the_objective(seed, n, par
     _check_within_capacity(problem, repaired)
     assert repaired.objective >= start.objective - 1e-9
     used, cell = capacity_used(problem, repaired)
-    assert (room.capacity == problem.capacity_minor - used).all() and (room.grade == problem.grade_limit_minor - cell).all()
+    assert (room.capacity == problem.capacity_minor - used).all() and (
+        room.grade == problem.grade_limit_minor - cell
+    ).all()
 
 
 def test_the_repair_reaches_the_brute_force_optimum_more_often_on_tiny_days(monkeypatch):
-    with_repair, without, reached_with, reached_without = [], [], 0, 0
+    reached_with, reached_without = 0, 0
     for seed in range(40):
         rng = np.random.default_rng(seed)
         partners = _tiny_partners(rng, 3)
-        problem = build_problem(applications_from_frame(day(7, seed)), partners,
-                                capacity_minor=(partners.capacity_minor // 3).astype(np.int64))
+        problem = build_problem(
+            applications_from_frame(day(7, seed)),
+            partners,
+            capacity_minor=(partners.capacity_minor // 3).astype(np.int64),
+        )
         optimum = _brute_force(problem)
         repaired = allocate_day(problem)
         assert repaired.objective == allocate_day(problem).objective  # deterministic

@@ -6,39 +6,70 @@ import numpy as np
 import pytest
 from _matching_cases import day, partner
 
-from creditmesh.matching import (OnlineMatcher, allocate_day, application_from_mapping, applications_from_frame,
-                                 build_problem, load_partners, pair_margin)
 from creditmesh.errors import ParameterError
+from creditmesh.matching import (
+    OnlineMatcher,
+    allocate_day,
+    application_from_mapping,
+    applications_from_frame,
+    build_problem,
+    load_partners,
+    pair_margin,
+)
 
 
 def _app(**overrides) -> dict:
-    base = {"application_id": "X1", "pd": 0.04, "score": 600.0, "amount_minor": 1_200_000, "tenor_months": 12,
-            "region": "R01", "apr": 0.18}
+    base = {
+        "application_id": "X1",
+        "pd": 0.04,
+        "score": 600.0,
+        "amount_minor": 1_200_000,
+        "tenor_months": 12,
+        "region": "R01",
+        "apr": 0.18,
+    }
     base.update(overrides)
     return base
 
 
 def test_margin_formulas_by_funding_model():
-    partners = load_partners([partner("ON", funding_model="capital_heavy_on", funding_cost=0.05),
-                              partner("OFF", funding_model="capital_heavy_off", funding_cost=0.05, fee_rate=0.08),
-                              partner("LIGHT", funding_model="capital_light", fee_rate=0.06),
-                              partner("ICE", funding_model="ice", fee_rate=0.03),
-                              partner("TECH", funding_model="tech_solution", fee_rate=0.01)])
+    partners = load_partners(
+        [
+            partner("ON", funding_model="capital_heavy_on", funding_cost=0.05),
+            partner("OFF", funding_model="capital_heavy_off", funding_cost=0.05, fee_rate=0.08),
+            partner("LIGHT", funding_model="capital_light", fee_rate=0.06),
+            partner("ICE", funding_model="ice", fee_rate=0.03),
+            partner("TECH", funding_model="tech_solution", fee_rate=0.01),
+        ]
+    )
     one = application_from_mapping(_app())
     m = pair_margin(one, partners, np.zeros(5, np.int64), np.arange(5), lgd=0.85)
     balance_years = 1_200_000 * 13 / 24
     loss = 0.04 * 0.85 * 1_200_000 * 13 / 24  # 12 months: the PD over the tenor is the 12-month PD
-    assert m == pytest.approx([(0.18 - 0.05) * balance_years - loss, 0.08 * balance_years - loss, 0.06 * balance_years,
-                               0.03 * 1_200_000, 0.01 * balance_years])
+    assert m == pytest.approx(
+        [
+            (0.18 - 0.05) * balance_years - loss,
+            0.08 * balance_years - loss,
+            0.06 * balance_years,
+            0.03 * 1_200_000,
+            0.01 * balance_years,
+        ]
+    )
     risky = application_from_mapping(_app(pd=0.3))
     r = pair_margin(risky, partners, np.zeros(5, np.int64), np.arange(5))
-    assert r[0] < m[0] and r[1] < m[1] and np.allclose(r[2:], m[2:]), "only risk-bearing models carry the loss"
+    assert r[0] < m[0] and r[1] < m[1] and np.allclose(r[2:], m[2:]), (
+        "only risk-bearing models carry the loss"
+    )
 
 
 def test_online_ranking_is_best_margin_first_and_falls_back_when_capacity_runs_out():
-    partners = load_partners([partner("A", fee_rate=0.02, monthly_capacity_minor=5_000_000, max_grade_share=1.0),
-                              partner("B", fee_rate=0.06, monthly_capacity_minor=1_500_000, max_grade_share=1.0),
-                              partner("C", fee_rate=0.04, regions=["R02"])])
+    partners = load_partners(
+        [
+            partner("A", fee_rate=0.02, monthly_capacity_minor=5_000_000, max_grade_share=1.0),
+            partner("B", fee_rate=0.06, monthly_capacity_minor=1_500_000, max_grade_share=1.0),
+            partner("C", fee_rate=0.04, regions=["R02"]),
+        ]
+    )
     matcher = OnlineMatcher(partners)
     first = matcher.rank(_app())
     assert [o.institution_id for o in first.offers] == ["B", "A"] and first.partner.institution_id == "B"
@@ -60,7 +91,11 @@ def test_online_ranking_is_best_margin_first_and_falls_back_when_capacity_runs_o
 def test_no_partner_answers_say_why():
     partners = load_partners([partner("A", max_pd=0.05), partner("B", max_pd=0.05, tenors=[3])])
     none = OnlineMatcher(partners).rank(_app(pd=0.2))
-    assert none.partner is None and none.reasons == ("no_eligible_partner", "pd_above_partner_max", "tenor_not_funded")
+    assert none.partner is None and none.reasons == (
+        "no_eligible_partner",
+        "pd_above_partner_max",
+        "tenor_not_funded",
+    )
     losing = load_partners([partner("ON", funding_model="capital_heavy_on", max_pd=0.9)])
     assert OnlineMatcher(losing).rank(_app(pd=0.8)).reasons == ("no_positive_margin",)
 

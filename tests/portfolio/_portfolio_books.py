@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from creditmesh.schema import FUNDING_MODELS
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AS_OF = dt.date(2024, 12, 31)
 OLD = dt.date(2024, 1, 1)  # origination day of loans that are long on the book by AS_OF
 
@@ -66,8 +66,12 @@ def origination_book(loan_book):
     lb.loan("ice", principal=8_000, originated=day, funding_model="ice", tenor_months=12)
     lb.loan("tech", principal=16_000, originated=day, funding_model="tech_solution", tenor_months=3)
     # UTC days decide the quarter: 23:30 on Sep 30 is Q3, 23:59 on Dec 31 is Q4.
-    lb.loan("q3_late", principal=32_000, originated=dt.datetime(2024, 9, 30, 23, 30, tzinfo=UTC), tenor_months=36)
-    lb.loan("q4_last", principal=64_000, originated=dt.datetime(2024, 12, 31, 23, 59, tzinfo=UTC), tenor_months=9)
+    lb.loan(
+        "q3_late", principal=32_000, originated=dt.datetime(2024, 9, 30, 23, 30, tzinfo=UTC), tenor_months=36
+    )
+    lb.loan(
+        "q4_last", principal=64_000, originated=dt.datetime(2024, 12, 31, 23, 59, tzinfo=UTC), tenor_months=9
+    )
     return lb.book()
 
 

@@ -61,7 +61,9 @@ class ReferenceBook:
 
         inst["due"] = _days(inst["due_date"])
         inst["paid"] = _days(inst["paid_at"])
-        late_181 = np.isnat(inst["paid"].to_numpy()) | (inst["paid"].to_numpy() > inst["due"].to_numpy() + np.timedelta64(181, "D"))
+        late_181 = np.isnat(inst["paid"].to_numpy()) | (
+            inst["paid"].to_numpy() > inst["due"].to_numpy() + np.timedelta64(181, "D")
+        )
         charge = inst.loc[late_181].groupby("loan_id")["due"].min() + np.timedelta64(181, "D")
         self.loans["charged_off_on"] = charge.reindex(self.loans.index).to_numpy().astype("datetime64[D]")
         # The latest settlement among installments due strictly earlier on the same loan (NaT -> FAR).
@@ -82,7 +84,9 @@ class ReferenceBook:
         paid = inst["paid"].to_numpy()
         due = inst["due"].to_numpy()
         open_ = np.isnat(paid) | (paid > day)
-        outstanding = np.bincount(code[open_], weights=inst["principal_due_minor"].to_numpy()[open_], minlength=n)
+        outstanding = np.bincount(
+            code[open_], weights=inst["principal_due_minor"].to_numpy()[open_], minlength=n
+        )
         late = open_ & (due < day)
         oldest = pd.Series(due[late].astype("datetime64[D]")).groupby(code[late]).min()
         dpd = np.zeros(n, dtype=np.int64)
@@ -110,7 +114,9 @@ class ReferenceBook:
         return {
             "count": len(new),
             "volume": int(new["principal_minor"].sum()),
-            "platform_volume": int(new.loc[new["funding_model"].isin(PLATFORM_SERVICES), "principal_minor"].sum()),
+            "platform_volume": int(
+                new.loc[new["funding_model"].isin(PLATFORM_SERVICES), "principal_minor"].sum()
+            ),
             "principal_months": int((new["principal_minor"] * new["tenor_months"].astype("int64")).sum()),
             "repeat_volume": int(new.loc[new["is_repeat"], "principal_minor"].sum()),
             "day1_overdue": int(p[overdue].sum()),
@@ -153,7 +159,9 @@ class ReferenceBook:
                     row["cumulative_users_with_approved_credit_lines"] = None
                 else:
                     row["cumulative_registered_users"] = int((people["registered_day"] <= e).sum())
-                    row["cumulative_users_with_approved_credit_lines"] = int((people["first_line_day"] <= e).sum())
+                    row["cumulative_users_with_approved_credit_lines"] = int(
+                        (people["first_line_day"] <= e).sum()
+                    )
                 row["cumulative_borrowers_with_drawdown"] = int((first_drawdown <= e).sum())
                 row["loans_originated"] = q["count"]
                 row["loan_volume_minor"] = q["volume"]

@@ -12,7 +12,7 @@ import pytest
 from creditmesh.portfolio import Book
 from creditmesh.schema import empty
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def at(day: dt.date, hour: int = 10, minute: int = 0) -> dt.datetime:
@@ -135,7 +135,14 @@ class LoanBook:
         )
 
     def single(
-        self, loan_id: str, *, principal: int, originated: dt.date, due: dt.date, paid: dt.date | None = None, **loan
+        self,
+        loan_id: str,
+        *,
+        principal: int,
+        originated: dt.date,
+        due: dt.date,
+        paid: dt.date | None = None,
+        **loan,
     ) -> str:
         """A one-installment loan: all its principal falls due on ``due``."""
         self.loan(loan_id, principal=principal, originated=originated, **loan)

@@ -14,7 +14,7 @@ from creditmesh import schema
 from creditmesh.errors import SchemaError
 from creditmesh.portfolio import REQUIRED_TABLES, Book, headline
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def small_book(loan_book):
@@ -116,7 +116,9 @@ def test_open_refuses_a_float_money_column_from_metadata(loan_book, tmp_path):
     folder = write_folder(tmp_path / "book", frames)
     loans = schema.validate("loans", frames["loans"])
     floated = loans.set_column(
-        loans.schema.get_field_index("principal_minor"), "principal_minor", loans["principal_minor"].cast(pa.float64())
+        loans.schema.get_field_index("principal_minor"),
+        "principal_minor",
+        loans["principal_minor"].cast(pa.float64()),
     )
     pq.write_table(floated, folder / "loans.parquet")
     with pytest.raises(SchemaError) as raised:

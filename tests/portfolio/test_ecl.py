@@ -23,11 +23,20 @@ def ecl_book(loan_book):
     for month in (1, 2, 3):
         lb.installment("cur", dt.date(2025, month, 15), 1_000_000)
     lb.single("dpd45", principal=2_000_000, originated=OLD, due=AS_OF - dt.timedelta(days=45))
-    lb.single("dpd100", principal=1_000_000, originated=OLD, due=AS_OF - dt.timedelta(days=100),
-              funding_model="capital_heavy_off")
+    lb.single(
+        "dpd100",
+        principal=1_000_000,
+        originated=OLD,
+        due=AS_OF - dt.timedelta(days=100),
+        funding_model="capital_heavy_off",
+    )
     lb.single("ice", principal=4_000_000, originated=OLD, due=dt.date(2025, 2, 1), funding_model="ice")
-    lb.single("off", principal=5_000_000, originated=OLD, due=dt.date(2025, 2, 1), funding_model="capital_heavy_off")
-    lb.single("repaid", principal=9_000_000, originated=OLD, due=dt.date(2024, 6, 1), paid=dt.date(2024, 6, 1))
+    lb.single(
+        "off", principal=5_000_000, originated=OLD, due=dt.date(2025, 2, 1), funding_model="capital_heavy_off"
+    )
+    lb.single(
+        "repaid", principal=9_000_000, originated=OLD, due=dt.date(2024, 6, 1), paid=dt.date(2024, 6, 1)
+    )
     # charged off on 2024-07-29 with 2,000 open; half recovered by AS_OF, the rest after it (not seen yet)
     lb.loan("written", principal=3_000, originated=dt.date(2023, 12, 1))
     lb.installment("written", dt.date(2024, 1, 30), 1_000, paid=dt.date(2024, 10, 1))
@@ -41,7 +50,13 @@ def test_stages_lgd_and_ecl_with_a_given_pd(loan_book):
     pds = pd.Series({"cur": 0.02, "dpd45": 0.3, "dpd100": 0.9, "ice": 0.05, "off": 0.04})
     result = expected_credit_loss(book, AS_OF, pd_12m=pds)
     loans = result.loans.set_index("loan_id")
-    assert set(loans.index) == {"cur", "dpd45", "dpd100", "ice", "off"}  # repaid and charged-off loans are out
+    assert set(loans.index) == {
+        "cur",
+        "dpd45",
+        "dpd100",
+        "ice",
+        "off",
+    }  # repaid and charged-off loans are out
     assert loans["stage"].to_dict() == {"cur": 1, "dpd100": 3, "dpd45": 2, "ice": 1, "off": 1}
     # LGD: 3,000 open at charge-off, 1,000 recovered by AS_OF
     assert result.lgd == pytest.approx(1 - 1_000 / 3_000)
@@ -76,8 +91,12 @@ def test_cecl_uses_lifetime_pd_in_stage_1_too(loan_book):
 
 def test_pd_from_matrix_powers_matches_a_hand_computation():
     # current stays 0.9, rolls to 1-30 0.1; 1-30 cures 0.5, rolls to 31-60 0.5; 31-60 -> 61-90 -> 91-180 for sure
-    rows = {"current": {"current": 0.9, "1-30": 0.1}, "1-30": {"current": 0.5, "31-60": 0.5},
-            "31-60": {"61-90": 1.0}, "61-90": {"91-180": 1.0}}
+    rows = {
+        "current": {"current": 0.9, "1-30": 0.1},
+        "1-30": {"current": 0.5, "31-60": 0.5},
+        "31-60": {"61-90": 1.0},
+        "61-90": {"91-180": 1.0},
+    }
     pairs = [(a, b) for a, row in rows.items() for b, p in row.items() for _ in range(int(p * 10))]
     matrix = transition_matrix([a for a, _ in pairs], [b for _, b in pairs], states=BUCKETS, n_boot=0)
     p = np.zeros((7, 7))
@@ -109,8 +128,12 @@ def test_pd_from_the_roll_rates_of_a_simulated_book(simulated_book):
 
 def test_bad_arguments_name_the_field(loan_book):
     book = ecl_book(loan_book)
-    for kwargs, field in (({"basis": "gaap"}, "basis"), ({"lgd": 1.5}, "lgd"), ({"sicr_pd_ratio": 1.0}, "sicr_pd_ratio"),
-                          ({"pd_12m": pd.Series({"cur": 0.1})}, "pd_12m")):
+    for kwargs, field in (
+        ({"basis": "gaap"}, "basis"),
+        ({"lgd": 1.5}, "lgd"),
+        ({"sicr_pd_ratio": 1.0}, "sicr_pd_ratio"),
+        ({"pd_12m": pd.Series({"cur": 0.1})}, "pd_12m"),
+    ):
         with pytest.raises(ParameterError) as raised:
             expected_credit_loss(book, AS_OF, **kwargs)
         assert raised.value.field == field

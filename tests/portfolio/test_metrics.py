@@ -6,6 +6,7 @@ import datetime as dt
 from datetime import timedelta
 
 import pytest
+from _portfolio_books import START, due_date_book, loan_rows, ninety_plus_book, origination_book
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,9 +34,7 @@ from creditmesh.portfolio import (
 )
 from creditmesh.schema import PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
 
-from _portfolio_books import START, due_date_book, loan_rows, ninety_plus_book, origination_book
-
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AS_OF = dt.date(2024, 12, 31)
 Q4 = (dt.date(2024, 10, 1), dt.date(2024, 12, 31))
 OLD = dt.date(2024, 1, 1)  # origination day of loans that are long on the book by AS_OF
@@ -86,7 +85,9 @@ def test_outstanding_balance_leaves_out_charged_off_repaid_and_future_loans(loan
     assert total_outstanding_balance_minor(book, AS_OF) == risk_bearing + platform_services
     assert total_outstanding_balance_minor(book, AS_OF, RISK_BEARING_MODELS) == risk_bearing
     assert total_outstanding_balance_minor(book, AS_OF, "ice") == 64_000
-    assert platform_services_balance_share(book, AS_OF) == platform_services / (risk_bearing + platform_services)
+    assert platform_services_balance_share(book, AS_OF) == platform_services / (
+        risk_bearing + platform_services
+    )
     assert isinstance(total_outstanding_balance_minor(book, AS_OF), int)
 
 
@@ -138,9 +139,9 @@ def test_day1_rate_counts_principal_unpaid_at_end_of_due_date_over_principal_sti
     due = 1_000 + 2_000 + 4_000 + 8_000 + 16_000 + 128_000
     overdue = 2_000 + 4_000 + 8_000 + 16_000 + 128_000
     assert day1_delinquency_rate(book, *Q4) == overdue / due
-    assert day1_delinquency_rate(book, dt.date(2024, 10, 10), dt.date(2024, 10, 10)) == (overdue - 128_000) / (
-        due - 128_000
-    )
+    assert day1_delinquency_rate(book, dt.date(2024, 10, 10), dt.date(2024, 10, 10)) == (
+        overdue - 128_000
+    ) / (due - 128_000)
     assert day1_delinquency_rate(book, *Q4, funding_models="ice") is None
 
 
@@ -166,7 +167,9 @@ def test_day1_and_collection_leave_out_installments_of_loans_already_past_due(lo
     assert collection_rate_30d(book, *october, observed_until=dt.date(2024, 12, 31)) == 1.0
     september = (dt.date(2024, 9, 1), dt.date(2024, 9, 30))
     assert day1_delinquency_rate(book, *september) == 1.0  # every first installment was missed
-    assert collection_rate_30d(book, *september, observed_until=dt.date(2024, 12, 31)) == (4_000 + 16_000) / (1_000 + 4_000 + 16_000)
+    assert collection_rate_30d(book, *september, observed_until=dt.date(2024, 12, 31)) == (4_000 + 16_000) / (
+        1_000 + 4_000 + 16_000
+    )
 
 
 def test_collection_rate_counts_overdue_principal_settled_within_30_days(loan_book):
@@ -175,7 +178,9 @@ def test_collection_rate_counts_overdue_principal_settled_within_30_days(loan_bo
     collected = 2_000 + 8_000  # one day late and 30 days late; 31 days late is not collected
     assert collection_rate_30d(book, *Q4, observed_until=dt.date(2025, 1, 13)) == collected / cohort
     # From 2025-01-14 the installment due 2024-12-15 has had its 30 days, unpaid.
-    assert collection_rate_30d(book, *Q4, observed_until=dt.date(2025, 1, 14)) == collected / (cohort + 128_000)
+    assert collection_rate_30d(book, *Q4, observed_until=dt.date(2025, 1, 14)) == collected / (
+        cohort + 128_000
+    )
     assert collection_rate_30d(book, *Q4, observed_until=dt.date(2024, 11, 8)) is None
 
 
@@ -195,12 +200,16 @@ def test_repeat_contribution_counts_loans_after_an_earlier_drawdown_not_the_flag
     lb.loan("a2", borrower="a", principal=2_000, originated=dt.date(2024, 11, 1))  # repeat
     lb.loan("b1", borrower="b", principal=4_000, originated=dt.date(2024, 10, 5))  # new borrower, first
     lb.loan("b2", borrower="b", principal=8_000, originated=dt.date(2024, 10, 20))  # second in the period
-    lb.loan("c1", borrower="c", principal=16_000, originated=dt.date(2024, 12, 1), repeat_flag=True)  # flag lies
+    lb.loan(
+        "c1", borrower="c", principal=16_000, originated=dt.date(2024, 12, 1), repeat_flag=True
+    )  # flag lies
     same_instant = dt.datetime(2024, 11, 15, 10, tzinfo=UTC)
     lb.loan("d1", borrower="d", principal=32_000, originated=same_instant)
     lb.loan("d2", borrower="d", principal=64_000, originated=same_instant)  # not strictly later
     lb.loan("e1", borrower="e", principal=128_000, originated=dt.datetime(2024, 11, 20, 1, tzinfo=UTC))
-    lb.loan("e2", borrower="e", principal=256_000, originated=dt.datetime(2024, 11, 20, 2, tzinfo=UTC))  # repeat
+    lb.loan(
+        "e2", borrower="e", principal=256_000, originated=dt.datetime(2024, 11, 20, 2, tzinfo=UTC)
+    )  # repeat
     book = lb.book()
     repeat = 2_000 + 8_000 + 256_000
     total = 2_000 + 4_000 + 8_000 + 16_000 + 32_000 + 64_000 + 128_000 + 256_000
@@ -342,6 +351,7 @@ def test_seed_figures_are_named_after_headline_metrics_and_match_the_disclosed_a
 
 # -- invariants on random books ------------------------------------------------------
 
+
 def oracle(loans, as_of: dt.date):
     """The footnotes' readings in plain Python, loan by loan, over the rows of ``loan_rows``."""
     total = risk_total = risk_ninety = 0
@@ -352,7 +362,11 @@ def oracle(loans, as_of: dt.date):
             for d, p, s in installments
         ]
         charged_off_on = min(
-            (due + timedelta(days=181) for due, _, paid in dues if paid is None or paid > due + timedelta(days=181)),
+            (
+                due + timedelta(days=181)
+                for due, _, paid in dues
+                if paid is None or paid > due + timedelta(days=181)
+            ),
             default=None,
         )
         open_ = [(due, p) for due, p, paid in dues if paid is None or paid > as_of]
@@ -367,7 +381,9 @@ def oracle(loans, as_of: dt.date):
                 day1_due += p
             if paid is None or paid > due:
                 day1_overdue += p
-        if START + timedelta(days=originated) > as_of or (charged_off_on is not None and charged_off_on <= as_of):
+        if START + timedelta(days=originated) > as_of or (
+            charged_off_on is not None and charged_off_on <= as_of
+        ):
             continue
         total += outstanding
         if model in RISK_BEARING_MODELS:
@@ -392,7 +408,9 @@ def test_metrics_agree_with_a_plain_python_reading_and_rates_stay_in_0_1(loan_bo
         )
         for due_day, due_principal, settled in installments:
             due = START + timedelta(days=due_day)
-            lb.installment(loan_id, due, due_principal, None if settled is None else due + timedelta(days=settled))
+            lb.installment(
+                loan_id, due, due_principal, None if settled is None else due + timedelta(days=settled)
+            )
     book = lb.book()
     as_of = START + timedelta(days=as_of_offset)
     total, (ninety, risk_total), (overdue, due) = oracle(loans, as_of)

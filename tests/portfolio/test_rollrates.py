@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.rollrates import BUCKETS, flow_rates, month_end_buckets, roll_rates, transition_matrix
+from creditmesh.portfolio.rollrates import (
+    BUCKETS,
+    flow_rates,
+    month_end_buckets,
+    roll_rates,
+    transition_matrix,
+)
 
 STATES = ("a", "b", "c")
 
@@ -72,8 +78,12 @@ def delinquent_book(loan_book):
     lb.loan("A", principal=3_000, originated=dt.date(2024, 1, 5))
     lb.installment("A", dt.date(2024, 2, 5), 1_000, paid=dt.date(2024, 2, 5))
     lb.installment("A", dt.date(2024, 3, 5), 2_000)  # never paid: charged off on 09-02
-    lb.single("B", principal=500, originated=dt.date(2024, 1, 5), due=dt.date(2024, 2, 5), paid=dt.date(2024, 2, 5))
-    lb.single("I", principal=700, originated=dt.date(2024, 1, 5), due=dt.date(2024, 2, 5), funding_model="ice")
+    lb.single(
+        "B", principal=500, originated=dt.date(2024, 1, 5), due=dt.date(2024, 2, 5), paid=dt.date(2024, 2, 5)
+    )
+    lb.single(
+        "I", principal=700, originated=dt.date(2024, 1, 5), due=dt.date(2024, 2, 5), funding_model="ice"
+    )
     return lb.book()
 
 
@@ -81,7 +91,15 @@ def test_month_end_buckets_follow_a_loan_into_charge_off(loan_book):
     frame = month_end_buckets(delinquent_book(loan_book), dt.date(2024, 1, 1), dt.date(2024, 12, 31))
     a = frame[frame["loan_id"] == "A"]
     assert a["bucket"].tolist() == [
-        "current", "current", "1-30", "31-60", "61-90", "91-180", "91-180", "91-180", "charged_off"
+        "current",
+        "current",
+        "1-30",
+        "31-60",
+        "61-90",
+        "91-180",
+        "91-180",
+        "91-180",
+        "charged_off",
     ]
     assert a["balance_minor"].tolist()[:2] == [3_000, 2_000]
     assert frame[frame["loan_id"] == "B"]["bucket"].tolist() == ["current", "paid_off"]
@@ -90,10 +108,15 @@ def test_month_end_buckets_follow_a_loan_into_charge_off(loan_book):
 
 def test_roll_and_flow_rates_of_the_book(loan_book):
     m = roll_rates(delinquent_book(loan_book), dt.date(2024, 1, 1), dt.date(2024, 12, 31), n_boot=50)
-    assert m.counts.loc["current"].to_dict() == {s: (1.0 if s in ("current", "1-30", "paid_off") else 0.0) for s in BUCKETS}
+    assert m.counts.loc["current"].to_dict() == {
+        s: (1.0 if s in ("current", "1-30", "paid_off") else 0.0) for s in BUCKETS
+    }
     assert m.rates.at["91-180", "charged_off"] == 1 / 3
     assert flow_rates(m).to_dict() == {
-        "current -> 1-30": 1 / 3, "1-30 -> 31-60": 1.0, "31-60 -> 61-90": 1.0, "61-90 -> 91-180": 1.0,
+        "current -> 1-30": 1 / 3,
+        "1-30 -> 31-60": 1.0,
+        "31-60 -> 61-90": 1.0,
+        "61-90 -> 91-180": 1.0,
         "91-180 -> charged_off": 1 / 3,
     }
     assert np.isnan(m.rates.loc["charged_off"]).all()
@@ -104,5 +127,7 @@ def test_simulated_roll_rates_are_rows_of_probabilities(simulated_book):
     observed = m.rates.dropna(how="all")
     assert np.allclose(observed.sum(axis=1), 1.0)
     assert m.rates.at["current", "current"] > 0.8
-    balance = roll_rates(simulated_book, dt.date(2023, 1, 1), dt.date(2024, 12, 31), weight="balance", n_boot=0)
+    balance = roll_rates(
+        simulated_book, dt.date(2023, 1, 1), dt.date(2024, 12, 31), weight="balance", n_boot=0
+    )
     assert 0 < flow_rates(balance)["current -> 1-30"] < 0.1

@@ -8,13 +8,6 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from creditmesh.errors import ParameterError
-from creditmesh.portfolio import HEADLINE_METRICS, headline
-from creditmesh.portfolio.series import SEGMENTS, metric_series, periods
-from _reference import ReferenceBook
 from _portfolio_books import (
     START,
     due_date_book,
@@ -22,6 +15,13 @@ from _portfolio_books import (
     ninety_plus_book,
     origination_book,
 )
+from _reference import ReferenceBook
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from creditmesh.errors import ParameterError
+from creditmesh.portfolio import HEADLINE_METRICS, headline
+from creditmesh.portfolio.series import SEGMENTS, metric_series, periods
 
 
 def same(a, b) -> bool:
@@ -89,7 +89,9 @@ def test_daily_series_equals_the_reference_over_a_month(simulated_book, referenc
     start, end = dt.date(2024, 5, 1), dt.date(2024, 5, 31)
     ours = metric_series(simulated_book, "day", start, end)
     assert len(ours) == 31
-    assert_frames_equal(ours, reference.series(periods("day", start, end), observed_until=simulated_book.last_date))
+    assert_frames_equal(
+        ours, reference.series(periods("day", start, end), observed_until=simulated_book.last_date)
+    )
 
 
 @pytest.mark.parametrize("build", [ninety_plus_book, due_date_book, origination_book])
@@ -106,8 +108,14 @@ def test_series_reads_the_footnote_edge_cases_like_the_point_functions(loan_book
 
         for name in HEADLINE_METRICS:
             function = getattr(metrics, name)
-            if name in ("loans_originated", "loan_volume_minor", "platform_services_volume_share",
-                        "weighted_average_tenor_months", "repeat_borrower_contribution", "day1_delinquency_rate"):
+            if name in (
+                "loans_originated",
+                "loan_volume_minor",
+                "platform_services_volume_share",
+                "weighted_average_tenor_months",
+                "repeat_borrower_contribution",
+                "day1_delinquency_rate",
+            ):
                 expected = function(book, start, day)
             elif name == "collection_rate_30d":
                 expected = function(book, start, day, observed_until=end)
@@ -132,10 +140,20 @@ def test_ice_and_tech_loans_never_enter_the_90_plus_rate_and_charged_off_loans_l
 def test_an_empty_period_has_zero_amounts_and_no_data_rates(loan_book):
     book = origination_book(loan_book)  # nothing originated in the first half of 2024
     row = metric_series(book, "quarter", dt.date(2024, 1, 1), dt.date(2024, 12, 31)).iloc[0]
-    assert (row["loans_originated"], row["loan_volume_minor"], row["total_outstanding_balance_minor"]) == (0, 0, 0)
-    for name in ("platform_services_volume_share", "weighted_average_tenor_months", "repeat_borrower_contribution",
-                 "day1_delinquency_rate", "collection_rate_30d", "delinquency_rate_90_plus",
-                 "platform_services_balance_share"):
+    assert (row["loans_originated"], row["loan_volume_minor"], row["total_outstanding_balance_minor"]) == (
+        0,
+        0,
+        0,
+    )
+    for name in (
+        "platform_services_volume_share",
+        "weighted_average_tenor_months",
+        "repeat_borrower_contribution",
+        "day1_delinquency_rate",
+        "collection_rate_30d",
+        "delinquency_rate_90_plus",
+        "platform_services_balance_share",
+    ):
         assert row[name] is pd.NA, name
 
 
@@ -151,8 +169,14 @@ def test_periods_are_calendar_periods_cut_at_the_end():
     ]
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [({"freq": "week"}, "freq"), ({"by": "region"}, "by"),
-                                               ({"start": dt.date(2025, 1, 1), "end": dt.date(2024, 1, 1)}, "start")])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"freq": "week"}, "freq"),
+        ({"by": "region"}, "by"),
+        ({"start": dt.date(2025, 1, 1), "end": dt.date(2024, 1, 1)}, "start"),
+    ],
+)
 def test_bad_arguments_name_the_field(loan_book, kwargs, field):
     with pytest.raises(ParameterError) as raised:
         metric_series(origination_book(loan_book), **kwargs)
@@ -171,11 +195,18 @@ def test_series_equals_the_reference_on_random_books(loan_book, loans, months, b
     lb = loan_book()
     for n, (model, borrower, originated, installments) in enumerate(loans):
         loan_id = f"l{n}"
-        lb.loan(loan_id, principal=sum(p for _, p, _ in installments), originated=START + timedelta(days=originated),
-                borrower=f"b{borrower}", funding_model=model)
+        lb.loan(
+            loan_id,
+            principal=sum(p for _, p, _ in installments),
+            originated=START + timedelta(days=originated),
+            borrower=f"b{borrower}",
+            funding_model=model,
+        )
         for due_day, due_principal, settled in installments:
             due = START + timedelta(days=due_day)
-            lb.installment(loan_id, due, due_principal, None if settled is None else due + timedelta(days=settled))
+            lb.installment(
+                loan_id, due, due_principal, None if settled is None else due + timedelta(days=settled)
+            )
     end = dt.date(2024 + months // 12, months % 12 + 1, 1) - timedelta(days=1)
     ours = metric_series(lb.book(), "month", START, end, by=by, observed_until=end)
     theirs = ReferenceBook(lb.frames()).series(periods("month", START, end), by=by, observed_until=end)

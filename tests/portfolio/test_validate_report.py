@@ -21,8 +21,13 @@ runner = CliRunner()
 
 def bad_book(loan_book):
     lb = loan_book()
-    lb.single("settled_early", principal=100, originated=dt.date(2024, 1, 1), due=dt.date(2024, 2, 1),
-              paid=dt.date(2023, 12, 1))
+    lb.single(
+        "settled_early",
+        principal=100,
+        originated=dt.date(2024, 1, 1),
+        due=dt.date(2024, 2, 1),
+        paid=dt.date(2023, 12, 1),
+    )
     lb.loan("backwards", principal=300, originated=dt.date(2024, 1, 1))
     lb.installment("backwards", dt.date(2024, 3, 1), 100)
     lb.installment("backwards", dt.date(2024, 2, 1), 200)
@@ -37,7 +42,9 @@ def test_each_problem_is_named_with_its_first_rows_and_a_count(loan_book):
     assert len(problems) == 5
     orphans = next(p for p in problems if "orphan" in p)
     assert "7 row(s)" in orphans and "loan_id=ghost0 seq=1" in orphans and "and 2 more" in orphans
-    assert any("negative balances" in p and "loan_id=backwards seq=3 due=100 paid=1000" in p for p in problems)
+    assert any(
+        "negative balances" in p and "loan_id=backwards seq=3 due=100 paid=1000" in p for p in problems
+    )
     assert any("principal repaid above principal lent" in p and "lent=300 repaid=1000" in p for p in problems)
     assert any("before the loan was originated" in p and "loan_id=settled_early" in p for p in problems)
     assert any("not after the previous" in p and "loan_id=backwards seq=2" in p for p in problems)
@@ -68,7 +75,10 @@ def test_report_command_writes_the_business_highlights_page(book_dir, simulated_
     assert len(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]{200,}", page)) == 4
     q4 = metric_series(simulated_book, "quarter", dt.date(2024, 10, 1), dt.date(2024, 12, 31)).iloc[0]
     rate = 100 * q4["delinquency_rate_90_plus"]
-    assert f"90 day+ delinquency rate of loans originated by financial institutions across our platform was {rate:.2f}%" in page
+    assert (
+        f"90 day+ delinquency rate of loans originated by financial institutions across our platform was {rate:.2f}%"
+        in page
+    )
     assert f"originated {q4['loans_originated']:,} loans" in page
     assert "2023Q4" in page and "2024Q3" in page  # the comparison columns
 

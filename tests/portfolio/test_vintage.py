@@ -9,7 +9,7 @@ import pytest
 from creditmesh.errors import ParameterError
 from creditmesh.portfolio.vintage import quarter_label, vintage_curves
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 AS_OF = dt.date(2024, 12, 31)
 
 
@@ -18,14 +18,42 @@ def vintage_book(loan_book):
     lb.loan("late", principal=1_500, originated=dt.date(2024, 1, 10))
     lb.installment("late", dt.date(2024, 2, 10), 1_000)  # never paid: 30+ on 03-11, 180+ on 08-08
     lb.installment("late", dt.date(2024, 3, 10), 500)
-    lb.single("good", principal=2_000, originated=dt.date(2024, 2, 1), due=dt.date(2024, 3, 1), paid=dt.date(2024, 3, 1))
-    lb.single("ice_late", principal=4_000, originated=dt.date(2024, 1, 10), due=dt.date(2024, 2, 10), funding_model="ice")
-    lb.single("tech_late", principal=4_000, originated=dt.date(2024, 1, 10), due=dt.date(2024, 2, 10),
-              funding_model="tech_solution")
+    lb.single(
+        "good",
+        principal=2_000,
+        originated=dt.date(2024, 2, 1),
+        due=dt.date(2024, 3, 1),
+        paid=dt.date(2024, 3, 1),
+    )
+    lb.single(
+        "ice_late",
+        principal=4_000,
+        originated=dt.date(2024, 1, 10),
+        due=dt.date(2024, 2, 10),
+        funding_model="ice",
+    )
+    lb.single(
+        "tech_late",
+        principal=4_000,
+        originated=dt.date(2024, 1, 10),
+        due=dt.date(2024, 2, 10),
+        funding_model="tech_solution",
+    )
     # capital-light counts; 31 days late: 30+ on 05-30 (month on book 2), never 180+
-    lb.loan("light", principal=8_000, originated=dt.datetime(2024, 3, 31, 23, 0, tzinfo=UTC), funding_model="capital_light")
+    lb.loan(
+        "light",
+        principal=8_000,
+        originated=dt.datetime(2024, 3, 31, 23, 0, tzinfo=UTC),
+        funding_model="capital_light",
+    )
     lb.installment("light", dt.date(2024, 4, 30), 8_000, paid=dt.date(2024, 5, 31))
-    lb.single("q2", principal=16_000, originated=dt.date(2024, 4, 2), due=dt.date(2024, 5, 2), paid=dt.date(2024, 5, 2))
+    lb.single(
+        "q2",
+        principal=16_000,
+        originated=dt.date(2024, 4, 2),
+        due=dt.date(2024, 5, 2),
+        paid=dt.date(2024, 5, 2),
+    )
     return lb.book()
 
 
@@ -64,7 +92,9 @@ def test_curves_never_fall_and_stay_in_0_1_on_a_simulated_book(simulated_book):
         assert frame["rate"].between(0, 1).all()
         assert (frame.groupby("vintage")["rate"].diff().dropna() >= 0).all()
     thirty = vintage_curves(simulated_book, 30).set_index(["vintage", "months_on_book"])["delinquent_minor"]
-    one_eighty = vintage_curves(simulated_book, 180).set_index(["vintage", "months_on_book"])["delinquent_minor"]
+    one_eighty = vintage_curves(simulated_book, 180).set_index(["vintage", "months_on_book"])[
+        "delinquent_minor"
+    ]
     # every loan that reached 180 dpd passed 30 dpd earlier, with at least as much principal open then
     assert (one_eighty <= thirty.reindex(one_eighty.index)).all()
 

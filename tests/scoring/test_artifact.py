@@ -38,7 +38,12 @@ def test_scorecard_round_trips_through_one_readable_json(scorecard, credit, tmp_
 def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):
     X, _ = credit
     path = save_model(gbm, tmp_path / "gbm")
-    assert sorted(p.name for p in path.iterdir()) == ["booster_0.txt", "booster_1.txt", "booster_2.txt", "model.json"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "booster_0.txt",
+        "booster_1.txt",
+        "booster_2.txt",
+        "model.json",
+    ]
     assert (path / "booster_0.txt").read_text().startswith("tree")
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), gbm.predict_proba(X))

@@ -96,7 +96,9 @@ def test_table_counts_add_up_and_iv_is_the_sum_of_bins(credit):
 
 def test_user_splits_are_kept_as_given(credit):
     X, y = credit
-    process = BinningProcess(user_splits={"age": [25, 35, 50], "channel": [["app", "embedded"], ["partner", "offline"]]})
+    process = BinningProcess(
+        user_splits={"age": [25, 35, 50], "channel": [["app", "embedded"], ["partner", "offline"]]}
+    )
     process.fit(X, y)
     assert process.binnings_["age"].splits == (25.0, 35.0, 50.0)
     channel = process.binnings_["channel"]
@@ -120,7 +122,9 @@ def test_text_in_a_numerical_feature_is_refused_naming_it(credit):
 
 def test_out_of_range_and_missing_rules(credit):
     X, y = credit
-    strict = BinningProcess(out_of_range="error", missing="error").fit(X.dropna(), y[X.notna().all(axis=1).to_numpy()])
+    strict = BinningProcess(out_of_range="error", missing="error").fit(
+        X.dropna(), y[X.notna().all(axis=1).to_numpy()]
+    )
     with pytest.raises(SchemaError, match="utilisation.*outside the training range"):
         strict.transform(X.dropna().assign(utilisation=5.0))
     with pytest.raises(SchemaError, match="income.*missing"):
@@ -152,7 +156,11 @@ def test_binning_round_trips_through_its_dict(credit):
 def test_integer_and_float_categories_are_the_same_category():
     X = pd.DataFrame({"grade": pd.Series([1, 2, 3, 1, 2, 3] * 200)})
     y = np.array([0, 0, 1, 0, 1, 1] * 200)
-    binning = BinningProcess(categorical_features=["grade"], cat_cutoff=0.0, min_bin_size=0.01).fit(X, y).binnings_["grade"]
+    binning = (
+        BinningProcess(categorical_features=["grade"], cat_cutoff=0.0, min_bin_size=0.01)
+        .fit(X, y)
+        .binnings_["grade"]
+    )
     assert binning.bin_one(1.0) == binning.bin_one(1) == binning.bin_one("1")
     floats = binning.bin_index(pd.Series([1.0, 2.0, np.nan]))
     assert floats[0] == binning.bin_one(1) and floats[2] == binning.missing_bin

@@ -13,8 +13,11 @@ from creditmesh.simulate import SimulationConfig, simulate
 @pytest.fixture(scope="module")
 def platform():
     result = simulate(SimulationConfig(borrowers=4000, months=12, seed=2))
-    return (result.tables["applications"].to_pandas(), result.tables["decisions"].to_pandas(),
-            result.truth["applications"].to_pandas())
+    return (
+        result.tables["applications"].to_pandas(),
+        result.tables["decisions"].to_pandas(),
+        result.truth["applications"].to_pandas(),
+    )
 
 
 def test_one_row_per_credit_line_application_with_its_decision(platform):

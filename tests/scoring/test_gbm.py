@@ -13,7 +13,9 @@ from creditmesh.scoring.metrics import auc, ece
 @pytest.fixture(scope="module")
 def gbm(credit):
     X, y = credit
-    return GBMClassifier(n_splits=3, learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(X, y)
+    return GBMClassifier(n_splits=3, learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(
+        X, y
+    )
 
 
 def test_monotone_constraints_come_from_the_binning_and_hold(gbm, credit):
@@ -38,7 +40,9 @@ def test_gbm_ranks_at_least_as_well_as_its_scorecard_and_is_calibrated(gbm, cred
 
     X, y = credit
     train, test = split_half(len(X))
-    model = GBMClassifier(learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(X.iloc[train], y[train])
+    model = GBMClassifier(learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(
+        X.iloc[train], y[train]
+    )
     scorecard = Scorecard().fit(X.iloc[train], y[train])
     p = model.predict_proba(X.iloc[test])[:, 1]
     assert auc(y[test], p) >= auc(y[test], scorecard.predict_proba(X.iloc[test])[:, 1]) - 0.005
@@ -61,7 +65,9 @@ def test_unseen_categories_are_missing_or_refused(credit):
     X, y = credit
     lenient = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", num_threads=1).fit(X, y)
     assert np.isfinite(lenient.predict_proba(X.head(5).assign(channel="drone"))).all()
-    strict = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", unseen="error", num_threads=1).fit(X, y)
+    strict = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", unseen="error", num_threads=1).fit(
+        X, y
+    )
     with pytest.raises(SchemaError, match="channel.*drone"):
         strict.predict_proba(X.head(5).assign(channel="drone"))
     with pytest.raises(SchemaError, match="channel.*drone"):
@@ -90,7 +96,9 @@ def test_a_refitted_single_model_serves_when_ensemble_is_off(credit):
     from creditmesh.scoring.serve import score_application, score_table
 
     X, y = credit
-    model = GBMClassifier(ensemble=False, learning_rate=0.1, max_rounds=300, early_stopping=20, num_threads=1).fit(X, y)
+    model = GBMClassifier(
+        ensemble=False, learning_rate=0.1, max_rounds=300, early_stopping=20, num_threads=1
+    ).fit(X, y)
     assert len(model.boosters_) == 1 and len(model.scorecards_) == 1
     assert model.boosters_[0].num_trees() == round(np.mean(model.best_iterations_) * 3 / 2)
     table = score_table(model, X.head(20))

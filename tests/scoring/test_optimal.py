@@ -52,7 +52,9 @@ def brute_force(events, nonevents, trend, floor):
     return 0.0 if best is None else best
 
 
-counts = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda t: sum(t) > 0), min_size=1, max_size=7)
+counts = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda t: sum(t) > 0), min_size=1, max_size=7
+)
 
 
 @settings(max_examples=150, deadline=None)

@@ -29,7 +29,7 @@ def test_parcelling_adds_every_declined_with_prudent_outcomes(through_the_door):
     X, y, approved = through_the_door
     training = parcel(X, y, approved, prudence=1.5, seed=1)
     assert len(training.X) == len(X)
-    declined_rate = training.y[approved.sum():].mean()
+    declined_rate = training.y[approved.sum() :].mean()
     assert declined_rate > y[approved].mean()
     np.testing.assert_array_equal(training.y[: approved.sum()], y[approved])
     again = parcel(X, y, approved, prudence=1.5, seed=1)

@@ -8,12 +8,12 @@ import sqlite3
 import numpy as np
 import pandas as pd
 import pytest
+from pg_server import PG_ADMIN_DSN, skip_without_pg
 from sklearn.base import clone
 
 from creditmesh.errors import ParameterError
 from creditmesh.scoring import BinningProcess, Scorecard, sql_points
 from creditmesh.scoring.metrics import auc
-from pg_server import PG_ADMIN_DSN, pg_unavailable_reason
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +85,10 @@ def _rows_for_sql(X: pd.DataFrame, n: int = 400) -> pd.DataFrame:
 
 
 def _records(rows: pd.DataFrame) -> list[tuple]:
-    return [tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in r)
-            for r in rows.itertuples(index=False)]
+    return [
+        tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in r)
+        for r in rows.itertuples(index=False)
+    ]
 
 
 def _expected(fitted: Scorecard, rows: pd.DataFrame) -> dict[str, float]:
@@ -96,8 +98,10 @@ def _expected(fitted: Scorecard, rows: pd.DataFrame) -> dict[str, float]:
 def test_sql_export_scores_like_python_in_sqlite(fitted, credit):
     rows = _rows_for_sql(credit[0])
     with sqlite3.connect(":memory:") as conn:
-        conn.execute("CREATE TABLE applications (application_id TEXT, income REAL, utilisation REAL, age REAL,"
-                     " months_late REAL, channel TEXT, has_car TEXT)")
+        conn.execute(
+            "CREATE TABLE applications (application_id TEXT, income REAL, utilisation REAL, age REAL,"
+            " months_late REAL, channel TEXT, has_car TEXT)"
+        )
         conn.executemany("INSERT INTO applications VALUES (?, ?, ?, ?, ?, ?, ?)", _records(rows))
         got = {r[0]: r[-1] for r in conn.execute(sql_points(fitted))}
     assert got == _expected(fitted, rows)
@@ -107,24 +111,26 @@ def test_sql_export_scores_like_python_in_duckdb(fitted, credit):
     duckdb = pytest.importorskip("duckdb")
     rows = _rows_for_sql(credit[0])
     conn = duckdb.connect()
-    conn.execute("CREATE TABLE applications (application_id TEXT, income DOUBLE, utilisation DOUBLE, age DOUBLE,"
-                 " months_late DOUBLE, channel TEXT, has_car TEXT)")
+    conn.execute(
+        "CREATE TABLE applications (application_id TEXT, income DOUBLE, utilisation DOUBLE, age DOUBLE,"
+        " months_late DOUBLE, channel TEXT, has_car TEXT)"
+    )
     conn.executemany("INSERT INTO applications VALUES (?, ?, ?, ?, ?, ?, ?)", _records(rows))
     got = {r[0]: r[-1] for r in conn.execute(sql_points(fitted)).fetchall()}
     assert got == _expected(fitted, rows)
 
 
 def test_sql_export_scores_like_python_in_postgresql(fitted, credit):
-    reason = pg_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    skip_without_pg()
     import psycopg
 
     rows = _rows_for_sql(credit[0])
     with psycopg.connect(PG_ADMIN_DSN) as conn:
-        conn.execute("CREATE TEMP TABLE applications (application_id TEXT, income DOUBLE PRECISION,"
-                     " utilisation DOUBLE PRECISION, age DOUBLE PRECISION, months_late DOUBLE PRECISION,"
-                     " channel TEXT, has_car TEXT)")
+        conn.execute(
+            "CREATE TEMP TABLE applications (application_id TEXT, income DOUBLE PRECISION,"
+            " utilisation DOUBLE PRECISION, age DOUBLE PRECISION, months_late DOUBLE PRECISION,"
+            " channel TEXT, has_car TEXT)"
+        )
         with conn.cursor() as cur:
             cur.executemany("INSERT INTO applications VALUES (%s, %s, %s, %s, %s, %s, %s)", _records(rows))
             got = {r[0]: float(r[-1]) for r in cur.execute(sql_points(fitted)).fetchall()}
@@ -140,10 +146,14 @@ def test_a_real_credit_table_scores_alike_in_python_and_sql(german):
     assert any(card.binning_.binnings_[f].dtype == "categorical" for f in card.features_)
     rows = X.copy()
     rows.insert(0, "application_id", [f"g{i}" for i in range(len(rows))])
-    columns = ", ".join(f'"{c}" {"REAL" if pd.api.types.is_numeric_dtype(rows[c]) else "TEXT"}' for c in rows.columns)
+    columns = ", ".join(
+        f'"{c}" {"REAL" if pd.api.types.is_numeric_dtype(rows[c]) else "TEXT"}' for c in rows.columns
+    )
     with sqlite3.connect(":memory:") as conn:
         conn.execute(f"CREATE TABLE applications ({columns})")
-        conn.executemany(f"INSERT INTO applications VALUES ({', '.join('?' * len(rows.columns))})",
-                         [tuple(r) for r in rows.itertuples(index=False)])
+        conn.executemany(
+            f"INSERT INTO applications VALUES ({', '.join('?' * len(rows.columns))})",
+            [tuple(r) for r in rows.itertuples(index=False)],
+        )
         got = {r[0]: r[-1] for r in conn.execute(sql_points(card))}
     assert got == dict(zip(rows.application_id, card.predict_points(X)))

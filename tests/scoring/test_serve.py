@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tests_helpers import application_of
 
 from creditmesh.errors import SchemaError
@@ -37,14 +36,18 @@ def test_batch_and_online_agree_on_every_row(models, credit, kind):
         assert one.reasons == expected["reasons"]
 
 
-application = st.fixed_dictionaries({
-    "income": st.one_of(st.none(), st.floats(0, 1e7, allow_nan=False)),
-    "utilisation": st.floats(-1, 3, allow_nan=False),
-    "age": st.floats(10, 110, allow_nan=False),
-    "months_late": st.one_of(st.sampled_from([0.0, 1.0, 3.0, 98.0]), st.floats(0, 200, allow_nan=False)),
-    "channel": st.one_of(st.none(), st.sampled_from(["app", "embedded", "partner", "offline", "kiosk", "never-seen"])),
-    "has_car": st.booleans(),
-})
+application = st.fixed_dictionaries(
+    {
+        "income": st.one_of(st.none(), st.floats(0, 1e7, allow_nan=False)),
+        "utilisation": st.floats(-1, 3, allow_nan=False),
+        "age": st.floats(10, 110, allow_nan=False),
+        "months_late": st.one_of(st.sampled_from([0.0, 1.0, 3.0, 98.0]), st.floats(0, 200, allow_nan=False)),
+        "channel": st.one_of(
+            st.none(), st.sampled_from(["app", "embedded", "partner", "offline", "kiosk", "never-seen"])
+        ),
+        "has_car": st.booleans(),
+    }
+)
 
 
 @pytest.mark.parametrize("kind", ["scorecard", "gbm"])
@@ -56,8 +59,12 @@ def test_any_application_scores_the_same_alone_and_in_a_table(models, kind, apps
     table = score_table(model, frame)
     for app, (_, expected) in zip(apps, table.iterrows()):
         one = score_application(model, app)
-        assert (one.pd, one.score, one.grade, one.reasons) == (expected["pd"], expected["score"], expected["grade"],
-                                                              expected["reasons"])
+        assert (one.pd, one.score, one.grade, one.reasons) == (
+            expected["pd"],
+            expected["score"],
+            expected["grade"],
+            expected["reasons"],
+        )
 
 
 def test_grades_follow_the_master_scale():

@@ -27,5 +27,9 @@ def test_default_platform_lands_in_the_seed_bands():
     with Book.from_frames(**{name: result.tables[name] for name in BOOK_TABLES}) as book:
         figures = headline(book)
     assert figures["period_start"] == "2024-10-01" and figures["as_of"] == "2024-12-31"
-    outside = {name: round(figures[name], 4) for name, (low, high) in BANDS.items() if not low <= figures[name] <= high}
+    outside = {
+        name: round(figures[name], 4)
+        for name, (low, high) in BANDS.items()
+        if not low <= figures[name] <= high
+    }
     assert not outside, f"outside the seeds' bands: {outside}"

@@ -6,8 +6,7 @@ import pytest
 
 from creditmesh.errors import ParameterError
 from creditmesh.schema import TABLES, validate
-from creditmesh.simulate import SimulationConfig, simulate, write_dataset
-from creditmesh.simulate import engine
+from creditmesh.simulate import SimulationConfig, engine, simulate, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +66,14 @@ def test_payments_and_installments_agree_and_nothing_is_paid_after_the_end(small
     settled = installments.dropna(subset=["paid_at"])
     assert (settled["principal_paid_minor"] == settled["principal_due_minor"]).all()
     assert (installments["interest_paid_minor"] <= installments["interest_due_minor"]).all()
-    assert (installments.loc[installments["paid_at"].isna(), ["principal_paid_minor", "interest_paid_minor"]] == 0).all().all()
+    assert (
+        (
+            installments.loc[installments["paid_at"].isna(), ["principal_paid_minor", "interest_paid_minor"]]
+            == 0
+        )
+        .all()
+        .all()
+    )
     paid_total = int(settled["principal_paid_minor"].sum() + settled["interest_paid_minor"].sum())
     assert int(payments["amount_minor"].sum()) == paid_total
     end = small.end_date.astype("datetime64[D]").item()
@@ -97,7 +103,9 @@ def test_fraudsters_never_repay_and_rings_share_identifiers(small):
     truth = small.truth["borrowers"].to_pandas()
     fraud = set(truth.loc[truth["is_fraud"], "borrower_id"])
     loans = small.tables["loans"].to_pandas()
-    installments = small.tables["installments"].to_pandas().merge(loans[["loan_id", "borrower_id"]], on="loan_id")
+    installments = (
+        small.tables["installments"].to_pandas().merge(loans[["loan_id", "borrower_id"]], on="loan_id")
+    )
     assert installments.loc[installments["borrower_id"].isin(fraud), "paid_at"].isna().all()
     identities = small.tables["identities"].to_pandas()
     devices = identities[identities["kind"] == "device"]
@@ -163,7 +171,9 @@ def test_every_event_follows_the_one_it_depends_on(small):
     lines = t["credit_lines"].to_pandas()
     loans = t["loans"].to_pandas()
 
-    assert (applications["applied_at"] >= borrowers.loc[applications["borrower_id"], "registered_at"].to_numpy()).all()
+    assert (
+        applications["applied_at"] >= borrowers.loc[applications["borrower_id"], "registered_at"].to_numpy()
+    ).all()
     assert (decided.loc[applications.index] >= applications["applied_at"]).all()
     assert (lines["opened_at"].to_numpy() == decided.loc[lines["application_id"]].to_numpy()).all()
     opened = lines.set_index("borrower_id")["opened_at"]

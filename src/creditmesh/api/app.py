@@ -8,8 +8,8 @@ field, in the shape of FastAPI's own validation answers; anything else is a bug 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +25,9 @@ def build_state(settings: Settings):
     from creditmesh.decision.audit import AuditLog
     from creditmesh.scoring.artifact import load_model
 
-    engine = DecisionEngine(load_policy(settings.policy_path or default_policy_path()), load_model(settings.model_path))
+    engine = DecisionEngine(
+        load_policy(settings.policy_path or default_policy_path()), load_model(settings.model_path)
+    )
     log = AuditLog(settings.db_url)
     if log.engine.dialect.name == "sqlite":  # readers never wait for the writer; persists in the file
         with log.engine.connect() as connection:
@@ -45,8 +47,10 @@ def build_matching(settings: Settings):
 
 def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
     field = error.field.removeprefix("application.")
-    return JSONResponse(status_code=422,
-                        content={"detail": [{"loc": ["body", *field.split(".")], "msg": error.reason, "type": "creditmesh"}]})
+    return JSONResponse(
+        status_code=422,
+        content={"detail": [{"loc": ["body", *field.split(".")], "msg": error.reason, "type": "creditmesh"}]},
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:

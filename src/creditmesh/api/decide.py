@@ -13,7 +13,8 @@ process. Scale with processes (``creditmesh serve --workers``).
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from fastapi import HTTPException, status
 
@@ -34,7 +35,9 @@ def stored_decision(row: Mapping[str, Any]) -> DecisionOut:
     return DecisionOut.from_row(json.loads(row["decision"]))
 
 
-def decide_once(log: AuditLog, engine: DecisionEngine, stage: str, application: dict[str, Any]) -> DecisionOut:
+def decide_once(
+    log: AuditLog, engine: DecisionEngine, stage: str, application: dict[str, Any]
+) -> DecisionOut:
     """The decision for ``application`` at ``stage``: made and stored now, or the stored one for a repeat."""
     application_id = application["application_id"]
     row = stored_or_none(log, application_id)
@@ -46,7 +49,14 @@ def decide_once(log: AuditLog, engine: DecisionEngine, stage: str, application: 
             if row is None:
                 raise
     if row["stage"] != stage or json.loads(row["inputs"]) != application:
-        raise HTTPException(status.HTTP_409_CONFLICT, [{
-            "loc": ["body", "application_id"], "type": "conflict",
-            "msg": f"application {application_id} was already decided ({row['stage']}) with other inputs"}])
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            [
+                {
+                    "loc": ["body", "application_id"],
+                    "type": "conflict",
+                    "msg": f"application {application_id} was already decided ({row['stage']}) with other inputs",
+                }
+            ],
+        )
     return stored_decision(row)

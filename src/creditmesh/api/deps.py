@@ -37,8 +37,11 @@ def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Head
     """401 unless the ``X-API-Key`` header holds one of the configured keys (compared in constant time)."""
     given = (x_api_key or "").encode()
     if not given or not any(hmac.compare_digest(given, key.encode()) for key in settings.api_keys):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing or unknown API key (X-API-Key header)",
-                            headers={"WWW-Authenticate": "X-API-Key"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or unknown API key (X-API-Key header)",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
 
 
 ApiKey = Depends(require_api_key)

@@ -7,8 +7,9 @@ only what the caller may see: no score, PD, grade, arm or shadow decision.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -18,9 +19,18 @@ from creditmesh.schema import CHANNELS, EMPLOYMENT
 MAX_MINOR = 10**12
 MAX_COUNT = 100_000
 
-ApplicationId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$",
-                                     description="the caller's id; repeating it returns the stored decision")]
-Minor = Annotated[StrictInt, Field(ge=0, le=MAX_MINOR, description="integer minor units (fen), never a float")]
+ApplicationId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="the caller's id; repeating it returns the stored decision",
+    ),
+]
+Minor = Annotated[
+    StrictInt, Field(ge=0, le=MAX_MINOR, description="integer minor units (fen), never a float")
+]
 Count = Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)]
 DaysPastDue = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
@@ -64,8 +74,18 @@ class LineReview(_Input):
 
     limit_minor: Minor
     max_dpd_on_book: DaysPastDue | None = None
-    line_utilization: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False,
-                                             description="outstanding principal / credit line (a ratio, not money)")] | None = None
+    line_utilization: (
+        Annotated[
+            float,
+            Field(
+                ge=0,
+                le=10,
+                allow_inf_nan=False,
+                description="outstanding principal / credit line (a ratio, not money)",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class DecisionOut(BaseModel):
@@ -76,13 +96,15 @@ class DecisionOut(BaseModel):
     application_id: str
     stage: Literal["credit_line", "drawdown", "line_adjustment"]
     outcome: Literal["approve", "decline", "review"]
-    credit_line_minor: int = Field(description="the line, drawdown amount or new limit granted; integer minor units")
+    credit_line_minor: int = Field(
+        description="the line, drawdown amount or new limit granted; integer minor units"
+    )
     apr: float | None = Field(description="annual rate as a fraction, for an approved credit line")
     reasons: list[str]
     policy_version: str
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "DecisionOut":
+    def from_row(cls, row: Mapping[str, Any]) -> DecisionOut:
         """From a decision row (``Decision.as_row()`` or the audit log's stored JSON)."""
         return cls.model_validate({**row, "reasons": list(row["reasons"])})
 
@@ -110,13 +132,20 @@ class ReviewOut(BaseModel):
     settled_at: str | None
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> "ReviewOut":
+    def from_row(cls, row: Mapping[str, Any]) -> ReviewOut:
         def iso(ns: int | None) -> str | None:
-            return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat()
+            return None if ns is None else datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
 
-        return cls(application_id=row["application_id"], stage=row["stage"], queued_at=iso(row["queued_at_ns"]),
-                   reasons=list(row["reasons"]), status=row["status"], outcome=row["outcome"],
-                   reviewer=row["reviewer"], settled_at=iso(row["settled_at_ns"]))
+        return cls(
+            application_id=row["application_id"],
+            stage=row["stage"],
+            queued_at=iso(row["queued_at_ns"]),
+            reasons=list(row["reasons"]),
+            status=row["status"],
+            outcome=row["outcome"],
+            reviewer=row["reviewer"],
+            settled_at=iso(row["settled_at_ns"]),
+        )
 
 
 class Health(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from creditmesh.errors import ParameterError
 
@@ -25,7 +25,7 @@ class Settings:
     report_salt: str = ""  # keys the hashes that mask personal data in reports; empty: random per process
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path), ``CREDITMESH_API_KEYS`` (comma-separated),
         ``CREDITMESH_MODEL`` (a saved model), ``CREDITMESH_POLICY`` (default: the shipped policy),
         ``CREDITMESH_PARTNERS`` (funding partners for investigation reports) and ``CREDITMESH_REPORT_SALT``."""
@@ -37,12 +37,19 @@ class Settings:
             raise ParameterError("CREDITMESH_API_KEYS", f"at most {MAX_API_KEYS} keys")
         model = env.get("CREDITMESH_MODEL", "")
         if not model:
-            raise ParameterError("CREDITMESH_MODEL", "the path of a saved model (creditmesh model train --out)")
+            raise ParameterError(
+                "CREDITMESH_MODEL", "the path of a saved model (creditmesh model train --out)"
+            )
         policy = env.get("CREDITMESH_POLICY")
         partners = env.get("CREDITMESH_PARTNERS")
-        return cls(db_url=database_url(env.get("CREDITMESH_DB", "decisions.db")), api_keys=keys,
-                   model_path=Path(model), policy_path=Path(policy) if policy else None,
-                   partners_path=Path(partners) if partners else None, report_salt=env.get("CREDITMESH_REPORT_SALT", ""))
+        return cls(
+            db_url=database_url(env.get("CREDITMESH_DB", "decisions.db")),
+            api_keys=keys,
+            model_path=Path(model),
+            policy_path=Path(policy) if policy else None,
+            partners_path=Path(partners) if partners else None,
+            report_salt=env.get("CREDITMESH_REPORT_SALT", ""),
+        )
 
 
 def database_url(value: str) -> str:

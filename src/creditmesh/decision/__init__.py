@@ -8,8 +8,14 @@ simulator run on it.
 
 from importlib import resources
 
-from creditmesh.decision.engine import (Decision, DecisionEngine, arm_results, assign_arms, automation_rate,
-                                        decisions_table)
+from creditmesh.decision.engine import (
+    Decision,
+    DecisionEngine,
+    arm_results,
+    assign_arms,
+    automation_rate,
+    decisions_table,
+)
 from creditmesh.decision.policy import CreditPolicy, PolicyError, load_policy, policy_from_dict
 from creditmesh.decision.rules import Condition, DecisionTable, RuleError, compile_rule
 from creditmesh.decision.simulator import EnginePolicy
@@ -20,6 +26,21 @@ def default_policy_path():
     return resources.files("creditmesh.decision") / "policies" / "champion.yaml"
 
 
-__all__ = ["Condition", "CreditPolicy", "Decision", "DecisionEngine", "DecisionTable", "EnginePolicy", "PolicyError",
-           "RuleError", "arm_results", "assign_arms", "automation_rate", "compile_rule", "decisions_table", "default_policy_path",
-           "load_policy", "policy_from_dict"]
+__all__ = [
+    "Condition",
+    "CreditPolicy",
+    "Decision",
+    "DecisionEngine",
+    "DecisionTable",
+    "EnginePolicy",
+    "PolicyError",
+    "RuleError",
+    "arm_results",
+    "assign_arms",
+    "automation_rate",
+    "compile_rule",
+    "decisions_table",
+    "default_policy_path",
+    "load_policy",
+    "policy_from_dict",
+]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -24,28 +25,37 @@ from creditmesh.errors import CreditmeshError
 
 _META = sa.MetaData()
 POLICIES = sa.Table(
-    "decision_policies", _META,
+    "decision_policies",
+    _META,
     sa.Column("policy_version", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(64), nullable=False),
     sa.Column("document", sa.Text, nullable=False, comment="canonical JSON; its SHA-256 is the version"),
 )
 DECISIONS = sa.Table(
-    "decision_log", _META,
+    "decision_log",
+    _META,
     sa.Column("application_id", sa.String(128), primary_key=True),
     sa.Column("stage", sa.String(32), nullable=False),
     sa.Column("decided_at_ns", sa.BigInteger, nullable=False, comment="UTC, nanoseconds since the epoch"),
     sa.Column("elapsed_us", sa.Integer, nullable=False, comment="time to decide, microseconds"),
-    sa.Column("inputs", sa.Text, nullable=False, comment="the application as received (JSON; missing is null)"),
+    sa.Column(
+        "inputs", sa.Text, nullable=False, comment="the application as received (JSON; missing is null)"
+    ),
     sa.Column("model_version", sa.String(64)),
-    sa.Column("policy_version", sa.String(64), sa.ForeignKey("decision_policies.policy_version"), nullable=False),
+    sa.Column(
+        "policy_version", sa.String(64), sa.ForeignKey("decision_policies.policy_version"), nullable=False
+    ),
     sa.Column("arm", sa.String(64), nullable=False),
     sa.Column("decision", sa.Text, nullable=False, comment="the decision as JSON"),
     sa.Column("shadow", sa.Text, comment="the shadow policy's decision as JSON, never enforced"),
 )
 
 REVIEWS = sa.Table(
-    "decision_reviews", _META,
-    sa.Column("application_id", sa.String(128), sa.ForeignKey("decision_log.application_id"), primary_key=True),
+    "decision_reviews",
+    _META,
+    sa.Column(
+        "application_id", sa.String(128), sa.ForeignKey("decision_log.application_id"), primary_key=True
+    ),
     sa.Column("stage", sa.String(32), nullable=False),
     sa.Column("queued_at_ns", sa.BigInteger, nullable=False, comment="when the decision sent it to people"),
     sa.Column("reasons", sa.Text, nullable=False, comment="the decision's reasons (JSON list)"),
@@ -88,7 +98,9 @@ def _plain(value: Any) -> Any:
 
 def _row_json(row: Mapping[str, Any], columns: tuple[str, ...] = DECISION_COLUMNS) -> str:
     """A decision (one row of the engine's answer) as JSON, its ``columns`` only."""
-    return json.dumps({k: list(row[k]) if k == "reasons" else _plain(row[k]) for k in columns}, sort_keys=True)
+    return json.dumps(
+        {k: list(row[k]) if k == "reasons" else _plain(row[k]) for k in columns}, sort_keys=True
+    )
 
 
 def _decision_json(decision: Decision) -> str:
@@ -151,11 +163,23 @@ class AuditLog:
         started = time.perf_counter_ns()
         decision = engine.decide_one(stage, application)
         elapsed_us = (time.perf_counter_ns() - started) // 1_000
-        self._store(engine, [{
-            "application_id": decision.application_id, "stage": stage, "decided_at_ns": time.time_ns(),
-            "elapsed_us": int(elapsed_us), "inputs": inputs, "model_version": engine.model_version,
-            "policy_version": decision.policy_version, "arm": decision.arm, "decision": _decision_json(decision),
-            "shadow": _shadow_json(decision.as_row())}])
+        self._store(
+            engine,
+            [
+                {
+                    "application_id": decision.application_id,
+                    "stage": stage,
+                    "decided_at_ns": time.time_ns(),
+                    "elapsed_us": int(elapsed_us),
+                    "inputs": inputs,
+                    "model_version": engine.model_version,
+                    "policy_version": decision.policy_version,
+                    "arm": decision.arm,
+                    "decision": _decision_json(decision),
+                    "shadow": _shadow_json(decision.as_row()),
+                }
+            ],
+        )
         return decision
 
     def decide_table(self, engine: DecisionEngine, stage: str, applications: pd.DataFrame) -> pd.DataFrame:
@@ -169,10 +193,21 @@ class AuditLog:
         decided = engine.decide_table(stage, applications)
         elapsed_us = (time.perf_counter_ns() - started) // 1_000 // max(len(decided), 1)
         now = time.time_ns()
-        rows = [{"application_id": row["application_id"], "stage": stage, "decided_at_ns": now,
-                 "elapsed_us": int(elapsed_us), "inputs": application, "model_version": engine.model_version,
-                 "policy_version": row["policy_version"], "arm": row["arm"], "decision": _row_json(row),
-                 "shadow": _shadow_json(row)} for row, application in zip(decided.to_dict("records"), inputs)]
+        rows = [
+            {
+                "application_id": row["application_id"],
+                "stage": stage,
+                "decided_at_ns": now,
+                "elapsed_us": int(elapsed_us),
+                "inputs": application,
+                "model_version": engine.model_version,
+                "policy_version": row["policy_version"],
+                "arm": row["arm"],
+                "decision": _row_json(row),
+                "shadow": _shadow_json(row),
+            }
+            for row, application in zip(decided.to_dict("records"), inputs)
+        ]
         self._store(engine, rows)
         return decided
 
@@ -181,8 +216,11 @@ class AuditLog:
         if engine.shadow is not None:
             policies[engine.shadow.version] = engine.shadow
         # Policies are append-only and keyed by content hash: once this log has stored one, it is there.
-        fresh = [{"policy_version": v, "name": p.name, "document": p.canonical_json}
-                 for v, p in policies.items() if v not in self._stored_policies]
+        fresh = [
+            {"policy_version": v, "name": p.name, "document": p.canonical_json}
+            for v, p in policies.items()
+            if v not in self._stored_policies
+        ]
         with self.engine.begin() as connection:
             if fresh:  # another writer may store the same policy first (ON CONFLICT DO NOTHING)
                 connection.execute(_insert_new(connection, POLICIES), fresh)
@@ -190,7 +228,9 @@ class AuditLog:
                 connection.execute(DECISIONS.insert(), rows)
             except sa.exc.IntegrityError:
                 ids = [r["application_id"] for r in rows[:3]]
-                raise AuditError("application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})") from None
+                raise AuditError(
+                    "application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})"
+                ) from None
             queued = [q for q in map(_queued, rows) if q is not None]
             if queued:  # the manual-review queue is written with the decision, in the same transaction
                 connection.execute(REVIEWS.insert(), queued)
@@ -205,13 +245,17 @@ class AuditLog:
         if stage is not None:
             query = query.where(REVIEWS.c.stage == stage)
         with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(REVIEWS.c.queued_at_ns, REVIEWS.c.application_id).limit(limit))
+            rows = connection.execute(
+                query.order_by(REVIEWS.c.queued_at_ns, REVIEWS.c.application_id).limit(limit)
+            )
             return [_review(r._mapping) for r in rows]
 
     def review(self, application_id: str) -> dict[str, Any]:
         """One review, pending or settled."""
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(REVIEWS).where(REVIEWS.c.application_id == application_id)).first()
+            row = connection.execute(
+                sa.select(REVIEWS).where(REVIEWS.c.application_id == application_id)
+            ).first()
         if row is None:
             raise AuditError("application_id", f"no review queued for {application_id!r}")
         return _review(row._mapping)
@@ -225,18 +269,25 @@ class AuditLog:
         current = self.review(application_id)
         if current["status"] == "pending":
             with self.engine.begin() as connection:
-                connection.execute(REVIEWS.update().where(REVIEWS.c.application_id == application_id)
-                                   .where(REVIEWS.c.settled_at_ns.is_(None))
-                                   .values(settled_at_ns=time.time_ns(), outcome=outcome, reviewer=reviewer, note=note))
+                connection.execute(
+                    REVIEWS.update()
+                    .where(REVIEWS.c.application_id == application_id)
+                    .where(REVIEWS.c.settled_at_ns.is_(None))
+                    .values(settled_at_ns=time.time_ns(), outcome=outcome, reviewer=reviewer, note=note)
+                )
             current = self.review(application_id)  # a concurrent reviewer may have settled it first
         if (current["outcome"], current["reviewer"], current["note"]) != (outcome, reviewer, note):
-            raise AuditError("application_id", f"already settled as {current['outcome']} by {current['reviewer']}")
+            raise AuditError(
+                "application_id", f"already settled as {current['outcome']} by {current['reviewer']}"
+            )
         return current
 
     def stored(self, application_id: str) -> Mapping[str, Any]:
         """The stored row of one decision."""
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(DECISIONS).where(DECISIONS.c.application_id == application_id)).first()
+            row = connection.execute(
+                sa.select(DECISIONS).where(DECISIONS.c.application_id == application_id)
+            ).first()
         if row is None:
             raise AuditError("application_id", f"no decision stored for {application_id!r}")
         return row._mapping
@@ -244,7 +295,9 @@ class AuditLog:
     def policy(self, version: str) -> CreditPolicy:
         """The stored policy of that version, rebuilt and checked against its hash."""
         with self.engine.connect() as connection:
-            row = connection.execute(sa.select(POLICIES.c.document).where(POLICIES.c.policy_version == version)).first()
+            row = connection.execute(
+                sa.select(POLICIES.c.document).where(POLICIES.c.policy_version == version)
+            ).first()
         if row is None:
             raise AuditError("policy_version", f"policy {version} is not in the log")
         policy = policy_from_dict(json.loads(row.document))
@@ -260,18 +313,31 @@ def _queued(row: Mapping[str, Any]) -> dict[str, Any] | None:
     decision = json.loads(row["decision"])
     if decision["outcome"] != "review":
         return None
-    return {"application_id": row["application_id"], "stage": row["stage"], "queued_at_ns": row["decided_at_ns"],
-            "reasons": json.dumps(decision["reasons"])}
+    return {
+        "application_id": row["application_id"],
+        "stage": row["stage"],
+        "queued_at_ns": row["decided_at_ns"],
+        "reasons": json.dumps(decision["reasons"]),
+    }
 
 
 def _review(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {"application_id": row["application_id"], "stage": row["stage"], "queued_at_ns": row["queued_at_ns"],
-            "reasons": json.loads(row["reasons"]), "status": "pending" if row["settled_at_ns"] is None else "settled",
-            "settled_at_ns": row["settled_at_ns"], "outcome": row["outcome"], "reviewer": row["reviewer"],
-            "note": row["note"]}
+    return {
+        "application_id": row["application_id"],
+        "stage": row["stage"],
+        "queued_at_ns": row["queued_at_ns"],
+        "reasons": json.loads(row["reasons"]),
+        "status": "pending" if row["settled_at_ns"] is None else "settled",
+        "settled_at_ns": row["settled_at_ns"],
+        "outcome": row["outcome"],
+        "reviewer": row["reviewer"],
+        "note": row["note"],
+    }
 
 
-def replay(log: AuditLog, application_id: str, model: Any, *, stage_models: Mapping[str, Any] | None = None) -> Replay:
+def replay(
+    log: AuditLog, application_id: str, model: Any, *, stage_models: Mapping[str, Any] | None = None
+) -> Replay:
     """Decide a stored application again, from its stored inputs, under its stored policy and arm."""
     row = log.stored(application_id)
     version = getattr(model, "content_hash_", None)

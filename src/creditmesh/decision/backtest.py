@@ -33,7 +33,9 @@ from creditmesh.money import Rounding, rate_to_ppm, round_ratio_array
 class BacktestResult:
     """The summary per policy and the swap table."""
 
-    summary: pd.DataFrame  # one row per policy: applications, approval, review, expected and realised bad rates
+    summary: (
+        pd.DataFrame
+    )  # one row per policy: applications, approval, review, expected and realised bad rates
     swaps: pd.DataFrame  # current outcome × candidate outcome: applications, realised bad rate
 
 
@@ -43,20 +45,28 @@ def expected_profit_minor(decided: pd.DataFrame, *, lgd: float) -> int:
     line = decided["credit_line_minor"].to_numpy(np.int64)[approved]
     apr_ppm = rate_to_ppm(decided["apr"].to_numpy(np.float64)[approved])
     pd_ppm = rate_to_ppm(decided["pd"].to_numpy(np.float64)[approved])
-    margin_ppm2 = apr_ppm * (1_000_000 - pd_ppm) - int(rate_to_ppm(lgd)) * pd_ppm  # parts per 10^12, fits int64
+    margin_ppm2 = (
+        apr_ppm * (1_000_000 - pd_ppm) - int(rate_to_ppm(lgd)) * pd_ppm
+    )  # parts per 10^12, fits int64
     # line × margin can pass int64 (10^10 minor × 10^12): split the margin into its millions and the rest
     high, low = np.divmod(margin_ppm2, 1_000_000)
     per_line = line * high + round_ratio_array(line * low, 1_000_000, rounding=Rounding.HALF_EVEN)
     return int(round_ratio_array(per_line, 1_000_000, rounding=Rounding.HALF_EVEN).sum())
 
 
-def _summary(decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | None, lgd: float) -> dict[str, Any]:
+def _summary(
+    decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | None, lgd: float
+) -> dict[str, Any]:
     approved = decided["provisional_outcome"].to_numpy() == "approve"
-    row = {"applications": len(decided), "approval_rate": approved.mean(),
-           "review_rate": (decided["outcome"] == "review").mean(),
-           "expected_bad_rate": decided["pd"].to_numpy()[approved].mean() if approved.any() else np.nan,
-           "expected_profit_minor": expected_profit_minor(decided, lgd=lgd),
-           "realised_bad_rate": np.nan, "realised_known": 0}
+    row = {
+        "applications": len(decided),
+        "approval_rate": approved.mean(),
+        "review_rate": (decided["outcome"] == "review").mean(),
+        "expected_bad_rate": decided["pd"].to_numpy()[approved].mean() if approved.any() else np.nan,
+        "expected_profit_minor": expected_profit_minor(decided, lgd=lgd),
+        "realised_bad_rate": np.nan,
+        "realised_known": 0,
+    }
     if bad is not None:
         seen = approved & known
         row["realised_known"] = int(seen.sum())
@@ -64,25 +74,45 @@ def _summary(decided: pd.DataFrame, bad: np.ndarray | None, known: np.ndarray | 
     return row
 
 
-def backtest(candidate: CreditPolicy, current: CreditPolicy, applications: pd.DataFrame, model: Any, *,
-             outcome: str | None = "bad_12m", known: str | None = "approved", lgd: float = 1.0) -> BacktestResult:
+def backtest(
+    candidate: CreditPolicy,
+    current: CreditPolicy,
+    applications: pd.DataFrame,
+    model: Any,
+    *,
+    outcome: str | None = "bad_12m",
+    known: str | None = "approved",
+    lgd: float = 1.0,
+) -> BacktestResult:
     """Decide ``applications`` under both policies and compare (see the module's docstring)."""
     if not 0 <= lgd <= 1:
         raise ParameterError("lgd", f"a loss given default is in [0, 1], got {lgd}")
     if outcome is not None and outcome not in applications.columns:
         raise SchemaError(f"applications.{outcome}", "the outcome column is missing")
     bad = None if outcome is None else applications[outcome].to_numpy(np.float64)
-    seen = (np.ones(len(applications), bool) if known is None or known not in applications.columns
-            else applications[known].to_numpy(bool))
+    seen = (
+        np.ones(len(applications), bool)
+        if known is None or known not in applications.columns
+        else applications[known].to_numpy(bool)
+    )
     if bad is not None:
         seen = seen & ~np.isnan(bad)
     ours = DecisionEngine(candidate, model).decide_table("credit_line", applications, model_reasons=False)
     theirs = DecisionEngine(current, model).decide_table("credit_line", applications, model_reasons=False)
-    summary = pd.DataFrame([_summary(theirs, bad, seen, lgd), _summary(ours, bad, seen, lgd)],
-                           index=pd.Index([f"current ({current.name})", f"candidate ({candidate.name})"], name="policy"))
-    pair = pd.DataFrame({"current": theirs["provisional_outcome"].to_numpy(), "candidate": ours["provisional_outcome"].to_numpy(),
-                         "bad": np.where(seen, bad if bad is not None else np.nan, np.nan)})
-    swaps = pair.groupby(["current", "candidate"]).agg(applications=("bad", "size"), realised_bad_rate=("bad", "mean"))
+    summary = pd.DataFrame(
+        [_summary(theirs, bad, seen, lgd), _summary(ours, bad, seen, lgd)],
+        index=pd.Index([f"current ({current.name})", f"candidate ({candidate.name})"], name="policy"),
+    )
+    pair = pd.DataFrame(
+        {
+            "current": theirs["provisional_outcome"].to_numpy(),
+            "candidate": ours["provisional_outcome"].to_numpy(),
+            "bad": np.where(seen, bad if bad is not None else np.nan, np.nan),
+        }
+    )
+    swaps = pair.groupby(["current", "candidate"]).agg(
+        applications=("bad", "size"), realised_bad_rate=("bad", "mean")
+    )
     return BacktestResult(summary, swaps)
 
 
@@ -97,7 +127,12 @@ def backtest_chart(result: BacktestResult, path: str | Path) -> Path:
     names = list(result.summary.index)
     x = np.arange(len(names))
     for offset, column in zip((-0.27, 0, 0.27), ("approval_rate", "expected_bad_rate", "realised_bad_rate")):
-        left.bar(x + offset, result.summary[column].fillna(0).to_numpy(), width=0.27, label=column.replace("_", " "))
+        left.bar(
+            x + offset,
+            result.summary[column].fillna(0).to_numpy(),
+            width=0.27,
+            label=column.replace("_", " "),
+        )
     left.set_xticks(x, names)
     left.set_ylabel("share of applications / of approved")
     left.legend()

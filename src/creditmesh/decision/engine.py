@@ -14,9 +14,10 @@ enforced one (``shadow_*`` columns, :attr:`Decision.shadow`) and never acted on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,10 +29,26 @@ from creditmesh.errors import ParameterError, SchemaError
 STAGES = ("credit_line", "drawdown", "line_adjustment")
 CHAMPION = "champion"
 #: The columns each stage needs besides the policy's rule fields.
-STAGE_INPUTS = {"credit_line": ("monthly_income_minor",), "drawdown": ("requested_amount_minor", "available_minor"),
-                "line_adjustment": ("limit_minor",)}
-DECISION_COLUMNS = ("application_id", "stage", "outcome", "provisional_outcome", "automated", "score", "pd", "grade",
-                    "credit_line_minor", "apr", "reasons", "policy_version", "arm")
+STAGE_INPUTS = {
+    "credit_line": ("monthly_income_minor",),
+    "drawdown": ("requested_amount_minor", "available_minor"),
+    "line_adjustment": ("limit_minor",),
+}
+DECISION_COLUMNS = (
+    "application_id",
+    "stage",
+    "outcome",
+    "provisional_outcome",
+    "automated",
+    "score",
+    "pd",
+    "grade",
+    "credit_line_minor",
+    "apr",
+    "reasons",
+    "policy_version",
+    "arm",
+)
 SHADOW_COLUMNS = ("outcome", "credit_line_minor", "apr", "reasons", "policy_version")
 
 
@@ -52,7 +69,7 @@ class Decision:
     reasons: tuple[str, ...]
     policy_version: str
     arm: str
-    shadow: "Decision | None" = field(default=None, compare=False)
+    shadow: Decision | None = field(default=None, compare=False)
 
     def as_row(self) -> dict[str, Any]:
         """The decision as one row of :meth:`DecisionEngine.decide_table`'s answer."""
@@ -67,7 +84,9 @@ def _arm_point(application_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def assign_arms(application_ids: Sequence[str], arms: Sequence[tuple[str, float]], *, salt: str) -> np.ndarray:
+def assign_arms(
+    application_ids: Sequence[str], arms: Sequence[tuple[str, float]], *, salt: str
+) -> np.ndarray:
     """The arm of each application: a deterministic point in [0, 1) from the hash, cut by the arms' shares.
 
     ``arms`` lists (name, share) of the challengers; the champion takes what is left. The same id and
@@ -75,11 +94,15 @@ def assign_arms(application_ids: Sequence[str], arms: Sequence[tuple[str, float]
     """
     bounds = np.cumsum([share for _, share in arms]) if arms else np.array([])
     names = np.array([name for name, _ in arms] + [CHAMPION], dtype=object)
-    points = np.fromiter((_arm_point(str(a), salt) for a in application_ids), np.float64, count=len(application_ids))
+    points = np.fromiter(
+        (_arm_point(str(a), salt) for a in application_ids), np.float64, count=len(application_ids)
+    )
     return names[np.searchsorted(bounds, points, side="right")]
 
 
-def _knockouts_table(policy: CreditPolicy, stage: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
+def _knockouts_table(
+    policy: CreditPolicy, stage: str, frame: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
     """Per row: a declining knock-out fired, a reviewing one fired, and the names of those that fired (policy order)."""
     n = len(frame)
     cache: dict = {}
@@ -96,11 +119,16 @@ def _knockouts_table(policy: CreditPolicy, stage: str, frame: pd.DataFrame) -> t
     return decline, review, reasons
 
 
-def _knockouts_one(policy: CreditPolicy, stage: str, application: Mapping[str, Any]) -> tuple[bool, bool, list[str]]:
+def _knockouts_one(
+    policy: CreditPolicy, stage: str, application: Mapping[str, Any]
+) -> tuple[bool, bool, list[str]]:
     """:func:`_knockouts_table` for one application."""
     fired = [rule for rule, cond in policy.knockouts[stage] if cond.holds(application)]
-    return (any(r.outcome == "decline" for r in fired), any(r.outcome == "review" for r in fired),
-            [r.name for r in fired])
+    return (
+        any(r.outcome == "decline" for r in fired),
+        any(r.outcome == "review" for r in fired),
+        [r.name for r in fired],
+    )
 
 
 def _ints(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +145,9 @@ def _int_of(application: Mapping[str, Any], name: str) -> int | None:
 # credit line
 
 
-def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame, explain: Any) -> dict[str, Any]:
+def _credit_line_table(
+    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.credit_line
     n = len(frame)
     ko_decline, ko_review, reasons = _knockouts_table(policy, "credit_line", frame)
@@ -149,14 +179,28 @@ def _credit_line_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.Dat
         reasons[i].append("review_band")
     declined = np.flatnonzero(unexplained & ~model_approve)
     for i, why in zip(declined, explain(declined)):
-        code = "pd_above_cutoff" if over[i] else ("score_below_cutoff" if below_score[i] else "grade_not_offered")
+        code = (
+            "pd_above_cutoff"
+            if over[i]
+            else ("score_below_cutoff" if below_score[i] else "grade_not_offered")
+        )
         reasons[i] += [code, *why]
-    return {"outcome": outcome, "provisional_outcome": provisional, "automated": ~review, "score": score, "pd": p,
-            "grade": grade, "credit_line_minor": np.where(proposed, line, 0), "apr": np.where(proposed, apr, np.nan),
-            "reasons": [tuple(r) for r in reasons]}
+    return {
+        "outcome": outcome,
+        "provisional_outcome": provisional,
+        "automated": ~review,
+        "score": score,
+        "pd": p,
+        "grade": grade,
+        "credit_line_minor": np.where(proposed, line, 0),
+        "apr": np.where(proposed, apr, np.nan),
+        "reasons": [tuple(r) for r in reasons],
+    }
 
 
-def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
+def _credit_line_one(
+    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.credit_line
     ko_decline, ko_review, fired = _knockouts_one(policy, "credit_line", application)
     p, score, grade = scored.pd, scored.score, scored.grade
@@ -172,7 +216,9 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
         if band:
             reasons.append("review_band")
         if not model_approve:
-            code = "pd_above_cutoff" if over else ("score_below_cutoff" if below_score else "grade_not_offered")
+            code = (
+                "pd_above_cutoff" if over else ("score_below_cutoff" if below_score else "grade_not_offered")
+            )
             reasons += [code, *explain()]
     line, apr = 0, None
     if provisional == "approve":
@@ -181,15 +227,26 @@ def _credit_line_one(policy: CreditPolicy, application: Mapping[str, Any], score
         line = min(max(line, terms.line_min_minor), terms.line_max_minor)
         line -= line % stage.line_round_minor
         apr = terms.apr
-    return {"outcome": "review" if review else provisional, "provisional_outcome": provisional, "automated": not review,
-            "score": score, "pd": p, "grade": grade, "credit_line_minor": line, "apr": apr, "reasons": tuple(reasons)}
+    return {
+        "outcome": "review" if review else provisional,
+        "provisional_outcome": provisional,
+        "automated": not review,
+        "score": score,
+        "pd": p,
+        "grade": grade,
+        "credit_line_minor": line,
+        "apr": apr,
+        "reasons": tuple(reasons),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
 # drawdown
 
 
-def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any) -> dict[str, Any]:
+def _drawdown_table(
+    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.drawdown
     n = len(frame)
     ko_decline, ko_review, reasons = _knockouts_table(policy, "drawdown", frame)
@@ -201,13 +258,20 @@ def _drawdown_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFr
     review = ~ko_decline & ko_review
     for i in np.flatnonzero(short & ~ko_decline & ~ko_review):
         reasons[i].append("insufficient_line")
-    return {"outcome": np.where(review, "review", provisional).astype(object), "provisional_outcome": provisional,
-            "automated": ~review, **_stage_scores(scores, n),
-            "credit_line_minor": np.where(provisional == "approve", amount, 0), "apr": np.full(n, np.nan),
-            "reasons": [tuple(r) for r in reasons]}
+    return {
+        "outcome": np.where(review, "review", provisional).astype(object),
+        "provisional_outcome": provisional,
+        "automated": ~review,
+        **_stage_scores(scores, n),
+        "credit_line_minor": np.where(provisional == "approve", amount, 0),
+        "apr": np.full(n, np.nan),
+        "reasons": [tuple(r) for r in reasons],
+    }
 
 
-def _drawdown_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
+def _drawdown_one(
+    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.drawdown
     ko_decline, ko_review, fired = _knockouts_one(policy, "drawdown", application)
     requested = _int_of(application, "requested_amount_minor") or 0
@@ -217,9 +281,15 @@ def _drawdown_one(policy: CreditPolicy, application: Mapping[str, Any], scored: 
     provisional = "decline" if ko_decline or short else "approve"
     reasons = fired + (["insufficient_line"] if short and not fired else [])
     review = not ko_decline and ko_review
-    return {"outcome": "review" if review else provisional, "provisional_outcome": provisional, "automated": not review,
-            **_one_scores(scored), "credit_line_minor": amount if provisional == "approve" else 0, "apr": None,
-            "reasons": tuple(reasons)}
+    return {
+        "outcome": "review" if review else provisional,
+        "provisional_outcome": provisional,
+        "automated": not review,
+        **_one_scores(scored),
+        "credit_line_minor": amount if provisional == "approve" else 0,
+        "apr": None,
+        "reasons": tuple(reasons),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -236,8 +306,9 @@ def _new_limit(kind: str, limit: Any, stage: Any) -> Any:
     return new - new % stage.line_round_minor
 
 
-def _line_adjustment_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None,
-                           explain: Any) -> dict[str, Any]:
+def _line_adjustment_table(
+    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.line_adjustment
     n = len(frame)
     limit, _ = _ints(frame, "limit_minor")
@@ -248,30 +319,62 @@ def _line_adjustment_table(policy: CreditPolicy, frame: pd.DataFrame, scores: pd
     for kind, cond in policy.adjustments:
         hit = open_ & cond.mask(frame, cache)
         new[hit] = _new_limit(kind, limit[hit], stage)
-        reason[hit] = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}[kind]
+        reason[hit] = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}[
+            kind
+        ]
         open_ &= ~hit
     outcome = np.where(open_, "decline", "approve").astype(object)
-    return {"outcome": outcome, "provisional_outcome": outcome, "automated": np.ones(n, bool), **_stage_scores(scores, n),
-            "credit_line_minor": new, "apr": np.full(n, np.nan), "reasons": [(r,) for r in reason]}
+    return {
+        "outcome": outcome,
+        "provisional_outcome": outcome,
+        "automated": np.ones(n, bool),
+        **_stage_scores(scores, n),
+        "credit_line_minor": new,
+        "apr": np.full(n, np.nan),
+        "reasons": [(r,) for r in reason],
+    }
 
 
-def _line_adjustment_one(policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any) -> dict[str, Any]:
+def _line_adjustment_one(
+    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
+) -> dict[str, Any]:
     stage = policy.document.line_adjustment
     limit = _int_of(application, "limit_minor") or 0
     for kind, cond in policy.adjustments:
         if cond.holds(application):
             code = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}[kind]
-            return {"outcome": "approve", "provisional_outcome": "approve", "automated": True, **_one_scores(scored),
-                    "credit_line_minor": int(_new_limit(kind, limit, stage)), "apr": None, "reasons": (code,)}
-    return {"outcome": "decline", "provisional_outcome": "decline", "automated": True, **_one_scores(scored),
-            "credit_line_minor": limit, "apr": None, "reasons": ("no_change",)}
+            return {
+                "outcome": "approve",
+                "provisional_outcome": "approve",
+                "automated": True,
+                **_one_scores(scored),
+                "credit_line_minor": int(_new_limit(kind, limit, stage)),
+                "apr": None,
+                "reasons": (code,),
+            }
+    return {
+        "outcome": "decline",
+        "provisional_outcome": "decline",
+        "automated": True,
+        **_one_scores(scored),
+        "credit_line_minor": limit,
+        "apr": None,
+        "reasons": ("no_change",),
+    }
 
 
 def _stage_scores(scores: pd.DataFrame | None, n: int) -> dict[str, Any]:
     if scores is None:
-        return {"score": np.full(n, np.nan), "pd": np.full(n, np.nan), "grade": np.full(n, None, dtype=object)}
-    return {"score": scores["score"].to_numpy(np.float64), "pd": scores["pd"].to_numpy(np.float64),
-            "grade": scores["grade"].to_numpy(object)}
+        return {
+            "score": np.full(n, np.nan),
+            "pd": np.full(n, np.nan),
+            "grade": np.full(n, None, dtype=object),
+        }
+    return {
+        "score": scores["score"].to_numpy(np.float64),
+        "pd": scores["pd"].to_numpy(np.float64),
+        "grade": scores["grade"].to_numpy(object),
+    }
 
 
 def _one_scores(scored: Any) -> dict[str, Any]:
@@ -280,7 +383,11 @@ def _one_scores(scored: Any) -> dict[str, Any]:
     return {"score": scored.score, "pd": scored.pd, "grade": scored.grade}
 
 
-_TABLE = {"credit_line": _credit_line_table, "drawdown": _drawdown_table, "line_adjustment": _line_adjustment_table}
+_TABLE = {
+    "credit_line": _credit_line_table,
+    "drawdown": _drawdown_table,
+    "line_adjustment": _line_adjustment_table,
+}
 _ONE = {"credit_line": _credit_line_one, "drawdown": _drawdown_one, "line_adjustment": _line_adjustment_one}
 
 
@@ -295,9 +402,16 @@ class DecisionEngine:
     re-scored on behaviour, say); without one those stages decide on rules alone.
     """
 
-    def __init__(self, champion: CreditPolicy, model: Any, *, challengers: Sequence[tuple[str, CreditPolicy, float]] = (),
-                 shadow: CreditPolicy | None = None, salt: str = "creditmesh",
-                 stage_models: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        champion: CreditPolicy,
+        model: Any,
+        *,
+        challengers: Sequence[tuple[str, CreditPolicy, float]] = (),
+        shadow: CreditPolicy | None = None,
+        salt: str = "creditmesh",
+        stage_models: Mapping[str, Any] | None = None,
+    ) -> None:
         self.champion = champion
         self.model = model
         self.challengers = tuple(challengers)
@@ -337,7 +451,11 @@ class DecisionEngine:
         return getattr(self.model, "content_hash_", None)
 
     def _check_inputs(self, stage: str, columns: Any, where: str) -> None:
-        policies = [self.champion, *(p for _, p, _ in self.challengers), *([self.shadow] if self.shadow else [])]
+        policies = [
+            self.champion,
+            *(p for _, p, _ in self.challengers),
+            *([self.shadow] if self.shadow else []),
+        ]
         optional = {f for p in policies for f in p.document.optional_inputs}
         needed = set(STAGE_INPUTS[stage]) | {f for p in policies for f in p.fields(stage)}
         missing = sorted(needed - optional - set(columns) - {"pd", "score", "grade"})
@@ -368,8 +486,14 @@ class DecisionEngine:
 
     # -- batch ---------------------------------------------------------------------------------------
 
-    def decide_table(self, stage: str, applications: pd.DataFrame, *, decided_at: datetime | None = None,
-                     model_reasons: bool = True) -> pd.DataFrame:
+    def decide_table(
+        self,
+        stage: str,
+        applications: pd.DataFrame,
+        *,
+        decided_at: datetime | None = None,
+        model_reasons: bool = True,
+    ) -> pd.DataFrame:
         """One decision per row of ``applications`` (which has ``application_id`` and the features).
 
         The model's reasons are worked out only for the applications it declines; a back-test
@@ -387,8 +511,11 @@ class DecisionEngine:
             scores = score_table(model, frame, reasons=False)
             frame = frame.assign(pd=scores["pd"].to_numpy(), score=scores["score"].to_numpy())
         ids = frame["application_id"].astype(str).to_numpy(object)
-        arms = (assign_arms(ids, self._arms(), salt=self.salt) if self.challengers
-                else np.full(len(frame), CHAMPION, dtype=object))
+        arms = (
+            assign_arms(ids, self._arms(), salt=self.salt)
+            if self.challengers
+            else np.full(len(frame), CHAMPION, dtype=object)
+        )
         out = pd.DataFrame({"application_id": ids, "stage": stage, "arm": arms})
         parts = {}
         for arm in pd.unique(arms):
@@ -397,24 +524,34 @@ class DecisionEngine:
             sub = frame if whole else frame.iloc[rows].reset_index(drop=True)
             sub_scores = scores if scores is None or whole else scores.iloc[rows].reset_index(drop=True)
             policy = self.policy_of(arm)
-            parts[arm] = (rows, _TABLE[stage](policy, sub, sub_scores, self._explainer(model, sub, model_reasons)),
-                          policy.version)
+            parts[arm] = (
+                rows,
+                _TABLE[stage](policy, sub, sub_scores, self._explainer(model, sub, model_reasons)),
+                policy.version,
+            )
         for column in DECISION_COLUMNS[2:-2]:
             values = np.empty(len(frame), dtype=object)
             for rows, result, _ in parts.values():
-                values[rows] = pd.Series(result[column], dtype=object).to_numpy() if column == "reasons" else result[column]
+                values[rows] = (
+                    pd.Series(result[column], dtype=object).to_numpy()
+                    if column == "reasons"
+                    else result[column]
+                )
             out[column] = values
         out["policy_version"] = np.empty(len(frame), dtype=object)
         for rows, _, version in parts.values():
             out.loc[rows, "policy_version"] = version
         out = _typed(out)
         if self.shadow is not None:
-            shadow = _typed(pd.DataFrame(_TABLE[stage](self.shadow, frame, scores,
-                                                       self._explainer(model, frame, model_reasons))))
+            shadow = _typed(
+                pd.DataFrame(
+                    _TABLE[stage](self.shadow, frame, scores, self._explainer(model, frame, model_reasons))
+                )
+            )
             for column in SHADOW_COLUMNS[:-1]:
                 out[f"shadow_{column}"] = shadow[column].to_numpy()
             out["shadow_policy_version"] = self.shadow.version
-        out["decided_at"] = pd.Timestamp(decided_at or datetime.now(timezone.utc))
+        out["decided_at"] = pd.Timestamp(decided_at or datetime.now(UTC))
         return out[[*DECISION_COLUMNS, *[c for c in out.columns if c not in DECISION_COLUMNS]]]
 
     # -- online --------------------------------------------------------------------------------------
@@ -433,14 +570,29 @@ class DecisionEngine:
             scored = score_application(model, application, reasons=False)
             application = {**application, "pd": scored.pd, "score": scored.score}
         explain = self._explainer_one(model, application)
-        arm = str(assign_arms([application_id], self._arms(), salt=self.salt)[0]) if self.challengers else CHAMPION
+        arm = (
+            str(assign_arms([application_id], self._arms(), salt=self.salt)[0])
+            if self.challengers
+            else CHAMPION
+        )
         policy = self.policy_of(arm)
         shadow = None
         if self.shadow is not None:
-            shadow = Decision(application_id, stage, **_ONE[stage](self.shadow, application, scored, explain),
-                              policy_version=self.shadow.version, arm="shadow")
-        return Decision(application_id, stage, **_ONE[stage](policy, application, scored, explain), policy_version=policy.version,
-                        arm=arm, shadow=shadow)
+            shadow = Decision(
+                application_id,
+                stage,
+                **_ONE[stage](self.shadow, application, scored, explain),
+                policy_version=self.shadow.version,
+                arm="shadow",
+            )
+        return Decision(
+            application_id,
+            stage,
+            **_ONE[stage](policy, application, scored, explain),
+            policy_version=policy.version,
+            arm=arm,
+            shadow=shadow,
+        )
 
 
 def decisions_table(decided: pd.DataFrame) -> pd.DataFrame:
@@ -476,10 +628,18 @@ def arm_results(decisions: pd.DataFrame, bad: pd.Series | None = None) -> pd.Dat
     frame = decisions.assign(approved=decisions["outcome"].eq("approve"))
     frame["approved_pd"] = frame["pd"].where(frame["approved"])
     if bad is not None:
-        frame["approved_bad"] = pd.Series(np.asarray(bad, dtype=float), index=frame.index).where(frame["approved"])
+        frame["approved_bad"] = pd.Series(np.asarray(bad, dtype=float), index=frame.index).where(
+            frame["approved"]
+        )
     grouped = frame.groupby("arm", sort=True)
-    result = pd.DataFrame({"applications": grouped.size(), "approval_rate": grouped["approved"].mean(),
-                           "automation_rate": grouped["automated"].mean(), "approved_mean_pd": grouped["approved_pd"].mean()})
+    result = pd.DataFrame(
+        {
+            "applications": grouped.size(),
+            "approval_rate": grouped["approved"].mean(),
+            "automation_rate": grouped["automated"].mean(),
+            "approved_mean_pd": grouped["approved_pd"].mean(),
+        }
+    )
     if bad is not None:
         result["approved_bad_rate"] = grouped["approved_bad"].mean()
     return result

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -54,7 +55,7 @@ class GradeTerms(_Strict):
     apr: float = Field(ge=0, le=1)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "GradeTerms":
+    def _bounds(self) -> GradeTerms:
         if self.line_min_minor > self.line_max_minor:
             raise ValueError("line_min_minor must not exceed line_max_minor")
         return self
@@ -66,10 +67,16 @@ class CreditLineStage(_Strict):
     knockouts: tuple[Rule, ...] = Field(default=(), max_length=MAX_RULES_PER_STAGE)
     max_pd: float = Field(gt=0, le=1, description="decline above this PD")
     min_score: float | None = Field(default=None, description="decline below this score, when set")
-    review_band_below: float = Field(default=0.0, ge=0, le=1, description="PDs in (max_pd - this, max_pd] go to review")
-    review_band_above: float = Field(default=0.0, ge=0, le=1, description="PDs in (max_pd, max_pd + this] go to review")
+    review_band_below: float = Field(
+        default=0.0, ge=0, le=1, description="PDs in (max_pd - this, max_pd] go to review"
+    )
+    review_band_above: float = Field(
+        default=0.0, ge=0, le=1, description="PDs in (max_pd, max_pd + this] go to review"
+    )
     grades: tuple[GradeTerms, ...] = Field(min_length=1, max_length=32)
-    line_round_minor: int = Field(default=100_00, ge=1, le=LINE_MAX_MINOR_CAP, description="lines are rounded down to this")
+    line_round_minor: int = Field(
+        default=100_00, ge=1, le=LINE_MAX_MINOR_CAP, description="lines are rounded down to this"
+    )
 
     @field_validator("grades")
     @classmethod
@@ -104,8 +111,12 @@ class PolicyDocument(_Strict):
     """The whole policy file."""
 
     name: str = Field(min_length=1, max_length=64)
-    label: str = Field(default="", max_length=64, description="a human's version label; the version is the hash")
-    optional_inputs: tuple[str, ...] = Field(default=(), description="fields rules may use that an application may lack")
+    label: str = Field(
+        default="", max_length=64, description="a human's version label; the version is the hash"
+    )
+    optional_inputs: tuple[str, ...] = Field(
+        default=(), description="fields rules may use that an application may lack"
+    )
     credit_line: CreditLineStage
     drawdown: DrawdownStage = DrawdownStage()
     line_adjustment: LineAdjustmentStage = LineAdjustmentStage()
@@ -133,17 +144,27 @@ class CreditPolicy:
     @cached_property
     def knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
         """Per stage, each knock-out with its compiled condition."""
-        return {stage: tuple((rule, compile_rule(rule.when, where=f"{stage}.knockouts[{i}].when"))
-                             for i, rule in enumerate(getattr(self.document, stage).knockouts))
-                for stage in ("credit_line", "drawdown")}
+        return {
+            stage: tuple(
+                (rule, compile_rule(rule.when, where=f"{stage}.knockouts[{i}].when"))
+                for i, rule in enumerate(getattr(self.document, stage).knockouts)
+            )
+            for stage in ("credit_line", "drawdown")
+        }
 
     @cached_property
     def adjustments(self) -> tuple[tuple[str, Condition], ...]:
         """The line-review conditions in the order they are tried: freeze, decrease, increase."""
         stage = self.document.line_adjustment
-        return tuple((kind, compile_rule(text, where=f"line_adjustment.{kind}_when"))
-                     for kind, text in (("freeze", stage.freeze_when), ("decrease", stage.decrease_when),
-                                        ("increase", stage.increase_when)) if text)
+        return tuple(
+            (kind, compile_rule(text, where=f"line_adjustment.{kind}_when"))
+            for kind, text in (
+                ("freeze", stage.freeze_when),
+                ("decrease", stage.decrease_when),
+                ("increase", stage.increase_when),
+            )
+            if text
+        )
 
     @cached_property
     def grade_terms(self) -> dict[str, GradeTerms]:
@@ -175,7 +196,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
         raise PolicyError(_path(first["loc"]), first["msg"]) from None
     policy = CreditPolicy(document)
     try:
-        policy.knockouts, policy.adjustments  # compile every rule now, not at the first application
+        _ = policy.knockouts, policy.adjustments  # compile every rule now, not at the first application
     except RuleError as error:
         raise PolicyError(error.field, error.reason) from None
     return policy

@@ -22,8 +22,9 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,14 @@ MAX_NODES = 200
 #: Functions a rule may call.
 FUNCTIONS = ("missing", "present")
 
-_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-            ast.Eq: operator.eq, ast.NotEq: operator.ne}
+_COMPARE = {
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+}
 _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -104,8 +111,13 @@ def _literal(node: ast.AST, where: str) -> Any:
         if isinstance(value, bool):
             return _Const(float(value))
         return _Const(float(value) if isinstance(value, (int, float)) else value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) \
-            and isinstance(node.operand.value, (int, float)) and not isinstance(node.operand.value, bool):
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
+        and not isinstance(node.operand.value, bool)
+    ):
         return _Const(-float(node.operand.value))
     raise RuleError(where, f"expected a number, string or boolean, got {ast.unparse(node)!r}")
 
@@ -132,7 +144,12 @@ class _Parser:
                 left = right
             return parts[0] if len(parts) == 1 else _Bool("and", tuple(parts))
         if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords or len(node.args) != 1:
+            if (
+                not isinstance(node.func, ast.Name)
+                or node.func.id not in FUNCTIONS
+                or node.keywords
+                or len(node.args) != 1
+            ):
                 raise self.fail(node, f"only {', '.join(f + '(field)' for f in FUNCTIONS)} may be called")
             return _Missing(self.value(node.args[0]), negate=node.func.id == "present")
         if isinstance(node, ast.Constant) and isinstance(node.value, bool):
@@ -346,7 +363,9 @@ def _is_text(values: Any) -> bool:
     return isinstance(values, str) or (isinstance(values, np.ndarray) and values.dtype == object)
 
 
-def _vector_compare(op: Callable, a: Any, b: Any, known: np.ndarray | bool, blame: str, where: str) -> np.ndarray:
+def _vector_compare(
+    op: Callable, a: Any, b: Any, known: np.ndarray | bool, blame: str, where: str
+) -> np.ndarray:
     text_a, text_b = _is_text(a), _is_text(b)
     if text_a == text_b:
         if text_a:  # strings: compare only the known ones (None does not order)
@@ -364,7 +383,9 @@ def _vector_compare(op: Callable, a: Any, b: Any, known: np.ndarray | bool, blam
     if op not in (operator.eq, operator.ne):
         if np.any(known):
             raise RuleError(blame, f"cannot order a string and a number in {where}")
-    return np.full(np.broadcast(np.asarray(a, dtype=object), np.asarray(b, dtype=object)).shape, op is operator.ne)
+    return np.full(
+        np.broadcast(np.asarray(a, dtype=object), np.asarray(b, dtype=object)).shape, op is operator.ne
+    )
 
 
 def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], tuple[np.ndarray, np.ndarray]]:
@@ -375,7 +396,9 @@ def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], t
         def compare(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
             (a, ka), (b, kb) = left(frame, cache), right(frame, cache)
             known = np.broadcast_to(ka & kb, (len(frame),))
-            return np.broadcast_to(_vector_compare(op, a, b, known, blame, where), (len(frame),)) & known, known
+            return np.broadcast_to(
+                _vector_compare(op, a, b, known, blame, where), (len(frame),)
+            ) & known, known
 
         return compare
     if isinstance(node, _In):
@@ -465,10 +488,17 @@ class DecisionTable:
     default: Mapping[str, Any]
 
     @classmethod
-    def build(cls, rows: Sequence[tuple[str | None, Mapping[str, Any]]], default: Mapping[str, Any],
-              *, where: str = "table") -> "DecisionTable":
-        compiled = tuple((None if when is None else compile_rule(when, where=f"{where}[{i}].when"), dict(then))
-                         for i, (when, then) in enumerate(rows))
+    def build(
+        cls,
+        rows: Sequence[tuple[str | None, Mapping[str, Any]]],
+        default: Mapping[str, Any],
+        *,
+        where: str = "table",
+    ) -> DecisionTable:
+        compiled = tuple(
+            (None if when is None else compile_rule(when, where=f"{where}[{i}].when"), dict(then))
+            for i, (when, then) in enumerate(rows)
+        )
         return cls(compiled, dict(default))
 
     def hit_one(self, row: Mapping[str, Any]) -> int:

@@ -36,8 +36,12 @@ class EnginePolicy:
         decided = self._decide("credit_line", applications)
         return decided[["outcome", "automated", "score", "pd", "grade", "credit_line_minor", "apr", "reason"]]
 
-    def decide_drawdowns(self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray) -> pd.DataFrame:
-        frame = applications.assign(available_minor=np.asarray(available_minor, np.int64), delinquent=np.asarray(delinquent, bool))
+    def decide_drawdowns(
+        self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray
+    ) -> pd.DataFrame:
+        frame = applications.assign(
+            available_minor=np.asarray(available_minor, np.int64), delinquent=np.asarray(delinquent, bool)
+        )
         return self._decide("drawdown", frame)[["outcome", "credit_line_minor", "reason"]]
 
     def decide_line_adjustments(self, applications: pd.DataFrame, limit_minor: np.ndarray) -> pd.DataFrame:

@@ -4,6 +4,13 @@ The graph is scipy.sparse over integer borrower indices (see :mod:`creditmesh.gr
 it is saved as npz + Parquet with a version and a content hash (:mod:`creditmesh.graph.store`).
 """
 
-from creditmesh.graph.build import BadInputReport, GraphConfig, RelationshipGraph, build, build_graph, encode_identities
+from creditmesh.graph.build import (
+    BadInputReport,
+    GraphConfig,
+    RelationshipGraph,
+    build,
+    build_graph,
+    encode_identities,
+)
 
 __all__ = ["BadInputReport", "GraphConfig", "RelationshipGraph", "build", "build_graph", "encode_identities"]

@@ -24,9 +24,9 @@ refused with a :class:`~creditmesh.errors.SchemaError` before anything is built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -38,18 +38,35 @@ from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.schema import IDENTITY_KINDS, ROWS_QUOTED, check_types
 
 #: The namespace each kind's values live in (contacts are phone numbers).
-NAMESPACE_OF_KIND = MappingProxyType({kind: ("phone" if kind == "contact" else kind) for kind in IDENTITY_KINDS})
+NAMESPACE_OF_KIND = MappingProxyType(
+    {kind: ("phone" if kind == "contact" else kind) for kind in IDENTITY_KINDS}
+)
 #: Namespaces in a fixed order; an identifier's namespace is stored as its index here.
 NAMESPACES = tuple(dict.fromkeys(NAMESPACE_OF_KIND.values()))
 _KIND_NAMESPACE = np.array([NAMESPACES.index(NAMESPACE_OF_KIND[k]) for k in IDENTITY_KINDS], dtype=np.int8)
 
-DEFAULT_WEIGHTS = MappingProxyType({
-    "phone": 1.0, "device": 1.0, "bank_card": 1.0, "contact": 0.5, "address": 0.4, "ip": 0.3, "employer": 0.2,
-})
+DEFAULT_WEIGHTS = MappingProxyType(
+    {
+        "phone": 1.0,
+        "device": 1.0,
+        "bank_card": 1.0,
+        "contact": 0.5,
+        "address": 0.4,
+        "ip": 0.3,
+        "employer": 0.2,
+    }
+)
 #: An identifier held by more borrowers than this (per namespace) is a hub.
-DEFAULT_CAPS = MappingProxyType({
-    "phone": 10, "device": 10, "bank_card": 5, "address": 20, "ip": 30, "employer": 50,
-})
+DEFAULT_CAPS = MappingProxyType(
+    {
+        "phone": 10,
+        "device": 10,
+        "bank_card": 5,
+        "address": 20,
+        "ip": 30,
+        "employer": 50,
+    }
+)
 DEFAULT_STRONG_WEIGHT = 1.0
 
 
@@ -64,13 +81,17 @@ class GraphConfig:
     def __post_init__(self) -> None:
         weights, caps = dict(self.weights), dict(self.caps)
         if set(weights) != set(IDENTITY_KINDS):
-            raise ParameterError("weights", f"need one weight per kind {list(IDENTITY_KINDS)}, got {sorted(weights)}")
+            raise ParameterError(
+                "weights", f"need one weight per kind {list(IDENTITY_KINDS)}, got {sorted(weights)}"
+            )
         bad = {k: v for k, v in weights.items() if not (isinstance(v, (int, float)) and 0 <= v <= 10)}
         if bad:
             raise ParameterError("weights", f"must be numbers in [0, 10], got {bad}")
         if set(caps) != set(NAMESPACES):
             raise ParameterError("caps", f"need one cap per namespace {list(NAMESPACES)}, got {sorted(caps)}")
-        bad = {k: v for k, v in caps.items() if not (isinstance(v, int) and not isinstance(v, bool) and v >= 2)}
+        bad = {
+            k: v for k, v in caps.items() if not (isinstance(v, int) and not isinstance(v, bool) and v >= 2)
+        }
         if bad:
             raise ParameterError("caps", f"must be integers >= 2, got {bad}")
         if not (isinstance(self.strong_weight, (int, float)) and self.strong_weight > 0):
@@ -86,12 +107,19 @@ class GraphConfig:
         return np.array([self.caps[n] for n in NAMESPACES], dtype=np.int64)
 
     def as_dict(self) -> dict:
-        return {"weights": dict(self.weights), "caps": dict(self.caps), "strong_weight": float(self.strong_weight)}
+        return {
+            "weights": dict(self.weights),
+            "caps": dict(self.caps),
+            "strong_weight": float(self.strong_weight),
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "GraphConfig":
-        return cls(weights=dict(data["weights"]), caps={k: int(v) for k, v in data["caps"].items()},
-                   strong_weight=float(data["strong_weight"]))
+    def from_dict(cls, data: Mapping) -> GraphConfig:
+        return cls(
+            weights=dict(data["weights"]),
+            caps={k: int(v) for k, v in data["caps"].items()},
+            strong_weight=float(data["strong_weight"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -117,7 +145,9 @@ class BadInputReport:
             count = getattr(self, name)
             if count:
                 shown = "; ".join(self.examples.get(name, ()))
-                out.append(f"identities: {count:,} row(s) with {name.replace('_', ' ')} skipped (e.g. {shown})")
+                out.append(
+                    f"identities: {count:,} row(s) with {name.replace('_', ' ')} skipped (e.g. {shown})"
+                )
         return out
 
     def as_dict(self) -> dict:
@@ -179,7 +209,9 @@ def _codes(column: pa.ChunkedArray | pa.Array, labels: tuple[str, ...]) -> np.nd
     return mapping[indices]
 
 
-def _identifiers(value: pa.Array, rows: np.ndarray, namespace: np.ndarray) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+def _identifiers(
+    value: pa.Array, rows: np.ndarray, namespace: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, pa.Array]:
     """(identifier per used row, namespace per identifier, value per identifier): one dictionary encoding per namespace,
     so an identifier is a (namespace, value) pair without a hash table over pairs."""
     identifier = np.empty(rows.shape[0], dtype=np.int32)
@@ -204,7 +236,11 @@ def _repeated(borrower: np.ndarray, kind: np.ndarray, identifier: np.ndarray) ->
     any row repeats (most tables have none); only then are the repeats marked."""
     if borrower.size == 0:
         return np.zeros(0, dtype=bool)
-    key = (borrower.astype(np.int64) << np.int64(34)) | (identifier.astype(np.int64) << np.int64(3)) | kind.astype(np.int64)
+    key = (
+        (borrower.astype(np.int64) << np.int64(34))
+        | (identifier.astype(np.int64) << np.int64(3))
+        | kind.astype(np.int64)
+    )
     ordered = np.sort(key)
     if not (ordered[1:] == ordered[:-1]).any():
         return np.zeros(borrower.shape[0], dtype=bool)
@@ -212,8 +248,9 @@ def _repeated(borrower: np.ndarray, kind: np.ndarray, identifier: np.ndarray) ->
     return pd.Series(key).duplicated().to_numpy()
 
 
-def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table
-                      ) -> tuple[EncodedIdentities, BadInputReport]:
+def encode_identities(
+    identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table
+) -> tuple[EncodedIdentities, BadInputReport]:
     """Turn the identities and borrowers tables into integer codes, skipping bad rows by the module's rule."""
     ids_table = _to_arrow(identities, "identities")
     people = _to_arrow(borrowers, "borrowers")
@@ -246,7 +283,9 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
     kind_used = kind[rows].astype(np.int8)
     borrower = who[rows].astype(np.int32)
     del usable, kind, who
-    identifier, identifier_namespace, identifier_values = _identifiers(value, rows, _KIND_NAMESPACE[kind_used])
+    identifier, identifier_namespace, identifier_values = _identifiers(
+        value, rows, _KIND_NAMESPACE[kind_used]
+    )
     repeated = _repeated(borrower, kind_used, identifier)
     duplicate_mask = np.zeros(len(ids_table), dtype=bool)
     duplicate_mask[rows[repeated]] = True
@@ -255,16 +294,31 @@ def encode_identities(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFra
     pa.default_memory_pool().release_unused()  # hand the hash tables' memory back before the build
 
     report = BadInputReport(
-        rows_read=len(ids_table), rows_used=int(keep.sum()), empty_value=int(empty.sum()),
-        unknown_kind=int(unknown_kind.sum()), unknown_borrower=int(unknown_borrower.sum()), duplicate=int(repeated.sum()),
-        examples={name: _examples(ids_table, mask) for name, mask in (
-            ("empty_value", empty), ("unknown_kind", unknown_kind), ("unknown_borrower", unknown_borrower),
-            ("duplicate", duplicate_mask)) if mask.any()},
+        rows_read=len(ids_table),
+        rows_used=int(keep.sum()),
+        empty_value=int(empty.sum()),
+        unknown_kind=int(unknown_kind.sum()),
+        unknown_borrower=int(unknown_borrower.sum()),
+        duplicate=int(repeated.sum()),
+        examples={
+            name: _examples(ids_table, mask)
+            for name, mask in (
+                ("empty_value", empty),
+                ("unknown_kind", unknown_kind),
+                ("unknown_borrower", unknown_borrower),
+                ("duplicate", duplicate_mask),
+            )
+            if mask.any()
+        },
     )
     encoded = EncodedIdentities(
-        borrower=borrower[keep], kind=kind_used[keep], identifier=identifier[keep],
-        borrower_ids=borrower_ids, registered_at_us=registered,
-        identifier_namespace=identifier_namespace, identifier_values=identifier_values,
+        borrower=borrower[keep],
+        kind=kind_used[keep],
+        identifier=identifier[keep],
+        borrower_ids=borrower_ids,
+        registered_at_us=registered,
+        identifier_namespace=identifier_namespace,
+        identifier_values=identifier_values,
     )
     return encoded, report
 
@@ -297,8 +351,10 @@ class RelationshipGraph:
     def strong(self) -> sp.csr_matrix:
         """Links whose weight reaches the strong threshold (same weights, others removed)."""
         keep = is_strong(self.links.data, self.config.strong_weight)
-        out = sp.csr_matrix((self.links.data * keep, self.links.indices.copy(), self.links.indptr.copy()),
-                            shape=self.links.shape)
+        out = sp.csr_matrix(
+            (self.links.data * keep, self.links.indices.copy(), self.links.indptr.copy()),
+            shape=self.links.shape,
+        )
         out.eliminate_zeros()
         return out
 
@@ -306,24 +362,37 @@ class RelationshipGraph:
         """Borrowers x identifiers for one kind (1 where the borrower holds the identifier as that kind)."""
         code = IDENTITY_KINDS.index(kind) + 1
         data = (self.incidence.data == code).astype(np.float32)
-        out = sp.csr_matrix((data, self.incidence.indices.copy(), self.incidence.indptr.copy()), shape=self.incidence.shape)
+        out = sp.csr_matrix(
+            (data, self.incidence.indices.copy(), self.incidence.indptr.copy()), shape=self.incidence.shape
+        )
         out.eliminate_zeros()
         return out
 
     def index_of(self, borrower_ids) -> np.ndarray:
         """Integer indices of borrower ids (-1 where unknown)."""
-        found = pc.index_in(pa.array(list(borrower_ids) if not isinstance(borrower_ids, (pa.Array, pa.ChunkedArray))
-                                     else borrower_ids, type=pa.string()), value_set=self.borrower_ids)
+        found = pc.index_in(
+            pa.array(
+                list(borrower_ids)
+                if not isinstance(borrower_ids, (pa.Array, pa.ChunkedArray))
+                else borrower_ids,
+                type=pa.string(),
+            ),
+            value_set=self.borrower_ids,
+        )
         return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
     def summary(self) -> dict:
         strong = self.strong
         return {
-            "borrowers": self.n_borrowers, "identifiers": int(self.identifier_namespace.shape[0]),
-            "identity_rows": int(self.incidence.nnz), "hub_identifiers": int(self.hub.sum()),
-            "hub_identifiers_by_namespace": {n: int(((self.identifier_namespace == i) & self.hub).sum())
-                                             for i, n in enumerate(NAMESPACES)},
-            "links": int(self.links.nnz // 2), "strong_links": int(strong.nnz // 2),
+            "borrowers": self.n_borrowers,
+            "identifiers": int(self.identifier_namespace.shape[0]),
+            "identity_rows": int(self.incidence.nnz),
+            "hub_identifiers": int(self.hub.sum()),
+            "hub_identifiers_by_namespace": {
+                n: int(((self.identifier_namespace == i) & self.hub).sum()) for i, n in enumerate(NAMESPACES)
+            },
+            "links": int(self.links.nnz // 2),
+            "strong_links": int(strong.nnz // 2),
             "skipped_rows": self.report.skipped,
         }
 
@@ -332,9 +401,13 @@ def incidence_matrix(encoded: EncodedIdentities) -> sp.csr_matrix:
     """Borrowers x identifiers, data = kind code + 1; a borrower holding one identifier as two kinds keeps both rows' kinds
     summed away: the larger kind code wins (it only happens for a phone listed as one's own contact)."""
     shape = (encoded.n_borrowers, encoded.n_identifiers)
-    matrix = sp.csr_matrix((encoded.kind.astype(np.int8) + np.int8(1), (encoded.borrower, encoded.identifier)), shape=shape)
+    matrix = sp.csr_matrix(
+        (encoded.kind.astype(np.int8) + np.int8(1), (encoded.borrower, encoded.identifier)), shape=shape
+    )
     if matrix.nnz != encoded.borrower.shape[0]:  # same (borrower, identifier) under two kinds: keep one entry
-        coo = sp.coo_matrix((encoded.kind.astype(np.int16) + 1, (encoded.borrower, encoded.identifier)), shape=shape)
+        coo = sp.coo_matrix(
+            (encoded.kind.astype(np.int16) + 1, (encoded.borrower, encoded.identifier)), shape=shape
+        )
         order = np.lexsort((-coo.data, coo.col, coo.row))
         row, col, data = coo.row[order], coo.col[order], coo.data[order]
         first = np.ones(row.shape[0], dtype=bool)
@@ -353,7 +426,9 @@ def is_strong(weight, strong_weight: float):
     return weight >= strong_weight - WEIGHT_SLACK
 
 
-def weighted_links(incidence: sp.csr_matrix, keep_entry: np.ndarray, kind_weights: np.ndarray) -> sp.csr_matrix:
+def weighted_links(
+    incidence: sp.csr_matrix, keep_entry: np.ndarray, kind_weights: np.ndarray
+) -> sp.csr_matrix:
     """W = B Bᵀ over the kept entries of B, B[i, x] = sqrt(weight of the kind), diagonal removed, float32."""
     weight = np.sqrt(kind_weights[incidence.data.astype(np.int64) - 1]).astype(np.float32)
     weight *= keep_entry
@@ -366,8 +441,9 @@ def weighted_links(incidence: sp.csr_matrix, keep_entry: np.ndarray, kind_weight
     return links.astype(np.float32)
 
 
-def build_graph(encoded: EncodedIdentities, config: GraphConfig | None = None,
-                report: BadInputReport | None = None) -> RelationshipGraph:
+def build_graph(
+    encoded: EncodedIdentities, config: GraphConfig | None = None, report: BadInputReport | None = None
+) -> RelationshipGraph:
     """The graph of ``encoded`` identities: incidence, hub identifiers, weighted links (vectorised, no loop per row)."""
     config = config or GraphConfig()
     incidence = incidence_matrix(encoded)
@@ -375,14 +451,22 @@ def build_graph(encoded: EncodedIdentities, config: GraphConfig | None = None,
     hub = holders > config.namespace_caps()[encoded.identifier_namespace]
     links = weighted_links(incidence, ~hub[incidence.indices], config.kind_weights())
     return RelationshipGraph(
-        config=config, borrower_ids=encoded.borrower_ids, registered_at_us=encoded.registered_at_us,
-        identifier_namespace=encoded.identifier_namespace, identifier_values=encoded.identifier_values,
-        incidence=incidence, holders=holders, hub=hub, links=links, report=report or BadInputReport(),
+        config=config,
+        borrower_ids=encoded.borrower_ids,
+        registered_at_us=encoded.registered_at_us,
+        identifier_namespace=encoded.identifier_namespace,
+        identifier_values=encoded.identifier_values,
+        incidence=incidence,
+        holders=holders,
+        hub=hub,
+        links=links,
+        report=report or BadInputReport(),
     )
 
 
-def build(identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table,
-          config: GraphConfig | None = None) -> RelationshipGraph:
+def build(
+    identities: pd.DataFrame | pa.Table, borrowers: pd.DataFrame | pa.Table, config: GraphConfig | None = None
+) -> RelationshipGraph:
     """Encode the tables (skipping bad rows by the module's rule) and build the graph."""
     encoded, report = encode_identities(identities, borrowers)
     return build_graph(encoded, config, report)

@@ -40,9 +40,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -53,8 +53,15 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 from creditmesh.errors import ParameterError
-from creditmesh.graph.build import (NAMESPACE_OF_KIND, NAMESPACES, EncodedIdentities, GraphConfig, incidence_matrix,
-                                    is_strong, weighted_links)
+from creditmesh.graph.build import (
+    NAMESPACE_OF_KIND,
+    NAMESPACES,
+    EncodedIdentities,
+    GraphConfig,
+    incidence_matrix,
+    is_strong,
+    weighted_links,
+)
 from creditmesh.graph.store import load_csr, read_manifest, save_csr, write_folder
 from creditmesh.schema import IDENTITY_KINDS
 
@@ -68,8 +75,13 @@ CHUNK_APPLICATIONS = 1_000_000
 CHUNK_PAIRS = 20_000_000
 NEVER = np.iinfo(np.int64).max
 FEATURE_NAMES = (
-    *(f"degree_{k}" for k in IDENTITY_KINDS), "new_links_30d", "neighbour_links_delinquent",
-    "neighbour_links_blacklisted", "neighbour_delinquency_rate", "ring_size", "blacklist_hops",
+    *(f"degree_{k}" for k in IDENTITY_KINDS),
+    "new_links_30d",
+    "neighbour_links_delinquent",
+    "neighbour_links_blacklisted",
+    "neighbour_delinquency_rate",
+    "ring_size",
+    "blacklist_hops",
 )
 
 
@@ -113,8 +125,14 @@ class PointInTimeGraph:
     tree_size: np.ndarray  # per tree node: borrowers below it
 
     @classmethod
-    def build(cls, encoded: EncodedIdentities, seen_us: np.ndarray, config: GraphConfig | None = None,
-              incidence: sp.csr_matrix | None = None, links: sp.csr_matrix | None = None) -> "PointInTimeGraph":
+    def build(
+        cls,
+        encoded: EncodedIdentities,
+        seen_us: np.ndarray,
+        config: GraphConfig | None = None,
+        incidence: sp.csr_matrix | None = None,
+        links: sp.csr_matrix | None = None,
+    ) -> PointInTimeGraph:
         """Precompute from the encoded identities.
 
         ``incidence`` and ``links``: the build's matrices for the same identities and config, reused when
@@ -135,7 +153,9 @@ class PointInTimeGraph:
         entry_borrower = order[by_identifier.indices[keep]].astype(np.int64)
         entry_identifier = column[keep]
         entry_kind = by_identifier.data[keep]
-        identifier_start = np.concatenate([[0], np.cumsum(np.bincount(entry_identifier, minlength=m))]).astype(np.int64)
+        identifier_start = np.concatenate(
+            [[0], np.cumsum(np.bincount(entry_identifier, minlength=m))]
+        ).astype(np.int64)
         first_cap = sp.csr_matrix((entry_kind, (entry_borrower, entry_identifier)), shape=(n, m))
         first_cap.sort_indices()
         if links is None:
@@ -144,15 +164,34 @@ class PointInTimeGraph:
             hub = np.diff(by_identifier.indptr) > config.namespace_caps()[encoded.identifier_namespace]
             links = (links + weighted_links(first_cap, hub[first_cap.indices], config.kind_weights())).tocsr()
             links.sort_indices()
-        strong = sp.csr_matrix((links.data * is_strong(links.data, config.strong_weight), links.indices, links.indptr),
-                               shape=links.shape)
+        strong = sp.csr_matrix(
+            (links.data * is_strong(links.data, config.strong_weight), links.indices, links.indptr),
+            shape=links.shape,
+        )
         strong.eliminate_zeros()
         up, tree_time, tree_size = _reconstruction_tree(strong, seen_us)
-        return cls(config, seen_us, identifier_start, entry_borrower, first_cap.indptr.astype(np.int64),
-                   first_cap.indices.astype(np.int64), (first_cap.data - 1).astype(np.int8), strong, up, tree_time, tree_size)
+        return cls(
+            config,
+            seen_us,
+            identifier_start,
+            entry_borrower,
+            first_cap.indptr.astype(np.int64),
+            first_cap.indices.astype(np.int64),
+            (first_cap.data - 1).astype(np.int8),
+            strong,
+            up,
+            tree_time,
+            tree_size,
+        )
 
-    def features(self, app_borrower: np.ndarray, app_at_us: np.ndarray, *, blacklist_us: np.ndarray | None = None,
-                 delinquent_us: np.ndarray | None = None) -> pd.DataFrame:
+    def features(
+        self,
+        app_borrower: np.ndarray,
+        app_at_us: np.ndarray,
+        *,
+        blacklist_us: np.ndarray | None = None,
+        delinquent_us: np.ndarray | None = None,
+    ) -> pd.DataFrame:
         """Features for applications (borrower index, applied_at µs), in the order given.
 
         Applications are answered in chunks of at most :data:`CHUNK_APPLICATIONS` applications and about
@@ -161,23 +200,32 @@ class PointInTimeGraph:
         a = np.asarray(app_borrower, dtype=np.int64)
         t = np.asarray(app_at_us, dtype=np.int64)
         if (self.seen_us[a] > t).any():
-            raise ParameterError("applied_at", "an application precedes its borrower's seen_at (see seen_at_us)")
+            raise ParameterError(
+                "applied_at", "an application precedes its borrower's seen_at (see seen_at_us)"
+            )
         black = effective_label_us(blacklist_us, self.seen_us)
         late = effective_label_us(delinquent_us, self.seen_us)
         reach = self._reach(black)
         # chunks bounded in applications and in (entry, holder) pairs: a busy borrower costs more
         entries = np.diff(self.borrower_start)
         holders = np.diff(self.identifier_start)[self.borrower_identifier]
-        pairs = np.bincount(np.repeat(np.arange(entries.shape[0]), entries), weights=holders, minlength=entries.shape[0])
-        key = (np.cumsum(pairs[a] + 1) // CHUNK_PAIRS + np.arange(a.shape[0]) // CHUNK_APPLICATIONS).astype(np.int64)
+        pairs = np.bincount(
+            np.repeat(np.arange(entries.shape[0]), entries), weights=holders, minlength=entries.shape[0]
+        )
+        key = (np.cumsum(pairs[a] + 1) // CHUNK_PAIRS + np.arange(a.shape[0]) // CHUNK_APPLICATIONS).astype(
+            np.int64
+        )
         bounds = np.concatenate([[0], np.flatnonzero(np.diff(key)) + 1, [a.shape[0]]])
-        parts = [self._chunk(a[i:j], t[i:j], black, late, reach) for i, j in zip(bounds[:-1], bounds[1:]) if j > i]
+        parts = [
+            self._chunk(a[i:j], t[i:j], black, late, reach) for i, j in zip(bounds[:-1], bounds[1:]) if j > i
+        ]
         if not parts:
             return self._chunk(a, t, black, late, reach)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
-    def _chunk(self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray,
-               reach: list[np.ndarray]) -> pd.DataFrame:
+    def _chunk(
+        self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray, reach: list[np.ndarray]
+    ) -> pd.DataFrame:
         seen = self.seen_us
         n_apps, n_kinds = a.shape[0], len(IDENTITY_KINDS)
         # the applicant's first-cap entries on identifiers with other holders ...
@@ -200,16 +248,18 @@ class PointInTimeGraph:
         bad = linked & (late[other] < tq)
         listed = linked & (black[other] < tq)
         out: dict[str, np.ndarray] = {}
-        degree = np.bincount(q[linked].astype(np.int64) * n_kinds + kind[pair[linked]],
-                             minlength=n_apps * n_kinds).reshape(n_apps, n_kinds)
+        degree = np.bincount(
+            q[linked].astype(np.int64) * n_kinds + kind[pair[linked]], minlength=n_apps * n_kinds
+        ).reshape(n_apps, n_kinds)
         for code, name in enumerate(IDENTITY_KINDS):
             out[f"degree_{name}"] = degree[:, code].astype(np.int64)
         total = degree.sum(axis=1)
         out["new_links_30d"] = np.bincount(q[new], minlength=n_apps).astype(np.int64)
         out["neighbour_links_delinquent"] = np.bincount(q[bad], minlength=n_apps).astype(np.int64)
         out["neighbour_links_blacklisted"] = np.bincount(q[listed], minlength=n_apps).astype(np.int64)
-        out["neighbour_delinquency_rate"] = np.divide(out["neighbour_links_delinquent"], total,
-                                                      out=np.zeros(n_apps), where=total > 0)
+        out["neighbour_delinquency_rate"] = np.divide(
+            out["neighbour_links_delinquent"], total, out=np.zeros(n_apps), where=total > 0
+        )
         out["ring_size"] = self._ring_size(a, t)
         out["blacklist_hops"] = self._blacklist_hops(a, t, reach)
         return pd.DataFrame(out, columns=list(FEATURE_NAMES))
@@ -250,7 +300,9 @@ class PointInTimeGraph:
         return reach
 
 
-def _reconstruction_tree(strong: sp.csr_matrix, seen_us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _reconstruction_tree(
+    strong: sp.csr_matrix, seen_us: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kruskal reconstruction tree of the strong links ordered by formation time (the later borrower's seen_at).
 
     Leaves are borrowers; each merge of two components is a new node with the merge's time and the
@@ -270,7 +322,9 @@ def _reconstruction_tree(strong: sp.csr_matrix, seen_us: np.ndarray) -> tuple[np
     parent = np.arange(n + merges, dtype=np.int64)
     size = np.ones(n + merges, dtype=np.int64)
     tree_time = np.full(n + merges, np.iinfo(np.int64).min, dtype=np.int64)
-    root_of = list(range(n))  # union-find over borrowers, pointing at their current tree node through the root
+    root_of = list(
+        range(n)
+    )  # union-find over borrowers, pointing at their current tree node through the root
 
     def find(v: int) -> int:
         while root_of[v] != v:
@@ -316,7 +370,9 @@ class OnlineIndex:
         self._parent: list[int] = []
         self._size: list[int] = []
         self._adjacent: list[list[int]] = []
-        self._entries: list[list[tuple[int, int]]] = []  # per borrower: (identifier, kind) where it is a first-cap holder
+        self._entries: list[
+            list[tuple[int, int]]
+        ] = []  # per borrower: (identifier, kind) where it is a first-cap holder
         self._identifier: dict[tuple[int, str], int] = {}
         self._identifier_keys: list[tuple[int, str]] = []
         self._holders: list[list[tuple[int, int]]] = []  # per identifier: (borrower, kind), first cap only
@@ -336,7 +392,9 @@ class OnlineIndex:
         own: dict[int, int] = {}
         for kind, value in identities:
             if kind not in NAMESPACE_OF_KIND:
-                raise ParameterError("kind", f"unknown identifier kind {kind!r}; known: {', '.join(IDENTITY_KINDS)}")
+                raise ParameterError(
+                    "kind", f"unknown identifier kind {kind!r}; known: {', '.join(IDENTITY_KINDS)}"
+                )
             if value is None or not str(value).strip():
                 raise ParameterError("value", f"empty {kind} value")
             key = (NAMESPACES.index(NAMESPACE_OF_KIND[kind]), str(value))
@@ -397,7 +455,9 @@ class OnlineIndex:
         a = self._borrower(borrower_id)
         t = int(at_us)
         if t < self._latest_seen:
-            raise ParameterError("applied_at", "online features are answered at or after the latest borrower added")
+            raise ParameterError(
+                "applied_at", "online features are answered at or after the latest borrower added"
+            )
         seen, black, late = self._seen, self._black, self._late
         degree = [0] * len(IDENTITY_KINDS)
         new = bad = listed = 0
@@ -416,9 +476,14 @@ class OnlineIndex:
                     listed += 1
         total = sum(degree)
         out = {f"degree_{k}": degree[i] for i, k in enumerate(IDENTITY_KINDS)}
-        out.update(new_links_30d=new, neighbour_links_delinquent=bad, neighbour_links_blacklisted=listed,
-                   neighbour_delinquency_rate=bad / total if total else 0.0, ring_size=self._size[self._find(a)],
-                   blacklist_hops=self._hops(a, t))
+        out.update(
+            new_links_30d=new,
+            neighbour_links_delinquent=bad,
+            neighbour_links_blacklisted=listed,
+            neighbour_delinquency_rate=bad / total if total else 0.0,
+            ring_size=self._size[self._find(a)],
+            blacklist_hops=self._hops(a, t),
+        )
         return out
 
     def _hops(self, a: int, t: int) -> int:
@@ -478,25 +543,44 @@ class OnlineIndex:
             rows = np.array([a for a, js in enumerate(self._adjacent) for _ in js], dtype=np.int64)
             cols = np.array([j for js in self._adjacent for j in js], dtype=np.int64)
             arrays = {
-                "seen": np.array(self._seen, dtype=np.int64), "black": np.array(self._black, dtype=np.int64),
-                "late": np.array(self._late, dtype=np.int64), "parent": np.array(self._parent, dtype=np.int64),
-                "size": np.array(self._size, dtype=np.int64), "count": np.array(self._count, dtype=np.int64),
-                "entry_b": entry_b, "entry_x": entry_x, "entry_k": entry_k,
-                "holder_x": holder_x, "holder_b": holder_b, "holder_k": holder_k,
+                "seen": np.array(self._seen, dtype=np.int64),
+                "black": np.array(self._black, dtype=np.int64),
+                "late": np.array(self._late, dtype=np.int64),
+                "parent": np.array(self._parent, dtype=np.int64),
+                "size": np.array(self._size, dtype=np.int64),
+                "count": np.array(self._count, dtype=np.int64),
+                "entry_b": entry_b,
+                "entry_x": entry_x,
+                "entry_k": entry_k,
+                "holder_x": holder_x,
+                "holder_b": holder_b,
+                "holder_k": holder_k,
             }
-            save_csr(arrays, "adjacent", sp.csr_matrix((np.ones(rows.shape[0], dtype=np.int8), (rows, cols)), shape=(n, n)))
+            save_csr(
+                arrays,
+                "adjacent",
+                sp.csr_matrix((np.ones(rows.shape[0], dtype=np.int8), (rows, cols)), shape=(n, n)),
+            )
             np.savez(staging / "arrays.npz", **arrays)
-            pq.write_table(pa.table({"borrower_id": pa.array(self._ids, type=pa.string())}), staging / "borrowers.parquet")
-            pq.write_table(pa.table({
-                "namespace": pa.array([k[0] for k in self._identifier_keys], type=pa.int8()),
-                "value": pa.array([k[1] for k in self._identifier_keys], type=pa.string()),
-            }), staging / "identifiers.parquet")
+            pq.write_table(
+                pa.table({"borrower_id": pa.array(self._ids, type=pa.string())}),
+                staging / "borrowers.parquet",
+            )
+            pq.write_table(
+                pa.table(
+                    {
+                        "namespace": pa.array([k[0] for k in self._identifier_keys], type=pa.int8()),
+                        "value": pa.array([k[1] for k in self._identifier_keys], type=pa.string()),
+                    }
+                ),
+                staging / "identifiers.parquet",
+            )
             return {"config": self.config.as_dict(), "latest_seen_us": int(self._latest_seen)}
 
         return write_folder(directory, "online_graph_index", write)
 
     @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> "OnlineIndex":
+    def load(cls, directory: str | os.PathLike[str]) -> OnlineIndex:
         folder = Path(directory)
         manifest = read_manifest(folder, "online_graph_index")
         index = cls(GraphConfig.from_dict(manifest["config"]))
@@ -505,7 +589,9 @@ class OnlineIndex:
         index._ids = pq.read_table(folder / "borrowers.parquet")["borrower_id"].to_pylist()
         index._index = {b: i for i, b in enumerate(index._ids)}
         identifiers = pq.read_table(folder / "identifiers.parquet")
-        index._identifier_keys = list(zip(identifiers["namespace"].to_pylist(), identifiers["value"].to_pylist()))
+        index._identifier_keys = list(
+            zip(identifiers["namespace"].to_pylist(), identifiers["value"].to_pylist())
+        )
         index._identifier = {k: i for i, k in enumerate(index._identifier_keys)}
         for name in ("seen", "black", "late", "parent", "size", "count"):
             setattr(index, f"_{name}", data[name].tolist())
@@ -517,33 +603,53 @@ class OnlineIndex:
         for x, b, k in zip(data["holder_x"].tolist(), data["holder_b"].tolist(), data["holder_k"].tolist()):
             index._holders[x].append((b, k))
         adjacent = load_csr(data, "adjacent")
-        index._adjacent = [adjacent.indices[adjacent.indptr[i]:adjacent.indptr[i + 1]].tolist() for i in range(n)]
+        index._adjacent = [
+            adjacent.indices[adjacent.indptr[i] : adjacent.indptr[i + 1]].tolist() for i in range(n)
+        ]
         index._latest_seen = int(manifest["latest_seen_us"])
         return index
 
 
-def application_features(identities: pa.Table | pd.DataFrame, borrowers: pa.Table | pd.DataFrame,
-                         applications: pa.Table | pd.DataFrame, *, blacklist: pd.DataFrame | None = None,
-                         delinquency: pd.DataFrame | None = None, config: GraphConfig | None = None) -> pd.DataFrame:
+def application_features(
+    identities: pa.Table | pd.DataFrame,
+    borrowers: pa.Table | pd.DataFrame,
+    applications: pa.Table | pd.DataFrame,
+    *,
+    blacklist: pd.DataFrame | None = None,
+    delinquency: pd.DataFrame | None = None,
+    config: GraphConfig | None = None,
+) -> pd.DataFrame:
     """The batch path from tables: one row of :data:`FEATURE_NAMES` per application, keyed by application_id."""
     from creditmesh.graph.build import encode_identities, timestamps_us
     from creditmesh.graph.labels import label_times_us
 
     encoded, _ = encode_identities(identities, borrowers)
-    apps = applications if isinstance(applications, pa.Table) else pa.Table.from_pandas(applications, preserve_index=False)
+    apps = (
+        applications
+        if isinstance(applications, pa.Table)
+        else pa.Table.from_pandas(applications, preserve_index=False)
+    )
     who = pa.compute.index_in(apps["borrower_id"].cast(pa.string()), value_set=encoded.borrower_ids)
     if who.null_count:
-        raise ParameterError("applications.borrower_id", f"{who.null_count:,} application(s) name a borrower not in borrowers")
+        raise ParameterError(
+            "applications.borrower_id", f"{who.null_count:,} application(s) name a borrower not in borrowers"
+        )
     app_borrower = who.to_numpy(zero_copy_only=False).astype(np.int64)
     applied = timestamps_us(apps["applied_at"], "applications.applied_at")
     seen = seen_at_us(encoded.registered_at_us, app_borrower, applied)
     graph = PointInTimeGraph.build(encoded, seen, config)
     lookup = _Lookup(encoded)
-    out = graph.features(app_borrower, applied,
-                         blacklist_us=None if blacklist is None else label_times_us(lookup, blacklist),
-                         delinquent_us=None if delinquency is None else label_times_us(lookup, delinquency))
-    out.insert(0, "application_id", apps["application_id"].to_pylist() if "application_id" in apps.column_names
-               else np.arange(len(out)))
+    out = graph.features(
+        app_borrower,
+        applied,
+        blacklist_us=None if blacklist is None else label_times_us(lookup, blacklist),
+        delinquent_us=None if delinquency is None else label_times_us(lookup, delinquency),
+    )
+    out.insert(
+        0,
+        "application_id",
+        apps["application_id"].to_pylist() if "application_id" in apps.column_names else np.arange(len(out)),
+    )
     return out
 
 
@@ -558,5 +664,7 @@ class _Lookup:
         return self.encoded.n_borrowers
 
     def index_of(self, borrower_ids) -> np.ndarray:
-        found = pa.compute.index_in(pa.array(borrower_ids, type=pa.string()), value_set=self.encoded.borrower_ids)
+        found = pa.compute.index_in(
+            pa.array(borrower_ids, type=pa.string()), value_set=self.encoded.borrower_ids
+        )
         return pa.compute.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)

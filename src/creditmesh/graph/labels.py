@@ -28,7 +28,9 @@ def _frame(data: pa.Table | pd.DataFrame, name: str, columns: tuple[str, ...]) -
     frame = data.to_pandas() if isinstance(data, pa.Table) else data
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise SchemaError(name, f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}")
+        raise SchemaError(
+            name, f"missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
+        )
     return frame
 
 
@@ -40,15 +42,21 @@ def _due_plus(installments: pd.DataFrame, days: int) -> tuple[pd.Series, pd.Seri
     return due, late
 
 
-def _by_borrower(loans: pd.DataFrame, installments: pd.DataFrame, mask: pd.Series, when: pd.Series,
-                 as_of: pd.Timestamp) -> pd.DataFrame:
+def _by_borrower(
+    loans: pd.DataFrame, installments: pd.DataFrame, mask: pd.Series, when: pd.Series, as_of: pd.Timestamp
+) -> pd.DataFrame:
     hits = pd.DataFrame({"loan_id": installments["loan_id"], "known_at": when})[mask & (when <= as_of)]
     hits = hits.merge(loans[["loan_id", "borrower_id"]], on="loan_id")
     return hits.groupby("borrower_id", as_index=False)["known_at"].min()
 
 
-def blacklist_from_book(loans: pa.Table | pd.DataFrame, installments: pa.Table | pd.DataFrame, *, as_of: pd.Timestamp,
-                        fpd_days: int = FPD_DAYS) -> pd.DataFrame:
+def blacklist_from_book(
+    loans: pa.Table | pd.DataFrame,
+    installments: pa.Table | pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    fpd_days: int = FPD_DAYS,
+) -> pd.DataFrame:
     """Borrowers whose first installment was still unpaid ``fpd_days`` after its due date, listed that day."""
     loans = _frame(loans, "loans", ("loan_id", "borrower_id"))
     inst = _frame(installments, "installments", ("loan_id", "seq", "due_date", "paid_at"))
@@ -57,8 +65,13 @@ def blacklist_from_book(loans: pa.Table | pd.DataFrame, installments: pa.Table |
     return out.rename(columns={"known_at": "listed_at"}).assign(reason="first_payment_default")
 
 
-def delinquency_from_book(loans: pa.Table | pd.DataFrame, installments: pa.Table | pd.DataFrame, *, as_of: pd.Timestamp,
-                          days: int = DELINQUENT_DAYS) -> pd.DataFrame:
+def delinquency_from_book(
+    loans: pa.Table | pd.DataFrame,
+    installments: pa.Table | pd.DataFrame,
+    *,
+    as_of: pd.Timestamp,
+    days: int = DELINQUENT_DAYS,
+) -> pd.DataFrame:
     """The first moment each borrower had an installment ``days`` past due."""
     loans = _frame(loans, "loans", ("loan_id", "borrower_id"))
     inst = _frame(installments, "installments", ("loan_id", "seq", "due_date", "paid_at"))
@@ -71,14 +84,20 @@ def read_operator_list(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SchemaError("blacklist", f"{path} is not a file")
-    frame = pq.read_table(path).to_pandas() if path.suffix == ".parquet" else pd.read_csv(path, dtype={"borrower_id": str})
+    frame = (
+        pq.read_table(path).to_pandas()
+        if path.suffix == ".parquet"
+        else pd.read_csv(path, dtype={"borrower_id": str})
+    )
     frame = _frame(frame, "blacklist", ("borrower_id", "listed_at"))
     listed = pd.to_datetime(frame["listed_at"], utc=True, errors="coerce")
     if listed.isna().any():
         rows = np.flatnonzero(listed.isna().to_numpy())[:5].tolist()
         raise SchemaError("blacklist.listed_at", f"not a timestamp in row(s) {rows}")
     reason = frame["reason"].astype(str) if "reason" in frame.columns else "operator"
-    return pd.DataFrame({"borrower_id": frame["borrower_id"].astype(str), "listed_at": listed, "reason": reason})
+    return pd.DataFrame(
+        {"borrower_id": frame["borrower_id"].astype(str), "listed_at": listed, "reason": reason}
+    )
 
 
 def label_times_us(graph, table: pd.DataFrame) -> np.ndarray:
@@ -88,7 +107,13 @@ def label_times_us(graph, table: pd.DataFrame) -> np.ndarray:
     if len(table) == 0:
         return out
     who = graph.index_of(pa.array(table["borrower_id"].astype(str).to_numpy(), type=pa.string()))
-    when = pd.to_datetime(table[time_column], utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[us]").astype(np.int64)
+    when = (
+        pd.to_datetime(table[time_column], utc=True)
+        .dt.tz_convert(None)
+        .to_numpy()
+        .astype("datetime64[us]")
+        .astype(np.int64)
+    )
     known = who >= 0
     np.minimum.at(out, who[known], when[known])
     return out

@@ -51,8 +51,14 @@ class PropagationConfig:
             raise ParameterError("threshold", f"must be positive, got {self.threshold}")
 
 
-def personalised_pagerank(matrix: sp.csr_matrix, seeds: np.ndarray, *, damping: float, tolerance: float = 1e-9,
-                          max_iterations: int = MAX_ITERATIONS) -> tuple[np.ndarray, int]:
+def personalised_pagerank(
+    matrix: sp.csr_matrix,
+    seeds: np.ndarray,
+    *,
+    damping: float,
+    tolerance: float = 1e-9,
+    max_iterations: int = MAX_ITERATIONS,
+) -> tuple[np.ndarray, int]:
     """Solve r = (1 - d) s + d Pᵀ r by power iteration; P = row-normalised ``matrix`` (symmetric). Returns (r, iterations).
 
     Since the link matrix W is symmetric, Pᵀ = W D⁻¹ is W with each column scaled: built once,
@@ -62,8 +68,10 @@ def personalised_pagerank(matrix: sp.csr_matrix, seeds: np.ndarray, *, damping: 
     out_weight = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
     inverse = np.divide(1.0, out_weight, out=np.zeros_like(out_weight), where=out_weight > 0)
     # Pᵀ = W D⁻¹ for a symmetric W: scale each stored weight by its column's inverse out-weight, once
-    transition_t = sp.csr_matrix((matrix.data.astype(np.float64) * inverse[matrix.indices], matrix.indices, matrix.indptr),
-                                 shape=matrix.shape)
+    transition_t = sp.csr_matrix(
+        (matrix.data.astype(np.float64) * inverse[matrix.indices], matrix.indices, matrix.indptr),
+        shape=matrix.shape,
+    )
     seeds = np.asarray(seeds, dtype=np.float64)
     base = (1 - damping) * seeds
     stop = tolerance * max(seeds.sum(), 1e-300)
@@ -81,15 +89,22 @@ def personalised_pagerank(matrix: sp.csr_matrix, seeds: np.ndarray, *, damping: 
     return rank, max_iterations
 
 
-def risk_scores(graph: RelationshipGraph, blacklist: pd.DataFrame, *, as_of_us: int,
-                config: PropagationConfig | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+def risk_scores(
+    graph: RelationshipGraph,
+    blacklist: pd.DataFrame,
+    *,
+    as_of_us: int,
+    config: PropagationConfig | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(score per borrower, blacklisted-before-as_of mask, iterations)."""
     config = config or PropagationConfig()
     listed = label_times_us(graph, blacklist)
     black = listed <= as_of_us
     age_days = np.where(black, (as_of_us - np.minimum(listed, as_of_us)) / DAY_US, 0.0)
     seeds = np.where(black, 0.5 ** (age_days / config.half_life_days), 0.0)
-    rank, iterations = personalised_pagerank(graph.links, seeds, damping=config.damping, tolerance=config.tolerance)
+    rank, iterations = personalised_pagerank(
+        graph.links, seeds, damping=config.damping, tolerance=config.tolerance
+    )
     return rank / (1 - config.damping), black, iterations
 
 
@@ -98,7 +113,9 @@ def nearest_blacklisted(graph: RelationshipGraph, black: np.ndarray) -> np.ndarr
     n = graph.n_borrowers
     links = graph.links
     sources = np.flatnonzero(black)
-    extra = sp.csr_matrix((np.ones(sources.shape[0]), (np.full(sources.shape[0], n), sources)), shape=(n + 1, n + 1))
+    extra = sp.csr_matrix(
+        (np.ones(sources.shape[0]), (np.full(sources.shape[0], n), sources)), shape=(n + 1, n + 1)
+    )
     augmented = sp.bmat([[links, None], [None, sp.csr_matrix((1, 1))]], format="csr") + extra
     _, predecessors = breadth_first_order(augmented, n, directed=False, return_predecessors=True)
     return predecessors[:n]
@@ -113,14 +130,24 @@ def explain_path(graph: RelationshipGraph, borrower: int, predecessors: np.ndarr
         there = int(predecessors[here])
         if there < 0 or there == n:
             break
-        hops.append({"from": graph.borrower_ids[here].as_py(), "to": graph.borrower_ids[there].as_py(),
-                     "kinds": shared_kinds(graph, here, there)})
+        hops.append(
+            {
+                "from": graph.borrower_ids[here].as_py(),
+                "to": graph.borrower_ids[there].as_py(),
+                "kinds": shared_kinds(graph, here, there),
+            }
+        )
         here = there
     return hops
 
 
-def grey_list(graph: RelationshipGraph, blacklist: pd.DataFrame, *, as_of_us: int,
-              config: PropagationConfig | None = None) -> pd.DataFrame:
+def grey_list(
+    graph: RelationshipGraph,
+    blacklist: pd.DataFrame,
+    *,
+    as_of_us: int,
+    config: PropagationConfig | None = None,
+) -> pd.DataFrame:
     """Borrowers not blacklisted whose propagated risk reaches the threshold, riskiest first, with the explaining path."""
     config = config or PropagationConfig()
     score, black, _ = risk_scores(graph, blacklist, as_of_us=as_of_us, config=config)
@@ -128,10 +155,12 @@ def grey_list(graph: RelationshipGraph, blacklist: pd.DataFrame, *, as_of_us: in
     grey = grey[np.argsort(-score[grey], kind="stable")]
     predecessors = nearest_blacklisted(graph, black)
     paths = [explain_path(graph, g, predecessors) if i < MAX_EXPLAINED else [] for i, g in enumerate(grey)]
-    return pd.DataFrame({
-        "borrower_id": graph.borrower_ids.take(grey).to_pylist(),
-        "risk": score[grey],
-        "hops": [len(p) for p in paths],
-        "nearest_blacklisted": [p[-1]["to"] if p else None for p in paths],
-        "path": [" -> ".join(f"{h['to']} ({'+'.join(h['kinds'])})" for h in p) for p in paths],
-    })
+    return pd.DataFrame(
+        {
+            "borrower_id": graph.borrower_ids.take(grey).to_pylist(),
+            "risk": score[grey],
+            "hops": [len(p) for p in paths],
+            "nearest_blacklisted": [p[-1]["to"] if p else None for p in paths],
+            "path": [" -> ".join(f"{h['to']} ({'+'.join(h['kinds'])})" for h in p) for p in paths],
+        }
+    )

@@ -30,9 +30,16 @@ def components(graph: RelationshipGraph) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def ring_table(graph: RelationshipGraph, *, as_of_us: int, applications: pa.Table | pd.DataFrame | None = None,
-               blacklist: pd.DataFrame | None = None, delinquency: pd.DataFrame | None = None,
-               min_size: int = 2, labels: np.ndarray | None = None) -> pd.DataFrame:
+def ring_table(
+    graph: RelationshipGraph,
+    *,
+    as_of_us: int,
+    applications: pa.Table | pd.DataFrame | None = None,
+    blacklist: pd.DataFrame | None = None,
+    delinquency: pd.DataFrame | None = None,
+    min_size: int = 2,
+    labels: np.ndarray | None = None,
+) -> pd.DataFrame:
     """One row per ring of at least ``min_size`` members, largest first (vectorised over all rings at once)."""
     labels = components(graph) if labels is None else labels
     size = np.bincount(labels)
@@ -48,7 +55,11 @@ def ring_table(graph: RelationshipGraph, *, as_of_us: int, applications: pa.Tabl
     shared_devices[shared.index.to_numpy()] = shared.to_numpy()
     recent = np.zeros(size.shape[0], dtype=np.int64)
     if applications is not None:
-        apps = applications if isinstance(applications, pa.Table) else pa.Table.from_pandas(applications, preserve_index=False)
+        apps = (
+            applications
+            if isinstance(applications, pa.Table)
+            else pa.Table.from_pandas(applications, preserve_index=False)
+        )
         at = timestamps_us(apps["applied_at"], "applications.applied_at")
         who = graph.index_of(apps["borrower_id"].combine_chunks().cast(pa.string()))
         window = (at <= as_of_us) & (at > as_of_us - RECENT_DAYS * DAY_US) & (who >= 0)
@@ -65,14 +76,19 @@ def ring_table(graph: RelationshipGraph, *, as_of_us: int, applications: pa.Tabl
     np.maximum.at(last, labels, graph.registered_at_us)
     rings = np.flatnonzero(size >= min_size)
     possible = size[rings] * (size[rings] - 1) / 2
-    out = pd.DataFrame({
-        "ring": rings, "size": size[rings], "strong_links": links[rings],
-        "density": np.where(possible > 0, links[rings] / np.maximum(possible, 1), 0.0),
-        "shared_devices": shared_devices[rings], "registration_span_days": (last[rings] - first[rings]) / DAY_US,
-        "applications_7d": recent[rings],
-        "share_delinquent": flags["delinquent"][rings] / size[rings],
-        "share_blacklisted": flags["blacklisted"][rings] / size[rings],
-    })
+    out = pd.DataFrame(
+        {
+            "ring": rings,
+            "size": size[rings],
+            "strong_links": links[rings],
+            "density": np.where(possible > 0, links[rings] / np.maximum(possible, 1), 0.0),
+            "shared_devices": shared_devices[rings],
+            "registration_span_days": (last[rings] - first[rings]) / DAY_US,
+            "applications_7d": recent[rings],
+            "share_delinquent": flags["delinquent"][rings] / size[rings],
+            "share_blacklisted": flags["blacklisted"][rings] / size[rings],
+        }
+    )
     return out.sort_values(["size", "ring"], ascending=[False, True], ignore_index=True)
 
 
@@ -86,11 +102,14 @@ def ring_edges(graph: RelationshipGraph, members: np.ndarray) -> pd.DataFrame:
     sub = graph.strong[members][:, members].tocoo()
     upper = sub.row < sub.col
     rows, cols = members[sub.row[upper]], members[sub.col[upper]]
-    return pd.DataFrame({
-        "source": pc.take(graph.borrower_ids, pa.array(rows)).to_pylist(),
-        "target": pc.take(graph.borrower_ids, pa.array(cols)).to_pylist(),
-        "weight": sub.data[upper], "kinds": [",".join(shared_kinds(graph, a, b)) for a, b in zip(rows, cols)],
-    })
+    return pd.DataFrame(
+        {
+            "source": pc.take(graph.borrower_ids, pa.array(rows)).to_pylist(),
+            "target": pc.take(graph.borrower_ids, pa.array(cols)).to_pylist(),
+            "weight": sub.data[upper],
+            "kinds": [",".join(shared_kinds(graph, a, b)) for a, b in zip(rows, cols)],
+        }
+    )
 
 
 def shared_kinds(graph: RelationshipGraph, a: int, b: int) -> list[str]:
@@ -110,10 +129,12 @@ def shared_kinds(graph: RelationshipGraph, a: int, b: int) -> list[str]:
 def ring_dot(graph: RelationshipGraph, members: np.ndarray) -> str:
     """A Graphviz DOT picture of one ring: members as nodes, strong links labelled with the kinds they share."""
     edges = ring_edges(graph, np.asarray(members, dtype=np.int64))
-    lines = ["graph ring {", '  node [shape=box, fontsize=10];']
+    lines = ["graph ring {", "  node [shape=box, fontsize=10];"]
     for member in graph.borrower_ids.take(pa.array(members)).to_pylist():
         lines.append(f'  "{member}";')
     for row in edges.itertuples(index=False):
-        lines.append(f'  "{row.source}" -- "{row.target}" [label="{row.kinds}", penwidth={1 + float(row.weight):.1f}];')
+        lines.append(
+            f'  "{row.source}" -- "{row.target}" [label="{row.kinds}", penwidth={1 + float(row.weight):.1f}];'
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"

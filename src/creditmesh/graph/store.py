@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -55,7 +55,9 @@ def read_manifest(folder: str | os.PathLike[str], kind: str) -> dict:
     if manifest.get("kind") != kind:
         raise SchemaError(str(folder), f"holds a {manifest.get('kind')!r}, not a {kind!r}")
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise SchemaError(str(folder), f"format version {manifest.get('format_version')} is not {FORMAT_VERSION}")
+        raise SchemaError(
+            str(folder), f"format version {manifest.get('format_version')} is not {FORMAT_VERSION}"
+        )
     for name, digest in manifest["files"].items():
         file = folder / name
         if not file.is_file():
@@ -74,7 +76,9 @@ def save_csr(arrays: dict, name: str, matrix: sp.csr_matrix) -> None:
 
 def load_csr(arrays, name: str) -> sp.csr_matrix:
     shape = tuple(int(v) for v in arrays[f"{name}_shape"])
-    return sp.csr_matrix((arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape)
+    return sp.csr_matrix(
+        (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
+    )
 
 
 def save_graph(graph: RelationshipGraph, directory: str | os.PathLike[str]) -> Path:
@@ -82,17 +86,30 @@ def save_graph(graph: RelationshipGraph, directory: str | os.PathLike[str]) -> P
 
     def write(staging: Path) -> dict:
         arrays: dict[str, np.ndarray] = {
-            "registered_at_us": graph.registered_at_us, "identifier_namespace": graph.identifier_namespace,
-            "holders": graph.holders, "hub": graph.hub,
+            "registered_at_us": graph.registered_at_us,
+            "identifier_namespace": graph.identifier_namespace,
+            "holders": graph.holders,
+            "hub": graph.hub,
         }
         save_csr(arrays, "incidence", graph.incidence)
         save_csr(arrays, "links", graph.links)
         np.savez(staging / "arrays.npz", **arrays)
         pq.write_table(pa.table({"borrower_id": graph.borrower_ids}), staging / "borrowers.parquet")
         if graph.identifier_values is not None:
-            pq.write_table(pa.table({"namespace": pa.array(np.asarray(NAMESPACES)[graph.identifier_namespace]),
-                                     "value": graph.identifier_values}), staging / "identifiers.parquet")
-        return {"config": graph.config.as_dict(), "report": graph.report.as_dict(), "summary": graph.summary()}
+            pq.write_table(
+                pa.table(
+                    {
+                        "namespace": pa.array(np.asarray(NAMESPACES)[graph.identifier_namespace]),
+                        "value": graph.identifier_values,
+                    }
+                ),
+                staging / "identifiers.parquet",
+            )
+        return {
+            "config": graph.config.as_dict(),
+            "report": graph.report.as_dict(),
+            "summary": graph.summary(),
+        }
 
     return write_folder(directory, "relationship_graph", write)
 
@@ -111,7 +128,12 @@ def load_graph(directory: str | os.PathLike[str]) -> RelationshipGraph:
     return RelationshipGraph(
         config=GraphConfig.from_dict(manifest["config"]),
         borrower_ids=pq.read_table(folder / "borrowers.parquet")["borrower_id"].combine_chunks(),
-        registered_at_us=loaded["registered_at_us"], identifier_namespace=loaded["identifier_namespace"],
-        identifier_values=values, incidence=load_csr(loaded, "incidence"), holders=loaded["holders"],
-        hub=loaded["hub"], links=load_csr(loaded, "links"), report=BadInputReport(**report),
+        registered_at_us=loaded["registered_at_us"],
+        identifier_namespace=loaded["identifier_namespace"],
+        identifier_values=values,
+        incidence=load_csr(loaded, "incidence"),
+        holders=loaded["holders"],
+        hub=loaded["hub"],
+        links=load_csr(loaded, "links"),
+        report=BadInputReport(**report),
     )

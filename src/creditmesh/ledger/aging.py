@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from sqlalchemy import Connection, insert, text
 
 from creditmesh.ledger import journal
-from creditmesh.ledger.tables import journal_entries, postings
+from creditmesh.ledger.tables import journal_entries
 
 #: A flat late fee charged once on each installment still unpaid this many days after its due date.
 LATE_FEE_GRACE_DAYS = 3
@@ -65,13 +65,14 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
     params = {"as_of": as_of, "charge_off": CHARGE_OFF_DPD}
     batch_settings(conn)
     conn.execute(text("DROP TABLE IF EXISTS aging_state"))
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         CREATE TEMP TABLE aging_state AS
         SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open, dpd,
                {_BUCKET_SQL} AS bucket
         FROM (
             SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open,
-                   CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, 'oldest_unpaid')} END AS dpd
+                   CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, "oldest_unpaid")} END AS dpd
             FROM (
                 SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
                        CAST(SUM(i.principal_due_minor - i.principal_paid_minor) AS BIGINT) AS outstanding,
@@ -85,32 +86,43 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
                 GROUP BY l.loan_id, l.funding_model, l.status, l.bucket
             ) AS per_loan
         ) AS aged
-    """), params)
+    """),
+        params,
+    )
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE aging_state"))
     loans_aged = conn.execute(text("SELECT COUNT(*) FROM aging_state")).scalar_one()
 
     conn.execute(text("DELETE FROM loan_days WHERE as_of = :as_of"), params)
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO loan_days (loan_id, as_of, outstanding_principal_minor, overdue_principal_minor, dpd, status)
         SELECT loan_id, :as_of, outstanding, overdue, dpd, bucket FROM aging_state
-    """), params)
-    moves = conn.execute(text("""
+    """),
+        params,
+    )
+    moves = conn.execute(
+        text("""
         INSERT INTO bucket_moves (loan_id, moved_on, from_bucket, to_bucket, dpd)
         SELECT loan_id, :as_of, old_bucket, bucket, dpd FROM aging_state WHERE bucket <> old_bucket
-    """), params).rowcount
+    """),
+        params,
+    ).rowcount
 
     conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
     fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
     charged = _charge_off(conn, as_of, late_fee_minor if fees else 0)
     # each aged loan's row written once: its dpd and bucket, and the charge-off of a loan that crossed 180 days
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE loans SET dpd = s.dpd, bucket = s.bucket, aged_on = :as_of,
                status = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN 'charged_off' ELSE loans.status END,
                charged_off_on = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN :as_of
                                      ELSE loans.charged_off_on END
         FROM aging_state AS s WHERE loans.loan_id = s.loan_id
-    """), params)
+    """),
+        params,
+    )
     for table in ("aging_state", "new_late_fees", "charge_offs"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return AgingReport(as_of, int(loans_aged), int(moves or 0), fees, charged)
@@ -121,31 +133,40 @@ def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
 
     Leaves ``new_late_fees`` (loan, installments charged now) for the charge-off that follows."""
     cutoff = as_of - timedelta(days=LATE_FEE_GRACE_DAYS)
-    conn.execute(text("""
+    conn.execute(
+        text("""
         CREATE TEMP TABLE new_late_fees AS
         SELECT i.loan_id, COUNT(*) AS installments
         FROM installments AS i JOIN loans AS l ON l.loan_id = i.loan_id
         WHERE l.status = 'active' AND i.paid_on IS NULL AND i.due_date < :cutoff AND i.late_fee_due_minor = 0
         GROUP BY i.loan_id
-    """), {"cutoff": cutoff})
+    """),
+        {"cutoff": cutoff},
+    )
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE new_late_fees"))
     count = conn.execute(text("SELECT COALESCE(SUM(installments), 0) FROM new_late_fees")).scalar_one()
     if count:
-        conn.execute(text("""
+        conn.execute(
+            text("""
             UPDATE installments SET late_fee_due_minor = :fee
             WHERE paid_on IS NULL AND due_date < :cutoff AND late_fee_due_minor = 0
               AND loan_id IN (SELECT loan_id FROM new_late_fees)
-        """), {"fee": fee, "cutoff": cutoff})
+        """),
+            {"fee": fee, "cutoff": cutoff},
+        )
         entry_id = _new_entry(conn, "late_fees", as_of)
         # journal.entry_for_late_fee, per loan: debit the receivable, credit late fee income
         (debit, _), (credit, _) = journal.entry_for_late_fee(1)
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
             SELECT :entry_id, :debit, loan_id, installments * :fee FROM new_late_fees
             UNION ALL
             SELECT :entry_id, :credit, loan_id, -installments * :fee FROM new_late_fees
-        """), {"entry_id": entry_id, "debit": debit, "credit": credit, "fee": fee})
+        """),
+            {"entry_id": entry_id, "debit": debit, "credit": credit, "fee": fee},
+        )
     return int(count)
 
 
@@ -157,16 +178,22 @@ def _charge_off(conn: Connection, as_of: date, late_fee_minor: int) -> int:
     from ``aging_state``, plus the late fees assessed a moment ago (``new_late_fees``, when any were);
     the loans' rows are marked charged off by the caller.
     """
-    new_fees = ("LEFT JOIN new_late_fees AS n ON n.loan_id = s.loan_id", "COALESCE(n.installments, 0) * :fee") \
-        if late_fee_minor else ("", "0")
+    new_fees = (
+        ("LEFT JOIN new_late_fees AS n ON n.loan_id = s.loan_id", "COALESCE(n.installments, 0) * :fee")
+        if late_fee_minor
+        else ("", "0")
+    )
     conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         CREATE TEMP TABLE charge_offs AS
         SELECT s.loan_id, s.funding_model, s.outstanding AS principal,
                s.late_fees_open + {new_fees[1]} AS late_fees, s.fees_open AS fees
         FROM aging_state AS s {new_fees[0]}
         WHERE s.status = 'active' AND s.dpd >= :charge_off
-    """), {"charge_off": CHARGE_OFF_DPD, "fee": late_fee_minor})
+    """),
+        {"charge_off": CHARGE_OFF_DPD, "fee": late_fee_minor},
+    )
     count = int(conn.execute(text("SELECT COUNT(*) FROM charge_offs")).scalar_one())
     if not count:
         conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
@@ -187,21 +214,29 @@ def _charge_off(conn: Connection, as_of: date, late_fee_minor: int) -> int:
     ]
     selects = " UNION ALL ".join(
         f"SELECT '{account}' AS account_code, loan_id, {amount} AS amount_minor FROM charge_offs WHERE {which}"
-        for account, amount, which in lines)
-    conn.execute(text(f"""
+        for account, amount, which in lines
+    )
+    conn.execute(
+        text(f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT :entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines WHERE amount_minor <> 0
-    """), {"entry_id": entry_id})
-    off_by = conn.execute(text("SELECT COALESCE(SUM(amount_minor), 0) FROM postings WHERE entry_id = :entry_id"),
-                          {"entry_id": entry_id}).scalar_one()
+    """),
+        {"entry_id": entry_id},
+    )
+    off_by = conn.execute(
+        text("SELECT COALESCE(SUM(amount_minor), 0) FROM postings WHERE entry_id = :entry_id"),
+        {"entry_id": entry_id},
+    ).scalar_one()
     if off_by:
         raise journal.LedgerInvariantError("journal", f"charge-off entry is off by {off_by}")
     return count
 
 
 def _new_entry(conn: Connection, kind: str, on: date) -> int:
-    return int(conn.execute(
-        insert(journal_entries).values(occurred_on=on, kind=kind, loan_id=None, reference=f"aging {on.isoformat()}")
-        .returning(journal_entries.c.entry_id)
-    ).scalar_one())
-
+    return int(
+        conn.execute(
+            insert(journal_entries)
+            .values(occurred_on=on, kind=kind, loan_id=None, reference=f"aging {on.isoformat()}")
+            .returning(journal_entries.c.entry_id)
+        ).scalar_one()
+    )

@@ -49,7 +49,9 @@ def _account_case(column: str, mapping: dict[str, str]) -> str:
     """A CASE over funding models built from journal.py's tables (our constants, never user text)."""
     for model, account in mapping.items():
         if not (model.replace("_", "").isalpha() and account.isdigit()):
-            raise journal.LedgerInvariantError("journal", f"unexpected account mapping {model!r} -> {account!r}")
+            raise journal.LedgerInvariantError(
+                "journal", f"unexpected account mapping {model!r} -> {account!r}"
+            )
     whens = " ".join(f"WHEN '{model}' THEN '{account}'" for model, account in mapping.items())
     return f"CASE {column} {whens} END"
 
@@ -61,20 +63,31 @@ def _copy_into(conn: Connection, table: str, data: pa.Table) -> None:
         buffer = io.BytesIO()
         pacsv.write_csv(data, buffer, pacsv.WriteOptions(include_header=False))
         raw = conn.connection.driver_connection
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
             copy.write(buffer.getvalue())
         return
     placeholders = ", ".join("?" for _ in data.column_names)
     rows = zip(*(data.column(c).to_pylist() for c in data.column_names))
-    conn.connection.driver_connection.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows)
+    conn.connection.driver_connection.executemany(
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", rows
+    )
 
 
 def _fingerprints(data: pa.Table) -> list[str]:
     from creditmesh.ledger.store import payment_fingerprint
 
-    return [payment_fingerprint(*row) for row in zip(
-        data["loan_id"].to_pylist(), data["amount_minor"].to_pylist(),
-        pc.strftime(data["paid_on"].cast(pa.timestamp("s")), format="%Y-%m-%d").to_pylist(), data["currency"].to_pylist())]
+    return [
+        payment_fingerprint(*row)
+        for row in zip(
+            data["loan_id"].to_pylist(),
+            data["amount_minor"].to_pylist(),
+            pc.strftime(data["paid_on"].cast(pa.timestamp("s")), format="%Y-%m-%d").to_pylist(),
+            data["currency"].to_pylist(),
+        )
+    ]
 
 
 def _payment_ids(count: int) -> pa.Array:
@@ -89,14 +102,23 @@ def _payment_ids(count: int) -> pa.Array:
 
 
 def _normalise(batch: pa.Table) -> pa.Table:
-    wanted = {"idempotency_key": pa.string(), "loan_id": pa.string(), "paid_on": pa.date32(), "amount_minor": pa.int64()}
+    wanted = {
+        "idempotency_key": pa.string(),
+        "loan_id": pa.string(),
+        "paid_on": pa.date32(),
+        "amount_minor": pa.int64(),
+    }
     missing = [c for c in wanted if c not in batch.column_names]
     if missing:
         raise journal.CreditmeshError("payments", f"missing column(s) {', '.join(missing)}")
     if pa.types.is_floating(batch.schema.field("amount_minor").type):
         raise journal.CreditmeshError("amount_minor", "money must be integer minor units, got floats")
     columns = {name: batch[name].cast(kind) for name, kind in wanted.items()}
-    columns["currency"] = batch["currency"].cast(pa.string()) if "currency" in batch.column_names else pa.array(["CNY"] * batch.num_rows)
+    columns["currency"] = (
+        batch["currency"].cast(pa.string())
+        if "currency" in batch.column_names
+        else pa.array(["CNY"] * batch.num_rows)
+    )
     return pa.table(columns)
 
 
@@ -106,7 +128,14 @@ CREATE TEMP TABLE payment_staging (
     amount_minor BIGINT, currency VARCHAR(8), request_sha256 VARCHAR(64), payment_id VARCHAR(40)
 )"""
 #: Temporary tables of one bulk call, dropped at its end.
-_TEMP_TABLES = ("payment_staging", "staging_verdict", "bulk_lines", "bulk_posted", "payment_entries", "settled_loans")
+_TEMP_TABLES = (
+    "payment_staging",
+    "staging_verdict",
+    "bulk_lines",
+    "bulk_posted",
+    "payment_entries",
+    "settled_loans",
+)
 #: PostgreSQL's default work_mem (4 MB) sends the sorts and hashes over a million staged rows to disk.
 _WORK_MEM = "256MB"
 
@@ -139,7 +168,9 @@ def batch_settings(conn: Connection) -> None:
         conn.execute(text("SET LOCAL jit = off"))
 
 
-def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[str, ...] = tuple(MINOR_UNITS)) -> BulkResult:
+def post_payments(
+    conn: Connection, batch: pa.Table, *, known_currencies: tuple[str, ...] = tuple(MINOR_UNITS)
+) -> BulkResult:
     """Post a file of payments inside the caller's transaction; see the module notes.
 
     Five set-based steps over temporary tables: the file is staged (COPY); every row gets its verdict
@@ -150,7 +181,9 @@ def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[
     """
     data = _normalise(batch)
     if data.num_rows > BATCH_ROWS_MAX:
-        raise journal.CreditmeshError("payments", f"{data.num_rows} rows; post at most {BATCH_ROWS_MAX} per batch")
+        raise journal.CreditmeshError(
+            "payments", f"{data.num_rows} rows; post at most {BATCH_ROWS_MAX} per batch"
+        )
     data = data.append_column("row_number", pa.array(np.arange(data.num_rows, dtype=np.int64)))
     data = data.append_column("request_sha256", pa.array(_fingerprints(data)))
     data = data.append_column("payment_id", _payment_ids(data.num_rows))
@@ -162,7 +195,9 @@ def post_payments(conn: Connection, batch: pa.Table, *, known_currencies: tuple[
     _check(conn, known_currencies)
     _allocate(conn)
     posted = _post(conn)
-    replayed = conn.execute(text("SELECT COUNT(*) FROM staging_verdict WHERE reason = 'replayed'")).scalar_one()
+    replayed = conn.execute(
+        text("SELECT COUNT(*) FROM staging_verdict WHERE reason = 'replayed'")
+    ).scalar_one()
     routed = _fetch(conn, "v.reason IS NULL AND b.row_number IS NULL")
     rejected = _fetch(conn, "v.reason IS NOT NULL AND v.reason <> 'replayed'")
     for table in _TEMP_TABLES:
@@ -180,7 +215,10 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
     even one refused, so that this is a small aggregate instead of a sort of the whole file).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
-    _temp_table(conn, "staging_verdict", f"""
+    _temp_table(
+        conn,
+        "staging_verdict",
+        f"""
         SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency, s.request_sha256,
                s.payment_id, l.funding_model, CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
                CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, CASE
@@ -203,7 +241,8 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
         LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
                    GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key
-        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""")
+        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""",
+    )
 
 
 def _clamp(value: str, top: str) -> str:
@@ -229,19 +268,30 @@ def _allocate(conn: Connection) -> None:
     # within_due (the payment is no more than is due: posted here) and pays (the line pays something) are
     # columns, not conditions, so that the planner has statistics for them: estimated from the conditions,
     # the UPDATE of installments was planned as a million random index probes instead of one scan
-    _temp_table(conn, "bulk_lines", f"""
+    _temp_table(
+        conn,
+        "bulk_lines",
+        f"""
         SELECT y.*, CASE WHEN y.within_due = 1 AND y.late_fee + y.fee + y.interest + y.principal > 0
                          THEN 1 ELSE 0 END AS pays
         FROM (
         SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed, {", ".join(parts)},
-               {" AND ".join(f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
-                             for part in _COMPONENTS)} AS settles,
+               {
+            " AND ".join(
+                f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
+                for part in _COMPONENTS
+            )
+        } AS settles,
                CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
         FROM (
             SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq,
                    {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
-                   {", ".join(f"{' + '.join(['0'] + [f'({owed[p]})' for p in _COMPONENTS[:k]])} AS owed_before_{part}"
-                              for k, part in enumerate(_COMPONENTS))},
+                   {
+            ", ".join(
+                f"{' + '.join(['0'] + [f'({owed[p]})' for p in _COMPONENTS[:k]])} AS owed_before_{part}"
+                for k, part in enumerate(_COMPONENTS)
+            )
+        },
                    CAST(SUM({total}) OVER (PARTITION BY v.row_number ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
                         - ({total}) AS BIGINT) AS before,
                    CAST(SUM({total}) OVER (PARTITION BY v.row_number) AS BIGINT) AS due_owed
@@ -249,48 +299,66 @@ def _allocate(conn: Connection) -> None:
             JOIN installments i ON i.loan_id = v.loan_id AND i.paid_on IS NULL AND i.due_date <= v.paid_on
             WHERE v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1
         ) AS x
-        ) AS y""")
+        ) AS y""",
+    )
 
 
 def _post(conn: Connection) -> int:
     """Installments, payments and the journal for every allocated payment of no more than is due."""
-    sums = ", ".join(f"CAST(SUM({part}) AS BIGINT) AS {part}" for part in _COMPONENTS)  # SUM of BIGINT is NUMERIC
-    _temp_table(conn, "bulk_posted", f"""
+    sums = ", ".join(
+        f"CAST(SUM({part}) AS BIGINT) AS {part}" for part in _COMPONENTS
+    )  # SUM of BIGINT is NUMERIC
+    _temp_table(
+        conn,
+        "bulk_posted",
+        f"""
         SELECT v.row_number, v.payment_id, v.idempotency_key, v.request_sha256, v.loan_id, v.paid_on, v.currency,
                v.amount_minor, t.due_owed, t.late_fee AS late_fee_minor, t.fee AS fee_minor,
                t.interest AS interest_minor, t.principal AS principal_minor, v.funding_model,
                CASE WHEN v.amount_minor = t.due_owed THEN 1 ELSE 0 END AS pays_all_due
         FROM staging_verdict v
         JOIN (SELECT row_number, MAX(due_owed) AS due_owed, {sums} FROM bulk_lines
-              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number""")
+              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number""",
+    )
     posted = int(conn.execute(text("SELECT COUNT(*) FROM bulk_posted")).scalar_one())
     if not posted:
         return 0
     sets = ", ".join(f"{part}_paid_minor = installments.{part}_paid_minor + p.{part}" for part in _COMPONENTS)
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         UPDATE installments SET {sets}, paid_on = CASE WHEN p.settles THEN p.paid_on ELSE NULL END
         FROM bulk_lines p
-        WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq AND p.pays = 1"""))
+        WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq AND p.pays = 1""")
+    )
     # a loan is settled when a payment of all that is due leaves no installment unpaid; the loans that still
     # have one are found in one pass over installments (as NOT EXISTS, a probe per payment in file order:
     # a million random page reads)
-    _temp_table(conn, "settled_loans", """
+    _temp_table(
+        conn,
+        "settled_loans",
+        """
         SELECT b.loan_id FROM bulk_posted b
         LEFT JOIN (SELECT i.loan_id FROM installments i JOIN bulk_posted c ON c.loan_id = i.loan_id
                    WHERE c.pays_all_due = 1 AND i.paid_on IS NULL GROUP BY i.loan_id) AS open_loans
                ON open_loans.loan_id = b.loan_id
-        WHERE b.pays_all_due = 1 AND open_loans.loan_id IS NULL""")
+        WHERE b.pays_all_due = 1 AND open_loans.loan_id IS NULL""",
+    )
     # one journal entry per business day in the file, so each entry carries the day its cash came in
     conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
     conn.execute(text("CREATE TEMP TABLE payment_entries (paid_on DATE, entry_id BIGINT)"))
-    entries = conn.execute(text("""
+    entries = conn.execute(
+        text("""
         INSERT INTO journal_entries (occurred_on, kind, loan_id, reference)
         SELECT DISTINCT paid_on, 'bulk_payments', NULL, 'bulk' FROM bulk_posted
-        RETURNING entry_id, occurred_on""")).all()
-    conn.execute(text("INSERT INTO payment_entries (paid_on, entry_id) VALUES (:day, :entry_id)"),
-                 [{"day": day, "entry_id": entry_id} for entry_id, day in entries])
+        RETURNING entry_id, occurred_on""")
+    ).all()
+    conn.execute(
+        text("INSERT INTO payment_entries (paid_on, entry_id) VALUES (:day, :entry_id)"),
+        [{"day": day, "entry_id": entry_id} for entry_id, day in entries],
+    )
     _analyze(conn, "payment_entries")
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                               prepaid_principal_minor, recovery, settled, entry_id)
@@ -298,11 +366,14 @@ def _post(conn: Connection) -> int:
                b.late_fee_minor, b.fee_minor, b.interest_minor, b.principal_minor, 0, 0, FALSE,
                b.loan_id IN (SELECT loan_id FROM settled_loans), e.entry_id
         FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on
-        ORDER BY b.payment_id"""))
+        ORDER BY b.payment_id""")
+    )
     _journal_payments(conn)
-    conn.execute(text("""
+    conn.execute(
+        text("""
         UPDATE loans SET status = 'settled'
-        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM settled_loans)"""))
+        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM settled_loans)""")
+    )
     return posted
 
 
@@ -316,41 +387,63 @@ def _journal_payments(conn: Connection) -> None:
     Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
     page by page instead of at a random page per line."""
     principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
-    interest = _account_case("b.funding_model", {m: journal.FINANCING_INCOME if m == journal.ON_BALANCE
-                                                  else journal.DUE_TO_PARTNERS for m in journal.PRINCIPAL_ACCOUNT})
+    interest = _account_case(
+        "b.funding_model",
+        {
+            m: journal.FINANCING_INCOME if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
+            for m in journal.PRINCIPAL_ACCOUNT
+        },
+    )
     fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
     lines = [
         (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.late_fee_minor"),
         (principal, "-b.principal_minor"),
         (interest, "-b.interest_minor"),
         (fee, "-b.fee_minor"),
-        (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END", "b.fee_minor"),
-        (f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END", "-b.fee_minor"),
+        (
+            f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END",
+            "b.fee_minor",
+        ),
+        (
+            f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END",
+            "-b.fee_minor",
+        ),
     ]
     # the cash came in as one settlement per day from the processor: one cash line per entry
     selects = " UNION ALL ".join(
-        [f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor"
-         f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on GROUP BY e.entry_id"]
-        + [f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
-           f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
-           for account, amount in lines])
-    conn.execute(text(f"""
+        [
+            f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor"
+            f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on GROUP BY e.entry_id"
+        ]
+        + [
+            f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
+            f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
+            for account, amount in lines
+        ]
+    )
+    conn.execute(
+        text(f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines
         WHERE account_code IS NOT NULL AND amount_minor <> 0
-        ORDER BY loan_id, account_code"""))
-    unbalanced = conn.execute(text("""
+        ORDER BY loan_id, account_code""")
+    )
+    unbalanced = conn.execute(
+        text("""
         SELECT COUNT(*) FROM (SELECT p.entry_id FROM postings p JOIN payment_entries e ON e.entry_id = p.entry_id
-                              GROUP BY p.entry_id HAVING SUM(p.amount_minor) <> 0) AS off""")).scalar_one()
+                              GROUP BY p.entry_id HAVING SUM(p.amount_minor) <> 0) AS off""")
+    ).scalar_one()
     if unbalanced:
         raise journal.LedgerInvariantError("journal", f"{unbalanced} bulk payment entries do not balance")
 
 
 def _fetch(conn: Connection, condition: str) -> pa.Table:
-    rows = conn.execute(text(f"""
+    rows = conn.execute(
+        text(f"""
         SELECT v.row_number, v.idempotency_key, v.loan_id, v.paid_on, v.amount_minor, v.currency, v.reason
         FROM staging_verdict v LEFT JOIN bulk_posted b ON b.row_number = v.row_number
-        WHERE {condition} ORDER BY v.row_number""")).all()
+        WHERE {condition} ORDER BY v.row_number""")
+    ).all()
     names = ["row_number", "idempotency_key", "loan_id", "paid_on", "amount_minor", "currency", "reason"]
     return pa.table({name: [r[k] for r in rows] for k, name in enumerate(names)})
 
@@ -367,61 +460,102 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
 
     loans = validate("loans", loans)
     installments = validate("installments", installments)
-    staged_loans = pa.table({
-        "loan_id": loans["loan_id"], "borrower_id": loans["borrower_id"], "credit_line_id": loans["credit_line_id"],
-        "application_id": loans["application_id"], "institution_id": loans["institution_id"],
-        "funding_model": loans["funding_model"], "principal_minor": loans["principal_minor"],
-        "apr_ppm": pa.array(rate_to_ppm(loans["apr"].to_numpy())), "tenor_months": loans["tenor_months"],
-        "schedule": loans["schedule"], "originated_on": loans["originated_at"].cast(pa.date32()),
-    })
+    staged_loans = pa.table(
+        {
+            "loan_id": loans["loan_id"],
+            "borrower_id": loans["borrower_id"],
+            "credit_line_id": loans["credit_line_id"],
+            "application_id": loans["application_id"],
+            "institution_id": loans["institution_id"],
+            "funding_model": loans["funding_model"],
+            "principal_minor": loans["principal_minor"],
+            "apr_ppm": pa.array(rate_to_ppm(loans["apr"].to_numpy())),
+            "tenor_months": loans["tenor_months"],
+            "schedule": loans["schedule"],
+            "originated_on": loans["originated_at"].cast(pa.date32()),
+        }
+    )
     batch_settings(conn)
     staged_installments = installments.select(
-        ["loan_id", "seq", "due_date", "principal_due_minor", "interest_due_minor", "fee_due_minor"])
+        ["loan_id", "seq", "due_date", "principal_due_minor", "interest_due_minor", "fee_due_minor"]
+    )
     conn.execute(text("DROP TABLE IF EXISTS loan_staging"))
-    conn.execute(text("""
+    conn.execute(
+        text("""
         CREATE TEMP TABLE loan_staging (
             loan_id VARCHAR(40), borrower_id VARCHAR(40), credit_line_id VARCHAR(40), application_id VARCHAR(40),
             institution_id VARCHAR(40), funding_model VARCHAR(20), principal_minor BIGINT, apr_ppm INTEGER,
-            tenor_months SMALLINT, schedule VARCHAR(20), originated_on DATE)"""))
+            tenor_months SMALLINT, schedule VARCHAR(20), originated_on DATE)""")
+    )
     _copy_into(conn, "loan_staging", staged_loans)
     conn.execute(text("CREATE INDEX ix_loan_staging_loan ON loan_staging (loan_id)"))
     _analyze(conn, "loan_staging")
-    conn.execute(text("""
+    conn.execute(
+        text("""
         INSERT INTO loans (loan_id, borrower_id, credit_line_id, application_id, institution_id, funding_model, currency,
                            principal_minor, apr_ppm, tenor_months, schedule, originated_on, status, dpd, bucket)
         SELECT loan_id, borrower_id, NULL, application_id, institution_id, funding_model, 'CNY', principal_minor, apr_ppm,
                tenor_months, schedule, originated_on, 'active', 0, 'current'
-        FROM loan_staging"""))
+        FROM loan_staging""")
+    )
     if conn.dialect.name == "postgresql":
         _copy_into(conn, "installments", staged_installments)
     else:
         conn.execute(text("DROP TABLE IF EXISTS installment_staging"))
-        conn.execute(text("""CREATE TEMP TABLE installment_staging (loan_id VARCHAR(40), seq SMALLINT, due_date DATE,
-                             principal_due_minor BIGINT, interest_due_minor BIGINT, fee_due_minor BIGINT)"""))
+        conn.execute(
+            text("""CREATE TEMP TABLE installment_staging (loan_id VARCHAR(40), seq SMALLINT, due_date DATE,
+                             principal_due_minor BIGINT, interest_due_minor BIGINT, fee_due_minor BIGINT)""")
+        )
         _copy_into(conn, "installment_staging", staged_installments)
-        conn.execute(text("""
+        conn.execute(
+            text("""
             INSERT INTO installments (loan_id, seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor)
-            SELECT loan_id, seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor FROM installment_staging"""))
+            SELECT loan_id, seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor FROM installment_staging""")
+        )
         conn.execute(text("DROP TABLE IF EXISTS installment_staging"))
-    days = [row[0] for row in conn.execute(text("SELECT DISTINCT originated_on FROM loan_staging ORDER BY originated_on"))]
+    days = [
+        row[0]
+        for row in conn.execute(
+            text("SELECT DISTINCT originated_on FROM loan_staging ORDER BY originated_on")
+        )
+    ]
     principal = _account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
-    funding = _account_case("s.funding_model", {m: journal.CASH if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
-                                                for m in journal.PRINCIPAL_ACCOUNT})
+    funding = _account_case(
+        "s.funding_model",
+        {
+            m: journal.CASH if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
+            for m in journal.PRINCIPAL_ACCOUNT
+        },
+    )
     conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
-    conn.execute(text("""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
+    conn.execute(
+        text("""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
                          FROM loan_staging s JOIN installments i ON i.loan_id = s.loan_id
                          WHERE s.funding_model = :guaranteed GROUP BY s.loan_id HAVING SUM(i.fee_due_minor) > 0"""),
-                 {"guaranteed": journal.GUARANTEED})
+        {"guaranteed": journal.GUARANTEED},
+    )
     conn.execute(text("DROP TABLE IF EXISTS loan_entries"))
     conn.execute(text("CREATE TEMP TABLE loan_entries (originated_on DATE, entry_id BIGINT)"))
     for day in days:  # one disbursement entry per origination day
-        entry_id = int(conn.execute(insert(journal_entries).values(
-            occurred_on=day if isinstance(day, date) else date.fromisoformat(day), kind="disbursement",
-            loan_id=None, reference="bulk load").returning(journal_entries.c.entry_id)).scalar_one())
-        conn.execute(text("INSERT INTO loan_entries (originated_on, entry_id) VALUES (:day, :entry_id)"),
-                     {"day": day, "entry_id": entry_id})
+        entry_id = int(
+            conn.execute(
+                insert(journal_entries)
+                .values(
+                    occurred_on=day if isinstance(day, date) else date.fromisoformat(day),
+                    kind="disbursement",
+                    loan_id=None,
+                    reference="bulk load",
+                )
+                .returning(journal_entries.c.entry_id)
+            ).scalar_one()
+        )
+        conn.execute(
+            text("INSERT INTO loan_entries (originated_on, entry_id) VALUES (:day, :entry_id)"),
+            {"day": day, "entry_id": entry_id},
+        )
     _analyze(conn, "loan_entries")
-    conn.execute(text(f"""
+    conn.execute(
+        text(f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT e.entry_id, {principal}, s.loan_id, s.principal_minor
         FROM loan_staging s JOIN loan_entries e ON e.originated_on = s.originated_on
@@ -433,7 +567,8 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
         FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id JOIN loan_entries e ON e.originated_on = s.originated_on
         UNION ALL
         SELECT e.entry_id, '{journal.GUARANTEE_LIABILITY}', f.loan_id, -f.fees
-        FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id JOIN loan_entries e ON e.originated_on = s.originated_on"""))
+        FROM loan_fees f JOIN loan_staging s ON s.loan_id = f.loan_id JOIN loan_entries e ON e.originated_on = s.originated_on""")
+    )
     count = conn.execute(text("SELECT COUNT(*) FROM loan_staging")).scalar_one()
     for table in ("loan_staging", "loan_fees", "loan_entries"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))

@@ -6,9 +6,9 @@ object per value: the same path on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -63,13 +63,20 @@ def _to_schema(name: str, data: pa.Table) -> pa.Table:
     columns = {}
     for field in data.schema:
         values = data.column(field.name)
-        if pa.types.is_string(values.type) and field.name in ("due_date", "paid_at", "as_of", "originated_on"):
+        if pa.types.is_string(values.type) and field.name in (
+            "due_date",
+            "paid_at",
+            "as_of",
+            "originated_on",
+        ):
             values = values.cast(pa.date32())
         columns[field.name] = values
     if "apr_ppm" in columns:
         columns["apr"] = pc.divide(columns.pop("apr_ppm").cast(pa.float64()), 1e6)
     if "originated_on" in columns:
-        columns["originated_at"] = columns.pop("originated_on").cast(pa.timestamp("s")).cast(pa.timestamp("us", tz="UTC"))
+        columns["originated_at"] = (
+            columns.pop("originated_on").cast(pa.timestamp("s")).cast(pa.timestamp("us", tz="UTC"))
+        )
     if name == "payments":
         columns["paid_at"] = columns["paid_at"].cast(pa.timestamp("s")).cast(pa.timestamp("us", tz="UTC"))
     if "repeat_borrower" in columns:
@@ -102,4 +109,3 @@ def export(engine: Engine, directory: str | Path, *, names: tuple[str, ...] = EX
         pq.write_table(data, target / f"{name}.parquet", compression="zstd")
         counts[name] = data.num_rows
     return counts
-

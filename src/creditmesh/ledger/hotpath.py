@@ -16,7 +16,7 @@ from collections import namedtuple
 from collections.abc import Sequence
 from contextlib import nullcontext
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import Connection
 
@@ -69,15 +69,18 @@ _TEXT = {
 }
 #: The columns each SELECT returns, so rows are named without asking the driver to describe them.
 _COLUMNS = {
-    name: tuple(column.split()[-1].split(".")[-1] for column in
-                " ".join(text.split()).split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", "))
-    for name, text in _TEXT.items() if text.lstrip().startswith("SELECT")
+    name: tuple(
+        column.split()[-1].split(".")[-1]
+        for column in " ".join(text.split()).split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", ")
+    )
+    for name, text in _TEXT.items()
+    if text.lstrip().startswith("SELECT")
 }
 _COLUMNS["insert_entry"] = ("entry_id",)
 _NAMED = re.compile(r"(?<!:):(\w+)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def statement(name: str, dialect: str, *, for_update: bool = False) -> str:
     """The statement in the driver's parameter style: ``%(name)s`` for psycopg, ``:name`` for sqlite3."""
     sql = " ".join(_TEXT[name].split())
@@ -115,8 +118,10 @@ def batch(conn: Connection, calls: Sequence[tuple]) -> list[list]:
                     cursor.executemany(sql, params)
                 else:
                     cursor.execute(sql, params)
-        return [_rows(name, cursor) if not isinstance(params, list) else []
-                for (name, params, *_), cursor in zip(calls, cursors)]
+        return [
+            _rows(name, cursor) if not isinstance(params, list) else []
+            for (name, params, *_), cursor in zip(calls, cursors)
+        ]
     finally:
         for cursor in cursors:
             cursor.close()
@@ -135,7 +140,7 @@ def one(conn: Connection, name: str, params: dict, *, for_update: bool = False):
     return rows[0] if rows else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _row_type(name: str, columns: tuple[str, ...]):
     return namedtuple(f"{name}_row", columns)
 

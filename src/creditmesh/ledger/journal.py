@@ -61,9 +61,21 @@ CHART: tuple[Account, ...] = (
 )
 ACCOUNTS = {a.code: a for a in CHART}
 
-CASH, RECEIVABLE, LATE_FEES_RECEIVABLE, SERVICED, GUARANTEE_FEES_RECEIVABLE = "1000", "1100", "1150", "1200", "1300"
+CASH, RECEIVABLE, LATE_FEES_RECEIVABLE, SERVICED, GUARANTEE_FEES_RECEIVABLE = (
+    "1000",
+    "1100",
+    "1150",
+    "1200",
+    "1300",
+)
 DUE_TO_PARTNERS, GUARANTEE_LIABILITY = "2000", "2100"
-FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = "4000", "4100", "4200", "4300", "4400"
+FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = (
+    "4000",
+    "4100",
+    "4200",
+    "4300",
+    "4400",
+)
 LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", "5000", "5100"
 
 ON_BALANCE = "capital_heavy_on"
@@ -109,8 +121,9 @@ def check_balanced(postings: tuple[Posting, ...], *, what: str) -> tuple[Posting
     return kept
 
 
-def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: int,
-                           origination_fee: int = 0) -> tuple[Posting, ...]:
+def entry_for_disbursement(
+    funding_model: str, principal: int, guarantee_fees: int, origination_fee: int = 0
+) -> tuple[Posting, ...]:
     """A loan is drawn: the platform pays out its own money, or books the partner's loan it services.
 
     An origination fee is kept out of the amount paid to the borrower (the borrower owes the
@@ -126,8 +139,16 @@ def entry_for_disbursement(funding_model: str, principal: int, guarantee_fees: i
     return check_balanced(postings, what="disbursement")
 
 
-def entry_for_payment(funding_model: str, *, late_fee: int, fee: int, interest: int, principal: int,
-                      recovery: bool, fee_waived: int = 0) -> tuple[Posting, ...]:
+def entry_for_payment(
+    funding_model: str,
+    *,
+    late_fee: int,
+    fee: int,
+    interest: int,
+    principal: int,
+    recovery: bool,
+    fee_waived: int = 0,
+) -> tuple[Posting, ...]:
     """Cash in, split as the waterfall split it. After charge-off the whole amount is a recovery.
 
     Guarantee fees booked at origination and waived by an early settlement leave the books with
@@ -154,7 +175,9 @@ def entry_for_late_fee(amount: int) -> tuple[Posting, ...]:
     return check_balanced(((LATE_FEES_RECEIVABLE, amount), (LATE_FEE_INCOME, -amount)), what="late fee")
 
 
-def entry_for_charge_off(funding_model: str, *, principal: int, late_fees: int, guarantee_fees: int) -> tuple[Posting, ...]:
+def entry_for_charge_off(
+    funding_model: str, *, principal: int, late_fees: int, guarantee_fees: int
+) -> tuple[Posting, ...]:
     """A loan reaches 181 days past due: its principal leaves the books, and who bears the loss pays it."""
     postings: tuple[Posting, ...] = ((CREDIT_LOSSES, late_fees), (LATE_FEES_RECEIVABLE, -late_fees))
     if funding_model == ON_BALANCE:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,8 +50,12 @@ def read_book(directory: str | Path) -> dict[str, pa.Table]:
     return {name: _read(folder, name) for name in ("loans", "installments", "payments")}
 
 
-def replay(ledger: Ledger, book: dict[str, pa.Table] | str | Path, *,
-           progress: Callable[[str, int, int], None] | None = None) -> ReplayReport:
+def replay(
+    ledger: Ledger,
+    book: dict[str, pa.Table] | str | Path,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ReplayReport:
     """Book the loans, post the payments in date order (bulk, a day at a time), age every month end.
 
     The simulator books no late fees, so aging here charges none; the replayed
@@ -63,8 +67,14 @@ def replay(ledger: Ledger, book: dict[str, pa.Table] | str | Path, *,
     say = progress or (lambda *_: None)
     booked = ledger.load_loans(loans, installments)
     paid_on = payments["paid_at"].cast(pa.date32())
-    batch = pa.table({"idempotency_key": payments["idempotency_key"], "loan_id": payments["loan_id"],
-                      "paid_on": paid_on, "amount_minor": payments["amount_minor"]})
+    batch = pa.table(
+        {
+            "idempotency_key": payments["idempotency_key"],
+            "loan_id": payments["loan_id"],
+            "paid_on": paid_on,
+            "amount_minor": payments["amount_minor"],
+        }
+    )
     days = sorted(pc.unique(paid_on).to_pylist())
     first = min([loans["originated_at"].cast(pa.date32())[0].as_py(), *days[:1]]) if loans.num_rows else None
     ends = _month_ends(first, max(days)) if days else []
@@ -95,6 +105,10 @@ def _compare(ledger: Ledger, source: pa.Table) -> int:
         pc.not_equal(joined["principal_paid_minor"], joined["principal_paid_minor_source"]),
         pc.not_equal(joined["interest_paid_minor"], joined["interest_paid_minor_source"]),
     )
-    same_day = pc.or_(pc.and_(joined["paid_at"].is_null(), joined["paid_at_source"].is_null()),
-                      pc.fill_null(pc.equal(joined["paid_at"], joined["paid_at_source"]), False))
-    return int(pc.sum(pc.or_(differ, pc.invert(same_day)).cast(pa.int64())).as_py() or 0) + abs(ours.num_rows - theirs.num_rows)
+    same_day = pc.or_(
+        pc.and_(joined["paid_at"].is_null(), joined["paid_at_source"].is_null()),
+        pc.fill_null(pc.equal(joined["paid_at"], joined["paid_at_source"]), False),
+    )
+    return int(pc.sum(pc.or_(differ, pc.invert(same_day)).cast(pa.int64())).as_py() or 0) + abs(
+        ours.num_rows - theirs.num_rows
+    )

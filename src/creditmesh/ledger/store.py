@@ -15,9 +15,9 @@ import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
@@ -103,7 +103,9 @@ class PaymentResult:
 
 def _require_int(value: object, field: str, *, positive: bool) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise LedgerError(field, f"must be an integer number of minor units, got {type(value).__name__} {value!r}")
+        raise LedgerError(
+            field, f"must be an integer number of minor units, got {type(value).__name__} {value!r}"
+        )
     if positive and value <= 0:
         raise LedgerError(field, f"must be positive, got {value}")
     return int(value)
@@ -123,12 +125,20 @@ def _require_date(value: object, field: str) -> date:
 
 def _as_installments(rows: list) -> tuple[Installment, ...]:
     """The ``installments`` statement's rows as :class:`Installment` records."""
-    return tuple(Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
-                 for r in rows)
+    return tuple(
+        Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
+        for r in rows
+    )
 
 
-def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, ...], *,
-                  before: Sequence[tuple] = (), after: Sequence[tuple] = ()) -> None:
+def _book_payment(
+    conn: Connection,
+    booked: dict,
+    entry: tuple[journal.Posting, ...],
+    *,
+    before: Sequence[tuple] = (),
+    after: Sequence[tuple] = (),
+) -> None:
     """The journal entry, its postings and the payment row, between the ``before`` and ``after`` statements:
     one round trip for all on PostgreSQL (one data-modifying WITH, in a pipeline with the others); on SQLite
     (no data-modifying WITH, and no round trips to save) one statement after another."""
@@ -137,12 +147,32 @@ def _book_payment(conn: Connection, booked: dict, entry: tuple[journal.Posting, 
         hotpath.batch(conn, [*before, ("book_payment", {**booked, **accounts}), *after])
         return
     hotpath.batch(conn, before)
-    entry_id = hotpath.one(conn, "insert_entry", {"occurred_on": booked["paid_on"], "kind": booked["kind"],
-                                                  "loan_id": booked["loan_id"], "reference": booked["payment_id"]}).entry_id
-    hotpath.run(conn, "insert_posting", [
-        {"entry_id": entry_id, "account_code": account, "loan_id": booked["loan_id"], "amount_minor": amount}
-        for account, amount in entry])
-    hotpath.run(conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id})
+    entry_id = hotpath.one(
+        conn,
+        "insert_entry",
+        {
+            "occurred_on": booked["paid_on"],
+            "kind": booked["kind"],
+            "loan_id": booked["loan_id"],
+            "reference": booked["payment_id"],
+        },
+    ).entry_id
+    hotpath.run(
+        conn,
+        "insert_posting",
+        [
+            {
+                "entry_id": entry_id,
+                "account_code": account,
+                "loan_id": booked["loan_id"],
+                "amount_minor": amount,
+            }
+            for account, amount in entry
+        ],
+    )
+    hotpath.run(
+        conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id}
+    )
     hotpath.batch(conn, after)
 
 
@@ -150,9 +180,20 @@ def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
     """The first result booked under ``key``, or a conflict if it was booked for another request."""
     if row.request_sha256 != fingerprint:
         raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
-    return PaymentResult(row.payment_id, row.loan_id, row.amount_minor, row.late_fee_minor, row.fee_minor,
-                         row.interest_minor, row.principal_minor, row.prepaid_interest_minor,
-                         row.prepaid_principal_minor, bool(row.settled), bool(row.recovery), replayed=True)
+    return PaymentResult(
+        row.payment_id,
+        row.loan_id,
+        row.amount_minor,
+        row.late_fee_minor,
+        row.fee_minor,
+        row.interest_minor,
+        row.principal_minor,
+        row.prepaid_interest_minor,
+        row.prepaid_principal_minor,
+        bool(row.settled),
+        bool(row.recovery),
+        replayed=True,
+    )
 
 
 def _as_date(value: object) -> date:
@@ -185,7 +226,7 @@ class Ledger:
         self.engine = engine
 
     @classmethod
-    def connect(cls, url: str | None = None, *, migrate: bool = True) -> "Ledger":
+    def connect(cls, url: str | None = None, *, migrate: bool = True) -> Ledger:
         """Open the ledger at ``url`` (default: ``$CREDITMESH_DB``, else a SQLite file here) and migrate it."""
         url = url or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
         if url.startswith("sqlite"):
@@ -195,7 +236,9 @@ class Ledger:
             # no pool_pre_ping: it costs a round trip per payment; a dead connection fails the request,
             # and the idempotency key makes the client's retry safe
             # the transaction always ends in COMMIT or ROLLBACK, so the pool need not reset on return either
-            engine = create_engine(url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED")
+            engine = create_engine(
+                url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED"
+            )
         ledger = cls(engine)
         if migrate:
             ledger.migrate()
@@ -217,8 +260,16 @@ class Ledger:
 
     # -- writes ------------------------------------------------------------------------------------------
 
-    def open_credit_line(self, credit_line_id: str, borrower_id: str, *, limit_minor: int, apr_ppm: int,
-                         opened_on: date, currency: str = "CNY") -> None:
+    def open_credit_line(
+        self,
+        credit_line_id: str,
+        borrower_id: str,
+        *,
+        limit_minor: int,
+        apr_ppm: int,
+        opened_on: date,
+        currency: str = "CNY",
+    ) -> None:
         _require_id(credit_line_id, "credit_line_id")
         _require_id(borrower_id, "borrower_id")
         _require_int(limit_minor, "limit_minor", positive=True)
@@ -227,9 +278,17 @@ class Ledger:
         self._check_currency(currency)
         with self.engine.begin() as conn:
             try:
-                conn.execute(insert(credit_lines).values(
-                    credit_line_id=credit_line_id, borrower_id=borrower_id, currency=currency, limit_minor=limit_minor,
-                    apr_ppm=apr_ppm, opened_on=opened_on, status="active"))
+                conn.execute(
+                    insert(credit_lines).values(
+                        credit_line_id=credit_line_id,
+                        borrower_id=borrower_id,
+                        currency=currency,
+                        limit_minor=limit_minor,
+                        apr_ppm=apr_ppm,
+                        opened_on=opened_on,
+                        status="active",
+                    )
+                )
             except IntegrityError:
                 raise LedgerError("credit_line_id", f"{credit_line_id!r} exists already") from None
 
@@ -237,27 +296,50 @@ class Ledger:
         """Book a drawdown: the loan, its schedule and the disbursement entry, or nothing."""
         self._check_terms(terms)
         schedule = build_schedules(
-            np.array([terms.principal_minor]), np.array([terms.apr_ppm]), np.array([terms.tenor_months]),
-            np.array([np.datetime64(terms.originated_on, "D")]), np.array([terms.schedule == "equal_principal"]),
+            np.array([terms.principal_minor]),
+            np.array([terms.apr_ppm]),
+            np.array([terms.tenor_months]),
+            np.array([np.datetime64(terms.originated_on, "D")]),
+            np.array([terms.schedule == "equal_principal"]),
         )
         fee = terms.fee_per_installment_minor
         rows = [
-            {"loan_id": terms.loan_id, "seq": int(seq), "due_date": due.astype(object), "principal_due_minor": int(p),
-             "interest_due_minor": int(i), "fee_due_minor": fee}
-            for seq, due, p, i in zip(schedule.seq, schedule.due_date, schedule.principal_due_minor, schedule.interest_due_minor)
+            {
+                "loan_id": terms.loan_id,
+                "seq": int(seq),
+                "due_date": due.astype(object),
+                "principal_due_minor": int(p),
+                "interest_due_minor": int(i),
+                "fee_due_minor": fee,
+            }
+            for seq, due, p, i in zip(
+                schedule.seq, schedule.due_date, schedule.principal_due_minor, schedule.interest_due_minor
+            )
         ]
-        entry = journal.entry_for_disbursement(terms.funding_model, terms.principal_minor, fee * terms.tenor_months,
-                                               terms.origination_fee_minor)
+        entry = journal.entry_for_disbursement(
+            terms.funding_model, terms.principal_minor, fee * terms.tenor_months, terms.origination_fee_minor
+        )
         with self.engine.begin() as conn:
             if terms.credit_line_id is not None:
                 self._check_line(conn, terms)
             try:
-                conn.execute(insert(loans).values(
-                    loan_id=terms.loan_id, borrower_id=terms.borrower_id, credit_line_id=terms.credit_line_id,
-                    application_id=terms.application_id,
-                    institution_id=terms.institution_id, funding_model=terms.funding_model, currency=terms.currency,
-                    principal_minor=terms.principal_minor, apr_ppm=terms.apr_ppm, tenor_months=terms.tenor_months,
-                    schedule=terms.schedule, originated_on=terms.originated_on, status="active"))
+                conn.execute(
+                    insert(loans).values(
+                        loan_id=terms.loan_id,
+                        borrower_id=terms.borrower_id,
+                        credit_line_id=terms.credit_line_id,
+                        application_id=terms.application_id,
+                        institution_id=terms.institution_id,
+                        funding_model=terms.funding_model,
+                        currency=terms.currency,
+                        principal_minor=terms.principal_minor,
+                        apr_ppm=terms.apr_ppm,
+                        tenor_months=terms.tenor_months,
+                        schedule=terms.schedule,
+                        originated_on=terms.originated_on,
+                        status="active",
+                    )
+                )
             except IntegrityError:
                 raise LedgerError("loan_id", f"{terms.loan_id!r} exists already") from None
             conn.execute(insert(installments), rows)
@@ -271,7 +353,10 @@ class Ledger:
         """
         try:
             return self._post_payment(request)
-        except (IntegrityError, self.engine.dialect.dbapi.IntegrityError):  # raised through SQLAlchemy or the driver
+        except (
+            IntegrityError,
+            self.engine.dialect.dbapi.IntegrityError,
+        ):  # raised through SQLAlchemy or the driver
             with self.engine.connect() as conn:
                 previous = self._previous_payment(conn, request.idempotency_key, request.fingerprint())
             if previous is None:
@@ -295,9 +380,13 @@ class Ledger:
         fingerprint = request.fingerprint()
         with self.engine.begin() as conn:
             # the loan, locked, and its installments (read once the lock is held): one round trip on PostgreSQL
-            loans, installments = hotpath.batch(conn, [
-                ("lock_loan", {"loan_id": request.loan_id, "key": request.idempotency_key}, True),
-                ("installments", {"loan_id": request.loan_id})])
+            loans, installments = hotpath.batch(
+                conn,
+                [
+                    ("lock_loan", {"loan_id": request.loan_id, "key": request.idempotency_key}, True),
+                    ("installments", {"loan_id": request.loan_id}),
+                ],
+            )
             loan = loans[0] if loans else None
             if loan is None:
                 raise LedgerError("loan_id", f"unknown loan {request.loan_id!r}")
@@ -305,45 +394,100 @@ class Ledger:
             if loan.payment_id is not None:  # the key was used before
                 return _replayed(loan, request.idempotency_key, fingerprint)
             if request.currency != loan.currency:
-                raise LedgerError("currency", f"the loan is in {loan.currency}, the payment in {request.currency}")
+                raise LedgerError(
+                    "currency", f"the loan is in {loan.currency}, the payment in {request.currency}"
+                )
             if paid_on < originated_on:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
             if loan.status in ("settled", "written_off"):
-                raise LedgerError("loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken")
+                raise LedgerError(
+                    "loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken"
+                )
             rows = _as_installments(installments)
             try:
-                split = split_payment(rows, amount, paid_on, apr_ppm=loan.apr_ppm,
-                                      equal_principal=loan.schedule == "equal_principal", period_start=originated_on)
+                split = split_payment(
+                    rows,
+                    amount,
+                    paid_on,
+                    apr_ppm=loan.apr_ppm,
+                    equal_principal=loan.schedule == "equal_principal",
+                    period_start=originated_on,
+                )
             except CreditmeshError as error:
                 raise LedgerError(error.field, error.reason) from None
             recovery = loan.status == "charged_off"
             entry = journal.entry_for_payment(
-                loan.funding_model, late_fee=split.late_fee, fee=split.fee,
-                interest=split.interest + split.prepaid_interest, principal=split.principal + split.prepaid_principal,
-                recovery=recovery, fee_waived=0 if recovery else split.fee_waived,
+                loan.funding_model,
+                late_fee=split.late_fee,
+                fee=split.fee,
+                interest=split.interest + split.prepaid_interest,
+                principal=split.principal + split.prepaid_principal,
+                recovery=recovery,
+                fee_waived=0 if recovery else split.fee_waived,
             )
             entry = journal.check_balanced(entry, what="payment")
-            updates = [("update_installment", [
-                    {"loan_id": request.loan_id, "seq": r.seq, "principal_due": r.principal_due,
-                     "interest_due": r.interest_due, "fee_due": r.fee_due, "late_fee_due": r.late_fee_due,
-                     "principal_paid": r.principal_paid, "interest_paid": r.interest_paid, "fee_paid": r.fee_paid,
-                     "late_fee_paid": r.late_fee_paid, "paid_on": r.paid_on, "accrued_from": r.accrued_from}
-                    for r in split.installments])] if split.installments else []
+            updates = (
+                [
+                    (
+                        "update_installment",
+                        [
+                            {
+                                "loan_id": request.loan_id,
+                                "seq": r.seq,
+                                "principal_due": r.principal_due,
+                                "interest_due": r.interest_due,
+                                "fee_due": r.fee_due,
+                                "late_fee_due": r.late_fee_due,
+                                "principal_paid": r.principal_paid,
+                                "interest_paid": r.interest_paid,
+                                "fee_paid": r.fee_paid,
+                                "late_fee_paid": r.late_fee_paid,
+                                "paid_on": r.paid_on,
+                                "accrued_from": r.accrued_from,
+                            }
+                            for r in split.installments
+                        ],
+                    )
+                ]
+                if split.installments
+                else []
+            )
             payment_id = uuid.uuid4().hex[:24]
             booked = {
-                "payment_id": payment_id, "idempotency_key": request.idempotency_key, "request_sha256": fingerprint,
-                "loan_id": request.loan_id, "paid_on": paid_on, "currency": request.currency, "amount_minor": amount,
-                "late_fee_minor": split.late_fee, "fee_minor": split.fee, "interest_minor": split.interest,
-                "principal_minor": split.principal, "prepaid_interest_minor": split.prepaid_interest,
-                "prepaid_principal_minor": split.prepaid_principal, "recovery": recovery, "settled": split.settled,
+                "payment_id": payment_id,
+                "idempotency_key": request.idempotency_key,
+                "request_sha256": fingerprint,
+                "loan_id": request.loan_id,
+                "paid_on": paid_on,
+                "currency": request.currency,
+                "amount_minor": amount,
+                "late_fee_minor": split.late_fee,
+                "fee_minor": split.fee,
+                "interest_minor": split.interest,
+                "principal_minor": split.principal,
+                "prepaid_interest_minor": split.prepaid_interest,
+                "prepaid_principal_minor": split.prepaid_principal,
+                "recovery": recovery,
+                "settled": split.settled,
                 "kind": "recovery" if recovery else "payment",
             }
             settle = [("settle_loan", {"loan_id": request.loan_id})] if split.settled and not recovery else []
             _book_payment(conn, booked, entry, before=updates, after=settle)
-        return PaymentResult(payment_id, request.loan_id, amount, split.late_fee, split.fee, split.interest,
-                             split.principal, split.prepaid_interest, split.prepaid_principal, split.settled, recovery)
+        return PaymentResult(
+            payment_id,
+            request.loan_id,
+            amount,
+            split.late_fee,
+            split.fee,
+            split.interest,
+            split.principal,
+            split.prepaid_interest,
+            split.prepaid_principal,
+            split.settled,
+            recovery,
+        )
 
-    def post_payments_bulk(self, batch) -> "BulkResult":
+    def post_payments_bulk(self, batch) -> BulkResult:
         """Post a file of payments (an Arrow table or DataFrame with idempotency_key, loan_id, paid_on,
         amount_minor[, currency]): set-based in one transaction, then what needs the full waterfall one by one.
 
@@ -361,14 +505,23 @@ class Ledger:
         refused = []
         for row in routed:
             try:
-                self.post_payment(PaymentRequest(row["loan_id"], row["amount_minor"], _as_date(row["paid_on"]),
-                                                 row["idempotency_key"], row["currency"]))
+                self.post_payment(
+                    PaymentRequest(
+                        row["loan_id"],
+                        row["amount_minor"],
+                        _as_date(row["paid_on"]),
+                        row["idempotency_key"],
+                        row["currency"],
+                    )
+                )
             except CreditmeshError as error:  # refused like any bad row: named, and nothing written for it
                 refused.append({**row, "reason": str(error)})
         rejected = result.rejected
         if refused:
             rejected = pa.concat_tables([rejected, pa.Table.from_pylist(refused, schema=rejected.schema)])
-        return BulkResult(result.posted + len(routed) - len(refused), result.replayed, result.routed, rejected)
+        return BulkResult(
+            result.posted + len(routed) - len(refused), result.replayed, result.routed, rejected
+        )
 
     def load_loans(self, loans_table, installments_table) -> int:
         """Book a whole book of loans and their schedules at once (schema tables), in one transaction."""
@@ -382,7 +535,9 @@ class Ledger:
         with self.engine.begin() as conn:
             loan = self._lock_loan(conn, loan_id)
             if loan.status != "charged_off":
-                raise LedgerError("loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off")
+                raise LedgerError(
+                    "loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off"
+                )
             conn.execute(update(loans).where(loans.c.loan_id == loan_id).values(status="written_off"))
 
     def age(self, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
@@ -403,29 +558,44 @@ class Ledger:
     def trial_balance(self) -> dict[str, int]:
         """Balance per account; the values sum to zero in a sound ledger."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(postings.c.account_code, func.sum(postings.c.amount_minor)).group_by(postings.c.account_code))
+            rows = conn.execute(
+                select(postings.c.account_code, func.sum(postings.c.amount_minor)).group_by(
+                    postings.c.account_code
+                )
+            )
             return {code: int(total) for code, total in rows}
 
     def unbalanced_entries(self) -> list[int]:
         """Journal entries whose postings do not sum to zero (empty in a sound ledger)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(postings.c.entry_id).group_by(postings.c.entry_id)
-                                .having(func.sum(postings.c.amount_minor) != 0))
+            rows = conn.execute(
+                select(postings.c.entry_id)
+                .group_by(postings.c.entry_id)
+                .having(func.sum(postings.c.amount_minor) != 0)
+            )
             return [int(r[0]) for r in rows]
 
     def principal_from_journal(self, loan_id: str) -> int:
         """The loan's principal balance as its principal account's postings say."""
         with self.engine.connect() as conn:
             loan = conn.execute(select(loans.c.funding_model).where(loans.c.loan_id == loan_id)).one()
-            total = conn.execute(select(func.coalesce(func.sum(postings.c.amount_minor), 0)).where(
-                postings.c.loan_id == loan_id, postings.c.account_code == journal.PRINCIPAL_ACCOUNT[loan.funding_model])).scalar_one()
+            total = conn.execute(
+                select(func.coalesce(func.sum(postings.c.amount_minor), 0)).where(
+                    postings.c.loan_id == loan_id,
+                    postings.c.account_code == journal.PRINCIPAL_ACCOUNT[loan.funding_model],
+                )
+            ).scalar_one()
             return int(total)
 
     def principal_from_schedule(self, loan_id: str) -> int:
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.coalesce(func.sum(
-                installments.c.principal_due_minor - installments.c.principal_paid_minor), 0)).where(
-                installments.c.loan_id == loan_id)).scalar_one()
+            total = conn.execute(
+                select(
+                    func.coalesce(
+                        func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
+                    )
+                ).where(installments.c.loan_id == loan_id)
+            ).scalar_one()
             return int(total)
 
     def installments_of(self, loan_id: str) -> tuple[Installment, ...]:
@@ -441,7 +611,9 @@ class Ledger:
 
     def payments_of(self, loan_id: str) -> list:
         with self.engine.connect() as conn:
-            return conn.execute(select(payments).where(payments.c.loan_id == loan_id).order_by(payments.c.paid_on)).all()
+            return conn.execute(
+                select(payments).where(payments.c.loan_id == loan_id).order_by(payments.c.paid_on)
+            ).all()
 
     # -- inside a transaction --------------------------------------------------------------------------
 
@@ -484,15 +656,23 @@ class Ledger:
         if line.status != "active":
             raise LedgerError("credit_line_id", f"the credit line is {line.status}")
         if line.currency != terms.currency:
-            raise LedgerError("currency", f"the credit line is in {line.currency}, the loan in {terms.currency}")
+            raise LedgerError(
+                "currency", f"the credit line is in {line.currency}, the loan in {terms.currency}"
+            )
         drawn = conn.execute(
-            select(func.coalesce(func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0))
+            select(
+                func.coalesce(
+                    func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
+                )
+            )
             .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
             .where(loans.c.credit_line_id == terms.credit_line_id, loans.c.status == "active")
         ).scalar_one()
         available = line.limit_minor - int(drawn)
         if terms.principal_minor > available:
-            raise LedgerError("principal_minor", f"{terms.principal_minor} exceeds the available line of {available}")
+            raise LedgerError(
+                "principal_minor", f"{terms.principal_minor} exceeds the available line of {available}"
+            )
 
     def _lock_loan(self, conn: Connection, loan_id: str, *, lock: bool = True):
         query = select(loans).where(loans.c.loan_id == loan_id)
@@ -511,15 +691,26 @@ class Ledger:
         """Every installment of the loan, settled ones too, in seq order."""
         return _as_installments(hotpath.run(conn, "installments", {"loan_id": loan_id}))
 
-    def _write_entry(self, conn: Connection, kind: str, on: date, loan_id: str | None, reference: str,
-                     entry: tuple[journal.Posting, ...]) -> int:
+    def _write_entry(
+        self,
+        conn: Connection,
+        kind: str,
+        on: date,
+        loan_id: str | None,
+        reference: str,
+        entry: tuple[journal.Posting, ...],
+    ) -> int:
         entry = journal.check_balanced(entry, what=kind)
         entry_id = conn.execute(
-            insert(journal_entries).values(occurred_on=on, kind=kind, loan_id=loan_id, reference=reference)
+            insert(journal_entries)
+            .values(occurred_on=on, kind=kind, loan_id=loan_id, reference=reference)
             .returning(journal_entries.c.entry_id)
         ).scalar_one()
-        conn.execute(insert(postings), [
-            {"entry_id": entry_id, "account_code": account, "loan_id": loan_id, "amount_minor": amount}
-            for account, amount in entry
-        ])
+        conn.execute(
+            insert(postings),
+            [
+                {"entry_id": entry_id, "account_code": account, "loan_id": loan_id, "amount_minor": amount}
+                for account, amount in entry
+            ],
+        )
         return int(entry_id)

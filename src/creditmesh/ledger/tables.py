@@ -35,8 +35,25 @@ metadata = MetaData(
 
 ID = 40  # longest id accepted, in characters
 #: journal.CHART's codes, as migration 0002 froze them in postings' CHECK
-_CHART_CODES = ("1000", "1100", "1150", "1200", "1300", "2000", "2100", "3000", "4000", "4100", "4200", "4300",
-                "4400", "4500", "4600", "5000", "5100")
+_CHART_CODES = (
+    "1000",
+    "1100",
+    "1150",
+    "1200",
+    "1300",
+    "2000",
+    "2100",
+    "3000",
+    "4000",
+    "4100",
+    "4200",
+    "4300",
+    "4400",
+    "4500",
+    "4600",
+    "5000",
+    "5100",
+)
 
 accounts = Table(
     "accounts",
@@ -107,7 +124,9 @@ installments = Table(
     Column("fee_paid_minor", BigInteger, nullable=False, server_default="0"),
     Column("late_fee_paid_minor", BigInteger, nullable=False, server_default="0"),
     Column("paid_on", Date, nullable=True),
-    Column("accrued_from", Date, nullable=True),  # set by a re-cast: interest accrues on the new balance from here
+    Column(
+        "accrued_from", Date, nullable=True
+    ),  # set by a re-cast: interest accrues on the new balance from here
     CheckConstraint(
         "principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor"
         " AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor",
@@ -165,7 +184,9 @@ postings = Table(
     Column("loan_id", String(ID), nullable=True),
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
-    CheckConstraint(f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"),
+    CheckConstraint(
+        f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"
+    ),
 )
 Index("ix_postings_entry", postings.c.entry_id)
 Index("ix_postings_loan_account", postings.c.loan_id, postings.c.account_code)

@@ -51,10 +51,14 @@ class Installment:
     @property
     def owed(self) -> int:
         return (
-            self.late_fee_due - self.late_fee_paid
-            + self.fee_due - self.fee_paid
-            + self.interest_due - self.interest_paid
-            + self.principal_due - self.principal_paid
+            self.late_fee_due
+            - self.late_fee_paid
+            + self.fee_due
+            - self.fee_paid
+            + self.interest_due
+            - self.interest_paid
+            + self.principal_due
+            - self.principal_paid
         )
 
     @property
@@ -79,18 +83,32 @@ class Split:
 
     @property
     def total(self) -> int:
-        return self.late_fee + self.fee + self.interest + self.principal + self.prepaid_interest + self.prepaid_principal
+        return (
+            self.late_fee
+            + self.fee
+            + self.interest
+            + self.principal
+            + self.prepaid_interest
+            + self.prepaid_principal
+        )
 
 
 def accrued_interest(principal: int, apr_ppm: int, days: int) -> int:
     """Interest on ``principal`` for ``days`` days at the APR, ACT/365, rounded half-up."""
     if days <= 0 or principal <= 0:
         return 0
-    return int(mul_rate_array(np.array([principal]), apr_ppm * days, DAYS_PER_YEAR, rounding=Rounding.HALF_UP)[0])
+    return int(
+        mul_rate_array(np.array([principal]), apr_ppm * days, DAYS_PER_YEAR, rounding=Rounding.HALF_UP)[0]
+    )
 
 
-def _accrued_since_last_due(installments: tuple[Installment, ...], rows: dict[int, Installment], paid_on: date,
-                            apr_ppm: int, period_start: date) -> tuple[int, int]:
+def _accrued_since_last_due(
+    installments: tuple[Installment, ...],
+    rows: dict[int, Installment],
+    paid_on: date,
+    apr_ppm: int,
+    period_start: date,
+) -> tuple[int, int]:
     """(principal not yet due, interest accrued on it in the current period and not yet paid).
 
     The period runs from the latest due date on or before ``paid_on`` of any
@@ -107,14 +125,19 @@ def _accrued_since_last_due(installments: tuple[Installment, ...], rows: dict[in
     first = ahead[0]
     if first.accrued_from is not None and first.accrued_from >= start:
         rest_of_period = accrued_interest(outstanding, apr_ppm, (first.due_date - first.accrued_from).days)
-        owed_to_date = first.interest_due - rest_of_period + accrued_interest(
-            outstanding, apr_ppm, (paid_on - first.accrued_from).days)
+        owed_to_date = (
+            first.interest_due
+            - rest_of_period
+            + accrued_interest(outstanding, apr_ppm, (paid_on - first.accrued_from).days)
+        )
     else:
         owed_to_date = accrued_interest(outstanding, apr_ppm, (paid_on - start).days)
     return outstanding, max(owed_to_date - first.interest_paid, 0)
 
 
-def settlement_amount(installments: tuple[Installment, ...], paid_on: date, *, apr_ppm: int, period_start: date) -> int:
+def settlement_amount(
+    installments: tuple[Installment, ...], paid_on: date, *, apr_ppm: int, period_start: date
+) -> int:
     """What settles the loan on ``paid_on``: everything due, plus accrued interest and the rest of the principal."""
     rows = {i.seq: i for i in installments if i.paid_on is None}
     owed_now = sum(r.owed for r in rows.values() if r.due_date <= paid_on)
@@ -162,7 +185,9 @@ def split_payment(
     prepaid_interest = prepaid_principal = fee_waived = 0
     ahead = [s for s in order if rows[s].due_date > paid_on]
     if left and not ahead:
-        raise CreditmeshError("amount_minor", f"{amount} is more than the {amount - left} that settles the loan")
+        raise CreditmeshError(
+            "amount_minor", f"{amount} is more than the {amount - left} that settles the loan"
+        )
     if left:
         outstanding, accrued = _accrued_since_last_due(installments, rows, paid_on, apr_ppm, period_start)
         first = rows[ahead[0]]
@@ -170,27 +195,47 @@ def split_payment(
         left -= prepaid_interest
         if left > outstanding:
             raise CreditmeshError(
-                "amount_minor", f"{amount} is more than the {amount - (left - outstanding)} that settles the loan"
+                "amount_minor",
+                f"{amount} is more than the {amount - (left - outstanding)} that settles the loan",
             )
         prepaid_principal = left
-        first = replace(first, interest_paid=first.interest_paid + prepaid_interest,
-                        interest_due=max(first.interest_due, first.interest_paid + prepaid_interest))
+        first = replace(
+            first,
+            interest_paid=first.interest_paid + prepaid_interest,
+            interest_due=max(first.interest_due, first.interest_paid + prepaid_interest),
+        )
         rows[ahead[0]] = first
         if prepaid_principal == outstanding:
             fee_waived += _close_ahead(rows, ahead, paid_on)
         elif prepaid_principal:  # interest alone changes no balance: nothing to re-cast
             _recast(rows, ahead, prepaid_principal, paid_on, apr_ppm=apr_ppm, equal_principal=equal_principal)
-    elif ahead and all(rows[s].paid_on is not None for s in due_seqs) and not any(
-            rows[s].principal_outstanding for s in ahead):
+    elif (
+        ahead
+        and all(rows[s].paid_on is not None for s in due_seqs)
+        and not any(rows[s].principal_outstanding for s in ahead)
+    ):
         fee_waived += _close_ahead(rows, ahead, paid_on)  # no principal left: nothing more can accrue
     for seq in order:  # a row that owes nothing is settled, e.g. one a re-cast left without principal
-        if rows[seq].paid_on is None and rows[seq].owed == 0 and (rows[seq].due_date <= paid_on or prepaid_principal):
+        if (
+            rows[seq].paid_on is None
+            and rows[seq].owed == 0
+            and (rows[seq].due_date <= paid_on or prepaid_principal)
+        ):
             rows[seq] = replace(rows[seq], paid_on=paid_on)
     settled = all(rows[s].paid_on is not None for s in order)
     before = {i.seq: i for i in installments}
     changed = tuple(rows[s] for s in order if rows[s] != before[s])
-    return Split(taken["late_fee"], taken["fee"], taken["interest"], taken["principal"], prepaid_interest,
-                 prepaid_principal, settled, changed, fee_waived)
+    return Split(
+        taken["late_fee"],
+        taken["fee"],
+        taken["interest"],
+        taken["principal"],
+        prepaid_interest,
+        prepaid_principal,
+        settled,
+        changed,
+        fee_waived,
+    )
 
 
 def _close_ahead(rows: dict[int, Installment], ahead: list[int], paid_on: date) -> int:
@@ -200,13 +245,26 @@ def _close_ahead(rows: dict[int, Installment], ahead: list[int], paid_on: date) 
     for seq in ahead:
         row = rows[seq]
         waived += row.fee_due - row.fee_paid
-        rows[seq] = replace(row, principal_paid=row.principal_due, interest_due=row.interest_paid,
-                            fee_due=row.fee_paid, late_fee_due=row.late_fee_paid, paid_on=paid_on)
+        rows[seq] = replace(
+            row,
+            principal_paid=row.principal_due,
+            interest_due=row.interest_paid,
+            fee_due=row.fee_paid,
+            late_fee_due=row.late_fee_paid,
+            paid_on=paid_on,
+        )
     return waived
 
 
-def _recast(rows: dict[int, Installment], ahead: list[int], prepaid: int, paid_on: date, *, apr_ppm: int,
-            equal_principal: bool) -> None:
+def _recast(
+    rows: dict[int, Installment],
+    ahead: list[int],
+    prepaid: int,
+    paid_on: date,
+    *,
+    apr_ppm: int,
+    equal_principal: bool,
+) -> None:
     """Re-cast the installments not yet due on the balance left after a partial prepayment.
 
     The prepaid principal is booked on the first installment ahead (as paid),
@@ -234,9 +292,18 @@ def _recast(rows: dict[int, Installment], ahead: list[int], prepaid: int, paid_o
             rest_days = (row.due_date - paid_on).days
             interest = row.interest_paid + accrued_interest(balance, apr_ppm, rest_days)
             principal_paid = row.principal_paid + prepaid
-            rows[seq] = replace(row, principal_paid=principal_paid, principal_due=principal_paid + parts[0],
-                                interest_due=interest, accrued_from=paid_on)
+            rows[seq] = replace(
+                row,
+                principal_paid=principal_paid,
+                principal_due=principal_paid + parts[0],
+                interest_due=interest,
+                accrued_from=paid_on,
+            )
         else:
             interest = int(mul_rate_array(np.array([balance]), apr_ppm, 12, rounding=Rounding.HALF_UP)[0])
-            rows[seq] = replace(row, principal_due=row.principal_paid + parts[k], interest_due=max(interest, row.interest_paid))
+            rows[seq] = replace(
+                row,
+                principal_due=row.principal_paid + parts[k],
+                interest_due=max(interest, row.interest_paid),
+            )
         balance -= parts[k]

@@ -42,6 +42,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,6 +51,10 @@ from creditmesh.matching.applications import GRADES, Applications
 from creditmesh.matching.eligibility import Pairs, eligible_pairs
 from creditmesh.matching.margin import expected_margin
 from creditmesh.matching.partners import Partners
+
+if TYPE_CHECKING:
+    import highspy
+    import pandas as pd
 
 #: Pairs per application the first restricted LP holds, pairs an application may add per round,
 #: and the most rounds of column generation (a limit on everything).
@@ -77,7 +82,7 @@ LP_GAP = 1e-4
 UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
 
 
-def _new_highs() -> "highspy.Highs":
+def _new_highs() -> highspy.Highs:
     """A HiGHS instance, without the banner it writes to the process's stdout on its first construction.
 
     HiGHS 1.16 prints its copyright line from C++ before any option can be set (HiGHS issue #2749),
@@ -107,7 +112,7 @@ class Prices:
     grade: np.ndarray
 
     @classmethod
-    def zero(cls, partners: int) -> "Prices":
+    def zero(cls, partners: int) -> Prices:
         return cls(np.zeros(partners), np.zeros((partners, len(GRADES))))
 
 
@@ -154,12 +159,16 @@ def grade_limits(partners: Partners, capacity_minor: np.ndarray) -> np.ndarray:
     return np.repeat(limit[:, None], len(GRADES), axis=1)
 
 
-def build_problem(applications: Applications, partners: Partners, *, capacity_minor: np.ndarray | None = None) -> Problem:
+def build_problem(
+    applications: Applications, partners: Partners, *, capacity_minor: np.ndarray | None = None
+) -> Problem:
     """Eligible pairs and their values for a day; ``capacity_minor`` is each partner's remaining capacity
     (default: the monthly capacity)."""
     capacity = partners.capacity_minor if capacity_minor is None else np.asarray(capacity_minor)
     if capacity.shape != (len(partners),) or capacity.dtype.kind not in "iu":
-        raise ParameterError("capacity_minor", f"one integer amount per partner ({len(partners)}), minor units")
+        raise ParameterError(
+            "capacity_minor", f"one integer amount per partner ({len(partners)}), minor units"
+        )
     if (capacity < 0).any():
         raise ParameterError("capacity_minor", "remaining capacity cannot be negative")
     pairs = eligible_pairs(applications, partners)
@@ -182,9 +191,13 @@ class _RestrictedLP:
         grade = p.applications.grade.astype(np.int64)
         n_partners = len(p.partners)
         pos_pairs = np.flatnonzero(positive)
-        demand = np.bincount(p.pairs.partner[pos_pairs], weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners)
+        demand = np.bincount(
+            p.pairs.partner[pos_pairs], weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners
+        )
         cell = p.pairs.partner[pos_pairs] * len(GRADES) + grade[p.pairs.app[pos_pairs]]
-        cell_demand = np.bincount(cell, weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners * len(GRADES))
+        cell_demand = np.bincount(
+            cell, weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners * len(GRADES)
+        )
         # application rows are added with an application's first pair (add); coupling rows first,
         # and only where the eligible demand can exceed the limit
         rows = 0
@@ -210,10 +223,21 @@ class _RestrictedLP:
         h = self.highs
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # scaled rows: capacity and concentration rows are divided by their limit (upper 1, or 0 for no room)
-        upper = np.concatenate([(p.capacity_minor[self.cap_binds] > 0).astype(np.float64),
-                                (limit[self.cell_binds] > 0).astype(np.float64)])
-        h.addRows(rows, np.full(rows, -highspy.kHighsInf), upper, 0, np.zeros(1, np.int32), np.zeros(0, np.int32),
-                  np.zeros(0))
+        upper = np.concatenate(
+            [
+                (p.capacity_minor[self.cap_binds] > 0).astype(np.float64),
+                (limit[self.cell_binds] > 0).astype(np.float64),
+            ]
+        )
+        h.addRows(
+            rows,
+            np.full(rows, -highspy.kHighsInf),
+            upper,
+            0,
+            np.zeros(1, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0),
+        )
 
     def add(self, pair_index: np.ndarray) -> None:
         pair_index = pair_index[~self.in_lp[pair_index]]
@@ -228,8 +252,15 @@ class _RestrictedLP:
 
             self.app_row[fresh] = self.rows + np.arange(fresh.size)
             self.rows += fresh.size
-            self.highs.addRows(fresh.size, np.full(fresh.size, -highspy.kHighsInf), np.ones(fresh.size), 0,
-                               np.zeros(1, np.int32), np.zeros(0, np.int32), np.zeros(0))
+            self.highs.addRows(
+                fresh.size,
+                np.full(fresh.size, -highspy.kHighsInf),
+                np.ones(fresh.size),
+                0,
+                np.zeros(1, np.int32),
+                np.zeros(0, np.int32),
+                np.zeros(0),
+            )
         amount = p.applications.amount_minor[i].astype(np.float64)
         cell = j * len(GRADES) + p.applications.grade[i].astype(np.int64)
         k = pair_index.size
@@ -240,8 +271,16 @@ class _RestrictedLP:
         idx[:, 2], val[:, 2] = self.cell_row[cell], amount / self.cell_scale[cell]
         keep = idx >= 0
         starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
-        self.highs.addCols(k, p.value[pair_index] * self.obj_scale, np.zeros(k), np.ones(k), int(keep.sum()), starts,
-                           idx[keep].astype(np.int32), val[keep])
+        self.highs.addCols(
+            k,
+            p.value[pair_index] * self.obj_scale,
+            np.zeros(k),
+            np.ones(k),
+            int(keep.sum()),
+            starts,
+            idx[keep].astype(np.int32),
+            val[keep],
+        )
         if self.columns.size:  # the old basis stays primal feasible: primal simplex picks up from it
             self.highs.setOptionValue("simplex_strategy", 4)
         self.columns = np.concatenate([self.columns, pair_index])
@@ -262,9 +301,13 @@ class _RestrictedLP:
         row_dual = np.zeros(self.rows) if integer else np.asarray(solution.row_dual) / self.obj_scale
         x = np.asarray(solution.col_value)
         lam = np.zeros(n_partners)
-        lam[self.cap_binds] = np.maximum(row_dual[self.cap_row[self.cap_binds]], 0) / self.cap_scale[self.cap_binds]
+        lam[self.cap_binds] = (
+            np.maximum(row_dual[self.cap_row[self.cap_binds]], 0) / self.cap_scale[self.cap_binds]
+        )
         mu = np.zeros(n_partners * len(GRADES))
-        mu[self.cell_binds] = np.maximum(row_dual[self.cell_row[self.cell_binds]], 0) / self.cell_scale[self.cell_binds]
+        mu[self.cell_binds] = (
+            np.maximum(row_dual[self.cell_row[self.cell_binds]], 0) / self.cell_scale[self.cell_binds]
+        )
         app_dual = np.zeros(len(self.problem.applications))
         active = self.app_row >= 0
         app_dual[active] = np.maximum(row_dual[self.app_row[active]], 0)
@@ -292,8 +335,11 @@ def _segment_max(values: np.ndarray, app_start: np.ndarray, n_apps: int) -> np.n
 def dual_bound(problem: Problem, prices: Prices) -> float:
     """The Lagrangian upper bound on the LP optimum for these prices (any non-negative prices give one)."""
     best = _segment_max(reduced_values(problem, prices), problem.app_start, len(problem.applications))
-    return float(np.maximum(best, 0).sum() + (prices.capacity * problem.capacity_minor).sum()
-                 + (prices.grade * problem.grade_limit_minor).sum())
+    return float(
+        np.maximum(best, 0).sum()
+        + (prices.capacity * problem.capacity_minor).sum()
+        + (prices.grade * problem.grade_limit_minor).sum()
+    )
 
 
 def _top_pairs(scores: np.ndarray, problem: Problem, k: int, mask: np.ndarray) -> np.ndarray:
@@ -313,8 +359,14 @@ def _top_pairs(scores: np.ndarray, problem: Problem, k: int, mask: np.ndarray) -
     return ranked[np.arange(ranked.size) - first < k]
 
 
-def solve_lp(problem: Problem, *, prices: Prices | None = None, initial_pairs: int = INITIAL_PAIRS,
-             full: bool = False, integer: bool = False) -> tuple[float, float, np.ndarray, np.ndarray, Prices, dict]:
+def solve_lp(
+    problem: Problem,
+    *,
+    prices: Prices | None = None,
+    initial_pairs: int = INITIAL_PAIRS,
+    full: bool = False,
+    integer: bool = False,
+) -> tuple[float, float, np.ndarray, np.ndarray, Prices, dict]:
     """The LP relaxation: objective, dual bound, LP columns (pair indices), their values, prices, stats.
 
     ``full=True`` puts every positive pair in the LP at once (the exact sparse LP). Otherwise column
@@ -331,7 +383,9 @@ def solve_lp(problem: Problem, *, prices: Prices | None = None, initial_pairs: i
             import highspy
 
             k = lp.columns.size
-            lp.highs.changeColsIntegrality(k, np.arange(k, dtype=np.int32), np.full(k, highspy.HighsVarType.kInteger))
+            lp.highs.changeColsIntegrality(
+                k, np.arange(k, dtype=np.int32), np.full(k, highspy.HighsVarType.kInteger)
+            )
             lp.highs.setOptionValue("mip_rel_gap", 0.0)
     else:
         start = problem.value if prices is None else reduced_values(problem, prices)
@@ -349,12 +403,23 @@ def solve_lp(problem: Problem, *, prices: Prices | None = None, initial_pairs: i
         reduced = reduced_values(problem, lp_prices)
         violating = positive & ~lp.in_lp & (reduced - app_dual[problem.pairs.app] > tolerance)
         bound = min(bound, dual_bound(problem, lp_prices))  # any prices give a bound: keep the tightest
-        if full or integer or not violating.any() or rounds >= MAX_ROUNDS or objective >= (1 - LP_GAP) * bound:
+        if (
+            full
+            or integer
+            or not violating.any()
+            or rounds >= MAX_ROUNDS
+            or objective >= (1 - LP_GAP) * bound
+        ):
             break
         lp.add(_top_pairs(reduced, problem, ADDED_PAIRS, violating))
-    stats = {"rounds": rounds, "lp_columns": int(lp.columns.size), "lp_rows": lp.rows,
-             "eligible_pairs": len(problem.pairs), "positive_pairs": int(positive.sum()),
-             "lp_exact": bool(full or not violating.any())}
+    stats = {
+        "rounds": rounds,
+        "lp_columns": int(lp.columns.size),
+        "lp_rows": lp.rows,
+        "eligible_pairs": len(problem.pairs),
+        "positive_pairs": int(positive.sum()),
+        "lp_exact": bool(full or not violating.any()),
+    }
     return objective, bound, lp.columns, x, lp_prices, stats
 
 
@@ -363,8 +428,11 @@ def sample_prices(problem: Problem, size: int, *, seed: int = 0) -> Prices:
     n = len(problem.applications)
     index = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     share = index.size / n
-    sample = build_problem(problem.applications.take(index), problem.partners,
-                           capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64))
+    sample = build_problem(
+        problem.applications.take(index),
+        problem.partners,
+        capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64),
+    )
     return solve_lp(sample, full=True)[4]
 
 
@@ -377,7 +445,7 @@ class Room:
         self.grade = np.asarray(grade_limit_minor, dtype=np.int64).copy()
 
     @classmethod
-    def of(cls, problem: Problem) -> "Room":
+    def of(cls, problem: Problem) -> Room:
         return cls(problem.capacity_minor, problem.grade_limit_minor)
 
     def fits(self, partner: np.ndarray, grade: int, amount: int) -> np.ndarray:
@@ -397,7 +465,9 @@ def _result(problem: Problem, partner: np.ndarray, method: str, started: float, 
     reason[(partner < 0) & ~has_pairs] = "no_eligible_partner"
     reason[(partner < 0) & has_pairs & (best <= 0)] = "no_positive_margin"
     reason[(partner < 0) & has_pairs & (best > 0)] = "capacity_exhausted"
-    return Allocation(partner, value, reason, float(value.sum()), method, time.perf_counter() - started, **extra)
+    return Allocation(
+        partner, value, reason, float(value.sum()), method, time.perf_counter() - started, **extra
+    )
 
 
 def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray, apps: np.ndarray) -> None:
@@ -416,7 +486,9 @@ def _fill(problem: Problem, partner: np.ndarray, room: Room, scores: np.ndarray,
             room.take(int(candidates[k]), grade, amount)
 
 
-def _priced_fill(problem: Problem, partner: np.ndarray, room: Room, prices: Prices | None, apps: np.ndarray) -> None:
+def _priced_fill(
+    problem: Problem, partner: np.ndarray, room: Room, prices: Prices | None, apps: np.ndarray
+) -> None:
     """Fill the room left with ``apps``: first by margin less the capacity prices (the applications the
     LP values most, each at its best priced partner), then the rest by margin, the most valuable first."""
     p = problem
@@ -466,7 +538,9 @@ def _repair(problem: Problem, partner: np.ndarray, room: Room, candidates: np.nd
             continue
         a, g = int(amount[i]), int(grade[i])
         fits = room.fits(js, g, a)
-        best_gain, best_j, out = (float(vs[fits].max()), int(js[fits][np.argmax(vs[fits])]), -1) if fits.any() else (0.0, -1, -1)
+        best_gain, best_j, out = (
+            (float(vs[fits].max()), int(js[fits][np.argmax(vs[fits])]), -1) if fits.any() else (0.0, -1, -1)
+        )
         worth[js] = vs
         held = np.flatnonzero(partner >= 0)
         held = held[np.isfinite(worth[partner[held]])]
@@ -493,8 +567,12 @@ def _repair(problem: Problem, partner: np.ndarray, room: Room, candidates: np.nd
     return moves
 
 
-def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray,
-                grade_limit_minor: np.ndarray | None = None) -> Problem:
+def _subproblem(
+    problem: Problem,
+    apps: np.ndarray,
+    capacity_minor: np.ndarray,
+    grade_limit_minor: np.ndarray | None = None,
+) -> Problem:
     """The same day restricted to ``apps`` (sorted indices) with other capacities; pairs sliced, not recomputed."""
     p = problem
     keep = np.zeros(len(p.applications), bool)
@@ -504,11 +582,19 @@ def _subproblem(problem: Problem, apps: np.ndarray, capacity_minor: np.ndarray,
     pairs = Pairs(renumber[p.pairs.app[in_block]], p.pairs.partner[in_block])
     app_start = np.searchsorted(pairs.app, np.arange(apps.size + 1))
     limits = grade_limits(p.partners, capacity_minor) if grade_limit_minor is None else grade_limit_minor
-    return Problem(p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor, limits, app_start)
+    return Problem(
+        p.applications.take(apps), p.partners, pairs, p.value[in_block], capacity_minor, limits, app_start
+    )
 
 
-def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room, partner: np.ndarray,
-               prices: Prices | None = None) -> int:
+def _settle_lp(
+    problem: Problem,
+    columns: np.ndarray,
+    x: np.ndarray,
+    room: Room,
+    partner: np.ndarray,
+    prices: Prices | None = None,
+) -> int:
     """Integer assignments from an LP solution: whole ones first (re-checked in integer minor units),
     then the fractional applications by their best pair with room. Returns how many were fractional."""
     p = problem
@@ -520,7 +606,9 @@ def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room,
             room.take(j, grade, amount)
     fractional = np.unique(p.pairs.app[columns[(x > 1e-6) & (x <= 1 - 1e-6)]])
     best = _segment_max(p.value, p.app_start, len(p.applications))
-    for _ in range(RESIDUAL_PASSES):  # the LP again over what is left, in the room left: more whole assignments
+    for _ in range(
+        RESIDUAL_PASSES
+    ):  # the LP again over what is left, in the room left: more whole assignments
         left = np.flatnonzero((partner < 0) & (best > 0))
         if left.size == 0 or fractional.size == 0:
             break
@@ -538,8 +626,14 @@ def _settle_lp(problem: Problem, columns: np.ndarray, x: np.ndarray, room: Room,
     return int(fractional.size)
 
 
-def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = SAMPLE, block: int | None = BLOCK,
-                 integer: bool = False) -> Allocation:
+def allocate_day(
+    problem: Problem,
+    *,
+    full: bool = False,
+    sample: int | None = SAMPLE,
+    block: int | None = BLOCK,
+    integer: bool = False,
+) -> Allocation:
     """The day's allocation from the LP (see the module): integer, within capacity, with its bound.
 
     A day larger than ``sample`` applications first prices capacity with the exact LP on a random
@@ -557,13 +651,17 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
     partner = np.full(n, -1, np.int64)
     room = Room.of(p)
     if full or integer or block is None or n <= block:
-        lp_objective, bound, columns, x, lp_prices, stats = solve_lp(p, prices=prices, full=full, integer=integer)
-        stats["fractional_applications"] = _settle_lp(p, columns, x, room, partner, None if integer else lp_prices)
+        lp_objective, bound, columns, x, lp_prices, stats = solve_lp(
+            p, prices=prices, full=full, integer=integer
+        )
+        stats["fractional_applications"] = _settle_lp(
+            p, columns, x, room, partner, None if integer else lp_prices
+        )
         if integer:
             bound, lp_prices = lp_objective, None
     else:
         order = np.random.default_rng(n).permutation(n)
-        blocks = [np.sort(order[s:s + block]) for s in range(0, n, block)]
+        blocks = [np.sort(order[s : s + block]) for s in range(0, n, block)]
         lp_objective, placed, fractional, rounds = 0.0, 0, 0, 0
         block_prices: list[Prices] = []
         for b in blocks:
@@ -584,10 +682,18 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
             block_prices.append(block_lp_prices)
         # each block's duals price the whole day (prices do not change when demand and capacity scale
         # together); their mean is less noisy than the sample's. Both give a bound: keep the tighter.
-        mean = Prices(np.mean([q.capacity for q in block_prices], axis=0), np.mean([q.grade for q in block_prices], axis=0))
+        mean = Prices(
+            np.mean([q.capacity for q in block_prices], axis=0),
+            np.mean([q.grade for q in block_prices], axis=0),
+        )
         bound, lp_prices = min((dual_bound(p, prices), 0, prices), (dual_bound(p, mean), 1, mean))[::2]
-        stats = {"blocks": len(blocks), "rounds": rounds, "eligible_pairs": len(p.pairs),
-                 "fractional_applications": fractional, "lp_exact": False}
+        stats = {
+            "blocks": len(blocks),
+            "rounds": rounds,
+            "eligible_pairs": len(p.pairs),
+            "fractional_applications": fractional,
+            "lp_exact": False,
+        }
     best = _segment_max(p.value, p.app_start, n)
     rest = np.flatnonzero((partner < 0) & (best > 0))  # leftover capacity: the priced fill, then the repair
     _priced_fill(p, partner, room, lp_prices, rest)
@@ -596,12 +702,27 @@ def allocate_day(problem: Problem, *, full: bool = False, sample: int | None = S
         priced_best = _segment_max(reduced_values(p, lp_prices), p.app_start, n)[left]
         order = left[np.argsort(-priced_best, kind="stable")][:REPAIR_CANDIDATES]
         stats["repair_moves"] = _repair(p, partner, room, order)
-    method = "mip" if integer else "lp_full" if full else "lp_column_generation" if stats.get("blocks") is None else "lp_blocks"
-    return _result(p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats)
+    method = (
+        "mip"
+        if integer
+        else "lp_full"
+        if full
+        else "lp_column_generation"
+        if stats.get("blocks") is None
+        else "lp_blocks"
+    )
+    return _result(
+        p, partner, method, started, bound=bound, lp_objective=lp_objective, prices=lp_prices, stats=stats
+    )
 
 
-def route(problem: Problem, *, prices: Prices | None = None, order: np.ndarray | None = None,
-          band: float = ROUTER_BAND) -> Allocation:
+def route(
+    problem: Problem,
+    *,
+    prices: Prices | None = None,
+    order: np.ndarray | None = None,
+    band: float = ROUTER_BAND,
+) -> Allocation:
     """The online router over the day in arrival ``order`` (default: as given).
 
     Greedy (``prices=None``): each application takes its best partner by margin that has room.
@@ -652,7 +773,7 @@ def capacity_used(problem: Problem, allocation: Allocation) -> tuple[np.ndarray,
     return per_partner, per_cell.reshape(n, len(GRADES))
 
 
-def allocations_table(problem: Problem, allocation: Allocation) -> "pd.DataFrame":
+def allocations_table(problem: Problem, allocation: Allocation) -> pd.DataFrame:
     """The allocated applications as rows of the ``allocations`` table (``expected_margin`` a fraction of
     principal a year), plus ``amount_minor`` and ``expected_margin_minor`` (float: an expected value)."""
     import pandas as pd
@@ -663,20 +784,29 @@ def allocations_table(problem: Problem, allocation: Allocation) -> "pd.DataFrame
     chosen = np.flatnonzero(allocation.partner >= 0)
     apps, partners = problem.applications, problem.partners
     j = allocation.partner[chosen]
-    return pd.DataFrame({
-        "application_id": apps.ids[chosen].astype(str),
-        "institution_id": partners.ids[j].astype(str),
-        "funding_model": np.asarray(FUNDING_MODELS, dtype=object)[partners.model[j]],
-        "expected_margin": annual_margin_rate(allocation.value[chosen], apps.amount_minor[chosen], apps.tenor_months[chosen]),
-        "amount_minor": apps.amount_minor[chosen],
-        "expected_margin_minor": allocation.value[chosen],
-    })
+    return pd.DataFrame(
+        {
+            "application_id": apps.ids[chosen].astype(str),
+            "institution_id": partners.ids[j].astype(str),
+            "funding_model": np.asarray(FUNDING_MODELS, dtype=object)[partners.model[j]],
+            "expected_margin": annual_margin_rate(
+                allocation.value[chosen], apps.amount_minor[chosen], apps.tenor_months[chosen]
+            ),
+            "amount_minor": apps.amount_minor[chosen],
+            "expected_margin_minor": allocation.value[chosen],
+        }
+    )
 
 
-def unallocated_table(problem: Problem, allocation: Allocation) -> "pd.DataFrame":
+def unallocated_table(problem: Problem, allocation: Allocation) -> pd.DataFrame:
     """The applications left out and why (one of :data:`UNALLOCATED_REASONS`)."""
     import pandas as pd
 
     out = np.flatnonzero(allocation.partner < 0)
-    return pd.DataFrame({"application_id": problem.applications.ids[out].astype(str),
-                         "amount_minor": problem.applications.amount_minor[out], "reason": allocation.reason[out]})
+    return pd.DataFrame(
+        {
+            "application_id": problem.applications.ids[out].astype(str),
+            "amount_minor": problem.applications.amount_minor[out],
+            "reason": allocation.reason[out],
+        }
+    )

@@ -9,9 +9,10 @@ master scale when absent (the column, or a row's value).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class Applications:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def take(self, index: np.ndarray) -> "Applications":
+    def take(self, index: np.ndarray) -> Applications:
         return Applications(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
 
 
@@ -59,7 +60,9 @@ def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
     for name in ("pd", "score", "apr", "amount_minor", "tenor_months"):
         column = frame[name]
         if column.isna().any():
-            raise SchemaError(f"applications.{name}", f"missing in rows {np.flatnonzero(column.isna())[:5].tolist()}")
+            raise SchemaError(
+                f"applications.{name}", f"missing in rows {np.flatnonzero(column.isna())[:5].tolist()}"
+            )
         numbers[name] = column.to_numpy()
     pd_values = numbers["pd"].astype(np.float64)
     if ((pd_values < 0) | (pd_values > 1)).any():
@@ -68,7 +71,9 @@ def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
     if amount.dtype.kind == "f":
         raise SchemaError("applications.amount_minor", "money is integer minor units, not floats")
     if (amount <= 0).any():
-        raise SchemaError("applications.amount_minor", f"must be > 0 (rows {np.flatnonzero(amount <= 0)[:5].tolist()})")
+        raise SchemaError(
+            "applications.amount_minor", f"must be > 0 (rows {np.flatnonzero(amount <= 0)[:5].tolist()})"
+        )
     grade = grade_of(pd_values).astype(object)
     if "grade" in frame.columns:  # a given grade stands; a missing one comes from the master scale
         given = frame["grade"].notna().to_numpy()
@@ -77,11 +82,19 @@ def applications_from_frame(frame: pd.DataFrame | pa.Table) -> Applications:
     try:
         grade_index = np.fromiter((index[g] for g in grade), dtype=np.int8, count=len(grade))
     except KeyError as error:
-        raise SchemaError("applications.grade", f"unknown grade {error.args[0]!r}; known: {', '.join(GRADES)}") from None
-    return Applications(frame["application_id"].astype(str).to_numpy(dtype=object), pd_values,
-                        numbers["score"].astype(np.float64), amount.astype(np.int64),
-                        numbers["tenor_months"].astype(np.int64), frame["region"].to_numpy(dtype=object),
-                        numbers["apr"].astype(np.float64), grade_index)
+        raise SchemaError(
+            "applications.grade", f"unknown grade {error.args[0]!r}; known: {', '.join(GRADES)}"
+        ) from None
+    return Applications(
+        frame["application_id"].astype(str).to_numpy(dtype=object),
+        pd_values,
+        numbers["score"].astype(np.float64),
+        amount.astype(np.int64),
+        numbers["tenor_months"].astype(np.int64),
+        frame["region"].to_numpy(dtype=object),
+        numbers["apr"].astype(np.float64),
+        grade_index,
+    )
 
 
 def application_from_mapping(application: Mapping[str, Any]) -> Applications:
@@ -91,18 +104,25 @@ def application_from_mapping(application: Mapping[str, Any]) -> Applications:
         raise SchemaError("application", f"missing fields {missing}")
     amount = application["amount_minor"]
     if isinstance(amount, bool) or not isinstance(amount, (int, np.integer)) or amount <= 0:
-        raise SchemaError("application.amount_minor", f"must be a positive integer of minor units, got {amount!r}")
+        raise SchemaError(
+            "application.amount_minor", f"must be a positive integer of minor units, got {amount!r}"
+        )
     p = float(application["pd"])
     if not 0.0 <= p <= 1.0:
         raise SchemaError("application.pd", f"must be between 0 and 1, got {p}")
     grade = application.get("grade") or grade_of(np.array([p]))[0]
     if grade not in GRADES:
         raise SchemaError("application.grade", f"unknown grade {grade!r}; known: {', '.join(GRADES)}")
-    return Applications(np.array([str(application["application_id"])], dtype=object), np.array([p]),
-                        np.array([float(application["score"])]), np.array([int(amount)], dtype=np.int64),
-                        np.array([int(application["tenor_months"])], dtype=np.int64),
-                        np.array([application["region"]], dtype=object), np.array([float(application["apr"])]),
-                        np.array([GRADES.index(grade)], dtype=np.int8))
+    return Applications(
+        np.array([str(application["application_id"])], dtype=object),
+        np.array([p]),
+        np.array([float(application["score"])]),
+        np.array([int(amount)], dtype=np.int64),
+        np.array([int(application["tenor_months"])], dtype=np.int64),
+        np.array([application["region"]], dtype=object),
+        np.array([float(application["apr"])]),
+        np.array([GRADES.index(grade)], dtype=np.int8),
+    )
 
 
 def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
@@ -123,7 +143,9 @@ def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
     paths = {name: folder / f"{name}.parquet" for name in ("applications", "decisions", "borrowers")}
     for name, path in paths.items():
         if not path.is_file():
-            raise SchemaError(name, f"{path} not found: the folder must hold applications, decisions and borrowers")
+            raise SchemaError(
+                name, f"{path} not found: the folder must hold applications, decisions and borrowers"
+            )
     # A drawdown decision may carry no score of its own (the simulator's does not): the borrower's
     # latest approved credit-line score before the drawdown stands for it.
     query = """
@@ -141,7 +163,12 @@ def approved_drawdowns(directory: str | Path, month: str) -> pd.DataFrame:
         JOIN read_parquet($borrowers) b ON b.borrower_id = w.borrower_id
         ORDER BY w.applied_at, w.application_id
     """
-    parameters = {"applications": str(paths["applications"]), "decisions": str(paths["decisions"]),
-                  "borrowers": str(paths["borrowers"]), "first": f"{first} 00:00:00+00", "after": f"{after} 00:00:00+00"}
+    parameters = {
+        "applications": str(paths["applications"]),
+        "decisions": str(paths["decisions"]),
+        "borrowers": str(paths["borrowers"]),
+        "first": f"{first} 00:00:00+00",
+        "after": f"{after} 00:00:00+00",
+    }
     with duckdb.connect() as connection:
         return connection.execute(query, parameters).df()

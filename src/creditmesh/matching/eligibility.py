@@ -18,13 +18,21 @@ from creditmesh.matching.applications import Applications
 from creditmesh.matching.partners import Partners
 
 #: Rule name → the reason an application gets when that rule excludes partners.
-RULES = ("pd_above_partner_max", "score_below_partner_min", "amount_outside_partner_range", "tenor_not_funded",
-         "region_not_served", "apr_outside_partner_range")
+RULES = (
+    "pd_above_partner_max",
+    "score_below_partner_min",
+    "amount_outside_partner_range",
+    "tenor_not_funded",
+    "region_not_served",
+    "apr_outside_partner_range",
+)
 #: Applications a chunk of the batch path evaluates at once (memory: chunk × partners booleans per rule).
 CHUNK = 4_096
 
 
-def rule_masks(applications: Applications, partners: Partners, rows: slice | np.ndarray = slice(None)) -> dict[str, np.ndarray]:
+def rule_masks(
+    applications: Applications, partners: Partners, rows: slice | np.ndarray = slice(None)
+) -> dict[str, np.ndarray]:
     """Each rule's (applications[rows] × partners) boolean matrix: True where the rule holds."""
     pd_ = applications.pd[rows, None]
     amount = applications.amount_minor[rows, None]
@@ -32,14 +40,17 @@ def rule_masks(applications: Applications, partners: Partners, rows: slice | np.
     return {
         "pd_above_partner_max": pd_ <= partners.max_pd,
         "score_below_partner_min": applications.score[rows, None] >= partners.min_score,
-        "amount_outside_partner_range": (amount >= partners.min_amount_minor) & (amount <= partners.max_amount_minor),
+        "amount_outside_partner_range": (amount >= partners.min_amount_minor)
+        & (amount <= partners.max_amount_minor),
         "tenor_not_funded": partners.tenor_ok[partners.tenor_rows(applications.tenor_months[rows])],
         "region_not_served": partners.region_ok[partners.region_rows(applications.region[rows])],
         "apr_outside_partner_range": (apr >= partners.apr_min - 1e-12) & (apr <= partners.apr_max + 1e-12),
     }
 
 
-def eligible_matrix(applications: Applications, partners: Partners, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+def eligible_matrix(
+    applications: Applications, partners: Partners, rows: slice | np.ndarray = slice(None)
+) -> np.ndarray:
     """The (applications[rows] × partners) eligibility matrix: every rule holds."""
     masks = iter(rule_masks(applications, partners, rows).values())
     out = next(masks).copy()
@@ -81,5 +92,8 @@ def eligible_one(application: Applications, partners: Partners) -> tuple[np.ndar
     index = np.flatnonzero(ok)
     if index.size:
         return index, ()
-    failed = sorted(((int((~m[0]).sum()), name) for name, m in masks.items() if not m[0].all()), key=lambda t: (-t[0], t[1]))
+    failed = sorted(
+        ((int((~m[0]).sum()), name) for name, m in masks.items() if not m[0].all()),
+        key=lambda t: (-t[0], t[1]),
+    )
     return index, tuple(name for _, name in failed)

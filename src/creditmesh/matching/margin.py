@@ -33,12 +33,20 @@ from creditmesh.schema import FUNDING_MODELS
 
 #: Loss given default on unsecured consumer credit where the platform bears the loss (a fraction of EAD).
 DEFAULT_LGD = 0.85
-_ON, _OFF, _LIGHT, _ICE, _TECH = (FUNDING_MODELS.index(m) for m in
-                                  ("capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"))
+_ON, _OFF, _LIGHT, _ICE, _TECH = (
+    FUNDING_MODELS.index(m)
+    for m in ("capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution")
+)
 
 
-def pair_margin(applications: Applications, partners: Partners, app_index: np.ndarray, partner_index: np.ndarray,
-                *, lgd: float = DEFAULT_LGD) -> np.ndarray:
+def pair_margin(
+    applications: Applications,
+    partners: Partners,
+    app_index: np.ndarray,
+    partner_index: np.ndarray,
+    *,
+    lgd: float = DEFAULT_LGD,
+) -> np.ndarray:
     """The margin (float minor units, before acceptance) of each pair given as parallel index arrays."""
     amount = applications.amount_minor[app_index].astype(np.float64)
     n = applications.tenor_months[app_index].astype(np.float64)
@@ -57,13 +65,25 @@ def pair_margin(applications: Applications, partners: Partners, app_index: np.nd
     )
 
 
-def expected_margin(applications: Applications, partners: Partners, app_index: np.ndarray, partner_index: np.ndarray,
-                    *, lgd: float = DEFAULT_LGD) -> np.ndarray:
+def expected_margin(
+    applications: Applications,
+    partners: Partners,
+    app_index: np.ndarray,
+    partner_index: np.ndarray,
+    *,
+    lgd: float = DEFAULT_LGD,
+) -> np.ndarray:
     """``P(accept) · margin`` of each pair (float minor units): what allocation maximises."""
-    accept = partners.acceptance_probability(applications.pd[app_index], applications.amount_minor[app_index], partner_index)
+    accept = partners.acceptance_probability(
+        applications.pd[app_index], applications.amount_minor[app_index], partner_index
+    )
     return accept * pair_margin(applications, partners, app_index, partner_index, lgd=lgd)
 
 
-def annual_margin_rate(margin_minor: np.ndarray, amount_minor: np.ndarray, tenor_months: np.ndarray) -> np.ndarray:
+def annual_margin_rate(
+    margin_minor: np.ndarray, amount_minor: np.ndarray, tenor_months: np.ndarray
+) -> np.ndarray:
     """A margin as the ``allocations`` table states it: a fraction of principal a year."""
-    return np.asarray(margin_minor, float) / (np.asarray(amount_minor, float) * np.asarray(tenor_months, float) / 12.0)
+    return np.asarray(margin_minor, float) / (
+        np.asarray(amount_minor, float) * np.asarray(tenor_months, float) / 12.0
+    )

@@ -9,8 +9,9 @@ the first partner declines, the next in the ranking is the fallback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,8 +54,15 @@ class Match:
 class OnlineMatcher:
     """Ranks partners for one application at a time, honouring the remaining capacity it holds."""
 
-    def __init__(self, partners: Partners, *, capacity_minor: np.ndarray | None = None, prices: Prices | None = None,
-                 lgd: float = DEFAULT_LGD, max_offers: int = MAX_OFFERS) -> None:
+    def __init__(
+        self,
+        partners: Partners,
+        *,
+        capacity_minor: np.ndarray | None = None,
+        prices: Prices | None = None,
+        lgd: float = DEFAULT_LGD,
+        max_offers: int = MAX_OFFERS,
+    ) -> None:
         capacity = partners.capacity_minor if capacity_minor is None else np.asarray(capacity_minor)
         if capacity.shape != (len(partners),) or (capacity < 0).any():
             raise ParameterError("capacity_minor", f"one non-negative amount per partner ({len(partners)})")
@@ -74,31 +82,42 @@ class OnlineMatcher:
             return Match(str(one.ids[0]), amount, (), ("no_eligible_partner", *failed))
         zeros = np.zeros(candidates.size, dtype=np.int64)
         value = expected_margin(one, self.partners, zeros, candidates, lgd=self.lgd)
-        priced = value if self.prices is None else value - amount * (
-            self.prices.capacity[candidates] + self.prices.grade[candidates, grade])
+        priced = (
+            value
+            if self.prices is None
+            else value - amount * (self.prices.capacity[candidates] + self.prices.grade[candidates, grade])
+        )
         keep = value > 0
         if not keep.any():
             return Match(str(one.ids[0]), amount, (), ("no_positive_margin",))
         keep &= self.room.fits(candidates, grade, amount)
         if not keep.any():
             return Match(str(one.ids[0]), amount, (), ("capacity_exhausted",))
-        order = np.flatnonzero(keep)[np.argsort(-priced[keep], kind="stable")][:self.max_offers]
+        order = np.flatnonzero(keep)[np.argsort(-priced[keep], kind="stable")][: self.max_offers]
         chosen = candidates[order]
         models = self.partners.model[chosen].tolist()
-        offers = tuple(Offer(pid, FUNDING_MODELS[m], v, q) for pid, m, v, q in
-                       zip(self.partners.ids[chosen].tolist(), models, value[order].tolist(), priced[order].tolist()))
+        offers = tuple(
+            Offer(pid, FUNDING_MODELS[m], v, q)
+            for pid, m, v, q in zip(
+                self.partners.ids[chosen].tolist(), models, value[order].tolist(), priced[order].tolist()
+            )
+        )
         return Match(str(one.ids[0]), amount, offers, ())
 
     def reserve(self, match: Match, institution_id: str, grade: str | int) -> None:
         """Take the capacity for ``match`` at the partner that accepted it (one of its offers)."""
         if institution_id not in {o.institution_id for o in match.offers}:
-            raise ParameterError("institution_id", f"{institution_id!r} is not among the offers for {match.application_id}")
+            raise ParameterError(
+                "institution_id", f"{institution_id!r} is not among the offers for {match.application_id}"
+            )
         from creditmesh.matching.applications import GRADES
 
         g = GRADES.index(grade) if isinstance(grade, str) else int(grade)
         j = self._index[institution_id]
         if not self.room.fits(np.array([j]), g, match.amount_minor)[0]:
-            raise ParameterError("institution_id", f"{institution_id} has no room left for {match.amount_minor} minor units")
+            raise ParameterError(
+                "institution_id", f"{institution_id} has no room left for {match.amount_minor} minor units"
+            )
         self.room.take(j, g, match.amount_minor)
 
     def remaining_minor(self, institution_id: str) -> int:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,21 @@ from creditmesh.schema import FUNDING_MODELS
 #: models means "the APR less the partner's funding cost": the platform keeps the spread and bears
 #: the credit loss (the simulator's convention, ``simulate/tables.py``).
 DEFAULT_FEE_RATE: dict[str, float | None] = {
-    "capital_heavy_on": None, "capital_heavy_off": None, "capital_light": 0.06, "ice": 0.03, "tech_solution": 0.01,
+    "capital_heavy_on": None,
+    "capital_heavy_off": None,
+    "capital_light": 0.06,
+    "ice": 0.03,
+    "tech_solution": 0.01,
 }
 #: Probability a partner accepts a borrower the platform refers, when no acceptance model is fitted.
 #: On-balance money is the platform's own (always accepted); referrals to outside lenders are declined
 #: more often the less the platform carries.
 DEFAULT_ACCEPTANCE_RATE: dict[str, float] = {
-    "capital_heavy_on": 1.0, "capital_heavy_off": 0.95, "capital_light": 0.85, "ice": 0.7, "tech_solution": 0.9,
+    "capital_heavy_on": 1.0,
+    "capital_heavy_off": 0.95,
+    "capital_light": 0.85,
+    "ice": 0.7,
+    "tech_solution": 0.9,
 }
 #: Concentration limit when a partner names none: the most of its capacity one grade may take.
 DEFAULT_MAX_GRADE_SHARE = 0.6
@@ -44,8 +53,19 @@ DEFAULT_MAX_GRADE_SHARE = 0.6
 MAX_PARTNERS = 10_000
 MAX_TENOR_MONTHS = 120
 
-REQUIRED = ("institution_id", "funding_model", "max_pd", "min_score", "max_amount_minor", "tenors", "regions",
-            "apr_min", "apr_max", "funding_cost", "monthly_capacity_minor")
+REQUIRED = (
+    "institution_id",
+    "funding_model",
+    "max_pd",
+    "min_score",
+    "max_amount_minor",
+    "tenors",
+    "regions",
+    "apr_min",
+    "apr_max",
+    "funding_cost",
+    "monthly_capacity_minor",
+)
 
 
 class PartnerError(CreditmeshError):
@@ -91,7 +111,9 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _number(record: Mapping[str, Any], key: str, where: str, *, default: Any = None, integer: bool = False) -> Any:
+def _number(
+    record: Mapping[str, Any], key: str, where: str, *, default: Any = None, integer: bool = False
+) -> Any:
     value = record.get(key, default)
     if _is_missing(value):
         if default is not None or key not in REQUIRED:
@@ -126,11 +148,15 @@ def partner_from_record(record: Mapping[str, Any], position: int = 0) -> Partner
     """One partner from a mapping of its fields, checked; the error names the partner and the field."""
     raw_id = record.get("institution_id")
     if not isinstance(raw_id, str) or not raw_id:
-        raise PartnerError(f"partners[{position}].institution_id", f"must be a non-empty string, got {raw_id!r}")
+        raise PartnerError(
+            f"partners[{position}].institution_id", f"must be a non-empty string, got {raw_id!r}"
+        )
     where = f"partner {raw_id}"
     model = record.get("funding_model")
     if model not in FUNDING_MODELS:
-        raise PartnerError(f"{where}.funding_model", f"unknown funding model {model!r}; known: {', '.join(FUNDING_MODELS)}")
+        raise PartnerError(
+            f"{where}.funding_model", f"unknown funding model {model!r}; known: {', '.join(FUNDING_MODELS)}"
+        )
     max_pd = _number(record, "max_pd", where)
     _between(max_pd, 0.0, 1.0, f"{where}.max_pd")
     min_score = _number(record, "min_score", where)
@@ -143,13 +169,18 @@ def partner_from_record(record: Mapping[str, Any], position: int = 0) -> Partner
     if max_amount <= 0:
         raise PartnerError(f"{where}.max_amount_minor", f"must be > 0, got {max_amount}")
     if min_amount > max_amount:
-        raise PartnerError(f"{where}.min_amount_minor", f"{min_amount} is above max_amount_minor {max_amount}")
+        raise PartnerError(
+            f"{where}.min_amount_minor", f"{min_amount} is above max_amount_minor {max_amount}"
+        )
     tenors = _list(record, "tenors", where)
     if not tenors:
         raise PartnerError(f"{where}.tenors", "lists no tenor")
     for t in tenors:
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 1 <= int(t) <= MAX_TENOR_MONTHS:
-            raise PartnerError(f"{where}.tenors", f"each tenor is a whole number of months in 1..{MAX_TENOR_MONTHS}, got {t!r}")
+            raise PartnerError(
+                f"{where}.tenors",
+                f"each tenor is a whole number of months in 1..{MAX_TENOR_MONTHS}, got {t!r}",
+            )
     regions = _list(record, "regions", where)
     if any(not isinstance(r, str) or not r for r in regions):
         raise PartnerError(f"{where}.regions", "each region is a non-empty string")
@@ -177,9 +208,26 @@ def partner_from_record(record: Mapping[str, Any], position: int = 0) -> Partner
     pd_coef = _number(record, "acceptance_pd_coef", where, default=0.0)
     amount_coef = _number(record, "acceptance_log_amount_coef", where, default=0.0)
     name = record.get("name") or raw_id
-    return Partner(raw_id, str(name), str(model), max_pd, min_score, min_amount, max_amount,
-                   tuple(sorted({int(t) for t in tenors})), tuple(sorted(set(regions))), apr_min, apr_max, funding_cost,
-                   capacity, fee_rate, share, intercept, pd_coef, amount_coef)
+    return Partner(
+        raw_id,
+        str(name),
+        str(model),
+        max_pd,
+        min_score,
+        min_amount,
+        max_amount,
+        tuple(sorted({int(t) for t in tenors})),
+        tuple(sorted(set(regions))),
+        apr_min,
+        apr_max,
+        funding_cost,
+        capacity,
+        fee_rate,
+        share,
+        intercept,
+        pd_coef,
+        amount_coef,
+    )
 
 
 @dataclass(frozen=True)
@@ -200,7 +248,9 @@ class Partners:
     capacity_minor: np.ndarray  # int64, monthly
     max_grade_share: np.ndarray
     acceptance: np.ndarray  # (n, 3): intercept, pd coefficient, ln(amount major) coefficient
-    tenor_ok: np.ndarray  # bool (MAX_TENOR_MONTHS + 2, n): row t says who funds t months; the last row is "other"
+    tenor_ok: (
+        np.ndarray
+    )  # bool (MAX_TENOR_MONTHS + 2, n): row t says who funds t months; the last row is "other"
     region_index: dict[str, int]
     region_ok: np.ndarray  # bool (len(region_index) + 1, n): the last row is a region no partner names
 
@@ -216,10 +266,16 @@ class Partners:
         get = self.region_index.get
         return np.fromiter((get(r, other) for r in regions), dtype=np.int64, count=len(regions))
 
-    def acceptance_probability(self, pd_values: np.ndarray, amount_minor: np.ndarray, partner_index: np.ndarray) -> np.ndarray:
+    def acceptance_probability(
+        self, pd_values: np.ndarray, amount_minor: np.ndarray, partner_index: np.ndarray
+    ) -> np.ndarray:
         """P(the partner accepts) for each (application, partner) pair given as parallel arrays."""
         coef = self.acceptance[partner_index]
-        z = coef[..., 0] + coef[..., 1] * pd_values + coef[..., 2] * np.log(np.maximum(amount_minor, 100) / 100.0)
+        z = (
+            coef[..., 0]
+            + coef[..., 1] * pd_values
+            + coef[..., 2] * np.log(np.maximum(amount_minor, 100) / 100.0)
+        )
         return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -251,15 +307,26 @@ def partners_from_records(records: Sequence[Mapping[str, Any]]) -> Partners:
         return np.array([getattr(p, name) for p in partners], dtype=dtype)
 
     return Partners(
-        partners=partners, ids=np.array([p.institution_id for p in partners], dtype=object),
+        partners=partners,
+        ids=np.array([p.institution_id for p in partners], dtype=object),
         model=np.array([FUNDING_MODELS.index(p.funding_model) for p in partners], dtype=np.int8),
-        max_pd=col("max_pd"), min_score=col("min_score"), min_amount_minor=col("min_amount_minor", np.int64),
-        max_amount_minor=col("max_amount_minor", np.int64), apr_min=col("apr_min"), apr_max=col("apr_max"),
+        max_pd=col("max_pd"),
+        min_score=col("min_score"),
+        min_amount_minor=col("min_amount_minor", np.int64),
+        max_amount_minor=col("max_amount_minor", np.int64),
+        apr_min=col("apr_min"),
+        apr_max=col("apr_max"),
         funding_cost=col("funding_cost"),
         fee_rate=np.array([np.nan if p.fee_rate is None else p.fee_rate for p in partners]),
-        capacity_minor=col("monthly_capacity_minor", np.int64), max_grade_share=col("max_grade_share"),
-        acceptance=np.array([[p.acceptance_intercept, p.acceptance_pd_coef, p.acceptance_log_amount_coef] for p in partners]),
-        tenor_ok=tenor_ok, region_index=region_index, region_ok=region_ok)
+        capacity_minor=col("monthly_capacity_minor", np.int64),
+        max_grade_share=col("max_grade_share"),
+        acceptance=np.array(
+            [[p.acceptance_intercept, p.acceptance_pd_coef, p.acceptance_log_amount_coef] for p in partners]
+        ),
+        tenor_ok=tenor_ok,
+        region_index=region_index,
+        region_ok=region_ok,
+    )
 
 
 def _records_of_table(table: pa.Table | pd.DataFrame) -> list[dict[str, Any]]:
@@ -313,7 +380,9 @@ def load_partners(source: str | Path | pa.Table | pd.DataFrame | Sequence[Mappin
             if isinstance(document, Mapping):
                 document = document.get("partners")
             if not isinstance(document, list):
-                raise PartnerError("partners", f"{path.name} must hold a list of partners (or a 'partners' list)")
+                raise PartnerError(
+                    "partners", f"{path.name} must hold a list of partners (or a 'partners' list)"
+                )
             return partners_from_records(document)
         raise PartnerError("partners", f"{path.name}: expected .parquet, .arrow, .yaml, .yml or .json")
     return partners_from_records(list(source))
@@ -336,10 +405,17 @@ def fit_acceptance(partners: Partners, outcomes: pd.DataFrame, *, min_outcomes: 
         record = dict(p.__dict__)
         rows = groups.get(p.institution_id)
         if rows is not None and len(rows) >= min_outcomes and rows["accepted"].nunique() == 2:
-            x = np.column_stack([rows["pd"].to_numpy(float),
-                                 np.log(np.maximum(rows["amount_minor"].to_numpy(float), 100) / 100.0)])
+            x = np.column_stack(
+                [
+                    rows["pd"].to_numpy(float),
+                    np.log(np.maximum(rows["amount_minor"].to_numpy(float), 100) / 100.0),
+                ]
+            )
             fit = LogisticRegression(C=10.0).fit(x, rows["accepted"].to_numpy(bool))
-            record.update(acceptance_intercept=float(fit.intercept_[0]), acceptance_pd_coef=float(fit.coef_[0, 0]),
-                          acceptance_log_amount_coef=float(fit.coef_[0, 1]))
+            record.update(
+                acceptance_intercept=float(fit.intercept_[0]),
+                acceptance_pd_coef=float(fit.coef_[0, 0]),
+                acceptance_log_amount_coef=float(fit.coef_[0, 1]),
+            )
         records.append(record)
     return partners_from_records(records)

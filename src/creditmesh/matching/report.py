@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,8 +29,18 @@ from creditmesh.schedules import annuity_payment_minor
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS
 
 #: Fields of an application that identify a person: never copied, only their salted hash.
-IDENTIFIERS = ("application_id", "borrower_id", "phone", "id_number", "name", "bank_card", "device_id", "email",
-               "address", "ip")
+IDENTIFIERS = (
+    "application_id",
+    "borrower_id",
+    "phone",
+    "id_number",
+    "name",
+    "bank_card",
+    "device_id",
+    "email",
+    "address",
+    "ip",
+)
 #: Tenor assumed for affordability when the application names none (the simulator's most common).
 DEFAULT_TENOR_MONTHS = 12
 REPORT_VERSION = "1"
@@ -55,37 +66,63 @@ def _get(application: Mapping[str, Any], key: str) -> Any:
     return None if value is None or (isinstance(value, float) and value != value) else value
 
 
-def investigation_report(decision: Mapping[str, Any], application: Mapping[str, Any], match: Match | None, *,
-                         salt: str, history: Mapping[str, Any] | None = None,
-                         generated_at: datetime | None = None) -> dict[str, Any]:
+def investigation_report(
+    decision: Mapping[str, Any],
+    application: Mapping[str, Any],
+    match: Match | None,
+    *,
+    salt: str,
+    history: Mapping[str, Any] | None = None,
+    generated_at: datetime | None = None,
+) -> dict[str, Any]:
     """The report for one approved application (see the module); personal values masked with ``salt``."""
     line = int(decision.get("credit_line_minor") or 0)
     apr = decision.get("apr")
-    tenor = int(_get(application, "tenor_months") or _get(application, "requested_tenor") or DEFAULT_TENOR_MONTHS)
+    tenor = int(
+        _get(application, "tenor_months") or _get(application, "requested_tenor") or DEFAULT_TENOR_MONTHS
+    )
     income = _get(application, "monthly_income_minor")
     installment = None
     if line > 0 and apr is not None:
-        installment = int(annuity_payment_minor(np.array([line]), rate_to_ppm(np.array([float(apr)])), np.array([tenor]),
-                                                rounding=Rounding.HALF_UP)[0])
+        installment = int(
+            annuity_payment_minor(
+                np.array([line]),
+                rate_to_ppm(np.array([float(apr)])),
+                np.array([tenor]),
+                rounding=Rounding.HALF_UP,
+            )[0]
+        )
     partner = match.partner if match is not None else None
-    identifiers = {k: mask(application[k], salt) for k in IDENTIFIERS if _get(application, k) is not None and k != "application_id"}
+    identifiers = {
+        k: mask(application[k], salt)
+        for k in IDENTIFIERS
+        if _get(application, k) is not None and k != "application_id"
+    }
     return {
         "report_version": REPORT_VERSION,
         "reference": mask(decision["application_id"], salt),
-        "generated_at": (generated_at or datetime.now(timezone.utc)).isoformat(),
-        "partner": None if partner is None else {
-            "institution_id": partner.institution_id, "funding_model": partner.funding_model,
+        "generated_at": (generated_at or datetime.now(UTC)).isoformat(),
+        "partner": None
+        if partner is None
+        else {
+            "institution_id": partner.institution_id,
+            "funding_model": partner.funding_model,
             "expected_margin_minor": round(partner.expected_margin, 2),
-            "fallback_order": [o.institution_id for o in match.offers[1:6]]},
+            "fallback_order": [o.institution_id for o in match.offers[1:6]],
+        },
         "no_partner_reasons": [] if match is None or partner is not None else list(match.reasons),
         "identity_and_device": {
             "identifiers_on_file": identifiers,
             "age_band": _band(_get(application, "age"), (16, 25, 35, 45, 55, 65), " years"),
             "channel": _get(application, "channel"),
             "device_age_days": _get(application, "device_age_days"),
-            "new_device": None if _get(application, "device_age_days") is None else application["device_age_days"] < 30,
+            "new_device": None
+            if _get(application, "device_age_days") is None
+            else application["device_age_days"] < 30,
             "apply_hour": _get(application, "apply_hour"),
-            "night_application": None if _get(application, "apply_hour") is None else application["apply_hour"] < 6,
+            "night_application": None
+            if _get(application, "apply_hour") is None
+            else application["apply_hour"] < 6,
             "contacts_count": _get(application, "contacts_count"),
         },
         "fraud_and_graph": {
@@ -94,12 +131,21 @@ def investigation_report(decision: Mapping[str, Any], application: Mapping[str, 
             "blacklist_hops": _get(application, "blacklist_hops"),
             "neighbour_links_blacklisted": _get(application, "neighbour_links_blacklisted"),
         },
-        "credit": {"score": decision.get("score"), "grade": decision.get("grade"), "pd": decision.get("pd"),
-                   "top_reasons": list(decision.get("reasons") or [])[:5], "policy_version": decision.get("policy_version")},
+        "credit": {
+            "score": decision.get("score"),
+            "grade": decision.get("grade"),
+            "pd": decision.get("pd"),
+            "top_reasons": list(decision.get("reasons") or [])[:5],
+            "policy_version": decision.get("policy_version"),
+        },
         "affordability": {
-            "monthly_income_band": _band(None if income is None else income / 100, (0, 3_000, 6_000, 10_000, 20_000, 50_000), " CNY"),
+            "monthly_income_band": _band(
+                None if income is None else income / 100, (0, 3_000, 6_000, 10_000, 20_000, 50_000), " CNY"
+            ),
             "monthly_installment_minor": installment,
-            "debt_service_ratio": None if installment is None or not income else round(installment / income, 3),
+            "debt_service_ratio": None
+            if installment is None or not income
+            else round(installment / income, 3),
             "employment": _get(application, "employment"),
         },
         "history": {
@@ -109,7 +155,12 @@ def investigation_report(decision: Mapping[str, Any], application: Mapping[str, 
             "max_dpd_on_book": _get(application, "max_dpd_on_book"),
             **({} if history is None else {k: v for k, v in history.items() if k not in IDENTIFIERS}),
         },
-        "recommendation": {"outcome": decision.get("outcome"), "credit_line_minor": line, "apr": apr, "tenor_months": tenor},
+        "recommendation": {
+            "outcome": decision.get("outcome"),
+            "credit_line_minor": line,
+            "apr": apr,
+            "tenor_months": tenor,
+        },
         "masked": sorted(["reference", *identifiers, "age", "monthly_income"]),
     }
 
@@ -137,11 +188,23 @@ def report_html(report: Mapping[str, Any]) -> str:
     from jinja2 import Environment
 
     apr = report["recommendation"]["apr"]
-    sections = [("Credit", "credit"), ("Identity and device", "identity_and_device"), ("Fraud and graph", "fraud_and_graph"),
-                ("Affordability", "affordability"), ("History", "history")]
-    return Environment(autoescape=True).from_string(_PAGE).render(
-        r=report, sections=sections, line=format_minor(int(report["recommendation"]["credit_line_minor"])),
-        apr="—" if apr is None else f"{apr:.2%}")
+    sections = [
+        ("Credit", "credit"),
+        ("Identity and device", "identity_and_device"),
+        ("Fraud and graph", "fraud_and_graph"),
+        ("Affordability", "affordability"),
+        ("History", "history"),
+    ]
+    return (
+        Environment(autoescape=True)
+        .from_string(_PAGE)
+        .render(
+            r=report,
+            sections=sections,
+            line=format_minor(int(report["recommendation"]["credit_line_minor"])),
+            apr="—" if apr is None else f"{apr:.2%}",
+        )
+    )
 
 
 def revenue_by_funding_model(allocations: pd.DataFrame) -> pd.DataFrame:
@@ -151,13 +214,18 @@ def revenue_by_funding_model(allocations: pd.DataFrame) -> pd.DataFrame:
     expected value). The last row, ``platform_service``, totals the capital-light, ICE and technology
     models: its ``volume_share`` is the seeds' headline share.
     """
-    missing = [c for c in ("funding_model", "amount_minor", "expected_margin_minor") if c not in allocations.columns]
+    missing = [
+        c for c in ("funding_model", "amount_minor", "expected_margin_minor") if c not in allocations.columns
+    ]
     if missing:
         from creditmesh.errors import SchemaError
 
         raise SchemaError("allocations", f"missing columns {missing}")
     grouped = allocations.groupby("funding_model").agg(
-        loans=("amount_minor", "size"), volume_minor=("amount_minor", "sum"), expected_revenue_minor=("expected_margin_minor", "sum"))
+        loans=("amount_minor", "size"),
+        volume_minor=("amount_minor", "sum"),
+        expected_revenue_minor=("expected_margin_minor", "sum"),
+    )
     table = grouped.reindex(list(FUNDING_MODELS), fill_value=0)
     table["volume_minor"] = table["volume_minor"].astype(np.int64)
     table.loc["platform_service"] = table.loc[list(PLATFORM_SERVICE_MODELS)].sum()
@@ -168,24 +236,41 @@ def revenue_by_funding_model(allocations: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index(names="funding_model")
 
 
-def report_for_decision(decision: Mapping[str, Any], inputs: Mapping[str, Any], matcher: OnlineMatcher | None, *,
-                        salt: str) -> dict[str, Any]:
+def report_for_decision(
+    decision: Mapping[str, Any], inputs: Mapping[str, Any], matcher: OnlineMatcher | None, *, salt: str
+) -> dict[str, Any]:
     """The report for a stored decision (the audit log's decision and inputs), ranking partners with
     ``matcher`` without reserving capacity (None: no partners configured)."""
     from creditmesh.errors import ParameterError
 
     if decision.get("outcome") != "approve":
-        raise ParameterError("application_id", f"{decision.get('application_id')} was not approved ({decision.get('outcome')})")
+        raise ParameterError(
+            "application_id", f"{decision.get('application_id')} was not approved ({decision.get('outcome')})"
+        )
     line = int(decision.get("credit_line_minor") or 0)
     if matcher is None:
         match = Match(str(decision["application_id"]), line, (), ("matching_not_configured",))
-    elif decision.get("pd") is None or decision.get("score") is None or decision.get("apr") is None or line <= 0:
+    elif (
+        decision.get("pd") is None
+        or decision.get("score") is None
+        or decision.get("apr") is None
+        or line <= 0
+    ):
         # a drawdown or line review is decided on behaviour, without a fresh PD and score to match on
         match = Match(str(decision["application_id"]), line, (), ("no_score_to_match_on",))
     else:
-        match = matcher.rank({
-            "application_id": decision["application_id"], "pd": decision.get("pd"), "score": decision.get("score"),
-            "grade": decision.get("grade"), "amount_minor": line, "apr": decision.get("apr"),
-            "tenor_months": int(_get(inputs, "tenor_months") or _get(inputs, "requested_tenor") or DEFAULT_TENOR_MONTHS),
-            "region": _get(inputs, "region") or ""})
+        match = matcher.rank(
+            {
+                "application_id": decision["application_id"],
+                "pd": decision.get("pd"),
+                "score": decision.get("score"),
+                "grade": decision.get("grade"),
+                "amount_minor": line,
+                "apr": decision.get("apr"),
+                "tenor_months": int(
+                    _get(inputs, "tenor_months") or _get(inputs, "requested_tenor") or DEFAULT_TENOR_MONTHS
+                ),
+                "region": _get(inputs, "region") or "",
+            }
+        )
     return investigation_report(decision, inputs, match, salt=salt)

@@ -14,6 +14,7 @@ quarterly HTML page :func:`write_quarterly_report`.
 """
 
 from creditmesh.portfolio.book import REQUIRED_TABLES, Book
+from creditmesh.portfolio.ecl import ECLResult, expected_credit_loss
 from creditmesh.portfolio.metrics import (
     HEADLINE_METRICS,
     collection_rate_30d,
@@ -34,7 +35,6 @@ from creditmesh.portfolio.metrics import (
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
 )
-from creditmesh.portfolio.ecl import ECLResult, expected_credit_loss
 from creditmesh.portfolio.report import quarterly_report, write_quarterly_report
 from creditmesh.portfolio.rollrates import (
     BUCKETS,

@@ -13,9 +13,10 @@ to UTC so that ``CAST(x AS DATE)`` gives the UTC calendar day.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from creditmesh import schema
 from creditmesh.errors import SchemaError
@@ -48,7 +49,7 @@ def _quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _connect() -> "duckdb.DuckDBPyConnection":
+def _connect() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     connection = duckdb.connect(database=":memory:")
@@ -65,13 +66,13 @@ class Book:
     :meth:`close`.
     """
 
-    def __init__(self, connection: "duckdb.DuckDBPyConnection", tables: Sequence[str]) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, tables: Sequence[str]) -> None:
         # Private: use Book.open or Book.from_frames, which check the tables first.
         self._connection = connection
         self.tables: tuple[str, ...] = tuple(tables)
 
     @classmethod
-    def open(cls, directory: str | Path) -> "Book":
+    def open(cls, directory: str | Path) -> Book:
         """Open ``directory/<table>.parquet`` for every declared table found there.
 
         The tables of :data:`REQUIRED_TABLES` must be present. Each file's schema
@@ -108,7 +109,7 @@ class Book:
         return cls(connection, found)
 
     @classmethod
-    def from_frames(cls, **tables: "pd.DataFrame | pa.Table") -> "Book":
+    def from_frames(cls, **tables: pd.DataFrame | pa.Table) -> Book:
         """Build a book from in-memory tables, each checked with :func:`creditmesh.schema.validate`.
 
         Keyword names are table names; the tables of :data:`REQUIRED_TABLES`
@@ -132,7 +133,7 @@ class Book:
         (day,) = self.one(_LAST_DATE_SQL)
         return day
 
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> "pd.DataFrame":
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
         """Run a query with bound parameters (``?`` or ``$name``) and return a pandas DataFrame."""
         return self._connection.execute(query, params).df()
 
@@ -147,7 +148,7 @@ class Book:
         """Close the DuckDB connection; the book cannot be queried afterwards."""
         self._connection.close()
 
-    def __enter__(self) -> "Book":
+    def __enter__(self) -> Book:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -111,13 +111,13 @@ class ECLResult:
     """
 
     as_of: dt.date
-    loans: "pd.DataFrame"
+    loans: pd.DataFrame
     lgd: float
     lgd_source: str
     matrix: TransitionMatrix | None
     basis: str
 
-    def by_stage(self) -> "pd.DataFrame":
+    def by_stage(self) -> pd.DataFrame:
         """EAD, ECL, provision and coverage (ECL / EAD) by stage and funding model, with totals per stage."""
         grouped = self.loans.groupby(["stage", "funding_model"], as_index=False)[
             ["ead_minor", "ecl_minor", "provision_minor"]
@@ -161,10 +161,10 @@ def default_probabilities(matrix: TransitionMatrix, horizons: np.ndarray, bucket
 
 
 def expected_credit_loss(
-    book: "Book",
+    book: Book,
     as_of: dt.date,
     *,
-    pd_12m: "pd.Series | None" = None,
+    pd_12m: pd.Series | None = None,
     lgd: float | None = None,
     sicr_pd_ratio: float = 2.0,
     history_months: int = 12,
@@ -213,7 +213,9 @@ def expected_credit_loss(
         annual = np.clip(current.to_numpy(), 0, 1)
         if "decisions" in book.tables:  # SICR compares 12-month PDs, now against at origination
             origin = book.sql("SELECT application_id, pd FROM decisions WHERE pd IS NOT NULL")
-            at_origin = loans["application_id"].map(origin.set_index("application_id")["pd"]).to_numpy(dtype=float)
+            at_origin = (
+                loans["application_id"].map(origin.set_index("application_id")["pd"]).to_numpy(dtype=float)
+            )
             with np.errstate(invalid="ignore"):
                 sicr_by_pd = np.nan_to_num(annual >= sicr_pd_ratio * at_origin, nan=False).astype(bool)
         lifetime = 1 - (1 - annual) ** (months_left / 12)
@@ -232,14 +234,32 @@ def expected_credit_loss(
         models = [m for m, bearer in BEARER.items() if bearer != "partner"]
         exposure, recovered = book.one(_RECOVERIES_SQL, {"as_of": as_of, "models": models})
         if exposure:
-            lgd, source = 1 - recovered / exposure, f"observed: {recovered} of {exposure} minor units recovered"
+            lgd, source = (
+                1 - recovered / exposure,
+                f"observed: {recovered} of {exposure} minor units recovered",
+            )
         else:
             lgd, source = 1.0, "no charge-off observed: nothing recovered yet"
     loans["lgd"] = lgd
     used = lifetime if basis == "cecl" else np.where(stage == 1, twelve, lifetime)
     loss_rate = rate_to_ppm(used * lgd)
-    loans["ecl_minor"] = mul_rate_array(loans["ead_minor"].to_numpy(), loss_rate, 1, rounding=Rounding.HALF_UP)
+    loans["ecl_minor"] = mul_rate_array(
+        loans["ead_minor"].to_numpy(), loss_rate, 1, rounding=Rounding.HALF_UP
+    )
     loans["provision_minor"] = np.where(loans["bearer"] == "partner", 0, loans["ecl_minor"])
-    columns = ["loan_id", "funding_model", "bearer", "bucket", "dpd", "stage", "remaining_months", "ead_minor",
-               "pd_12m", "pd_lifetime", "lgd", "ecl_minor", "provision_minor"]
+    columns = [
+        "loan_id",
+        "funding_model",
+        "bearer",
+        "bucket",
+        "dpd",
+        "stage",
+        "remaining_months",
+        "ead_minor",
+        "pd_12m",
+        "pd_lifetime",
+        "lgd",
+        "ecl_minor",
+        "provision_minor",
+    ]
     return ECLResult(as_of, loans[columns], float(lgd), source, matrix, basis)

@@ -34,7 +34,8 @@ include both ends. Every query binds its values as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
@@ -100,8 +101,7 @@ WHERE NOT charged_off
 # Installments falling due in [start, end] on loans that were current when the due date began:
 # every earlier installment settled before that day. (A loan charged off before the due date is
 # never current then, so charge-offs need no test of their own.)
-_FALLING_DUE_SQL = (
-    """
+_FALLING_DUE_SQL = """
 WITH with_history AS (
     SELECT
         loan_id, due_date, paid_at, principal_due_minor,
@@ -120,7 +120,6 @@ falling_due AS (
       AND list_contains($models, l.funding_model)
 )
 """
-)
 
 _DAY1_SQL = (
     _FALLING_DUE_SQL
@@ -206,7 +205,9 @@ def _models(funding_models: str | Iterable[str] | None) -> list[str]:
     try:
         chosen = list(funding_models)
     except TypeError:
-        raise ParameterError("funding_models", f"expected funding model names, got {funding_models!r}") from None
+        raise ParameterError(
+            "funding_models", f"expected funding model names, got {funding_models!r}"
+        ) from None
     if not chosen:
         raise ParameterError("funding_models", "at least one funding model is needed")
     unknown = sorted({str(m) for m in chosen if m not in FUNDING_MODELS})
@@ -223,7 +224,9 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 # -- building blocks ---------------------------------------------------------
 
 
-def loan_states(book: "Book", as_of: dt.date, funding_models: str | Iterable[str] | None = None) -> "pd.DataFrame":
+def loan_states(
+    book: Book, as_of: dt.date, funding_models: str | Iterable[str] | None = None
+) -> pd.DataFrame:
     """Each loan originated on or before ``as_of``: outstanding principal, dpd and charge-off at ``as_of``.
 
     Columns: ``loan_id, funding_model, outstanding_principal_minor, dpd,
@@ -235,7 +238,7 @@ def loan_states(book: "Book", as_of: dt.date, funding_models: str | Iterable[str
     return book.sql(_LOAN_STATES_TABLE_SQL, params)
 
 
-def _balances(book: "Book", as_of: object, funding_models: str | Iterable[str] | None) -> tuple[int, int]:
+def _balances(book: Book, as_of: object, funding_models: str | Iterable[str] | None) -> tuple[int, int]:
     """(outstanding principal, of which 91-180 dpd) over loans not charged off at ``as_of``."""
     params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
     total, ninety_plus = book.one(_BALANCES_SQL, params)
@@ -243,7 +246,7 @@ def _balances(book: "Book", as_of: object, funding_models: str | Iterable[str] |
 
 
 def _originations(
-    book: "Book", start: object, end: object, funding_models: str | Iterable[str] | None
+    book: Book, start: object, end: object, funding_models: str | Iterable[str] | None
 ) -> tuple[int, int, int]:
     """(principal, count, principal x tenor) of the loans originated in ``[start, end]``."""
     params = {**_period(start, end), "models": _models(funding_models)}
@@ -254,7 +257,7 @@ def _originations(
 # -- disclosed metrics -------------------------------------------------------
 
 
-def cumulative_registered_users(book: "Book", as_of: dt.date) -> int:
+def cumulative_registered_users(book: Book, as_of: dt.date) -> int:
     """Borrowers registered on or before ``as_of``.
 
     Footnote 1: "Refers to cumulative registered users across our platform."
@@ -264,7 +267,7 @@ def cumulative_registered_users(book: "Book", as_of: dt.date) -> int:
     return int(count)
 
 
-def cumulative_users_with_approved_credit_lines(book: "Book", as_of: dt.date) -> int:
+def cumulative_users_with_approved_credit_lines(book: Book, as_of: dt.date) -> int:
     """Distinct borrowers with a credit line opened on or before ``as_of``.
 
     Footnote 2: "'Cumulative users with approved credit lines' refers to the
@@ -276,7 +279,7 @@ def cumulative_users_with_approved_credit_lines(book: "Book", as_of: dt.date) ->
     return int(count)
 
 
-def cumulative_borrowers_with_drawdown(book: "Book", as_of: dt.date) -> int:
+def cumulative_borrowers_with_drawdown(book: Book, as_of: dt.date) -> int:
     """Distinct borrowers with a loan originated on or before ``as_of``.
 
     Seeds: "Cumulative borrowers with successful drawdown, including repeat
@@ -286,7 +289,7 @@ def cumulative_borrowers_with_drawdown(book: "Book", as_of: dt.date) -> int:
     return int(count)
 
 
-def financial_institution_partners(book: "Book") -> int:
+def financial_institution_partners(book: Book) -> int:
     """The institutions in the book.
 
     Seeds: "our platform has connected 162 financial institutional partners".
@@ -296,7 +299,7 @@ def financial_institution_partners(book: "Book") -> int:
     return int(count)
 
 
-def loans_originated(book: "Book", start: dt.date, end: dt.date) -> int:
+def loans_originated(book: Book, start: dt.date, end: dt.date) -> int:
     """Loans originated in ``[start, end]`` (UTC day of ``originated_at``).
 
     Footnote 3 only splits the count by product ("Including 2,799,208 loans
@@ -307,7 +310,7 @@ def loans_originated(book: "Book", start: dt.date, end: dt.date) -> int:
 
 
 def loan_volume_minor(
-    book: "Book", start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
+    book: Book, start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
 ) -> int:
     """Principal of the loans originated in ``[start, end]``, in minor units.
 
@@ -318,7 +321,7 @@ def loan_volume_minor(
     return _originations(book, start, end, funding_models)[0]
 
 
-def platform_services_volume_share(book: "Book", start: dt.date, end: dt.date) -> float | None:
+def platform_services_volume_share(book: Book, start: dt.date, end: dt.date) -> float | None:
     """Share of the period's loan volume under the capital-light model, ICE and technology solutions.
 
     Seeds: "RMB47,796 million of such loan volume was under capital-light model,
@@ -328,11 +331,13 @@ def platform_services_volume_share(book: "Book", start: dt.date, end: dt.date) -
     :data:`~creditmesh.schema.PLATFORM_SERVICE_MODELS`; denominator: all loan
     volume; ``None`` for a period without loans.
     """
-    return _ratio(loan_volume_minor(book, start, end, PLATFORM_SERVICE_MODELS), loan_volume_minor(book, start, end))
+    return _ratio(
+        loan_volume_minor(book, start, end, PLATFORM_SERVICE_MODELS), loan_volume_minor(book, start, end)
+    )
 
 
 def total_outstanding_balance_minor(
-    book: "Book", as_of: dt.date, funding_models: str | Iterable[str] | None = None
+    book: Book, as_of: dt.date, funding_models: str | Iterable[str] | None = None
 ) -> int:
     """Principal outstanding at ``as_of`` on loans not charged off, in minor units.
 
@@ -345,7 +350,7 @@ def total_outstanding_balance_minor(
     return _balances(book, as_of, funding_models)[0]
 
 
-def platform_services_balance_share(book: "Book", as_of: dt.date) -> float | None:
+def platform_services_balance_share(book: Book, as_of: dt.date) -> float | None:
     """Share of the total outstanding balance under the capital-light model, ICE and technology solutions.
 
     Seeds: "RMB79,599 million of such loan balance was under capital-light
@@ -359,7 +364,7 @@ def platform_services_balance_share(book: "Book", as_of: dt.date) -> float | Non
     )
 
 
-def weighted_average_tenor_months(book: "Book", start: dt.date, end: dt.date) -> float | None:
+def weighted_average_tenor_months(book: Book, start: dt.date, end: dt.date) -> float | None:
     """Principal-weighted average contractual tenor, in months, of the loans originated in ``[start, end]``.
 
     Seeds: "The weighted average contractual tenor of loans originated by
@@ -371,7 +376,7 @@ def weighted_average_tenor_months(book: "Book", start: dt.date, end: dt.date) ->
     return _ratio(principal_months, volume)
 
 
-def delinquency_rate_90_plus(book: "Book", as_of: dt.date) -> float | None:
+def delinquency_rate_90_plus(book: Book, as_of: dt.date) -> float | None:
     """Outstanding principal 91-180 dpd over all outstanding principal of on- and off-balance loans.
 
     Footnote 7: "'90 day+ delinquency rate' refers to the outstanding principal
@@ -391,7 +396,7 @@ def delinquency_rate_90_plus(book: "Book", as_of: dt.date) -> float | None:
     return _ratio(ninety_plus, total)
 
 
-def repeat_borrower_contribution(book: "Book", start: dt.date, end: dt.date) -> float | None:
+def repeat_borrower_contribution(book: Book, start: dt.date, end: dt.date) -> float | None:
     """Share of the period's loan volume drawn by borrowers who had drawn down before.
 
     Footnote 8: "'Repeat borrower contribution' for a given period refers to (i)
@@ -411,7 +416,7 @@ def repeat_borrower_contribution(book: "Book", start: dt.date, end: dt.date) -> 
 
 
 def day1_delinquency_rate(
-    book: "Book", start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
+    book: Book, start: dt.date, end: dt.date, funding_models: str | Iterable[str] | None = None
 ) -> float | None:
     """Principal left unpaid at the end of its due date over principal due, for due dates in ``[start, end]``.
 
@@ -435,7 +440,7 @@ def day1_delinquency_rate(
 
 
 def collection_rate_30d(
-    book: "Book",
+    book: Book,
     start: dt.date,
     end: dt.date,
     observed_until: dt.date | None = None,
@@ -495,7 +500,7 @@ def quarter_start(day: dt.date) -> dt.date:
     return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
-def headline(book: "Book", as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
+def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
     """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
 
     ``as_of`` defaults to the book's last date; the period runs from the first

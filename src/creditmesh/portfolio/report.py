@@ -150,7 +150,9 @@ def _record(frame, start: dt.date) -> dict[str, Any] | None:
     if not len(rows):
         return None
     row = rows.astype(object).iloc[0].to_dict()
-    return {k: None if v is None or v is pd.NA else v.item() if hasattr(v, "item") else v for k, v in row.items()}
+    return {
+        k: None if v is None or v is pd.NA else v.item() if hasattr(v, "item") else v for k, v in row.items()
+    }
 
 
 def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.date, q: int) -> list[str]:
@@ -162,6 +164,7 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
     ordinal = f"the {_ORDINAL[q]} quarter of {end.year}"
     volume, platform_share = now["loan_volume_minor"], now["platform_services_volume_share"]
     balance = now["total_outstanding_balance_minor"]
+
     def people(key: str, text: str, since: str) -> str:
         before = get(year_ago, key)
         change = _phrase(now[key], before, f"{before:,} {since}") if before else ""
@@ -169,51 +172,95 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
 
     lines = [
         f"As of {day}, our platform has connected {now['financial_institution_partners']:,} financial institutional "
-        + people("cumulative_registered_users", "partners and {} consumers with potential credit needs, cumulatively",
-                 "a year ago"),
-        people("cumulative_users_with_approved_credit_lines",
-               "Cumulative users with approved credit lines were {} as of " + day, "as of " + year_ago_day),
-        people("cumulative_borrowers_with_drawdown",
-               "Cumulative borrowers with successful drawdown, including repeat borrowers, was {} as of " + day,
-               "as of " + year_ago_day),
+        + people(
+            "cumulative_registered_users",
+            "partners and {} consumers with potential credit needs, cumulatively",
+            "a year ago",
+        ),
+        people(
+            "cumulative_users_with_approved_credit_lines",
+            "Cumulative users with approved credit lines were {} as of " + day,
+            "as of " + year_ago_day,
+        ),
+        people(
+            "cumulative_borrowers_with_drawdown",
+            "Cumulative borrowers with successful drawdown, including repeat borrowers, was {} as of " + day,
+            "as of " + year_ago_day,
+        ),
         f"In {ordinal}, financial institutional partners originated {now['loans_originated']:,} loans through our "
         "platform.",
     ]
+
     def amount(text: str, key: str, year_ago_text: str, prior_text: str) -> str:
-        changes = [p for p in (
-            _phrase(now[key], get(year_ago, key), f"{_rmb(get(year_ago, key))} {year_ago_text}"),
-            _phrase(now[key], get(prior, key), f"{_rmb(get(prior, key))} {prior_text}"),
-        ) if p]
+        changes = [
+            p
+            for p in (
+                _phrase(now[key], get(year_ago, key), f"{_rmb(get(year_ago, key))} {year_ago_text}"),
+                _phrase(now[key], get(prior, key), f"{_rmb(get(prior, key))} {prior_text}"),
+            )
+            if p
+        ]
         return text + (", " + " and ".join(changes) if changes else "") + "."
 
-    volume_line = amount(f"Total facilitation and origination loan volume reached {_rmb(volume)}", "loan_volume_minor",
-                         f"in the same period of {end.year - 1}", "in the prior quarter")
+    volume_line = amount(
+        f"Total facilitation and origination loan volume reached {_rmb(volume)}",
+        "loan_volume_minor",
+        f"in the same period of {end.year - 1}",
+        "in the prior quarter",
+    )
     if platform_share is not None:
         light = round(volume * platform_share)
-        volume_line += (f" {_rmb(light)} of such loan volume was under capital-light model, ICE and technology "
-                        f"solutions, representing {100 * platform_share:.1f}% of the total.")
+        volume_line += (
+            f" {_rmb(light)} of such loan volume was under capital-light model, ICE and technology "
+            f"solutions, representing {100 * platform_share:.1f}% of the total."
+        )
     lines.append(volume_line)
-    balance_line = amount(f"Total outstanding loan balance was {_rmb(balance)} as of {day}",
-                          "total_outstanding_balance_minor", f"as of {year_ago_day}", "a quarter earlier")
+    balance_line = amount(
+        f"Total outstanding loan balance was {_rmb(balance)} as of {day}",
+        "total_outstanding_balance_minor",
+        f"as of {year_ago_day}",
+        "a quarter earlier",
+    )
     if now["platform_services_balance_share"] is not None:
-        balance_line += (f" {_rmb(round(balance * now['platform_services_balance_share']))} of such loan balance was "
-                         "under capital-light model, ICE and technology solutions.")
+        balance_line += (
+            f" {_rmb(round(balance * now['platform_services_balance_share']))} of such loan balance was "
+            "under capital-light model, ICE and technology solutions."
+        )
     lines.append(balance_line)
     tenor = now["weighted_average_tenor_months"]
     if tenor is not None:
         before = get(year_ago, "weighted_average_tenor_months")
-        lines.append(f"The weighted average contractual tenor of loans originated in {ordinal} was approximately "
-                     f"{tenor:.2f} months" + (f", compared with {before:.2f} months in the same period of "
-                                              f"{end.year - 1}" if before is not None else "") + ".")
+        lines.append(
+            f"The weighted average contractual tenor of loans originated in {ordinal} was approximately "
+            f"{tenor:.2f} months"
+            + (
+                f", compared with {before:.2f} months in the same period of {end.year - 1}"
+                if before is not None
+                else ""
+            )
+            + "."
+        )
     for key, text in (
-        ("delinquency_rate_90_plus", f"90 day+ delinquency rate of loans originated by financial institutions across our platform was {{}} as of {day}."),
-        ("repeat_borrower_contribution", f"Repeat borrower contribution of loans originated by financial institutions across our platform for {ordinal} was {{}}."),
+        (
+            "delinquency_rate_90_plus",
+            f"90 day+ delinquency rate of loans originated by financial institutions across our platform was {{}} as of {day}.",
+        ),
+        (
+            "repeat_borrower_contribution",
+            f"Repeat borrower contribution of loans originated by financial institutions across our platform for {ordinal} was {{}}.",
+        ),
     ):
         if now[key] is not None:
-            lines.append(text.format(f"{100 * now[key]:.2f}%" if key.startswith("delinquency") else f"{100 * now[key]:.1f}%"))
+            lines.append(
+                text.format(
+                    f"{100 * now[key]:.2f}%" if key.startswith("delinquency") else f"{100 * now[key]:.1f}%"
+                )
+            )
     if now["day1_delinquency_rate"] is not None and now["collection_rate_30d"] is not None:
-        lines.append(f"Day-1 delinquency rate was {100 * now['day1_delinquency_rate']:.1f}% in {ordinal}, and 30-day "
-                     f"collection rate was {100 * now['collection_rate_30d']:.1f}%.")
+        lines.append(
+            f"Day-1 delinquency rate was {100 * now['day1_delinquency_rate']:.1f}% in {ordinal}, and 30-day "
+            f"collection rate was {100 * now['collection_rate_30d']:.1f}%."
+        )
     return lines
 
 
@@ -249,14 +296,20 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     share = monthly["platform_services_volume_share"].astype(float).fillna(0)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     ax.bar(months, volume * (1 - share), label="capital-heavy", color="#4a6fa5")
-    ax.bar(months, volume * share, bottom=volume * (1 - share), label="capital-light, ICE, tech", color="#9cc3e6")
+    ax.bar(
+        months, volume * share, bottom=volume * (1 - share), label="capital-light, ICE, tech", color="#9cc3e6"
+    )
     ax.set(ylabel="RMB", title="Monthly loan volume by funding model")
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=8)
     charts = [{"title": "Monthly loan volume", "png": _png(fig)}]
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for column, label in (("delinquency_rate_90_plus", "90 day+ rate"), ("day1_delinquency_rate", "Day-1 delinquency"),
-                          ("repeat_borrower_contribution", "repeat contribution"), ("collection_rate_30d", "30-day collection")):
+    for column, label in (
+        ("delinquency_rate_90_plus", "90 day+ rate"),
+        ("day1_delinquency_rate", "Day-1 delinquency"),
+        ("repeat_borrower_contribution", "repeat contribution"),
+        ("collection_rate_30d", "30-day collection"),
+    ):
         ax.plot(months, 100 * monthly[column].astype(float), marker=".", label=label)
     ax.set(ylabel="%", title="Monthly risk and repeat-borrower figures")
     ax.tick_params(axis="x", rotation=90, labelsize=7)
@@ -266,7 +319,7 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     return charts
 
 
-def quarterly_report(book: "Book", quarter: str) -> str:
+def quarterly_report(book: Book, quarter: str) -> str:
     """The HTML page for ``quarter`` (``2024Q4``); the book is validated first."""
     from jinja2 import Environment
 
@@ -285,26 +338,44 @@ def quarterly_report(book: "Book", quarter: str) -> str:
         value = now[name]
         qoq, qoq_class = _change(name, value, None if prior is None else prior[name])
         yoy, yoy_class = _change(name, value, None if year_ago is None else year_ago[name])
-        table.append({
-            "label": _LABELS[name], "now": _show(name, value),
-            "prior": "" if prior is None else _show(name, prior[name]), "qoq": qoq, "qoq_class": qoq_class,
-            "year_ago": "" if year_ago is None else _show(name, year_ago[name]), "yoy": yoy, "yoy_class": yoy_class,
-        })
+        table.append(
+            {
+                "label": _LABELS[name],
+                "now": _show(name, value),
+                "prior": "" if prior is None else _show(name, prior[name]),
+                "qoq": qoq,
+                "qoq_class": qoq_class,
+                "year_ago": "" if year_ago is None else _show(name, year_ago[name]),
+                "yoy": yoy,
+                "yoy_class": yoy_class,
+            }
+        )
     monthly = metric_series(book, "month", end=end)
     q = (start.month - 1) // 3 + 1
-    return Environment(autoescape=True).from_string(_PAGE).render(
-        title=f"creditmesh portfolio report, {quarter.upper()}", as_of=end.isoformat(), ordinal=_ORDINAL[q],
-        year=start.year, quarter=quarter.upper(), prior_label=f"{prior_start.year}Q{(prior_start.month - 1) // 3 + 1}",
-        year_ago_label=f"{year_ago_start.year}Q{q}", highlights=_highlights(now, prior, year_ago, end, q), table=table,
-        vintage_charts=[
-            _vintage_chart(vintage_curves(book, 30, end), 30, "30 Day+ Delinquency Rate by Vintage"),
-            _vintage_chart(vintage_curves(book, 180, end), 180, "180 Day+ Delinquency Rate by Vintage"),
-        ],
-        trend_charts=_trend_charts(monthly), notes=_NOTES,
+    return (
+        Environment(autoescape=True)
+        .from_string(_PAGE)
+        .render(
+            title=f"creditmesh portfolio report, {quarter.upper()}",
+            as_of=end.isoformat(),
+            ordinal=_ORDINAL[q],
+            year=start.year,
+            quarter=quarter.upper(),
+            prior_label=f"{prior_start.year}Q{(prior_start.month - 1) // 3 + 1}",
+            year_ago_label=f"{year_ago_start.year}Q{q}",
+            highlights=_highlights(now, prior, year_ago, end, q),
+            table=table,
+            vintage_charts=[
+                _vintage_chart(vintage_curves(book, 30, end), 30, "30 Day+ Delinquency Rate by Vintage"),
+                _vintage_chart(vintage_curves(book, 180, end), 180, "180 Day+ Delinquency Rate by Vintage"),
+            ],
+            trend_charts=_trend_charts(monthly),
+            notes=_NOTES,
+        )
     )
 
 
-def write_quarterly_report(book: "Book", quarter: str, path: str | Path) -> Path:
+def write_quarterly_report(book: Book, quarter: str, path: str | Path) -> Path:
     """Render :func:`quarterly_report` and write it to ``path`` (a temporary file renamed into place)."""
     page = quarterly_report(book, quarter)
     path = Path(path)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -55,23 +56,27 @@ class TransitionMatrix:
     """
 
     states: tuple[str, ...]
-    counts: "pd.DataFrame"
-    rates: "pd.DataFrame"
-    lower: "pd.DataFrame"
-    upper: "pd.DataFrame"
+    counts: pd.DataFrame
+    rates: pd.DataFrame
+    lower: pd.DataFrame
+    upper: pd.DataFrame
     observations: int
     clusters: int
     n_boot: int
     confidence: float
 
-    def table(self, digits: int = 3) -> "pd.DataFrame":
+    def table(self, digits: int = 3) -> pd.DataFrame:
         """Rates with their interval as text cells, ``0.912 [0.905, 0.918]``, for printing."""
         cells = self.rates.copy().astype(object)
         for a in self.rates.index:
             for b in self.rates.columns:
                 r = self.rates.at[a, b]
-                cells.at[a, b] = "" if np.isnan(r) else (
-                    f"{r:.{digits}f} [{self.lower.at[a, b]:.{digits}f}, {self.upper.at[a, b]:.{digits}f}]"
+                cells.at[a, b] = (
+                    ""
+                    if np.isnan(r)
+                    else (
+                        f"{r:.{digits}f} [{self.lower.at[a, b]:.{digits}f}, {self.upper.at[a, b]:.{digits}f}]"
+                    )
                 )
         return cells
 
@@ -113,7 +118,9 @@ def transition_matrix(
         a = np.array([index[s] for s in from_state], dtype=np.int64)
         b = np.array([index[s] for s in to_state], dtype=np.int64)
     except KeyError as error:
-        raise ParameterError("states", f"unknown state {error.args[0]!r}; expected one of {list(states)}") from None
+        raise ParameterError(
+            "states", f"unknown state {error.args[0]!r}; expected one of {list(states)}"
+        ) from None
     if len(a) != len(b):
         raise ParameterError("to_state", f"{len(b)} values for {len(a)} from_state values")
     if not 0 < confidence < 1:
@@ -148,7 +155,7 @@ def transition_matrix(
         lower = np.where(np.isnan(rates), np.nan, lower)
         upper = np.where(np.isnan(rates), np.nan, upper)
 
-    def frame(values: np.ndarray) -> "pd.DataFrame":
+    def frame(values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(values, index=pd.Index(states, name="from"), columns=pd.Index(states, name="to"))
 
     return TransitionMatrix(
@@ -209,8 +216,8 @@ ORDER BY p.loan_id, p.d
 
 
 def month_end_buckets(
-    book: "Book", start: dt.date, end: dt.date, funding_models: Sequence[str] = CREDIT_MODELS
-) -> "pd.DataFrame":
+    book: Book, start: dt.date, end: dt.date, funding_models: Sequence[str] = CREDIT_MODELS
+) -> pd.DataFrame:
     """Each loan's bucket and outstanding principal at every month end in ``[start, end]`` (one query).
 
     A loan appears from the first month end after its origination until the first
@@ -220,19 +227,23 @@ def month_end_buckets(
     from creditmesh.portfolio.series import periods
 
     ends = [e for _, e in periods("month", _day(start, "start"), _day(end, "end"))]
-    if ends and ends[-1] != (ends[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1):
+    if ends and ends[-1] != (ends[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
+        days=1
+    ):
         ends = ends[:-1]  # a month cut short is not a month end
     models = list(funding_models)
     bad = [m for m in models if m not in FUNDING_MODELS]
     if bad or not models:
-        raise ParameterError("funding_models", f"expected a non-empty subset of {list(FUNDING_MODELS)}, got {models}")
+        raise ParameterError(
+            "funding_models", f"expected a non-empty subset of {list(FUNDING_MODELS)}, got {models}"
+        )
     frame = book.sql(_MONTH_END_STATES_SQL, {"ends": ends, "models": models})
     frame["as_of"] = frame["as_of"].dt.date
     return frame
 
 
 def roll_rates(
-    book: "Book",
+    book: Book,
     start: dt.date,
     end: dt.date,
     *,
@@ -266,11 +277,13 @@ def roll_rates(
     )
 
 
-def flow_rates(matrix: TransitionMatrix) -> "pd.Series":
+def flow_rates(matrix: TransitionMatrix) -> pd.Series:
     """The one-bucket-further rates ``P[current, 1-30], P[1-30, 31-60], ... P[91-180, charged_off]``."""
     import pandas as pd
 
     chain = BUCKETS[:6]
     return pd.Series(
-        {f"{a} -> {b}": matrix.rates.at[a, b] for a, b in zip(chain, chain[1:])}, name="flow_rate", dtype=float
+        {f"{a} -> {b}": matrix.rates.at[a, b] for a, b in zip(chain, chain[1:])},
+        name="flow_rate",
+        dtype=float,
     )

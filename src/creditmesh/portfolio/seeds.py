@@ -7,9 +7,9 @@ Keys are the names of :mod:`creditmesh.portfolio.metrics` functions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,8 @@ SEED_FIGURES: Mapping[str, SeedFigure] = MappingProxyType(
             0.939, "Repeat borrower contribution^8 ... for the fourth quarter of 2024 was 93.9% (footnote 8)"
         ),
         "weighted_average_tenor_months": SeedFigure(
-            10.00, "weighted average contractual tenor ... in the fourth quarter of 2024 was approximately 10.00 months"
+            10.00,
+            "weighted average contractual tenor ... in the fourth quarter of 2024 was approximately 10.00 months",
         ),
         "platform_services_volume_share": SeedFigure(
             0.532,

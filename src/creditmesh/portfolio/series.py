@@ -87,12 +87,16 @@ class _Prepared:
     then scans integers instead of joining string ids again.
     """
 
-    def __init__(self, book: "Book", segment: str | None) -> None:
+    def __init__(self, book: Book, segment: str | None) -> None:
         import uuid
 
         self.book = book
         suffix = uuid.uuid4().hex[:12]
-        self.loans, self.inst, self.segments = f"_cm_loans_{suffix}", f"_cm_inst_{suffix}", f"_cm_segments_{suffix}"
+        self.loans, self.inst, self.segments = (
+            f"_cm_loans_{suffix}",
+            f"_cm_inst_{suffix}",
+            f"_cm_segments_{suffix}",
+        )
         self.firsts = f"_cm_firsts_{suffix}"
         expression = "'all'" if segment is None else SEGMENTS[segment]
         borrowers = "JOIN borrowers AS b ON b.borrower_id = l.borrower_id" if segment == "channel" else ""
@@ -143,7 +147,7 @@ charge_offs AS (SELECT k, charged_off_on FROM {self.loans} WHERE charged_off_on 
 
     def originations(self, freq: str) -> str:
         return f"""
-SELECT {_key(freq, 'orig_day')} AS period_start, seg,
+SELECT {_key(freq, "orig_day")} AS period_start, seg,
     COUNT(*) AS loans_originated,
     CAST(SUM(principal_minor) AS BIGINT) AS volume,
     CAST(COALESCE(SUM(principal_minor) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
@@ -168,7 +172,7 @@ exits AS (
     FROM {self.inst} WHERE exit_day <= $end GROUP BY ALL
 ),
 deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
-SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
     CAST(SUM(amount) AS BIGINT) AS balance_delta,
     CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
         AS platform_balance_delta,
@@ -227,7 +231,7 @@ falling_due AS (
     FROM {self.inst} AS i ANTI JOIN blocked AS b ON b.k = i.k AND b.due_date = i.due_date
     WHERE i.due_date BETWEEN $start AND $end
 )
-SELECT {_key(freq, 'due_date')} AS period_start, seg,
+SELECT {_key(freq, "due_date")} AS period_start, seg,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
     CAST(COALESCE(SUM(p) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0) AS BIGINT) AS day1_due,
     CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until AND paid_at <= due_date + 30), 0)
@@ -263,7 +267,7 @@ WITH firsts AS (
     UNION ALL
     {drawdowns}
 )
-SELECT {_key(freq, 'GREATEST(day, $start)')} AS period_start, seg,
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
     COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
     COUNT(*) FILTER (WHERE kind = 'lines') AS lines_delta,
     COUNT(*) FILTER (WHERE kind = 'drawdowns') AS drawdowns_delta
@@ -305,14 +309,14 @@ def periods(freq: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.d
 
 
 def metric_series(
-    book: "Book",
+    book: Book,
     freq: str = "month",
     start: dt.date | None = None,
     end: dt.date | None = None,
     *,
     by: str | None = None,
     observed_until: dt.date | None = None,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Every metric of :data:`~creditmesh.portfolio.metrics.HEADLINE_METRICS` for each period (and segment).
 
     ``freq`` is ``day``, ``month`` or ``quarter``; ``start`` defaults to the
@@ -354,7 +358,10 @@ def metric_series(
             book.sql(prepared.originations(freq), params),
             book.sql(prepared.balances(freq), params),
             book.sql(prepared.ninety_plus(), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}),
-            book.sql(prepared.falling_due(freq), {**params, "observed_until": _day(observed_until, "observed_until")}),
+            book.sql(
+                prepared.falling_due(freq),
+                {**params, "observed_until": _day(observed_until, "observed_until")},
+            ),
             book.sql(prepared.users(freq, by), params),
         ]
         codes = book.sql(f"SELECT segment, code FROM {prepared.segments} ORDER BY code")
@@ -395,7 +402,9 @@ def metric_series(
         ("cumulative_registered_users", "registered"),
         ("cumulative_users_with_approved_credit_lines", "lines"),
     ):
-        out[name] = frame[column].astype("Int64") if person_counts else pd.array([pd.NA] * len(out), dtype="Int64")
+        out[name] = (
+            frame[column].astype("Int64") if person_counts else pd.array([pd.NA] * len(out), dtype="Int64")
+        )
     out["cumulative_borrowers_with_drawdown"] = frame["drawdowns"].astype("Int64")
     out["loans_originated"] = frame["loans_originated"].astype("Int64")
     out["loan_volume_minor"] = frame["volume"].astype("Int64")
@@ -413,9 +422,11 @@ def metric_series(
     return out
 
 
-def _rate(numerator: "pd.Series", denominator: "pd.Series") -> "pd.Series":
+def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """numerator / denominator as nullable Float64, ``<NA>`` where the denominator is zero."""
     import pandas as pd
 
-    values = numerator.to_numpy(dtype="float64") / denominator.where(denominator != 0, 1).to_numpy(dtype="float64")
+    values = numerator.to_numpy(dtype="float64") / denominator.where(denominator != 0, 1).to_numpy(
+        dtype="float64"
+    )
     return pd.Series(pd.array(values, dtype="Float64"), index=numerator.index).mask(denominator == 0)

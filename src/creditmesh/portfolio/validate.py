@@ -83,7 +83,7 @@ _CHECKS = (
 )
 
 
-def book_problems(book: "Book") -> list[str]:
+def book_problems(book: Book) -> list[str]:
     """Every problem of the book as ``table: what (count row(s)): first rows`` lines; empty when sound."""
     problems = []
     for table, what, query in _CHECKS:
@@ -95,7 +95,7 @@ def book_problems(book: "Book") -> list[str]:
     return problems
 
 
-def validate_book(book: "Book") -> None:
+def validate_book(book: Book) -> None:
     """Raise one :class:`SchemaError` (field ``book``) naming every problem found by :func:`book_problems`."""
     problems = book_problems(book)
     if problems:

@@ -94,7 +94,7 @@ def _add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def vintage_curves(book: "Book", days: int = 30, as_of: dt.date | None = None) -> "pd.DataFrame":
+def vintage_curves(book: Book, days: int = 30, as_of: dt.date | None = None) -> pd.DataFrame:
     """Cumulative ``days``+ delinquency by origination quarter and months on book (see the module notes).
 
     Returns a long table: ``vintage`` (``2024Q1``), ``months_on_book`` (1, 2, ...),
@@ -117,13 +117,25 @@ def vintage_curves(book: "Book", days: int = 30, as_of: dt.date | None = None) -
     hits = book.sql(_VINTAGE_SQL, params)
     rows = []
     for vintage in sorted(pd.to_datetime(totals["vintage"]).dt.date):
-        principal = int(totals.loc[pd.to_datetime(totals["vintage"]).dt.date == vintage, "principal_minor"].iloc[0])
+        principal = int(
+            totals.loc[pd.to_datetime(totals["vintage"]).dt.date == vintage, "principal_minor"].iloc[0]
+        )
         mine = hits[pd.to_datetime(hits["vintage"]).dt.date == vintage]
         by_month = mine.groupby("months_on_book")["delinquent_minor"].sum()
         last_day = _add_months(vintage, 3) - dt.timedelta(days=1)
         cumulative, month = 0, 1
         while _add_months(last_day, month) <= as_of:
             cumulative += int(by_month.get(month, 0)) + (int(by_month.get(0, 0)) if month == 1 else 0)
-            rows.append((quarter_label(vintage), month, principal, cumulative, cumulative / principal if principal else None))
+            rows.append(
+                (
+                    quarter_label(vintage),
+                    month,
+                    principal,
+                    cumulative,
+                    cumulative / principal if principal else None,
+                )
+            )
             month += 1
-    return pd.DataFrame(rows, columns=["vintage", "months_on_book", "principal_minor", "delinquent_minor", "rate"])
+    return pd.DataFrame(
+        rows, columns=["vintage", "months_on_book", "principal_minor", "delinquent_minor", "rate"]
+    )

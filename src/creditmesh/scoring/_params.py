@@ -8,8 +8,9 @@ three small rules are all our estimators need, and they raise our
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from creditmesh.errors import ParameterError
 
@@ -27,8 +28,12 @@ class Interval:
         kind = numbers.Integral if self.integer else numbers.Real
         if isinstance(value, bool) or not isinstance(value, kind):
             return f"must be {'an integer' if self.integer else 'a number'}, got {value!r}"
-        low_ok = self.low is None or (value >= self.low if self.closed in ("both", "left") else value > self.low)
-        high_ok = self.high is None or (value <= self.high if self.closed in ("both", "right") else value < self.high)
+        low_ok = self.low is None or (
+            value >= self.low if self.closed in ("both", "left") else value > self.low
+        )
+        high_ok = self.high is None or (
+            value <= self.high if self.closed in ("both", "right") else value < self.high
+        )
         if low_ok and high_ok:
             return None
         left = "[" if self.closed in ("both", "left") else "("
@@ -71,4 +76,6 @@ def validate_params(owner: str, params: Mapping[str, Any], rules: Mapping[str, t
             continue
         problems = [rule.check(value) for rule in alternatives if rule is not None]
         if problems and all(problems):
-            raise ParameterError(f"{owner}.{name}", " or ".join(problems) if len(problems) > 1 else problems[0])
+            raise ParameterError(
+                f"{owner}.{name}", " or ".join(problems) if len(problems) > 1 else problems[0]
+            )

@@ -17,8 +17,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,9 @@ def save_model(model: Scorecard | GBMClassifier, path: str | Path) -> Path:
             "scorecards": [_scorecard_state(s) for s in model.scorecards_],
             "boosters": sorted(texts),
         }
-        document = _document("gbm", state, training, files={n: hashlib.sha256(t).hexdigest() for n, t in texts.items()})
+        document = _document(
+            "gbm", state, training, files={n: hashlib.sha256(t).hexdigest() for n, t in texts.items()}
+        )
         _atomic_write_dir(path, {MODEL_FILE: _dumps(document), **texts})
         return path
     raise SchemaError("model", f"expected a fitted Scorecard or GBMClassifier, got {type(model).__name__}")
@@ -74,12 +77,19 @@ def load_model(path: str | Path) -> Scorecard | GBMClassifier:
     except (OSError, ValueError) as error:
         raise CreditmeshError("model", f"{file} is not a model file: {error}") from None
     if document.get("format") != FORMAT:
-        raise CreditmeshError("model", f"{file} is not a creditmesh model (format {document.get('format')!r})")
+        raise CreditmeshError(
+            "model", f"{file} is not a creditmesh model (format {document.get('format')!r})"
+        )
     if document.get("format_version") != FORMAT_VERSION:
-        raise CreditmeshError("model", f"{file} has format version {document.get('format_version')}, "
-                                       f"this creditmesh reads {FORMAT_VERSION}")
+        raise CreditmeshError(
+            "model",
+            f"{file} has format version {document.get('format_version')}, "
+            f"this creditmesh reads {FORMAT_VERSION}",
+        )
     if _content_hash(document) != document.get("content_hash"):
-        raise CreditmeshError("model", f"{file}: content hash does not match; the file changed after it was saved")
+        raise CreditmeshError(
+            "model", f"{file}: content hash does not match; the file changed after it was saved"
+        )
     texts = {}
     for name, digest in document["files"].items():
         data = (path / name).read_bytes() if (path / name).exists() else b""
@@ -98,13 +108,17 @@ def load_model(path: str | Path) -> Scorecard | GBMClassifier:
 
 # -- scorecard ------------------------------------------------------------------------------
 
+
 def _scorecard_state(model: Scorecard) -> dict[str, Any]:
     params = model.get_params(deep=False)
     params["binning"] = model.binning.get_params() if model.binning is not None else None
     return {
         "params": params,
-        "binning": {"params": model.binning_.get_params(), "features": model.binning_.features_,
-                    "binnings": [model.binning_.binnings_[f].to_dict() for f in model.binning_.features_]},
+        "binning": {
+            "params": model.binning_.get_params(),
+            "features": model.binning_.features_,
+            "binnings": [model.binning_.binnings_[f].to_dict() for f in model.binning_.features_],
+        },
         "features": list(model.features_),
         "coef": [float(c) for c in model.coef_],
         "intercept": float(model.intercept_),
@@ -144,6 +158,7 @@ def _scorecard_from(state: Mapping[str, Any]) -> Scorecard:
 
 # -- gbm ------------------------------------------------------------------------------------------
 
+
 def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifier:
     import lightgbm as lgb
 
@@ -165,18 +180,30 @@ def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifi
 
 # -- the document -----------------------------------------------------------------------------------
 
-def _document(kind: str, state: dict, training: Mapping[str, Any] | None, files: Mapping[str, str]) -> dict[str, Any]:
+
+def _document(
+    kind: str, state: dict, training: Mapping[str, Any] | None, files: Mapping[str, str]
+) -> dict[str, Any]:
     from creditmesh import __version__
 
-    document = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "creditmesh_version": __version__,
-                "training": dict(training) if training is not None else None, "files": dict(files), "state": state}
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "creditmesh_version": __version__,
+        "training": dict(training) if training is not None else None,
+        "files": dict(files),
+        "state": state,
+    }
     document["content_hash"] = _content_hash(document)
     return document
 
 
 def _content_hash(document: Mapping[str, Any]) -> str:
     body = {k: v for k, v in document.items() if k != "content_hash"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+    ).hexdigest()
 
 
 def _dumps(document: Mapping[str, Any]) -> bytes:

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,7 +78,9 @@ class FeatureBinning:
     _woe_array: np.ndarray = field(default=None, init=False, repr=False, compare=False)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_category_bin", {c: b for b, group in enumerate(self.groups) for c in group})
+        object.__setattr__(
+            self, "_category_bin", {c: b for b, group in enumerate(self.groups) for c in group}
+        )
         object.__setattr__(self, "_woe_array", np.asarray(self.woe, dtype=np.float64))
 
     # -- shape -------------------------------------------------------------------------------
@@ -119,7 +122,9 @@ class FeatureBinning:
         if self.dtype == CATEGORICAL:
             found = self._category_bin.get(_category_string(value))
             return found if found is not None else self._unseen_bin([_category_string(value)])
-        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)
+        ):
             raise SchemaError(self.name, f"expected a number, got {value!r}")
         value = float(value)
         if self.special_values and value in self.special_values:
@@ -134,7 +139,9 @@ class FeatureBinning:
     def _bin_numbers(self, numbers: np.ndarray) -> np.ndarray:
         missing = np.isnan(numbers)
         if missing.any() and self.missing == "error":
-            raise SchemaError(self.name, f"{int(missing.sum())} missing values, and this feature's rule is missing='error'")
+            raise SchemaError(
+                self.name, f"{int(missing.sum())} missing values, and this feature's rule is missing='error'"
+            )
         bins = np.searchsorted(np.asarray(self.splits, dtype=np.float64), numbers, side="right")
         regular = ~missing
         for offset, special in enumerate(self.special_values):
@@ -152,14 +159,19 @@ class FeatureBinning:
         low, high = self.value_range
         outside = (numbers < low) | (numbers > high)
         if outside.any():
-            raise SchemaError(self.name, f"{int(outside.sum())} values outside the training range [{_fmt(low)}, {_fmt(high)}]"
-                              f" (e.g. {_fmt(float(numbers[outside][0]))}), and this feature's rule is out_of_range='error'")
+            raise SchemaError(
+                self.name,
+                f"{int(outside.sum())} values outside the training range [{_fmt(low)}, {_fmt(high)}]"
+                f" (e.g. {_fmt(float(numbers[outside][0]))}), and this feature's rule is out_of_range='error'",
+            )
 
     def _bin_categorical(self, values: pd.Series | np.ndarray) -> np.ndarray:
         series = pd.Series(values) if not isinstance(values, pd.Series) else values
         missing = series.isna().to_numpy()
         if missing.any() and self.missing == "error":
-            raise SchemaError(self.name, f"{int(missing.sum())} missing values, and this feature's rule is missing='error'")
+            raise SchemaError(
+                self.name, f"{int(missing.sum())} missing values, and this feature's rule is missing='error'"
+            )
         codes, uniques = pd.factorize(_category_strings(series), use_na_sentinel=True)
         lookup = np.array([self._category_bin.get(u, -1) for u in uniques], dtype=np.int64)
         unknown = [u for u, b in zip(uniques, lookup) if b < 0]
@@ -172,7 +184,10 @@ class FeatureBinning:
     def _unseen_bin(self, unknown: Sequence[str]) -> int:
         if self.unseen == "error":
             shown = ", ".join(repr(u) for u in list(unknown)[:5])
-            raise SchemaError(self.name, f"categories not seen in training: {shown}, and this feature's rule is unseen='error'")
+            raise SchemaError(
+                self.name,
+                f"categories not seen in training: {shown}, and this feature's rule is unseen='error'",
+            )
         if self.other_bin is not None:
             return self.other_bin
         return int(np.argmax(self._woe_array[: self.n_regular]))
@@ -185,19 +200,32 @@ class FeatureBinning:
         count = events + nonevents
         total = count.sum()
         _, iv = woe_iv(events, nonevents, events.sum(), nonevents.sum())
-        frame = pd.DataFrame({
-            "bin": self.labels(),
-            "count": count,
-            "count_share": count / total if total else 0.0,
-            "nonevents": nonevents,
-            "events": events,
-            "event_rate": np.divide(events, count, out=np.zeros_like(count), where=count > 0),
-            "woe": np.asarray(self.woe),
-            "iv": np.where(count > 0, iv, 0.0),
-        })
-        totals = pd.DataFrame([{"bin": "total", "count": total, "count_share": 1.0, "nonevents": nonevents.sum(),
-                                "events": events.sum(), "event_rate": events.sum() / total if total else 0.0,
-                                "woe": np.nan, "iv": self.iv}])
+        frame = pd.DataFrame(
+            {
+                "bin": self.labels(),
+                "count": count,
+                "count_share": count / total if total else 0.0,
+                "nonevents": nonevents,
+                "events": events,
+                "event_rate": np.divide(events, count, out=np.zeros_like(count), where=count > 0),
+                "woe": np.asarray(self.woe),
+                "iv": np.where(count > 0, iv, 0.0),
+            }
+        )
+        totals = pd.DataFrame(
+            [
+                {
+                    "bin": "total",
+                    "count": total,
+                    "count_share": 1.0,
+                    "nonevents": nonevents.sum(),
+                    "events": events.sum(),
+                    "event_rate": events.sum() / total if total else 0.0,
+                    "woe": np.nan,
+                    "iv": self.iv,
+                }
+            ]
+        )
         return pd.concat([frame, totals], ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,7 +239,7 @@ class FeatureBinning:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FeatureBinning":
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureBinning:
         fields = dict(data)
         fields["groups"] = tuple(tuple(str(c) for c in g) for g in fields.get("groups", ()))
         for key in ("splits", "special_values", "events", "nonevents", "woe"):
@@ -223,10 +251,22 @@ class FeatureBinning:
 
 # -- fitting one feature ---------------------------------------------------------------------
 
-def fit_numerical(name: str, values: np.ndarray, y: np.ndarray, weight: np.ndarray, *, trend: str, n_prebins: int,
-                  min_bin_size: float, min_rate_diff: float, special_values: Sequence[float] = (),
-                  user_splits: Sequence[float] | None = None, sample_size: int = 200_000,
-                  rules: Mapping[str, str] | None = None) -> FeatureBinning:
+
+def fit_numerical(
+    name: str,
+    values: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    *,
+    trend: str,
+    n_prebins: int,
+    min_bin_size: float,
+    min_rate_diff: float,
+    special_values: Sequence[float] = (),
+    user_splits: Sequence[float] | None = None,
+    sample_size: int = 200_000,
+    rules: Mapping[str, str] | None = None,
+) -> FeatureBinning:
     """Bin one numerical feature: quantile pre-bins merged optimally under ``trend``."""
     specials = tuple(float(v) for v in special_values)
     missing = np.isnan(values)
@@ -254,7 +294,9 @@ def fit_numerical(name: str, values: np.ndarray, y: np.ndarray, weight: np.ndarr
         edges = edges[kept]
         pe = np.bincount(group, weights=pe, minlength=len(edges) + 1)
         pn = np.bincount(group, weights=pn, minlength=len(edges) + 1)
-        partition = _partition(pe, pn, trend, min_bin_size * float(weight.sum()), total_e, total_n, min_rate_diff)
+        partition = _partition(
+            pe, pn, trend, min_bin_size * float(weight.sum()), total_e, total_n, min_rate_diff
+        )
         cuts = np.asarray(partition.cuts, dtype=np.int64)
         splits = edges[cuts - 1] if len(cuts) else np.empty(0)
         chosen = partition.trend
@@ -276,14 +318,33 @@ def fit_numerical(name: str, values: np.ndarray, y: np.ndarray, weight: np.ndarr
     nonevents[-1] = weight[missing].sum() - events[-1]
     woe, iv = _woe_table(events, nonevents)
     value_range = (float(x.min()), float(x.max())) if len(x) else None
-    return FeatureBinning(name, NUMERICAL, chosen, splits=tuple(float(s) for s in splits), special_values=specials,
-                          events=tuple(events), nonevents=tuple(nonevents), woe=tuple(woe), iv=iv,
-                          value_range=value_range, **dict(rules or {}))
+    return FeatureBinning(
+        name,
+        NUMERICAL,
+        chosen,
+        splits=tuple(float(s) for s in splits),
+        special_values=specials,
+        events=tuple(events),
+        nonevents=tuple(nonevents),
+        woe=tuple(woe),
+        iv=iv,
+        value_range=value_range,
+        **dict(rules or {}),
+    )
 
 
-def fit_categorical(name: str, values: pd.Series, y: np.ndarray, weight: np.ndarray, *, min_bin_size: float,
-                    min_rate_diff: float, cat_cutoff: float, user_groups: Sequence[Sequence[str]] | None = None,
-                    rules: Mapping[str, str] | None = None) -> FeatureBinning:
+def fit_categorical(
+    name: str,
+    values: pd.Series,
+    y: np.ndarray,
+    weight: np.ndarray,
+    *,
+    min_bin_size: float,
+    min_rate_diff: float,
+    cat_cutoff: float,
+    user_groups: Sequence[Sequence[str]] | None = None,
+    rules: Mapping[str, str] | None = None,
+) -> FeatureBinning:
     """Bin one categorical feature: rare categories pooled, the rest ordered by event rate and merged."""
     series = values.reset_index(drop=True)
     codes, uniques = pd.factorize(_category_strings(series), use_na_sentinel=True)
@@ -309,13 +370,24 @@ def fit_categorical(name: str, values: pd.Series, y: np.ndarray, weight: np.ndar
             pool_w.append(cw[rare].sum())
         pe, pw = np.asarray(pool_e, dtype=np.float64), np.asarray(pool_w, dtype=np.float64)
         order = np.argsort((pe + 0.5) / (pw + 1.0), kind="stable")
-        partition = _partition(pe[order], pw[order] - pe[order], "ascending", min_bin_size * total_w, total_e, total_n,
-                               min_rate_diff)
+        partition = _partition(
+            pe[order],
+            pw[order] - pe[order],
+            "ascending",
+            min_bin_size * total_w,
+            total_e,
+            total_n,
+            min_rate_diff,
+        )
         bounds = [0, *partition.cuts, len(order)]
-        groups = tuple(tuple(c for p in order[a:b] for c in pools[p]) for a, b in zip(bounds[:-1], bounds[1:]))
+        groups = tuple(
+            tuple(c for p in order[a:b] for c in pools[p]) for a, b in zip(bounds[:-1], bounds[1:])
+        )
         other_bin = next((b for b, g in enumerate(groups) if OTHER in g), None)
 
-    fitted = FeatureBinning(name, CATEGORICAL, "ascending", groups=groups, other_bin=other_bin, **dict(rules or {}))
+    fitted = FeatureBinning(
+        name, CATEGORICAL, "ascending", groups=groups, other_bin=other_bin, **dict(rules or {})
+    )
     lookup = np.array([fitted._category_bin.get(u, -1) for u in uniques], dtype=np.int64)
     if (lookup < 0).any():  # categories a user's groups left out go with the pooled ones, or the last bin
         lookup[lookup < 0] = other_bin if other_bin is not None else len(groups) - 1
@@ -338,8 +410,14 @@ def prebin_edges(x: np.ndarray, n_prebins: int, sample_size: int = 200_000, seed
     return edges[edges > sample.min()]
 
 
-def monotone_direction(values: np.ndarray, y: np.ndarray, *, n_prebins: int = 20, min_bin_size: float = 0.05,
-                       keep_share: float = 0.95) -> int:
+def monotone_direction(
+    values: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_prebins: int = 20,
+    min_bin_size: float = 0.05,
+    keep_share: float = 0.95,
+) -> int:
     """+1 (risk rises with the value), -1 (falls) or 0 (no clear monotone trend).
 
     Monotone when the best monotone binning keeps ``keep_share`` of the IV of the
@@ -355,8 +433,12 @@ def monotone_direction(values: np.ndarray, y: np.ndarray, *, n_prebins: int = 20
     pn = np.bincount(pre, minlength=len(edges) + 1) - pe
     floor = min_bin_size * len(values)
     total_e, total_n = float(y.sum()), float(len(y) - y.sum())
-    ivs = {t: best_partition(pe, pn, trend=t, min_bin_weight=floor, total_events=total_e, total_nonevents=total_n).iv
-           for t in ("ascending", "descending", "none")}
+    ivs = {
+        t: best_partition(
+            pe, pn, trend=t, min_bin_weight=floor, total_events=total_e, total_nonevents=total_n
+        ).iv
+        for t in ("ascending", "descending", "none")
+    }
     best = max(ivs["ascending"], ivs["descending"])
     if ivs["none"] <= 0 or best < keep_share * ivs["none"]:
         return 0
@@ -367,19 +449,36 @@ def monotone_direction(values: np.ndarray, y: np.ndarray, *, n_prebins: int = 20
 AUTO_SHAPE_GAIN = 0.10
 
 
-def _partition(events: np.ndarray, nonevents: np.ndarray, trend: str, floor: float, total_e: float, total_n: float,
-               min_rate_diff: float):
+def _partition(
+    events: np.ndarray,
+    nonevents: np.ndarray,
+    trend: str,
+    floor: float,
+    total_e: float,
+    total_n: float,
+    min_rate_diff: float,
+):
     """The optimal partition for ``trend``; ``auto``: the better monotone one, or a peak/valley worth
     :data:`AUTO_SHAPE_GAIN` more IV (a U-shaped risk, such as loan amount, is common in credit)."""
+
     def fit(t: str):
-        return best_partition(events, nonevents, trend=t, min_bin_weight=floor, total_events=total_e,
-                              total_nonevents=total_n, min_rate_diff=min_rate_diff)
+        return best_partition(
+            events,
+            nonevents,
+            trend=t,
+            min_bin_weight=floor,
+            total_events=total_e,
+            total_nonevents=total_n,
+            min_rate_diff=min_rate_diff,
+        )
 
     if trend != "auto":
         return fit(trend)
     monotone = max((fit("ascending"), fit("descending")), key=lambda p: p.iv)
     bar = monotone.iv * (1 + AUTO_SHAPE_GAIN)
-    if fit("none").iv <= bar:  # no shape beats the unconstrained optimum: skip the costlier peak/valley search
+    if (
+        fit("none").iv <= bar
+    ):  # no shape beats the unconstrained optimum: skip the costlier peak/valley search
         return monotone
     shaped = max((fit("peak"), fit("valley")), key=lambda p: p.iv)
     return shaped if shaped.iv > bar else monotone
@@ -390,7 +489,9 @@ def _weighted_sum(weight: np.ndarray, y: np.ndarray) -> float:
     return float((weight * y).sum())
 
 
-def _bin_counts(bins: np.ndarray, y: np.ndarray, weight: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
+def _bin_counts(
+    bins: np.ndarray, y: np.ndarray, weight: np.ndarray, n_bins: int
+) -> tuple[np.ndarray, np.ndarray]:
     events = np.bincount(bins, weights=weight * y, minlength=n_bins)
     nonevents = np.bincount(bins, weights=weight, minlength=n_bins) - events
     return events, np.maximum(nonevents, 0.0)
@@ -403,6 +504,7 @@ def _woe_table(events: np.ndarray, nonevents: np.ndarray) -> tuple[np.ndarray, f
 
 
 # -- values ------------------------------------------------------------------------------------
+
 
 def _is_missing(value: Any) -> bool:
     """None, NaN (any float type: NaN is the one value unequal to itself), pandas' NA or NaT."""
@@ -444,7 +546,9 @@ def _as_numbers(name: str, values: pd.Series | np.ndarray) -> np.ndarray:
     bad = converted.isna() & series.notna()
     if bad.any():
         examples = ", ".join(repr(v) for v in series[bad].head(3))
-        raise SchemaError(name, f"expected numbers, found {int(bad.sum())} values that are not (e.g. {examples})")
+        raise SchemaError(
+            name, f"expected numbers, found {int(bad.sum())} values that are not (e.g. {examples})"
+        )
     return converted.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -455,6 +559,7 @@ def _fmt(value: float) -> str:
 
 
 # -- the estimator ------------------------------------------------------------------------------
+
 
 class BinningProcess(TransformerMixin, BaseEstimator):
     """Optimal binning of every feature of a table; ``transform`` gives weights of evidence.
@@ -503,11 +608,21 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         "out_of_range": (Options(RANGE_RULES),),
     }
 
-    def __init__(self, *, trend: str | dict = "auto", n_prebins: int = 100, min_bin_size: float = 0.05,
-                 min_rate_diff: float = 0.0, cat_cutoff: float = 0.01, categorical_features: Sequence[str] | None = None,
-                 special_values: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
-                 user_splits: Mapping[str, Sequence] | None = None, missing: str = "bin", unseen: str = "other",
-                 out_of_range: str = "clip") -> None:
+    def __init__(
+        self,
+        *,
+        trend: str | dict = "auto",
+        n_prebins: int = 100,
+        min_bin_size: float = 0.05,
+        min_rate_diff: float = 0.0,
+        cat_cutoff: float = 0.01,
+        categorical_features: Sequence[str] | None = None,
+        special_values: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
+        user_splits: Mapping[str, Sequence] | None = None,
+        missing: str = "bin",
+        unseen: str = "other",
+        out_of_range: str = "clip",
+    ) -> None:
         self.trend = trend
         self.n_prebins = n_prebins
         self.min_bin_size = min_bin_size
@@ -520,24 +635,43 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         self.unseen = unseen
         self.out_of_range = out_of_range
 
-    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "BinningProcess":
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> BinningProcess:
         frame, target, weight, categorical = prepare_fit(self, X, y, sample_weight)
         rules = {"missing": self.missing, "unseen": self.unseen, "out_of_range": self.out_of_range}
         binnings: dict[str, FeatureBinning] = {}
         for name in frame.columns:
             user = (self.user_splits or {}).get(name)
             if name in categorical:
-                binnings[name] = fit_categorical(name, frame[name], target, weight, min_bin_size=self.min_bin_size,
-                                                 min_rate_diff=self.min_rate_diff, cat_cutoff=self.cat_cutoff,
-                                                 user_groups=user, rules=rules)
+                binnings[name] = fit_categorical(
+                    name,
+                    frame[name],
+                    target,
+                    weight,
+                    min_bin_size=self.min_bin_size,
+                    min_rate_diff=self.min_rate_diff,
+                    cat_cutoff=self.cat_cutoff,
+                    user_groups=user,
+                    rules=rules,
+                )
             else:
                 trend = self.trend.get(name, "auto") if isinstance(self.trend, dict) else self.trend
                 if trend not in ("auto", *TRENDS):
-                    raise ParameterError(f"BinningProcess.trend[{name!r}]", f"must be one of auto, {', '.join(TRENDS)}")
-                binnings[name] = fit_numerical(name, _as_numbers(name, frame[name]), target, weight, trend=trend,
-                                               n_prebins=self.n_prebins, min_bin_size=self.min_bin_size,
-                                               min_rate_diff=self.min_rate_diff, special_values=self._specials(name),
-                                               user_splits=user, rules=rules)
+                    raise ParameterError(
+                        f"BinningProcess.trend[{name!r}]", f"must be one of auto, {', '.join(TRENDS)}"
+                    )
+                binnings[name] = fit_numerical(
+                    name,
+                    _as_numbers(name, frame[name]),
+                    target,
+                    weight,
+                    trend=trend,
+                    n_prebins=self.n_prebins,
+                    min_bin_size=self.min_bin_size,
+                    min_rate_diff=self.min_rate_diff,
+                    special_values=self._specials(name),
+                    user_splits=user,
+                    rules=rules,
+                )
         self.features_ = list(frame.columns)
         self.binnings_ = binnings
         self.n_features_in_ = len(self.features_)
@@ -546,8 +680,10 @@ class BinningProcess(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         """Weights of evidence, one column per feature."""
-        return pd.DataFrame({name: self.binnings_[name].woe_of(bins) for name, bins in self.bins(X).items()},
-                            index=_as_frame(X).index)
+        return pd.DataFrame(
+            {name: self.binnings_[name].woe_of(bins) for name, bins in self.bins(X).items()},
+            index=_as_frame(X).index,
+        )
 
     def bins(self, X: pd.DataFrame, features: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """The bin index of every row, per feature (missing columns are an error naming them)."""
@@ -560,8 +696,10 @@ class BinningProcess(TransformerMixin, BaseEstimator):
 
     def summary(self) -> pd.DataFrame:
         """One row per feature: type, trend, number of bins and IV, highest IV first."""
-        rows = [{"feature": b.name, "dtype": b.dtype, "trend": b.trend, "n_bins": b.n_bins, "iv": b.iv}
-                for b in self.binnings_.values()]
+        rows = [
+            {"feature": b.name, "dtype": b.dtype, "trend": b.trend, "n_bins": b.n_bins, "iv": b.iv}
+            for b in self.binnings_.values()
+        ]
         return pd.DataFrame(rows).sort_values("iv", ascending=False, ignore_index=True)
 
     def binning_table(self, feature: str) -> pd.DataFrame:
@@ -583,8 +721,9 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         return tuple(self.special_values)
 
 
-def prepare_fit(estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any) -> tuple[pd.DataFrame, np.ndarray,
-                                                                                      np.ndarray, set[str]]:
+def prepare_fit(
+    estimator: BaseEstimator, X: Any, y: Any, sample_weight: Any
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, set[str]]:
     """What every ``fit`` checks first: parameters, the table, the target and weights, the categorical features."""
     owner = type(estimator).__name__
     validate_params(owner, estimator.get_params(deep=False), estimator._rules)
@@ -628,5 +767,9 @@ def _as_frame(X: Any) -> pd.DataFrame:
 
 def _looks_categorical(series: pd.Series) -> bool:
     dtype = series.dtype
-    return (pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
-            or pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype))
+    return (
+        pd.api.types.is_bool_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+    )

@@ -6,8 +6,9 @@ table and to one application, so batch and online agree to the bit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
@@ -39,9 +40,14 @@ class Calibrator:
         return {"method": self.method, "a": self.a, "b": self.b, "x": list(self.x), "y": list(self.y)}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Calibrator":
-        return cls(data["method"], float(data["a"]), float(data["b"]), tuple(map(float, data["x"])),
-                   tuple(map(float, data["y"])))
+    def from_dict(cls, data: Mapping[str, Any]) -> Calibrator:
+        return cls(
+            data["method"],
+            float(data["a"]),
+            float(data["b"]),
+            tuple(map(float, data["x"])),
+            tuple(map(float, data["y"])),
+        )
 
 
 def fit_calibrator(z: np.ndarray, y: np.ndarray, method: str) -> Calibrator:
@@ -55,11 +61,15 @@ def fit_calibrator(z: np.ndarray, y: np.ndarray, method: str) -> Calibrator:
         return Calibrator("platt", float(model.coef_[0, 0]), float(model.intercept_[0]))
     if method == "isotonic":
         model = IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6).fit(z, y)
-        return Calibrator("isotonic", x=tuple(map(float, model.X_thresholds_)), y=tuple(map(float, model.y_thresholds_)))
+        return Calibrator(
+            "isotonic", x=tuple(map(float, model.X_thresholds_)), y=tuple(map(float, model.y_thresholds_))
+        )
     raise ValueError(f"unknown calibration method {method!r}")
 
 
-def choose_calibrator(z: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0) -> tuple[Calibrator, dict[str, float]]:
+def choose_calibrator(
+    z: np.ndarray, y: np.ndarray, method: str = "auto", *, seed: int = 0
+) -> tuple[Calibrator, dict[str, float]]:
     """Fit ``method``, or for ``auto`` the one of Platt and isotonic with the lower cross-validated log loss.
 
     Returns the calibrator (fitted on all of ``z``) and the cross-validated log loss of each candidate.

@@ -19,15 +19,20 @@ from creditmesh.errors import SchemaError
 from creditmesh.schema import FEATURE_COLUMNS
 
 #: Features known at a credit-line application (behaviour on book is empty before the first drawdown).
-APPLICATION_FEATURES = tuple(c for c in FEATURE_COLUMNS if c not in ("months_on_book", "max_dpd_on_book", "line_utilization"))
+APPLICATION_FEATURES = tuple(
+    c for c in FEATURE_COLUMNS if c not in ("months_on_book", "max_dpd_on_book", "line_utilization")
+)
 CATEGORICAL = ("channel", "employment")
 
 
-def credit_line_table(applications: pd.DataFrame, decisions: pd.DataFrame, truth: pd.DataFrame,
-                      *, seed: int = 0) -> pd.DataFrame:
+def credit_line_table(
+    applications: pd.DataFrame, decisions: pd.DataFrame, truth: pd.DataFrame, *, seed: int = 0
+) -> pd.DataFrame:
     """One row per credit-line application: id, applied_at, features, ``approved``, ``bad_12m``."""
     frame = applications.loc[applications["stage"] == "credit_line"]
-    frame = frame.merge(decisions[["application_id", "outcome"]], on="application_id", how="left", validate="1:1")
+    frame = frame.merge(
+        decisions[["application_id", "outcome"]], on="application_id", how="left", validate="1:1"
+    )
     frame = frame.merge(truth[["application_id", "true_pd"]], on="application_id", how="left", validate="1:1")
     if frame["outcome"].isna().any() or frame["true_pd"].isna().any():
         raise SchemaError("applications", "every credit-line application needs a decision and a truth row")
@@ -48,8 +53,11 @@ def credit_line_table(applications: pd.DataFrame, decisions: pd.DataFrame, truth
 def read_credit_line_table(directory: str | Path, *, seed: int = 0) -> pd.DataFrame:
     """:func:`credit_line_table` from a folder written by ``creditmesh simulate``."""
     root = Path(directory)
-    paths = {"applications": root / "applications.parquet", "decisions": root / "decisions.parquet",
-             "truth": root / "truth" / "applications.parquet"}
+    paths = {
+        "applications": root / "applications.parquet",
+        "decisions": root / "decisions.parquet",
+        "truth": root / "truth" / "applications.parquet",
+    }
     missing = [str(p) for p in paths.values() if not p.exists()]
     if missing:
         raise SchemaError(str(root), f"not a simulated dataset (missing {', '.join(missing)})")

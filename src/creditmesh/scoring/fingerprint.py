@@ -17,5 +17,9 @@ def data_fingerprint(X: pd.DataFrame, y: Any) -> dict[str, Any]:
     digest.update(pd.util.hash_pandas_object(X, index=False).to_numpy().tobytes())
     target = np.asarray(y, dtype=np.float64)
     digest.update(target.tobytes())
-    return {"rows": int(len(X)), "columns": [str(c) for c in X.columns], "bad_rate": float(target.mean()),
-            "sha256": digest.hexdigest()}
+    return {
+        "rows": int(len(X)),
+        "columns": [str(c) for c in X.columns],
+        "bad_rate": float(target.mean()),
+        "sha256": digest.hexdigest(),
+    }

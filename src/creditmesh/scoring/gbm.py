@@ -21,7 +21,8 @@ TreeSHAP): the features that pushed the log-odds of bad up the most.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,10 +32,17 @@ from sklearn.model_selection import StratifiedKFold
 
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring._params import Interval, OfType, Options
-from creditmesh.scoring.fingerprint import data_fingerprint
-from creditmesh.scoring.binning import _as_frame, _as_numbers, _category_string, _category_strings, _is_missing, \
-    monotone_direction, prepare_fit
+from creditmesh.scoring.binning import (
+    _as_frame,
+    _as_numbers,
+    _category_string,
+    _category_strings,
+    _is_missing,
+    monotone_direction,
+    prepare_fit,
+)
 from creditmesh.scoring.calibration import METHODS, choose_calibrator
+from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.scorecard import Scorecard
 
 UNSEEN_RULES = ("missing", "error")
@@ -46,14 +54,16 @@ class FeatureEncoder:
     An unseen category is treated as missing (``unseen="missing"``) or refused (``"error"``).
     """
 
-    def __init__(self, features: Sequence[str], categories: Mapping[str, Sequence[str]], unseen: str = "missing") -> None:
+    def __init__(
+        self, features: Sequence[str], categories: Mapping[str, Sequence[str]], unseen: str = "missing"
+    ) -> None:
         self.features = list(features)
         self.categories = {f: list(c) for f, c in categories.items()}
         self.unseen = unseen
         self._codes = {f: {c: float(i) for i, c in enumerate(cats)} for f, cats in self.categories.items()}
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, categorical: set[str], unseen: str) -> "FeatureEncoder":
+    def fit(cls, frame: pd.DataFrame, categorical: set[str], unseen: str) -> FeatureEncoder:
         categories = {}
         for f in frame.columns:
             if f in categorical:
@@ -78,7 +88,9 @@ class FeatureEncoder:
                 unseen = codes.isna() & strings.notna()
                 if unseen.any() and self.unseen == "error":
                     shown = ", ".join(repr(v) for v in strings[unseen].unique()[:5])
-                    raise SchemaError(f, f"categories not seen in training: {shown}, and the rule is unseen='error'")
+                    raise SchemaError(
+                        f, f"categories not seen in training: {shown}, and the rule is unseen='error'"
+                    )
                 out[:, i] = codes.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
                 out[:, i] = _as_numbers(f, frame[f])
@@ -95,9 +107,13 @@ class FeatureEncoder:
             elif f in self.categories:
                 code = self._codes[f].get(_category_string(value))
                 if code is None and self.unseen == "error":
-                    raise SchemaError(f, f"category {value!r} not seen in training, and the rule is unseen='error'")
+                    raise SchemaError(
+                        f, f"category {value!r} not seen in training, and the rule is unseen='error'"
+                    )
                 out[0, i] = np.nan if code is None else code
-            elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            elif isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
                 raise SchemaError(f, f"expected a number, got {value!r}")
             else:
                 out[0, i] = float(value)
@@ -107,7 +123,7 @@ class FeatureEncoder:
         return {"features": self.features, "categories": self.categories, "unseen": self.unseen}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FeatureEncoder":
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureEncoder:
         return cls(data["features"], data["categories"], data["unseen"])
 
 
@@ -169,11 +185,28 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         "num_threads": (Interval(0, None, integer=True),),
     }
 
-    def __init__(self, *, n_splits: int = 3, learning_rate: float = 0.05, num_leaves: int = 15,
-                 min_child_samples: int = 50, feature_fraction: float = 0.7, bagging_fraction: float = 0.8,
-                 lambda_l2: float = 5.0, max_rounds: int = 5000, early_stopping: int = 100, monotone: str = "binning",
-                 blend: str = "scorecard", calibration: str = "auto", categorical_features: Sequence[str] | None = None, unseen: str = "missing",
-                 ensemble: bool = True, n_reasons: int = 4, random_state: int = 0, num_threads: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        n_splits: int = 3,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        feature_fraction: float = 0.7,
+        bagging_fraction: float = 0.8,
+        lambda_l2: float = 5.0,
+        max_rounds: int = 5000,
+        early_stopping: int = 100,
+        monotone: str = "binning",
+        blend: str = "scorecard",
+        calibration: str = "auto",
+        categorical_features: Sequence[str] | None = None,
+        unseen: str = "missing",
+        ensemble: bool = True,
+        n_reasons: int = 4,
+        random_state: int = 0,
+        num_threads: int = 0,
+    ) -> None:
         self.n_splits = n_splits
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -195,16 +228,25 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
 
     def _lgb_params(self, monotone: list[int]) -> dict[str, Any]:
         return {
-            "objective": "binary", "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
-            "min_child_samples": self.min_child_samples, "feature_fraction": self.feature_fraction,
-            "bagging_fraction": self.bagging_fraction, "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
-            "lambda_l2": self.lambda_l2, "monotone_constraints": monotone,
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "feature_fraction": self.feature_fraction,
+            "bagging_fraction": self.bagging_fraction,
+            "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
+            "lambda_l2": self.lambda_l2,
+            "monotone_constraints": monotone,
             # "advanced" broke a constraint in our tests (LightGBM issue #5358); "intermediate" holds them
-            "monotone_constraints_method": "intermediate", "seed": self.random_state, "num_threads": self.num_threads,
-            "verbosity": -1, "deterministic": True, "force_row_wise": True,
+            "monotone_constraints_method": "intermediate",
+            "seed": self.random_state,
+            "num_threads": self.num_threads,
+            "verbosity": -1,
+            "deterministic": True,
+            "force_row_wise": True,
         }
 
-    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "GBMClassifier":
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> GBMClassifier:
         import lightgbm as lgb
 
         frame, target, weight, categorical = prepare_fit(self, X, y, sample_weight)
@@ -220,12 +262,27 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         oof = np.zeros((len(frame), 2))  # out-of-fold log-odds: boosters, scorecards
         boosters, scorecards, best = [], [], []
         for train, valid in folds.split(data, target):
-            train_set = lgb.Dataset(data[train], target[train], weight=weight[train],
-                                    categorical_feature=encoder.categorical_indices, free_raw_data=True)
-            valid_set = lgb.Dataset(data[valid], target[valid], weight=weight[valid], reference=train_set,
-                                    categorical_feature=encoder.categorical_indices)
-            booster = lgb.train(params, train_set, num_boost_round=self.max_rounds, valid_sets=[valid_set],
-                                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)])
+            train_set = lgb.Dataset(
+                data[train],
+                target[train],
+                weight=weight[train],
+                categorical_feature=encoder.categorical_indices,
+                free_raw_data=True,
+            )
+            valid_set = lgb.Dataset(
+                data[valid],
+                target[valid],
+                weight=weight[valid],
+                reference=train_set,
+                categorical_feature=encoder.categorical_indices,
+            )
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=self.max_rounds,
+                valid_sets=[valid_set],
+                callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
+            )
             booster.free_dataset()
             oof[valid, 0] = booster.predict(data[valid], raw_score=True, num_iteration=booster.best_iteration)
             boosters.append(_trimmed(booster))
@@ -237,18 +294,25 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         if not self.ensemble:  # one booster and one scorecard on every row serve; the folds only calibrate
             rounds = max(1, round(float(np.mean(best)) * self.n_splits / (self.n_splits - 1)))
             full = lgb.Dataset(data, target, weight=weight, categorical_feature=encoder.categorical_indices)
-            boosters = [lgb.Booster(model_str=lgb.train(params, full, num_boost_round=rounds).model_to_string())]
+            boosters = [
+                lgb.Booster(model_str=lgb.train(params, full, num_boost_round=rounds).model_to_string())
+            ]
             if self.blend == "scorecard":
                 scorecards = [Scorecard()._fit(frame, target, sample_weight=weight)]
         if self.blend == "scorecard":
             stack = LogisticRegression(C=1e6, max_iter=1000).fit(oof, target, sample_weight=weight)
-            self.blend_weights_ = (float(stack.coef_[0, 0]), float(stack.coef_[0, 1]), float(stack.intercept_[0]))
+            self.blend_weights_ = (
+                float(stack.coef_[0, 0]),
+                float(stack.coef_[0, 1]),
+                float(stack.intercept_[0]),
+            )
         else:
             self.blend_weights_ = (1.0, 0.0, 0.0)
         self.boosters_ = boosters
         self.scorecards_ = scorecards
-        self.calibrator_, self.calibration_losses_ = choose_calibrator(self._blend(oof[:, 0], oof[:, 1]), target,
-                                                                       self.calibration, seed=self.random_state)
+        self.calibrator_, self.calibration_losses_ = choose_calibrator(
+            self._blend(oof[:, 0], oof[:, 1]), target, self.calibration, seed=self.random_state
+        )
         self.best_iterations_ = best
         self.encoder_ = encoder
         self.monotone_ = monotone
@@ -294,8 +358,11 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_fitted()
         frame = _as_frame(X)
-        return pd.DataFrame(self._contrib(self.encoder_.matrix(frame), [s._bins(frame) for s in self.scorecards_]),
-                            columns=[*self.features_, "base"], index=frame.index)
+        return pd.DataFrame(
+            self._contrib(self.encoder_.matrix(frame), [s._bins(frame) for s in self.scorecards_]),
+            columns=[*self.features_, "base"],
+            index=frame.index,
+        )
 
     def _contrib(self, data: np.ndarray, bins: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
         w_booster, w_scorecard, intercept = self.blend_weights_
@@ -317,7 +384,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         n = self.n_reasons if n is None else n
         return _top_reasons(self.contributions(X).to_numpy()[:, :-1], self.features_, n)
 
-    def score_one(self, application: Mapping[str, Any], *, with_reasons: bool = True) -> tuple[float, list[str]]:
+    def score_one(
+        self, application: Mapping[str, Any], *, with_reasons: bool = True
+    ) -> tuple[float, list[str]]:
         """PD and reasons of one application, equal to the table path's answers."""
         self._check_fitted()
         row = self.encoder_.row(application)

@@ -79,8 +79,11 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFr
     y, p = _check(y, p)
     order = np.argsort(p, kind="mergesort")
     groups = np.array_split(order, bins)
-    rows = [{"bin": i, "count": len(g), "mean_pd": float(p[g].mean()), "bad_rate": float(y[g].mean())}
-            for i, g in enumerate(groups) if len(g)]
+    rows = [
+        {"bin": i, "count": len(g), "mean_pd": float(p[g].mean()), "bad_rate": float(y[g].mean())}
+        for i, g in enumerate(groups)
+        if len(g)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -102,10 +105,18 @@ def gains_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
         seen += len(g)
         caught += y[g].sum()
         rate = float(y[g].mean()) if len(g) else 0.0
-        rows.append({"band": i + 1, "count": len(g), "min_pd": float(p[g].min()) if len(g) else np.nan,
-                     "bad_rate": rate, "lift": rate / base if base else np.nan,
-                     "cum_share_of_rows": seen / len(y), "cum_share_of_bads": caught / total_bad,
-                     "cum_lift": (caught / seen) / base if base and seen else np.nan})
+        rows.append(
+            {
+                "band": i + 1,
+                "count": len(g),
+                "min_pd": float(p[g].min()) if len(g) else np.nan,
+                "bad_rate": rate,
+                "lift": rate / base if base else np.nan,
+                "cum_share_of_rows": seen / len(y),
+                "cum_share_of_bads": caught / total_bad,
+                "cum_lift": (caught / seen) / base if base and seen else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -117,7 +128,9 @@ class Stability:
     status: str  # "stable", "watch" or "shifted"
 
 
-def psi(reference: np.ndarray, current: np.ndarray, bins: int = 10, *, edges: np.ndarray | None = None) -> Stability:
+def psi(
+    reference: np.ndarray, current: np.ndarray, bins: int = 10, *, edges: np.ndarray | None = None
+) -> Stability:
     """Population stability index of a score between two samples (bins from the reference's deciles).
 
     ``PSI = Σ (cur% − ref%) · ln(cur% / ref%)``; empty shares are floored at 1e-4.
@@ -155,5 +168,13 @@ def _stability(ref: np.ndarray, cur: np.ndarray) -> Stability:
 
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """The headline figures of a model on one sample."""
-    return {"rows": float(len(y)), "bad_rate": float(np.mean(y)), "auc": auc(y, p), "gini": gini(y, p), "ks": ks(y, p),
-            "brier": brier(y, p), "ece": ece(y, p), "log_loss": log_loss(y, p)}
+    return {
+        "rows": float(len(y)),
+        "bad_rate": float(np.mean(y)),
+        "auc": auc(y, p),
+        "gini": gini(y, p),
+        "ks": ks(y, p),
+        "brier": brier(y, p),
+        "ece": ece(y, p),
+        "log_loss": log_loss(y, p),
+    }

@@ -36,7 +36,9 @@ class Partition:
     trend: str
 
 
-def woe_iv(events: np.ndarray, nonevents: np.ndarray, total_events: float, total_nonevents: float) -> tuple[np.ndarray, np.ndarray]:
+def woe_iv(
+    events: np.ndarray, nonevents: np.ndarray, total_events: float, total_nonevents: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Weight of evidence ``ln(share of events / share of non-events)`` and each bin's IV term.
 
     Higher WoE means a riskier bin. Counts are smoothed by :data:`SMOOTHING` so that
@@ -48,9 +50,16 @@ def woe_iv(events: np.ndarray, nonevents: np.ndarray, total_events: float, total
     return woe, (share_e - share_n) * woe
 
 
-def best_partition(events: np.ndarray, nonevents: np.ndarray, *, trend: str, min_bin_weight: float,
-                   total_events: float | None = None, total_nonevents: float | None = None,
-                   min_rate_diff: float = 0.0) -> Partition:
+def best_partition(
+    events: np.ndarray,
+    nonevents: np.ndarray,
+    *,
+    trend: str,
+    min_bin_weight: float,
+    total_events: float | None = None,
+    total_nonevents: float | None = None,
+    min_rate_diff: float = 0.0,
+) -> Partition:
     """The IV-maximising partition of the pre-bins under ``trend`` (see the module docstring).
 
     ``total_events`` / ``total_nonevents`` are the totals the shares are taken of (all
@@ -90,8 +99,9 @@ def best_partition(events: np.ndarray, nonevents: np.ndarray, *, trend: str, min
     raise ValueError(f"unknown trend {trend!r}")
 
 
-def _solve_monotone(rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: int,
-                    min_rate_diff: float | None, trend: str) -> Partition:
+def _solve_monotone(
+    rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: int, min_rate_diff: float | None, trend: str
+) -> Partition:
     """Bins with strictly rising ``rate`` (``min_rate_diff=None``: no constraint)."""
     size = n_pre + 1
     best = np.full((size, size), -np.inf)  # best[i, j]: best IV of [0, j) whose last bin is [i, j)
@@ -113,14 +123,17 @@ def _solve_monotone(rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: 
     return _trace(best, back, None, None, n_pre, trend)
 
 
-def _solve_peak(rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: int,
-                min_rate_diff: float, trend: str) -> Partition:
+def _solve_peak(
+    rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: int, min_rate_diff: float, trend: str
+) -> Partition:
     """Bins whose ``rate`` rises, then falls (either part may be empty)."""
     size = n_pre + 1
     up = np.full((size, size), -np.inf)
     down = np.full((size, size), -np.inf)
     back_up = np.full((size, size), -1, dtype=np.int64)
-    back_down = np.full((size, size), -1, dtype=np.int64)  # k, with sign: >= 0 from down, < 0 from up (-(k+1))
+    back_down = np.full(
+        (size, size), -1, dtype=np.int64
+    )  # k, with sign: >= 0 from down, < 0 from up (-(k+1))
     up[0, :] = iv[0, :]
     down[0, :] = iv[0, :]
     for j in range(2, size):
@@ -147,8 +160,14 @@ def _solve_peak(rate: np.ndarray, iv: np.ndarray, valid: np.ndarray, n_pre: int,
     return _trace(up, back_up, down, back_down, n_pre, trend)
 
 
-def _trace(up: np.ndarray, back_up: np.ndarray, down: np.ndarray | None, back_down: np.ndarray | None,
-           n_pre: int, trend: str) -> Partition:
+def _trace(
+    up: np.ndarray,
+    back_up: np.ndarray,
+    down: np.ndarray | None,
+    back_down: np.ndarray | None,
+    n_pre: int,
+    trend: str,
+) -> Partition:
     """Follow the back-pointers from the best final bin to the list of cuts."""
     last_up = up[:, n_pre]
     i_up = int(np.argmax(last_up))

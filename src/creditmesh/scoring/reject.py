@@ -45,7 +45,9 @@ def _split(X: pd.DataFrame, y: np.ndarray, approved: np.ndarray) -> tuple[np.nda
         raise SchemaError("approved", "needs both approved and declined applications")
     y = np.asarray(y, dtype=np.float64)
     if y.shape != (len(X),):
-        raise SchemaError("y", f"expected {len(X)} values (declined rows may hold anything, they are not read)")
+        raise SchemaError(
+            "y", f"expected {len(X)} values (declined rows may hold anything, they are not read)"
+        )
     return approved, y
 
 
@@ -61,8 +63,16 @@ def augment(X: pd.DataFrame, y: np.ndarray, approved: np.ndarray, *, max_weight:
     return TrainingSet(X[approved], y[approved], weight)
 
 
-def parcel(X: pd.DataFrame, y: np.ndarray, approved: np.ndarray, *, model=None, bands: int = 10,
-           prudence: float = 1.5, seed: int = 0) -> TrainingSet:
+def parcel(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    approved: np.ndarray,
+    *,
+    model=None,
+    bands: int = 10,
+    prudence: float = 1.5,
+    seed: int = 0,
+) -> TrainingSet:
     """Approved applications with their outcomes, plus declined ones with outcomes drawn by score band.
 
     ``model`` (default: a :class:`Scorecard`) is fitted on the approved rows and scores the
@@ -80,7 +90,9 @@ def parcel(X: pd.DataFrame, y: np.ndarray, approved: np.ndarray, *, model=None, 
     counts = np.bincount(band_approved, minlength=len(edges) + 1)
     bads = np.bincount(band_approved, weights=y[approved], minlength=len(edges) + 1)
     rate = np.divide(bads, counts, out=np.full(len(counts), y[approved].mean()), where=counts > 0)
-    drawn = np.random.default_rng(seed).random(len(p_declined)) < np.minimum(rate[band_declined] * prudence, 1.0)
+    drawn = np.random.default_rng(seed).random(len(p_declined)) < np.minimum(
+        rate[band_declined] * prudence, 1.0
+    )
     frame = pd.concat([X[approved], X[~approved]], ignore_index=True)
     outcome = np.concatenate([y[approved], drawn.astype(np.float64)])
     return TrainingSet(frame, outcome, np.ones(len(frame)))

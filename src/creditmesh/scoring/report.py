@@ -109,7 +109,9 @@ def _woe_charts(binning: BinningProcess, features: list[str]) -> list[dict[str, 
         table = table[table["count"] > 0]
         fig, ax = plt.subplots(figsize=(5, 3.2))
         ax.bar(range(len(table)), table["woe"], color=["#c44" if w > 0 else "#4a4" for w in table["woe"]])
-        ax.set_xticks(range(len(table)), [str(b)[:18] for b in table["bin"]], rotation=60, ha="right", fontsize=7)
+        ax.set_xticks(
+            range(len(table)), [str(b)[:18] for b in table["bin"]], rotation=60, ha="right", fontsize=7
+        )
         ax.set(ylabel="WoE (higher is riskier)", title=f"{name} (IV {binning.binnings_[name].iv:.3f})")
         charts.append({"title": name, "png": _png(fig)})
     return charts
@@ -124,7 +126,9 @@ def _binning_of(model: Scorecard | GBMClassifier) -> tuple[BinningProcess | None
     return None, []
 
 
-def stability(model: Scorecard | GBMClassifier, reference: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+def stability(
+    model: Scorecard | GBMClassifier, reference: pd.DataFrame, current: pd.DataFrame
+) -> pd.DataFrame:
     """PSI of the score and CSI of every binned feature between two samples, with their status."""
     ref_scores = score_table(model, reference)["score"].to_numpy()
     cur_scores = score_table(model, current)["score"].to_numpy()
@@ -135,7 +139,12 @@ def stability(model: Scorecard | GBMClassifier, reference: pd.DataFrame, current
         cur_bins = binning.bins(current, features)
         for name in features:
             n_bins = binning.binnings_[name].n_bins
-            rows.append({"what": f"{name} (CSI)", **_as_row(metrics.psi_of_bins(ref_bins[name], cur_bins[name], n_bins))})
+            rows.append(
+                {
+                    "what": f"{name} (CSI)",
+                    **_as_row(metrics.psi_of_bins(ref_bins[name], cur_bins[name], n_bins)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -143,8 +152,15 @@ def _as_row(value: metrics.Stability) -> dict[str, Any]:
     return {"value": round(value.value, 4), "status": value.status}
 
 
-def write_report(model: Scorecard | GBMClassifier, X: pd.DataFrame, y: np.ndarray, path: str | Path, *,
-                 title: str = "Model report", reference: pd.DataFrame | None = None) -> Path:
+def write_report(
+    model: Scorecard | GBMClassifier,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    path: str | Path,
+    *,
+    title: str = "Model report",
+    reference: pd.DataFrame | None = None,
+) -> Path:
     """Evaluate ``model`` on ``(X, y)`` and write the HTML report to ``path``."""
     from jinja2 import Environment
 
@@ -156,16 +172,31 @@ def write_report(model: Scorecard | GBMClassifier, X: pd.DataFrame, y: np.ndarra
     stability_html = ""
     if reference is not None:
         table = stability(model, reference, X)
-        stability_html = table.to_html(index=False, classes="stability", formatters={
-            "status": lambda s: f'<span class="{s}">{html.escape(s)}</span>'}, escape=False)
+        stability_html = table.to_html(
+            index=False,
+            classes="stability",
+            formatters={"status": lambda s: f'<span class="{s}">{html.escape(s)}</span>'},
+            escape=False,
+        )
     training = getattr(model, "training_", None) or {}
-    page = Environment(autoescape=True).from_string(_PAGE).render(
-        title=title, kind=type(model).__name__, content_hash=getattr(model, "content_hash_", "(not saved)"),
-        training=f"{training.get('rows', '?')} rows, bad rate {training.get('bad_rate', float('nan')):.4f}",
-        summary=summary.to_html(index=False), charts=_charts(y, p, scored["score"].to_numpy()),
-        gains=metrics.gains_table(y, p).round(4).to_html(index=False), stability=stability_html,
-        woe_charts=_woe_charts(binning, features) if binning is not None else [],
-        bin_tables=[(f, binning.binning_table(f).round(4).to_html(index=False)) for f in features] if binning else [])
+    page = (
+        Environment(autoescape=True)
+        .from_string(_PAGE)
+        .render(
+            title=title,
+            kind=type(model).__name__,
+            content_hash=getattr(model, "content_hash_", "(not saved)"),
+            training=f"{training.get('rows', '?')} rows, bad rate {training.get('bad_rate', float('nan')):.4f}",
+            summary=summary.to_html(index=False),
+            charts=_charts(y, p, scored["score"].to_numpy()),
+            gains=metrics.gains_table(y, p).round(4).to_html(index=False),
+            stability=stability_html,
+            woe_charts=_woe_charts(binning, features) if binning is not None else [],
+            bin_tables=[(f, binning.binning_table(f).round(4).to_html(index=False)) for f in features]
+            if binning
+            else [],
+        )
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)

@@ -16,7 +16,8 @@ numbers in the same order, so their probabilities and points are identical.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,8 +26,8 @@ from sklearn.linear_model import LogisticRegression
 
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring._params import Interval, OfType, Options, validate_params
-from creditmesh.scoring.fingerprint import data_fingerprint
 from creditmesh.scoring.binning import BinningProcess, FeatureBinning, check_target
+from creditmesh.scoring.fingerprint import data_fingerprint
 
 SELECTIONS = ("filter", "stepwise")
 #: The default scale: 600 points at good:bad odds of 50:1, and 20 more points double the odds.
@@ -87,9 +88,21 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         "n_reasons": (Interval(0, 20, integer=True),),
     }
 
-    def __init__(self, *, binning: BinningProcess | None = None, min_iv: float = 0.02, max_corr: float = 0.8,
-                 selection: str = "filter", max_features: int | None = None, C: float = 1.0, pdo: float = PDO,
-                 base_score: float = BASE_SCORE, base_odds: float = BASE_ODDS, round_points: bool = True, n_reasons: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        binning: BinningProcess | None = None,
+        min_iv: float = 0.02,
+        max_corr: float = 0.8,
+        selection: str = "filter",
+        max_features: int | None = None,
+        C: float = 1.0,
+        pdo: float = PDO,
+        base_score: float = BASE_SCORE,
+        base_odds: float = BASE_ODDS,
+        round_points: bool = True,
+        n_reasons: int = 4,
+    ) -> None:
         self.binning = binning
         self.min_iv = min_iv
         self.max_corr = max_corr
@@ -103,12 +116,12 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.n_reasons = n_reasons
 
     # -- fitting -------------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "Scorecard":
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> Scorecard:
         self._fit(X, y, sample_weight)
         self.training_ = data_fingerprint(X, y)
         return self
 
-    def _fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> "Scorecard":
+    def _fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> Scorecard:
         """``fit`` without the training fingerprint: for scorecards inside a model that fingerprints its own data."""
         validate_params(type(self).__name__, self.get_params(deep=False), self._rules)
         binning = clone(self.binning) if self.binning is not None else BinningProcess()
@@ -149,22 +162,31 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         for i, f in enumerate(strong):
             clash = [strong[k] for k in kept if abs(corr[i, k]) > self.max_corr]
             if clash:
-                reasons[f] = f"WoE correlation {corr[i, strong.index(clash[0])]:.2f} with {clash[0]} > max_corr {self.max_corr}"
+                reasons[f] = (
+                    f"WoE correlation {corr[i, strong.index(clash[0])]:.2f} with {clash[0]} > max_corr {self.max_corr}"
+                )
             else:
                 kept.append(i)
         chosen = [strong[k] for k in kept]
         if self.selection == "stepwise":
             chosen = self._stepwise(woe, y, w, chosen, reasons)
         if self.max_features is not None and len(chosen) > self.max_features:
-            for f in chosen[self.max_features:]:
+            for f in chosen[self.max_features :]:
                 reasons[f] = f"beyond max_features {self.max_features}"
             chosen = chosen[: self.max_features]
-        selection = pd.DataFrame({"feature": order, "iv": [ivs[f] for f in order],
-                                  "selected": [f in chosen for f in order],
-                                  "reason": [reasons.get(f, "selected") for f in order]})
+        selection = pd.DataFrame(
+            {
+                "feature": order,
+                "iv": [ivs[f] for f in order],
+                "selected": [f in chosen for f in order],
+                "reason": [reasons.get(f, "selected") for f in order],
+            }
+        )
         return chosen, selection
 
-    def _stepwise(self, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray, candidates: list[str], reasons: dict) -> list[str]:
+    def _stepwise(
+        self, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray, candidates: list[str], reasons: dict
+    ) -> list[str]:
         """Forward selection by BIC on (a sample of at most 200,000 rows of) the training data."""
         rows = np.arange(len(y))
         if len(rows) > 200_000:
@@ -186,7 +208,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             reasons[candidates[k]] = "stepwise: does not lower the BIC"
         return [candidates[k] for k in chosen]
 
-    def _fit_signed(self, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray, chosen: list[str], selection: pd.DataFrame):
+    def _fit_signed(
+        self, woe: pd.DataFrame, y: np.ndarray, w: np.ndarray, chosen: list[str], selection: pd.DataFrame
+    ):
         """Logistic regression; a feature whose coefficient is not positive (risk against its WoE) is dropped."""
         chosen = list(chosen)
         while True:
@@ -198,7 +222,10 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 break
             worst = chosen[int(np.argmin(coef))]
             chosen.remove(worst)
-            selection.loc[selection.feature == worst, ["selected", "reason"]] = [False, "coefficient not positive"]
+            selection.loc[selection.feature == worst, ["selected", "reason"]] = [
+                False,
+                "coefficient not positive",
+            ]
         return np.asarray(coef, dtype=np.float64), float(model.intercept_[0]), chosen, selection
 
     def _build_tables(self) -> None:
@@ -247,12 +274,16 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         return total
 
     def points_by_feature(self, X: pd.DataFrame) -> pd.DataFrame:
-        return pd.DataFrame({f: p[b] for (f, p), b in zip(self.points_.items(), self._bins(X))}, index=X.index)
+        return pd.DataFrame(
+            {f: p[b] for (f, p), b in zip(self.points_.items(), self._bins(X))}, index=X.index
+        )
 
     def reasons(self, X: pd.DataFrame, n: int | None = None) -> list[list[str]]:
         """Per row, the features that cost the most points against their best bin (most first)."""
         n = self.n_reasons if n is None else n
-        lost = np.column_stack([best - p[b] for best, p, b in zip(self._best_points, self.points_.values(), self._bins(X))])
+        lost = np.column_stack(
+            [best - p[b] for best, p, b in zip(self._best_points, self.points_.values(), self._bins(X))]
+        )
         order = np.argsort(-lost, axis=1, kind="stable")[:, :n]
         names = np.asarray(self.features_, dtype=object)
         return [[names[k] for k in row if lost[i, k] > 0] for i, row in enumerate(order)]
@@ -319,8 +350,9 @@ def _bic(data: np.ndarray, y: np.ndarray, w: np.ndarray, C: float) -> float:
     return -2 * loglik + (data.shape[1] + 1) * math.log(n)
 
 
-def sql_points(scorecard: Scorecard, *, table: str = "applications", key: str | None = "application_id",
-               quote: str = '"') -> str:
+def sql_points(
+    scorecard: Scorecard, *, table: str = "applications", key: str | None = "application_id", quote: str = '"'
+) -> str:
     """A ``SELECT`` giving each row's points per feature and their sum, with no Python at scoring time.
 
     One ``CASE`` per feature over the raw column, then ``score`` as their sum in the
@@ -341,7 +373,11 @@ def sql_points(scorecard: Scorecard, *, table: str = "applications", key: str | 
 
 def _sql_case(binning: FeatureBinning, points: np.ndarray, column: str) -> str:
     def lit(value: float) -> str:
-        return str(int(value)) if float(value).is_integer() and abs(value) < 2**53 else f"CAST({float(value)!r} AS DOUBLE PRECISION)"
+        return (
+            str(int(value))
+            if float(value).is_integer() and abs(value) < 2**53
+            else f"CAST({float(value)!r} AS DOUBLE PRECISION)"
+        )
 
     whens = [f"WHEN {column} IS NULL THEN {lit(points[binning.missing_bin])}"]
     if binning.dtype == "categorical":
@@ -360,4 +396,3 @@ def _sql_case(binning: FeatureBinning, points: np.ndarray, column: str) -> str:
 
 def _sql_number(value: float) -> str:
     return f"CAST({float(value)!r} AS DOUBLE PRECISION)"
-

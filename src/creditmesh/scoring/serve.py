@@ -9,8 +9,9 @@ the same scaling applied to its calibrated PD
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,13 @@ from creditmesh.scoring.scorecard import BASE_ODDS, BASE_SCORE, PDO, Scorecard, 
 
 #: The master scale: grade → the highest PD it holds (upper bounds, ascending); above the last, the last grade.
 MASTER_SCALE: tuple[tuple[str, float], ...] = (
-    ("A", 0.005), ("B", 0.01), ("C", 0.02), ("D", 0.04), ("E", 0.08), ("F", 0.16), ("G", 1.0),
+    ("A", 0.005),
+    ("B", 0.01),
+    ("C", 0.02),
+    ("D", 0.04),
+    ("E", 0.08),
+    ("F", 0.16),
+    ("G", 1.0),
 )
 _GRADE_BOUNDS = [bound for _, bound in MASTER_SCALE[:-1]]
 _GRADES = [grade for grade, _ in MASTER_SCALE]
@@ -39,7 +46,9 @@ class ScoreResult:
 
 def grade_of(pd_values: np.ndarray) -> np.ndarray:
     """The master-scale grade of each PD (a PD equal to a bound belongs to that grade)."""
-    return np.asarray(_GRADES, dtype=object)[np.searchsorted(_GRADE_BOUNDS, np.asarray(pd_values), side="left")]
+    return np.asarray(_GRADES, dtype=object)[
+        np.searchsorted(_GRADE_BOUNDS, np.asarray(pd_values), side="left")
+    ]
 
 
 def grade_one(pd_value: float) -> str:
@@ -53,7 +62,9 @@ def _scaled(p: np.ndarray) -> np.ndarray:
     return np.round(offset + factor * np.log((1 - q) / q), 2)
 
 
-def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
+def score_table(
+    model: Scorecard | GBMClassifier, frame: pd.DataFrame, *, reasons: bool = True
+) -> pd.DataFrame:
     """PD, score, grade and reasons for every row of ``frame`` (same index).
 
     ``reasons=False`` leaves them empty: a GBM's reasons need per-feature contributions, several
@@ -71,8 +82,9 @@ def score_table(model: Scorecard | GBMClassifier, frame: pd.DataFrame, *, reason
     return pd.DataFrame({"pd": p, "score": score, "grade": grade_of(p), "reasons": why}, index=frame.index)
 
 
-def score_application(model: Scorecard | GBMClassifier, application: Mapping[str, Any], *,
-                      reasons: bool = True) -> ScoreResult:
+def score_application(
+    model: Scorecard | GBMClassifier, application: Mapping[str, Any], *, reasons: bool = True
+) -> ScoreResult:
     """The same answer as :func:`score_table` for one application given as a mapping of features."""
     if isinstance(model, Scorecard):
         p, score, why = model.score_one(application)
@@ -83,4 +95,3 @@ def score_application(model: Scorecard | GBMClassifier, application: Mapping[str
     else:
         raise SchemaError("model", f"expected a Scorecard or GBMClassifier, got {type(model).__name__}")
     return ScoreResult(p, score, grade_one(p), tuple(why))
-

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from types import MappingProxyType
-from typing import Mapping
 
 from creditmesh.errors import ParameterError
 from creditmesh.schema import CHANNELS, FUNDING_MODELS
@@ -41,7 +41,13 @@ class SimulationConfig:
     )
     funding_shares: Mapping[str, float] = field(
         default_factory=lambda: _frozen(
-            {"capital_heavy_on": 0.13, "capital_heavy_off": 0.39, "capital_light": 0.18, "ice": 0.26, "tech_solution": 0.04}
+            {
+                "capital_heavy_on": 0.13,
+                "capital_heavy_off": 0.39,
+                "capital_light": 0.18,
+                "ice": 0.26,
+                "tech_solution": 0.04,
+            }
         )
     )
     #: Share of registered users who belong to a fraud ring.
@@ -86,7 +92,10 @@ class SimulationConfig:
                 found.append((name, f"unknown key(s) {unknown}; allowed: {list(allowed)}"))
                 continue
             values = list(shares.values())
-            if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 for v in values):
+            if any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0
+                for v in values
+            ):
                 found.append((name, "every share must be a number >= 0"))
             elif abs(sum(values) - 1.0) > 1e-9:
                 found.append((name, f"shares must sum to 1, they sum to {sum(values):.6g}"))
@@ -101,5 +110,11 @@ class SimulationConfig:
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name] = dict(value) if isinstance(value, Mapping) else value.isoformat() if isinstance(value, date) else value
+            out[f.name] = (
+                dict(value)
+                if isinstance(value, Mapping)
+                else value.isoformat()
+                if isinstance(value, date)
+                else value
+            )
         return out

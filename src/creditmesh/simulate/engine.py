@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from creditmesh import __version__
 from creditmesh.errors import ParameterError
 from creditmesh.folders import replaced_atomically, sha256_file
+from creditmesh.schedules import add_months
 from creditmesh.schema import IDENTITY_KINDS, TABLES
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
@@ -24,7 +25,6 @@ from creditmesh.simulate.platform import run_platform
 from creditmesh.simulate.policy import Policy, RulePolicy
 from creditmesh.simulate.population import draw_population
 from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
-from creditmesh.schedules import add_months
 
 #: Where the truth columns go, apart from the tables the platform reads.
 TRUTH_FOLDER = "truth"
@@ -43,11 +43,17 @@ class SimulationResult:
 
     @property
     def end_date(self):
-        return add_months(np.array([np.datetime64(self.config.start, "D")]), self.config.months)[0] - np.timedelta64(1, "D")
+        return add_months(np.array([np.datetime64(self.config.start, "D")]), self.config.months)[
+            0
+        ] - np.timedelta64(1, "D")
 
 
-def simulate(config: SimulationConfig | None = None, *, policy: Policy | None = None,
-             progress: Callable[[str], None] | None = None) -> SimulationResult:
+def simulate(
+    config: SimulationConfig | None = None,
+    *,
+    policy: Policy | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SimulationResult:
     """Simulate the platform described by ``config`` (defaults: 20,000 borrowers over 24 months)."""
     config = config or SimulationConfig()
     policy = policy or RulePolicy()
@@ -68,7 +74,9 @@ def simulate(config: SimulationConfig | None = None, *, policy: Policy | None = 
     identities = pa.table(
         {
             "borrower_id": borrower_ids.take(pa.array(borrower)),
-            "kind": pa.DictionaryArray.from_arrays(pa.array(kind.astype(np.int32)), pa.array(IDENTITY_KINDS)).cast(pa.string()),
+            "kind": pa.DictionaryArray.from_arrays(
+                pa.array(kind.astype(np.int32)), pa.array(IDENTITY_KINDS)
+            ).cast(pa.string()),
             "value": identity_values(kind, entity, salt),
         },
         schema=TABLES["identities"].arrow_schema(),
@@ -81,7 +89,9 @@ def simulate(config: SimulationConfig | None = None, *, policy: Policy | None = 
     book.applications.clear()  # free each batch of arrays as soon as its tables exist
     pool.release_unused()
     credit_lines = credit_lines_table(book, borrower_ids, config.start)
-    loans, allocations, installments, payments = loan_tables(book, borrower_ids, institutions["institution_id"], config.start)
+    loans, allocations, installments, payments = loan_tables(
+        book, borrower_ids, institutions["institution_id"], config.start
+    )
     book.installments.clear()
     pool.release_unused()
     tables = {
@@ -107,8 +117,13 @@ def _without_truth(name: str, data: pa.Table) -> pa.Table:
     return data.select([c for c in data.column_names if c not in TABLES[name].truth])
 
 
-def write_dataset(result: SimulationResult, directory: str | os.PathLike[str], *, overwrite: bool = False,
-                  progress: Callable[[str], None] | None = None) -> Path:
+def write_dataset(
+    result: SimulationResult,
+    directory: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
     """Write every table as ``<name>.parquet`` (truth under ``truth/``) plus a manifest, all or nothing.
 
     The files are written to a temporary folder beside ``directory`` and renamed

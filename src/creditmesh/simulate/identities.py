@@ -58,7 +58,11 @@ def identity_rows(rng: np.random.Generator, pop: Population) -> tuple[np.ndarray
     count = np.minimum(rng.poisson(3.0, n), 12)
     owner = np.repeat(everyone, count)
     outside = rng.random(owner.shape[0]) < 0.7
-    contact = np.where(outside, _NON_BORROWER_PHONES + rng.integers(0, 50 * max(n, 1), owner.shape[0]), rng.integers(0, n, owner.shape[0]))
+    contact = np.where(
+        outside,
+        _NON_BORROWER_PHONES + rng.integers(0, 50 * max(n, 1), owner.shape[0]),
+        rng.integers(0, n, owner.shape[0]),
+    )
     add(owner, "contact", contact)
     add(*_ring_contacts(rng, pop))
     borrower = np.concatenate([b for b, _, _ in parts])
@@ -84,7 +88,9 @@ def _ring_contacts(rng: np.random.Generator, pop: Population) -> tuple[np.ndarra
     sizes = np.searchsorted(rings, rings, side="right") - starts
     picks = rng.integers(3, 7, order.shape[0])
     owner = np.repeat(order, picks)
-    fellow = order[np.repeat(starts, picks) + (rng.random(owner.shape[0]) * np.repeat(sizes, picks)).astype(np.int64)]
+    fellow = order[
+        np.repeat(starts, picks) + (rng.random(owner.shape[0]) * np.repeat(sizes, picks)).astype(np.int64)
+    ]
     organiser = _NON_BORROWER_PHONES - 1 - (rings * 2 + rng.integers(0, 2, rings.shape[0]))
     return np.concatenate([owner, order]), "contact", np.concatenate([fellow, organiser])
 

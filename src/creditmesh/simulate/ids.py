@@ -20,7 +20,9 @@ def _wrap_fixed_width(data: np.ndarray, count: int, step: int) -> pa.StringArray
     wide = (count + 1) * step >= 2**31
     offsets = np.arange(0, (count + 1) * step, step, dtype=np.int64 if wide else np.int32)
     kind = pa.large_string() if wide else pa.string()
-    array = pa.Array.from_buffers(kind, count, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))])
+    array = pa.Array.from_buffers(
+        kind, count, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))]
+    )
     return array.cast(pa.string()) if wide else array
 
 

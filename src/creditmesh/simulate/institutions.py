@@ -12,7 +12,13 @@ from creditmesh.simulate.population import REGIONS
 
 #: How the partners split across funding models (the seeds: 162 partners, most of them banks
 #: and consumer-finance companies funding capital-light loans).
-MODEL_WEIGHTS = {"capital_heavy_on": 5, "capital_heavy_off": 25, "capital_light": 39, "ice": 25, "tech_solution": 6}
+MODEL_WEIGHTS = {
+    "capital_heavy_on": 5,
+    "capital_heavy_off": 25,
+    "capital_light": 39,
+    "ice": 25,
+    "tech_solution": 6,
+}
 TENOR_CHOICES = (3, 6, 9, 12, 18, 24)
 #: Appetite by model: (max_pd low, max_pd high). Risk-bearing money takes the riskier borrowers.
 MAX_PD_RANGE = {
@@ -39,7 +45,11 @@ def draw_institutions(rng: np.random.Generator, count: int) -> tuple[pa.Table, n
         keep = rng.random(len(TENOR_CHOICES)) < 0.75
         keep[3] = True  # everyone funds 12 months
         tenors.append([t for t, k in zip(TENOR_CHOICES, keep) if k])
-        regions.append([] if rng.random() < 0.6 else sorted(rng.choice(REGIONS, size=int(rng.integers(3, 15)), replace=False).tolist()))
+        regions.append(
+            []
+            if rng.random() < 0.6
+            else sorted(rng.choice(REGIONS, size=int(rng.integers(3, 15)), replace=False).tolist())
+        )
     apr_min = np.round(rng.uniform(0.07, 0.12, count), 4)
     apr_max = np.where(rng.random(count) < 0.8, 0.24, 0.36)
     capacity_rmb = np.round(rng.lognormal(17.2, 0.8, count), -4)
@@ -50,7 +60,9 @@ def draw_institutions(rng: np.random.Generator, count: int) -> tuple[pa.Table, n
             "funding_model": pa.array([FUNDING_MODELS[m] for m in model]),
             "max_pd": max_pd,
             "min_score": pa.array(rng.integers(0, 40, count) * 5, type=pa.int16()),
-            "max_amount_minor": pa.array((rng.choice([50_000, 100_000, 200_000], count) * 100).astype(np.int64)),
+            "max_amount_minor": pa.array(
+                (rng.choice([50_000, 100_000, 200_000], count) * 100).astype(np.int64)
+            ),
             "tenors": pa.array(tenors, type=pa.list_(pa.int16())),
             "regions": pa.array(regions, type=pa.list_(pa.string())),
             "apr_min": apr_min,
@@ -73,4 +85,8 @@ def _at_least_one(counts: list[int]) -> list[int]:
 
 
 def _kind(model: str) -> str:
-    return {"capital_heavy_on": "Microcredit", "capital_heavy_off": "Trust", "tech_solution": "Regional Bank"}.get(model, "Bank")
+    return {
+        "capital_heavy_on": "Microcredit",
+        "capital_heavy_off": "Trust",
+        "tech_solution": "Regional Bank",
+    }.get(model, "Bank")

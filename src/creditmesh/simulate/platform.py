@@ -16,15 +16,15 @@ Fraudsters draw as much as they can at once and never pay.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
-from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, FUNDING_MODELS, RISK_BEARING_MODELS, STAGES
 from creditmesh.schedules import add_months, build_schedules
+from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, FUNDING_MODELS, RISK_BEARING_MODELS, STAGES
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.ids import splitmix64
 from creditmesh.simulate.policy import Policy
@@ -46,6 +46,8 @@ def decision_latency(app: np.ndarray, automated: np.ndarray, applied_second: np.
     hours for a manual review; either ends by the application's day's last second (reviewers clear the queue)."""
     latency = np.where(automated, 1 + (splitmix64(app) % np.uint64(30)).astype(np.int64), REVIEW_SECONDS)
     return np.minimum(latency, 86_399 - np.asarray(applied_second, np.int64))
+
+
 # Behaviour, calibrated so that the headline metrics land in the seeds' bands (see tests/simulate).
 APPLY_SHARE = 0.78
 FIRST_DRAW_SHARE = 0.7
@@ -88,9 +90,15 @@ class Book:
     horizon_days: int
 
 
-def feature_frame(pop: Population, borrower: np.ndarray, day: np.ndarray, start_year: int,
-                  months_on_book: np.ndarray | None = None, max_dpd: np.ndarray | None = None,
-                  utilization: np.ndarray | None = None) -> pd.DataFrame:
+def feature_frame(
+    pop: Population,
+    borrower: np.ndarray,
+    day: np.ndarray,
+    start_year: int,
+    months_on_book: np.ndarray | None = None,
+    max_dpd: np.ndarray | None = None,
+    utilization: np.ndarray | None = None,
+) -> pd.DataFrame:
     """The observable features of applications, with nulls where a signal is missing."""
     count = borrower.shape[0]
 
@@ -103,26 +111,43 @@ def feature_frame(pop: Population, borrower: np.ndarray, day: np.ndarray, start_
         {
             "age": (start_year + day // 365 - pop.birth_year[borrower]).astype(np.int16),
             "monthly_income_minor": nullable(pop.monthly_income_minor[borrower], "Int64"),
-            "employment": pd.Series(np.array(EMPLOYMENT, dtype=object)[np.maximum(employment, 0)]).where(employment >= 0),
+            "employment": pd.Series(np.array(EMPLOYMENT, dtype=object)[np.maximum(employment, 0)]).where(
+                employment >= 0
+            ),
             "bureau_score": nullable(pop.bureau_score[borrower], "Int16"),
             "bureau_inquiries_6m": nullable(pop.bureau_inquiries_6m[borrower], "Int16"),
             "bureau_delinquencies_24m": nullable(pop.bureau_delinquencies_24m[borrower], "Int16"),
-            "device_age_days": (pop.device_age_days[borrower] + day - pop.registered_day[borrower]).astype(np.int32),
+            "device_age_days": (pop.device_age_days[borrower] + day - pop.registered_day[borrower]).astype(
+                np.int32
+            ),
             "apply_hour": pop.apply_hour[borrower],
             "contacts_count": pop.contacts_count[borrower],
-            "months_on_book": nullable(np.full(count, -1) if months_on_book is None else months_on_book, "Int16"),
+            "months_on_book": nullable(
+                np.full(count, -1) if months_on_book is None else months_on_book, "Int16"
+            ),
             "max_dpd_on_book": nullable(np.full(count, -1) if max_dpd is None else max_dpd, "Int16"),
-            "line_utilization": pd.array(np.full(count, np.nan) if utilization is None else utilization, dtype="Float32"),
+            "line_utilization": pd.array(
+                np.full(count, np.nan) if utilization is None else utilization, dtype="Float32"
+            ),
         }
     )
     assert tuple(frame.columns) == FEATURE_COLUMNS
     return frame
 
 
-def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Population, policy: Policy,
-                 institution_model: np.ndarray, institution_capacity: np.ndarray, progress: Progress) -> Book:
+def run_platform(
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    pop: Population,
+    policy: Policy,
+    institution_model: np.ndarray,
+    institution_capacity: np.ndarray,
+    progress: Progress,
+) -> Book:
     start = np.datetime64(config.start, "D")
-    month_start = (add_months(np.full(config.months + 1, start), np.arange(config.months + 1)) - start).astype(np.int64)
+    month_start = (
+        add_months(np.full(config.months + 1, start), np.arange(config.months + 1)) - start
+    ).astype(np.int64)
     horizon = int(month_start[-1])
     n = pop.size
     year = config.start.year
@@ -142,14 +167,24 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     approved = decided["outcome"].to_numpy() == "approve"
     app_ids = np.arange(applicant.size, dtype=np.int64)
     apps.add(
-        app=app_ids, borrower=applicant, day=a_day, second=a_second, stage=np.zeros(applicant.size, np.int8),
-        requested_amount_minor=np.zeros(applicant.size, np.int64), requested_tenor=np.full(applicant.size, 12, np.int16),
-        months_on_book=np.full(applicant.size, -1, np.int16), max_dpd=np.full(applicant.size, -1, np.int16),
+        app=app_ids,
+        borrower=applicant,
+        day=a_day,
+        second=a_second,
+        stage=np.zeros(applicant.size, np.int8),
+        requested_amount_minor=np.zeros(applicant.size, np.int64),
+        requested_tenor=np.full(applicant.size, 12, np.int16),
+        months_on_book=np.full(applicant.size, -1, np.int16),
+        max_dpd=np.full(applicant.size, -1, np.int16),
         utilization=np.full(applicant.size, np.nan, np.float32),
-        outcome=decided["outcome"].to_numpy(dtype=object), automated=decided["automated"].to_numpy(bool),
-        score=decided["score"].to_numpy(float), pd=decided["pd"].to_numpy(float),
-        grade=decided["grade"].to_numpy(dtype=object), credit_line_minor=decided["credit_line_minor"].to_numpy(np.int64),
-        apr=decided["apr"].to_numpy(float), reason=decided["reason"].to_numpy(dtype=object),
+        outcome=decided["outcome"].to_numpy(dtype=object),
+        automated=decided["automated"].to_numpy(bool),
+        score=decided["score"].to_numpy(float),
+        pd=decided["pd"].to_numpy(float),
+        grade=decided["grade"].to_numpy(dtype=object),
+        credit_line_minor=decided["credit_line_minor"].to_numpy(np.int64),
+        apr=decided["apr"].to_numpy(float),
+        reason=decided["reason"].to_numpy(dtype=object),
     )
     next_app = applicant.size
 
@@ -163,8 +198,9 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     line_apr[holders] = decided["apr"].to_numpy(float)[approved]
     # a line opens when its application is decided; decided too late in the day for a drawdown to
     # follow it, it is first drawn on the next day
-    decided_second = a_second[approved] + decision_latency(app_ids[approved], decided["automated"].to_numpy(bool)[approved],
-                                                          a_second[approved])
+    decided_second = a_second[approved] + decision_latency(
+        app_ids[approved], decided["automated"].to_numpy(bool)[approved], a_second[approved]
+    )
     late = decided_second + 60 > LAST_DRAWDOWN_SECOND
     line_open_day[holders] = a_day[approved] + late
     line_decided = np.zeros((2, n), np.int64)  # day and second of each line's decision (its opened_at)
@@ -181,7 +217,9 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     default_day = np.full(n, NEVER, np.int64)
     drawn = rng.exponential(1.0, n) / np.maximum(hazard_per_day, 1e-12)
     honest_default = ~pop.is_fraud & (drawn < 4 * 365)
-    default_day[honest_default] = np.minimum(line_open_day[honest_default] + drawn[honest_default].astype(np.int64), NEVER)
+    default_day[honest_default] = np.minimum(
+        line_open_day[honest_default] + drawn[honest_default].astype(np.int64), NEVER
+    )
     default_day[pop.is_fraud] = np.minimum(line_open_day[pop.is_fraud] + 1, NEVER)
     cures = ~pop.is_fraud & (rng.random(n) < CURE_SHARE)
     # days from the default to the cure: over half pay up within a month, the rest over the next six
@@ -202,7 +240,9 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
     loans_count = np.zeros(n, np.int32)
     first_loan_day = np.full(n, -1, np.int64)
     max_late = np.zeros(n, np.int32)
-    late_by_due_month: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [[] for _ in range(config.months + 1)]
+    late_by_due_month: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = [
+        [] for _ in range(config.months + 1)
+    ]
     next_loan = 0
     model_share = np.array(config.share_vector("funding_shares", FUNDING_MODELS))
 
@@ -224,27 +264,41 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
             r_day = rng.integers(lo, hi, reviewed.size)
             mob = np.where(first_loan_day[reviewed] >= 0, (r_day - first_loan_day[reviewed]) // 30, -1)
             utilization = (outstanding[reviewed] / np.maximum(line_limit[reviewed], 1)).astype(np.float32)
-            r_features = feature_frame(pop, reviewed, r_day, year, mob, np.where(mob >= 0, max_late[reviewed], -1), utilization)
+            r_features = feature_frame(
+                pop, reviewed, r_day, year, mob, np.where(mob >= 0, max_late[reviewed], -1), utilization
+            )
             r_decided = policy.decide_line_adjustments(r_features, line_limit[reviewed])
             changed = r_decided["outcome"].to_numpy() == "approve"
             ids = np.arange(next_app, next_app + reviewed.size)
             next_app += reviewed.size
             apps.add(
-                app=ids, borrower=reviewed, day=r_day, second=rng.integers(0, 86_400, reviewed.size),
+                app=ids,
+                borrower=reviewed,
+                day=r_day,
+                second=rng.integers(0, 86_400, reviewed.size),
                 stage=np.full(reviewed.size, STAGES.index("line_adjustment"), np.int8),
-                requested_amount_minor=line_limit[reviewed], requested_tenor=np.full(reviewed.size, 12, np.int16),
-                months_on_book=mob.astype(np.int16), max_dpd=np.where(mob >= 0, max_late[reviewed], -1).astype(np.int16),
-                utilization=utilization, outcome=r_decided["outcome"].to_numpy(dtype=object),
-                automated=np.ones(reviewed.size, bool), score=np.full(reviewed.size, np.nan), pd=pd_estimate[reviewed],
-                grade=np.full(reviewed.size, None, dtype=object), credit_line_minor=r_decided["credit_line_minor"].to_numpy(np.int64),
-                apr=line_apr[reviewed], reason=r_decided["reason"].to_numpy(dtype=object),
+                requested_amount_minor=line_limit[reviewed],
+                requested_tenor=np.full(reviewed.size, 12, np.int16),
+                months_on_book=mob.astype(np.int16),
+                max_dpd=np.where(mob >= 0, max_late[reviewed], -1).astype(np.int16),
+                utilization=utilization,
+                outcome=r_decided["outcome"].to_numpy(dtype=object),
+                automated=np.ones(reviewed.size, bool),
+                score=np.full(reviewed.size, np.nan),
+                pd=pd_estimate[reviewed],
+                grade=np.full(reviewed.size, None, dtype=object),
+                credit_line_minor=r_decided["credit_line_minor"].to_numpy(np.int64),
+                apr=line_apr[reviewed],
+                reason=r_decided["reason"].to_numpy(dtype=object),
             )
             line_limit[reviewed[changed]] = r_decided["credit_line_minor"].to_numpy(np.int64)[changed]
             last_adjusted_day[reviewed[changed]] = r_day[changed]
 
         # --- drawdown requests ------------------------------------------------------------------------------
         opening = has_line & (line_month == m)
-        want = np.where(opening, np.where(pop.is_fraud, 1.0, np.where(never_draws, 0.0, FIRST_DRAW_SHARE)), propensity)
+        want = np.where(
+            opening, np.where(pop.is_fraud, 1.0, np.where(never_draws, 0.0, FIRST_DRAW_SHARE)), propensity
+        )
         # borrowers heading for default borrow hard in the two months before it
         distressed = ~pop.is_fraud & (default_day >= lo) & (default_day - lo < 60)
         want = np.where(distressed & (want > 0), DISTRESS_DRAW_SHARE, want)
@@ -260,7 +314,11 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         d_day = np.where(pop.is_fraud[requesters], first_day, d_day)
         limit = line_limit[requesters]
         # first drawdowns are smaller than repeat ones; fraudsters take nearly all they can
-        share = np.where(loans_count[requesters] > 0, rng.beta(2.0, 2.5, requesters.size), rng.beta(1.5, 3.5, requesters.size))
+        share = np.where(
+            loans_count[requesters] > 0,
+            rng.beta(2.0, 2.5, requesters.size),
+            rng.beta(1.5, 3.5, requesters.size),
+        )
         share = np.where(distressed[requesters], rng.beta(4.0, 1.5, requesters.size), share)
         share = np.where(pop.is_fraud[requesters], 0.95, share)
         requested = np.maximum(np.round(limit * share / 100_00) * 100_00, 500_00).astype(np.int64)
@@ -281,12 +339,23 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         earliest = np.where(d_day == line_open_day[requesters], first_draw_second[requesters], 0)
         d_second = earliest + rng.integers(0, 86_400, requesters.size) % (LAST_DRAWDOWN_SECOND + 1 - earliest)
         apps.add(
-            app=ids, borrower=requesters, day=d_day, second=d_second,
-            stage=np.full(requesters.size, STAGES.index("drawdown"), np.int8), requested_amount_minor=requested,
-            requested_tenor=tenor, months_on_book=mob.astype(np.int16), max_dpd=worst.astype(np.int16), utilization=utilization,
-            outcome=d_decided["outcome"].to_numpy(dtype=object), automated=np.ones(requesters.size, bool),
-            score=np.full(requesters.size, np.nan), pd=pd_estimate[requesters], grade=np.full(requesters.size, None, dtype=object),
-            credit_line_minor=d_decided["credit_line_minor"].to_numpy(np.int64), apr=line_apr[requesters],
+            app=ids,
+            borrower=requesters,
+            day=d_day,
+            second=d_second,
+            stage=np.full(requesters.size, STAGES.index("drawdown"), np.int8),
+            requested_amount_minor=requested,
+            requested_tenor=tenor,
+            months_on_book=mob.astype(np.int16),
+            max_dpd=worst.astype(np.int16),
+            utilization=utilization,
+            outcome=d_decided["outcome"].to_numpy(dtype=object),
+            automated=np.ones(requesters.size, bool),
+            score=np.full(requesters.size, np.nan),
+            pd=pd_estimate[requesters],
+            grade=np.full(requesters.size, None, dtype=object),
+            credit_line_minor=d_decided["credit_line_minor"].to_numpy(np.int64),
+            apr=line_apr[requesters],
             reason=d_decided["reason"].to_numpy(dtype=object),
         )
         # --- book the approved drawdowns as loans ---------------------------------------------------------
@@ -304,11 +373,26 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         next_loan += count
         equal_principal = rng.random(count) < EQUAL_PRINCIPAL_SHARE
         # booked 1-300 s after the drawdown's decision (86,400 is a multiple of 300: the remainder is uniform)
-        booked = d_second[ok] + decision_latency(ids[ok], np.ones(count, bool), d_second[ok]) + 1 + rng.integers(0, 86_400, count) % 300
+        booked = (
+            d_second[ok]
+            + decision_latency(ids[ok], np.ones(count, bool), d_second[ok])
+            + 1
+            + rng.integers(0, 86_400, count) % 300
+        )
         loans.add(
-            loan=loan_ids, borrower=b, app=ids[ok], line_app=line_app[b], day=day, second=booked,
-            principal=principal, apr=apr, tenor=loan_tenor, equal_principal=equal_principal, model=model,
-            institution=institution, repeat=loans_count[b] > 0,
+            loan=loan_ids,
+            borrower=b,
+            app=ids[ok],
+            line_app=line_app[b],
+            day=day,
+            second=booked,
+            principal=principal,
+            apr=apr,
+            tenor=loan_tenor,
+            equal_principal=equal_principal,
+            model=model,
+            institution=institution,
+            repeat=loans_count[b] > 0,
         )
         first_loan_day[b] = np.where(first_loan_day[b] < 0, day, first_loan_day[b])
         loans_count[b] += 1
@@ -318,12 +402,26 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         owner = b[schedules.loan]
         due_day = (schedules.due_date - start).astype(np.int64)
         paid_day, interest_paid = _repayment(
-            rng, schedules, owner, due_day, day, rate_ppm, default_day, cure_day, miss_rate, pop.is_fraud, horizon,
+            rng,
+            schedules,
+            owner,
+            due_day,
+            day,
+            rate_ppm,
+            default_day,
+            cure_day,
+            miss_rate,
+            pop.is_fraud,
+            horizon,
         )
         inst.add(  # days and loan numbers fit in 32 bits; money stays int64
-            loan=loan_ids[schedules.loan].astype(np.int32), seq=schedules.seq, due_day=due_day.astype(np.int32),
-            principal_due=schedules.principal_due_minor, interest_due=schedules.interest_due_minor,
-            interest_paid=interest_paid, paid_day=paid_day.astype(np.int32),
+            loan=loan_ids[schedules.loan].astype(np.int32),
+            seq=schedules.seq,
+            due_day=due_day.astype(np.int32),
+            principal_due=schedules.principal_due_minor,
+            interest_due=schedules.interest_due_minor,
+            interest_paid=interest_paid,
+            paid_day=paid_day.astype(np.int32),
         )
         paid = paid_day < horizon
         paid_month = np.searchsorted(month_start, paid_day[paid], side="right") - 1
@@ -332,14 +430,19 @@ def run_platform(rng: np.random.Generator, config: SimulationConfig, pop: Popula
         late = np.where(paid_day == NEVER, 10_000, paid_day - due_day).astype(np.int64)
         for month in np.unique(due_month[due_month < config.months]):
             pick = due_month == month
-            late_by_due_month[month].append((owner[pick].astype(np.int32), due_day[pick].astype(np.int32), late[pick].astype(np.int32)))
+            late_by_due_month[month].append(
+                (owner[pick].astype(np.int32), due_day[pick].astype(np.int32), late[pick].astype(np.int32))
+            )
 
     lines = {
         "borrower": np.flatnonzero(line_app >= 0),
     }
     lines.update(
-        app=line_app[lines["borrower"]], limit=line_limit[lines["borrower"]], apr=line_apr[lines["borrower"]],
-        decided_day=line_decided[0, lines["borrower"]], decided_second=line_decided[1, lines["borrower"]],
+        app=line_app[lines["borrower"]],
+        limit=line_limit[lines["borrower"]],
+        apr=line_apr[lines["borrower"]],
+        decided_day=line_decided[0, lines["borrower"]],
+        decided_second=line_decided[1, lines["borrower"]],
         last_adjusted_day=last_adjusted_day[lines["borrower"]],
         frozen=default_day[lines["borrower"]] < horizon,
     )
@@ -364,7 +467,9 @@ def _funding_model(rng: np.random.Generator, pd_estimate: np.ndarray, share: np.
     return (weights.cumsum(axis=1) > rng.random((pd_estimate.size, 1))).argmax(axis=1).astype(np.int8)
 
 
-def _institution(rng: np.random.Generator, model: np.ndarray, institution_model: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def _institution(
+    rng: np.random.Generator, model: np.ndarray, institution_model: np.ndarray, capacity: np.ndarray
+) -> np.ndarray:
     """A partner of the loan's funding model, chosen in proportion to its capacity."""
     chosen = np.empty(model.size, np.int64)
     for m in np.unique(model):
@@ -375,9 +480,19 @@ def _institution(rng: np.random.Generator, model: np.ndarray, institution_model:
     return chosen
 
 
-def _repayment(rng: np.random.Generator, schedules, owner: np.ndarray, due_day: np.ndarray, originated_day: np.ndarray,
-               rate_ppm: np.ndarray, default_day: np.ndarray, cure_day: np.ndarray, miss_rate: np.ndarray,
-               is_fraud: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def _repayment(
+    rng: np.random.Generator,
+    schedules,
+    owner: np.ndarray,
+    due_day: np.ndarray,
+    originated_day: np.ndarray,
+    rate_ppm: np.ndarray,
+    default_day: np.ndarray,
+    cure_day: np.ndarray,
+    miss_rate: np.ndarray,
+    is_fraud: np.ndarray,
+    horizon: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """The day each installment is settled (NEVER if not by the horizon) and the interest actually paid."""
     rows = due_day.size
     paid_day = due_day.copy()
@@ -411,9 +526,12 @@ def _repayment(rng: np.random.Generator, schedules, owner: np.ndarray, due_day: 
     tail = np.append(principal_after, 0)[next_loan_start]  # ... less what belongs to the next loans
     balance_before = principal_after - np.repeat(tail, np.diff(np.append(first_row, principal.size)))
     containing = settled_early & (previous_due < settle) & (settle < due_day)
-    accrued = mul_rate_array(balance_before, rate_ppm[loan] * np.maximum(settle - previous_due, 0), 365,
-                             rounding=Rounding.HALF_UP)
-    interest_paid = np.where(settled_early & (due_day > settle), np.where(containing, accrued, 0), schedules.interest_due_minor)
+    accrued = mul_rate_array(
+        balance_before, rate_ppm[loan] * np.maximum(settle - previous_due, 0), 365, rounding=Rounding.HALF_UP
+    )
+    interest_paid = np.where(
+        settled_early & (due_day > settle), np.where(containing, accrued, 0), schedules.interest_due_minor
+    )
     unknown = paid_day >= horizon
     paid_day = np.where(unknown, NEVER, paid_day)
     interest_paid = np.where(unknown, 0, interest_paid)

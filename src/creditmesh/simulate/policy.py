@@ -33,7 +33,9 @@ class Policy(Protocol):
         """Columns: outcome, automated, score, pd, grade, credit_line_minor, apr, reason."""
         ...
 
-    def decide_drawdowns(self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray) -> pd.DataFrame:
+    def decide_drawdowns(
+        self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray
+    ) -> pd.DataFrame:
         """Columns: outcome, credit_line_minor (the amount approved), reason."""
         ...
 
@@ -96,13 +98,19 @@ class RulePolicy:
             }
         )
 
-    def decide_drawdowns(self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray) -> pd.DataFrame:
+    def decide_drawdowns(
+        self, applications: pd.DataFrame, available_minor: np.ndarray, delinquent: np.ndarray
+    ) -> pd.DataFrame:
         requested = applications["requested_amount_minor"].to_numpy(dtype=np.int64)
         amount = np.minimum(requested, available_minor)
         approve = ~delinquent & (amount >= MINIMUM_DRAWDOWN_MINOR)
         reason = np.where(delinquent, "delinquent", np.where(approve, "approved", "insufficient_line"))
         return pd.DataFrame(
-            {"outcome": np.where(approve, "approve", "decline"), "credit_line_minor": np.where(approve, amount, 0), "reason": reason}
+            {
+                "outcome": np.where(approve, "approve", "decline"),
+                "credit_line_minor": np.where(approve, amount, 0),
+                "reason": reason,
+            }
         )
 
     def decide_line_adjustments(self, applications: pd.DataFrame, limit_minor: np.ndarray) -> pd.DataFrame:
@@ -115,4 +123,6 @@ class RulePolicy:
         new_limit = (new_limit // 100_00) * 100_00
         outcome = np.where(raise_line | cut_line, "approve", "decline")
         reason = np.where(raise_line, "good_repayment", np.where(cut_line, "delinquency_cut", "no_change"))
-        return pd.DataFrame({"outcome": outcome, "credit_line_minor": new_limit.astype(np.int64), "reason": reason})
+        return pd.DataFrame(
+            {"outcome": outcome, "credit_line_minor": new_limit.astype(np.int64), "reason": reason}
+        )

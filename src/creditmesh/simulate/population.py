@@ -56,7 +56,9 @@ class Population:
         return int(self.z.shape[0])
 
 
-def _arrival_days(rng: np.random.Generator, count: int, config: SimulationConfig, horizon_days: int) -> np.ndarray:
+def _arrival_days(
+    rng: np.random.Generator, count: int, config: SimulationConfig, horizon_days: int
+) -> np.ndarray:
     """Registration days: an installed base at the start, then a steady stream that grows ~2 % a month."""
     initial = rng.random(count) < config.initial_user_share
     days = np.empty(count, dtype=np.int32)
@@ -73,7 +75,9 @@ def draw_population(rng: np.random.Generator, config: SimulationConfig, horizon_
     n = config.borrowers
     start_year = config.start.year
     registered_day = _arrival_days(rng, n, config, horizon_days)
-    channel = rng.choice(len(CHANNELS), size=n, p=config.share_vector("channel_shares", CHANNELS)).astype(np.int8)
+    channel = rng.choice(len(CHANNELS), size=n, p=config.share_vector("channel_shares", CHANNELS)).astype(
+        np.int8
+    )
     region_weights = 1.0 / np.arange(1, len(REGIONS) + 1) ** 0.8
     region = rng.choice(len(REGIONS), size=n, p=region_weights / region_weights.sum()).astype(np.int8)
     age = np.clip(np.round(19 + rng.gamma(3.0, 4.5, n)), 18, 65).astype(np.int16)
@@ -82,20 +86,31 @@ def draw_population(rng: np.random.Generator, config: SimulationConfig, horizon_
     z = rng.standard_normal(n).astype(np.float32)
     # Employment: better-off applicants are more often salaried.
     employment_logits = np.stack(
-        [1.2 + 0.6 * z, 0.2 + 0.1 * z, 0.3 - 0.3 * z, np.where(age < 24, 0.4, -3.0) + 0 * z, np.where(age > 55, 0.5, -4.0) + 0 * z, -1.6 - 0.7 * z],
+        [
+            1.2 + 0.6 * z,
+            0.2 + 0.1 * z,
+            0.3 - 0.3 * z,
+            np.where(age < 24, 0.4, -3.0) + 0 * z,
+            np.where(age > 55, 0.5, -4.0) + 0 * z,
+            -1.6 - 0.7 * z,
+        ],
         axis=1,
     )
     employment_p = np.exp(employment_logits - employment_logits.max(axis=1, keepdims=True))
     employment_p /= employment_p.sum(axis=1, keepdims=True)
     employment = (employment_p.cumsum(axis=1) > rng.random((n, 1))).argmax(axis=1).astype(np.int8)
     employment_effect = np.array([0.0, 0.05, -0.25, -0.6, -0.3, -0.9])[employment]
-    log_income = 8.55 + 0.32 * z + employment_effect + 0.012 * np.minimum(age - 18, 25) + 0.3 * rng.standard_normal(n)
+    log_income = (
+        8.55 + 0.32 * z + employment_effect + 0.012 * np.minimum(age - 18, 25) + 0.3 * rng.standard_normal(n)
+    )
     monthly_income_minor = (np.round(np.exp(log_income) / 100) * 100 * 100).astype(np.int64)
     monthly_income_minor[rng.random(n) < 0.12] = -1
     employment = np.where(rng.random(n) < 0.05, -1, employment).astype(np.int8)
 
     thin_file = rng.random(n) < np.where(age < 25, 0.55, 0.3)
-    bureau_score = np.clip(np.round(640 + 75 * (0.75 * z + 0.66 * rng.standard_normal(n))), 300, 900).astype(np.int16)
+    bureau_score = np.clip(np.round(640 + 75 * (0.75 * z + 0.66 * rng.standard_normal(n))), 300, 900).astype(
+        np.int16
+    )
     inquiries = np.minimum(rng.poisson(np.exp(0.7 - 0.45 * z)), 60).astype(np.int16)
     delinquencies = np.minimum(rng.poisson(np.exp(-1.7 - 0.9 * z)), 30).astype(np.int16)
     for column in (bureau_score, inquiries, delinquencies):
@@ -105,7 +120,12 @@ def draw_population(rng: np.random.Generator, config: SimulationConfig, horizon_
     contacts_count = np.minimum(rng.lognormal(4.6, 0.7, n), 3000).astype(np.int32)
 
     # Risk the features cannot see, so that no model can be perfect.
-    risk_z = 0.8 * z + 0.6 * rng.standard_normal(n) - 0.2 * (age < 23) - 0.35 * (employment == EMPLOYMENT.index("unemployed"))
+    risk_z = (
+        0.8 * z
+        + 0.6 * rng.standard_normal(n)
+        - 0.2 * (age < 23)
+        - 0.35 * (employment == EMPLOYMENT.index("unemployed"))
+    )
     true_pd = 1.0 / (1.0 + np.exp(-(PD_INTERCEPT - PD_SLOPE * risk_z)))
 
     household = _households(rng, n)
@@ -147,7 +167,9 @@ def _households(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.permutation(household)
 
 
-def _plant_fraud(rng: np.random.Generator, config: SimulationConfig, p: dict[str, np.ndarray], horizon_days: int) -> None:
+def _plant_fraud(
+    rng: np.random.Generator, config: SimulationConfig, p: dict[str, np.ndarray], horizon_days: int
+) -> None:
     """Turn some borrowers into fraudsters: rings that burst in together, and a few loners.
 
     Fraudsters dress up their applications (declared income, a salaried job, a
@@ -171,22 +193,30 @@ def _plant_fraud(rng: np.random.Generator, config: SimulationConfig, p: dict[str
     p["ring"][in_rings] = ring_of_member
     # rings strike throughout the period (stratified, so a small run is not at the mercy of a few bursts)
     rings = len(sizes)
-    burst_day = ((rng.permutation(rings) + rng.random(rings)) / max(rings, 1) * max(1, horizon_days - 60)).astype(np.int64)
+    burst_day = (
+        (rng.permutation(rings) + rng.random(rings)) / max(rings, 1) * max(1, horizon_days - 60)
+    ).astype(np.int64)
     p["registered_day"][in_rings] = burst_day[ring_of_member] + rng.integers(0, 7, len(in_rings))
     fraud = chosen
     p["is_fraud"][fraud] = True
     p["true_pd"][fraud] = 1.0
     k = len(fraud)
     p["employment"][fraud] = EMPLOYMENT.index("salaried")
-    p["monthly_income_minor"][fraud] = (np.round(rng.lognormal(9.0, 0.25, k) / 100) * 100 * 100).astype(np.int64)
+    p["monthly_income_minor"][fraud] = (np.round(rng.lognormal(9.0, 0.25, k) / 100) * 100 * 100).astype(
+        np.int64
+    )
     thin = rng.random(k) < 0.5
     p["bureau_score"][fraud] = np.where(thin, -1, rng.integers(600, 720, k)).astype(np.int16)
     p["bureau_inquiries_6m"][fraud] = np.where(thin, -1, rng.integers(0, 4, k)).astype(np.int16)
     p["bureau_delinquencies_24m"][fraud] = np.where(thin, -1, 0).astype(np.int16)
     # Weak individual tells: new devices, late-night sessions, few contacts.
     p["device_age_days"][fraud] = rng.exponential(40, k).astype(np.int32)
-    p["apply_hour"][fraud] = np.where(rng.random(k) < 0.4, rng.integers(0, 5, k), rng.integers(9, 22, k)).astype(np.int8)
+    p["apply_hour"][fraud] = np.where(
+        rng.random(k) < 0.4, rng.integers(0, 5, k), rng.integers(9, 22, k)
+    ).astype(np.int8)
     p["contacts_count"][fraud] = rng.integers(5, 60, k).astype(np.int32)
     p["employer"][in_rings] = 10_000_000 + ring_of_member  # the ring's shell company
     p["employer"][alone] = np.minimum(rng.zipf(1.6, len(alone)), 5_000_000)
-    p["household"][in_rings] = 20_000_000 + ring_of_member * 3 + rng.integers(0, 3, len(in_rings))  # drop addresses
+    p["household"][in_rings] = (
+        20_000_000 + ring_of_member * 3 + rng.integers(0, 3, len(in_rings))
+    )  # drop addresses

@@ -19,7 +19,11 @@ _KEY_SALT = 0x5EED_1DE4
 
 def _timestamps(start: date, day: np.ndarray, second: np.ndarray) -> pa.TimestampArray:
     base = np.datetime64(start, "us")
-    values = base + day.astype(np.int64) * np.timedelta64(86_400_000_000, "us") + second.astype(np.int64) * np.timedelta64(1_000_000, "us")
+    values = (
+        base
+        + day.astype(np.int64) * np.timedelta64(86_400_000_000, "us")
+        + second.astype(np.int64) * np.timedelta64(1_000_000, "us")
+    )
     return pa.array(values, type=pa.timestamp("us", tz="UTC"))
 
 
@@ -33,7 +37,9 @@ def _dates(start: date, day: np.ndarray, missing: np.ndarray | None = None) -> p
 
 
 def _pick(labels: tuple[str, ...], codes: np.ndarray) -> pa.DictionaryArray | pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels)).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels)).cast(
+        pa.string()
+    )
 
 
 def _nullable(values: np.ndarray, type_: pa.DataType, missing: np.ndarray) -> pa.Array:
@@ -43,7 +49,9 @@ def _nullable(values: np.ndarray, type_: pa.DataType, missing: np.ndarray) -> pa
 def borrowers_table(pop: Population, start: date) -> pa.Table:
     ids = format_ids("B", np.arange(pop.size))
     ring = pop.ring
-    ring_ids = pc.if_else(pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0)))
+    ring_ids = pc.if_else(
+        pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0))
+    )
     return pa.table(
         {
             "borrower_id": ids,
@@ -59,8 +67,9 @@ def borrowers_table(pop: Population, start: date) -> pa.Table:
     )
 
 
-def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, start: date,
-                       policy_version: str = "rule-v0") -> tuple[pa.Table, pa.Table]:
+def application_tables(
+    book: Book, pop: Population, borrower_ids: pa.Array, start: date, policy_version: str = "rule-v0"
+) -> tuple[pa.Table, pa.Table]:
     a = book.applications
     order = np.argsort(a["app"], kind="stable")
     a = {k: v[order] for k, v in a.items()}
@@ -78,12 +87,24 @@ def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, star
             "requested_amount_minor": pa.array(a["requested_amount_minor"], type=pa.int64()),
             "requested_tenor": pa.array(a["requested_tenor"], type=pa.int16()),
             "age": pa.array(start.year + a["day"] // 365 - pop.birth_year[b], type=pa.int16()),
-            "monthly_income_minor": _nullable(pop.monthly_income_minor[b], pa.int64(), pop.monthly_income_minor[b] < 0),
-            "employment": pc.if_else(pa.array(employment < 0), pa.scalar(None, pa.string()), _pick(EMPLOYMENT, np.maximum(employment, 0))),
+            "monthly_income_minor": _nullable(
+                pop.monthly_income_minor[b], pa.int64(), pop.monthly_income_minor[b] < 0
+            ),
+            "employment": pc.if_else(
+                pa.array(employment < 0),
+                pa.scalar(None, pa.string()),
+                _pick(EMPLOYMENT, np.maximum(employment, 0)),
+            ),
             "bureau_score": _nullable(pop.bureau_score[b], pa.int16(), pop.bureau_score[b] < 0),
-            "bureau_inquiries_6m": _nullable(pop.bureau_inquiries_6m[b], pa.int16(), pop.bureau_inquiries_6m[b] < 0),
-            "bureau_delinquencies_24m": _nullable(pop.bureau_delinquencies_24m[b], pa.int16(), pop.bureau_delinquencies_24m[b] < 0),
-            "device_age_days": pa.array(pop.device_age_days[b] + a["day"] - pop.registered_day[b], type=pa.int32()),
+            "bureau_inquiries_6m": _nullable(
+                pop.bureau_inquiries_6m[b], pa.int16(), pop.bureau_inquiries_6m[b] < 0
+            ),
+            "bureau_delinquencies_24m": _nullable(
+                pop.bureau_delinquencies_24m[b], pa.int16(), pop.bureau_delinquencies_24m[b] < 0
+            ),
+            "device_age_days": pa.array(
+                pop.device_age_days[b] + a["day"] - pop.registered_day[b], type=pa.int32()
+            ),
             "apply_hour": pa.array(pop.apply_hour[b], type=pa.int8()),
             "contacts_count": pa.array(pop.contacts_count[b], type=pa.int32()),
             "months_on_book": _nullable(a["months_on_book"], pa.int16(), a["months_on_book"] < 0),
@@ -91,12 +112,16 @@ def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, star
             "line_utilization": pa.array(a["utilization"], type=pa.float32(), from_pandas=True),
             "true_pd": pa.array(pop.true_pd[b]),
             "is_fraud": pa.array(pop.is_fraud[b]),
-            "ring_id": pc.if_else(pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0))),
+            "ring_id": pc.if_else(
+                pa.array(ring < 0), pa.scalar(None, pa.string()), format_ids("R", np.maximum(ring, 0))
+            ),
         },
         schema=TABLES["applications"].arrow_schema(with_truth=True),
     )
     latency = decision_latency(a["app"], a["automated"], a["second"])
-    reasons = pa.ListArray.from_arrays(pa.array(np.arange(len(ids) + 1, dtype=np.int32)), pa.array(a["reason"], type=pa.string()))
+    reasons = pa.ListArray.from_arrays(
+        pa.array(np.arange(len(ids) + 1, dtype=np.int32)), pa.array(a["reason"], type=pa.string())
+    )
     decisions = pa.table(
         {
             "application_id": ids,
@@ -119,7 +144,6 @@ def application_tables(book: Book, pop: Population, borrower_ids: pa.Array, star
 
 def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Table:
     lines = book.lines
-    count = lines["borrower"].size
     status = np.where(lines["frozen"], "frozen", "active").astype(object)
     adjusted = lines["last_adjusted_day"]
     return pa.table(
@@ -129,7 +153,9 @@ def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Ta
             "application_id": format_ids("A", lines["app"]),
             "limit_minor": pa.array(lines["limit"], type=pa.int64()),
             "apr": pa.array(lines["apr"]),
-            "opened_at": _timestamps(start, lines["decided_day"], lines["decided_second"]),  # when its application was decided
+            "opened_at": _timestamps(
+                start, lines["decided_day"], lines["decided_second"]
+            ),  # when its application was decided
             "status": pa.array(status, type=pa.string()),
             "last_adjusted_at": pa.array(
                 (np.datetime64(start, "us") + np.maximum(adjusted, 0) * np.timedelta64(86_400_000_000, "us")),
@@ -141,9 +167,11 @@ def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Ta
     )
 
 
-def loan_tables(book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, start: date) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+def loan_tables(
+    book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, start: date
+) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
     """loans, allocations, installments, payments."""
-    l = book.loans
+    l = book.loans  # noqa: E741 (the loans arrays, read on every line below)
     loan_ids = format_ids("L", l["loan"])
     app_ids = format_ids("A", l["app"])
     model = _pick(FUNDING_MODELS, l["model"])
@@ -158,7 +186,10 @@ def loan_tables(book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, s
             "principal_minor": pa.array(l["principal"], type=pa.int64()),
             "apr": pa.array(l["apr"]),
             "tenor_months": pa.array(l["tenor"], type=pa.int16()),
-            "schedule": pa.array(np.where(l["equal_principal"], "equal_principal", "equal_installment").astype(object), type=pa.string()),
+            "schedule": pa.array(
+                np.where(l["equal_principal"], "equal_principal", "equal_installment").astype(object),
+                type=pa.string(),
+            ),
             "originated_at": _timestamps(start, l["day"], l["second"]),
             "repeat_borrower": pa.array(l["repeat"]),
         },
@@ -171,7 +202,12 @@ def loan_tables(book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, s
         np.full(l["apr"].size, 0.01),
     )
     allocations = pa.table(
-        {"application_id": app_ids, "institution_id": loans["institution_id"], "funding_model": model, "expected_margin": pa.array(margin)},
+        {
+            "application_id": app_ids,
+            "institution_id": loans["institution_id"],
+            "funding_model": model,
+            "expected_margin": pa.array(margin),
+        },
         schema=TABLES["allocations"].arrow_schema(),
     )
     i = book.installments

@@ -10,6 +10,8 @@ router = APIRouter(prefix="/v1/applications", tags=["credit lines"], dependencie
 
 
 @router.post("", response_model=DecisionOut)
-async def decide_credit_line(application: CreditLineApplication, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
+async def decide_credit_line(
+    application: CreditLineApplication, engine: EngineDep, log: AuditLogDep
+) -> DecisionOut:
     """Decide a credit-line application: approve with a line and APR, decline with reasons, or review."""
     return decide_once(log, engine, "credit_line", application.model_dump(mode="json"))

@@ -11,7 +11,11 @@ from creditmesh.api.models import ApplicationId, DecisionOut
 router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[ApiKey])
 
 
-@router.get("/{application_id}", response_model=DecisionOut, responses={404: {"description": "no decision for that id"}})
+@router.get(
+    "/{application_id}",
+    response_model=DecisionOut,
+    responses={404: {"description": "no decision for that id"}},
+)
 async def get_decision(application_id: Annotated[ApplicationId, Path()], log: AuditLogDep) -> DecisionOut:
     """The decision stored for an application id."""
     row = stored_or_none(log, application_id)

@@ -17,19 +17,32 @@ from creditmesh.matching.report import report_for_decision
 router = APIRouter(prefix="/v1/applications", tags=["reports"], dependencies=[ApiKey])
 
 
-@router.get("/{application_id}/report", responses={404: {"description": "no decision for that id"},
-                                                   409: {"description": "the application was not approved"},
-                                                   200: {"content": {"text/html": {}}}})
-async def get_report(application_id: Annotated[ApplicationId, Path()], request: Request, log: AuditLogDep,
-                     format: Annotated[Literal["json", "html"] | None, Query()] = None,
-                     accept: Annotated[str | None, Header()] = None) -> Any:
+@router.get(
+    "/{application_id}/report",
+    responses={
+        404: {"description": "no decision for that id"},
+        409: {"description": "the application was not approved"},
+        200: {"content": {"text/html": {}}},
+    },
+)
+async def get_report(
+    application_id: Annotated[ApplicationId, Path()],
+    request: Request,
+    log: AuditLogDep,
+    format: Annotated[Literal["json", "html"] | None, Query()] = None,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
     """The pre-loan investigation report for the partner the application is matched to; personal data masked."""
     row = stored_or_none(log, application_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for application {application_id}")
     try:
-        report = report_for_decision(json.loads(row["decision"]), json.loads(row["inputs"]), request.app.state.matcher,
-                                     salt=request.app.state.report_salt)
+        report = report_for_decision(
+            json.loads(row["decision"]),
+            json.loads(row["inputs"]),
+            request.app.state.matcher,
+            salt=request.app.state.report_salt,
+        )
     except ParameterError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     if format == "html" or (format is None and accept is not None and "text/html" in accept):

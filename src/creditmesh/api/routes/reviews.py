@@ -12,21 +12,31 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"], dependencies=[ApiKey]
 
 
 @router.get("", response_model=list[ReviewOut])
-async def pending_reviews(log: AuditLogDep,
-                          stage: Annotated[str | None, Query(pattern="^(credit_line|drawdown|line_adjustment)$")] = None,
-                          limit: Annotated[int, Query(ge=1, le=MAX_REVIEWS_LISTED)] = 100) -> list[ReviewOut]:
+async def pending_reviews(
+    log: AuditLogDep,
+    stage: Annotated[str | None, Query(pattern="^(credit_line|drawdown|line_adjustment)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_REVIEWS_LISTED)] = 100,
+) -> list[ReviewOut]:
     """Applications the policy sent to people and no one has settled yet, oldest first."""
     return [ReviewOut.from_row(r) for r in log.pending_reviews(stage=stage, limit=limit)]
 
 
-@router.post("/{application_id}", response_model=ReviewOut,
-             responses={404: {"description": "no review queued for that id"},
-                        409: {"description": "already settled with another answer"}})
-async def settle_review(application_id: Annotated[ApplicationId, Path()], body: ReviewSettlement,
-                        log: AuditLogDep) -> ReviewOut:
+@router.post(
+    "/{application_id}",
+    response_model=ReviewOut,
+    responses={
+        404: {"description": "no review queued for that id"},
+        409: {"description": "already settled with another answer"},
+    },
+)
+async def settle_review(
+    application_id: Annotated[ApplicationId, Path()], body: ReviewSettlement, log: AuditLogDep
+) -> ReviewOut:
     """A person's outcome for a pending review; sending the same answer again returns it unchanged."""
     try:
-        return ReviewOut.from_row(log.settle(application_id, outcome=body.outcome, reviewer=body.reviewer, note=body.note))
+        return ReviewOut.from_row(
+            log.settle(application_id, outcome=body.outcome, reviewer=body.reviewer, note=body.note)
+        )
     except AuditError as error:
         if error.reason.startswith("no review"):
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from None

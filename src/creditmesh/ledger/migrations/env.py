@@ -10,6 +10,8 @@ if connection is None:  # pragma: no cover - only when run from the alembic comm
 
     connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
 
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite")
+context.configure(
+    connection=connection, target_metadata=metadata, render_as_batch=connection.dialect.name == "sqlite"
+)
 with context.begin_transaction():
     context.run_migrations()

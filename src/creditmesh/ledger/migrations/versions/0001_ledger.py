@@ -6,197 +6,250 @@ tables comes as a new revision, never as an edit here.
 Revision ID: 0001
 Revises:
 """
-from alembic import op
+
 import sqlalchemy as sa
+from alembic import op
 
-
-revision = '0001'
+revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('accounts',
-    sa.Column('account_code', sa.String(length=8), nullable=False),
-    sa.Column('name', sa.String(length=80), nullable=False),
-    sa.Column('kind', sa.String(length=12), nullable=False),
-    sa.CheckConstraint("kind IN ('asset', 'liability', 'equity', 'income', 'expense')", name=op.f('ck_accounts_kind')),
-    sa.PrimaryKeyConstraint('account_code', name=op.f('pk_accounts'))
+    op.create_table(
+        "accounts",
+        sa.Column("account_code", sa.String(length=8), nullable=False),
+        sa.Column("name", sa.String(length=80), nullable=False),
+        sa.Column("kind", sa.String(length=12), nullable=False),
+        sa.CheckConstraint(
+            "kind IN ('asset', 'liability', 'equity', 'income', 'expense')", name=op.f("ck_accounts_kind")
+        ),
+        sa.PrimaryKeyConstraint("account_code", name=op.f("pk_accounts")),
     )
-    op.create_table('credit_lines',
-    sa.Column('credit_line_id', sa.String(length=40), nullable=False),
-    sa.Column('borrower_id', sa.String(length=40), nullable=False),
-    sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('limit_minor', sa.BigInteger(), nullable=False),
-    sa.Column('apr_ppm', sa.Integer(), nullable=False),
-    sa.Column('opened_on', sa.Date(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.CheckConstraint("status IN ('active', 'frozen', 'closed')", name=op.f('ck_credit_lines_status')),
-    sa.CheckConstraint('limit_minor >= 0', name=op.f('ck_credit_lines_limit')),
-    sa.PrimaryKeyConstraint('credit_line_id', name=op.f('pk_credit_lines'))
+    op.create_table(
+        "credit_lines",
+        sa.Column("credit_line_id", sa.String(length=40), nullable=False),
+        sa.Column("borrower_id", sa.String(length=40), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("limit_minor", sa.BigInteger(), nullable=False),
+        sa.Column("apr_ppm", sa.Integer(), nullable=False),
+        sa.Column("opened_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.CheckConstraint("status IN ('active', 'frozen', 'closed')", name=op.f("ck_credit_lines_status")),
+        sa.CheckConstraint("limit_minor >= 0", name=op.f("ck_credit_lines_limit")),
+        sa.PrimaryKeyConstraint("credit_line_id", name=op.f("pk_credit_lines")),
     )
-    op.create_table('journal_entries',
-    sa.Column('entry_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('occurred_on', sa.Date(), nullable=False),
-    sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('loan_id', sa.String(length=40), nullable=True),
-    sa.Column('reference', sa.String(length=80), nullable=True),
-    sa.PrimaryKeyConstraint('entry_id', name=op.f('pk_journal_entries'))
+    op.create_table(
+        "journal_entries",
+        sa.Column(
+            "entry_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("occurred_on", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("loan_id", sa.String(length=40), nullable=True),
+        sa.Column("reference", sa.String(length=80), nullable=True),
+        sa.PrimaryKeyConstraint("entry_id", name=op.f("pk_journal_entries")),
     )
-    op.create_table('loans',
-    sa.Column('loan_id', sa.String(length=40), nullable=False),
-    sa.Column('borrower_id', sa.String(length=40), nullable=False),
-    sa.Column('credit_line_id', sa.String(length=40), nullable=True),
-    sa.Column('application_id', sa.String(length=40), nullable=True),
-    sa.Column('institution_id', sa.String(length=40), nullable=False),
-    sa.Column('funding_model', sa.String(length=20), nullable=False),
-    sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('principal_minor', sa.BigInteger(), nullable=False),
-    sa.Column('apr_ppm', sa.Integer(), nullable=False),
-    sa.Column('tenor_months', sa.SmallInteger(), nullable=False),
-    sa.Column('schedule', sa.String(length=20), nullable=False),
-    sa.Column('originated_on', sa.Date(), nullable=False),
-    sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('dpd', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('bucket', sa.String(length=12), server_default='current', nullable=False),
-    sa.Column('aged_on', sa.Date(), nullable=True),
-    sa.Column('charged_off_on', sa.Date(), nullable=True),
-    sa.CheckConstraint("funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')", name=op.f('ck_loans_funding_model')),
-    sa.CheckConstraint("schedule IN ('equal_installment', 'equal_principal')", name=op.f('ck_loans_schedule')),
-    sa.CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name=op.f('ck_loans_status')),
-    sa.CheckConstraint('apr_ppm >= 0', name=op.f('ck_loans_apr')),
-    sa.CheckConstraint('principal_minor > 0', name=op.f('ck_loans_principal')),
-    sa.ForeignKeyConstraint(['credit_line_id'], ['credit_lines.credit_line_id'], name=op.f('fk_loans_credit_line_id_credit_lines')),
-    sa.PrimaryKeyConstraint('loan_id', name=op.f('pk_loans'))
+    op.create_table(
+        "loans",
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("borrower_id", sa.String(length=40), nullable=False),
+        sa.Column("credit_line_id", sa.String(length=40), nullable=True),
+        sa.Column("application_id", sa.String(length=40), nullable=True),
+        sa.Column("institution_id", sa.String(length=40), nullable=False),
+        sa.Column("funding_model", sa.String(length=20), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("apr_ppm", sa.Integer(), nullable=False),
+        sa.Column("tenor_months", sa.SmallInteger(), nullable=False),
+        sa.Column("schedule", sa.String(length=20), nullable=False),
+        sa.Column("originated_on", sa.Date(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("dpd", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("bucket", sa.String(length=12), server_default="current", nullable=False),
+        sa.Column("aged_on", sa.Date(), nullable=True),
+        sa.Column("charged_off_on", sa.Date(), nullable=True),
+        sa.CheckConstraint(
+            "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')",
+            name=op.f("ck_loans_funding_model"),
+        ),
+        sa.CheckConstraint(
+            "schedule IN ('equal_installment', 'equal_principal')", name=op.f("ck_loans_schedule")
+        ),
+        sa.CheckConstraint(
+            "status IN ('active', 'settled', 'charged_off', 'written_off')", name=op.f("ck_loans_status")
+        ),
+        sa.CheckConstraint("apr_ppm >= 0", name=op.f("ck_loans_apr")),
+        sa.CheckConstraint("principal_minor > 0", name=op.f("ck_loans_principal")),
+        sa.ForeignKeyConstraint(
+            ["credit_line_id"],
+            ["credit_lines.credit_line_id"],
+            name=op.f("fk_loans_credit_line_id_credit_lines"),
+        ),
+        sa.PrimaryKeyConstraint("loan_id", name=op.f("pk_loans")),
     )
-    with op.batch_alter_table('loans', schema=None) as batch_op:
-        batch_op.create_index('ix_loans_credit_line', ['credit_line_id'], unique=False)
+    with op.batch_alter_table("loans", schema=None) as batch_op:
+        batch_op.create_index("ix_loans_credit_line", ["credit_line_id"], unique=False)
 
-    op.create_table('postings',
-    sa.Column('posting_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('entry_id', sa.BigInteger(), nullable=False),
-    sa.Column('account_code', sa.String(length=8), nullable=False),
-    sa.Column('loan_id', sa.String(length=40), nullable=True),
-    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
-    sa.CheckConstraint('amount_minor <> 0', name=op.f('ck_postings_nonzero')),
-    sa.ForeignKeyConstraint(['account_code'], ['accounts.account_code'], name=op.f('fk_postings_account_code_accounts')),
-    sa.ForeignKeyConstraint(['entry_id'], ['journal_entries.entry_id'], name=op.f('fk_postings_entry_id_journal_entries')),
-    sa.PrimaryKeyConstraint('posting_id', name=op.f('pk_postings'))
+    op.create_table(
+        "postings",
+        sa.Column(
+            "posting_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_code", sa.String(length=8), nullable=False),
+        sa.Column("loan_id", sa.String(length=40), nullable=True),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("amount_minor <> 0", name=op.f("ck_postings_nonzero")),
+        sa.ForeignKeyConstraint(
+            ["account_code"], ["accounts.account_code"], name=op.f("fk_postings_account_code_accounts")
+        ),
+        sa.ForeignKeyConstraint(
+            ["entry_id"], ["journal_entries.entry_id"], name=op.f("fk_postings_entry_id_journal_entries")
+        ),
+        sa.PrimaryKeyConstraint("posting_id", name=op.f("pk_postings")),
     )
-    with op.batch_alter_table('postings', schema=None) as batch_op:
-        batch_op.create_index('ix_postings_entry', ['entry_id'], unique=False)
-        batch_op.create_index('ix_postings_loan_account', ['loan_id', 'account_code'], unique=False)
+    with op.batch_alter_table("postings", schema=None) as batch_op:
+        batch_op.create_index("ix_postings_entry", ["entry_id"], unique=False)
+        batch_op.create_index("ix_postings_loan_account", ["loan_id", "account_code"], unique=False)
 
-    op.create_table('bucket_moves',
-    sa.Column('loan_id', sa.String(length=40), nullable=False),
-    sa.Column('moved_on', sa.Date(), nullable=False),
-    sa.Column('from_bucket', sa.String(length=12), nullable=False),
-    sa.Column('to_bucket', sa.String(length=12), nullable=False),
-    sa.Column('dpd', sa.Integer(), nullable=False),
-    sa.ForeignKeyConstraint(['loan_id'], ['loans.loan_id'], name=op.f('fk_bucket_moves_loan_id_loans')),
-    sa.PrimaryKeyConstraint('loan_id', 'moved_on', 'to_bucket', name=op.f('pk_bucket_moves'))
+    op.create_table(
+        "bucket_moves",
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("moved_on", sa.Date(), nullable=False),
+        sa.Column("from_bucket", sa.String(length=12), nullable=False),
+        sa.Column("to_bucket", sa.String(length=12), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.loan_id"], name=op.f("fk_bucket_moves_loan_id_loans")),
+        sa.PrimaryKeyConstraint("loan_id", "moved_on", "to_bucket", name=op.f("pk_bucket_moves")),
     )
-    op.create_table('installments',
-    sa.Column('loan_id', sa.String(length=40), nullable=False),
-    sa.Column('seq', sa.SmallInteger(), nullable=False),
-    sa.Column('due_date', sa.Date(), nullable=False),
-    sa.Column('principal_due_minor', sa.BigInteger(), nullable=False),
-    sa.Column('interest_due_minor', sa.BigInteger(), nullable=False),
-    sa.Column('fee_due_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('late_fee_due_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('principal_paid_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('interest_paid_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('fee_paid_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('late_fee_paid_minor', sa.BigInteger(), server_default='0', nullable=False),
-    sa.Column('paid_on', sa.Date(), nullable=True),
-    sa.Column('accrued_from', sa.Date(), nullable=True),
-    sa.CheckConstraint('principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor', name=op.f('ck_installments_paid_within_due')),
-    sa.ForeignKeyConstraint(['loan_id'], ['loans.loan_id'], name=op.f('fk_installments_loan_id_loans')),
-    sa.PrimaryKeyConstraint('loan_id', 'seq', name=op.f('pk_installments'))
+    op.create_table(
+        "installments",
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("seq", sa.SmallInteger(), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=False),
+        sa.Column("principal_due_minor", sa.BigInteger(), nullable=False),
+        sa.Column("interest_due_minor", sa.BigInteger(), nullable=False),
+        sa.Column("fee_due_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("late_fee_due_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("principal_paid_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("interest_paid_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("fee_paid_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("late_fee_paid_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=True),
+        sa.Column("accrued_from", sa.Date(), nullable=True),
+        sa.CheckConstraint(
+            "principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor",
+            name=op.f("ck_installments_paid_within_due"),
+        ),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.loan_id"], name=op.f("fk_installments_loan_id_loans")),
+        sa.PrimaryKeyConstraint("loan_id", "seq", name=op.f("pk_installments")),
     )
-    with op.batch_alter_table('installments', schema=None) as batch_op:
-        batch_op.create_index('ix_installments_due_open', ['due_date', 'paid_on'], unique=False)
+    with op.batch_alter_table("installments", schema=None) as batch_op:
+        batch_op.create_index("ix_installments_due_open", ["due_date", "paid_on"], unique=False)
 
-    op.create_table('loan_days',
-    sa.Column('loan_id', sa.String(length=40), nullable=False),
-    sa.Column('as_of', sa.Date(), nullable=False),
-    sa.Column('outstanding_principal_minor', sa.BigInteger(), nullable=False),
-    sa.Column('overdue_principal_minor', sa.BigInteger(), nullable=False),
-    sa.Column('dpd', sa.Integer(), nullable=False),
-    sa.Column('status', sa.String(length=12), nullable=False),
-    sa.ForeignKeyConstraint(['loan_id'], ['loans.loan_id'], name=op.f('fk_loan_days_loan_id_loans')),
-    sa.PrimaryKeyConstraint('loan_id', 'as_of', name=op.f('pk_loan_days'))
+    op.create_table(
+        "loan_days",
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("outstanding_principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("overdue_principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("dpd", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.loan_id"], name=op.f("fk_loan_days_loan_id_loans")),
+        sa.PrimaryKeyConstraint("loan_id", "as_of", name=op.f("pk_loan_days")),
     )
-    op.create_table('payments',
-    sa.Column('payment_id', sa.String(length=40), nullable=False),
-    sa.Column('idempotency_key', sa.String(length=80), nullable=False),
-    sa.Column('request_sha256', sa.String(length=64), nullable=False),
-    sa.Column('loan_id', sa.String(length=40), nullable=False),
-    sa.Column('paid_on', sa.Date(), nullable=False),
-    sa.Column('currency', sa.String(length=3), nullable=False),
-    sa.Column('amount_minor', sa.BigInteger(), nullable=False),
-    sa.Column('late_fee_minor', sa.BigInteger(), nullable=False),
-    sa.Column('fee_minor', sa.BigInteger(), nullable=False),
-    sa.Column('interest_minor', sa.BigInteger(), nullable=False),
-    sa.Column('principal_minor', sa.BigInteger(), nullable=False),
-    sa.Column('prepaid_interest_minor', sa.BigInteger(), nullable=False),
-    sa.Column('prepaid_principal_minor', sa.BigInteger(), nullable=False),
-    sa.Column('recovery', sa.Boolean(), nullable=False),
-    sa.Column('settled', sa.Boolean(), nullable=False),
-    sa.Column('entry_id', sa.BigInteger(), nullable=False),
-    sa.CheckConstraint('amount_minor = late_fee_minor + fee_minor + interest_minor + principal_minor + prepaid_interest_minor + prepaid_principal_minor', name=op.f('ck_payments_split_adds_up')),
-    sa.CheckConstraint('amount_minor > 0', name=op.f('ck_payments_amount')),
-    sa.ForeignKeyConstraint(['loan_id'], ['loans.loan_id'], name=op.f('fk_payments_loan_id_loans')),
-    sa.PrimaryKeyConstraint('payment_id', name=op.f('pk_payments')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_payments_idempotency_key'))
+    op.create_table(
+        "payments",
+        sa.Column("payment_id", sa.String(length=40), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=80), nullable=False),
+        sa.Column("request_sha256", sa.String(length=64), nullable=False),
+        sa.Column("loan_id", sa.String(length=40), nullable=False),
+        sa.Column("paid_on", sa.Date(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("late_fee_minor", sa.BigInteger(), nullable=False),
+        sa.Column("fee_minor", sa.BigInteger(), nullable=False),
+        sa.Column("interest_minor", sa.BigInteger(), nullable=False),
+        sa.Column("principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("prepaid_interest_minor", sa.BigInteger(), nullable=False),
+        sa.Column("prepaid_principal_minor", sa.BigInteger(), nullable=False),
+        sa.Column("recovery", sa.Boolean(), nullable=False),
+        sa.Column("settled", sa.Boolean(), nullable=False),
+        sa.Column("entry_id", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint(
+            "amount_minor = late_fee_minor + fee_minor + interest_minor + principal_minor + prepaid_interest_minor + prepaid_principal_minor",
+            name=op.f("ck_payments_split_adds_up"),
+        ),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_payments_amount")),
+        sa.ForeignKeyConstraint(["loan_id"], ["loans.loan_id"], name=op.f("fk_payments_loan_id_loans")),
+        sa.PrimaryKeyConstraint("payment_id", name=op.f("pk_payments")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_payments_idempotency_key")),
     )
-    with op.batch_alter_table('payments', schema=None) as batch_op:
-        batch_op.create_index('ix_payments_loan', ['loan_id'], unique=False)
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.create_index("ix_payments_loan", ["loan_id"], unique=False)
 
-    accounts = sa.table('accounts', sa.column('account_code', sa.String), sa.column('name', sa.String),
-                        sa.column('kind', sa.String))
-    op.bulk_insert(accounts, [
-        {'account_code': '1000', 'name': 'cash and settlement', 'kind': 'asset'},
-        {'account_code': '1100', 'name': 'loans receivable (on balance sheet)', 'kind': 'asset'},
-        {'account_code': '1150', 'name': 'late fees receivable', 'kind': 'asset'},
-        {'account_code': '1200', 'name': 'loans serviced for funding partners', 'kind': 'asset'},
-        {'account_code': '1300', 'name': 'guarantee fees receivable', 'kind': 'asset'},
-        {'account_code': '2000', 'name': 'due to funding partners', 'kind': 'liability'},
-        {'account_code': '2100', 'name': 'guarantee liabilities', 'kind': 'liability'},
-        {'account_code': '3000', 'name': 'platform capital', 'kind': 'equity'},
-        {'account_code': '4000', 'name': 'financing income', 'kind': 'income'},
-        {'account_code': '4100', 'name': 'loan facilitation and servicing fees', 'kind': 'income'},
-        {'account_code': '4200', 'name': 'revenue from releasing guarantee liabilities', 'kind': 'income'},
-        {'account_code': '4300', 'name': 'referral services fees (ICE)', 'kind': 'income'},
-        {'account_code': '4400', 'name': 'technology service fees', 'kind': 'income'},
-        {'account_code': '4500', 'name': 'late payment fees', 'kind': 'income'},
-        {'account_code': '4600', 'name': 'recoveries of charged-off loans', 'kind': 'income'},
-        {'account_code': '5000', 'name': 'credit losses', 'kind': 'expense'},
-        {'account_code': '5100', 'name': 'guarantee payouts', 'kind': 'expense'},
-    ])
+    accounts = sa.table(
+        "accounts",
+        sa.column("account_code", sa.String),
+        sa.column("name", sa.String),
+        sa.column("kind", sa.String),
+    )
+    op.bulk_insert(
+        accounts,
+        [
+            {"account_code": "1000", "name": "cash and settlement", "kind": "asset"},
+            {"account_code": "1100", "name": "loans receivable (on balance sheet)", "kind": "asset"},
+            {"account_code": "1150", "name": "late fees receivable", "kind": "asset"},
+            {"account_code": "1200", "name": "loans serviced for funding partners", "kind": "asset"},
+            {"account_code": "1300", "name": "guarantee fees receivable", "kind": "asset"},
+            {"account_code": "2000", "name": "due to funding partners", "kind": "liability"},
+            {"account_code": "2100", "name": "guarantee liabilities", "kind": "liability"},
+            {"account_code": "3000", "name": "platform capital", "kind": "equity"},
+            {"account_code": "4000", "name": "financing income", "kind": "income"},
+            {"account_code": "4100", "name": "loan facilitation and servicing fees", "kind": "income"},
+            {
+                "account_code": "4200",
+                "name": "revenue from releasing guarantee liabilities",
+                "kind": "income",
+            },
+            {"account_code": "4300", "name": "referral services fees (ICE)", "kind": "income"},
+            {"account_code": "4400", "name": "technology service fees", "kind": "income"},
+            {"account_code": "4500", "name": "late payment fees", "kind": "income"},
+            {"account_code": "4600", "name": "recoveries of charged-off loans", "kind": "income"},
+            {"account_code": "5000", "name": "credit losses", "kind": "expense"},
+            {"account_code": "5100", "name": "guarantee payouts", "kind": "expense"},
+        ],
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('payments', schema=None) as batch_op:
-        batch_op.drop_index('ix_payments_loan')
+    with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index("ix_payments_loan")
 
-    op.drop_table('payments')
-    op.drop_table('loan_days')
-    with op.batch_alter_table('installments', schema=None) as batch_op:
-        batch_op.drop_index('ix_installments_due_open')
+    op.drop_table("payments")
+    op.drop_table("loan_days")
+    with op.batch_alter_table("installments", schema=None) as batch_op:
+        batch_op.drop_index("ix_installments_due_open")
 
-    op.drop_table('installments')
-    op.drop_table('bucket_moves')
-    with op.batch_alter_table('postings', schema=None) as batch_op:
-        batch_op.drop_index('ix_postings_loan_account')
-        batch_op.drop_index('ix_postings_entry')
+    op.drop_table("installments")
+    op.drop_table("bucket_moves")
+    with op.batch_alter_table("postings", schema=None) as batch_op:
+        batch_op.drop_index("ix_postings_loan_account")
+        batch_op.drop_index("ix_postings_entry")
 
-    op.drop_table('postings')
-    with op.batch_alter_table('loans', schema=None) as batch_op:
-        batch_op.drop_index('ix_loans_credit_line')
+    op.drop_table("postings")
+    with op.batch_alter_table("loans", schema=None) as batch_op:
+        batch_op.drop_index("ix_loans_credit_line")
 
-    op.drop_table('loans')
-    op.drop_table('journal_entries')
-    op.drop_table('credit_lines')
-    op.drop_table('accounts')
+    op.drop_table("loans")
+    op.drop_table("journal_entries")
+    op.drop_table("credit_lines")
+    op.drop_table("accounts")

@@ -14,22 +14,40 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 #: The chart of accounts as of this revision (journal.CHART); a new account comes with a new revision.
-CHART_CODES = ('1000', '1100', '1150', '1200', '1300', '2000', '2100', '3000', '4000', '4100', '4200', '4300',
-               '4400', '4500', '4600', '5000', '5100')
+CHART_CODES = (
+    "1000",
+    "1100",
+    "1150",
+    "1200",
+    "1300",
+    "2000",
+    "2100",
+    "3000",
+    "4000",
+    "4100",
+    "4200",
+    "4300",
+    "4400",
+    "4500",
+    "4600",
+    "5000",
+    "5100",
+)
 _FOREIGN_KEYS = (
-    ('postings', 'fk_postings_account_code_accounts'),
-    ('postings', 'fk_postings_entry_id_journal_entries'),
-    ('payments', 'fk_payments_loan_id_loans'),
-    ('loan_days', 'fk_loan_days_loan_id_loans'),
-    ('bucket_moves', 'fk_bucket_moves_loan_id_loans'),
+    ("postings", "fk_postings_account_code_accounts"),
+    ("postings", "fk_postings_entry_id_journal_entries"),
+    ("payments", "fk_payments_loan_id_loans"),
+    ("loan_days", "fk_loan_days_loan_id_loans"),
+    ("bucket_moves", "fk_bucket_moves_loan_id_loans"),
 )
 
 
@@ -37,26 +55,28 @@ def upgrade() -> None:
     codes = ", ".join(f"'{code}'" for code in CHART_CODES)
     for table, name in _FOREIGN_KEYS:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_constraint(name, type_='foreignkey')
-            if name == 'fk_postings_account_code_accounts':
-                batch_op.create_check_constraint(op.f('ck_postings_account_in_chart'), f"account_code IN ({codes})")
-    with op.batch_alter_table('installments', schema=None) as batch_op:
-        batch_op.drop_index('ix_installments_due_open')
+            batch_op.drop_constraint(name, type_="foreignkey")
+            if name == "fk_postings_account_code_accounts":
+                batch_op.create_check_constraint(
+                    op.f("ck_postings_account_in_chart"), f"account_code IN ({codes})"
+                )
+    with op.batch_alter_table("installments", schema=None) as batch_op:
+        batch_op.drop_index("ix_installments_due_open")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('installments', schema=None) as batch_op:
-        batch_op.create_index('ix_installments_due_open', ['due_date', 'paid_on'], unique=False)
+    with op.batch_alter_table("installments", schema=None) as batch_op:
+        batch_op.create_index("ix_installments_due_open", ["due_date", "paid_on"], unique=False)
     targets = {
-        'fk_postings_account_code_accounts': (['account_code'], 'accounts', ['account_code']),
-        'fk_postings_entry_id_journal_entries': (['entry_id'], 'journal_entries', ['entry_id']),
-        'fk_payments_loan_id_loans': (['loan_id'], 'loans', ['loan_id']),
-        'fk_loan_days_loan_id_loans': (['loan_id'], 'loans', ['loan_id']),
-        'fk_bucket_moves_loan_id_loans': (['loan_id'], 'loans', ['loan_id']),
+        "fk_postings_account_code_accounts": (["account_code"], "accounts", ["account_code"]),
+        "fk_postings_entry_id_journal_entries": (["entry_id"], "journal_entries", ["entry_id"]),
+        "fk_payments_loan_id_loans": (["loan_id"], "loans", ["loan_id"]),
+        "fk_loan_days_loan_id_loans": (["loan_id"], "loans", ["loan_id"]),
+        "fk_bucket_moves_loan_id_loans": (["loan_id"], "loans", ["loan_id"]),
     }
     for table, name in _FOREIGN_KEYS:
         with op.batch_alter_table(table, schema=None) as batch_op:
-            if table == 'postings' and name.endswith('accounts'):
-                batch_op.drop_constraint(op.f('ck_postings_account_in_chart'), type_='check')
+            if table == "postings" and name.endswith("accounts"):
+                batch_op.drop_constraint(op.f("ck_postings_account_in_chart"), type_="check")
             local, referred, remote = targets[name]
             batch_op.create_foreign_key(name, referred, local, remote)
