@@ -8,12 +8,18 @@ field, in the shape of FastAPI's own validation answers; anything else is a bug 
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from creditmesh.api import middleware
+from creditmesh.api.metrics import ServiceMetrics, matcher_capacity_used
+from creditmesh.api.openapi import document_statuses
 from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reports, reviews
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError
@@ -53,6 +59,37 @@ def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
     )
 
 
+#: The most problems one 422 lists, and the longest excerpt of a bad value it quotes.
+MAX_PROBLEMS = 20
+MAX_EXCERPT_CHARS = 40
+
+
+def _excerpt(value: Any) -> Any:
+    """A bad value as a 422 may quote it: a short scalar as it is, a long string cut, anything else left out."""
+    if value is None or isinstance(value, (bool, int)):
+        return value if not isinstance(value, int) or abs(value) < 10**18 else str(value)[:MAX_EXCERPT_CHARS]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value if len(value) <= MAX_EXCERPT_CHARS else value[:MAX_EXCERPT_CHARS] + "..."
+    return None
+
+
+def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 with the input cut to a short safe excerpt (never the body echoed back)."""
+    problems = []
+    for problem in error.errors()[:MAX_PROBLEMS]:
+        safe = {
+            "loc": [part if isinstance(part, int) else str(part)[:64] for part in problem.get("loc", ())],
+            "msg": str(problem.get("msg", ""))[:200],
+            "type": str(problem.get("type", "")),
+        }
+        if (excerpt := _excerpt(problem.get("input"))) is not None:
+            safe["input"] = excerpt
+        problems.append(safe)
+    return JSONResponse(status_code=422, content={"detail": problems})
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The service under ``settings``; the engine and log are built when it starts, disposed when it stops."""
 
@@ -60,6 +97,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine, app.state.audit_log = build_state(settings)
         app.state.matcher, app.state.report_salt = build_matching(settings)
+        if app.state.matcher is not None:
+            app.state.metrics.capacity_used = matcher_capacity_used(app.state.matcher)
         try:
             yield
         finally:
@@ -67,9 +106,13 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics()
     app.add_exception_handler(CreditmeshError, _field_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health):
         app.include_router(module.router)
+    middleware.install(app)
+    document_statuses(app)
     return app
 
 

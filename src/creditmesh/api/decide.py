@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import HTTPException, status
 
+from creditmesh.api.metrics import ServiceMetrics
 from creditmesh.api.models import DecisionOut
 from creditmesh.decision import DecisionEngine
 from creditmesh.decision.audit import AuditError, AuditLog
@@ -36,14 +37,24 @@ def stored_decision(row: Mapping[str, Any]) -> DecisionOut:
 
 
 def decide_once(
-    log: AuditLog, engine: DecisionEngine, stage: str, application: dict[str, Any]
+    log: AuditLog,
+    engine: DecisionEngine,
+    stage: str,
+    application: dict[str, Any],
+    metrics: ServiceMetrics | None = None,
 ) -> DecisionOut:
-    """The decision for ``application`` at ``stage``: made and stored now, or the stored one for a repeat."""
+    """The decision for ``application`` at ``stage``: made and stored now, or the stored one for a repeat.
+
+    A decision made now (not a repeat) is counted in ``metrics`` by stage, outcome and automation.
+    """
     application_id = application["application_id"]
     row = stored_or_none(log, application_id)
     if row is None:
         try:
-            return DecisionOut.from_row(log.decide(engine, stage, application).as_row())
+            decision = log.decide(engine, stage, application)
+            if metrics is not None:
+                metrics.observe_decision(stage, decision.outcome, bool(decision.automated))
+            return DecisionOut.from_row(decision.as_row())
         except AuditError as error:
             row = stored_or_none(log, application_id) if error.field == "application_id" else None
             if row is None:

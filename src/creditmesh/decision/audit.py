@@ -282,6 +282,11 @@ class AuditLog:
             )
         return current
 
+    def ping(self) -> None:
+        """One cheap query on the decisions table: raises when the database or the table is not there."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.select(DECISIONS.c.application_id).limit(1)).all()
+
     def stored(self, application_id: str) -> Mapping[str, Any]:
         """The stored row of one decision."""
         with self.engine.connect() as connection:
