@@ -14,7 +14,14 @@ import results  # noqa: E402
 
 
 def _row(value, goal, anchor=None):
-    return {"name": "x", "unit": "s", "creditmesh": value, "anchor": anchor, "anchor_name": None, "goal": goal}
+    return {
+        "name": "x",
+        "unit": "s",
+        "creditmesh": value,
+        "anchor": anchor,
+        "anchor_name": None,
+        "goal": goal,
+    }
 
 
 @pytest.mark.parametrize(
