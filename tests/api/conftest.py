@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from contextlib import contextmanager
-
 import httpx
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import uvicorn
+from api_server import API_KEY, running
 from tests_helpers import small_credit_line_applications, small_gbm
 
 from creditmesh.api.app import create_app
 from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.artifact import save_model
 from creditmesh.simulate.institutions import draw_institutions
-
-API_KEY = "test-key-1"
 
 
 @pytest.fixture(scope="session")
@@ -40,31 +33,6 @@ def settings(applications, tmp_path_factory):
         partners_path=folder / "institutions.parquet",
         report_salt="test-salt",
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def running(app, **config):
-    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", **config)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

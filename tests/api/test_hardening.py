@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import API_KEY, running
+from api_server import API_KEY, running
 
 from creditmesh.api.app import create_app
 

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from creditmesh.api import middleware
 from creditmesh.api.metrics import ServiceMetrics, matcher_capacity_used
@@ -90,6 +91,15 @@ def _validation_error(request: Request, error: RequestValidationError) -> JSONRe
     return JSONResponse(status_code=422, content={"detail": problems})
 
 
+def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The database is unreachable: a 503 the client may retry (the pool reconnects by itself)."""
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "the database is unavailable; retry shortly"},
+        headers={"Retry-After": "1"},
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The service under ``settings``; the engine and log are built when it starts, disposed when it stops."""
 
@@ -109,6 +119,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.metrics = ServiceMetrics()
     app.add_exception_handler(CreditmeshError, _field_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unreachable in (OperationalError, InterfaceError):
+        app.add_exception_handler(unreachable, _database_unavailable)
     for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health):
         app.include_router(module.router)
     middleware.install(app)

@@ -215,7 +215,17 @@ class AuditLog:
         policies = {engine.policy_of(a).version: engine.policy_of(a) for a in {r["arm"] for r in rows}}
         if engine.shadow is not None:
             policies[engine.shadow.version] = engine.shadow
-        # Policies are append-only and keyed by content hash: once this log has stored one, it is there.
+        try:
+            self._write(policies, rows)
+        except AuditError:
+            # Policies are append-only and keyed by content hash, so this log remembers which it stored;
+            # a database restored or recreated under it forgets them: write them again, once.
+            if not self._stored_policies & set(policies):
+                raise
+            self._stored_policies.clear()
+            self._write(policies, rows)
+
+    def _write(self, policies: Mapping[str, CreditPolicy], rows: list[dict[str, Any]]) -> None:
         fresh = [
             {"policy_version": v, "name": p.name, "document": p.canonical_json}
             for v, p in policies.items()
