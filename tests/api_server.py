@@ -12,7 +12,7 @@ import uvicorn
 API_KEY = "test-key-1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -21,7 +21,7 @@ def _free_port() -> int:
 @contextmanager
 def running(app, **config):
     """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning", **config)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", **config)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -931,23 +931,12 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
-    import uvicorn
-
-    from creditmesh.api.settings import Settings
+    from creditmesh.api.server import serve as serve_api
 
     try:
-        Settings.from_env()  # refuse bad settings here, in one line, before any worker starts
+        serve_api(host=host, port=port, workers=workers, log_level=log_level)
     except CreditmeshError as error:
         _fail(error)
-    uvicorn.run(
-        "creditmesh.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

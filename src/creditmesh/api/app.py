@@ -9,6 +9,7 @@ field, in the shape of FastAPI's own validation answers; anything else is a bug 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -113,6 +114,10 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             app.state.audit_log.engine.dispose()
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # this worker's live gauges go with it
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(os.getpid())
 
     app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
     app.state.settings = settings
