@@ -16,7 +16,14 @@ from creditmesh.decision.engine import (
     automation_rate,
     decisions_table,
 )
-from creditmesh.decision.policy import CreditPolicy, PolicyError, load_policy, policy_from_dict
+from creditmesh.decision.policy import (
+    CreditPolicy,
+    PolicyError,
+    PolicyReport,
+    check_policy,
+    load_policy,
+    policy_from_dict,
+)
 from creditmesh.decision.rules import Condition, DecisionTable, RuleError, compile_rule
 from creditmesh.decision.simulator import EnginePolicy
 
@@ -34,10 +41,12 @@ __all__ = [
     "DecisionTable",
     "EnginePolicy",
     "PolicyError",
+    "PolicyReport",
     "RuleError",
     "arm_results",
     "assign_arms",
     "automation_rate",
+    "check_policy",
     "compile_rule",
     "decisions_table",
     "default_policy_path",
