@@ -268,10 +268,15 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def strict_json_problems(body: bytes) -> list[dict[str, Any]]:
     """The strict-JSON problems of a body, as 422 details: non-finite numbers and duplicate keys.
 
-    A body that is not JSON at all has none here (FastAPI answers it with its own 422).
+    A body that is not UTF-8 is one (RFC 8259: JSON between systems is UTF-8); a body that is not JSON
+    at all has none here (FastAPI answers it with its own 422).
     """
     try:
-        parsed = json.loads(body, parse_constant=_NonFinite, parse_float=_number, object_pairs_hook=_pairs)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return [{"loc": ["body"], "msg": "the body is not UTF-8 text", "type": "json_invalid"}]
+    try:
+        parsed = json.loads(text, parse_constant=_NonFinite, parse_float=_number, object_pairs_hook=_pairs)
     except (ValueError, RecursionError):
         return []
     problems: list[dict[str, Any]] = []

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from creditmesh.databases import database_url
 from creditmesh.errors import CreditmeshError
 from creditmesh.ledger import hotpath, journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
@@ -222,13 +223,35 @@ def _sqlite_pragmas(engine: Engine) -> None:
 class Ledger:
     """The system of record for credit lines, loans, schedules, payments and their journal."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, business_date: date | Callable[[], date] | None = None) -> None:
         self.engine = engine
+        self._business_date = business_date
+
+    def business_date(self) -> date:
+        """The day the ledger books as today: the one it was opened with, else today in UTC.
+
+        No payment is dated after it and no write-off either: a date in the future is a typo or a
+        forgery, and booking it would age and report the loan wrongly until that day came.
+        """
+        given = self._business_date
+        if given is None:
+            return datetime.now(UTC).date()
+        return given() if callable(given) else given
 
     @classmethod
-    def connect(cls, url: str | None = None, *, migrate: bool = True) -> Ledger:
-        """Open the ledger at ``url`` (default: ``$CREDITMESH_DB``, else a SQLite file here) and migrate it."""
-        url = url or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        business_date: date | Callable[[], date] | None = None,
+    ) -> Ledger:
+        """Open the ledger at ``url`` (default: ``$CREDITMESH_DB``, else a SQLite file here) and migrate it.
+
+        ``url`` is a SQLAlchemy URL or a file path, read as the API reads ``CREDITMESH_DB``
+        (:func:`creditmesh.databases.database_url`); ``business_date`` fixes :meth:`business_date`.
+        """
+        url = database_url(url or os.environ.get("CREDITMESH_DB") or DEFAULT_URL)
         if url.startswith("sqlite"):
             engine = create_engine(url)
             _sqlite_pragmas(engine)
@@ -239,7 +262,7 @@ class Ledger:
             engine = create_engine(
                 url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED"
             )
-        ledger = cls(engine)
+        ledger = cls(engine, business_date=business_date)
         if migrate:
             ledger.migrate()
         return ledger
@@ -399,6 +422,14 @@ class Ledger:
                 )
             if paid_on < originated_on:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
+            if paid_on > (today := self.business_date()):
+                raise LedgerError("paid_on", f"{paid_on} is after the business date {today}")
+            last_paid_on = hotpath.as_date(loan.last_paid_on) if loan.last_paid_on is not None else None
+            if last_paid_on is not None and paid_on < last_paid_on:
+                raise LedgerError(
+                    "paid_on",
+                    f"{paid_on} is before the loan's last payment on {last_paid_on}; payments are booked in date order",
+                )
             if loan.status in ("settled", "written_off"):
                 raise LedgerError(
                     "loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken"
@@ -500,7 +531,7 @@ class Ledger:
         if not isinstance(batch, pa.Table):
             batch = pa.Table.from_pandas(batch, preserve_index=False)
         with self.engine.begin() as conn:
-            result = post_payments(conn, batch)
+            result = post_payments(conn, batch, business_date=self.business_date())
         routed = result.routed.sort_by([("paid_on", "ascending"), ("row_number", "ascending")]).to_pylist()
         refused = []
         for row in routed:
@@ -531,14 +562,32 @@ class Ledger:
             return load_loans(conn, loans_table, installments_table)
 
     def write_off(self, loan_id: str, on: date) -> None:
-        """Close collection on a charged-off loan: no payment is taken after this."""
+        """Close collection on a charged-off loan on ``on`` (recorded): no payment is taken after this.
+
+        ``on`` lies between the charge-off (and the last payment) and the business date.
+        """
+        _require_date(on, "on")
+        if on > (today := self.business_date()):
+            raise LedgerError("on", f"{on} is after the business date {today}")
         with self.engine.begin() as conn:
             loan = self._lock_loan(conn, loan_id)
             if loan.status != "charged_off":
                 raise LedgerError(
                     "loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off"
                 )
-            conn.execute(update(loans).where(loans.c.loan_id == loan_id).values(status="written_off"))
+            charged_off_on = _as_date(loan.charged_off_on)
+            if on < charged_off_on:
+                raise LedgerError("on", f"{on} is before the loan's charge-off on {charged_off_on}")
+            last_paid_on = conn.execute(
+                select(func.max(payments.c.paid_on)).where(payments.c.loan_id == loan_id)
+            ).scalar_one()
+            if last_paid_on is not None and on < _as_date(last_paid_on):
+                raise LedgerError("on", f"{on} is before the loan's last payment on {_as_date(last_paid_on)}")
+            conn.execute(
+                update(loans)
+                .where(loans.c.loan_id == loan_id)
+                .values(status="written_off", written_off_on=on)
+            )
 
     def age(self, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
         """Month-end batch: days past due, buckets, late fees, charge-offs and ``loan_days`` for ``as_of``."""
