@@ -1,4 +1,5 @@
-"""``creditmesh serve``: the decision API under uvicorn, its settings checked before any worker starts."""
+"""``creditmesh serve``: the decision API (:mod:`creditmesh.api.server`), its settings, policy and model checked
+before any worker starts."""
 
 from __future__ import annotations
 
@@ -13,18 +14,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the model).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
-    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
-    import uvicorn
+    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY
+    (and the limits in creditmesh.api.settings); the settings, policy and model are checked before any worker starts."""
+    from creditmesh.api.server import serve as serve_api
 
-    from creditmesh.api.settings import Settings
-
-    Settings.from_env()  # refuse bad settings here, in one line, before any worker starts
-    uvicorn.run(
-        "creditmesh.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    serve_api(host=host, port=port, workers=workers, log_level=log_level)

@@ -235,7 +235,6 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
             WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
             WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
             WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
-            WHEN s.paid_on < lp.last_paid_on THEN 'paid_on: before the loan''s last payment'
             WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
             WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
                 THEN 'idempotency_key: used before for a different payment'
@@ -247,10 +246,7 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
         LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
                    GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key
-        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id
-        LEFT JOIN (SELECT q.loan_id, MAX(q.paid_on) AS last_paid_on FROM payments q
-                   WHERE q.loan_id IN (SELECT loan_id FROM payment_staging) GROUP BY q.loan_id) lp
-               ON lp.loan_id = s.loan_id""",
+        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""",
         {"business_date": business_date or date.max},
     )
 

@@ -23,11 +23,9 @@ from sqlalchemy import Connection
 _TEXT = {
     # the loan (locked) and, in the same round trip, a payment already booked under the key
     "lock_loan": """SELECT l.loan_id, l.currency, l.originated_on, l.status, l.apr_ppm, l.schedule, l.funding_model,
-                    lp.last_paid_on, p.payment_id, p.amount_minor, p.late_fee_minor, p.fee_minor, p.interest_minor, p.principal_minor,
+                    p.payment_id, p.amount_minor, p.late_fee_minor, p.fee_minor, p.interest_minor, p.principal_minor,
                     p.prepaid_interest_minor, p.prepaid_principal_minor, p.settled, p.recovery, p.request_sha256
                     FROM loans l LEFT JOIN payments p ON p.idempotency_key = :key
-                    LEFT JOIN (SELECT loan_id, MAX(paid_on) AS last_paid_on FROM payments WHERE loan_id = :loan_id
-                               GROUP BY loan_id) lp ON lp.loan_id = l.loan_id
                     WHERE l.loan_id = :loan_id""",
     "previous_payment": """SELECT payment_id, loan_id, amount_minor, late_fee_minor, fee_minor, interest_minor,
                            principal_minor, prepaid_interest_minor, prepaid_principal_minor, settled, recovery,

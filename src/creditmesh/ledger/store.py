@@ -424,12 +424,6 @@ class Ledger:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
             if paid_on > (today := self.business_date()):
                 raise LedgerError("paid_on", f"{paid_on} is after the business date {today}")
-            last_paid_on = hotpath.as_date(loan.last_paid_on) if loan.last_paid_on is not None else None
-            if last_paid_on is not None and paid_on < last_paid_on:
-                raise LedgerError(
-                    "paid_on",
-                    f"{paid_on} is before the loan's last payment on {last_paid_on}; payments are booked in date order",
-                )
             if loan.status in ("settled", "written_off"):
                 raise LedgerError(
                     "loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken"
