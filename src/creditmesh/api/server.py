@@ -56,6 +56,24 @@ def check_artifacts(settings: Settings) -> None:
             raise ParameterError(setting, _first_line(error)) from None
 
 
+def prepare_decision_log(settings: Settings) -> None:
+    """Create the decision log's tables once, here, before several workers race to create them.
+
+    A database that does not answer now is no reason not to start: the workers start not ready
+    (``/readyz``) and create the tables when it answers.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from creditmesh.decision.audit import AuditLog
+
+    log = AuditLog(settings.db_url)
+    try:
+        log.ping()
+    except SQLAlchemyError:
+        return
+    log.engine.dispose()
+
+
 def log_config(level: str) -> dict[str, Any]:
     """Uvicorn's logging plus the service's JSON lines (``creditmesh.access``, ``creditmesh.errors``) on stderr."""
     from uvicorn.config import LOGGING_CONFIG
@@ -91,6 +109,7 @@ def serve(
 
     settings = Settings.from_env()
     check_artifacts(settings)
+    prepare_decision_log(settings)
     os.environ[SUPERVISOR_PID] = str(os.getpid())
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

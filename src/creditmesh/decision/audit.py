@@ -152,9 +152,16 @@ class AuditLog:
 
     @property
     def engine(self) -> sa.Engine:
-        if self._engine is None:
-            self._engine = sa.create_engine(self.url)
-            _META.create_all(self._engine)
+        if (
+            self._engine is None
+        ):  # kept only once its tables exist, so a database down at first use is retried
+            engine = sa.create_engine(self.url)
+            try:
+                _META.create_all(engine)
+            except Exception:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
 
     def decide(self, engine: DecisionEngine, stage: str, application: Mapping[str, Any]) -> Decision:
