@@ -22,14 +22,15 @@ import pyarrow.compute as pc
 
 from creditmesh.errors import SchemaError
 
+# defined in creditmesh.funding; re-exported while portfolio/metrics.py, series.py and simulate/platform.py
+# still import them from here
+from creditmesh.funding import FUNDING_MODELS as FUNDING_MODELS
+from creditmesh.funding import PLATFORM_SERVICE_MODELS as PLATFORM_SERVICE_MODELS
+from creditmesh.funding import RISK_BEARING_MODELS as RISK_BEARING_MODELS
+
 #: How many offending rows an error message quotes per problem.
 ROWS_QUOTED = 5
 
-FUNDING_MODELS = ("capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution")
-#: Funding models whose loans count in the 90 day+ delinquency rate and the vintage figures.
-RISK_BEARING_MODELS = ("capital_heavy_on", "capital_heavy_off")
-#: Funding models the seeds group as "capital-light model, ICE and total technology solutions".
-PLATFORM_SERVICE_MODELS = ("capital_light", "ice", "tech_solution")
 CHANNELS = ("app", "embedded", "partner", "offline")
 IDENTITY_KINDS = ("phone", "device", "ip", "address", "contact", "bank_card", "employer")
 STAGES = ("credit_line", "drawdown", "line_adjustment")

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from creditmesh.funding import FUNDING_MODELS
 from creditmesh.ledger import LoanTerms
 from creditmesh.ledger.journal import (
     ACCOUNTS,
@@ -16,7 +17,6 @@ from creditmesh.ledger.journal import (
     entry_for_late_fee,
     entry_for_payment,
 )
-from creditmesh.schema import FUNDING_MODELS
 
 money = st.integers(0, 10**10)
 

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, insert, text
 
+from creditmesh.funding import GUARANTEED_MODELS, ON_BALANCE_MODELS, sql_in
 from creditmesh.ledger import journal
 from creditmesh.ledger.tables import journal_entries
 
@@ -199,18 +200,18 @@ def _charge_off(conn: Connection, as_of: date, late_fee_minor: int) -> int:
         conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
         return 0
     entry_id = _new_entry(conn, "charge_off", as_of)
-    on, off = journal.ON_BALANCE, journal.GUARANTEED
+    on, off = sql_in("funding_model", ON_BALANCE_MODELS), sql_in("funding_model", GUARANTEED_MODELS)
     lines = [  # (account, amount, which loans): journal.entry_for_charge_off, line by line
         (journal.CREDIT_LOSSES, "late_fees", "TRUE"),
         (journal.LATE_FEES_RECEIVABLE, "-late_fees", "TRUE"),
-        (journal.CREDIT_LOSSES, "principal", f"funding_model = '{on}'"),
-        (journal.RECEIVABLE, "-principal", f"funding_model = '{on}'"),
-        (journal.DUE_TO_PARTNERS, "principal", f"funding_model <> '{on}'"),
-        (journal.SERVICED, "-principal", f"funding_model <> '{on}'"),
-        (journal.GUARANTEE_PAYOUTS, "principal", f"funding_model = '{off}'"),
-        (journal.CASH, "-principal", f"funding_model = '{off}'"),
-        (journal.GUARANTEE_LIABILITY, "fees", f"funding_model = '{off}'"),
-        (journal.GUARANTEE_FEES_RECEIVABLE, "-fees", f"funding_model = '{off}'"),
+        (journal.CREDIT_LOSSES, "principal", on),
+        (journal.RECEIVABLE, "-principal", on),
+        (journal.DUE_TO_PARTNERS, "principal", f"NOT ({on})"),
+        (journal.SERVICED, "-principal", f"NOT ({on})"),
+        (journal.GUARANTEE_PAYOUTS, "principal", off),
+        (journal.CASH, "-principal", off),
+        (journal.GUARANTEE_LIABILITY, "fees", off),
+        (journal.GUARANTEE_FEES_RECEIVABLE, "-fees", off),
     ]
     selects = " UNION ALL ".join(
         f"SELECT '{account}' AS account_code, loan_id, {amount} AS amount_minor FROM charge_offs WHERE {which}"

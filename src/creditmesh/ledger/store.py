@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import IntegrityError
 
 from creditmesh.errors import CreditmeshError
+from creditmesh.funding import FUNDING_MODELS
 from creditmesh.ledger import hotpath, journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
@@ -31,7 +32,7 @@ from creditmesh.ledger.tables import credit_lines, installments, journal_entries
 from creditmesh.ledger.waterfall import Installment, settlement_amount, split_payment
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
-from creditmesh.schema import FUNDING_MODELS, SCHEDULES
+from creditmesh.schema import SCHEDULES
 
 if TYPE_CHECKING:
     from creditmesh.ledger.bulk import BulkResult

@@ -23,6 +23,8 @@ from sqlalchemy import (
     Table,
 )
 
+from creditmesh.funding import FUNDING_MODELS, NAME_MAX_CHARS, sql_in
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -86,7 +88,7 @@ loans = Table(
     Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
     Column("application_id", String(ID), nullable=True),
     Column("institution_id", String(ID), nullable=False),
-    Column("funding_model", String(20), nullable=False),
+    Column("funding_model", String(NAME_MAX_CHARS), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("principal_minor", BigInteger, nullable=False),
     Column("apr_ppm", Integer, nullable=False),
@@ -101,10 +103,7 @@ loans = Table(
     CheckConstraint("principal_minor > 0", name="principal"),
     CheckConstraint("apr_ppm >= 0", name="apr"),
     CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name="status"),
-    CheckConstraint(
-        "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')",
-        name="funding_model",
-    ),
+    CheckConstraint(sql_in("funding_model", FUNDING_MODELS), name="funding_model"),
     CheckConstraint("schedule IN ('equal_installment', 'equal_principal')", name="schedule"),
 )
 Index("ix_loans_credit_line", loans.c.credit_line_id)

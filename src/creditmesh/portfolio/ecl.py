@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from creditmesh.errors import ParameterError
+from creditmesh.funding import MODELS
 from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
 from creditmesh.portfolio.metrics import _day
 from creditmesh.portfolio.rollrates import BUCKETS, CREDIT_MODELS, TransitionMatrix, roll_rates
@@ -54,13 +55,10 @@ if TYPE_CHECKING:
 
     from creditmesh.portfolio.book import Book
 
-#: Who carries the expected loss of each funding model.
+#: Who carries the expected loss of each funding model: the platform's own loans, its guarantees, or partners.
 BEARER = {
-    "capital_heavy_on": "loss_allowance",
-    "capital_heavy_off": "guarantee_liability",
-    "capital_light": "partner",
-    "ice": "partner",
-    "tech_solution": "partner",
+    m.name: "loss_allowance" if m.on_balance_sheet else "guarantee_liability" if m.guarantees else "partner"
+    for m in MODELS
 }
 
 _EXPOSURES_SQL = """

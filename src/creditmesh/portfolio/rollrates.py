@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from creditmesh.errors import ParameterError
+from creditmesh.funding import FUNDING_MODELS, VINTAGE_MODELS
 from creditmesh.portfolio.metrics import _day
-from creditmesh.schema import FUNDING_MODELS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,7 +43,7 @@ BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "charged_off", "paid_o
 #: States a loan never leaves.
 ABSORBING = ("charged_off", "paid_off")
 #: Funding models in the roll rates by default: the vintage figures' population (ICE and technology solutions out).
-CREDIT_MODELS = tuple(m for m in FUNDING_MODELS if m not in ("ice", "tech_solution"))
+CREDIT_MODELS = VINTAGE_MODELS
 
 
 @dataclass(frozen=True)
