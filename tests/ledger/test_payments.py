@@ -206,7 +206,6 @@ INCOME_ACCOUNTS = {
     "capital_light": (journal.DUE_TO_PARTNERS, journal.SERVICE_FEES),
     "ice": (journal.DUE_TO_PARTNERS, journal.REFERRAL_FEES),
     "tech_solution": (journal.DUE_TO_PARTNERS, journal.TECH_FEES),
-    "credit_insured": (journal.DUE_TO_PARTNERS, journal.SERVICE_FEES),
 }
 
 
