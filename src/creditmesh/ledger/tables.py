@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from creditmesh.funding import FUNDING_MODELS, NAME_MAX_CHARS, sql_in
+from creditmesh.ledger.journal import CHART
 
 metadata = MetaData(
     naming_convention={
@@ -36,26 +37,8 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
-#: journal.CHART's codes, as migration 0002 froze them in postings' CHECK
-_CHART_CODES = (
-    "1000",
-    "1100",
-    "1150",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-)
+#: The chart of accounts' codes (journal.CHART), which postings' CHECK lists (a new account needs a revision)
+CHART_CODES = tuple(account.code for account in CHART)
 
 accounts = Table(
     "accounts",
@@ -184,7 +167,7 @@ postings = Table(
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
     CheckConstraint(
-        f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"
+        f"account_code IN ({', '.join(repr(code) for code in CHART_CODES)})", name="account_in_chart"
     ),
 )
 Index("ix_postings_entry", postings.c.entry_id)
