@@ -139,12 +139,15 @@ def run_platform(
     institution_model: np.ndarray,
     institution_capacity: np.ndarray,
     progress: Progress,
+    allocation: Allocation | None = None,
 ) -> Book:
-    """Everything the platform does over ``config.months``, decided by ``policy``, funded by share."""
+    """Everything the platform does over ``config.months``, decided by ``policy`` and funded by
+    ``allocation`` (by default the placeholder: by volume share, then by partner capacity)."""
     calendar = Calendar.of(config)
     state = open_credit_lines(rng, calendar, pop, policy)
-    shares = np.array(config.share_vector("funding_shares", FUNDING_MODELS))
-    allocation = ShareAllocation(shares, institution_model, institution_capacity)
+    if allocation is None:
+        shares = np.array(config.share_vector("funding_shares", FUNDING_MODELS))
+        allocation = ShareAllocation(shares, institution_model, institution_capacity)
     for month in range(calendar.months):
         progress(f"month {month + 1}/{calendar.months}")
         run_month(rng, state, month, policy, allocation)
@@ -177,20 +180,8 @@ def open_credit_lines(
 ) -> PlatformState:
     """Who applies for a credit line, the policy's decisions, the lines they open, and each holder's fate."""
     applications = apply_for_credit_lines(rng, calendar, pop)
-    decided = policy.decide_credit_lines(applications.features)
     rows = Rows()
-    ids = rows.next_ids(applications.borrower.size)
-    record_applications(
-        rows,
-        ids,
-        applications,
-        decided,
-        automated=decided["automated"].to_numpy(bool),
-        score=decided["score"].to_numpy(float),
-        pd=decided["pd"].to_numpy(float),
-        grade=decided["grade"].to_numpy(dtype=object),
-        apr=decided["apr"].to_numpy(float),
-    )
+    ids, decided = decide_credit_lines(rows, applications, policy)
     lines = open_lines(calendar, pop.size, ids, applications, decided)
     fates = draw_fates(rng, pop, lines)
     exposure = Exposure.empty(pop.size, calendar.months)
@@ -219,6 +210,27 @@ def apply_for_credit_lines(rng: np.random.Generator, calendar: Calendar, pop: Po
         utilization=np.full(count, np.nan, np.float32),
         features=feature_frame(pop, applicant, day, calendar.year),
     )
+
+
+def decide_credit_lines(
+    rows: Rows, applications: Applications, policy: Policy
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """The policy's decision on each credit-line application, recorded; the applications' numbers and
+    the decisions."""
+    decided = policy.decide_credit_lines(applications.features)
+    ids = rows.next_ids(applications.borrower.size)
+    record_applications(
+        rows,
+        ids,
+        applications,
+        decided,
+        automated=decided["automated"].to_numpy(bool),
+        score=decided["score"].to_numpy(float),
+        pd=decided["pd"].to_numpy(float),
+        grade=decided["grade"].to_numpy(dtype=object),
+        apr=decided["apr"].to_numpy(float),
+    )
+    return ids, decided
 
 
 def open_lines(
@@ -288,7 +300,7 @@ def record_applications(
 
 def start_month(state: PlatformState, month: int) -> None:
     """Bring each borrower's position to the month's first day: last month's principal repaid, and how late
-    last month's installments were by now (what applicants report as ``max_dpd_on_book``)."""
+    the installments due last month are today (applicants report the worst as ``max_dpd_on_book``)."""
     if month == 0:
         return
     exposure, n = state.exposure, state.size

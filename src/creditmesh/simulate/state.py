@@ -124,13 +124,15 @@ class Fates:
 
 @dataclass
 class Exposure:
-    """Each borrower's running position with the platform, as seen at the start of the current month."""
+    """Each borrower's running position with the platform: what they owe and how late they have been."""
 
-    outstanding_minor: np.ndarray  # int64, principal booked less principal repaid in earlier months
+    outstanding_minor: np.ndarray  # int64, principal booked so far less principal repaid before this month
     paydown_minor: np.ndarray  # int64, principal repaid, by (month, borrower): row month * n + borrower
     loans_count: np.ndarray  # int32, loans booked so far
     first_loan_day: np.ndarray  # int64, day of the first loan, -1 before it
-    max_dpd: np.ndarray  # int32, most days past due of any installment due before the current month
+    # int32, most days past due of any installment due before the current month, each seen once: on the
+    # first day of the month after its due month (a later lateness is not seen)
+    max_dpd: np.ndarray
     # (borrower, due day, paid day) of the installments due in each month, folded into max_dpd once seen
     due_by_month: list[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
