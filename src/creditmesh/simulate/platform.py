@@ -313,7 +313,8 @@ def start_month(state: PlatformState, month: int) -> None:
 
 def lines_in_use(state: PlatformState, month: int) -> np.ndarray:
     """Borrowers whose line is open by the month's end and who have not churned."""
-    lines, _, last = state.lines, *state.calendar.bounds(month)
+    _, last = state.calendar.bounds(month)
+    lines = state.lines
     return (lines.open_day < last) & (lines.limit_minor > 0) & (state.fates.churn_month > month)
 
 
@@ -321,29 +322,17 @@ def adjust_lines(
     rng: np.random.Generator, state: PlatformState, month: int, in_use: np.ndarray, policy: Policy
 ) -> None:
     """Every six months on book, a line not in default is reviewed and its limit raised, cut or kept."""
-    lines, first_day, last = state.lines, *state.calendar.bounds(month)
+    lines, (first_day, last) = state.lines, state.calendar.bounds(month)
     due = in_use & (lines.month < month) & ((month - lines.month) % ADJUSTMENT_EVERY_MONTHS == 0)
     reviewed = np.flatnonzero(due & (state.fates.default_day >= first_day))
     if reviewed.size == 0:
         return
     day = rng.integers(first_day, last, reviewed.size)
     second = rng.integers(0, 86_400, reviewed.size)
-    months_on_book, max_dpd, utilization = on_book(state, reviewed, day)
-    applications = Applications(
-        stage="line_adjustment",
-        borrower=reviewed,
-        day=day,
-        second=second,
-        requested_amount_minor=lines.limit_minor[reviewed],
-        requested_tenor=np.full(reviewed.size, LINE_TENOR_MONTHS, np.int16),
-        months_on_book=months_on_book,
-        max_dpd=max_dpd,
-        utilization=utilization,
-        features=feature_frame(
-            state.pop, reviewed, day, state.calendar.year, months_on_book, max_dpd, utilization
-        ),
-    )
-    decided = policy.decide_line_adjustments(applications.features, lines.limit_minor[reviewed])
+    tenor = np.full(reviewed.size, LINE_TENOR_MONTHS, np.int16)
+    limit = lines.limit_minor[reviewed]
+    applications = applications_on_book(state, "line_adjustment", reviewed, day, second, limit, tenor)
+    decided = policy.decide_line_adjustments(applications.features, limit)
     ids = state.applications.next_ids(reviewed.size)
     record_applications(
         state.applications,
@@ -358,15 +347,28 @@ def adjust_lines(
     lines.last_adjusted_day[reviewed[changed]] = day[changed]
 
 
-def on_book(
-    state: PlatformState, borrower: np.ndarray, day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What a line holder's book shows on ``day``: months on book and worst dpd (-1 before the first
-    loan), and the line's utilization."""
+def applications_on_book(
+    state: PlatformState,
+    stage: str,
+    borrower: np.ndarray,
+    day: np.ndarray,
+    second: np.ndarray,
+    requested_minor: np.ndarray,
+    tenor: np.ndarray,
+) -> Applications:
+    """Line holders' applications, with what their book shows on the day: months on book and worst dpd
+    (-1 before the first loan), and the line's utilization; a drawdown's features carry its amount."""
     exposure = state.exposure
     months_on_book = exposure.months_on_book(borrower, day)
     max_dpd = np.where(months_on_book >= 0, exposure.max_dpd[borrower], -1)
-    return months_on_book, max_dpd, exposure.utilization(borrower, state.lines.limit_minor[borrower])
+    utilization = exposure.utilization(borrower, state.lines.limit_minor[borrower])
+    year = state.calendar.year
+    features = feature_frame(state.pop, borrower, day, year, months_on_book, max_dpd, utilization)
+    if stage == "drawdown":
+        features["requested_amount_minor"] = requested_minor
+    return Applications(
+        stage, borrower, day, second, requested_minor, tenor, months_on_book, max_dpd, utilization, features
+    )
 
 
 def request_drawdowns(
@@ -383,26 +385,10 @@ def request_drawdowns(
     requested = _drawdown_amount(rng, state, requesters, distressed)
     tenor = TENORS[rng.choice(TENORS.size, requesters.size, p=TENOR_WEIGHTS)]
     second = _drawdown_second(rng, state.lines, requesters, day)
-    months_on_book, max_dpd, utilization = on_book(state, requesters, day)
-    features = feature_frame(
-        state.pop, requesters, day, state.calendar.year, months_on_book, max_dpd, utilization
-    )
-    features["requested_amount_minor"] = requested
+    applications = applications_on_book(state, "drawdown", requesters, day, second, requested, tenor)
     available = state.lines.limit_minor[requesters] - state.exposure.outstanding_minor[requesters]
-    return DrawdownRequests(
-        stage="drawdown",
-        borrower=requesters,
-        day=day,
-        second=second,
-        requested_amount_minor=requested,
-        requested_tenor=tenor,
-        months_on_book=months_on_book,
-        max_dpd=max_dpd,
-        utilization=utilization,
-        features=features,
-        available_minor=np.maximum(available, 0),
-        delinquent=state.fates.default_day[requesters] <= day,
-    )
+    delinquent = state.fates.default_day[requesters] <= day
+    return DrawdownRequests(applications, np.maximum(available, 0), delinquent)
 
 
 def _drawdown_appetite(
@@ -459,23 +445,22 @@ def _drawdown_second(
 
 def decide_drawdowns(state: PlatformState, requests: DrawdownRequests, policy: Policy) -> Drawdowns:
     """The policy's decision on each request, recorded as a drawdown application; the approved ones."""
-    decided = policy.decide_drawdowns(requests.features, requests.available_minor, requests.delinquent)
-    lines, borrower = state.lines, requests.borrower
+    applications = requests.applications
+    decided = policy.decide_drawdowns(applications.features, requests.available_minor, requests.delinquent)
+    lines, borrower = state.lines, applications.borrower
     ids = state.applications.next_ids(borrower.size)
-    record_applications(
-        state.applications, ids, requests, decided, pd=lines.pd_estimate[borrower], apr=lines.apr[borrower]
-    )
+    pd_estimate, apr = lines.pd_estimate[borrower], lines.apr[borrower]
+    record_applications(state.applications, ids, applications, decided, pd=pd_estimate, apr=apr)
     ok = decided["outcome"].to_numpy() == "approve"
-    approved = borrower[ok]
     return Drawdowns(
         app=ids[ok],
-        borrower=approved,
-        day=requests.day[ok],
-        second=requests.second[ok],
+        borrower=borrower[ok],
+        day=applications.day[ok],
+        second=applications.second[ok],
         principal_minor=decided["credit_line_minor"].to_numpy(np.int64)[ok],
-        tenor=requests.requested_tenor[ok],
-        apr=lines.apr[approved],
-        pd_estimate=lines.pd_estimate[approved],
+        tenor=applications.requested_tenor[ok],
+        apr=apr[ok],
+        pd_estimate=pd_estimate[ok],
     )
 
 

@@ -192,9 +192,10 @@ class Applications:
 
 
 @dataclass(frozen=True)
-class DrawdownRequests(Applications):
-    """The month's drawdown requests, with what the drawdown decision needs beyond the features."""
+class DrawdownRequests:
+    """The month's drawdown requests, with what the drawdown decision needs beyond their features."""
 
+    applications: Applications
     available_minor: np.ndarray  # int64, the limit less the outstanding principal
     delinquent: np.ndarray  # bool, the borrower has stopped paying by the request's day
 
