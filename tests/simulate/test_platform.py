@@ -13,13 +13,23 @@ from creditmesh.money import rate_to_ppm
 from creditmesh.schedules import build_schedules
 from creditmesh.schema import STAGES
 from creditmesh.simulate.allocation import ShareAllocation, funding_model
-from creditmesh.simulate.behaviour import draw_fates, opening_balance_minor, period_start_day
+from creditmesh.simulate.behaviour import draw_fates, opening_balance_minor, period_start_day, repay
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.institutions import draw_institutions
 from creditmesh.simulate.platform import Book, run_platform, start_month
 from creditmesh.simulate.policy import RulePolicy
 from creditmesh.simulate.population import draw_population
-from creditmesh.simulate.state import NEVER, Calendar, Drawdowns, Exposure, Lines, PlatformState, Rows
+from creditmesh.simulate.state import (
+    NEVER,
+    BookedLoans,
+    Calendar,
+    Drawdowns,
+    Exposure,
+    Fates,
+    Lines,
+    PlatformState,
+    Rows,
+)
 
 CONFIG = SimulationConfig(borrowers=3_000, months=12, seed=5)
 
@@ -220,3 +230,87 @@ def test_an_allocation_put_in_the_funding_phase_funds_every_loan():
     assert book.loans["loan"].size > 0
     assert (book.loans["model"] == 0).all()
     assert (book.loans["institution"] == _OnePartner(institution_model).partner).all()
+
+
+def _booked(principal, tenor, apr, originated_day, owner_of_loan) -> BookedLoans:
+    start = np.datetime64("2023-01-01")
+    rate_ppm = rate_to_ppm(np.array(apr))
+    day = np.array(originated_day, np.int64)
+    schedules = build_schedules(np.array(principal), rate_ppm, np.array(tenor), start + day)
+    due_day = (schedules.due_date - start).astype(np.int64)
+    owner = np.array(owner_of_loan)[schedules.loan]
+    return BookedLoans(np.arange(day.size), owner, day, rate_ppm, schedules, due_day)
+
+
+def _fates(default_day, cure_day, miss_rate=0.0) -> Fates:
+    n = len(default_day)
+    return Fates(
+        np.array(default_day, np.int64),
+        np.array(cure_day, np.int64),
+        np.zeros(n, bool),
+        np.zeros(n),
+        np.full(n, 99, np.int64),
+        np.full(n, miss_rate),
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    loans=st.lists(
+        st.tuples(
+            st.integers(min_value=500_00, max_value=50_000_00),
+            st.sampled_from([3, 6, 12, 24]),
+            st.sampled_from([0.0, 0.15, 0.24]),
+            st.integers(min_value=0, max_value=300),
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_a_borrower_who_never_defaults_pays_on_time_or_settles_the_rest_at_once(loans, seed):
+    principal, tenor, apr, day = zip(*loans, strict=True)
+    booked = _booked(principal, tenor, apr, day, np.arange(len(loans)))
+    fates = _fates([NEVER] * len(loans), [NEVER] * len(loans))
+    paid, interest = repay(np.random.default_rng(seed), booked, fates, np.zeros(len(loans), bool), 10_000)
+    due, schedules = booked.due_day, booked.schedules
+    assert (paid <= due).all()
+    for k in range(len(loans)):
+        rows = schedules.loan == k
+        early = paid[rows] < due[rows]
+        # a settlement pays every installment from the one it falls in onwards, on one day
+        assert (early == np.maximum.accumulate(early)).all()
+        assert np.unique(paid[rows][early]).size <= 1
+        assert (interest[rows][~early] == schedules.interest_due_minor[rows][~early]).all()
+        assert (interest[rows][early] <= schedules.interest_due_minor[rows][early]).all()
+        assert (interest[rows][early][1:] == 0).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    default_after=st.integers(min_value=0, max_value=200),
+    cure_after=st.integers(min_value=1, max_value=250) | st.just(None),
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+)
+def test_installments_falling_due_in_default_are_paid_at_the_cure_or_never(default_after, cure_after, seed):
+    booked = _booked([12_000_00], [12], [0.18], [10], [0])
+    default_day = 10 + default_after
+    cure_day = NEVER if cure_after is None else default_day + cure_after
+    fates = _fates([default_day], [cure_day])
+    paid, interest = repay(np.random.default_rng(seed), booked, fates, np.zeros(1, bool), 10_000)
+    in_default = (booked.due_day >= default_day) & (booked.due_day < cure_day)
+    settled_before = paid[in_default] < default_day  # a loan settled early, before the default
+    assert (paid[in_default][~settled_before] == cure_day).all()
+    assert np.unique(paid[in_default][settled_before]).size <= 1
+    assert (interest[paid == NEVER] == 0).all()
+    assert (paid[~in_default] <= booked.due_day[~in_default]).all()
+
+
+def test_a_fraudster_never_pays_and_nothing_is_paid_after_the_horizon():
+    booked = _booked([5_000_00, 5_000_00], [6, 6], [0.24, 0.24], [0, 0], [0, 1])
+    fates = _fates([1, NEVER], [NEVER, NEVER], miss_rate=1.0)
+    paid, interest = repay(np.random.default_rng(1), booked, fates, np.array([True, False]), 100)
+    fraud = booked.owner == 0
+    assert (paid[fraud] == NEVER).all() and (interest[fraud] == 0).all()
+    assert ((paid[~fraud] < 100) | (paid[~fraud] == NEVER)).all()
+    assert (paid[~fraud][booked.due_day[~fraud] >= 100] == NEVER).all()
