@@ -118,7 +118,7 @@ def _state_with_installments(due_day: np.ndarray, paid_day: np.ndarray) -> Platf
     exposure.due_by_month[0].append((borrower, due_day.astype(np.int32), paid_day.astype(np.int32)))
     rng = np.random.default_rng(0)
     pop = draw_population(rng, config, Calendar.of(config).horizon)
-    lines = Lines.none(1)
+    lines = Lines.none(1, config.months)
     fates = draw_fates(rng, pop, lines)
     return PlatformState(Calendar.of(config), pop, lines, fates, exposure, Rows(), Rows(), Rows())
 

@@ -241,7 +241,7 @@ def open_lines(
     approved = decided["outcome"].to_numpy() == "approve"
     holders = applications.borrower[approved]
     day, second = applications.day[approved], applications.second[approved]
-    lines = Lines.none(n)
+    lines = Lines.none(n, calendar.months)
     lines.limit_minor[holders] = decided["credit_line_minor"].to_numpy(np.int64)[approved]
     lines.apr[holders] = decided["apr"].to_numpy(float)[approved]
     decided_second = second + decision_latency(

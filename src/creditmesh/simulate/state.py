@@ -69,6 +69,7 @@ class Rows:
         return np.arange(self.count, self.count + size)
 
     def add(self, **arrays: np.ndarray) -> None:
+        """Append a batch: one array per column, all of the same length."""
         for name, values in arrays.items():
             self.columns.setdefault(name, []).append(np.asarray(values))
         self.count += len(next(iter(arrays.values())))
@@ -90,12 +91,12 @@ class Lines:
     decided_second: np.ndarray  # int64, second of that decision
     open_day: np.ndarray  # int64, first day it may be drawn (the next day if decided late), NEVER without
     first_draw_second: np.ndarray  # int64, earliest second of open_day a drawdown may start
-    month: np.ndarray  # int64, the month of open_day (``months`` without a line)
+    month: np.ndarray  # int64, the month of open_day (``months``, after the last month, without a line)
     last_adjusted_day: np.ndarray  # int64, day of the last limit change, -1 never
 
     @classmethod
-    def none(cls, n: int) -> Lines:
-        """``n`` borrowers without a line."""
+    def none(cls, n: int, months: int) -> Lines:
+        """``n`` borrowers without a line, in a simulation of ``months`` months."""
         return cls(
             limit_minor=np.zeros(n, np.int64),
             apr=np.zeros(n, np.float64),
@@ -105,7 +106,7 @@ class Lines:
             decided_second=np.zeros(n, np.int64),
             open_day=np.full(n, NEVER, np.int64),
             first_draw_second=np.zeros(n, np.int64),
-            month=np.zeros(n, np.int64),
+            month=np.full(n, months, np.int64),
             last_adjusted_day=np.full(n, -1, np.int64),
         )
 
