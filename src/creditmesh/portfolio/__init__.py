@@ -35,6 +35,7 @@ from creditmesh.portfolio.metrics import (
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
 )
+from creditmesh.portfolio.periods import FREQUENCIES
 from creditmesh.portfolio.report import quarterly_report, write_quarterly_report
 from creditmesh.portfolio.rollrates import (
     BUCKETS,
@@ -45,7 +46,7 @@ from creditmesh.portfolio.rollrates import (
     transition_matrix,
 )
 from creditmesh.portfolio.seeds import SEED_FIGURES, SeedFigure
-from creditmesh.portfolio.series import FREQUENCIES, SEGMENTS, metric_series
+from creditmesh.portfolio.series import SEGMENTS, metric_series
 from creditmesh.portfolio.validate import book_problems, validate_book
 from creditmesh.portfolio.vintage import vintage_curves
 

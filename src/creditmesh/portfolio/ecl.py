@@ -46,7 +46,7 @@ import numpy as np
 
 from creditmesh.errors import ParameterError
 from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
-from creditmesh.portfolio.metrics import _day
+from creditmesh.portfolio.periods import as_day
 from creditmesh.portfolio.rollrates import BUCKETS, CREDIT_MODELS, TransitionMatrix, roll_rates
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def expected_credit_loss(
     """
     import pandas as pd
 
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     if basis not in ("ifrs9", "cecl"):
         raise ParameterError("basis", f"expected 'ifrs9' or 'cecl', got {basis!r}")
     if lgd is not None and not 0 <= lgd <= 1:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
+from creditmesh.portfolio.periods import as_day, as_period, quarter_start
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
 
 if TYPE_CHECKING:
@@ -183,20 +184,6 @@ _INSTITUTIONS_SQL = "SELECT COUNT(*) FROM institutions"
 # -- arguments ---------------------------------------------------------------
 
 
-def _day(value: object, field: str) -> dt.date:
-    # datetime is a subclass of date; a metric day must not carry a time of day.
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise ParameterError(field, f"expected a datetime.date, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _period(start: object, end: object) -> dict[str, dt.date]:
-    first, last = _day(start, "start"), _day(end, "end")
-    if first > last:
-        raise ParameterError("start", f"{first.isoformat()} is after end {last.isoformat()}")
-    return {"start": first, "end": last}
-
-
 def _models(funding_models: str | Iterable[str] | None) -> list[str]:
     if funding_models is None:
         return list(FUNDING_MODELS)
@@ -234,13 +221,13 @@ def loan_states(
     readings of the module docstring, one row a loan; every balance metric
     sums these rows.
     """
-    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
+    params = {"as_of": as_day(as_of, "as_of"), "models": _models(funding_models)}
     return book.sql(_LOAN_STATES_TABLE_SQL, params)
 
 
 def _balances(book: Book, as_of: object, funding_models: str | Iterable[str] | None) -> tuple[int, int]:
     """(outstanding principal, of which 91-180 dpd) over loans not charged off at ``as_of``."""
-    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
+    params = {"as_of": as_day(as_of, "as_of"), "models": _models(funding_models)}
     total, ninety_plus = book.one(_BALANCES_SQL, params)
     return int(total), int(ninety_plus)
 
@@ -249,7 +236,7 @@ def _originations(
     book: Book, start: object, end: object, funding_models: str | Iterable[str] | None
 ) -> tuple[int, int, int]:
     """(principal, count, principal x tenor) of the loans originated in ``[start, end]``."""
-    params = {**_period(start, end), "models": _models(funding_models)}
+    params = {**as_period(start, end), "models": _models(funding_models)}
     volume, count, principal_months = book.one(_ORIGINATIONS_SQL, params)
     return int(volume), int(count), int(principal_months)
 
@@ -263,7 +250,7 @@ def cumulative_registered_users(book: Book, as_of: dt.date) -> int:
     Footnote 1: "Refers to cumulative registered users across our platform."
     Every row of ``borrowers`` is a registered user.
     """
-    (count,) = book.one(_REGISTERED_USERS_SQL, {"as_of": _day(as_of, "as_of")})
+    (count,) = book.one(_REGISTERED_USERS_SQL, {"as_of": as_day(as_of, "as_of")})
     return int(count)
 
 
@@ -275,7 +262,7 @@ def cumulative_users_with_approved_credit_lines(book: Book, as_of: dt.date) -> i
     approved with a credit line at the end of each period." A line counts once
     opened, whatever its status now (frozen and closed lines were approved).
     """
-    (count,) = book.one(_CREDIT_LINE_USERS_SQL, {"as_of": _day(as_of, "as_of")})
+    (count,) = book.one(_CREDIT_LINE_USERS_SQL, {"as_of": as_day(as_of, "as_of")})
     return int(count)
 
 
@@ -285,7 +272,7 @@ def cumulative_borrowers_with_drawdown(book: Book, as_of: dt.date) -> int:
     Seeds: "Cumulative borrowers with successful drawdown, including repeat
     borrowers". A borrower counts once, however many loans.
     """
-    (count,) = book.one(_DRAWDOWN_BORROWERS_SQL, {"as_of": _day(as_of, "as_of")})
+    (count,) = book.one(_DRAWDOWN_BORROWERS_SQL, {"as_of": as_day(as_of, "as_of")})
     return int(count)
 
 
@@ -411,7 +398,7 @@ def repeat_borrower_contribution(book: Book, start: dt.date, end: dt.date) -> fl
     are both first drawdowns). Computed from the data, not from the
     ``loans.repeat_borrower`` flag. ``None`` for a period without loans.
     """
-    repeat, total = book.one(_REPEAT_SQL, _period(start, end))
+    repeat, total = book.one(_REPEAT_SQL, as_period(start, end))
     return _ratio(repeat, total)
 
 
@@ -434,7 +421,7 @@ def day1_delinquency_rate(
     the end of the due date (``paid_at IS NULL OR paid_at > due_date``). The
     book is taken as observed through ``end``. ``None`` when nothing fell due.
     """
-    params = {**_period(start, end), "models": _models(funding_models)}
+    params = {**as_period(start, end), "models": _models(funding_models)}
     overdue, due = book.one(_DAY1_SQL, params)
     return _ratio(overdue, due)
 
@@ -460,12 +447,12 @@ def collection_rate_30d(
     uncollected. Numerator: cohort principal settled in full by ``due_date +
     30``; partial repayments do not count. ``None`` for an empty cohort.
     """
-    params = {**_period(start, end), "models": _models(funding_models)}
+    params = {**as_period(start, end), "models": _models(funding_models)}
     if observed_until is None:
         observed_until = book.last_date
         if observed_until is None:  # an empty book has nothing to collect
             return None
-    params["observed_until"] = _day(observed_until, "observed_until")
+    params["observed_until"] = as_day(observed_until, "observed_until")
     collected, overdue = book.one(_COLLECTION_SQL, params)
     return _ratio(collected, overdue)
 
@@ -494,12 +481,6 @@ _HEADLINE: tuple[tuple[Callable[..., int | float | None], str], ...] = (
 HEADLINE_METRICS: tuple[str, ...] = tuple(metric.__name__ for metric, _ in _HEADLINE)
 
 
-def quarter_start(day: dt.date) -> dt.date:
-    """The first day of the calendar quarter containing ``day``."""
-    day = _day(day, "as_of")
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-
-
 def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
     """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
 
@@ -514,7 +495,7 @@ def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float 
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     start = quarter_start(as_of)
     figures: dict[str, int | float | str | None] = {
         "as_of": as_of.isoformat(),

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import _day
+from creditmesh.portfolio.periods import as_day, periods
 from creditmesh.schema import FUNDING_MODELS
 
 if TYPE_CHECKING:
@@ -224,9 +224,7 @@ def month_end_buckets(
     month end it is charged off or paid off. ``balance_minor`` is its principal
     not yet settled (charged-off loans keep theirs, for the flow into charge-off).
     """
-    from creditmesh.portfolio.series import periods
-
-    ends = [e for _, e in periods("month", _day(start, "start"), _day(end, "end"))]
+    ends = [e for _, e in periods("month", as_day(start, "start"), as_day(end, "end"))]
     if ends and ends[-1] != (ends[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
         days=1
     ):

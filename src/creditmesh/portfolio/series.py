@@ -43,16 +43,14 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import HEADLINE_METRICS, _day, _period
+from creditmesh.portfolio.metrics import HEADLINE_METRICS
+from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from creditmesh.portfolio.book import Book
-
-#: Period lengths :func:`metric_series` accepts.
-FREQUENCIES = ("day", "month", "quarter")
 
 #: Segments :func:`metric_series` splits by, and the SQL expression of each on ``loans AS l`` /
 #: ``borrowers AS b``. ``product`` is the repayment schedule, ``tenor`` the contractual tenor.
@@ -285,29 +283,6 @@ def _partners_sql(segment: str | None) -> str | None:
     return None
 
 
-def periods(freq: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Calendar periods of ``freq`` from the one holding ``start`` to the one holding ``end``, the last cut at ``end``."""
-    if freq not in FREQUENCIES:
-        raise ParameterError("freq", f"expected one of {', '.join(FREQUENCIES)}, got {freq!r}")
-    _period(start, end)
-    out: list[tuple[dt.date, dt.date]] = []
-    if freq == "day":
-        day = start
-        while day <= end:
-            out.append((day, day))
-            day += dt.timedelta(days=1)
-        return out
-    step = 1 if freq == "month" else 3
-    month = (start.month - 1) // step * step + 1
-    first = dt.date(start.year, month, 1)
-    while first <= end:
-        months = first.month - 1 + step
-        following = dt.date(first.year + months // 12, months % 12 + 1, 1)
-        out.append((first, min(following - dt.timedelta(days=1), end)))
-        first = following
-    return out
-
-
 def metric_series(
     book: Book,
     freq: str = "month",
@@ -346,7 +321,7 @@ def metric_series(
         (start,) = book.one("SELECT MIN(CAST(originated_at AS DATE)) FROM loans")
     if start is None or end is None:
         raise ParameterError("start", "the book holds no loans; pass start and end explicitly")
-    start, end = _day(start, "start"), _day(end, "end")
+    start, end = as_day(start, "start"), as_day(end, "end")
     grid = periods(freq, start, end)
     start = grid[0][0]
     if observed_until is None:
@@ -360,7 +335,7 @@ def metric_series(
             book.sql(prepared.ninety_plus(), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}),
             book.sql(
                 prepared.falling_due(freq),
-                {**params, "observed_until": _day(observed_until, "observed_until")},
+                {**params, "observed_until": as_day(observed_until, "observed_until")},
             ),
             book.sql(prepared.users(freq, by), params),
         ]

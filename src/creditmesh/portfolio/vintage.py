@@ -30,7 +30,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import _day
+from creditmesh.portfolio.periods import as_day
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,7 +111,7 @@ def vintage_curves(book: Book, days: int = 30, as_of: dt.date | None = None) -> 
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     params = {"as_of": as_of, "days": int(days), "excluded": list(EXCLUDED_FROM_VINTAGES)}
     totals = book.sql(_VINTAGE_TOTALS_SQL, {"as_of": as_of, "excluded": params["excluded"]})
     hits = book.sql(_VINTAGE_SQL, params)
