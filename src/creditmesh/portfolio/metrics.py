@@ -37,6 +37,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
 from creditmesh.portfolio.periods import as_day, as_period, quarter_start
 from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
@@ -49,31 +50,23 @@ if TYPE_CHECKING:
 # -- SQL ---------------------------------------------------------------------
 # Fixed text only: every value is a bound parameter ($as_of, $start, ...).
 
-_CHARGE_OFFS_CTE = """
-charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments
-    WHERE paid_at IS NULL OR paid_at > due_date + 181
-    GROUP BY loan_id
-)"""
-
-_LOAN_STATES_SQL = (
-    "WITH"
-    + _CHARGE_OFFS_CTE
-    + """,
+# dpd at $as_of from the oldest installment open then and due before it
+_DPD = delinquency.dpd_sql(
+    "MIN(o.due_date) FILTER (WHERE o.due_date < CAST($as_of AS DATE))", "$as_of", "duckdb"
+)
+_LOAN_STATES_SQL = f"""
+WITH charge_offs AS ({delinquency.charge_offs_sql()}),
 open_installments AS (
     SELECT loan_id, due_date, principal_due_minor
     FROM installments
-    WHERE paid_at IS NULL OR paid_at > CAST($as_of AS DATE)
+    WHERE {delinquency.open_on_sql("paid_at", "CAST($as_of AS DATE)")}
 ),
 loan_states AS (
     SELECT
         l.loan_id,
         l.funding_model,
         CAST(COALESCE(SUM(o.principal_due_minor), 0) AS BIGINT) AS outstanding_principal_minor,
-        CAST(COALESCE(
-            CAST($as_of AS DATE) - MIN(o.due_date) FILTER (WHERE o.due_date < CAST($as_of AS DATE)), 0
-        ) AS INTEGER) AS dpd,
+        CAST({_DPD} AS INTEGER) AS dpd,
         c.charged_off_on,
         COALESCE(c.charged_off_on <= CAST($as_of AS DATE), FALSE) AS charged_off
     FROM loans AS l
@@ -84,16 +77,15 @@ loan_states AS (
     GROUP BY l.loan_id, l.funding_model, c.charged_off_on
 )
 """
-)
 
 _LOAN_STATES_TABLE_SQL = _LOAN_STATES_SQL + "SELECT * FROM loan_states ORDER BY loan_id"
 
 _BALANCES_SQL = (
     _LOAN_STATES_SQL
-    + """
+    + f"""
 SELECT
     COALESCE(SUM(outstanding_principal_minor), 0),
-    COALESCE(SUM(outstanding_principal_minor) FILTER (WHERE dpd BETWEEN 91 AND 180), 0)
+    COALESCE(SUM(outstanding_principal_minor) FILTER (WHERE {delinquency.in_bucket_sql("dpd", delinquency.NINETY_PLUS.name)}), 0)
 FROM loan_states
 WHERE NOT charged_off
 """

@@ -42,6 +42,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
 from creditmesh.portfolio.metrics import HEADLINE_METRICS
 from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
@@ -112,13 +113,9 @@ FROM ({distinct})""")
         book.sql(f"""
 CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
 """)
-        # A loan is charged off on the first day it shows 181 dpd (metrics._CHARGE_OFFS_CTE).
         book.sql(f"""
 CREATE TEMP TABLE {self.loans} AS
-WITH charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments WHERE paid_at IS NULL OR paid_at > due_date + 181 GROUP BY loan_id
-)
+WITH charge_offs AS ({delinquency.charge_offs_sql()})
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
     l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat, c.charged_off_on
@@ -181,13 +178,15 @@ FROM deltas GROUP BY ALL
 
     def ninety_plus(self) -> str:
         # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
+        late_91 = delinquency.day_at_dpd_sql("due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
+        item_late_91 = delinquency.day_at_dpd_sql("i.due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
         return f"""
 WITH {self.charge_offs()},
 periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end),
 windows AS (
-    SELECT k, ANY_VALUE(seg) AS seg, MIN(due_date + 91) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
+    SELECT k, ANY_VALUE(seg) AS seg, MIN({late_91}) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
     FROM {self.inst}
-    WHERE (paid_at IS NULL OR paid_at > due_date + 91) AND model IN {_codes(RISK_BEARING_MODELS)}
+    WHERE {delinquency.open_on_sql("paid_at", late_91)} AND model IN {_codes(RISK_BEARING_MODELS)}
     GROUP BY k
 ),
 pairs AS (
@@ -200,7 +199,7 @@ pairs AS (
 states AS (
     SELECT pr.k, pr.seg, pr.period_start,
         SUM(i.p) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > pr.period_end) AS outstanding,
-        BOOL_OR(i.due_date + 91 <= pr.period_end AND (i.paid_at IS NULL OR i.paid_at > pr.period_end)) AS late_91
+        BOOL_OR({item_late_91} <= pr.period_end AND {delinquency.open_on_sql("i.paid_at", "pr.period_end")}) AS late_91
     FROM pairs AS pr JOIN {self.inst} AS i ON i.k = pr.k
     GROUP BY pr.k, pr.seg, pr.period_start
 )
