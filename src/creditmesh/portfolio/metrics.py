@@ -34,13 +34,15 @@ include both ends. Every query binds its values as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from creditmesh import delinquency
 from creditmesh.errors import ParameterError
+from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS
 from creditmesh.portfolio.periods import as_day, as_period, quarter_start
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.portfolio.registry import METRICS, MONTHS, RATE
+from creditmesh.portfolio.series import metric_series
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -307,7 +309,7 @@ def platform_services_volume_share(book: Book, start: dt.date, end: dt.date) -> 
     Intelligence Credit Engine ("ICE") and total technology solutions^5,
     representing 53.2% of the total". Footnote 5: "For loans facilitated through
     'ICE', the Company does not bear principal risk." Numerator: loan volume of
-    :data:`~creditmesh.schema.PLATFORM_SERVICE_MODELS`; denominator: all loan
+    :data:`~creditmesh.funding.PLATFORM_SERVICE_MODELS`; denominator: all loan
     volume; ``None`` for a period without loans.
     """
     return _ratio(
@@ -365,13 +367,13 @@ def delinquency_rate_90_plus(book: Book, as_of: dt.date) -> float | None:
     that are charged-off and loans under 'ICE' and total technology solutions
     are not included in the delinquency rate calculation."
 
-    Only :data:`~creditmesh.schema.RISK_BEARING_MODELS` (``capital_heavy_on``,
+    Only :data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS` (``capital_heavy_on``,
     ``capital_heavy_off``) count: capital-light loans are not on or off the
     platform's balance sheet either. Loans charged off at ``as_of`` are left
     out of both sides; a loan's whole outstanding principal counts once it is
     91-180 dpd. ``None`` when no such principal is outstanding.
     """
-    total, ninety_plus = _balances(book, as_of, RISK_BEARING_MODELS)
+    total, ninety_plus = _balances(book, as_of, DELINQUENCY_RATE_MODELS)
     return _ratio(ninety_plus, total)
 
 
@@ -451,54 +453,35 @@ def collection_rate_30d(
 
 # -- the headline table ------------------------------------------------------
 
-# How each metric is called: over the period, at the as_of day, or for the whole book.
-_PERIOD, _AS_OF, _WHOLE_BOOK = "period", "as_of", "book"
-_HEADLINE: tuple[tuple[Callable[..., int | float | None], str], ...] = (
-    (financial_institution_partners, _WHOLE_BOOK),
-    (cumulative_registered_users, _AS_OF),
-    (cumulative_users_with_approved_credit_lines, _AS_OF),
-    (cumulative_borrowers_with_drawdown, _AS_OF),
-    (loans_originated, _PERIOD),
-    (loan_volume_minor, _PERIOD),
-    (platform_services_volume_share, _PERIOD),
-    (total_outstanding_balance_minor, _AS_OF),
-    (platform_services_balance_share, _AS_OF),
-    (weighted_average_tenor_months, _PERIOD),
-    (delinquency_rate_90_plus, _AS_OF),
-    (repeat_borrower_contribution, _PERIOD),
-    (day1_delinquency_rate, _PERIOD),
-    (collection_rate_30d, _PERIOD),
-)
-#: The metrics of :func:`headline`, in the order the seeds disclose them.
-HEADLINE_METRICS: tuple[str, ...] = tuple(metric.__name__ for metric, _ in _HEADLINE)
-
 
 def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
     """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
 
-    ``as_of`` defaults to the book's last date; the period runs from the first
-    day of its calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
-    ``period_end`` (ISO dates), then :data:`HEADLINE_METRICS` in order. The
+    One period of :func:`~creditmesh.portfolio.series.metric_series`: ``as_of``
+    defaults to the book's last date; the period runs from the first day of its
+    calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
+    ``period_end`` (ISO dates), then :data:`~creditmesh.portfolio.registry.HEADLINE_METRICS` in order. The
     30-day collection rate uses everything the book has observed (up to
     :attr:`Book.last_date`), so late in a quarter its youngest overdue
     installments are left out until they mature.
     """
+    import pandas as pd
+
     if as_of is None:
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
     as_of = as_day(as_of, "as_of")
     start = quarter_start(as_of)
+    row = metric_series(book, "quarter", start, as_of).iloc[0]
     figures: dict[str, int | float | str | None] = {
         "as_of": as_of.isoformat(),
         "period_start": start.isoformat(),
         "period_end": as_of.isoformat(),
     }
-    for metric, kind in _HEADLINE:
-        if kind == _PERIOD:
-            figures[metric.__name__] = metric(book, start, as_of)
-        elif kind == _AS_OF:
-            figures[metric.__name__] = metric(book, as_of)
-        else:
-            figures[metric.__name__] = metric(book)
+    for metric in METRICS:
+        value = row[metric.name]
+        figures[metric.name] = (
+            None if value is pd.NA else float(value) if metric.unit in (RATE, MONTHS) else int(value)
+        )
     return figures

@@ -30,7 +30,7 @@ cohorts leave out installments falling due while an earlier one was unpaid,
 found by joining the few late installments with their loans' later ones.
 
 Exclusions: the 90 day+ rate counts only the risk-bearing models
-(:data:`~creditmesh.schema.RISK_BEARING_MODELS`; ICE, technology solutions and
+(:data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS`; ICE, technology solutions and
 capital-light carry no principal risk for the platform); the balance leaves out
 charged-off loans. A rate whose denominator is zero (an empty period, a segment
 without risk-bearing loans) is ``<NA>`` in a nullable ``Float64`` column: no
@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING
 
 from creditmesh import delinquency
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import HEADLINE_METRICS
+from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS
 from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.portfolio.registry import MEASURES, METRICS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -142,13 +142,7 @@ charge_offs AS (SELECT k, charged_off_on FROM {self.loans} WHERE charged_off_on 
 
     def originations(self, freq: str) -> str:
         return f"""
-SELECT {_key(freq, "orig_day")} AS period_start, seg,
-    COUNT(*) AS loans_originated,
-    CAST(SUM(principal_minor) AS BIGINT) AS volume,
-    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
-        AS platform_volume,
-    CAST(SUM(CAST(principal_minor AS HUGEINT) * tenor_months) AS BIGINT) AS principal_months,
-    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE is_repeat), 0) AS BIGINT) AS repeat_volume
+SELECT {_key(freq, "orig_day")} AS period_start, seg, {_measures("originations")}
 FROM {self.loans}
 WHERE orig_day BETWEEN $start AND $end
 GROUP BY ALL
@@ -167,12 +161,7 @@ exits AS (
     FROM {self.inst} WHERE exit_day <= $end GROUP BY ALL
 ),
 deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
-    CAST(SUM(amount) AS BIGINT) AS balance_delta,
-    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
-        AS platform_balance_delta,
-    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(RISK_BEARING_MODELS)}), 0) AS BIGINT)
-        AS risk_balance_delta
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("balance")}
 FROM deltas GROUP BY ALL
 """
 
@@ -186,7 +175,7 @@ periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end)
 windows AS (
     SELECT k, ANY_VALUE(seg) AS seg, MIN({late_91}) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
     FROM {self.inst}
-    WHERE {delinquency.open_on_sql("paid_at", late_91)} AND model IN {_codes(RISK_BEARING_MODELS)}
+    WHERE {delinquency.open_on_sql("paid_at", late_91)} AND model IN {_codes(DELINQUENCY_RATE_MODELS)}
     GROUP BY k
 ),
 pairs AS (
@@ -203,7 +192,7 @@ states AS (
     FROM pairs AS pr JOIN {self.inst} AS i ON i.k = pr.k
     GROUP BY pr.k, pr.seg, pr.period_start
 )
-SELECT period_start, seg, CAST(SUM(outstanding) AS BIGINT) AS ninety_plus_balance
+SELECT period_start, seg, {_measures("ninety_plus")}
 FROM states WHERE late_91 GROUP BY ALL
 """
 
@@ -228,12 +217,7 @@ falling_due AS (
     FROM {self.inst} AS i ANTI JOIN blocked AS b ON b.k = i.k AND b.due_date = i.due_date
     WHERE i.due_date BETWEEN $start AND $end
 )
-SELECT {_key(freq, "due_date")} AS period_start, seg,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
-    CAST(COALESCE(SUM(p) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0) AS BIGINT) AS day1_due,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until AND paid_at <= due_date + 30), 0)
-        AS BIGINT) AS collected,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until), 0) AS BIGINT) AS collectable
+SELECT {_key(freq, "due_date")} AS period_start, seg, {_measures("falling_due")}
 FROM falling_due GROUP BY ALL
 """
 
@@ -264,22 +248,32 @@ WITH firsts AS (
     UNION ALL
     {drawdowns}
 )
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
-    COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
-    COUNT(*) FILTER (WHERE kind = 'lines') AS lines_delta,
-    COUNT(*) FILTER (WHERE kind = 'drawdowns') AS drawdowns_delta
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("people")}
 FROM firsts WHERE day <= $end AND seg IS NOT NULL GROUP BY ALL
 """
 
 
 def _partners_sql(segment: str | None) -> str | None:
-    if segment is None:
-        return "SELECT 'all' AS segment, COUNT(*) AS partners FROM institutions"
-    if segment == "funding_model":
-        return "SELECT funding_model AS segment, COUNT(*) AS partners FROM institutions GROUP BY ALL"
-    if segment == "institution":
-        return "SELECT institution_id AS segment, 1 AS partners FROM institutions"
-    return None
+    column = {None: "'all'", "funding_model": "funding_model", "institution": "institution_id"}
+    if segment not in column:
+        return None
+    grouped = (
+        "" if segment is None else " GROUP BY ALL"
+    )  # the whole book has a count even without institutions
+    return f"SELECT {column[segment]} AS segment, {_measures('partners')} FROM institutions{grouped}"
+
+
+def _measures(family: str) -> str:
+    """The select list of one family's query: each of its :data:`~creditmesh.portfolio.registry.MEASURES`."""
+    codes = {
+        "platform_services": _codes(PLATFORM_SERVICE_MODELS),
+        "delinquency_rate": _codes(DELINQUENCY_RATE_MODELS),
+    }
+    return ", ".join(
+        f"{measure.sql.format(**codes)} AS {name}"
+        for name, measure in MEASURES.items()
+        if measure.family == family
+    )
 
 
 def metric_series(
@@ -291,7 +285,7 @@ def metric_series(
     by: str | None = None,
     observed_until: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Every metric of :data:`~creditmesh.portfolio.metrics.HEADLINE_METRICS` for each period (and segment).
+    """Every metric of :data:`~creditmesh.portfolio.registry.METRICS` for each period (and segment).
 
     ``freq`` is ``day``, ``month`` or ``quarter``; ``start`` defaults to the
     first origination, ``end`` to :attr:`Book.last_date`. ``by`` splits by one
@@ -355,42 +349,21 @@ def metric_series(
     frame[amounts] = frame[amounts].fillna(0).astype("int64")
     frame = frame.sort_values(["segment", "period_start"], kind="stable").reset_index(drop=True)
     running = frame.groupby("segment", sort=False)
-    for delta, total in (
-        ("balance_delta", "balance"),
-        ("platform_balance_delta", "platform_balance"),
-        ("risk_balance_delta", "risk_balance"),
-        ("registered_delta", "registered"),
-        ("lines_delta", "lines"),
-        ("drawdowns_delta", "drawdowns"),
-    ):
-        frame[total] = running[delta].cumsum()
+    for name, measure in MEASURES.items():
+        if measure.running:
+            frame[name] = running[name].cumsum()
+    if partners_sql is not None:  # a segment without institutions has no count, not zero
+        partners = book.sql(partners_sql).set_index("segment")["partners"]
+        frame["partners"] = frame["segment"].map(partners)
 
     out = frame[["period_start", "period_end", "segment"]].copy()
-    if partners_sql is None:
-        out["financial_institution_partners"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    else:
-        partners = book.sql(partners_sql).set_index("segment")["partners"]
-        out["financial_institution_partners"] = frame["segment"].map(partners).astype("Int64")
-    person_counts = by is None or by == "channel"
-    for name, column in (
-        ("cumulative_registered_users", "registered"),
-        ("cumulative_users_with_approved_credit_lines", "lines"),
-    ):
-        out[name] = (
-            frame[column].astype("Int64") if person_counts else pd.array([pd.NA] * len(out), dtype="Int64")
-        )
-    out["cumulative_borrowers_with_drawdown"] = frame["drawdowns"].astype("Int64")
-    out["loans_originated"] = frame["loans_originated"].astype("Int64")
-    out["loan_volume_minor"] = frame["volume"].astype("Int64")
-    out["platform_services_volume_share"] = _rate(frame["platform_volume"], frame["volume"])
-    out["total_outstanding_balance_minor"] = frame["balance"].astype("Int64")
-    out["platform_services_balance_share"] = _rate(frame["platform_balance"], frame["balance"])
-    out["weighted_average_tenor_months"] = _rate(frame["principal_months"], frame["volume"])
-    out["delinquency_rate_90_plus"] = _rate(frame["ninety_plus_balance"], frame["risk_balance"])
-    out["repeat_borrower_contribution"] = _rate(frame["repeat_volume"], frame["volume"])
-    out["day1_delinquency_rate"] = _rate(frame["day1_overdue"], frame["day1_due"])
-    out["collection_rate_30d"] = _rate(frame["collected"], frame["collectable"])
-    assert list(out.columns[3:]) == list(HEADLINE_METRICS), "series columns drifted from HEADLINE_METRICS"
+    for metric in METRICS:
+        if metric.numerator not in frame.columns or (by is not None and by not in (metric.split_by or (by,))):
+            out[metric.name] = pd.array([pd.NA] * len(out), dtype="Int64")
+        elif metric.denominator is None:
+            out[metric.name] = frame[metric.numerator].astype("Int64")
+        else:
+            out[metric.name] = _rate(frame[metric.numerator], frame[metric.denominator])
     if by is None:
         out = out.drop(columns="segment")
     return out
