@@ -29,12 +29,11 @@ from creditmesh.portfolio.metrics import (
     loans_originated,
     platform_services_balance_share,
     platform_services_volume_share,
-    quarter_start,
     repeat_borrower_contribution,
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
 )
-from creditmesh.portfolio.periods import FREQUENCIES
+from creditmesh.portfolio.periods import FREQUENCIES, quarter_start
 from creditmesh.portfolio.registry import (
     HEADLINE_METRICS,
     METRICS,
