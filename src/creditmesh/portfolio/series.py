@@ -44,9 +44,9 @@ from typing import TYPE_CHECKING
 
 from creditmesh import delinquency
 from creditmesh.errors import ParameterError
-from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS
+from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS, sql_in
 from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
-from creditmesh.portfolio.registry import MEASURES, METRICS
+from creditmesh.portfolio.registry import FAMILIES, HEADLINE_METRICS, MEASURES, METRICS, metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,8 +67,11 @@ _FAR = "DATE '9999-12-31'"
 _MODEL_CODES = {m: k for k, m in enumerate(FUNDING_MODELS)}
 
 
-def _key(freq: str, column: str) -> str:
+def _key(freq: str | None, column: str) -> str:
     # The start of the calendar period holding ``column``; freq is checked against FREQUENCIES.
+    # None: one period, [$start, $end] exactly (every query already keeps only what falls in it).
+    if freq is None:
+        return "CAST($start AS DATE)"
     return f"CAST(date_trunc('{freq}', {column}) AS DATE)"
 
 
@@ -83,10 +86,18 @@ class _Prepared:
     day, a model code, a segment code and the repeat flag. ``{inst}``: every
     installment with its loan's ``k``, origination day, model and segment codes.
     The one join of installments with loans happens here; every metric query
-    then scans integers instead of joining string ids again.
+    then scans integers instead of joining string ids again. ``installments=False``
+    (loan and people figures only) leaves ``{inst}`` and the charge-offs out.
     """
 
-    def __init__(self, book: Book, segment: str | None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        segment: str | None,
+        funding_models: tuple[str, ...] = FUNDING_MODELS,
+        *,
+        installments: bool = True,
+    ) -> None:
         import uuid
 
         self.book = book
@@ -104,8 +115,12 @@ class _Prepared:
         distinct = (
             "SELECT DISTINCT channel AS segment FROM borrowers"
             if segment == "channel"
+            else "SELECT 'all' AS segment"
+            if segment is None
             else f"SELECT DISTINCT {expression} AS segment FROM loans AS l"
         )
+        every = set(funding_models) == set(FUNDING_MODELS)
+        kept = "" if every else f"WHERE {sql_in('l.funding_model', funding_models)}"
         book.sql(f"""
 CREATE TEMP TABLE {self.segments} AS
 SELECT segment, CAST(row_number() OVER (ORDER BY segment) - 1 AS INTEGER) AS code
@@ -113,9 +128,15 @@ FROM ({distinct})""")
         book.sql(f"""
 CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
 """)
+        # without the installments (loan and people figures only), charge-offs are not needed either
+        charge_offs = (
+            delinquency.charge_offs_sql()
+            if installments
+            else "SELECT NULL AS loan_id, NULL AS charged_off_on"
+        )
         book.sql(f"""
 CREATE TEMP TABLE {self.loans} AS
-WITH charge_offs AS ({delinquency.charge_offs_sql()})
+WITH charge_offs AS ({charge_offs})
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
     l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat, c.charged_off_on
@@ -123,9 +144,12 @@ FROM loans AS l {borrowers}
 JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
 JOIN {self.firsts} AS f ON f.borrower_id = l.borrower_id
 JOIN {self.segments} AS s ON s.segment = {expression}
-LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id""")
+LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id
+{kept}""")
         # exit_day: the day the installment leaves the outstanding balance (settled or its loan charged
         # off), never before the loan's origination; NULL while it stays.
+        if not installments:
+            return
         book.sql(f"""
 CREATE TEMP TABLE {self.inst} AS
 SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p,
@@ -302,7 +326,6 @@ def metric_series(
     the metrics: counts and amounts as ``Int64``, rates and the tenor as
     ``Float64`` with ``<NA>`` where the denominator is zero.
     """
-    import pandas as pd
 
     if by is not None and by not in SEGMENTS:
         raise ParameterError("by", f"expected one of {', '.join(SEGMENTS)}, got {by!r}")
@@ -316,26 +339,85 @@ def metric_series(
         raise ParameterError("start", "the book holds no loans; pass start and end explicitly")
     start, end = as_day(start, "start"), as_day(end, "end")
     grid = periods(freq, start, end)
-    start = grid[0][0]
     if observed_until is None:
         observed_until = book.last_date or end
+    return _table(book, freq, grid, by=by, observed_until=observed_until)
+
+
+def period_metrics(
+    book: Book,
+    start: dt.date,
+    end: dt.date,
+    *,
+    names: tuple[str, ...] | None = None,
+    funding_models: tuple[str, ...] = FUNDING_MODELS,
+    observed_until: dt.date | None = None,
+) -> dict[str, int | float | None]:
+    """The metrics ``names`` (default: all) over exactly ``[start, end]``, as plain Python values.
+
+    Period metrics cover ``[start, end]``, as-of metrics are taken at ``end``;
+    ``funding_models`` keeps only those models' loans. ``None`` where a
+    denominator is zero. The same queries as :func:`metric_series`, for one
+    period: what the point functions of :mod:`~creditmesh.portfolio.metrics` return.
+    """
+    import pandas as pd
+
+    chosen = [metric(n) for n in (HEADLINE_METRICS if names is None else names)]
+    start, end = as_day(start, "start"), as_day(end, "end")
+    if observed_until is None:
+        observed_until = book.last_date or end
+    families = {MEASURES[m].family for found in chosen for m in (found.numerator, found.denominator) if m}
+    row = _table(
+        book, None, [(start, end)], families=families, observed_until=observed_until, models=funding_models
+    ).iloc[0]
+    return {
+        found.name: None
+        if row[found.name] is pd.NA
+        else float(row[found.name])
+        if found.denominator
+        else int(row[found.name])
+        for found in chosen
+    }
+
+
+def _table(
+    book: Book,
+    freq: str | None,
+    grid: list[tuple[dt.date, dt.date]],
+    *,
+    by: str | None = None,
+    families: set[str] | None = None,
+    observed_until: dt.date,
+    models: tuple[str, ...] = FUNDING_MODELS,
+) -> pd.DataFrame:
+    """The metrics over the periods of ``grid`` (``freq`` None: one exact period), from the families' queries."""
+    import pandas as pd
+
+    start, end = grid[0][0], grid[-1][1]
+    wanted = set(FAMILIES) if families is None else families
     params = {"start": start, "end": end}
-    prepared = _Prepared(book, by)
+    prepared = _Prepared(
+        book, by, models, installments=bool(wanted & {"balance", "ninety_plus", "falling_due"})
+    )
     try:
-        parts = [
-            book.sql(prepared.originations(freq), params),
-            book.sql(prepared.balances(freq), params),
-            book.sql(prepared.ninety_plus(), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}),
-            book.sql(
+        queries = {
+            "originations": (prepared.originations(freq), params),
+            "balance": (prepared.balances(freq), params),
+            "ninety_plus": (
+                prepared.ninety_plus(),
+                {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]},
+            ),
+            "falling_due": (
                 prepared.falling_due(freq),
                 {**params, "observed_until": as_day(observed_until, "observed_until")},
             ),
-            book.sql(prepared.users(freq, by), params),
-        ]
+            "people": (prepared.users(freq, by), params),
+        }
+        parts = [book.sql(*query) for family, query in queries.items() if family in wanted]
         codes = book.sql(f"SELECT segment, code FROM {prepared.segments} ORDER BY code")
     finally:
         prepared.close()
-    partners_sql = _partners_sql(by)
+    partners_sql = _partners_sql(by) if "partners" in wanted else None
     names = dict(zip(codes["code"], codes["segment"]))
     segments = sorted(names.values())
     frame = pd.DataFrame(
@@ -350,20 +432,23 @@ def metric_series(
     frame = frame.sort_values(["segment", "period_start"], kind="stable").reset_index(drop=True)
     running = frame.groupby("segment", sort=False)
     for name, measure in MEASURES.items():
-        if measure.running:
+        if measure.running and name in frame.columns:
             frame[name] = running[name].cumsum()
     if partners_sql is not None:  # a segment without institutions has no count, not zero
         partners = book.sql(partners_sql).set_index("segment")["partners"]
         frame["partners"] = frame["segment"].map(partners)
 
     out = frame[["period_start", "period_end", "segment"]].copy()
-    for metric in METRICS:
-        if metric.numerator not in frame.columns or (by is not None and by not in (metric.split_by or (by,))):
-            out[metric.name] = pd.array([pd.NA] * len(out), dtype="Int64")
-        elif metric.denominator is None:
-            out[metric.name] = frame[metric.numerator].astype("Int64")
+    for found in METRICS:
+        measured = (
+            found.numerator in frame.columns and (found.denominator or found.numerator) in frame.columns
+        )
+        if not measured or (by is not None and by not in (found.split_by or (by,))):
+            out[found.name] = pd.array([pd.NA] * len(out), dtype="Int64")
+        elif found.denominator is None:
+            out[found.name] = frame[found.numerator].astype("Int64")
         else:
-            out[metric.name] = _rate(frame[metric.numerator], frame[metric.denominator])
+            out[found.name] = _rate(frame[found.numerator], frame[found.denominator])
     if by is None:
         out = out.drop(columns="segment")
     return out
