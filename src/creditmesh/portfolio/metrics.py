@@ -46,8 +46,7 @@ from creditmesh import delinquency
 from creditmesh.errors import ParameterError
 from creditmesh.funding import FUNDING_MODELS
 from creditmesh.portfolio.periods import as_day, as_period, quarter_start
-from creditmesh.portfolio.registry import METRICS, MONTHS, RATE
-from creditmesh.portfolio.series import metric_series, period_metrics
+from creditmesh.portfolio.series import period_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -365,7 +364,8 @@ def collection_rate_30d(
 def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
     """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
 
-    One period of :func:`~creditmesh.portfolio.series.metric_series`: ``as_of``
+    One period of :func:`~creditmesh.portfolio.series.metric_series` (its queries
+    over the quarter to date, :func:`~creditmesh.portfolio.series.period_metrics`): ``as_of``
     defaults to the book's last date; the period runs from the first day of its
     calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
     ``period_end`` (ISO dates), then :data:`~creditmesh.portfolio.registry.HEADLINE_METRICS` in order. The
@@ -373,23 +373,15 @@ def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float 
     :attr:`Book.last_date`), so late in a quarter its youngest overdue
     installments are left out until they mature.
     """
-    import pandas as pd
-
     if as_of is None:
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
     as_of = as_day(as_of, "as_of")
     start = quarter_start(as_of)
-    row = metric_series(book, "quarter", start, as_of).iloc[0]
-    figures: dict[str, int | float | str | None] = {
+    return {
         "as_of": as_of.isoformat(),
         "period_start": start.isoformat(),
         "period_end": as_of.isoformat(),
+        **period_metrics(book, start, as_of),
     }
-    for metric in METRICS:
-        value = row[metric.name]
-        figures[metric.name] = (
-            None if value is pd.NA else float(value) if metric.unit in (RATE, MONTHS) else int(value)
-        )
-    return figures
