@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.errors import SchemaError
 
 # defined in creditmesh.funding; re-exported while portfolio/metrics.py, series.py and simulate/platform.py
@@ -38,7 +39,8 @@ OUTCOMES = ("approve", "decline", "review")
 SCHEDULES = ("equal_installment", "equal_principal")
 EMPLOYMENT = ("salaried", "self_employed", "gig", "student", "retired", "unemployed")
 LINE_STATUSES = ("active", "frozen", "closed")
-LOAN_STATUSES = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_91_180", "charged_off", "settled")
+#: A loan's status on a day in ``loan_days``: its delinquency bucket, or settled.
+LOAN_STATUSES = (*BUCKET_NAMES, "settled")
 COLLECTION_CHANNELS = ("sms", "app_push", "robocall", "agent_call", "field_visit", "legal")
 COLLECTION_OUTCOMES = ("no_answer", "contacted", "promise_to_pay", "paid", "refused")
 

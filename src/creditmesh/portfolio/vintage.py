@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
 from creditmesh.funding import VINTAGE_MODELS
-from creditmesh.portfolio.metrics import _day
+from creditmesh.portfolio.periods import as_day
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -110,7 +110,7 @@ def vintage_curves(book: Book, days: int = 30, as_of: dt.date | None = None) -> 
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     params = {"as_of": as_of, "days": int(days), "models": list(VINTAGE_MODELS)}
     totals = book.sql(_VINTAGE_TOTALS_SQL, {"as_of": as_of, "models": params["models"]})
     hits = book.sql(_VINTAGE_SQL, params)
