@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from creditmesh import stages
 from creditmesh.errors import SchemaError
 
 #: How many offending rows an error message quotes per problem.
@@ -32,7 +33,7 @@ RISK_BEARING_MODELS = ("capital_heavy_on", "capital_heavy_off")
 PLATFORM_SERVICE_MODELS = ("capital_light", "ice", "tech_solution")
 CHANNELS = ("app", "embedded", "partner", "offline")
 IDENTITY_KINDS = ("phone", "device", "ip", "address", "contact", "bank_card", "employer")
-STAGES = ("credit_line", "drawdown", "line_adjustment")
+STAGES = stages.STAGE_NAMES  # the decision stages, one record each in creditmesh.stages
 OUTCOMES = ("approve", "decline", "review")
 SCHEDULES = ("equal_installment", "equal_principal")
 EMPLOYMENT = ("salaried", "self_employed", "gig", "student", "retired", "unemployed")
@@ -226,7 +227,7 @@ TABLES: dict[str, Table] = {
                 _c("grade", pa.string(), nullable=True),
                 _money(
                     "credit_line_minor",
-                    "line granted (credit_line, line_adjustment) or amount approved (drawdown)",
+                    "; ".join(f"{s.grants} ({s.name})" for s in stages.STAGES.values()),
                 ),
                 _c("apr", pa.float64(), nullable=True, min_value=0, max_value=1),
                 _c("reasons", pa.list_(pa.string()), "reason codes, most important first"),
