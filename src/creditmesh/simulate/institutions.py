@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from creditmesh.ids import format_ids
 from creditmesh.money import allocate
 from creditmesh.schema import FUNDING_MODELS
-from creditmesh.simulate.ids import format_ids
 from creditmesh.simulate.population import REGIONS
 
 #: How the partners split across funding models (the seeds: 162 partners, most of them banks

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from creditmesh.ids import format_ids, hex_strings, splitmix64
 from creditmesh.schema import CHANNELS, EMPLOYMENT, FUNDING_MODELS, STAGES, TABLES
-from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
 from creditmesh.simulate.platform import NEVER, Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
 
