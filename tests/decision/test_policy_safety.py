@@ -98,6 +98,13 @@ def test_rules_that_can_never_fire_or_are_shadowed_are_reported(policy):
     assert "income_too_low" not in text and report.errors == ()
 
 
+def test_a_missing_rule_for_an_input_no_knockout_reads_is_reported(policy):
+    document = _document(policy)
+    document["missing"]["favourite_colour"] = "decline"
+    report = check_policy(policy_from_dict(document))
+    assert report.errors == () and any("missing.favourite_colour" in w for w in report.warnings)
+
+
 def test_an_assumed_value_decides_like_that_value_on_both_paths(policy, model, applications):
     engine = DecisionEngine(policy, model)
     rows = [dict(a, on_blacklist=None) for a in list(_good_applicant(applications))[:20]]

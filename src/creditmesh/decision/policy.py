@@ -330,6 +330,8 @@ def check_policy(policy: CreditPolicy) -> PolicyReport:
             policy.assumed,
             shadows=lambda earlier, later: earlier == "decline" or earlier == later,
         )
+    read = {name for inputs in missing.values() for name in inputs}
+    warnings += [f"missing.{name}: no knock-out reads it" for name in treatments if name not in read]
     warnings += _unreachable(
         [(f"line_adjustment.{kind}_when", kind, c) for kind, c in policy.adjustments],
         policy.assumed,
