@@ -398,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="most requests in flight at once")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-pg-restart", action="store_true", help="leave PostgreSQL running")
-    parser.add_argument("--chart", type=Path, default=Path("soak-timeline.png"))
+    parser.add_argument("--chart", type=Path, default=Path("soak_timeline.png"))
     parser.add_argument("--train-borrowers", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--attack", help=argparse.SUPPRESS)  # internal: one burst, run in its own process
