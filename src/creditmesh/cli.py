@@ -922,6 +922,68 @@ def match_allocate(
 
 # -- service ---------------------------------------------------------------------------------------
 
+keys_app = typer.Typer(
+    help="The service's API keys (stored hashed): create, list, revoke.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="app, partner, operator or admin.")],
+    owner: Annotated[str, typer.Option(help="The tenant (or person) the key belongs to.")],
+    institution: Annotated[str | None, typer.Option(help="A partner key's institution id.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from creditmesh.api.keys import create_key
+    from creditmesh.ledger import Ledger
+
+    try:
+        ledger = Ledger.connect(db)
+        with ledger.engine.begin() as connection:
+            principal, key = create_key(connection, role=role, owner=owner, institution_id=institution)
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"{principal.key_id} {principal.role} {principal.owner}: {key}")
+
+
+@keys_app.command("list")
+def keys_list(
+    all_keys: Annotated[bool, typer.Option("--all", help="Revoked keys too.")] = False, db: DbOption = None
+) -> None:
+    """The keys (never their secrets): id, role, owner, institution, revoked."""
+    from creditmesh.api.keys import list_keys
+    from creditmesh.ledger import Ledger
+
+    try:
+        ledger = Ledger.connect(db)
+        with ledger.engine.connect() as connection:
+            rows = list_keys(connection, include_revoked=all_keys)
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    for row in rows:
+        revoked = " revoked" if row["revoked_at_ns"] else ""
+        typer.echo(f"{row['key_id']} {row['role']} {row['owner']} {row['institution_id'] or '-'}{revoked}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")], db: DbOption = None) -> None:
+    """Revoke a key (every worker stops accepting it within seconds)."""
+    from creditmesh.api.keys import revoke_key
+    from creditmesh.ledger import Ledger
+
+    try:
+        ledger = Ledger.connect(db)
+        with ledger.engine.begin() as connection:
+            revoke_key(connection, key_id)
+        ledger.close()
+    except CreditmeshError as error:
+        _fail(error)
+    typer.echo(f"revoked {key_id}")
+
 
 @app.command()
 def serve(
@@ -930,7 +992,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the model).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
-    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
+    """Serve the platform's API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_MODEL, $CREDITMESH_IDENTIFIER_KEY,
+    $CREDITMESH_PARTNERS, $CREDITMESH_POLICY; keys from ``creditmesh keys create``."""
     import uvicorn
 
     from creditmesh.api.settings import Settings

@@ -100,15 +100,19 @@ class GraphView:
         self.applied_seq = 0
         self._lock = threading.Lock()
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, connection: sa.Connection | None) -> None:
         while True:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    sa.select(graph_events)
-                    .where(graph_events.c.seq > self.applied_seq)
-                    .order_by(graph_events.c.seq)
-                    .limit(CATCH_UP_BATCH)
-                ).all()
+            query = (
+                sa.select(graph_events)
+                .where(graph_events.c.seq > self.applied_seq)
+                .order_by(graph_events.c.seq)
+                .limit(CATCH_UP_BATCH)
+            )
+            if connection is None:
+                with self.engine.connect() as own:
+                    rows = own.execute(query).all()
+            else:
+                rows = connection.execute(query).all()
             for row in rows:
                 if row.kind == "borrower":
                     if row.borrower_id not in self.index:  # two workers may add one borrower at once
@@ -123,13 +127,16 @@ class GraphView:
 
     def knows(self, borrower_id: str) -> bool:
         with self._lock:
-            self._catch_up()
+            self._catch_up(None)
             return borrower_id in self.index
 
-    def signals(self, borrower_id: str) -> dict:
-        """What the graph says of a borrower now: ring size, black- and grey-list hits, neighbours' delinquency."""
+    def signals(self, borrower_id: str, *, connection: sa.Connection | None = None) -> dict:
+        """What the graph says of a borrower now: ring size, black- and grey-list hits, neighbours' delinquency.
+
+        ``connection``: read the stream in the caller's transaction (on SQLite a second connection would wait
+        for the caller's write lock)."""
         with self._lock:
-            self._catch_up()
+            self._catch_up(connection)
             if borrower_id not in self.index:
                 return {
                     "ring_size": 1,

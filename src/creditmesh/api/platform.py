@@ -27,10 +27,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from creditmesh import delinquency
 from creditmesh.api.errors import Conflict, NotFound
 from creditmesh.api.identity import GraphView, append_borrower, append_label, hashed_identities
 from creditmesh.api.keys import Principal
@@ -68,8 +70,6 @@ LINE_TERM_DAYS = 365
 DAYS_PER_MONTH = 30
 #: The most history events a credit line's answer lists (newest last).
 MAX_LINE_EVENTS = 200
-#: Buckets of days past due, as the ledger's aging names them (upper bound inclusive).
-BUCKETS = ((0, "current"), (30, "dpd_1_30"), (60, "dpd_31_60"), (90, "dpd_61_90"), (180, "dpd_91_180"))
 #: In-memory room handed to the matcher: capacity is the database's (``partner_capacity``), not a worker's.
 UNBOUNDED_MINOR = 10**15
 #: Declared fields of an application that go to the decision as they are.
@@ -93,12 +93,10 @@ def today() -> date:
 
 
 def bucket_of(dpd: int, status: str) -> str:
+    """The delinquency bucket of a loan at ``dpd`` (a charged-off or written-off loan stays charged off)."""
     if status in ("charged_off", "written_off"):
         return "charged_off"
-    for upper, name in BUCKETS:
-        if dpd <= upper:
-            return name
-    return "charged_off"
+    return str(delinquency.bucket(np.array([dpd]))[0])
 
 
 def fingerprint(payload: Mapping[str, Any]) -> str:
@@ -409,7 +407,7 @@ class Platform:
         elif expires is not None and today() >= expires:
             reasons.append("line_expired")
         available = 0 if reasons else max(int(line.limit_minor) - used, 0)
-        signals = self.graph.signals(profile.borrower_id)
+        signals = self.graph.signals(profile.borrower_id, connection=conn)
         inputs = {
             "application_id": body.application_id,
             "requested_amount_minor": body.amount_minor,

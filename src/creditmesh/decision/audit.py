@@ -323,10 +323,18 @@ def _write_decisions(
     """The policies not stored yet, the decisions and their reviews, in the caller's transaction."""
     if policies:  # another writer may store the same policy first (ON CONFLICT DO NOTHING)
         connection.execute(_insert_new(connection, POLICIES), policies)
-    # ON CONFLICT DO NOTHING rather than catching the key's violation: the caller's transaction stays usable
-    # (PostgreSQL aborts one after an error), and the caller decides what a repeated id means
-    inserted = connection.execute(_insert_new(connection, DECISIONS), rows).rowcount
-    if inserted != len(rows):
+    if len(rows) == 1:
+        # ON CONFLICT DO NOTHING rather than catching the key's violation: a caller's transaction stays usable
+        # (PostgreSQL aborts one after an error), and the caller decides what a repeated id means
+        insert = _insert_new(connection, DECISIONS).returning(DECISIONS.c.application_id)
+        stored = connection.execute(insert, rows[0]).first() is not None
+    else:
+        try:
+            connection.execute(DECISIONS.insert(), rows)
+            stored = True
+        except sa.exc.IntegrityError:
+            stored = False
+    if not stored:
         ids = [r["application_id"] for r in rows[:3]]
         raise AuditError(
             "application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})"
