@@ -4,6 +4,7 @@ the ledger's trial balance stays 0 and the exported book passes ``portfolio.vali
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
 import httpx
 from _service import create_keys, open_lines, serve_in_thread
@@ -92,8 +93,30 @@ def test_a_borrower_goes_from_application_to_a_settled_loan(service_db, model_pa
     ledger = Ledger.connect(settings.db_url)
     try:
         assert sum(ledger.trial_balance().values()) == 0 and ledger.unbalanced_entries() == []
-        folder = tmp_path / "book"
-        counts = ledger.export(folder)
-        assert counts["loans"] == 1 and counts["payments"] == 3
     finally:
         ledger.close()
+    # month end: age and export through the command line against the service's database, then the metrics
+    from typer.testing import CliRunner
+
+    from creditmesh.cli import app as cli
+    from creditmesh.portfolio import Book, book_problems
+
+    runner = CliRunner()
+    aged = runner.invoke(
+        cli, ["ledger", "age", (date.today() + timedelta(days=40)).isoformat(), "--db", settings.db_url]
+    )
+    assert aged.exit_code == 0 and "aged 0 loans" in aged.output, aged.output  # the loan is settled
+    folder = tmp_path / "book"
+    exported = runner.invoke(
+        cli,
+        ["ledger", "export", str(folder), "--db", settings.db_url, "--partners", str(settings.partners_path)],
+    )
+    assert exported.exit_code == 0, exported.output
+    with Book.open(folder) as book:
+        assert book_problems(book) == []
+        assert (
+            book.one("SELECT COUNT(*) FROM loans")[0] == 1
+            and book.one("SELECT COUNT(*) FROM payments")[0] == 3
+        )
+    metrics = runner.invoke(cli, ["metrics", str(folder)])
+    assert metrics.exit_code == 0, metrics.output
