@@ -135,6 +135,7 @@ class Platform:
         if partners is not None:
             matcher = OnlineMatcher(partners, capacity_minor=[UNBOUNDED_MINOR] * len(partners))
         audit = AuditLog(str(ledger.engine.url), engine=ledger.engine)
+        audit.store_policies(decisions)  # committed now: decisions inside a transaction only refer to them
         return cls(ledger, audit, decisions, matcher, GraphView(ledger.engine), identifier_key)
 
     @property

@@ -241,8 +241,27 @@ class AuditLog:
         if connection is None:
             with self.engine.begin() as own:
                 _write_decisions(own, fresh, rows)
-        else:
+            self._stored_policies.update(policies)
+        else:  # committed by the caller, maybe not at all: remembered only once committed (store_policies)
             _write_decisions(connection, fresh, rows)
+
+    def store_policies(self, engine: DecisionEngine) -> None:
+        """Store (and commit) every policy ``engine`` decides under, so that decisions written inside callers'
+        transactions (``decide(..., connection=)``) never insert a policy of their own."""
+        every = [
+            engine.champion,
+            *(p for _, p, _ in engine.challengers),
+            *([engine.shadow] if engine.shadow else []),
+        ]
+        policies = {p.version: p for p in every}
+        with self.engine.begin() as own:
+            own.execute(
+                _insert_new(own, POLICIES),
+                [
+                    {"policy_version": v, "name": p.name, "document": p.canonical_json}
+                    for v, p in policies.items()
+                ],
+            )
         self._stored_policies.update(policies)
 
     # -- the manual-review queue -------------------------------------------------------------------
