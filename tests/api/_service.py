@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from creditmesh.api.settings import Settings
+from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
 IDENTIFIER_KEY = "test-identifier-key-0123456789"
@@ -180,3 +180,21 @@ def partner(institution_id: str, funding_model: str, daily_room_minor: int, **fi
         "monthly_capacity_minor": daily_room_minor * 30,
         **fields,
     }
+
+
+#: Partners of the shared server, both roomy: a capital-light one for tenors up to 24 months, an ICE one
+#: for 36 months only.
+PARTNERS = [
+    partner("FI-LIGHT", "capital_light", 10**10, tenors=[3, 6, 9, 12, 18, 24]),
+    partner("FI-ICE", "ice", 10**10, tenors=[36]),
+]
+
+
+def settings_for(db_url: str, model_path, folder, partners=PARTNERS) -> Settings:
+    return Settings(
+        db_url=database_url(db_url),
+        model_path=model_path,
+        identifier_key=IDENTIFIER_KEY,
+        partners_path=partners_file(folder, partners),
+        report_salt="test-salt",
+    )

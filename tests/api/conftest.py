@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from _service import IDENTIFIER_KEY, create_keys, partner, partners_file, serve_in_thread
+from _service import create_keys, serve_in_thread, settings_for
 from pg_server import fresh_pg_database, skip_without_pg
 from tests_helpers import small_credit_line_applications, small_gbm
 
-from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.artifact import save_model
-
-#: Partners of the shared server, both roomy: a capital-light one for tenors up to 24 months, an ICE one
-#: for 36 months only.
-PARTNERS = [
-    partner("FI-LIGHT", "capital_light", 10**10, tenors=[3, 6, 9, 12, 18, 24]),
-    partner("FI-ICE", "ice", 10**10, tenors=[36]),
-]
 
 
 @pytest.fixture(scope="session")
@@ -32,16 +24,6 @@ def model_path(applications, tmp_path_factory):
 @pytest.fixture(scope="session")
 def rows(applications):
     return applications.to_dict("records")
-
-
-def settings_for(db_url: str, model_path, folder, partners=PARTNERS) -> Settings:
-    return Settings(
-        db_url=database_url(db_url),
-        model_path=model_path,
-        identifier_key=IDENTIFIER_KEY,
-        partners_path=partners_file(folder, partners),
-        report_salt="test-salt",
-    )
 
 
 @pytest.fixture(scope="session")

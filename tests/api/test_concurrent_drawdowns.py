@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import sqlalchemy as sa
-from _service import create_keys, open_lines, partner, serve_in_thread
-from conftest import settings_for
+from _service import create_keys, open_lines, partner, serve_in_thread, settings_for
 
 from creditmesh.api.tables import partner_capacity
 from creditmesh.ledger import Ledger

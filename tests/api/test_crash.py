@@ -12,8 +12,7 @@ import uuid
 
 import httpx
 import sqlalchemy as sa
-from _service import create_keys, open_lines, raw_identifiers, start_process
-from conftest import settings_for
+from _service import create_keys, open_lines, raw_identifiers, settings_for, start_process
 
 from creditmesh.api.tables import drawdowns, partner_capacity
 from creditmesh.ledger import Ledger

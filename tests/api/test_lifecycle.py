@@ -7,8 +7,7 @@ import uuid
 from datetime import date, timedelta
 
 import httpx
-from _service import create_keys, open_lines, serve_in_thread
-from conftest import settings_for
+from _service import create_keys, open_lines, serve_in_thread, settings_for
 
 from creditmesh.ledger import Ledger
 
