@@ -104,12 +104,16 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _insert_actor(conn: sa.Connection, kind: str, object_id: str, who: Principal) -> None:
-    conn.execute(
-        actors.insert().values(
-            kind=kind, object_id=object_id, tenant=who.owner, key_id=who.key_id, at_ns=time.time_ns()
-        )
-    )
+def _insert_actor(
+    conn: sa.Connection, kind: str, object_id: str, who: Principal, *more: tuple[str, str]
+) -> None:
+    """Record which key made these writes (``kind``, ``object_id`` and any ``more`` pairs), in one statement."""
+    now = time.time_ns()
+    rows = [
+        {"kind": k, "object_id": o, "tenant": who.owner, "key_id": who.key_id, "at_ns": now}
+        for k, o in ((kind, object_id), *more)
+    ]
+    conn.execute(actors.insert(), rows if len(rows) > 1 else rows[0])
 
 
 def _new_id(prefix: str) -> str:
@@ -158,9 +162,7 @@ class Platform:
                 self.identifier_key, {"id_card": body.identifiers.id_card}
             )[0][1]
         digest = fingerprint(request)
-        stored = self._stored_application(who, body.application_id, digest)
-        if stored is not None:
-            return stored
+        # no look-up first: a repeated id meets the decision log's key (AuditError below), then the stored answer
         if not self.graph.knows(body.borrower_id):
             with self.engine.begin() as conn:  # the applicant enters the graph whatever the decision
                 append_borrower(conn, body.borrower_id, identities)
@@ -177,10 +179,12 @@ class Platform:
         try:
             with self.engine.begin() as conn:
                 decision = self.audit.decide(self.decisions, "credit_line", inputs, connection=conn)
-                _insert_actor(conn, "decision", body.application_id, who)
                 line_id = expires = None
                 if decision.outcome == "approve":
                     line_id, expires = self._open_line(conn, who, body, decision)
+                    _insert_actor(conn, "decision", body.application_id, who, ("credit_line", line_id))
+                else:
+                    _insert_actor(conn, "decision", body.application_id, who)
         except AuditError as error:
             if error.field != "application_id":
                 raise
@@ -228,7 +232,6 @@ class Platform:
         self._line_event(
             conn, who, line_id, "open", 0, int(decision.credit_line_minor), "active", body.application_id
         )
-        _insert_actor(conn, "credit_line", line_id, who)
         return line_id, expires
 
     def _line_event(
@@ -300,6 +303,26 @@ class Platform:
             raise NotFound("credit_line_id", f"no credit line {line_id!r}")
         return profile
 
+    def _locked_line(self, conn: sa.Connection, who: Principal, line_id: str):
+        """The line and its profile in one read, the line's row locked (``FOR UPDATE OF`` on PostgreSQL; SQLite's
+        writer holds the database), if the caller may see it."""
+        query = (
+            sa.select(credit_lines, credit_line_profiles.c.tenant, credit_line_profiles.c.pd)
+            .add_columns(
+                credit_line_profiles.c.score, credit_line_profiles.c.grade, credit_line_profiles.c.region
+            )
+            .join(
+                credit_line_profiles, credit_line_profiles.c.credit_line_id == credit_lines.c.credit_line_id
+            )
+            .where(credit_lines.c.credit_line_id == line_id)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=credit_lines)
+        line = conn.execute(query).first()
+        if line is None or (who.role != "operator" and line.tenant != who.owner):
+            raise NotFound("credit_line_id", f"no credit line {line_id!r}")
+        return line
+
     def credit_line(self, who: Principal, line_id: str) -> CreditLineOut:
         with self.engine.connect() as conn:
             self._line_for(conn, who, line_id)
@@ -346,8 +369,7 @@ class Platform:
         """A line review: the policy freezes, decreases, increases or keeps the stored limit; the reviewer is
         the key's owner. Repeating the review's application id returns the line as it is."""
         with self.engine.begin() as conn:
-            self._line_for(conn, who, line_id)
-            line = self.ledger.lock_credit_line(conn, line_id)
+            line = self._locked_line(conn, who, line_id)
             used, worst_dpd = self.ledger.line_usage(conn, line_id)
             inputs = {
                 "application_id": application_id,
@@ -382,13 +404,10 @@ class Platform:
         """Check the stored line under its lock, decide, match a partner with room, reserve it, book the loan:
         one transaction. A repeated application id returns the first answer."""
         digest = fingerprint(body.model_dump(mode="json"))
-        stored = self._stored_drawdown(who, body.application_id, digest)
-        if stored is not None:
-            return stored
-        try:
+        try:  # a repeated id meets the decision log's key (AuditError), then the stored answer
             with self.engine.begin() as conn:
                 answer = self._draw_in(conn, who, body, digest)
-        except AuditError as error:  # the same id decided by a concurrent request a moment ago
+        except AuditError as error:  # decided before (a repeat, or a concurrent request a moment ago)
             if error.field != "application_id":
                 raise
             stored = self._stored_drawdown(who, body.application_id, digest)
@@ -398,8 +417,8 @@ class Platform:
         return answer
 
     def _draw_in(self, conn: sa.Connection, who: Principal, body: DrawdownIn, digest: str) -> DrawdownOut:
-        profile = self._line_for(conn, who, body.credit_line_id)
-        line = self.ledger.lock_credit_line(conn, body.credit_line_id)
+        line = self._locked_line(conn, who, body.credit_line_id)
+        profile = line
         used, worst_dpd = self.ledger.line_usage(conn, body.credit_line_id)
         expires = _as_date(line.expires_on) if line.expires_on is not None else None
         reasons: list[str] = []
@@ -418,7 +437,6 @@ class Platform:
             "on_blacklist": signals["on_blacklist"],
         }
         decision = self.audit.decide(self.decisions, "drawdown", inputs, connection=conn)
-        _insert_actor(conn, "decision", body.application_id, who)
         amount = int(decision.credit_line_minor)
         answer = {
             "application_id": body.application_id,
@@ -453,7 +471,6 @@ class Platform:
             ),
             check_line=False,  # checked above, under the line's lock
         )
-        _insert_actor(conn, "loan", loan_id, who)
         schedule = [
             {
                 k: r[k]
@@ -537,7 +554,10 @@ class Platform:
         return conn.execute(guarded).rowcount == 1
 
     def _store_drawdown(self, conn: sa.Connection, who: Principal, digest: str, answer: dict) -> DrawdownOut:
+        """The answer stored (a repeat gets it back) with who made the decision and the loan."""
         out = DrawdownOut.model_validate(answer)
+        booked = [("loan", out.loan_id)] if out.loan_id else []
+        _insert_actor(conn, "decision", out.application_id, who, *booked)
         conn.execute(
             drawdowns.insert().values(
                 application_id=out.application_id,

@@ -340,14 +340,6 @@ class Ledger:
         except IntegrityError:
             raise LedgerError("credit_line_id", f"{credit_line_id!r} exists already") from None
 
-    def lock_credit_line(self, conn: Connection, credit_line_id: str):
-        """The line's row, locked for the caller's transaction (``FOR UPDATE`` on PostgreSQL; SQLite's writer
-        holds the whole database already), or None when there is no such line."""
-        query = select(credit_lines).where(credit_lines.c.credit_line_id == credit_line_id)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        return conn.execute(query).one_or_none()
-
     def line_usage(self, conn: Connection, credit_line_id: str) -> tuple[int, int]:
         """(outstanding principal of the line's active loans, their worst days past due at the last aging)."""
         row = conn.execute(
