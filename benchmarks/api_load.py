@@ -155,13 +155,21 @@ def encoded_requests(host: str, port: int, key: str, bodies: list[dict]) -> list
 
 
 async def drive(
-    host: str, port: int, requests: list[bytes], rate: float, concurrency: int
+    host: str,
+    port: int,
+    requests: list[bytes],
+    rate: float,
+    concurrency: int,
+    *,
+    give_up_after: float | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """Schedule each request at ``i / rate`` and send it on the first free one of ``concurrency`` connections.
 
     A request's latency runs from its scheduled time to its answer, so waiting for a free
     connection counts (no coordinated omission). Returns each request's latency (s; NaN where it got
     no 2xx answer), the error count (transport errors and answers other than 2xx) and the elapsed time.
+    ``give_up_after``: a request still waiting for a connection that many seconds after its scheduled time
+    is not sent and counts as an error (an overloaded service then ends the run on time).
     """
     queue: asyncio.Queue = asyncio.Queue()
     latencies = np.full(len(requests), np.nan)
@@ -172,6 +180,9 @@ async def drive(
         reader = writer = None
         while (item := await queue.get()) is not None:
             i, scheduled = item
+            if give_up_after is not None and time.perf_counter() - scheduled > give_up_after:
+                errors += 1
+                continue
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)

@@ -100,19 +100,14 @@ class GraphView:
         self.applied_seq = 0
         self._lock = threading.Lock()
 
-    def _catch_up(self, connection: sa.Connection | None) -> None:
+    def _catch_up(self, connection: sa.Connection) -> None:
         while True:
-            query = (
+            rows = connection.execute(
                 sa.select(graph_events)
                 .where(graph_events.c.seq > self.applied_seq)
                 .order_by(graph_events.c.seq)
                 .limit(CATCH_UP_BATCH)
-            )
-            if connection is None:
-                with self.engine.connect() as own:
-                    rows = own.execute(query).all()
-            else:
-                rows = connection.execute(query).all()
+            ).all()
             for row in rows:
                 if row.kind == "borrower":
                     if row.borrower_id not in self.index:  # two workers may add one borrower at once
@@ -126,8 +121,10 @@ class GraphView:
                 return
 
     def knows(self, borrower_id: str) -> bool:
-        with self._lock:
-            self._catch_up(None)
+        # the database first, then the index's lock, as a drawdown's transaction takes them: a thread holding the
+        # lock never waits for a pooled connection or (SQLite) the writer's lock held by a thread waiting for it
+        with self.engine.begin() as connection, self._lock:
+            self._catch_up(connection)
             return borrower_id in self.index
 
     def signals(self, borrower_id: str, *, connection: sa.Connection | None = None) -> dict:
@@ -135,6 +132,9 @@ class GraphView:
 
         ``connection``: read the stream in the caller's transaction (on SQLite a second connection would wait
         for the caller's write lock)."""
+        if connection is None:
+            with self.engine.begin() as own:  # the database before the lock (see knows)
+                return self.signals(borrower_id, connection=own)
         with self._lock:
             self._catch_up(connection)
             if borrower_id not in self.index:
