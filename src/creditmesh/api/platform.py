@@ -367,7 +367,7 @@ class Platform:
 
     def review_line(self, who: Principal, line_id: str, application_id: str) -> CreditLineOut:
         """A line review: the policy freezes, decreases, increases or keeps the stored limit; the reviewer is
-        the key's owner. Repeating the review's application id returns the line as it is."""
+        the key's owner. A review id used before is a 409."""
         with self.engine.begin() as conn:
             line = self._locked_line(conn, who, line_id)
             used, worst_dpd = self.ledger.line_usage(conn, line_id)
@@ -377,7 +377,10 @@ class Platform:
                 "max_dpd_on_book": worst_dpd,
                 "line_utilization": round(used / line.limit_minor, 6) if line.limit_minor else 0.0,
             }
-            decision = self.audit.decide(self.decisions, "line_adjustment", inputs, connection=conn)
+            try:
+                decision = self.audit.decide(self.decisions, "line_adjustment", inputs, connection=conn)
+            except AuditError as error:
+                raise Conflict(error.field, error.reason) from None
             _insert_actor(conn, "line_review", application_id, who)
             kind = {"line_frozen": "freeze", "line_decreased": "decrease", "line_increased": "increase"}.get(
                 decision.reasons[0] if decision.reasons else "", "keep"
