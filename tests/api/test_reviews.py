@@ -56,3 +56,43 @@ def test_bad_settlements_and_limits_are_422_naming_the_field(as_role):
     assert {"outcome", "extra"} <= fields
     assert operator.get("/v1/reviews", params={"limit": 0}).status_code == 422
     assert operator.get("/v1/reviews", params={"stage": "nope"}).status_code == 422
+
+
+def test_an_approved_credit_line_review_stores_the_line_for_the_applicants_tenant(
+    client, as_role, rows, settings
+):
+    import sqlalchemy as sa
+
+    from creditmesh.api.tables import credit_line_profiles
+
+    operator = as_role("operator")
+    for n, row in enumerate(rows[:300]):
+        body = {**applicant(row, 20_100 + n), "device_age_days": 0, "apply_hour": 2, "contacts_count": 1}
+        decision = client.post("/v1/applications", json=body).json()
+        if decision["outcome"] == "review":
+            proposed = client.get(f"/v1/decisions/{body['application_id']}").json()["credit_line_minor"]
+            if proposed > 0:
+                break
+    settled = operator.post(f"/v1/reviews/{body['application_id']}", json={"outcome": "approve"})
+    assert settled.status_code == 200, settled.text
+    engine = sa.create_engine(settings.db_url)
+    with engine.connect() as conn:
+        line_id = conn.execute(
+            sa.select(credit_line_profiles.c.credit_line_id).where(
+                credit_line_profiles.c.application_id == body["application_id"]
+            )
+        ).scalar_one()
+    engine.dispose()
+    line = client.get(f"/v1/credit-lines/{line_id}").json()
+    assert line["limit_minor"] > 0 and line["available_minor"] == line["limit_minor"]
+    assert line["history"][0]["kind"] == "open"
+    assert as_role("other_app").get(f"/v1/credit-lines/{line_id}").status_code == 404
+    again = operator.post(f"/v1/reviews/{body['application_id']}", json={"outcome": "approve"})
+    assert again.status_code == 200  # settling again opens no second line
+    engine = sa.create_engine(settings.db_url)
+    with engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).where(credit_line_profiles.c.application_id == body["application_id"])
+        ).scalar_one()
+    engine.dispose()
+    assert count == 1

@@ -169,6 +169,7 @@ class Platform:
         signals = self.graph.signals(body.borrower_id)
         inputs = {
             "application_id": body.application_id,
+            "borrower_id": body.borrower_id,
             **{name: request[name] for name in DECLARED},
             "on_blacklist": signals["on_blacklist"],
             "ring_size": signals["ring_size"],
@@ -181,7 +182,15 @@ class Platform:
                 decision = self.audit.decide(self.decisions, "credit_line", inputs, connection=conn)
                 line_id = expires = None
                 if decision.outcome == "approve":
-                    line_id, expires = self._open_line(conn, who, body, decision)
+                    line_id, expires = self._open_line(
+                        conn,
+                        who,
+                        who.owner,
+                        body.application_id,
+                        body.borrower_id,
+                        body.region,
+                        decision.as_row(),
+                    )
                     _insert_actor(conn, "decision", body.application_id, who, ("credit_line", line_id))
                 else:
                     _insert_actor(conn, "decision", body.application_id, who)
@@ -203,35 +212,42 @@ class Platform:
         )
 
     def _open_line(
-        self, conn: sa.Connection, who: Principal, body: ApplicationIn, decision
+        self,
+        conn: sa.Connection,
+        who: Principal,
+        tenant: str,
+        application_id: str,
+        borrower_id: str,
+        region: str | None,
+        decision: Mapping[str, Any],
     ) -> tuple[str, date]:
+        """Store an approved line (ledger), its profile and its first history event; the line's id and expiry."""
         line_id = _new_id("cl_")
         opened = today()
         expires = opened + timedelta(days=LINE_TERM_DAYS)
+        limit = int(decision["credit_line_minor"])
         self.ledger.open_credit_line_in(
             conn,
             line_id,
-            body.borrower_id,
-            limit_minor=int(decision.credit_line_minor),
-            apr_ppm=int(rate_to_ppm(decision.apr)),
+            borrower_id,
+            limit_minor=limit,
+            apr_ppm=int(rate_to_ppm(decision["apr"])),
             opened_on=opened,
             expires_on=expires,
         )
         conn.execute(
             credit_line_profiles.insert().values(
                 credit_line_id=line_id,
-                application_id=body.application_id,
-                borrower_id=body.borrower_id,
-                tenant=who.owner,
-                pd=float(decision.pd),
-                score=float(decision.score),
-                grade=str(decision.grade),
-                region=body.region,
+                application_id=application_id,
+                borrower_id=borrower_id,
+                tenant=tenant,
+                pd=float(decision["pd"]),
+                score=float(decision["score"]),
+                grade=str(decision["grade"]),
+                region=region,
             )
         )
-        self._line_event(
-            conn, who, line_id, "open", 0, int(decision.credit_line_minor), "active", body.application_id
-        )
+        self._line_event(conn, who, line_id, "open", 0, limit, "active", application_id)
         return line_id, expires
 
     def _line_event(
@@ -705,6 +721,35 @@ class Platform:
         """A person's outcome for a pending review, the key's owner as reviewer; an approved credit-line
         application gets its line stored then, as the policy proposed it."""
         settled = self.audit.settle(application_id, outcome=outcome, reviewer=who.owner, note=note)
+        if (
+            outcome == "approve" and settled["stage"] == "credit_line"
+        ):  # again on a repeat, if it failed before
+            row = self.audit.stored(application_id)
+            decision, inputs = json.loads(row["decision"]), json.loads(row["inputs"])
+            if int(decision["credit_line_minor"] or 0) > 0 and decision.get("apr") is not None:
+                with self.engine.begin() as conn:
+                    opened = conn.execute(
+                        sa.select(credit_line_profiles.c.credit_line_id).where(
+                            credit_line_profiles.c.application_id == application_id
+                        )
+                    ).first()
+                    if opened is not None:
+                        return settled
+                    tenant = conn.execute(
+                        sa.select(actors.c.tenant).where(
+                            actors.c.kind == "decision", actors.c.object_id == application_id
+                        )
+                    ).scalar_one()
+                    line_id, _ = self._open_line(
+                        conn,
+                        who,
+                        tenant,
+                        application_id,
+                        inputs["borrower_id"],
+                        inputs.get("region"),
+                        decision,
+                    )
+                    _insert_actor(conn, "credit_line", line_id, who)
         return settled
 
     # -- reports and labels ---------------------------------------------------------------------------
