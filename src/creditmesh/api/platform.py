@@ -63,6 +63,7 @@ from creditmesh.ledger.waterfall import settlement_amount
 from creditmesh.matching import OnlineMatcher
 from creditmesh.matching.partners import Partners
 from creditmesh.money import rate_to_ppm
+from creditmesh.stages import CREDIT_LINE, DRAWDOWN, LINE_ADJUSTMENT
 
 #: A line may be drawn for this many days after it opens.
 LINE_TERM_DAYS = 365
@@ -179,7 +180,7 @@ class Platform:
         }
         try:
             with self.engine.begin() as conn:
-                decision = self.audit.decide(self.decisions, "credit_line", inputs, connection=conn)
+                decision = self.audit.decide(self.decisions, CREDIT_LINE.name, inputs, connection=conn)
                 line_id = expires = None
                 if decision.outcome == "approve":
                     line_id, expires = self._open_line(
@@ -294,7 +295,7 @@ class Platform:
                 .where(credit_line_profiles.c.application_id == application_id)
             ).first()
         inputs = json.loads(row["inputs"])
-        if row["stage"] != "credit_line" or owner != who.owner or inputs.get("request_sha256") != digest:
+        if row["stage"] != CREDIT_LINE.name or owner != who.owner or inputs.get("request_sha256") != digest:
             raise Conflict("application_id", f"{application_id} was already decided with other inputs")
         decision = json.loads(row["decision"])
         approved = decision["outcome"] == "approve" and line is not None
@@ -394,7 +395,7 @@ class Platform:
                 "line_utilization": round(used / line.limit_minor, 6) if line.limit_minor else 0.0,
             }
             try:
-                decision = self.audit.decide(self.decisions, "line_adjustment", inputs, connection=conn)
+                decision = self.audit.decide(self.decisions, LINE_ADJUSTMENT.name, inputs, connection=conn)
             except AuditError as error:
                 raise Conflict(error.field, error.reason) from None
             _insert_actor(conn, "line_review", application_id, who)
@@ -455,7 +456,7 @@ class Platform:
             "max_dpd_on_book": worst_dpd,
             "on_blacklist": signals["on_blacklist"],
         }
-        decision = self.audit.decide(self.decisions, "drawdown", inputs, connection=conn)
+        decision = self.audit.decide(self.decisions, DRAWDOWN.name, inputs, connection=conn)
         amount = int(decision.credit_line_minor)
         answer = {
             "application_id": body.application_id,
@@ -722,7 +723,7 @@ class Platform:
         application gets its line stored then, as the policy proposed it."""
         settled = self.audit.settle(application_id, outcome=outcome, reviewer=who.owner, note=note)
         if (
-            outcome == "approve" and settled["stage"] == "credit_line"
+            outcome == "approve" and settled["stage"] == CREDIT_LINE.name
         ):  # again on a repeat, if it failed before
             row = self.audit.stored(application_id)
             decision, inputs = json.loads(row["decision"]), json.loads(row["inputs"])
