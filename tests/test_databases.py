@@ -11,7 +11,9 @@ from creditmesh.ledger import Ledger
 
 
 def _settings(db: str) -> Settings:
-    return Settings.from_env({"CREDITMESH_API_KEYS": "k", "CREDITMESH_MODEL": "m", "CREDITMESH_DB": db})
+    return Settings.from_env(
+        {"CREDITMESH_IDENTIFIER_KEY": "k" * 16, "CREDITMESH_MODEL": "m", "CREDITMESH_DB": db}
+    )
 
 
 def test_a_plain_path_is_a_sqlite_file_for_the_api_and_the_ledger(tmp_path, monkeypatch):

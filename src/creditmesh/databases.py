@@ -13,7 +13,7 @@ from pathlib import Path
 from creditmesh.errors import ParameterError
 
 #: The URL schemes a creditmesh database may use.
-SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
+SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
 
 
 def database_url(value: str, *, setting: str = "CREDITMESH_DB") -> str:
@@ -27,7 +27,9 @@ def database_url(value: str, *, setting: str = "CREDITMESH_DB") -> str:
         scheme = text.split("://", 1)[0]
         if scheme not in SCHEMES:
             raise ParameterError(setting, f"scheme {scheme!r} is not one of {', '.join(SCHEMES)}")
-        return "postgresql+psycopg" + text[len("postgresql") :] if scheme == "postgresql" else text
+        if scheme in ("postgresql", "postgres"):  # the psycopg 3 driver, the one creditmesh installs
+            return "postgresql+psycopg://" + text.split("://", 1)[1]
+        return text
     path = Path(text).expanduser()
     if not path.resolve().parent.is_dir():
         raise ParameterError(setting, f"the folder of {str(path)!r} does not exist")

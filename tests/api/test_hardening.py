@@ -11,9 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from api_server import API_KEY, running
-
-from creditmesh.api.app import create_app
+from _service import serve_in_thread
 
 
 def _id(prefix: str) -> str:
@@ -27,9 +25,9 @@ def _post_raw(client: httpx.Client, path: str, text: str) -> httpx.Response:
 def _drawdown(**fields) -> dict:
     return {
         "application_id": _id("dd"),
-        "requested_amount_minor": 600_00,
-        "available_minor": 10_000_00,
-        "delinquent": False,
+        "credit_line_id": "no-such-line",
+        "amount_minor": 600_00,
+        "tenor_months": 6,
         **fields,
     }
 
@@ -40,18 +38,8 @@ def _locs(answer: httpx.Response) -> set[str]:
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e309", "-1e400"])
 def test_a_non_finite_number_is_a_422_naming_its_field_never_a_500(client, token):
-    money = _post_raw(
-        client,
-        "/v1/drawdowns",
-        f'{{"application_id":"{_id("n")}","requested_amount_minor":{token},"available_minor":100000,"delinquent":false}}',
-    )
-    assert money.status_code == 422 and _locs(money) == {"requested_amount_minor"}, money.text
-    ratio = _post_raw(
-        client,
-        "/v1/line-reviews",
-        f'{{"application_id":"{_id("n")}","limit_minor":100000,"line_utilization":{token}}}',
-    )
-    assert ratio.status_code == 422 and _locs(ratio) == {"line_utilization"}, ratio.text
+    money = _post_raw(client, "/v1/drawdowns", json.dumps(_drawdown())[:-1] + f',"amount_minor":{token}}}')
+    assert money.status_code == 422 and _locs(money) == {"amount_minor"}, money.text
     unknown = _post_raw(client, "/v1/drawdowns", json.dumps(_drawdown())[:-1] + f',"extra":[1,{token}]}}')
     assert unknown.status_code == 422 and "extra" in unknown.json()["detail"][0]["loc"], unknown.text
     reviewer = _post_raw(client, f"/v1/reviews/{_id('r')}", f'{{"outcome":"approve","reviewer":{token}}}')
@@ -59,26 +47,22 @@ def test_a_non_finite_number_is_a_422_naming_its_field_never_a_500(client, token
 
 
 def test_a_duplicate_key_is_a_422_naming_it_not_the_last_one_winning(client):
-    text = json.dumps(_drawdown(available_minor=5))[:-1] + ',"available_minor":10000000}'
+    text = json.dumps(_drawdown(amount_minor=5))[:-1] + ',"amount_minor":10000000}'
     answer = _post_raw(client, "/v1/drawdowns", text)
-    assert answer.status_code == 422 and _locs(answer) == {"available_minor"}, answer.text
+    assert answer.status_code == 422 and _locs(answer) == {"amount_minor"}, answer.text
     assert "duplicate" in answer.json()["detail"][0]["msg"]
 
 
-@pytest.mark.parametrize("value", ['"0.5"', "true", '"1e3"'])
-def test_line_utilization_is_as_strict_as_the_money_fields(client, value):
-    answer = _post_raw(
-        client,
-        "/v1/line-reviews",
-        f'{{"application_id":"{_id("lu")}","limit_minor":100000,"line_utilization":{value}}}',
-    )
-    assert answer.status_code == 422 and _locs(answer) == {"line_utilization"}, answer.text
+@pytest.mark.parametrize("value", ['"6"', "true", "6.0"])
+def test_inputs_are_strict_json_scalars(client, value):
+    answer = _post_raw(client, "/v1/drawdowns", json.dumps(_drawdown())[:-1] + f',"tenor_months":{value}}}')
+    assert answer.status_code == 422 and _locs(answer) == {"tenor_months"}, answer.text
 
 
 def test_a_422_echoes_no_more_than_a_short_excerpt_of_the_input(client):
     huge = "x" * 50_000
-    answer = client.post("/v1/drawdowns", json=_drawdown(application_id=huge, available_minor=[1] * 5_000))
-    assert answer.status_code == 422 and _locs(answer) >= {"application_id", "available_minor"}
+    answer = client.post("/v1/drawdowns", json=_drawdown(application_id=huge, amount_minor=[1] * 5_000))
+    assert answer.status_code == 422 and _locs(answer) >= {"application_id", "amount_minor"}
     assert len(answer.content) < 4_000, len(answer.content)
 
 
@@ -105,21 +89,21 @@ def test_the_key_is_checked_before_the_body_is_read(server):
         assert answer.status_code == 401, answer.text
 
 
-def test_a_body_shorter_than_its_content_length_is_a_408_not_a_held_connection(settings):
-    with running(create_app(dataclasses.replace(settings, body_timeout_seconds=1.0))) as url:
+def test_a_body_shorter_than_its_content_length_is_a_408_not_a_held_connection(settings, keys):
+    with serve_in_thread(dataclasses.replace(settings, body_timeout_seconds=1.0)) as url:
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
             sock.sendall(
                 b"POST /v1/drawdowns HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                + f"X-API-Key: {API_KEY}\r\nContent-Length: 1000\r\n\r\n".encode()
+                + f"X-API-Key: {keys['app']}\r\nContent-Length: 1000\r\n\r\n".encode()
                 + b'{"application_id":'
             )
             answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
 
 
-def test_wrong_keys_and_floods_are_rate_limited_with_retry_after(settings):
-    with running(create_app(settings)) as url, httpx.Client(base_url=url, timeout=10) as http:
+def test_wrong_keys_and_floods_are_rate_limited_with_retry_after(settings, keys):
+    with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=10) as http:
         statuses = [
             http.get("/v1/decisions/x", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(300)
         ]
@@ -128,13 +112,13 @@ def test_wrong_keys_and_floods_are_rate_limited_with_retry_after(settings):
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
 
     tight = dataclasses.replace(settings, rate_per_key=5.0)
-    with running(create_app(tight)) as url, httpx.Client(base_url=url, timeout=10) as http:
+    with serve_in_thread(tight) as url, httpx.Client(base_url=url, timeout=10) as http:
         statuses = [
-            http.get("/v1/decisions/x", headers={"X-API-Key": API_KEY}).status_code for _ in range(60)
+            http.get("/v1/decisions/x", headers={"X-API-Key": keys["app"]}).status_code for _ in range(60)
         ]
         assert statuses[0] == 404 and 429 in statuses
         # another key has its own bucket
-        assert http.get("/v1/decisions/x", headers={"X-API-Key": "test-key-2"}).status_code == 404
+        assert http.get("/v1/decisions/x", headers={"X-API-Key": keys["other_app"]}).status_code == 404
 
 
 def test_a_request_id_is_echoed_or_made(client):
@@ -146,7 +130,7 @@ def test_a_request_id_is_echoed_or_made(client):
     assert forged.headers["X-Request-ID"] != "bad id\twith spaces" * 20
 
 
-def test_each_request_is_one_json_log_line_without_the_key_or_raw_ids(client, caplog):
+def test_each_request_is_one_json_log_line_without_the_key_or_raw_ids(client, keys, caplog):
     application_id = _id("secret")
     with caplog.at_level(logging.INFO, logger="creditmesh.access"):
         client.get(f"/v1/decisions/{application_id}", headers={"X-Request-ID": "log-line-1"})
@@ -157,18 +141,20 @@ def test_each_request_is_one_json_log_line_without_the_key_or_raw_ids(client, ca
     assert line["route"] == "/v1/decisions/{application_id}" and line["status"] == 404
     assert line["latency_ms"] >= 0 and line["key_id"] and line["method"] == "GET"
     text = json.dumps(line)
-    assert API_KEY not in text and application_id not in text
+    assert keys["app"] not in text and application_id not in text
 
 
 def test_metrics_count_requests_by_route_and_decisions_by_stage_and_outcome(client, server):
-    assert client.post("/v1/drawdowns", json=_drawdown()).status_code == 200
+    assert client.get("/v1/decisions/none").status_code == 404
     metrics = httpx.get(f"{server}/metrics")
     assert metrics.status_code == 200
     text = metrics.text
-    assert 'creditmesh_requests_total{method="POST",route="/v1/drawdowns",status="200"}' in text
-    assert 'creditmesh_request_seconds_bucket{le="0.005",route="/v1/drawdowns"}' in text
-    assert 'creditmesh_decisions_total{automated="true",outcome="approve",stage="drawdown"}' in text
-    assert "creditmesh_automation_rate" in text and "creditmesh_partner_capacity_used_ratio" in text
+    assert (
+        'creditmesh_requests_total{method="GET",route="/v1/decisions/{application_id}",status="404"}' in text
+    )
+    assert 'creditmesh_request_seconds_bucket{le="0.005",route="/v1/decisions/{application_id}"}' in text
+    assert "creditmesh_decisions_total" in text and "creditmesh_automation_rate" in text
+    assert "creditmesh_partner_capacity_used_ratio" in text
 
 
 def test_the_openapi_document_lists_every_status_the_service_answers(server):

@@ -8,10 +8,9 @@ import uuid
 
 import httpx
 import pytest
-from api_server import API_KEY, running
+from _service import create_keys, serve_in_thread
 from pg_server import PG_ADMIN_DSN, PG_ADMIN_URL, skip_without_pg
 
-from creditmesh.api.app import create_app
 from creditmesh.decision.audit import AuditLog
 
 
@@ -66,21 +65,24 @@ def test_readiness_fails_while_the_database_is_dropped_and_recovers_when_it_retu
     settings, throwaway_database
 ):
     name, url = throwaway_database
+    key = create_keys(url, "FI-LIGHT")["app"]
     with (
-        running(create_app(dataclasses.replace(settings, db_url=url))) as base,
-        httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=10) as http,
+        serve_in_thread(dataclasses.replace(settings, db_url=url)) as base,
+        httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=10) as http,
     ):
-        assert http.post("/v1/drawdowns", json=_drawdown()).status_code == 200
+        assert http.get("/v1/decisions/none").status_code == 404
         assert http.get("/readyz").status_code == 200
 
         _admin(f"DROP DATABASE {name} WITH (FORCE)")
         down = http.get("/readyz")
         assert down.status_code == 503 and down.json()["checks"]["database"].startswith("unavailable")
         assert http.get("/livez").status_code == 200, "alive, only not ready"
-        refused = http.post("/v1/drawdowns", json=_drawdown())
+        time.sleep(2.5)  # past the key cache: the key is looked up again, and cannot be
+        refused = http.get("/v1/decisions/none")
         assert refused.status_code == 503 and "Retry-After" in refused.headers
 
         _admin(f"CREATE DATABASE {name}")
-        AuditLog(url).ping()  # the operator's migration: the log's tables created again
+        AuditLog(url).ping()  # the operator's migration: the tables created again, and the key
+        key_again = create_keys(url, "FI-LIGHT")["app"]
         assert _until(lambda: http.get("/readyz").status_code == 200)
-        assert http.post("/v1/drawdowns", json=_drawdown()).status_code == 200
+        assert http.get("/v1/decisions/none", headers={"X-API-Key": key_again}).status_code == 404

@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from api_server import API_KEY
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 
@@ -31,7 +30,7 @@ def _integral_float(value) -> bool:
     return False
 
 
-def test_generated_requests_find_nothing(server):
+def test_generated_requests_find_nothing(server, keys):
     schema = schemathesis.openapi.from_url(f"{server}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8
@@ -49,7 +48,7 @@ def test_generated_requests_find_nothing(server):
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case):
             assume(not _integral_float(case.body))
-            case.call_and_validate(base_url=server, headers={"X-API-Key": API_KEY})
+            case.call_and_validate(base_url=server, headers={"X-API-Key": keys["app"]})
 
         try:
             check()

@@ -12,19 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from api_server import API_KEY, free_port
+from _service import free_port, service_env
 
 CREDITMESH = str(Path(sys.executable).with_name("creditmesh"))
 
 
 def _environment(settings, **changes) -> dict[str, str]:
-    return {
-        **os.environ,
-        "CREDITMESH_DB": settings.db_url,
-        "CREDITMESH_API_KEYS": API_KEY,
-        "CREDITMESH_MODEL": str(settings.model_path),
-        **changes,
-    }
+    return {**service_env(settings), **changes}
 
 
 @pytest.mark.parametrize(

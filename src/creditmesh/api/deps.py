@@ -1,19 +1,19 @@
-"""Typed dependencies of the routes: the decision engine, the audit log, and API-key authorisation.
+"""Typed dependencies of the routes: the platform, the decision engine, the audit log, and who is calling.
 
-The engine and log are built once by the app's lifespan (:func:`creditmesh.api.app.create_app`)
-and held on ``app.state``; tests replace them through ``app.dependency_overrides``.
+Everything is built once by the app's lifespan (:func:`creditmesh.api.app.create_app`) and held on
+``app.state``; tests replace it through ``app.dependency_overrides``. Authorisation is declared on the
+route: ``Depends(role("app"))`` lets only app keys in (401 without a valid key, 403 for another role).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from creditmesh.api.keys import Principal
 from creditmesh.api.metrics import ServiceMetrics
+from creditmesh.api.platform import Platform
 from creditmesh.api.settings import Settings
 from creditmesh.decision import DecisionEngine
 from creditmesh.decision.audit import AuditLog
@@ -31,6 +31,10 @@ def get_audit_log(request: Request) -> AuditLog:
     return request.app.state.audit_log
 
 
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
 def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
@@ -39,41 +43,23 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 EngineDep = Annotated[DecisionEngine, Depends(get_engine)]
 AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: the key's id (a short hash, safe to log and to label metrics with), never the key."""
-
-    key_id: str
-
-
-def key_id(api_key: str) -> str:
-    """The id a key is logged and rate-limited under: the first 12 hex digits of its SHA-256."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:12]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
 def resolve_principal(state: Any, api_key: str | None) -> Principal | None:
-    """The caller an ``X-API-Key`` value stands for, or None for a missing or unknown key.
+    """The caller an ``X-API-Key`` value stands for (checked against the stored hashes), or None.
 
     The one place a key becomes a principal: the request guard (before the body is read, for the rate
-    limits) and the routes' dependency both call it. Keys are compared in constant time.
+    limits) and :func:`authenticated` both call it.
     """
-    given = (api_key or "").encode()
-    if not given or len(given) > 256:
+    if not api_key or len(api_key) > 256:
         return None
-    settings: Settings = state.settings
-    if any(hmac.compare_digest(given, key.encode()) for key in settings.api_keys):
-        return Principal(key_id(api_key))
-    return None
+    return state.keys.principal(api_key)
 
 
-def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
-    """401 unless the ``X-API-Key`` header holds one of the configured keys.
-
-    The guard middleware resolved it already (and left the principal in the request's state); a
-    request that reaches a route without passing the guard, as under a bare test client, is resolved here.
-    """
+def authenticated(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller's key (``X-API-Key``); 401 when missing or unknown. The guard middleware resolved it
+    already (the principal in the request's state); a request that did not pass it is resolved here."""
     principal = getattr(request.state, "principal", None) or resolve_principal(request.app.state, x_api_key)
     if principal is None:
         raise HTTPException(
@@ -84,4 +70,23 @@ def require_api_key(request: Request, x_api_key: Annotated[str | None, Header()]
     return principal
 
 
-ApiKey = Depends(require_api_key)
+def role(*allowed: str):
+    """A dependency that lets in keys of the ``allowed`` roles only (403 for the others) and gives the principal."""
+
+    def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a {principal.role} key may not do this (needs {' or '.join(allowed)})",
+            )
+        return principal
+
+    return check
+
+
+AppKey = Annotated[Principal, Depends(role("app"))]
+ReaderKey = Annotated[Principal, Depends(role("app", "operator"))]
+LoanReaderKey = Annotated[Principal, Depends(role("app", "partner", "operator"))]
+ReportReaderKey = Annotated[Principal, Depends(role("partner", "operator"))]
+OperatorKey = Annotated[Principal, Depends(role("operator"))]
+AdminKey = Annotated[Principal, Depends(role("admin"))]

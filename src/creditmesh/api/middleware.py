@@ -219,7 +219,13 @@ class GuardedRequests:
         elif wait := self.failures.wait(address):
             refusal = _too_many(wait, "with a missing or unknown API key from this address")
         else:
-            principal = resolve_principal(scope["app"].state, _header(scope, b"x-api-key"))
+            try:
+                principal = resolve_principal(scope["app"].state, _header(scope, b"x-api-key"))
+            except Exception:  # noqa: BLE001 - the key store (the database) does not answer: retry later
+                await answer(
+                    send, 503, "cannot check the API key now; retry shortly", ((b"retry-after", b"1"),)
+                )
+                return
             if principal is None:
                 self.failures.take(address)
                 refusal = (

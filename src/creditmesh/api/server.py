@@ -57,7 +57,7 @@ def check_artifacts(settings: Settings) -> None:
 
 
 def prepare_decision_log(settings: Settings) -> None:
-    """Create the decision log's tables once, here, before several workers race to create them.
+    """Migrate the database and create the decision log's tables once, here, before several workers race to.
 
     A database that does not answer now is no reason not to start: the workers start not ready
     (``/readyz``) and create the tables when it answers.
@@ -65,9 +65,11 @@ def prepare_decision_log(settings: Settings) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from creditmesh.decision.audit import AuditLog
+    from creditmesh.ledger import Ledger
 
-    log = AuditLog(settings.db_url)
     try:
+        Ledger.connect(settings.db_url).close()
+        log = AuditLog(settings.db_url)
         log.ping()
     except SQLAlchemyError:
         return

@@ -1,5 +1,5 @@
-"""``creditmesh serve``: the decision API (:mod:`creditmesh.api.server`), its settings, policy and model checked
-before any worker starts."""
+"""``creditmesh serve``: the platform's API (:mod:`creditmesh.api.server`), its settings, policy and model
+checked before any worker starts."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the model).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
-    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY
-    (and the limits in creditmesh.api.settings); the settings, policy and model are checked before any worker starts."""
+    """Serve the platform's API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_MODEL, $CREDITMESH_IDENTIFIER_KEY,
+    $CREDITMESH_PARTNERS, $CREDITMESH_POLICY (and the limits in creditmesh.api.settings); keys from
+    ``creditmesh keys create``. Settings, policy and model are checked before any worker starts."""
     from creditmesh.api.server import serve as serve_api
 
     serve_api(host=host, port=port, workers=workers, log_level=log_level)

@@ -1,17 +1,19 @@
-"""Credit-line applications: ``POST /v1/applications``."""
+"""Credit-line applications: ``POST /v1/applications`` (app keys)."""
 
 from fastapi import APIRouter
 
-from creditmesh.api.decide import decide_once
-from creditmesh.api.deps import ApiKey, AuditLogDep, EngineDep, MetricsDep
-from creditmesh.api.models import CreditLineApplication, DecisionOut
+from creditmesh.api.deps import AppKey, MetricsDep, PlatformDep
+from creditmesh.api.platform_models import ApplicationIn, ApplicationOut
 
-router = APIRouter(prefix="/v1/applications", tags=["credit lines"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/applications", tags=["credit lines"])
 
 
-@router.post("", response_model=DecisionOut)
-async def decide_credit_line(
-    application: CreditLineApplication, engine: EngineDep, log: AuditLogDep, metrics: MetricsDep
-) -> DecisionOut:
-    """Decide a credit-line application: approve with a line and APR, decline with reasons, or review."""
-    return decide_once(log, engine, "credit_line", application.model_dump(mode="json"), metrics)
+@router.post("", response_model=ApplicationOut, responses={409: {"description": "id used with other inputs"}})
+def apply_for_credit_line(
+    body: ApplicationIn, who: AppKey, platform: PlatformDep, metrics: MetricsDep
+) -> ApplicationOut:
+    """Decide a credit-line application (identifiers hashed on receipt, graph signals looked up by the
+    service); an approved line is stored and its id returned. A repeat returns the first answer."""
+    answer = platform.apply(who, body)
+    metrics.observe_decision("credit_line", answer.outcome, answer.outcome != "review")
+    return answer
