@@ -43,9 +43,10 @@ format: install-dev
 	$(BIN)/ruff format .
 
 bench: install-bench
-	@set -e; for script in benchmarks/[!_]*.py; do \
+	@set -e; for script in $(filter-out benchmarks/results.py,$(wildcard benchmarks/[!_]*.py)); do \
 	  echo "== $$script"; $(BIN)/python $$script; \
 	done
+	$(BIN)/python benchmarks/results.py
 
 clean:
 	rm -rf $(DEMO_DIR) build dist src/*.egg-info .pytest_cache

@@ -71,9 +71,67 @@ def result_row(
 
 
 def print_json_line(benchmark: str, results: list[dict[str, Any]]) -> None:
-    """The benchmark's last line on stdout: one compact JSON object."""
+    """The benchmark's last line on stdout: one compact JSON object; also recorded for ``RESULTS.md``."""
     sys.stdout.flush()
     print(json.dumps({"benchmark": benchmark, "results": results}, separators=(", ", ": ")), flush=True)
+    record_run(benchmark, results)
+
+
+#: Where runs are recorded: ``benchmarks/results.jsonl`` unless ``CREDITMESH_BENCH_RESULTS`` names another
+#: file (an empty value records nothing). Runs under pytest are never recorded.
+RESULTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.jsonl")
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on: the cores, the memory, the platform, the load at the end."""
+    import platform
+
+    try:
+        memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GB, 1)
+    except (ValueError, OSError, AttributeError):
+        memory_gb = None
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": memory_gb,
+        "platform": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "load_average_1m": load_average(),
+    }
+
+
+def _commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=os.path.dirname(RESULTS_FILE),
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def record_run(benchmark: str, results: list[dict[str, Any]]) -> None:
+    """Append one run (the closing line, the machine, the load, the commit) to the results file."""
+    target = os.environ.get("CREDITMESH_BENCH_RESULTS", RESULTS_FILE)
+    if not target or "PYTEST_CURRENT_TEST" in os.environ:
+        return
+    from datetime import UTC, datetime
+
+    run = {
+        "benchmark": benchmark,
+        "results": results,
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "machine": machine(),
+        "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
+    }
+    with open(target, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(run, separators=(", ", ": ")) + "\n")
 
 
 def make_console():
