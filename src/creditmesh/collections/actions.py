@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Connection, insert, select, text
 
 from creditmesh.collections.strategy import CONTACT_CHANNELS, ContactRules
+from creditmesh.delinquency import days_between_sql
 from creditmesh.errors import CreditmeshError
 from creditmesh.ledger import journal
 from creditmesh.ledger.tables import collection_actions, loans
@@ -195,12 +196,6 @@ def _disputed(conn: Connection, loan_id: str) -> bool:
     return row[0] is not None and (row[1] is None or row[1] < row[0])
 
 
-def _minus_days(conn: Connection, column: str, days: int) -> str:
-    if conn.dialect.name == "sqlite":
-        return f"date({column}, '-{int(days)} days')"
-    return f"({column} - {int(days)})"
-
-
 def resolve_promises(conn: Connection, as_of: date) -> tuple[int, int]:
     """Open promises the payments have met by ``as_of`` become kept; those past due unmet become broken.
 
@@ -231,10 +226,10 @@ def payments_with_actions(conn: Connection, since: date, until: date) -> list:
     """Each payment from ``since`` to ``until`` with the last action on its loan at or before the payment's
     day (within :data:`ATTRIBUTION_DAYS`), or none: rows of payment_id, loan_id, paid_on, amount_minor,
     principal_minor, action_id, channel."""
-    window = _minus_days(conn, "p.paid_on", ATTRIBUTION_DAYS)
+    age = days_between_sql("p.paid_on", "a.local_day", conn.dialect.name)
     last = (
         "SELECT a.{col} FROM collection_actions AS a WHERE a.loan_id = p.loan_id AND a.local_day <= p.paid_on"
-        f" AND a.local_day >= {window} ORDER BY a.at DESC, a.action_id DESC LIMIT 1"
+        f" AND {age} <= {ATTRIBUTION_DAYS} ORDER BY a.at DESC, a.action_id DESC LIMIT 1"
     )
     return conn.execute(
         text(f"""

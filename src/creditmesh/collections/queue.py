@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from creditmesh.collections.strategy import BUCKETS, CONTACT_CHANNELS
+from creditmesh import delinquency
+from creditmesh.collections.strategy import CONTACT_CHANNELS
+from creditmesh.delinquency import days_between_sql
 
-#: Days past due from which a loan is charged off (the ledger's aging charges it off at this dpd).
-CHARGE_OFF_DPD = 181
 #: Contacts counted in a loan's recent history.
 CONTACT_WINDOW_DAYS = 30
 #: Days since the last contact when there was none.
@@ -47,11 +47,7 @@ QUEUE_COLUMNS = (
 
 
 def _days(conn: Connection, later: str, earlier: str) -> str:
-    """SQL for the whole days from date ``earlier`` to date ``later`` (either a column or a bound name)."""
-    if conn.dialect.name == "sqlite":
-        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
-    cast = "CAST({} AS DATE)"
-    return f"({cast.format(later)} - {cast.format(earlier)})"
+    return days_between_sql(later, earlier, conn.dialect.name)
 
 
 def _queue_sql(conn: Connection) -> str:
@@ -113,14 +109,12 @@ def _queue_sql(conn: Connection) -> str:
 
 
 def bucket_of(dpd: np.ndarray, charged_off: np.ndarray) -> np.ndarray:
-    """Each loan's bucket (:data:`BUCKETS`): ``pre_due`` when current, charged off from 181 dpd."""
-    dpd = np.asarray(dpd)
-    index = np.select(
-        [np.asarray(charged_off, bool) | (dpd >= CHARGE_OFF_DPD), dpd > 90, dpd > 60, dpd > 30, dpd > 0],
-        [5, 4, 3, 2, 1],
-        0,
-    )
-    return np.array(BUCKETS, dtype=object)[index]
+    """Each loan's bucket (:data:`BUCKETS`): delinquency's buckets, ``pre_due`` for a current loan in the
+    queue (it is there for its reminder), charged off once the ledger charged it off."""
+    names = delinquency.bucket(np.asarray(dpd))
+    names[names == "current"] = "pre_due"
+    names[np.asarray(charged_off, bool)] = "charged_off"
+    return names
 
 
 def build_queue(conn: Connection, as_of: date, *, reminder_days_before_due: int = 3) -> pd.DataFrame:

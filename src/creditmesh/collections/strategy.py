@@ -23,11 +23,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from creditmesh.decision.policy import VersionedDocument, field_path, read_mapping
+from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.errors import CreditmeshError
 from creditmesh.schema import COLLECTION_CHANNELS
 
-#: Where a loan stands: ``pre_due`` is a current loan with an installment due within the reminder window.
-BUCKETS = ("pre_due", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_91_180", "charged_off")
+#: Where a loan stands: delinquency's buckets, with ``pre_due`` for a current loan in the queue (one with an
+#: installment due within the reminder window).
+BUCKETS = ("pre_due", *(name for name in BUCKET_NAMES if name != "current"))
 #: The actions that reach the borrower (a reminder, an agency placement or a legal step is not a contact).
 CONTACT_CHANNELS = ("sms", "app_push", "call", "field_visit")
 #: Caps ("put a limit on everything").
