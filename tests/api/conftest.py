@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import numpy as np
@@ -47,9 +48,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server(settings):
-    """The base URL of the running service; stopped at the end of the session."""
+@contextmanager
+def running(settings: Settings):
+    """The base URL of a real service under ``settings``, stopped when the block ends."""
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -59,9 +60,18 @@ def server(settings):
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the service did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(settings):
+    """The base URL of the running service; stopped at the end of the session."""
+    with running(settings) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -14,7 +14,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reports, reviews
+from creditmesh.api.routes import (
+    applications,
+    collections,
+    decisions,
+    drawdowns,
+    health,
+    line_reviews,
+    reports,
+    reviews,
+)
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError
 
@@ -68,7 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.add_exception_handler(CreditmeshError, _field_error)
-    for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health):
+    for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health, collections):
         app.include_router(module.router)
     return app
 

@@ -23,12 +23,17 @@ class Settings:
     policy_path: Path | None = None
     partners_path: Path | None = None  # funding partners (institutions Parquet, YAML or JSON) for reports
     report_salt: str = ""  # keys the hashes that mask personal data in reports; empty: random per process
+    ledger_url: str | None = (
+        None  # the ledger collections reads and writes; None: the collections routes answer 503
+    )
+    collections_strategy_path: Path | None = None  # default: the shipped champion strategy
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path), ``CREDITMESH_API_KEYS`` (comma-separated),
         ``CREDITMESH_MODEL`` (a saved model), ``CREDITMESH_POLICY`` (default: the shipped policy),
-        ``CREDITMESH_PARTNERS`` (funding partners for investigation reports) and ``CREDITMESH_REPORT_SALT``."""
+        ``CREDITMESH_PARTNERS`` (funding partners for investigation reports), ``CREDITMESH_REPORT_SALT``,
+        ``CREDITMESH_LEDGER_DB`` (the ledger collections works on) and ``CREDITMESH_STRATEGY`` (its strategy)."""
         env = os.environ if environ is None else environ
         keys = frozenset(k.strip() for k in env.get("CREDITMESH_API_KEYS", "").split(",") if k.strip())
         if not keys:
@@ -49,6 +54,10 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             partners_path=Path(partners) if partners else None,
             report_salt=env.get("CREDITMESH_REPORT_SALT", ""),
+            ledger_url=database_url(env["CREDITMESH_LEDGER_DB"]) if env.get("CREDITMESH_LEDGER_DB") else None,
+            collections_strategy_path=Path(env["CREDITMESH_STRATEGY"])
+            if env.get("CREDITMESH_STRATEGY")
+            else None,
         )
 
 
