@@ -9,6 +9,7 @@ from creditmesh.collections.strategy import (
     Strategy,
     StrategyError,
     default_strategy_path,
+    default_uplift_path,
     load_strategy,
     strategy_from_dict,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "assign_day",
     "build_queue",
     "default_strategy_path",
+    "default_uplift_path",
     "dpd_order_plan",
     "load_strategy",
     "load_uplift",

@@ -273,3 +273,42 @@ def world_from_simulation(result, seed: int, response=None) -> tuple[CollectionW
         response or Response(),
     )
     return world, start
+
+
+#: Capacities of the exploration runs the shipped uplift model learned from: more than a day's plan,
+#: so that every action is seen often enough.
+EXPLORE_CAPACITY = {"call": 50, "field_visit": 10, "agency": 20, "legal": 5}
+
+
+def simulated_world(borrowers: int, seed: int, *, months: int = 24):
+    """A collections world over a freshly simulated book (``borrowers``, ``months``, ``seed``)."""
+    from creditmesh.simulate import SimulationConfig, simulate
+
+    result = simulate(SimulationConfig(borrowers=borrowers, months=months, seed=seed))
+    world, _ = world_from_simulation(result, seed=seed)
+    return world
+
+
+def train_uplift_on_simulation(
+    strategy: Strategy, *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+) -> UpliftModel:
+    """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) and fit the uplift model to it."""
+    world = simulated_world(borrowers, seed)
+    explored = run_arm(
+        world, Arm("explore", "explore", strategy, capacity=EXPLORE_CAPACITY), start_day=start_day, days=days
+    )
+    return fit_uplift(explored.history)
+
+
+def compare_arms(
+    arms: list[Arm], *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+) -> list[ArmResult]:
+    """Each arm on its own copy of one simulated book (the same borrowers, the same luck)."""
+    from creditmesh.simulate import SimulationConfig, simulate
+
+    result = simulate(SimulationConfig(borrowers=borrowers, months=24, seed=seed))
+    out = []
+    for arm in arms:
+        world, _ = world_from_simulation(result, seed=seed)
+        out.append(run_arm(world, arm, start_day=start_day, days=days, seed=seed))
+    return out

@@ -126,7 +126,13 @@ def build_queue(conn: Connection, as_of: date, *, reminder_days_before_due: int 
         "reminder_until": as_of + timedelta(days=reminder_days_before_due),
     }
     rows = conn.execute(text(_queue_sql(conn)), params).fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=list(QUEUE_COLUMNS), coerce_float=False)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in QUEUE_COLUMNS]
+    frame = pd.DataFrame(
+        {
+            name: np.array(values, dtype=object if k < 3 else np.int64)
+            for k, (name, values) in enumerate(zip(QUEUE_COLUMNS, columns, strict=True))
+        }
+    )
     return finish_queue(frame)
 
 

@@ -246,6 +246,12 @@ def default_strategy_path() -> Path:
     return Path(__file__).with_name("strategies") / "champion.yaml"
 
 
+def default_uplift_path() -> Path:
+    """The shipped uplift model: learned from random exploration on a simulated book (seed 21; the
+    benchmark and the calibration tests run on other seeds). ``benchmarks/collections.py --train`` rebuilds it."""
+    return Path(__file__).with_name("strategies") / "uplift.json"
+
+
 def assign_strategy_arms(
     loan_ids: Sequence[str], challengers: Sequence[tuple[str, float]], *, salt: str
 ) -> np.ndarray:

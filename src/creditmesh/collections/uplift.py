@@ -126,7 +126,7 @@ class UpliftModel:
         out = {}
         for arm in ARMS:
             coef = np.asarray(self.coef_.get(arm, self.coef_[NO_CONTACT]))
-            out[arm] = 1.0 / (1.0 + np.exp(-(coef[0] + x @ coef[1:])))
+            out[arm] = 1.0 / (1.0 + np.exp(-np.clip(coef[0] + x @ coef[1:], -40.0, 40.0)))
         return out
 
     def expected_recovered(self, queue: pd.DataFrame) -> pd.DataFrame:
