@@ -130,10 +130,12 @@ def eligible(queue: pd.DataFrame, strategy: Strategy) -> np.ndarray:
 
 
 def _first_of_borrower(queue: pd.DataFrame) -> np.ndarray:
-    """True for the one loan of each borrower that may be contacted today (the most at stake, then loan id)."""
-    order = np.lexsort((queue["loan_id"].to_numpy(), -queue["at_stake_minor"].to_numpy()))
-    borrower = queue["borrower_id"].to_numpy()[order]
-    _, first = np.unique(borrower, return_index=True)
+    """True for the one loan of each borrower that may be contacted today (the most at stake, then queue order)."""
+    borrower, _ = pd.factorize(queue["borrower_id"])
+    rows = np.arange(len(queue))
+    order = np.lexsort((rows, -queue["at_stake_minor"].to_numpy(), borrower))
+    first = np.ones(order.size, bool)
+    first[1:] = borrower[order][1:] != borrower[order][:-1]
     keep = np.zeros(len(queue), bool)
     keep[order[first]] = True
     return keep
