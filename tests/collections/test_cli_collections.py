@@ -49,5 +49,9 @@ def test_queue_and_assign_read_the_ledger(tmp_path):
     )
     assert assigned.exit_code == 0, assigned.output
     assert "price_per_agent_minor" in assigned.output and plan.exists()
-    no_model = runner.invoke(app, ["collections", "assign", "2024-03-20", "--db", url])
-    assert no_model.exit_code == 2 and "expected" in no_model.output
+    shipped = runner.invoke(app, ["collections", "assign", "2024-03-20", "--db", url, "--output", "json"])
+    assert shipped.exit_code == 0 and json.loads(shipped.output)["method"] == "optimise"
+    bad = runner.invoke(
+        app, ["collections", "assign", "2024-03-20", "--db", url, "--model", str(tmp_path / "no.json")]
+    )
+    assert bad.exit_code == 2 and "not an uplift model" in bad.output

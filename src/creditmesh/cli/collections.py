@@ -19,7 +19,7 @@ StrategyOption = Annotated[
     Path | None, typer.Option("--strategy", help="A strategy file; default: the shipped champion.")
 ]
 ModelOption = Annotated[
-    Path | None, typer.Option("--model", help="An uplift model (JSON); needed by an optimising strategy.")
+    Path | None, typer.Option("--model", help="An uplift model (JSON); default: the shipped one.")
 ]
 
 
@@ -30,11 +30,12 @@ def _strategy(path: Path | None):
 
 
 def _desk(db: str | None, strategy: Path | None, model: Path | None):
-    from creditmesh.collections import CollectionsDesk, load_uplift
+    from creditmesh.collections import CollectionsDesk, default_uplift_path, load_uplift
     from creditmesh.ledger import Ledger
 
+    uplift = load_uplift(model or default_uplift_path())  # refused before the database is touched
     ledger = Ledger.connect(db)
-    return ledger, CollectionsDesk(ledger.engine, _strategy(strategy), load_uplift(model) if model else None)
+    return ledger, CollectionsDesk(ledger.engine, _strategy(strategy), uplift)
 
 
 @app.command("check")
