@@ -9,7 +9,9 @@ and the daily queue of a million delinquent loans built and assigned.
    - ``dpd_order``: the industry's baseline, calls to the oldest debt first, an SMS to the rest;
    - fixed playbooks: the champion's segments with their actions in order (``fixed_champion``) and
      three other orders; the best of them by principal recovered is "the best fixed strategy";
-   - ``none``: no collection at all, for the calibration figures.
+   - ``reminders``: the reminders alone (what collection adds is measured over it); ``none``: not even
+     those, for the calibration figures.
+   The optimised arm may spend no more a day than dpd_order spent on average (``budget_minor``).
    Goals (issue 15): optimised recovers >= 15 % more principal than dpd_order and >= 5 % more than the
    best fixed strategy, at no higher cost. Also printed: the recovery each arm adds over no collection.
 2. A ledger of 1,000,000 loans, all delinquent (SQLite file under /tmp, loaded in bulk: not timed), then
@@ -199,7 +201,7 @@ def main() -> None:
     for column in (
         "arm",
         "recovered",
-        "over none",
+        "over reminders",
         "cost",
         "cost/collected",
         "30-day rate",
@@ -211,7 +213,7 @@ def main() -> None:
         "sms",
     ):
         table.add_column(column, justify="right")
-    none = results["none"].recovered_minor
+    none = results["reminders"].recovered_minor
     for name, r in results.items():
         table.add_row(
             name,

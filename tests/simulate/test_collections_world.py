@@ -7,13 +7,15 @@ from creditmesh.simulate.collections import CHANNELS, NOT_YET, CollectionWorld, 
 CALL = CHANNELS.index("call")
 
 
-def _world(n: int, *, seed: int = 1, fraud: bool = False, response: Response = Response()) -> CollectionWorld:
+def _world(
+    n: int, *, seed: int = 1, fraud: bool = False, response: Response | None = None
+) -> CollectionWorld:
     """``n`` loans with one installment of 1,000.00 due on day 10 (every borrower misses it: miss rate 1)."""
     due = np.full((n, 2), NOT_YET, np.int32)
     due[:, 0] = 10
     principal = np.zeros((n, 2), np.int64)
     principal[:, 0] = 100_000
-    missing = Response(**{**response.__dict__, "miss_rate": 10.0})
+    missing = Response(**{**(response or Response()).__dict__, "miss_rate": 10.0})
     world = CollectionWorld(seed, due, principal, np.full(n, 0.05), np.full(n, fraud), np.arange(n), missing)
     world.begin(0)
     return world

@@ -179,12 +179,18 @@ def assign_day(
     *,
     as_of: date,
     capacity: dict[str, int] | None = None,
+    budget_minor: int | None = None,
 ) -> Assignment:
     """The day's plan under ``strategy`` (its mode decides how), with ``expected`` recoveries per arm
     (:meth:`UpliftModel.expected_recovered`; needed by ``mode: optimise``) and capacities overriding the
-    strategy's (``{"call": 500}``; -1 for unlimited)."""
+    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps an optimised plan's cost: the
+    cost is priced up (value = uplift - (1 + λ) cost, λ found by bisection) until the plan fits."""
     started = time.perf_counter()
     caps = _capacities(strategy, capacity)
+    if budget_minor is not None and (not isinstance(budget_minor, (int, np.integer)) or budget_minor < 0):
+        raise ParameterError(
+            "budget_minor", f"must be a whole number of minor units >= 0, got {budget_minor!r}"
+        )
     if expected is None and strategy.document.mode == "optimise":
         raise ParameterError(
             "expected", "an optimising strategy needs the uplift model's expected recoveries"
@@ -193,6 +199,8 @@ def assign_day(
     recovered, uplift, cost = action_values(queue, expected, strategy)
     if strategy.document.mode == "optimise":
         choice, prices = _optimise(uplift - cost, ok, caps)
+        if budget_minor is not None and _plan_cost(choice, cost) > budget_minor:
+            choice, prices = _within_budget(uplift, cost, ok, caps, budget_minor)
         method = "optimise"
     else:
         choice = _fixed(queue, strategy, segments(queue, strategy), ok, caps)
@@ -280,6 +288,33 @@ def _optimise(value: np.ndarray, ok: np.ndarray, caps: np.ndarray) -> tuple[np.n
     choice[loan[taken]] = capped_idx[chan[taken]]
     prices[capped_idx] = duals
     return choice, prices
+
+
+#: Bisection steps on the cost's price when a budget binds (a limit on everything).
+BUDGET_STEPS = 20
+
+
+def _plan_cost(choice: np.ndarray, cost: np.ndarray) -> float:
+    rows = np.flatnonzero(choice >= 0)
+    return float(cost[rows, choice[rows]].sum())
+
+
+def _within_budget(
+    uplift: np.ndarray, cost: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best plan found whose cost fits ``budget``: cost priced at (1 + λ), λ by bisection."""
+    low, high = 0.0, 1.0
+    while _plan_cost(_optimise(uplift - (1 + high) * cost, ok, caps)[0], cost) > budget and high < 1e6:
+        low, high = high, high * 4
+    best = _optimise(uplift - (1 + high) * cost, ok, caps)
+    for _ in range(BUDGET_STEPS):
+        middle = (low + high) / 2
+        trial = _optimise(uplift - (1 + middle) * cost, ok, caps)
+        if _plan_cost(trial[0], cost) <= budget:
+            high, best = middle, trial
+        else:
+            low = middle
+    return best
 
 
 def _solve_lp(

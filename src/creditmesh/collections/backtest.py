@@ -35,13 +35,15 @@ OUTCOME_DAYS = 30
 
 @dataclass(frozen=True)
 class Arm:
-    """A way to plan a day: ``kind`` is ``strategy``, ``dpd_order``, ``none`` or ``explore``."""
+    """A way to plan a day: ``kind`` is ``strategy``, ``dpd_order``, ``reminders`` (the reminders every arm
+    sends, and nothing more), ``none`` (not even those) or ``explore``."""
 
     name: str
     kind: str
     strategy: Strategy | None = None
     model: UpliftModel | None = None
     capacity: dict[str, int] | None = None
+    budget_minor: int | None = None  # a day's most cost (an optimised strategy only)
 
 
 @dataclass
@@ -101,7 +103,7 @@ def _plan(
     arm: Arm, queue: pd.DataFrame, day: date, rng: np.random.Generator
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The day's actions (queue rows and channel names) under ``arm``."""
-    if arm.kind == "none" or queue.empty:
+    if arm.kind in ("none", "reminders") or queue.empty:
         return queue.iloc[:0], np.zeros(0, dtype=object)
     expected = None
     if arm.model is not None:
@@ -113,7 +115,9 @@ def _plan(
     if arm.kind == "dpd_order":
         plan = dpd_order_plan(queue, arm.strategy, expected, as_of=day, capacity=arm.capacity)
     else:
-        plan = assign_day(queue, arm.strategy, expected, as_of=day, capacity=arm.capacity)
+        plan = assign_day(
+            queue, arm.strategy, expected, as_of=day, capacity=arm.capacity, budget_minor=arm.budget_minor
+        )
     rows = queue.set_index("loan_id").loc[plan.plan["loan_id"]]
     return rows.reset_index(), plan.plan["channel"].to_numpy()
 
