@@ -11,7 +11,8 @@ and the daily queue of a million delinquent loans built and assigned.
      three other orders; the best of them by principal recovered is "the best fixed strategy";
    - ``reminders``: the reminders alone (what collection adds is measured over it); ``none``: not even
      those, for the calibration figures.
-   The optimised arm may spend no more a day than dpd_order spent on average (``budget_minor``).
+   The optimised arm may spend no more a day on its plan than dpd_order spent on average beyond the
+   reminders (``budget_minor``; an agency's commission is paid on what it collects, after the plan).
    Goals (issue 15): optimised recovers >= 15 % more principal than dpd_order and >= 5 % more than the
    best fixed strategy, at no higher cost. Also printed: the recovery each arm adds over no collection.
 2. A ledger of 1,000,000 loans, all delinquent (SQLite file under /tmp, loaded in bulk: not timed), then
@@ -184,16 +185,21 @@ def main() -> None:
         f"book: {args.borrowers:,} borrowers, seed {args.seed}, {args.days} days; daily capacity {capacity}"
     )
     fixed = fixed_variants(champion)
-    arms = [
-        Arm("optimised", "strategy", champion, model=model, capacity=capacity),
+    baselines = [
         Arm("dpd_order", "dpd_order", champion, capacity=capacity),
         *(Arm(name, "strategy", strategy, capacity=capacity) for name, strategy in fixed.items()),
+        Arm("reminders", "reminders", champion),
         Arm("none", "none"),
     ]
     started = time.perf_counter()
     results = {
-        r.name: r for r in compare_arms(arms, borrowers=args.borrowers, seed=args.seed, days=args.days)
+        r.name: r for r in compare_arms(baselines, borrowers=args.borrowers, seed=args.seed, days=args.days)
     }
+    # the same money a day as the baseline: the optimised arm may spend no more than dpd_order did on average
+    budget = (results["dpd_order"].cost_minor - results["reminders"].cost_minor) // args.days
+    optimised = Arm("optimised", "strategy", champion, model=model, capacity=capacity, budget_minor=budget)
+    first = compare_arms([optimised], borrowers=args.borrowers, seed=args.seed, days=args.days)[0]
+    results = {"optimised": first, **results}
     console.print(f"arms run in {time.perf_counter() - started:.0f} s")
     from rich.table import Table
 

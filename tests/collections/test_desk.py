@@ -144,3 +144,20 @@ def test_a_plan_from_the_ledger_respects_the_strategy(desk, champion):
     plan = fixed.plan(date(2024, 3, 20)).plan
     assert plan["borrower_id"].is_unique  # one contact a borrower
     assert set(plan["channel"]) <= {"sms", "call"}
+
+
+def test_metrics_by_arm_count_actions_cost_promises_and_what_was_collected(desk, ledger):
+    desk.record(ActionRecord("m1", "L0", MORNING, "call", "contacted", cost_minor=300, arm="champion"))
+    desk.record(ActionRecord("m2", "L2", MORNING, "sms", "sent", cost_minor=10, arm="gentle"))
+    desk.promise("m3", "L3", at=MORNING, amount_minor=100_000, due_on=date(2024, 3, 22))
+    ledger.post_payment(PaymentRequest("L0", 175_525, date(2024, 3, 21), "k1"))
+    desk.resolve_promises(date(2024, 3, 25))
+    metrics = desk.metrics(date(2024, 3, 1), date(2024, 3, 31)).set_index("arm")
+    assert metrics.loc["champion", "actions"] == 2 and metrics.loc["champion", "cost_minor"] == 300
+    assert metrics.loc["champion", "broken"] == 1 and metrics.loc["champion", "promise_kept_rate"] == 0
+    paid = ledger.payments_of("L0")[0]
+    assert (
+        metrics.loc["champion", "principal_collected_minor"]
+        == paid.principal_minor + paid.prepaid_principal_minor
+    )
+    assert metrics.loc["gentle", "contacts"] == 1 and metrics.loc["gentle", "principal_collected_minor"] == 0

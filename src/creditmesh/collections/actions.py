@@ -287,3 +287,34 @@ def book_agency_fees(conn: Connection, on: date, commission_pct: float) -> int:
             )
     conn.execute(insert(postings), lines)
     return sum(fee for _, fee in fees)
+
+
+def arm_metrics(conn: Connection, since: date, until: date) -> list:
+    """By strategy arm, over actions from ``since`` to ``until``: actions, contacts, cost, promises made, kept
+    and broken, and the principal of the payments each arm's actions were the last action before."""
+    age = days_between_sql("p.paid_on", "a.local_day", conn.dialect.name)
+    contact = ", ".join(f"'{c}'" for c in CONTACT_CHANNELS)
+    return conn.execute(
+        text(f"""
+        WITH acted AS (
+            SELECT * FROM collection_actions WHERE local_day >= :since AND local_day <= :until
+        ),
+        credited AS (
+            SELECT p.payment_id, p.principal_minor + p.prepaid_principal_minor AS principal,
+                   (SELECT a.action_id FROM collection_actions AS a
+                    WHERE a.loan_id = p.loan_id AND a.local_day <= p.paid_on AND {age} <= {ATTRIBUTION_DAYS}
+                    ORDER BY a.at DESC, a.action_id DESC LIMIT 1) AS action_id
+            FROM payments AS p WHERE p.paid_on >= :since AND p.paid_on <= :until
+        )
+        SELECT COALESCE(a.arm, 'champion') AS arm, COUNT(*) AS actions,
+               SUM(CASE WHEN a.channel IN ({contact}) THEN 1 ELSE 0 END) AS contacts,
+               CAST(SUM(a.cost_minor) AS BIGINT) AS cost_minor,
+               SUM(CASE WHEN a.outcome = 'promise_to_pay' THEN 1 ELSE 0 END) AS promises,
+               SUM(CASE WHEN a.promise_status = 'kept' THEN 1 ELSE 0 END) AS kept,
+               SUM(CASE WHEN a.promise_status = 'broken' THEN 1 ELSE 0 END) AS broken,
+               CAST(COALESCE(SUM(c.principal), 0) AS BIGINT) AS principal_collected_minor
+        FROM acted AS a LEFT JOIN credited AS c ON c.action_id = a.action_id
+        GROUP BY COALESCE(a.arm, 'champion') ORDER BY 1
+    """),
+        {"since": since, "until": until},
+    ).all()

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from creditmesh.collections.actions import (
     ActionRecord,
+    arm_metrics,
     book_agency_fees,
     payments_with_actions,
     record_action,
@@ -97,3 +98,26 @@ class CollectionsDesk:
             "channel",
         ]
         return pd.DataFrame.from_records(rows, columns=columns)
+
+    def metrics(self, since: date, until: date) -> pd.DataFrame:
+        """By strategy arm: actions, contacts, cost, promises made, kept and broken (with the promise-kept
+        rate), principal collected by the payments each arm's actions came last before, and the cost per unit
+        collected."""
+        with self.engine.begin() as conn:
+            rows = arm_metrics(conn, since, until)
+        columns = [
+            "arm",
+            "actions",
+            "contacts",
+            "cost_minor",
+            "promises",
+            "kept",
+            "broken",
+            "principal_collected_minor",
+        ]
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+        settled = (frame["kept"] + frame["broken"]).replace(0, float("nan"))
+        collected = frame["principal_collected_minor"].replace(0, float("nan"))
+        return frame.assign(
+            promise_kept_rate=frame["kept"] / settled, cost_per_unit_collected=frame["cost_minor"] / collected
+        )
