@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from creditmesh.api.deps import ApiKey
 from creditmesh.api.models import MAX_MINOR
 from creditmesh.collections import ActionRecord, CollectionsDesk
+from creditmesh.collections.queue import QUEUE_COLUMNS
 from creditmesh.schema import COLLECTION_CHANNELS, COLLECTION_OUTCOMES
 
 router = APIRouter(tags=["collections"], dependencies=[ApiKey])
@@ -82,22 +83,9 @@ class Recorded(BaseModel):
     recorded: bool = Field(description="false when the same action was recorded before (a replay)")
 
 
-QUEUE_FIELDS = (
-    "loan_id",
-    "bucket",
-    "dpd",
-    "at_stake_minor",
-    "overdue_minor",
-    "balance_minor",
-    "broken_promises",
-    "kept_promises",
-    "open_promise_minor",
-    "contacts_30d",
-    "days_since_contact",
-    "contacts_today",
-    "disputed",
-    "with_agency",
-)
+#: What an operator sees of a queued loan: no borrower id, no model score.
+HIDDEN = ("borrower_id", "funding_model", "charged_off", "days_to_due", "due_soon_principal_minor")
+QUEUE_FIELDS = ("loan_id", "bucket", "at_stake_minor", *(c for c in QUEUE_COLUMNS[1:] if c not in HIDDEN))
 
 
 @router.get("/v1/collections/queue")
