@@ -248,7 +248,7 @@ def default_strategy_path() -> Path:
 
 def default_uplift_path() -> Path:
     """The shipped uplift model: learned from random exploration on a simulated book (seed 21; the
-    benchmark and the calibration tests run on other seeds). ``benchmarks/collections.py --train`` rebuilds it."""
+    benchmark and the calibration tests run on other seeds). ``benchmarks/collections_strategies.py --train`` rebuilds it."""
     return Path(__file__).with_name("strategies") / "uplift.json"
 
 

@@ -23,22 +23,18 @@ and the daily queue of a million delinquent loans built and assigned.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+import time
+from datetime import date
+from pathlib import Path
 
-# this folder comes first on the path when the script runs, and this file's name would shadow the
-# standard library's collections: the folder goes to the end instead
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if sys.path and sys.path[0] in (_HERE, ""):
-    sys.path.append(sys.path.pop(0))
+import numpy as np
+import pyarrow as pa
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import time  # noqa: E402
-from datetime import date  # noqa: E402
-from pathlib import Path  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import pyarrow as pa  # noqa: E402
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
 
 from creditmesh.collections import (  # noqa: E402
