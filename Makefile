@@ -33,6 +33,8 @@ demo: install
 	$(BIN)/creditmesh collections queue 2024-12-31 --db sqlite:///$(DEMO_DIR)/ledger.db --limit 10
 	$(BIN)/creditmesh collections backtest --borrowers 8000 --seed 7
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
+	rm -f $(DEMO_DIR)/service.db*
+	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db
 
 test: install-dev lint
 	$(BIN)/python -m pytest

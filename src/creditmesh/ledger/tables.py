@@ -24,6 +24,8 @@ from sqlalchemy import (
     Table,
 )
 
+from creditmesh.funding import FUNDING_MODELS, NAME_MAX_CHARS, sql_in
+from creditmesh.ledger.journal import CHART
 from creditmesh.schema import COLLECTION_CHANNELS, COLLECTION_OUTCOMES, PROMISE_STATUSES
 
 metadata = MetaData(
@@ -37,27 +39,8 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
-#: journal.CHART's codes, as migration 0006 froze them in postings' CHECK
-_CHART_CODES = (
-    "1000",
-    "1100",
-    "1150",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-    "5200",
-)
+#: The chart of accounts' codes (journal.CHART), which postings' CHECK lists (a new account needs a revision)
+CHART_CODES = tuple(account.code for account in CHART)
 
 accounts = Table(
     "accounts",
@@ -78,6 +61,7 @@ credit_lines = Table(
     Column("apr_ppm", Integer, nullable=False),
     Column("opened_on", Date, nullable=False),
     Column("status", String(12), nullable=False),
+    Column("expires_on", Date, nullable=True),  # migration 0004: a line draws nothing after this day
     CheckConstraint("limit_minor >= 0", name="limit"),
     CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
 )
@@ -90,7 +74,7 @@ loans = Table(
     Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
     Column("application_id", String(ID), nullable=True),
     Column("institution_id", String(ID), nullable=False),
-    Column("funding_model", String(20), nullable=False),
+    Column("funding_model", String(NAME_MAX_CHARS), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("principal_minor", BigInteger, nullable=False),
     Column("apr_ppm", Integer, nullable=False),
@@ -105,10 +89,7 @@ loans = Table(
     CheckConstraint("principal_minor > 0", name="principal"),
     CheckConstraint("apr_ppm >= 0", name="apr"),
     CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name="status"),
-    CheckConstraint(
-        "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')",
-        name="funding_model",
-    ),
+    CheckConstraint(sql_in("funding_model", FUNDING_MODELS), name="funding_model"),
     CheckConstraint("schedule IN ('equal_installment', 'equal_principal')", name="schedule"),
 )
 Index("ix_loans_credit_line", loans.c.credit_line_id)
@@ -189,7 +170,7 @@ postings = Table(
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
     CheckConstraint(
-        f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"
+        f"account_code IN ({', '.join(repr(code) for code in CHART_CODES)})", name="account_in_chart"
     ),
 )
 Index("ix_postings_entry", postings.c.entry_id)

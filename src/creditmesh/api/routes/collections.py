@@ -2,8 +2,8 @@
 ``POST /v1/collections/actions`` (record what was done) and ``POST /v1/promises`` (a promise to pay).
 
 The desk (the ledger's engine, the strategy's contact rules) is built on the first call and kept on
-``app.state``; without a ledger configured (``CREDITMESH_LEDGER_DB``) these routes answer 503. A
-request that breaks a contact rule is one 422 naming the field.
+``app.state``, over the service's database (the ledger's, ``CREDITMESH_DB``) and the shipped champion
+strategy; operators' keys only. A request that breaks a contact rule is one 422 naming the field.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import threading
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from creditmesh.api.deps import ApiKey
+from creditmesh.api.deps import role
 from creditmesh.api.models import MAX_MINOR
 from creditmesh.collections import ActionRecord, CollectionsDesk
 from creditmesh.collections.queue import QUEUE_COLUMNS
 from creditmesh.schema import COLLECTION_CHANNELS, COLLECTION_OUTCOMES
 
-router = APIRouter(tags=["collections"], dependencies=[ApiKey])
+router = APIRouter(tags=["collections"], dependencies=[Depends(role("operator"))])
 #: The most queue rows one answer holds (a limit on everything).
 MAX_QUEUE_ROWS = 5_000
 _LOCK = threading.Lock()
@@ -36,16 +36,11 @@ def get_desk(request: Request) -> CollectionsDesk:
     with _LOCK:
         desk = getattr(state, "collections_desk", None)
         if desk is None:
-            settings = state.settings
-            if not settings.ledger_url:
-                raise HTTPException(
-                    status.HTTP_503_SERVICE_UNAVAILABLE, "no ledger configured (CREDITMESH_LEDGER_DB)"
-                )
             from creditmesh.collections import default_strategy_path, load_strategy
             from creditmesh.ledger import Ledger
 
-            ledger = Ledger.connect(settings.ledger_url)
-            strategy = load_strategy(settings.collections_strategy_path or default_strategy_path())
+            ledger = Ledger.connect(state.settings.db_url, migrate=False)  # the service migrated it at start
+            strategy = load_strategy(default_strategy_path())
             desk = state.collections_desk = CollectionsDesk(ledger.engine, strategy)
     return desk
 

@@ -4,14 +4,14 @@
 account 5200 (collection fees) joins the chart, and postings' CHECK is widened to it.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
