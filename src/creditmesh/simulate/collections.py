@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from creditmesh.delinquency import CHARGE_OFF_DPD
-from creditmesh.simulate.ids import splitmix64
+from creditmesh.ids import splitmix64
 
 ANYWAY, PERSUADABLE, NEVER_PAYS = 0, 1, 2
 #: The actions the world understands, in the order of schema.COLLECTION_CHANNELS.
