@@ -29,6 +29,9 @@ demo: install
 	$(BIN)/creditmesh graph rings --data $(DEMO_DIR) --graph $(DEMO_DIR)/graph
 	$(BIN)/creditmesh match allocate $(DEMO_DIR) --partners $(DEMO_DIR) --month 2024-12 --out $(DEMO_DIR)/allocations_2024-12.parquet
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
+	$(BIN)/creditmesh ledger load $(DEMO_DIR) --db sqlite:///$(DEMO_DIR)/ledger.db
+	$(BIN)/creditmesh collections queue 2024-12-31 --db sqlite:///$(DEMO_DIR)/ledger.db --limit 10
+	$(BIN)/creditmesh collections backtest --borrowers 8000 --seed 7
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
 	rm -f $(DEMO_DIR)/service.db*
 	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db

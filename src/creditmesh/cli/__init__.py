@@ -7,7 +7,18 @@ One module per box; this file is the table of contents. Every
 
 import typer
 
-from creditmesh.cli import decision, graph, keys, ledger, match, model, portfolio, serve, simulate
+from creditmesh.cli import (
+    collections,
+    decision,
+    graph,
+    keys,
+    ledger,
+    match,
+    model,
+    portfolio,
+    serve,
+    simulate,
+)
 from creditmesh.cli.common import ReportingGroup
 
 app = typer.Typer(
@@ -27,6 +38,7 @@ app.add_typer(decision.policy_app, name="policy")
 app.add_typer(decision.decide_app, name="decide")
 app.add_typer(match.app, name="match")
 app.add_typer(keys.app, name="keys")
+app.add_typer(collections.app, name="collections")
 app.command()(serve.serve)
 
 __all__ = ["app"]

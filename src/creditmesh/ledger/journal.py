@@ -21,7 +21,8 @@ are derived from it):
   Principal and interest belong to the partner; the platform earns its fee
   (service fee, ICE referral fee, technology service fee); losses are the partner's.
 
-Late fees are the platform's own (*late fee income*) for every model.
+Late fees are the platform's own (*late fee income*) for every model, and so are the commissions
+paid to collection agencies (*collection fees*).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ CHART: tuple[Account, ...] = (
     Account("4600", "recoveries of charged-off loans", "income"),
     Account("5000", "credit losses", "expense"),
     Account("5100", "guarantee payouts", "expense"),
+    Account("5200", "collection fees (agencies)", "expense"),
 )
 ACCOUNTS = {a.code: a for a in CHART}
 
@@ -80,6 +82,7 @@ FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = (
     "4400",
 )
 LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", "5000", "5100"
+COLLECTION_FEES = "5200"
 
 #: The income account of each kind of platform fee (:data:`creditmesh.funding.FEE_INCOMES`).
 FEE_INCOME_ACCOUNT = {"service": SERVICE_FEES, "referral": REFERRAL_FEES, "technology": TECH_FEES}
@@ -174,6 +177,11 @@ def entry_for_payment(
 
 def entry_for_late_fee(amount: int) -> tuple[Posting, ...]:
     return check_balanced(((LATE_FEES_RECEIVABLE, amount), (LATE_FEE_INCOME, -amount)), what="late fee")
+
+
+def entry_for_collection_fee(amount: int) -> tuple[Posting, ...]:
+    """An agency's commission on what it collected: the platform's expense, paid out in cash."""
+    return check_balanced(((COLLECTION_FEES, amount), (CASH, -amount)), what="collection fee")
 
 
 def entry_for_charge_off(
