@@ -46,10 +46,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
-from api_load import application_bodies, run  # noqa: E402
+from api_load import application_bodies, create_app_key, run  # noqa: E402
 
 BENCHMARK = "soak"
-API_KEY = "soak-key"
 ATTACKER = "127.0.0.2"
 PG_ADMIN = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: Seconds after a worker kill whose errors are blamed on it.
@@ -112,13 +111,14 @@ def _free_port() -> int:
 
 
 def start_service(db_url: str, model_path: Path, workers: int) -> tuple[subprocess.Popen, int]:
+    """``creditmesh serve`` over ``db_url`` with rate limits out of the load's way, once it is ready."""
     import httpx
 
     port = _free_port()
     env = {
         **os.environ,
         "CREDITMESH_DB": db_url,
-        "CREDITMESH_API_KEYS": API_KEY,
+        "CREDITMESH_IDENTIFIER_KEY": "soak-identifier-key-0123456789",
         "CREDITMESH_MODEL": str(model_path),
         "CREDITMESH_RATE_PER_KEY": "100000",
         "CREDITMESH_RATE_PER_ADDRESS": "100000",
@@ -155,7 +155,7 @@ def workers_of(pid: int) -> list[int]:
     return found
 
 
-def encode(port: int, body: dict, key: str = API_KEY) -> bytes:
+def encode(port: int, body: dict, key: str) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
     return (
         f"POST /v1/applications HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-API-Key: {key}\r\n"
@@ -240,7 +240,7 @@ async def drive(port: int, requests: list[bytes], rate: float | None, concurrenc
     return scheduled, latency, status, retries, time.perf_counter() - started
 
 
-def attack(port: int, kind: str) -> dict[str, int]:
+def attack(port: int, kind: str, key: str) -> dict[str, int]:
     """A burst from the attacker's address: four 10 MB bodies, or 300 wrong keys; the answers counted."""
     answers: dict[str, int] = {}
     import httpx
@@ -249,7 +249,7 @@ def attack(port: int, kind: str) -> dict[str, int]:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", transport=transport, timeout=30) as http:
         if kind == "10MB bodies":
             body = b"[" + b"1," * 5_000_000 + b"1]"
-            sends = [lambda: http.post("/v1/applications", content=body, headers={"X-API-Key": API_KEY})] * 4
+            sends = [lambda: http.post("/v1/applications", content=body, headers={"X-API-Key": key})] * 4
         else:
             sends = [
                 lambda i=i: http.post("/v1/applications", json={}, headers={"X-API-Key": f"guess-{i}"})
@@ -267,6 +267,7 @@ def attack(port: int, kind: str) -> dict[str, int]:
 def inject_faults(
     supervisor: int,
     port: int,
+    key: str,
     seconds: float,
     restart_at: float | None,
     started: float,
@@ -312,7 +313,7 @@ def inject_faults(
             timeline.bursts.append((now, what))
             # in its own process: the attacker's CPU must not slow this process's load generator (the GIL)
             done = subprocess.run(
-                [sys.executable, __file__, "--attack", what, "--port", str(port)],
+                [sys.executable, __file__, "--attack", what, "--port", str(port), "--key", key],
                 capture_output=True,
                 text=True,
                 timeout=300,
@@ -403,9 +404,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=21)
     parser.add_argument("--attack", help=argparse.SUPPRESS)  # internal: one burst, run in its own process
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.attack:
-        print(json.dumps(attack(args.port, args.attack)))
+        print(json.dumps(attack(args.port, args.attack, args.key)))
         return 0
 
     from decision import train_model
@@ -418,14 +420,17 @@ def main(argv: list[str] | None = None) -> int:
     name = f"creditmesh_soak_{uuid.uuid4().hex[:10]}"
     _admin(f"CREATE DATABASE {name}")
     db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    key = create_app_key(db_url)
     timeline = Timeline()
     stop = threading.Event()
     try:
         with tempfile.TemporaryDirectory(prefix="creditmesh-soak-") as tmp:
             process, port = start_service(db_url, save_model(model, Path(tmp) / "gbm"), args.workers)
             try:
-                calibration = application_bodies(table, int(5_000 * args.calibrate_seconds), args.seed + 1)
-                requests = [encode(port, b) for b in calibration]
+                calibration = application_bodies(
+                    table, int(5_000 * args.calibrate_seconds), args.seed, "calibrate"
+                )
+                requests = [encode(port, b, key) for b in calibration]
                 _, _, status, _, elapsed = run(
                     drive(port, requests, None, args.concurrency, args.calibrate_seconds)
                 )
@@ -434,14 +439,15 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(
                     f"sustained {sustained:.1f} decisions/s closed-loop; soaking at {rate:.1f}/s for {seconds:.0f} s"
                 )
-                bodies = application_bodies(table, int(rate * seconds), args.seed)
-                requests = [encode(port, b) for b in bodies]
+                bodies = application_bodies(table, int(rate * seconds), args.seed, "soak")
+                requests = [encode(port, b, key) for b in bodies]
                 started = time.perf_counter()
                 faults = threading.Thread(
                     target=inject_faults,
                     args=(
                         process.pid,
                         port,
+                        key,
                         seconds,
                         None if args.no_pg_restart else seconds / 2,
                         started,
