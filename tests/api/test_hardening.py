@@ -103,7 +103,8 @@ def test_a_body_shorter_than_its_content_length_is_a_408_not_a_held_connection(s
 
 
 def test_wrong_keys_and_floods_are_rate_limited_with_retry_after(settings, keys):
-    with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=10) as http:
+    defaults = dataclasses.replace(settings, auth_failures_per_minute=10.0)
+    with serve_in_thread(defaults) as url, httpx.Client(base_url=url, timeout=10) as http:
         statuses = [
             http.get("/v1/decisions/x", headers={"X-API-Key": f"guess-{i}"}).status_code for i in range(300)
         ]

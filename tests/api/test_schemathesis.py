@@ -13,6 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis.errors import Unsatisfiable
 
 schemathesis = pytest.importorskip("schemathesis")
+# a schema-valid request may still break a business rule (a payment dated before its loan, a line's limit):
+# those are 4xx answers the schema lists, not failures, so "schema-valid must be accepted" is not checked
+from schemathesis.specs.openapi.checks import positive_data_acceptance  # noqa: E402
 
 #: Examples per operation and mode: enough to reach every documented status, few enough for the suite.
 EXAMPLES = 15
@@ -48,7 +51,11 @@ def test_generated_requests_find_nothing(server, keys):
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case):
             assume(not _integral_float(case.body))
-            case.call_and_validate(base_url=server, headers={"X-API-Key": keys["app"]})
+            case.call_and_validate(
+                base_url=server,
+                headers={"X-API-Key": keys["app"]},
+                excluded_checks=[positive_data_acceptance],
+            )
 
         try:
             check()

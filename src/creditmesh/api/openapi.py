@@ -2,7 +2,7 @@
 
 The routes declare their own answers (200, 404, a route's 409); the guards of
 :mod:`creditmesh.api.middleware` answer on every keyed route too, so their statuses are added here
-once rather than on each route: 401, 429 and 503 (the database unreachable) on every ``/v1/`` operation, and 408, 409, 413 and 422
+once rather than on each route: 401, 403 (a key of another role), 429 and 503 (the database unreachable) on every ``/v1/`` operation, and 408, 409, 413 and 422
 on every one that takes a body (a POST under ``/v1/`` stores by id: repeating the id with other
 inputs is a 409).
 """
@@ -29,6 +29,7 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"ty
 
 KEYED = {
     "401": {"description": "missing or unknown API key (X-API-Key)"},
+    "403": {"description": "the key's role may not do this"},
     "429": {"description": "over the rate limit of the key or the client address", "headers": _RETRY_AFTER},
     "503": {"description": "the database is unavailable; retry", "headers": _RETRY_AFTER},
 }
