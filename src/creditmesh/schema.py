@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from creditmesh import stages
 from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.errors import SchemaError
 
@@ -34,7 +35,7 @@ ROWS_QUOTED = 5
 
 CHANNELS = ("app", "embedded", "partner", "offline")
 IDENTITY_KINDS = ("phone", "device", "ip", "address", "contact", "bank_card", "employer")
-STAGES = ("credit_line", "drawdown", "line_adjustment")
+STAGES = stages.STAGE_NAMES  # the decision stages, one record each in creditmesh.stages
 OUTCOMES = ("approve", "decline", "review")
 SCHEDULES = ("equal_installment", "equal_principal")
 EMPLOYMENT = ("salaried", "self_employed", "gig", "student", "retired", "unemployed")
@@ -229,7 +230,7 @@ TABLES: dict[str, Table] = {
                 _c("grade", pa.string(), nullable=True),
                 _money(
                     "credit_line_minor",
-                    "line granted (credit_line, line_adjustment) or amount approved (drawdown)",
+                    "; ".join(f"{s.grants} ({s.name})" for s in stages.STAGES.values()),
                 ),
                 _c("apr", pa.float64(), nullable=True, min_value=0, max_value=1),
                 _c("reasons", pa.list_(pa.string()), "reason codes, most important first"),

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, insert, text
 from creditmesh import delinquency
 from creditmesh.funding import GUARANTEED_MODELS, ON_BALANCE_MODELS, sql_in
 from creditmesh.ledger import journal
+from creditmesh.ledger.bulk import batch_settings
 from creditmesh.ledger.tables import journal_entries
 
 #: A flat late fee charged once on each installment still unpaid this many days after its due date.
@@ -44,8 +45,6 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
     still owes in late fees and fees, which a charge-off needs); late fees are then assessed and journalled,
     charge-offs journalled from that state, and each loan row is written once (dpd, bucket, and status).
     """
-    from creditmesh.ledger.bulk import batch_settings
-
     params = {"as_of": as_of}
     batch_settings(conn)
     conn.execute(text("DROP TABLE IF EXISTS aging_state"))

@@ -26,7 +26,9 @@ import pyarrow.csv as pacsv
 from sqlalchemy import Connection, insert, text
 
 from creditmesh.funding import GUARANTEED_MODELS, sql_in
+from creditmesh.ids import hex_strings
 from creditmesh.ledger import journal
+from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.money import MINOR_UNITS
 
@@ -78,8 +80,6 @@ def _copy_into(conn: Connection, table: str, data: pa.Table) -> None:
 
 
 def _fingerprints(data: pa.Table) -> list[str]:
-    from creditmesh.ledger.store import payment_fingerprint
-
     return [
         payment_fingerprint(*row)
         for row in zip(
@@ -96,8 +96,6 @@ def _payment_ids(count: int) -> pa.Array:
 
     In row order they ascend, so the payments' primary key index grows at its right edge instead of at a
     random page per payment (random ids made the index the insert's main cost on a large book)."""
-    from creditmesh.simulate.ids import hex_strings
-
     prefix = hex_strings(np.frombuffer(os.urandom(8), dtype=np.uint64))[0].as_py()
     return pc.binary_join_element_wise(prefix, hex_strings(np.arange(count, dtype=np.uint64)), "")
 

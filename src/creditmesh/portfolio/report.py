@@ -255,14 +255,9 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
 
 
 def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
-    import matplotlib
+    from creditmesh.charts import new_figure, png_base64
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from creditmesh.scoring.report import _png
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = new_figure((5.5, 3.8))
     if len(curves):
         table = curves.pivot(index="months_on_book", columns="vintage", values="rate")
         for vintage in table.columns:
@@ -270,21 +265,16 @@ def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
         ax.legend(fontsize=7, ncol=2)
     ax.set(xlabel="months on book", ylabel=f"cumulative {days} day+ delinquency (%)", title=title)
     ax.grid(alpha=0.3)
-    return {"title": title, "png": _png(fig)}
+    return {"title": title, "png": png_base64(fig)}
 
 
 def _trend_charts(monthly) -> list[dict[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from creditmesh.scoring.report import _png
+    from creditmesh.charts import new_figure, png_base64
 
     months = [d.strftime("%Y-%m") for d in monthly["period_start"]]
     volume = monthly["loan_volume_minor"].astype(float) / 100
     share = monthly["platform_services_volume_share"].astype(float).fillna(0)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = new_figure((5.5, 3.8))
     ax.bar(months, volume * (1 - share), label="capital-heavy", color="#4a6fa5")
     ax.bar(
         months, volume * share, bottom=volume * (1 - share), label="capital-light, ICE, tech", color="#9cc3e6"
@@ -292,8 +282,8 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     ax.set(ylabel="RMB", title="Monthly loan volume by funding model")
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=8)
-    charts = [{"title": "Monthly loan volume", "png": _png(fig)}]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    charts = [{"title": "Monthly loan volume", "png": png_base64(fig)}]
+    fig, ax = new_figure((5.5, 3.8))
     for column, label in (
         ("delinquency_rate_90_plus", "90 day+ rate"),
         ("day1_delinquency_rate", "Day-1 delinquency"),
@@ -305,7 +295,7 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    charts.append({"title": "Monthly rates", "png": _png(fig)})
+    charts.append({"title": "Monthly rates", "png": png_base64(fig)})
     return charts
 
 

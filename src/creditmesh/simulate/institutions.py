@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 from creditmesh.funding import FUNDING_MODELS, MODELS
+from creditmesh.ids import format_ids
 from creditmesh.money import allocate
-from creditmesh.simulate.ids import format_ids
 from creditmesh.simulate.population import REGIONS
 
 #: How the partners split across funding models (the seeds: 162 partners, most of them banks

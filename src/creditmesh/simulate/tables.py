@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from creditmesh.funding import FUNDING_MODELS, MODELS
+from creditmesh.ids import format_ids, hex_strings, splitmix64
 from creditmesh.schema import CHANNELS, EMPLOYMENT, STAGES, TABLES
-from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
 from creditmesh.simulate.platform import Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
 from creditmesh.simulate.state import NEVER
