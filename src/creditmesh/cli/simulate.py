@@ -19,6 +19,10 @@ def simulate(
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     institutions: Annotated[int, typer.Option(help="Funding partners.")] = 160,
     overwrite: Annotated[bool, typer.Option(help="Replace the folder if it is not empty.")] = False,
+    engines: Annotated[
+        bool,
+        typer.Option(help="Fund each month's drawdowns through the ICE matcher's online router (slower)."),
+    ] = False,
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
     from creditmesh.simulate import SimulationConfig, write_dataset
@@ -34,7 +38,10 @@ def simulate(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
     with steps(config.months + 16, "simulate") as step:
-        result = run(config, progress=step)
+        funding = None
+        if engines:
+            from creditmesh.matching.simulation import MatcherAllocation as funding
+        result = run(config, funding=funding, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
