@@ -21,7 +21,10 @@ def simulate(
     overwrite: Annotated[bool, typer.Option(help="Replace the folder if it is not empty.")] = False,
     engines: Annotated[
         bool,
-        typer.Option(help="Fund each month's drawdowns through the ICE matcher's online router (slower)."),
+        typer.Option(
+            help="Run on creditmesh's engines (slower): the decision engine with the shipped champion policy "
+            "and a model trained on a burn-in under the placeholder, and the ICE matcher's online router."
+        ),
     ] = False,
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
@@ -38,10 +41,13 @@ def simulate(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
     with steps(config.months + 16, "simulate") as step:
-        funding = None
+        funding = policy = None
         if engines:
+            from creditmesh.decision.simulator import engine_policy_after_burn_in
             from creditmesh.matching.simulation import MatcherAllocation as funding
-        result = run(config, funding=funding, progress=step)
+
+            policy = engine_policy_after_burn_in(config)
+        result = run(config, policy=policy, funding=funding, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))

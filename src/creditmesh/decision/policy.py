@@ -202,6 +202,13 @@ def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
     return policy
 
 
+def default_policy_path():
+    """The policy file shipped with creditmesh (a starting point to copy and tune)."""
+    from importlib import resources
+
+    return resources.files("creditmesh.decision") / "policies" / "champion.yaml"
+
+
 def load_policy(path: str | Path) -> CreditPolicy:
     """Read a policy file (``.yaml``/``.yml`` or ``.json``)."""
     file = Path(path)
