@@ -30,6 +30,8 @@ demo: install
 	$(BIN)/creditmesh match allocate $(DEMO_DIR) --partners $(DEMO_DIR) --month 2024-12 --out $(DEMO_DIR)/allocations_2024-12.parquet
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
+	rm -f $(DEMO_DIR)/service.db*
+	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db
 
 test: install-dev lint
 	$(BIN)/python -m pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 PG_ADMIN_URL = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_ADMIN_DSN = PG_ADMIN_URL.replace("+psycopg", "")
@@ -35,3 +36,19 @@ def skip_without_pg() -> None:
     if os.environ.get("CI", "").lower() not in ("", "0", "false"):
         pytest.fail(f"CI runs every PostgreSQL test, and the server does not answer: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def fresh_pg_database() -> tuple[str, callable]:
+    """Create an empty database; return its SQLAlchemy URL and a function that drops it."""
+    import psycopg
+
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN_DSN
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
