@@ -43,7 +43,8 @@ class FundingModel:
     on_balance_sheet: bool
     #: A partner funds the loan and the platform guarantees it: the platform pays the loss.
     guarantees: bool
-    #: Counted in the 90 day+ delinquency rate (footnote 6).
+    #: Counted in the 90 day+ delinquency rate. Footnote 7 counts "on- and off-balance sheet loans" and leaves
+    #: out only charged-off loans, ICE and technology solutions: every other model counts (issue 14).
     in_delinquency_rate: bool
     #: Counted in the 30 day+ and 180 day+ vintage charts, and so in the roll rates and the ECL's PDs.
     in_vintages: bool
@@ -156,7 +157,7 @@ MODELS: tuple[FundingModel, ...] = (
         label="capital-light",
         on_balance_sheet=False,
         guarantees=False,
-        in_delinquency_rate=False,  # issue 14 reads footnote 6 as counting it: flip here alone
+        in_delinquency_rate=True,  # off balance sheet, and not among the footnote's exclusions (issue 14)
         in_vintages=True,  # the vintage footnote leaves out only ICE and technology solutions
         platform_service=True,
         fee_income="service",

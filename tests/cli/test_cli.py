@@ -144,3 +144,15 @@ def test_ledger_load_on_a_folder_without_payments_names_the_table(book_dir, tmp_
     assert result.exit_code == 2
     assert result.stderr.startswith("error: payments: missing file")
     assert not (tmp_path / "l.db").exists()  # nothing written
+
+
+def test_simulate_on_the_engines_decides_with_the_champion_and_funds_through_the_matcher(tmp_path):
+    from creditmesh.decision import default_policy_path, load_policy
+
+    out = tmp_path / "engines"
+    args = ["simulate", "--engines", "--borrowers", "1500", "--months", "6", "--seed", "5", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    decisions = pq.read_table(out / "decisions.parquet").column("policy_version").unique().to_pylist()
+    assert decisions == [load_policy(default_policy_path()).version]
+    assert pq.read_table(out / "loans.parquet").num_rows > 0

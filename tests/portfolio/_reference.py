@@ -14,7 +14,11 @@ import numpy as np
 import pandas as pd
 
 from creditmesh.schema import PLATFORM_SERVICE_MODELS as PLATFORM_SERVICES
-from creditmesh.schema import RISK_BEARING_MODELS as RISK_BEARING
+
+#: Footnote 7's population, typed here (not read from creditmesh.funding) so the reference stays a second
+#: reading: "on- and off-balance sheet loans" (capital-light loans are off balance sheet), "loans under
+#: 'ICE' and total technology solutions are not included".
+NINETY_PLUS_MODELS = ("capital_heavy_on", "capital_heavy_off", "capital_light")
 
 SEGMENT_COLUMNS = {
     "institution": "institution_id",
@@ -96,12 +100,12 @@ class ReferenceBook:
         live = (loans["orig_day"].to_numpy() <= day) & ~(charge <= day)
         model = loans["funding_model"].to_numpy()
         amount = outstanding[rows].astype(np.int64)
-        risk = live & np.isin(model, RISK_BEARING)
+        rated = live & np.isin(model, NINETY_PLUS_MODELS)
         return {
             "balance": int(amount[live].sum()),
             "platform_balance": int(amount[live & np.isin(model, PLATFORM_SERVICES)].sum()),
-            "risk_balance": int(amount[risk].sum()),
-            "ninety": int(amount[risk & (dpd[rows] >= 91) & (dpd[rows] <= 180)].sum()),
+            "rated_balance": int(amount[rated].sum()),
+            "ninety": int(amount[rated & (dpd[rows] >= 91) & (dpd[rows] <= 180)].sum()),
         }
 
     def _period(self, loans, inst, start, end, observed_until) -> dict:
@@ -169,7 +173,7 @@ class ReferenceBook:
                 row["total_outstanding_balance_minor"] = a["balance"]
                 row["platform_services_balance_share"] = _ratio(a["platform_balance"], a["balance"])
                 row["weighted_average_tenor_months"] = _ratio(q["principal_months"], q["volume"])
-                row["delinquency_rate_90_plus"] = _ratio(a["ninety"], a["risk_balance"])
+                row["delinquency_rate_90_plus"] = _ratio(a["ninety"], a["rated_balance"])
                 row["repeat_borrower_contribution"] = _ratio(q["repeat_volume"], q["volume"])
                 row["day1_delinquency_rate"] = _ratio(q["day1_overdue"], q["day1_due"])
                 row["collection_rate_30d"] = _ratio(q["collected"], q["collectable"])

@@ -129,13 +129,35 @@ def test_ice_and_tech_loans_never_enter_the_90_plus_rate_and_charged_off_loans_l
     book = ninety_plus_book(loan_book)
     by_model = metric_series(book, "quarter", dt.date(2024, 10, 1), dt.date(2024, 12, 31), by="funding_model")
     by_model = by_model.set_index("segment")
-    for model in ("ice", "tech_solution", "capital_light"):
+    for model in ("ice", "tech_solution"):
         assert by_model.at[model, "delinquency_rate_90_plus"] is pd.NA  # 120 dpd, yet no data: excluded
     assert by_model.at["capital_heavy_off", "delinquency_rate_90_plus"] == 1.0
+    assert by_model.at["capital_light", "delinquency_rate_90_plus"] == 1.0  # off balance sheet: counted
     # dpd181 (8,000) is charged off: out of the balance; dpd180 (4,000) is still in.
     on = by_model.at["capital_heavy_on", "total_outstanding_balance_minor"]
     assert on == 1_000 + 2_000 + 4_000 + 16_000
     assert by_model.at["capital_heavy_on", "delinquency_rate_90_plus"] == (2_000 + 4_000) / on
+
+
+def test_a_capital_light_loan_100_dpd_counts_in_the_90_plus_rate_as_footnote_7_reads(loan_book):
+    # Footnote 7 counts on- and off-balance-sheet loans and leaves out only charged-off, ICE and technology
+    # solutions: a capital-light loan is off balance sheet, so it counts (issue 14). Counting only the
+    # capital-heavy loans would read 0 here.
+    as_of = dt.date(2024, 12, 31)
+    lb = loan_book()
+    lb.loan("heavy_current", principal=6_000, originated=dt.date(2024, 6, 1))
+    lb.installment("heavy_current", dt.date(2025, 3, 1), 6_000)
+    dpd100 = as_of - timedelta(days=100)
+    for model, principal in (("capital_light", 2_000), ("ice", 4_000)):
+        lb.single(model, principal=principal, originated=dt.date(2024, 6, 1), due=dpd100, funding_model=model)
+    corrected = 2_000 / (6_000 + 2_000)
+    book = lb.book()
+    assert headline(book, as_of=as_of)["delinquency_rate_90_plus"] == corrected
+    q4 = periods("quarter", dt.date(2024, 10, 1), as_of)
+    ours = metric_series(book, "quarter", *q4[0], observed_until=as_of)
+    theirs = ReferenceBook(lb.frames()).series(q4, observed_until=as_of)
+    assert ours.at[0, "delinquency_rate_90_plus"] == corrected
+    assert theirs.at[0, "delinquency_rate_90_plus"] == corrected
 
 
 def test_an_empty_period_has_zero_amounts_and_no_data_rates(loan_book):

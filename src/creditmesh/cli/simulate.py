@@ -19,6 +19,13 @@ def simulate(
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     institutions: Annotated[int, typer.Option(help="Funding partners.")] = 160,
     overwrite: Annotated[bool, typer.Option(help="Replace the folder if it is not empty.")] = False,
+    engines: Annotated[
+        bool,
+        typer.Option(
+            help="Run on creditmesh's engines (slower): the decision engine with the shipped champion policy "
+            "and a model trained on a burn-in under the placeholder, and the ICE matcher's online router."
+        ),
+    ] = False,
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
     from creditmesh.simulate import SimulationConfig, write_dataset
@@ -34,7 +41,13 @@ def simulate(
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
     with steps(config.months + 16, "simulate") as step:
-        result = run(config, progress=step)
+        funding = policy = None
+        if engines:
+            from creditmesh.decision.simulator import engine_policy_after_burn_in
+            from creditmesh.matching.simulation import MatcherAllocation as funding
+
+            policy = engine_policy_after_burn_in(config)
+        result = run(config, policy=policy, funding=funding, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))

@@ -6,8 +6,6 @@ same answers, with champion/challenger arms and a shadow policy; :class:`EngineP
 simulator run on it.
 """
 
-from importlib import resources
-
 from creditmesh.decision.engine import (
     Decision,
     DecisionEngine,
@@ -21,17 +19,12 @@ from creditmesh.decision.policy import (
     PolicyError,
     PolicyReport,
     check_policy,
+    default_policy_path,
     load_policy,
     policy_from_dict,
 )
 from creditmesh.decision.rules import Condition, DecisionTable, RuleError, compile_rule
 from creditmesh.decision.simulator import EnginePolicy
-
-
-def default_policy_path():
-    """The policy file shipped with creditmesh (a starting point to copy and tune)."""
-    return resources.files("creditmesh.decision") / "policies" / "champion.yaml"
-
 
 __all__ = [
     "Condition",

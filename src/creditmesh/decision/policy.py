@@ -397,6 +397,13 @@ def _unreachable(
     return found
 
 
+def default_policy_path():
+    """The policy file shipped with creditmesh (a starting point to copy and tune)."""
+    from importlib import resources
+
+    return resources.files("creditmesh.decision") / "policies" / "champion.yaml"
+
+
 def load_policy(path: str | Path) -> CreditPolicy:
     """Read a policy file (``.yaml``/``.yml`` or ``.json``)."""
     return policy_from_dict(read_mapping(path, PolicyError))

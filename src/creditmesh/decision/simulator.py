@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from creditmesh.decision.engine import DecisionEngine
+from creditmesh.decision.policy import CreditPolicy
+from creditmesh.simulate import SimulationConfig
 from creditmesh.stages import STAGE_NAMES
 
 
@@ -48,3 +50,42 @@ class EnginePolicy:
     def decide_line_adjustments(self, applications: pd.DataFrame, limit_minor: np.ndarray) -> pd.DataFrame:
         frame = applications.assign(limit_minor=np.asarray(limit_minor, np.int64))
         return self._decide("line_adjustment", frame)[["outcome", "credit_line_minor", "reason"]]
+
+
+#: Months the burn-in platform runs under the placeholder before the engine's model is trained on it.
+BURN_IN_MONTHS = 12
+
+
+def engine_policy_after_burn_in(
+    config: SimulationConfig,
+    *,
+    policy: CreditPolicy | None = None,
+    burn_in_months: int = BURN_IN_MONTHS,
+    num_threads: int = 1,
+) -> EnginePolicy:
+    """The engine running ``policy`` (default: the shipped champion) with a GBM trained on a burn-in.
+
+    The burn-in is an earlier platform of the same size decided by the placeholder rule (the seed
+    after ``config.seed``, ``burn_in_months`` long); the model learns ``bad_12m`` on its approved
+    credit-line applications, as ``creditmesh model train --where approved`` does. The burn-in's
+    population is a different draw, so nothing of the decided run leaks into its own model.
+    """
+    from dataclasses import replace
+
+    from creditmesh.decision.policy import default_policy_path, load_policy
+    from creditmesh.scoring import GBMClassifier
+    from creditmesh.scoring.dataset import APPLICATION_FEATURES, credit_line_table
+    from creditmesh.simulate import simulate
+
+    burn_in = simulate(replace(config, seed=config.seed + 1, months=burn_in_months))
+    table = credit_line_table(
+        burn_in.tables["applications"].to_pandas(),
+        burn_in.tables["decisions"].to_pandas(),
+        burn_in.truth["applications"].to_pandas(),
+        seed=config.seed,
+    )
+    approved = table[table["approved"]]
+    model = GBMClassifier(num_threads=num_threads).fit(
+        approved[list(APPLICATION_FEATURES)], approved["bad_12m"]
+    )
+    return EnginePolicy(DecisionEngine(policy or load_policy(default_policy_path()), model))

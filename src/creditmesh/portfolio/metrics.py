@@ -281,8 +281,9 @@ def delinquency_rate_90_plus(book: Book, as_of: dt.date) -> float | None:
     are not included in the delinquency rate calculation."
 
     Only :data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS` (``capital_heavy_on``,
-    ``capital_heavy_off``) count: capital-light loans are not on or off the
-    platform's balance sheet either. Loans charged off at ``as_of`` are left
+    ``capital_heavy_off``, ``capital_light``) count: a capital-light loan is off
+    the platform's balance sheet and not among the exclusions the footnote names
+    (issue 14). Loans charged off at ``as_of`` are left
     out of both sides; a loan's whole outstanding principal counts once it is
     91-180 dpd. ``None`` when no such principal is outstanding.
     """

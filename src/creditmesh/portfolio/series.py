@@ -29,11 +29,11 @@ joined with the period ends they were 91+ at. The Day-1 and 30-day collection
 cohorts leave out installments falling due while an earlier one was unpaid,
 found by joining the few late installments with their loans' later ones.
 
-Exclusions: the 90 day+ rate counts only the risk-bearing models
-(:data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS`; ICE, technology solutions and
-capital-light carry no principal risk for the platform); the balance leaves out
+Exclusions: the 90 day+ rate counts only the on- and off-balance-sheet loans
+(:data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS`: capital-heavy and capital-light;
+the footnote leaves out ICE and technology solutions); the balance leaves out
 charged-off loans. A rate whose denominator is zero (an empty period, a segment
-without risk-bearing loans) is ``<NA>`` in a nullable ``Float64`` column: no
+of ICE or technology-solution loans only) is ``<NA>`` in a nullable ``Float64`` column: no
 data, never a division by zero.
 """
 

@@ -17,12 +17,13 @@ from creditmesh import __version__
 from creditmesh.errors import ParameterError
 from creditmesh.folders import replaced_atomically, sha256_file
 from creditmesh.schema import IDENTITY_KINDS, TABLES
+from creditmesh.simulate.allocation import Allocation
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
 from creditmesh.simulate.institutions import draw_institutions
 from creditmesh.simulate.platform import run_platform
 from creditmesh.simulate.policy import Policy, RulePolicy
-from creditmesh.simulate.population import draw_population
+from creditmesh.simulate.population import REGIONS, draw_population
 from creditmesh.simulate.state import Calendar
 from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
 
@@ -31,6 +32,8 @@ TRUTH_FOLDER = "truth"
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
 WRITER_THREADS = 2
+#: Builds a funding allocation from the institutions table and each borrower's region name.
+FundingFactory = Callable[[pa.Table, np.ndarray], Allocation]
 
 
 @dataclass(frozen=True)
@@ -51,9 +54,15 @@ def simulate(
     config: SimulationConfig | None = None,
     *,
     policy: Policy | None = None,
+    funding: FundingFactory | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
-    """Simulate the platform described by ``config`` (defaults: 20,000 borrowers over 24 months)."""
+    """Simulate the platform described by ``config`` (defaults: 20,000 borrowers over 24 months).
+
+    ``funding`` builds the funding allocation once the institutions are drawn, from the institutions
+    table and each borrower's region (e.g. ``creditmesh.matching.simulation.MatcherAllocation``, which
+    the simulator cannot import: it is to its right); by default loans are funded by volume share.
+    """
     config = config or SimulationConfig()
     policy = policy or RulePolicy()
     say = progress or (lambda _step: None)
@@ -79,7 +88,10 @@ def simulate(
         },
         schema=TABLES["identities"].arrow_schema(),
     )
-    book = run_platform(rng, config, pop, policy, institution_model, capacity, say)
+    allocation = (
+        None if funding is None else funding(institutions, np.asarray(REGIONS, dtype=object)[pop.region])
+    )
+    book = run_platform(rng, config, pop, policy, institution_model, capacity, say, allocation)
     say("tables")
     pool = pa.default_memory_pool()
     pool.release_unused()  # the month loop's pandas frames are gone: hand their memory back
