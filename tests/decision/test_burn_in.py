@@ -17,4 +17,5 @@ def test_the_engine_takes_over_after_a_burn_in_under_the_placeholder():
     assert (decisions["policy_version"] == champion.version).all()
     lines = decisions[stage == "credit_line"]
     assert 0 < (lines["outcome"] == "approve").mean() < 1
-    assert (stage == "drawdown").any() and (lines["automated"]).mean() > 0.9
+    # the champion sends an application without income (about one in nine) to review
+    assert (stage == "drawdown").any() and (lines["automated"]).mean() > 0.8
