@@ -34,15 +34,18 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
-#: journal.CHART's codes, as migration 0002 froze them in postings' CHECK
+#: journal.CHART's codes, as migration 0007 froze them in postings' CHECK
 _CHART_CODES = (
     "1000",
     "1100",
     "1150",
+    "1190",
     "1200",
     "1300",
     "2000",
     "2100",
+    "2150",
+    "2200",
     "3000",
     "4000",
     "4100",
@@ -53,6 +56,10 @@ _CHART_CODES = (
     "4600",
     "5000",
     "5100",
+    "5200",
+    "5300",
+    "5400",
+    "5500",
 )
 
 accounts = Table(
