@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PG_ADMIN_URL = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_ADMIN_DSN = PG_ADMIN_URL.replace("+psycopg", "")
@@ -35,3 +37,21 @@ def skip_without_pg() -> None:
     if os.environ.get("CI", "").lower() not in ("", "0", "false"):
         pytest.fail(f"CI runs every PostgreSQL test, and the server does not answer: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@contextmanager
+def throwaway_pg_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database for one test, dropped afterwards; skips when no server answers."""
+    import uuid
+
+    import psycopg
+
+    skip_without_pg()
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
