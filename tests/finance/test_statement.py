@@ -189,7 +189,8 @@ def test_net_income_is_the_change_in_retained_earnings_on_any_balanced_book(book
                 request = PaymentRequest(f"L{which % len(loans)}", amount, terms_day, f"p{k}")
                 events.append((terms_day, 1, lambda r=request: ledger.post_payment(r)))
             for index in month_ends:
-                events.append((_month_end(index), 2, lambda d=_month_end(index): ledger.age(d)))
+                end = _month_end(index)
+                events.append((end, 2, lambda d=end: ledger.age(d)))
             for k, (index, allowance, contingent) in enumerate(provisions):
                 on = _month_end(index)
                 events.append(
