@@ -16,6 +16,7 @@ parts per million; each application's amount rounded half-even to a whole minor 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ import pandas as pd
 from creditmesh.decision.engine import DecisionEngine
 from creditmesh.decision.policy import CreditPolicy
 from creditmesh.errors import ParameterError, SchemaError
-from creditmesh.money import Rounding, rate_to_ppm, round_ratio_array
+from creditmesh.money import Rounding, format_minor, rate_to_ppm, round_ratio_array
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,41 @@ class BacktestResult:
         pd.DataFrame
     )  # one row per policy: applications, approval, review, expected and realised bad rates
     swaps: pd.DataFrame  # current outcome × candidate outcome: applications, realised bad rate
+
+    def as_json(self) -> dict[str, list[dict[str, Any]]]:
+        """Both tables as lists of records (JSON-ready: NaN becomes null)."""
+        return {
+            "summary": json.loads(self.summary.reset_index().to_json(orient="records")),
+            "swaps": json.loads(self.swaps.reset_index().to_json(orient="records")),
+        }
+
+    def readable_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Both tables as a reader sees them: headed in words, rates in per cent, money formatted."""
+        summary = pd.DataFrame(
+            {
+                "policy": [str(name) for name in self.summary.index],
+                "applications": [f"{int(n):,}" for n in self.summary.applications],
+                "approval": [f"{r:.2%}" for r in self.summary.approval_rate],
+                "review": [f"{r:.2%}" for r in self.summary.review_rate],
+                "expected bad": [f"{r:.2%}" for r in self.summary.expected_bad_rate],
+                "realised bad (known)": [
+                    f"{r:.2%} ({int(n):,})"
+                    for r, n in zip(self.summary.realised_bad_rate, self.summary.realised_known)
+                ],
+                "expected profit, 1st year": [
+                    format_minor(int(m)) for m in self.summary.expected_profit_minor
+                ],
+            }
+        )
+        swaps = pd.DataFrame(
+            {
+                "current": [was for was, _ in self.swaps.index],
+                "candidate": [now for _, now in self.swaps.index],
+                "applications": [f"{int(n):,}" for n in self.swaps.applications],
+                "realised bad": [f"{r:.2%}" for r in self.swaps.realised_bad_rate],
+            }
+        )
+        return summary, swaps
 
 
 def expected_profit_minor(decided: pd.DataFrame, *, lgd: float) -> int:

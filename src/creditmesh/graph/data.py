@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -26,11 +27,16 @@ def dataset_end(directory: str | Path) -> pd.Timestamp:
     if manifest.is_file():
         end = json.loads(manifest.read_text()).get("end_date")
         if end:
-            return pd.Timestamp(end, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+            return end_of_day(end)
     applied = read_table(directory, "applications")["applied_at"].to_pandas()
     if applied.empty:
         raise SchemaError("applications", "empty: cannot tell the dataset's end; pass --as-of")
     return pd.Timestamp(applied.max())
+
+
+def end_of_day(day: date | str) -> pd.Timestamp:
+    """The last microsecond of ``day`` in UTC: what is known "as of" a day includes all of it."""
+    return pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
 
 
 def timestamp_us(moment: pd.Timestamp) -> int:

@@ -24,7 +24,7 @@ from scipy.sparse.csgraph import breadth_first_order
 from creditmesh.errors import ParameterError
 from creditmesh.graph.build import RelationshipGraph
 from creditmesh.graph.labels import label_times_us
-from creditmesh.graph.rings import shared_kinds
+from creditmesh.graph.rings import components, shared_kinds
 
 DAY_US = 86_400_000_000
 #: Limits on everything: iterations of the power method, hops in an explaining path, paths explained per call.
@@ -139,6 +139,37 @@ def explain_path(graph: RelationshipGraph, borrower: int, predecessors: np.ndarr
         )
         here = there
     return hops
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a borrower is risky: on the black list or its propagated risk, its ring, the path to the list."""
+
+    borrower_id: str
+    blacklisted: bool
+    risk: float
+    ring_size: int  # borrowers in its component over strong links, itself included
+    path: list[dict]  # hops to the nearest blacklisted borrower (see explain_path)
+
+
+def explain_borrower(
+    graph: RelationshipGraph,
+    borrower_id: str,
+    blacklist: pd.DataFrame,
+    *,
+    as_of_us: int,
+    config: PropagationConfig | None = None,
+) -> Explanation:
+    """A borrower's risk score, ring size and shortest path to the nearest blacklisted borrower."""
+    index = int(graph.index_of([borrower_id])[0])
+    if index < 0:
+        raise ParameterError("borrower", f"{borrower_id!r} is not in the graph")
+    score, black, _ = risk_scores(graph, blacklist, as_of_us=as_of_us, config=config)
+    path = explain_path(graph, index, nearest_blacklisted(graph, black))
+    ring = components(graph)
+    return Explanation(
+        borrower_id, bool(black[index]), float(score[index]), int((ring == ring[index]).sum()), path
+    )
 
 
 def grey_list(

@@ -92,9 +92,14 @@ def ring_table(
     return out.sort_values(["size", "ring"], ascending=[False, True], ignore_index=True)
 
 
+def ring_indices(labels: np.ndarray, ring: int) -> np.ndarray:
+    """The borrower indices of one ring (``labels`` from :func:`components`)."""
+    return np.flatnonzero(labels == ring)
+
+
 def ring_members(graph: RelationshipGraph, labels: np.ndarray, ring: int) -> pa.Array:
     """The borrower ids of one ring."""
-    return graph.borrower_ids.take(pa.array(np.flatnonzero(labels == ring)))
+    return graph.borrower_ids.take(pa.array(ring_indices(labels, ring)))
 
 
 def ring_edges(graph: RelationshipGraph, members: np.ndarray) -> pd.DataFrame:

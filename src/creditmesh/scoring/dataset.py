@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from creditmesh.errors import SchemaError
+from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.schema import FEATURE_COLUMNS
 
 #: Features known at a credit-line application (behaviour on book is empty before the first drawdown).
@@ -62,3 +62,21 @@ def read_credit_line_table(directory: str | Path, *, seed: int = 0) -> pd.DataFr
     if missing:
         raise SchemaError(str(root), f"not a simulated dataset (missing {', '.join(missing)})")
     return credit_line_table(*(pq.read_table(p).to_pandas() for p in paths.values()), seed=seed)
+
+
+def feature_frame(frame: pd.DataFrame, target: str | None, drop: list[str]) -> pd.DataFrame:
+    """The feature columns: everything but the target, ``drop``, identifiers (``*_id``) and timestamps."""
+    if target is not None and target not in frame.columns:
+        raise ParameterError("target", f"{target!r} is not a column; columns are {list(frame.columns)}")
+    absent = [c for c in drop if c not in frame.columns]
+    if absent:
+        raise ParameterError("drop", f"not columns of the table: {absent}")
+    keep = [
+        c
+        for c in frame.columns
+        if c != target
+        and c not in drop
+        and not c.endswith("_id")
+        and not pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
+    return frame[keep]

@@ -34,7 +34,7 @@ class TrainingSet:
 
     X: pd.DataFrame
     y: np.ndarray
-    weight: np.ndarray
+    weight: np.ndarray | None  # None: every row counts once
 
 
 def _split(X: pd.DataFrame, y: np.ndarray, approved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,3 +96,20 @@ def parcel(
     frame = pd.concat([X[approved], X[~approved]], ignore_index=True)
     outcome = np.concatenate([y[approved], drawn.astype(np.float64)])
     return TrainingSet(frame, outcome, np.ones(len(frame)))
+
+
+def training_set(
+    X: pd.DataFrame, y: np.ndarray, approved: np.ndarray, *, reject_inference: str | None = None
+) -> TrainingSet:
+    """The rows to fit on: the approved only, or with ``reject_inference`` (augment or parcel) the correction.
+
+    The outcome of declined rows is never read (it may be missing): it is set to 0 before the
+    correction sees it.
+    """
+    approved = np.asarray(approved, dtype=bool)
+    if reject_inference is None:
+        return TrainingSet(X[approved], np.asarray(y)[approved], None)
+    if reject_inference not in ("augment", "parcel"):
+        raise ParameterError("reject_inference", f"must be augment or parcel, got {reject_inference!r}")
+    correct = augment if reject_inference == "augment" else parcel
+    return correct(X, np.where(approved, y, 0), approved)

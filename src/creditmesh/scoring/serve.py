@@ -82,6 +82,13 @@ def score_table(
     return pd.DataFrame({"pd": p, "score": score, "grade": grade_of(p), "reasons": why}, index=frame.index)
 
 
+def score_table_with_ids(model: Scorecard | GBMClassifier, frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`score_table` beside ``frame``'s identifier columns (``*_id``), reasons as lists (Parquet-ready)."""
+    scored = score_table(model, frame)
+    ids = [c for c in frame.columns if c.endswith("_id")]
+    return frame[ids].join(scored.assign(reasons=scored.reasons.map(list)))
+
+
 def score_application(
     model: Scorecard | GBMClassifier, application: Mapping[str, Any], *, reasons: bool = True
 ) -> ScoreResult:
