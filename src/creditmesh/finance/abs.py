@@ -81,3 +81,29 @@ def securitise(
     mix = {"abs": (sold, deal.weighted_average_coupon()), "trusts": (trust_balance_minor, trust_rate)}
     blended = blended_funding_cost(mix) if sold + trust_balance_minor > 0 else 0.0
     return AbsReport(pool, curves, result, deal.weighted_average_coupon(), blended)
+
+
+def book_funding_costs(
+    ledger, start: dt.date, end: dt.date, *, annual_rate: float
+) -> list[tuple[dt.date, int]]:
+    """Book each month's interest on the on-balance book's funding: the loans receivable at the month end
+    times ``annual_rate / 12`` (e.g. :attr:`AbsReport.blended_funding_cost`); once per month."""
+    import numpy as np
+
+    from creditmesh.errors import ParameterError
+    from creditmesh.finance.provisions import month_ends
+    from creditmesh.ledger import journal
+    from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
+
+    if not 0 <= annual_rate < 1:
+        raise ParameterError("annual_rate", f"must be in [0, 1), got {annual_rate}")
+    booked = []
+    for month_end in month_ends(start, end):
+        funded = max(ledger.trial_balance(month_end).get(journal.RECEIVABLE, 0), 0)
+        cost = int(
+            mul_rate_array(np.array([funded]), rate_to_ppm(annual_rate), 12, rounding=Rounding.HALF_UP)[0]
+        )
+        if cost:
+            ledger.book_funding_cost(month_end, cost, reference=f"funding cost {month_end.isoformat()}")
+            booked.append((month_end, cost))
+    return booked

@@ -150,17 +150,19 @@ def select_pool(
         & (loans["remaining_months"] >= criteria.min_remaining_months)
     )
     chosen = loans[eligible.to_numpy()].reset_index(drop=True)
+    # a book that records no regions (the ledger keeps none) cannot be capped by region
+    region_cap = criteria.max_region_share if (chosen["region"] != "unknown").any() else 1.0
     target = criteria.target_balance_minor or int(chosen["balance_minor"].sum())
     for _ in range(50):  # the caps are shares of the pool, which shrinks as they bind: repeat until they hold
         keep = _within_cap(chosen, "borrower_id", criteria.max_borrower_share * target)
         by_region = chosen.assign(balance_minor=chosen["balance_minor"].where(keep, 0))
-        keep &= _within_cap(by_region, "region", criteria.max_region_share * target)
+        keep &= _within_cap(by_region, "region", region_cap * target)
         keep &= np.cumsum(np.where(keep, chosen["balance_minor"], 0)) <= target
         chosen = chosen[keep].reset_index(drop=True)
         target = int(chosen["balance_minor"].sum())
         largest = (
             chosen.groupby("borrower_id")["balance_minor"].sum().max() <= criteria.max_borrower_share * target
-            and chosen.groupby("region")["balance_minor"].sum().max() <= criteria.max_region_share * target
+            and chosen.groupby("region")["balance_minor"].sum().max() <= region_cap * target
         )
         if chosen.empty or largest:
             break

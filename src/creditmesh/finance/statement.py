@@ -182,6 +182,22 @@ class IncomeStatement:
         rows.append(row("Net income (as booked)", "net_income", {p: self.net_income(p) for p in names}, None))
         return pd.DataFrame(rows)
 
+    def readable(self, currency: str = "CNY") -> pd.DataFrame:
+        """:meth:`table` for a reader: amounts in major units, changes and shares in percent."""
+        from creditmesh.money import format_minor
+
+        frame = self.table()
+        for _, (label, _) in self.periods.items():
+            frame[label] = [format_minor(int(v), currency) for v in frame[label]]
+        for column in (
+            "change_vs_prior",
+            "change_vs_year_earlier",
+            "share_of_revenue",
+            "seeds_share_q4_2024",
+        ):
+            frame[column] = ["" if v != v else f"{100 * v:.1f} %" for v in frame[column]]
+        return frame.drop(columns="section")
+
 
 def _change(now: int, then: int) -> float:
     return (now - then) / abs(then) if then else float("nan")
