@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select
 
 from creditmesh.errors import CreditmeshError, ParameterError
 from creditmesh.finance.lines import LINES, PROFIT_AND_LOSS_ACCOUNTS, SEED_TOTAL_REVENUE_THOUSANDS, line_of
@@ -57,32 +57,44 @@ def profit_and_loss(ledger: Ledger, start: date, end: date) -> dict[str, int]:
 
     Raises :class:`StatementError` if an income or expense posting falls in no line (or in two).
     """
+    return profit_and_loss_by_period(ledger, {"period": (start, end)})["period"]
+
+
+def profit_and_loss_by_period(
+    ledger: Ledger, periods: dict[str, tuple[date, date]]
+) -> dict[str, dict[str, int]]:
+    """:func:`profit_and_loss` of several non-overlapping periods, in one pass over the journal."""
+    spans = [(label, start, end) for label, (start, end) in periods.items()]
+    occurred = journal_entries.c.occurred_on
+    period = case(*[(and_(occurred >= s, occurred <= e), label) for label, s, e in spans], else_=None)
     query = (
-        select(postings.c.account_code, loans.c.funding_model, func.sum(postings.c.amount_minor))
+        select(
+            period.label("period"),
+            postings.c.account_code,
+            loans.c.funding_model,
+            func.sum(postings.c.amount_minor),
+        )
         .select_from(
             postings.join(journal_entries, journal_entries.c.entry_id == postings.c.entry_id).outerjoin(
                 loans, loans.c.loan_id == postings.c.loan_id
             )
         )
-        .where(
-            journal_entries.c.occurred_on >= start,
-            journal_entries.c.occurred_on <= end,
-            postings.c.account_code.in_(PROFIT_AND_LOSS_ACCOUNTS),
-        )
-        .group_by(postings.c.account_code, loans.c.funding_model)
+        .where(or_(*[and_(occurred >= s, occurred <= e) for _, s, e in spans]))
+        .where(postings.c.account_code.in_(PROFIT_AND_LOSS_ACCOUNTS))
+        .group_by(period, postings.c.account_code, loans.c.funding_model)
     )
     with ledger.engine.connect() as conn:
         rows = conn.execute(query).all()
-    amounts = {line.key: 0 for line in LINES}
+    amounts = {label: {line.key: 0 for line in LINES} for label in periods}
     revenue = {line.key: line.revenue for line in LINES}
-    for account, model, total in rows:
+    for label, account, model, total in rows:
         keys = line_of(account, model)
         if len(keys) != 1:
             raise StatementError(
                 "journal",
                 f"{int(total)} posted to account {account} ({model or 'no loan'}) is in {len(keys)} lines",
             )
-        amounts[keys[0]] += -int(total) if revenue[keys[0]] else int(total)
+        amounts[label][keys[0]] += -int(total) if revenue[keys[0]] else int(total)
     return amounts
 
 
@@ -102,13 +114,32 @@ class BalanceSheet:
 
 def balance_sheet(ledger: Ledger, as_of: date) -> BalanceSheet:
     """The balance sheet at the end of ``as_of``, from the asset, liability and equity accounts alone."""
-    balances = ledger.trial_balance(as_of)
-    kept = {code: amount for code, amount in balances.items() if code not in PROFIT_AND_LOSS_ACCOUNTS}
-    sides = {"asset": 0, "liability": 0, "equity": 0}
-    for code, amount in kept.items():
-        sides[journal.ACCOUNTS[code].kind] += amount
-    assets, liabilities, capital = sides["asset"], -sides["liability"], -sides["equity"]
-    return BalanceSheet(as_of, assets, liabilities, capital, assets - liabilities - capital, kept)
+    return balance_sheets(ledger, [as_of])[0]
+
+
+def balance_sheets(ledger: Ledger, days: list[date]) -> list[BalanceSheet]:
+    """:func:`balance_sheet` at each of ``days``, in one pass over the journal."""
+    occurred = journal_entries.c.occurred_on
+    query = (
+        select(
+            postings.c.account_code,
+            *[func.sum(case((occurred <= day, postings.c.amount_minor), else_=0)) for day in days],
+        )
+        .select_from(postings.join(journal_entries, journal_entries.c.entry_id == postings.c.entry_id))
+        .where(occurred <= max(days), postings.c.account_code.not_in(PROFIT_AND_LOSS_ACCOUNTS))
+        .group_by(postings.c.account_code)
+    )
+    with ledger.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    sheets = []
+    for column, day in enumerate(days, start=1):
+        kept = {row[0]: int(row[column]) for row in rows if row[column]}
+        sides = {"asset": 0, "liability": 0, "equity": 0}
+        for code, amount in kept.items():
+            sides[journal.ACCOUNTS[code].kind] += amount
+        assets, liabilities, capital = sides["asset"], -sides["liability"], -sides["equity"]
+        sheets.append(BalanceSheet(day, assets, liabilities, capital, assets - liabilities - capital, kept))
+    return sheets
 
 
 @dataclass(frozen=True)
@@ -210,13 +241,12 @@ def income_statement(ledger: Ledger, quarter: str) -> IncomeStatement:
         "prior_quarter": shift_quarter(quarter, -1),
         "year_earlier": shift_quarter(quarter, -4),
     }
-    amounts = {}
-    for name, label in periods.items():
-        start, end = quarter_bounds(label)
-        amounts[name] = (label.upper(), profit_and_loss(ledger, start, end))
-    start, end = quarter_bounds(quarter)
-    statement = IncomeStatement(
-        quarter.upper(), amounts, balance_sheet(ledger, start - timedelta(days=1)), balance_sheet(ledger, end)
+    by_period = profit_and_loss_by_period(
+        ledger, {name: quarter_bounds(label) for name, label in periods.items()}
     )
+    amounts = {name: (label.upper(), by_period[name]) for name, label in periods.items()}
+    start, end = quarter_bounds(quarter)
+    opening, closing = balance_sheets(ledger, [start - timedelta(days=1), end])
+    statement = IncomeStatement(quarter.upper(), amounts, opening, closing)
     statement.check()
     return statement
