@@ -95,7 +95,7 @@ def write_journal(engine, loans: int) -> dict[str, int]:
         "DROP INDEX ix_postings_loan_account",
         f"""INSERT INTO loans (loan_id, borrower_id, institution_id, funding_model, currency, principal_minor, apr_ppm,
                 tenor_months, schedule, originated_on, status)
-            SELECT 'L' || g, 'B' || (g % {max(loans // 2, 1)}), 'fi', {_model_case()}, 'CNY', 100000 + (g * 7919) % 2000000,
+            SELECT 'L' || g, 'B' || (g % {max(loans // 2, 1)}), 'fi', {_model_case()}, 'CNY', 100000 + (g::bigint * 7919) % 2000000,
                    120000 + (g % 13) * 10000, 12, 'equal_installment', DATE '{START}' + (g % {DAYS}), 'active'
             FROM generate_series(1, {loans}) AS g""",
         f"""INSERT INTO journal_entries (entry_id, occurred_on, kind, reference)
