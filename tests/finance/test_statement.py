@@ -162,7 +162,7 @@ def _month_end(index: int) -> date:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(books())
 def test_net_income_is_the_change_in_retained_earnings_on_any_balanced_book(book):
     loans, payments, month_ends, provisions, costs = book

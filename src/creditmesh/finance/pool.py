@@ -57,6 +57,7 @@ ORDER BY l.loan_id
 
 _SCHEDULE_SQL = """
 SELECT i.loan_id, CAST(GREATEST(1, date_diff('month', $cutoff, i.due_date)) AS INTEGER) AS month,
+    CAST(date_diff('month', CAST(l.originated_at AS DATE), $cutoff) AS INTEGER) AS age,
     i.principal_due_minor, i.interest_due_minor
 FROM installments AS i JOIN loans AS l ON l.loan_id = i.loan_id
 WHERE (i.paid_at IS NULL OR i.paid_at > $cutoff) AND CAST(l.originated_at AS DATE) <= $cutoff
@@ -167,11 +168,10 @@ def select_pool(
         if chosen.empty or largest:
             break
     schedule = book.sql(_SCHEDULE_SQL, params)
-    schedule = schedule[schedule["loan_id"].isin(chosen["loan_id"])]
-    schedule = schedule.assign(
-        age=schedule["loan_id"].map(chosen.set_index("loan_id")["age_months"]),
-        month=np.minimum(schedule["month"].to_numpy(), horizon_months + 1),
-    )
+    # the pool's installments, found by hash lookup (a string isin or map costs seconds at 500,000 loans)
+    kept = pd.Index(chosen["loan_id"]).get_indexer(schedule["loan_id"]) >= 0
+    schedule = schedule.loc[kept, ["age", "month", "principal_due_minor", "interest_due_minor"]]
+    schedule["month"] = np.minimum(schedule["month"].to_numpy(), horizon_months + 1)
     grouped = schedule.groupby(["age", "month"])[["principal_due_minor", "interest_due_minor"]].sum()
     ages = np.sort(chosen["age_months"].unique())
     principal = np.zeros((len(ages), horizon_months + 1), dtype=np.int64)
