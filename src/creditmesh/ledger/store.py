@@ -566,6 +566,7 @@ class Ledger:
                 raise LedgerError(field, f"must not be negative, got {value}")
         _require_id(reference, "reference", longest=80)
         with self.engine.begin() as conn:
+            self._serialise(conn, "provisions")
             if self._booked(conn, "provisions", reference):
                 return (0, 0)
             held = dict(
@@ -610,8 +611,15 @@ class Ledger:
             raise LedgerError("amount_minor", "must not be zero")
         _require_id(reference, "reference", longest=80)
         with self.engine.begin() as conn:
+            self._serialise(conn, kind)
             if not self._booked(conn, kind, reference):
                 self._write_entry(conn, kind, on, None, reference, entry_for(amount))
+
+    def _serialise(self, conn: Connection, kind: str) -> None:
+        """One writer of ``kind`` entries at a time: the check for a booked reference, and the balances a
+        movement is computed from, hold until commit (SQLite's BEGIN IMMEDIATE locks the whole file already)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"creditmesh.ledger.{kind}"))))
 
     def _booked(self, conn: Connection, kind: str, reference: str) -> bool:
         found = conn.execute(
