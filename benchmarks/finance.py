@@ -69,11 +69,12 @@ def _case(mapping: dict[str, str]) -> str:
 
 
 def _model_case() -> str:
-    """Loan g's funding model by the simulated volume shares of funding.MODELS, in basis points."""
+    """Loan g's funding model by the simulated volume shares of funding.MODELS, in basis points (g spread
+    over them, so a small book holds every model)."""
     arms, edge = [], 0
     for model in funding.MODELS:
         edge += round(model.simulated_volume_share * 10_000)
-        arms.append(f"WHEN g % 10000 < {edge} THEN '{model.name}'")
+        arms.append(f"WHEN (g::bigint * 7919) % 10000 < {edge} THEN '{model.name}'")
     return f"CASE {' '.join(arms)} ELSE '{funding.MODELS[-1].name}' END"
 
 
@@ -251,7 +252,7 @@ def build_pool_book(loans: int, seed: int = 5):
         {
             "borrower_id": unique_borrowers,
             "registered_at": pa.array(
-                np.full(len(unique_borrowers), np.datetime64("2023-01-01", "us")),
+                np.full(len(unique_borrowers), np.datetime64("2021-01-01", "us")),
                 pa.timestamp("us", tz="UTC"),
             ),
             "channel": np.full(len(unique_borrowers), "app"),
