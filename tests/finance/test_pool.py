@@ -88,3 +88,9 @@ def test_projected_tranche_cash_flows_sum_to_the_pools_and_losses_fall_on_the_ju
     assert worse.problems() == []
     assert worse.balance["subordinated"][0, -1] >= base.balance["subordinated"][0, -1]
     assert worse.excess_spread.sum() <= base.excess_spread.sum()
+
+
+def test_caps_no_book_can_meet_are_refused_by_name(book):
+    assert select_pool(book, CUTOFF, EligibilityCriteria(max_borrower_share=0.0001)).loans.empty
+    with pytest.raises(ParameterError, match="criteria"):
+        securitise(book, CUTOFF, criteria=EligibilityCriteria(max_borrower_share=0.0001), scenarios=2)

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from creditmesh.errors import ParameterError
 from creditmesh.finance.deal import Deal, WaterfallResult, blended_funding_cost, run_waterfall
 from creditmesh.finance.pool import (
     Curves,
@@ -70,6 +71,12 @@ def securitise(
     trust funding at ``trust_rate`` (the subordinated tranche is the platform's own money).
     """
     pool = select_pool(book, cutoff, criteria, horizon_months=horizon_months)
+    if pool.loans.empty:
+        raise ParameterError(
+            "criteria",
+            f"no pool at {cutoff}: no eligible loan, or too few borrowers for the concentration caps "
+            "(a borrower cap of c needs at least 1/c borrowers of like size)",
+        )
     curves = book_curves(book, cutoff)
     defaults, prepayments = scenario_curves(curves, scenarios, seed=seed)
     flows = project_pool(

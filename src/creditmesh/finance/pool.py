@@ -2,7 +2,9 @@
 
 * **Eligibility** is data (:class:`EligibilityCriteria`): funding models (only the platform's own loans can
   be sold into a trust), days past due, contractual and remaining tenor, and concentration caps by region
-  and by borrower, as shares of the pool.
+  and by borrower, as shares of the pool: the most borrowers, smallest first, that keep each within its
+  cap, and regions above theirs cut (loans in id order) to the cap of what the pool becomes, repeated
+  until both hold.
 * **Curves** come from the book (:func:`book_curves`): by months on book, the share of loans still
   performing that default (first reach 90 days past due) and that prepay in full.
 * **Scenarios** scale the curves by seeded log-normal multipliers (:func:`scenario_curves`); scenario 0
@@ -130,10 +132,37 @@ class Pool:
         }
 
 
-def _within_cap(frame: pd.DataFrame, key: str, cap: float) -> np.ndarray:
-    """Loans kept when each ``key`` group takes loans in order until its balance would pass ``cap``."""
-    running = frame.groupby(key, sort=False)["balance_minor"].cumsum().to_numpy()
-    return running <= cap
+def _borrowers_within_cap(frame: pd.DataFrame, cap: float) -> pd.DataFrame:
+    """The most borrowers, smallest first, such that none holds more than ``cap`` of their total."""
+    import pandas as pd
+
+    if cap >= 1 or frame.empty:
+        return frame
+    sizes = frame.groupby("borrower_id", sort=False)["balance_minor"].sum().sort_values(kind="stable")
+    fits = np.flatnonzero(sizes.to_numpy() <= cap * sizes.cumsum().to_numpy())
+    if not len(fits):
+        return frame.iloc[:0]
+    kept = sizes.index[: fits[-1] + 1]
+    return frame[pd.Index(kept).get_indexer(frame["borrower_id"]) >= 0]
+
+
+def _regions_within_cap(frame: pd.DataFrame, cap: float) -> pd.DataFrame:
+    """Regions above ``cap`` of the pool cut (their loans in order) to ``cap`` of what the pool becomes."""
+    if cap >= 1 or frame.empty:
+        return frame
+    totals = frame.groupby("region", sort=False)["balance_minor"].sum()
+    capped: set[str] = set()
+    while True:
+        room = 1 - cap * len(capped)
+        if room <= 0:
+            return frame.iloc[:0]
+        size = totals[~totals.index.isin(list(capped))].sum() / room
+        over = totals[(totals > cap * size) & ~totals.index.isin(list(capped))]
+        if over.empty:
+            break
+        capped |= set(over.index)
+    running = frame.groupby("region", sort=False)["balance_minor"].cumsum()
+    return frame[~frame["region"].isin(list(capped)) | (running <= cap * size)]
 
 
 def select_pool(
@@ -153,20 +182,18 @@ def select_pool(
     chosen = loans[eligible.to_numpy()].reset_index(drop=True)
     # a book that records no regions (the ledger keeps none) cannot be capped by region
     region_cap = criteria.max_region_share if (chosen["region"] != "unknown").any() else 1.0
-    target = criteria.target_balance_minor or int(chosen["balance_minor"].sum())
-    for _ in range(50):  # the caps are shares of the pool, which shrinks as they bind: repeat until they hold
-        keep = _within_cap(chosen, "borrower_id", criteria.max_borrower_share * target)
-        by_region = chosen.assign(balance_minor=chosen["balance_minor"].where(keep, 0))
-        keep &= _within_cap(by_region, "region", region_cap * target)
-        keep &= np.cumsum(np.where(keep, chosen["balance_minor"], 0)) <= target
-        chosen = chosen[keep].reset_index(drop=True)
-        target = int(chosen["balance_minor"].sum())
-        largest = (
-            chosen.groupby("borrower_id")["balance_minor"].sum().max() <= criteria.max_borrower_share * target
-            and chosen.groupby("region")["balance_minor"].sum().max() <= region_cap * target
+    if criteria.target_balance_minor is not None:
+        chosen = chosen[chosen["balance_minor"].cumsum() <= criteria.target_balance_minor]
+    for _ in range(100):  # each cut raises the others' shares: repeat until both caps hold
+        chosen = _regions_within_cap(_borrowers_within_cap(chosen, criteria.max_borrower_share), region_cap)
+        total = chosen["balance_minor"].sum()
+        holds = (
+            chosen.groupby("borrower_id")["balance_minor"].sum().max() <= criteria.max_borrower_share * total
+            and chosen.groupby("region")["balance_minor"].sum().max() <= region_cap * total
         )
-        if chosen.empty or largest:
+        if chosen.empty or holds:
             break
+    chosen = chosen.reset_index(drop=True)
     schedule = book.sql(_SCHEDULE_SQL, params)
     # the pool's installments, found by hash lookup (a string isin or map costs seconds at 500,000 loans)
     kept = pd.Index(chosen["loan_id"]).get_indexer(schedule["loan_id"]) >= 0
