@@ -16,7 +16,6 @@ import pyarrow.parquet as pq
 from creditmesh import __version__
 from creditmesh.errors import ParameterError
 from creditmesh.folders import replaced_atomically, sha256_file
-from creditmesh.schedules import add_months
 from creditmesh.schema import IDENTITY_KINDS, TABLES
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
@@ -24,6 +23,7 @@ from creditmesh.simulate.institutions import draw_institutions
 from creditmesh.simulate.platform import run_platform
 from creditmesh.simulate.policy import Policy, RulePolicy
 from creditmesh.simulate.population import draw_population
+from creditmesh.simulate.state import Calendar
 from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
 
 #: Where the truth columns go, apart from the tables the platform reads.
@@ -43,9 +43,8 @@ class SimulationResult:
 
     @property
     def end_date(self):
-        return add_months(np.array([np.datetime64(self.config.start, "D")]), self.config.months)[
-            0
-        ] - np.timedelta64(1, "D")
+        calendar = Calendar.of(self.config)
+        return calendar.start + np.timedelta64(calendar.horizon - 1, "D")
 
 
 def simulate(
@@ -59,8 +58,7 @@ def simulate(
     policy = policy or RulePolicy()
     say = progress or (lambda _step: None)
     rng = np.random.default_rng(config.seed)
-    start = np.datetime64(config.start, "D")
-    horizon_days = int((add_months(np.array([start]), config.months)[0] - start).astype(np.int64))
+    horizon_days = Calendar.of(config).horizon
 
     say("borrowers")
     pop = draw_population(rng, config, horizon_days)

@@ -10,8 +10,9 @@ import pyarrow.compute as pc
 
 from creditmesh.schema import CHANNELS, EMPLOYMENT, FUNDING_MODELS, STAGES, TABLES
 from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
-from creditmesh.simulate.platform import NEVER, Book, decision_latency
+from creditmesh.simulate.platform import Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
+from creditmesh.simulate.state import NEVER
 
 #: Salt for synthetic idempotency keys (distinct from the identity salt).
 _KEY_SALT = 0x5EED_1DE4
