@@ -79,7 +79,9 @@ def test_capital_and_abs_from_the_book(booked):
             "--scenarios",
             "20",
             "--max-borrower-share",
-            "0.05",
+            "0.25",
+            "--max-region-share",
+            "0.5",
         ],
     )
     assert deal.exit_code == 0, deal.output
