@@ -61,7 +61,7 @@ def synthetic_platform(n: int, seed: int = 0):
     import pandas as pd
     import pyarrow as pa
 
-    from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
+    from creditmesh.ids import format_ids, hex_strings, splitmix64
 
     rng = np.random.default_rng(seed)
     everyone = np.arange(n, dtype=np.int64)

@@ -64,7 +64,6 @@ DEFAULT_AS_OF = date(2023, 12, 31)
 #: Aged after the headline month end, for information: the next month end (an ordinary month after a
 #: catch-up), and the simulation's last, where every loan of the book has been originated (~1,000,000 aged).
 DEFAULT_THEN = (date(2024, 1, 31), date(2024, 12, 31))
-BUCKETS = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_91_180", "charged_off")
 
 
 def _count(ledger, sql: str, **params) -> int:
@@ -156,7 +155,9 @@ def age_step(
     shares = Table(title=f"  {kind}: loans per bucket on {as_of}", title_justify="left")
     for name in ("bucket", "loans", "share of loans aged", "share of the book"):
         shares.add_column(name, justify="left" if name == "bucket" else "right")
-    for bucket in BUCKETS:
+    from creditmesh.delinquency import BUCKET_NAMES
+
+    for bucket in BUCKET_NAMES:
         n = out["buckets"].get(bucket, 0)
         shares.add_row(bucket, f"{n:,}", f"{n / max(report.loans_aged, 1):.1%}", f"{n / max(booked, 1):.1%}")
     not_yet = booked - report.loans_aged

@@ -257,7 +257,7 @@ def pandas_series(folder: Path):
     import pyarrow.parquet as pq
     from _reference import ReferenceBook
 
-    from creditmesh.portfolio.series import periods
+    from creditmesh.portfolio.periods import periods
 
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()

@@ -64,9 +64,11 @@ def test_charge_off_day_is_the_first_day_at_181_dpd_still_open():
     assert dq.charge_off_day(due, paid).tolist() == [dt.date(2024, 6, 30), None, None, dt.date(2024, 6, 30)]
 
 
-def test_fragments_refuse_quotes_and_unknown_dialects():
+def test_fragments_refuse_second_statements_and_unknown_dialects():
     with pytest.raises(ParameterError, match="dpd"):
         dq.bucket_sql("dpd; DROP TABLE loans")
+    with pytest.raises(ParameterError, match="charged_off"):
+        dq.bucket_sql("dpd", charged_off="TRUE -- rest")
     with pytest.raises(ParameterError, match="dialect"):
         dq.dpd_sql("due_date", ":as_of", "oracle")
     with pytest.raises(ParameterError, match="bucket"):

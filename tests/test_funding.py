@@ -27,25 +27,28 @@ from creditmesh.funding import (
 )
 
 ON, OFF, LIGHT, ICE, TECH = "capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"
+#: The seeds' five models. A model added later comes after them and leaves these pins alone.
+SEEDS = (ON, OFF, LIGHT, ICE, TECH)
 
 
-def test_the_five_models_of_the_seeds_in_their_code_order():
-    assert FUNDING_MODELS == (ON, OFF, LIGHT, ICE, TECH)
+def _seeds(subset: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(m for m in subset if m in SEEDS)
+
+
+def test_the_five_models_of_the_seeds_come_first_in_their_code_order():
+    assert FUNDING_MODELS[: len(SEEDS)] == SEEDS  # int8 codes and the simulator's draws follow this order
     assert tuple(BY_NAME) == FUNDING_MODELS
     assert all(BY_NAME[m.name] is m for m in MODELS)
 
 
-def test_each_subset_reads_as_the_disclosures_do_today():
-    assert ON_BALANCE_MODELS == (ON,)
-    assert GUARANTEED_MODELS == (OFF,)
-    assert RISK_BEARING_MODELS == (ON, OFF)
-    assert DELINQUENCY_RATE_MODELS == (ON, OFF)  # issue 14 may add capital_light: one field
-    assert VINTAGE_MODELS == (
-        ON,
-        OFF,
-        LIGHT,
-    )  # "Loans under 'ICE' and total technology solutions are not included"
-    assert PLATFORM_SERVICE_MODELS == (LIGHT, ICE, TECH)
+def test_each_subset_reads_the_seeds_models_as_the_disclosures_do_today():
+    assert _seeds(ON_BALANCE_MODELS) == (ON,)
+    assert _seeds(GUARANTEED_MODELS) == (OFF,)
+    assert _seeds(RISK_BEARING_MODELS) == (ON, OFF)
+    assert _seeds(DELINQUENCY_RATE_MODELS) == (ON, OFF)  # issue 14 may add capital_light: one field
+    # "Loans under 'ICE' and total technology solutions are not included in the 30 day+ charts"
+    assert _seeds(VINTAGE_MODELS) == (ON, OFF, LIGHT)
+    assert _seeds(PLATFORM_SERVICE_MODELS) == (LIGHT, ICE, TECH)
 
 
 @pytest.mark.parametrize(
@@ -116,7 +119,7 @@ def test_an_unknown_name_is_refused_with_the_known_ones():
 
 
 def test_sql_in_writes_the_ledger_check_text():
-    assert sql_in("funding_model", FUNDING_MODELS) == (
+    assert sql_in("funding_model", SEEDS) == (
         "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')"
     )
     assert sql_in("l.funding_model", GUARANTEED_MODELS) == "l.funding_model IN ('capital_heavy_off')"

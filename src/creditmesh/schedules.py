@@ -94,12 +94,39 @@ def build_schedules(
     ``equal_principal`` marks loans on the equal-principal schedule; the rest are
     equal installment. The principal of each loan's installments sums to its principal.
     """
+    originated = np.asarray(originated_on, dtype="datetime64[D]")
+    tenor = np.asarray(tenor_months, dtype=np.int64)
+    if originated.shape[0] != tenor.shape[0]:
+        raise ParameterError("schedules", "principal, rate, tenor and origination must have the same length")
+    principal_due, interest_due = installment_amounts(
+        principal_minor, rate_ppm, tenor, equal_principal, payment_rounding=payment_rounding
+    )
+    count = tenor.shape[0]
+    starts = np.concatenate(([0], np.cumsum(tenor)[:-1])) if count else np.zeros(0, dtype=np.int64)
+    loan = np.repeat(np.arange(count, dtype=np.int64), tenor)
+    seq = (np.arange(int(tenor.sum()), dtype=np.int64) - np.repeat(starts, tenor) + 1).astype(np.int16)
+    due = add_months(np.repeat(originated, tenor), seq.astype(np.int64))
+    return Schedules(loan, seq, due, principal_due, interest_due)
+
+
+def installment_amounts(
+    principal_minor: np.ndarray,
+    rate_ppm: np.ndarray,
+    tenor_months: np.ndarray,
+    equal_principal: np.ndarray | None = None,
+    *,
+    payment_rounding: Rounding = Rounding.HALF_UP,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The principal and interest of every installment of many loans (flattened, loan by loan, in order).
+
+    The amounts of :func:`build_schedules` without the dates: the ledger's re-cast after a partial
+    prepayment spreads the balance left over the due dates a loan already has.
+    """
     principal = np.asarray(principal_minor, dtype=np.int64)
     rate = np.asarray(rate_ppm, dtype=np.int64)
     tenor = np.asarray(tenor_months, dtype=np.int64)
-    originated = np.asarray(originated_on, dtype="datetime64[D]")
     count = principal.shape[0]
-    if not (rate.shape[0] == tenor.shape[0] == originated.shape[0] == count):
+    if not (rate.shape[0] == tenor.shape[0] == count):
         raise ParameterError("schedules", "principal, rate, tenor and origination must have the same length")
     if count and (principal.min() <= 0):
         raise ParameterError("principal_minor", "must be positive")
@@ -115,8 +142,6 @@ def build_schedules(
     base_part, odd_units = np.divmod(principal, tenor)
     total_rows = int(tenor.sum())
     starts = np.concatenate(([0], np.cumsum(tenor)[:-1])) if count else np.zeros(0, dtype=np.int64)
-    loan = np.repeat(np.arange(count, dtype=np.int64), tenor)
-    seq = (np.arange(total_rows, dtype=np.int64) - np.repeat(starts, tenor) + 1).astype(np.int16)
     principal_due = np.empty(total_rows, dtype=np.int64)
     interest_due = np.empty(total_rows, dtype=np.int64)
 
@@ -133,5 +158,4 @@ def build_schedules(
         principal_due[rows] = part
         interest_due[rows] = interest
         balance[live] -= part
-    due = add_months(np.repeat(originated, tenor), seq.astype(np.int64))
-    return Schedules(loan, seq, due, principal_due, interest_due)
+    return principal_due, interest_due

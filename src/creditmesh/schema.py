@@ -20,24 +20,28 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from creditmesh import stages
+from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.errors import SchemaError
+
+# defined in creditmesh.funding; re-exported while portfolio/metrics.py, series.py and simulate/platform.py
+# still import them from here
+from creditmesh.funding import FUNDING_MODELS as FUNDING_MODELS
+from creditmesh.funding import PLATFORM_SERVICE_MODELS as PLATFORM_SERVICE_MODELS
+from creditmesh.funding import RISK_BEARING_MODELS as RISK_BEARING_MODELS
 
 #: How many offending rows an error message quotes per problem.
 ROWS_QUOTED = 5
 
-FUNDING_MODELS = ("capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution")
-#: Funding models whose loans count in the 90 day+ delinquency rate and the vintage figures.
-RISK_BEARING_MODELS = ("capital_heavy_on", "capital_heavy_off")
-#: Funding models the seeds group as "capital-light model, ICE and total technology solutions".
-PLATFORM_SERVICE_MODELS = ("capital_light", "ice", "tech_solution")
 CHANNELS = ("app", "embedded", "partner", "offline")
 IDENTITY_KINDS = ("phone", "device", "ip", "address", "contact", "bank_card", "employer")
-STAGES = ("credit_line", "drawdown", "line_adjustment")
+STAGES = stages.STAGE_NAMES  # the decision stages, one record each in creditmesh.stages
 OUTCOMES = ("approve", "decline", "review")
 SCHEDULES = ("equal_installment", "equal_principal")
 EMPLOYMENT = ("salaried", "self_employed", "gig", "student", "retired", "unemployed")
 LINE_STATUSES = ("active", "frozen", "closed")
-LOAN_STATUSES = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_91_180", "charged_off", "settled")
+#: A loan's status on a day in ``loan_days``: its delinquency bucket, or settled.
+LOAN_STATUSES = (*BUCKET_NAMES, "settled")
 COLLECTION_CHANNELS = ("sms", "app_push", "robocall", "agent_call", "field_visit", "legal")
 COLLECTION_OUTCOMES = ("no_answer", "contacted", "promise_to_pay", "paid", "refused")
 
@@ -226,7 +230,7 @@ TABLES: dict[str, Table] = {
                 _c("grade", pa.string(), nullable=True),
                 _money(
                     "credit_line_minor",
-                    "line granted (credit_line, line_adjustment) or amount approved (drawdown)",
+                    "; ".join(f"{s.grants} ({s.name})" for s in stages.STAGES.values()),
                 ),
                 _c("apr", pa.float64(), nullable=True, min_value=0, max_value=1),
                 _c("reasons", pa.list_(pa.string()), "reason codes, most important first"),

@@ -50,3 +50,28 @@ def test_operator_import_reads_csv_and_refuses_bad_times(tmp_path):
     assert caught.value.field == "blacklist.listed_at"
     with pytest.raises(SchemaError):
         read_operator_list(tmp_path / "absent.csv")
+
+
+EDGE_DPD = (0, 1, 30, 31, 90, 91, 180, 181)
+
+
+@pytest.mark.parametrize("days", [1, 30, 31, 90, 91, 180, 181])
+def test_delinquency_label_at_each_dpd_edge(days):
+    # one borrower per edge: a single installment unpaid since `dpd` days before as_of
+    as_of = dt.date(2024, 12, 31)
+    loans = pd.DataFrame({"loan_id": [f"L{d}" for d in EDGE_DPD], "borrower_id": [f"B{d}" for d in EDGE_DPD]})
+    installments = pd.DataFrame(
+        {
+            "loan_id": [f"L{d}" for d in EDGE_DPD] + ["L0"],
+            "seq": [1] * len(EDGE_DPD) + [2],
+            "due_date": [as_of - dt.timedelta(days=d) for d in EDGE_DPD] + [dt.date(2024, 1, 1)],
+            # B0 also settled an installment on the very day it reached `days` dpd: never late by then
+            "paid_at": [None] * len(EDGE_DPD) + [dt.date(2024, 1, 1) + dt.timedelta(days=days)],
+        }
+    )
+    late = delinquency_from_book(loans, installments, as_of=pd.Timestamp(as_of, tz="UTC"), days=days)
+    assert sorted(late["borrower_id"]) == sorted(f"B{d}" for d in EDGE_DPD if d >= days)
+    first = late.set_index("borrower_id")["delinquent_at"]
+    for d in EDGE_DPD:
+        if d >= days:
+            assert first[f"B{d}"] == pd.Timestamp(as_of - dt.timedelta(days=d - days), tz="UTC")

@@ -5,8 +5,9 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from creditmesh.funding import BY_NAME, FUNDING_MODELS
 from creditmesh.ledger import LoanTerms, PaymentRequest
-from creditmesh.ledger.aging import CHARGE_OFF_DPD, LATE_FEE_MINOR
+from creditmesh.ledger.aging import LATE_FEE_MINOR
 from creditmesh.ledger.tables import bucket_moves, loan_days
 
 ORIGINATED = date(2024, 1, 15)  # first installment due 2024-02-15
@@ -45,7 +46,7 @@ def test_days_past_due_count_from_the_oldest_unpaid_installment(ledger, as_of, d
     ledger.age(as_of)
     loan = ledger.loan("L1")
     assert (loan.dpd, loan.bucket) == (dpd, bucket)
-    assert loan.status == ("charged_off" if dpd >= CHARGE_OFF_DPD else "active")
+    assert loan.status == ("charged_off" if bucket == "charged_off" else "active")
     assert sum(ledger.trial_balance().values()) == 0
 
 
@@ -120,9 +121,7 @@ def test_charge_off_takes_principal_off_the_books_and_the_right_party_bears_it(l
         ledger.post_payment(PaymentRequest("L1", 10_000, date(2024, 10, 2), "r2"))
 
 
-@pytest.mark.parametrize(
-    "model", ["capital_heavy_on", "capital_heavy_off", "capital_light", "ice", "tech_solution"]
-)
+@pytest.mark.parametrize("model", FUNDING_MODELS)
 def test_set_based_charge_off_writes_exactly_the_journal_modules_entry(ledger, model):
     from sqlalchemy import select as select_
 
@@ -137,9 +136,7 @@ def test_set_based_charge_off_writes_exactly_the_journal_modules_entry(ledger, m
         model,
         principal=600_000,
         late_fees=sum(i.late_fee_due - i.late_fee_paid for i in installments),
-        guarantee_fees=sum(i.fee_due - i.fee_paid for i in installments)
-        if model == "capital_heavy_off"
-        else 0,
+        guarantee_fees=sum(i.fee_due - i.fee_paid for i in installments) if BY_NAME[model].guarantees else 0,
     )
     with ledger.engine.connect() as conn:
         entry = conn.execute(

@@ -220,10 +220,12 @@ def test_a_loan_paid_off_under_each_funding_model_credits_its_own_income_account
             assert ledger.principal_from_journal(model) == 0
             interest = sum(row.interest_paid for row in ledger.installments_of(model))
             balances = balances_of(ledger, model)
+            assert model in INCOME_ACCOUNTS, (
+                f"state in INCOME_ACCOUNTS the accounts a paid-off {model} loan credits"
+            )
             interest_account, fee_account = INCOME_ACCOUNTS[model]
-            partner_principal = (
-                0 if model == "capital_heavy_on" else 1_000_000
-            )  # collected for the partner, owed to it
+            # the principal is collected for the partner and owed to it, unless the loan is the platform's own
+            partner_principal = 0 if interest_account == journal.FINANCING_INCOME else 1_000_000
             assert balances.pop(interest_account) == -(interest + partner_principal)
             assert balances.pop(fee_account) == -6 * FEE
             assert balances.pop(journal.CASH) == interest + 6 * FEE + partner_principal

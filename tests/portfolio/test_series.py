@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from creditmesh.errors import ParameterError
 from creditmesh.portfolio import HEADLINE_METRICS, headline
-from creditmesh.portfolio.series import SEGMENTS, metric_series, periods
+from creditmesh.portfolio.periods import periods
+from creditmesh.portfolio.series import SEGMENTS, metric_series
 
 
 def same(a, b) -> bool:

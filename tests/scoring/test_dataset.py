@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from creditmesh.errors import SchemaError
-from creditmesh.scoring.dataset import APPLICATION_FEATURES, credit_line_table, read_credit_line_table
+from creditmesh.errors import ParameterError, SchemaError
+from creditmesh.scoring.dataset import (
+    APPLICATION_FEATURES,
+    credit_line_table,
+    feature_frame,
+    read_credit_line_table,
+)
 from creditmesh.simulate import SimulationConfig, simulate
 
 
@@ -44,3 +49,15 @@ def test_outcomes_follow_the_true_pd_and_the_seed(platform):
 def test_a_folder_that_is_not_a_dataset_is_named(tmp_path):
     with pytest.raises(SchemaError, match="not a simulated dataset"):
         read_credit_line_table(tmp_path)
+
+
+def test_the_features_are_every_column_but_the_target_ids_timestamps_and_those_dropped(platform):
+    table = credit_line_table(*platform)
+    features = feature_frame(table, "bad_12m", ["approved"])
+    assert "bad_12m" not in features and "approved" not in features
+    assert "application_id" not in features and "applied_at" not in features
+    assert set(features.columns) <= {"channel", *APPLICATION_FEATURES}
+    with pytest.raises(ParameterError, match="target: 'outcome' is not a column"):
+        feature_frame(table, "outcome", [])
+    with pytest.raises(ParameterError, match="drop: not columns of the table"):
+        feature_frame(table, "bad_12m", ["nothing"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from creditmesh.errors import ParameterError, SchemaError
-from creditmesh.scoring.reject import augment, parcel
+from creditmesh.scoring.reject import augment, parcel, training_set
 
 
 @pytest.fixture(scope="module")
@@ -44,3 +44,15 @@ def test_bad_input_is_named(through_the_door):
         parcel(X, y, approved[:10])
     with pytest.raises(ParameterError, match="prudence"):
         parcel(X, y, approved, prudence=0)
+
+
+def test_the_training_set_is_the_approved_alone_or_with_a_correction(through_the_door):
+    X, y, approved = through_the_door
+    plain = training_set(X, y, approved)
+    assert len(plain.X) == approved.sum() and plain.weight is None
+    np.testing.assert_array_equal(plain.y, y[approved])
+    unread = np.where(approved, y, np.nan)  # the declined's outcomes are never read
+    corrected = training_set(X, unread, approved, reject_inference="parcel")
+    np.testing.assert_array_equal(corrected.y, parcel(X, y, approved).y)
+    with pytest.raises(ParameterError, match="reject_inference: must be augment or parcel"):
+        training_set(X, y, approved, reject_inference="guess")

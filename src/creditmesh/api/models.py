@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from creditmesh.schema import CHANNELS, EMPLOYMENT
+from creditmesh.stages import STAGE_NAMES
 
 #: The largest amount any money field accepts: 10^12 minor units (ten billion in the major unit).
 MAX_MINOR = 10**12
@@ -94,7 +95,7 @@ class DecisionOut(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     application_id: str
-    stage: Literal["credit_line", "drawdown", "line_adjustment"]
+    stage: Literal[STAGE_NAMES]
     outcome: Literal["approve", "decline", "review"]
     credit_line_minor: int = Field(
         description="the line, drawdown amount or new limit granted; integer minor units"
@@ -123,7 +124,7 @@ class ReviewOut(BaseModel):
     """A review in the queue: why the policy sent it to people, and, once settled, what they decided."""
 
     application_id: str
-    stage: Literal["credit_line", "drawdown", "line_adjustment"]
+    stage: Literal[STAGE_NAMES]
     queued_at: str = Field(description="UTC, ISO 8601")
     reasons: list[str]
     status: Literal["pending", "settled"]

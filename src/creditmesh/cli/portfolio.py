@@ -95,32 +95,17 @@ def _print_headline(figures: dict, seeds: dict | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from creditmesh.money import format_minor
-    from creditmesh.portfolio import HEADLINE_METRICS
+    from creditmesh.portfolio import METRICS, format_metric
 
     table = Table(title=f"Headline, {figures['period_start']} to {figures['period_end']}")
     table.add_column("metric")
     table.add_column("creditmesh", justify="right")
     if seeds is not None:
         table.add_column("seeds (Q4 2024)", justify="right")
-    for name in HEADLINE_METRICS:
-        value = figures.get(name)
-        label = name.removesuffix("_minor").replace("_", " ") + (" (CNY)" if name.endswith("_minor") else "")
-        row = [label, _show(name, value, format_minor)]
+    for metric in METRICS:
+        row = [metric.heading, format_metric(metric.name, figures.get(metric.name))]
         if seeds is not None:
-            seed = seeds.get(name)
-            row.append(_show(name, seed.value, format_minor) if seed is not None else "")
+            seed = seeds.get(metric.name)
+            row.append(format_metric(metric.name, seed.value) if seed is not None else "")
         table.add_row(*row)
     Console().print(table)
-
-
-def _show(name: str, value, format_minor) -> str:
-    if value is None:
-        return "no data"
-    if name.endswith("_minor"):
-        return format_minor(int(value))
-    if name.endswith(("_rate", "_share", "_contribution", "rate_30d", "rate_90_plus")):
-        return f"{100 * value:.2f} %"
-    if isinstance(value, float):
-        return f"{value:.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)

@@ -154,12 +154,9 @@ def backtest(
 
 def backtest_chart(result: BacktestResult, path: str | Path) -> Path:
     """A PNG: approval and bad rates per policy, and the swap counts."""
-    import matplotlib
+    from creditmesh.charts import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    figure, (left, right) = new_figure((11, 4), ncols=2)
     names = list(result.summary.index)
     x = np.arange(len(names))
     for offset, column in zip((-0.27, 0, 0.27), ("approval_rate", "expected_bad_rate", "realised_bad_rate")):
@@ -180,5 +177,4 @@ def backtest_chart(result: BacktestResult, path: str | Path) -> Path:
     figure.tight_layout()
     out = Path(path)
     figure.savefig(out, dpi=100)
-    plt.close(figure)
     return out

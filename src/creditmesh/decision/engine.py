@@ -1,9 +1,12 @@
 """The decision engine: the three credit decisions under a policy, for a table (batch) or one application (online).
 
-Both paths give the same decision for the same application (tested): the batch path runs each
-rule vectorised over the table and the model through :func:`~creditmesh.scoring.serve.score_table`;
-the online path runs the same compiled rules on one mapping and the model through
-:func:`~creditmesh.scoring.serve.score_application`. Money is integer minor units on both paths.
+Both paths give the same decision for the same application (tested): each stage's arithmetic
+(``_credit_line``, ``_drawdown``, ``_line_adjustment``; the stages themselves are the records of
+:mod:`creditmesh.stages`) is written once and reads a table as numpy arrays or one application as
+Python scalars. The batch path runs each rule vectorised over the table and the model through
+:func:`~creditmesh.scoring.serve.score_table`; the online path runs the same compiled rules on one
+mapping and the model through :func:`~creditmesh.scoring.serve.score_application`. Money is
+integer minor units on both paths.
 
 Champion/challenger: each application goes to an arm by a deterministic hash
 (SHA-256 of salt and application id), so the same application always meets the same policy.
@@ -14,10 +17,11 @@ enforced one (``shadow_*`` columns, :attr:`Decision.shadow`) and never acted on.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -25,15 +29,9 @@ import pandas as pd
 from creditmesh.decision.policy import CreditPolicy
 from creditmesh.decision.rules import column_values, scalar_value
 from creditmesh.errors import ParameterError, SchemaError
+from creditmesh.stages import CREDIT_LINE, DRAWDOWN, LINE_ADJUSTMENT, STAGES, stage_named
 
-STAGES = ("credit_line", "drawdown", "line_adjustment")
 CHAMPION = "champion"
-#: The columns each stage needs besides the policy's rule fields.
-STAGE_INPUTS = {
-    "credit_line": ("monthly_income_minor",),
-    "drawdown": ("requested_amount_minor", "available_minor"),
-    "line_adjustment": ("limit_minor",),
-}
 DECISION_COLUMNS = (
     "application_id",
     "stage",
@@ -100,200 +98,156 @@ def assign_arms(
     return names[np.searchsorted(bounds, points, side="right")]
 
 
-def _knockouts_table(
-    policy: CreditPolicy, stage: str, frame: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray, list[list[str]]]:
-    """Per row: a declining knock-out fired, a reviewing one fired, and the names of those that fired (policy order)."""
-    n = len(frame)
-    cache: dict = {}
-    decline, review = np.zeros(n, bool), np.zeros(n, bool)
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    for rule, cond in policy.knockouts[stage]:
-        mask = cond.mask(frame, cache)
-        if rule.outcome == "decline":
-            decline |= mask
+# --------------------------------------------------------------------------------------------------
+# Each stage's arithmetic is written once and runs on a table (every value a numpy array, one entry
+# a row) or on one application (every value a Python scalar, so the online path pays no numpy
+# overhead). The few operations that differ between the two go through these helpers.
+
+
+def _not(x: Any) -> Any:
+    return ~x if isinstance(x, np.ndarray) else not x
+
+
+def _where(condition: Any, yes: Any, no: Any) -> Any:
+    return np.where(condition, yes, no) if isinstance(condition, np.ndarray) else (yes if condition else no)
+
+
+def _lesser(a: Any, b: Any) -> Any:
+    return np.minimum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else min(a, b)
+
+
+def _greater(a: Any, b: Any) -> Any:
+    return np.maximum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else max(a, b)
+
+
+class _Table:
+    """Applications of a table as the stage arithmetic reads them: arrays, one entry a row."""
+
+    def __init__(self, frame: pd.DataFrame, scores: pd.DataFrame | None) -> None:
+        self.frame = frame
+        self.rows = len(frame)
+        self._cache: dict = {}
+        if scores is None:
+            self.score, self.pd = np.full(self.rows, np.nan), np.full(self.rows, np.nan)
+            self.grade = np.full(self.rows, None, dtype=object)
         else:
-            review |= mask
-        for i in np.flatnonzero(mask):
-            reasons[i].append(rule.name)
-    return decline, review, reasons
+            self.score = scores["score"].to_numpy(np.float64)
+            self.pd = scores["pd"].to_numpy(np.float64)
+            self.grade = scores["grade"].to_numpy(object)
+
+    def ints(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """An integer column (missing values read 0) and where it is known."""
+        values, known = column_values(self.frame, name)
+        return np.where(known, values, 0).astype(np.int64), known
+
+    def holds(self, condition: Any, among: Any = True) -> np.ndarray:
+        """Where ``condition`` holds, within ``among`` (every row by default)."""
+        return among & condition.mask(self.frame, self._cache)
+
+    def no(self) -> np.ndarray:
+        return np.zeros(self.rows, bool)
+
+    def grade_terms(self, terms: Mapping[str, Any]) -> tuple[np.ndarray, ...]:
+        """Per row: its grade is offered, and the offer's line % of income, line bounds and APR (0 / NaN if not)."""
+        found = [terms.get(g) for g in self.grade]
+        return (
+            np.array([t is not None for t in found], bool),
+            np.array([t.line_income_pct if t else 0 for t in found], np.int64),
+            np.array([t.line_min_minor if t else 0 for t in found], np.int64),
+            np.array([t.line_max_minor if t else 0 for t in found], np.int64),
+            np.array([t.apr if t else np.nan for t in found], np.float64),
+        )
 
 
-def _knockouts_one(
-    policy: CreditPolicy, stage: str, application: Mapping[str, Any]
-) -> tuple[bool, bool, list[str]]:
-    """:func:`_knockouts_table` for one application."""
-    fired = [rule for rule, cond in policy.knockouts[stage] if cond.holds(application)]
-    return (
-        any(r.outcome == "decline" for r in fired),
-        any(r.outcome == "review" for r in fired),
-        [r.name for r in fired],
+class _One:
+    """One application as the stage arithmetic reads it: Python scalars."""
+
+    def __init__(self, application: Mapping[str, Any], scored: Any) -> None:
+        self.application = application
+        self.score, self.pd, self.grade = (
+            (None, None, None) if scored is None else (scored.score, scored.pd, scored.grade)
+        )
+
+    def ints(self, name: str) -> tuple[int, bool]:
+        value = scalar_value(self.application.get(name))
+        return (0, False) if value is None or isinstance(value, str) else (int(value), True)
+
+    def holds(self, condition: Any, among: Any = True) -> bool:
+        """Whether ``condition`` holds; not evaluated when ``among`` is false."""
+        return among and condition.holds(self.application)
+
+    def no(self) -> bool:
+        return False
+
+    def grade_terms(self, terms: Mapping[str, Any]) -> tuple[Any, ...]:
+        found = terms.get(self.grade)
+        if found is None:
+            return False, 0, 0, 0, math.nan
+        return True, found.line_income_pct, found.line_min_minor, found.line_max_minor, found.apr
+
+
+class _Proposal(NamedTuple):
+    """What a stage's arithmetic proposes, before the knock-outs that fired are told apart.
+
+    ``notes`` are (where, reason code) pairs, in the order a borrower is told them, for applications
+    no knock-out fired on; ``explain`` marks those that also get the model's reasons.
+    """
+
+    approve: Any
+    review: Any
+    credit_line_minor: Any
+    apr: Any
+    notes: tuple[tuple[Any, str], ...]
+    explain: Any
+
+
+def _credit_line(policy: CreditPolicy, rows: _Table | _One, blocked: Any) -> _Proposal:
+    stage = policy.document.credit_line
+    p, score = rows.pd, rows.score
+    over = p > stage.max_pd
+    below = score < stage.min_score if stage.min_score is not None else rows.no()
+    offered, pct, low, high, apr = rows.grade_terms(policy.grade_terms)
+    within_pd, within_score = _not(over), _not(below)
+    model_approve = within_pd & within_score & offered
+    band = (p > stage.max_pd - stage.review_band_below) & (p <= stage.max_pd + stage.review_band_above)
+    income, income_known = rows.ints("monthly_income_minor")
+    line = _lesser(_greater(_where(income_known, income * pct // 100, low), low), high)
+    line = line - line % stage.line_round_minor
+    approve = model_approve & _not(blocked)
+    return _Proposal(
+        approve=approve,
+        review=band,
+        credit_line_minor=_where(approve, line, 0),
+        apr=_where(approve, apr, np.nan),
+        notes=(
+            (band, "review_band"),
+            (over, "pd_above_cutoff"),
+            (within_pd & below, "score_below_cutoff"),
+            (within_pd & within_score & _not(offered), "grade_not_offered"),
+        ),
+        explain=_not(model_approve),
     )
 
 
-def _ints(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
-    values, known = column_values(frame, name)
-    return np.where(known, values, 0).astype(np.int64), known
-
-
-def _int_of(application: Mapping[str, Any], name: str) -> int | None:
-    value = scalar_value(application.get(name))
-    return None if value is None or isinstance(value, str) else int(value)
-
-
-# --------------------------------------------------------------------------------------------------
-# credit line
-
-
-def _credit_line_table(
-    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame, explain: Any
-) -> dict[str, Any]:
-    stage = policy.document.credit_line
-    n = len(frame)
-    ko_decline, ko_review, reasons = _knockouts_table(policy, "credit_line", frame)
-    p = scores["pd"].to_numpy(np.float64)
-    score = scores["score"].to_numpy(np.float64)
-    grade = scores["grade"].to_numpy(object)
-    below_score = score < stage.min_score if stage.min_score is not None else np.zeros(n, bool)
-    over = p > stage.max_pd
-    offered = np.isin(grade, list(policy.grade_terms))
-    model_approve = ~over & ~below_score & offered
-    band = (p > stage.max_pd - stage.review_band_below) & (p <= stage.max_pd + stage.review_band_above)
-
-    income, income_known = _ints(frame, "monthly_income_minor")
-    terms = [policy.grade_terms.get(g) for g in grade]
-    pct = np.array([t.line_income_pct if t else 0 for t in terms], np.int64)
-    low = np.array([t.line_min_minor if t else 0 for t in terms], np.int64)
-    high = np.array([t.line_max_minor if t else 0 for t in terms], np.int64)
-    apr = np.array([t.apr if t else np.nan for t in terms], np.float64)
-    line = np.where(income_known, income * pct // 100, low)
-    line = np.minimum(np.maximum(line, low), high)
-    line -= line % stage.line_round_minor
-
-    provisional = np.where(model_approve & ~ko_decline, "approve", "decline").astype(object)
-    review = ~ko_decline & (ko_review | band)
-    outcome = np.where(review, "review", provisional).astype(object)
-    proposed = provisional == "approve"
-    unexplained = ~ko_decline & ~ko_review
-    for i in np.flatnonzero(unexplained & band):
-        reasons[i].append("review_band")
-    declined = np.flatnonzero(unexplained & ~model_approve)
-    for i, why in zip(declined, explain(declined)):
-        code = (
-            "pd_above_cutoff"
-            if over[i]
-            else ("score_below_cutoff" if below_score[i] else "grade_not_offered")
-        )
-        reasons[i] += [code, *why]
-    return {
-        "outcome": outcome,
-        "provisional_outcome": provisional,
-        "automated": ~review,
-        "score": score,
-        "pd": p,
-        "grade": grade,
-        "credit_line_minor": np.where(proposed, line, 0),
-        "apr": np.where(proposed, apr, np.nan),
-        "reasons": [tuple(r) for r in reasons],
-    }
-
-
-def _credit_line_one(
-    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
-) -> dict[str, Any]:
-    stage = policy.document.credit_line
-    ko_decline, ko_review, fired = _knockouts_one(policy, "credit_line", application)
-    p, score, grade = scored.pd, scored.score, scored.grade
-    over = p > stage.max_pd
-    below_score = stage.min_score is not None and score < stage.min_score
-    terms = policy.grade_terms.get(grade)
-    model_approve = not over and not below_score and terms is not None
-    band = stage.max_pd - stage.review_band_below < p <= stage.max_pd + stage.review_band_above
-    provisional = "approve" if model_approve and not ko_decline else "decline"
-    review = not ko_decline and (ko_review or band)
-    reasons = list(fired)
-    if not fired:
-        if band:
-            reasons.append("review_band")
-        if not model_approve:
-            code = (
-                "pd_above_cutoff" if over else ("score_below_cutoff" if below_score else "grade_not_offered")
-            )
-            reasons += [code, *explain()]
-    line, apr = 0, None
-    if provisional == "approve":
-        income = _int_of(application, "monthly_income_minor")
-        line = terms.line_min_minor if income is None else income * terms.line_income_pct // 100
-        line = min(max(line, terms.line_min_minor), terms.line_max_minor)
-        line -= line % stage.line_round_minor
-        apr = terms.apr
-    return {
-        "outcome": "review" if review else provisional,
-        "provisional_outcome": provisional,
-        "automated": not review,
-        "score": score,
-        "pd": p,
-        "grade": grade,
-        "credit_line_minor": line,
-        "apr": apr,
-        "reasons": tuple(reasons),
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# drawdown
-
-
-def _drawdown_table(
-    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any
-) -> dict[str, Any]:
+def _drawdown(policy: CreditPolicy, rows: _Table | _One, blocked: Any) -> _Proposal:
     stage = policy.document.drawdown
-    n = len(frame)
-    ko_decline, ko_review, reasons = _knockouts_table(policy, "drawdown", frame)
-    requested, _ = _ints(frame, "requested_amount_minor")
-    available, _ = _ints(frame, "available_minor")
-    amount = np.minimum(np.minimum(requested, np.maximum(available, 0)), stage.max_amount_minor)
+    requested, _ = rows.ints("requested_amount_minor")
+    available, _ = rows.ints("available_minor")
+    amount = _lesser(_lesser(requested, _greater(available, 0)), stage.max_amount_minor)
     short = amount < stage.min_amount_minor
-    provisional = np.where(ko_decline | short, "decline", "approve").astype(object)
-    review = ~ko_decline & ko_review
-    for i in np.flatnonzero(short & ~ko_decline & ~ko_review):
-        reasons[i].append("insufficient_line")
-    return {
-        "outcome": np.where(review, "review", provisional).astype(object),
-        "provisional_outcome": provisional,
-        "automated": ~review,
-        **_stage_scores(scores, n),
-        "credit_line_minor": np.where(provisional == "approve", amount, 0),
-        "apr": np.full(n, np.nan),
-        "reasons": [tuple(r) for r in reasons],
-    }
+    approve = _not(blocked) & _not(short)
+    return _Proposal(
+        approve=approve,
+        review=rows.no(),
+        credit_line_minor=_where(approve, amount, 0),
+        apr=np.nan,
+        notes=((short, "insufficient_line"),),
+        explain=rows.no(),
+    )
 
 
-def _drawdown_one(
-    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
-) -> dict[str, Any]:
-    stage = policy.document.drawdown
-    ko_decline, ko_review, fired = _knockouts_one(policy, "drawdown", application)
-    requested = _int_of(application, "requested_amount_minor") or 0
-    available = _int_of(application, "available_minor") or 0
-    amount = min(requested, max(available, 0), stage.max_amount_minor)
-    short = amount < stage.min_amount_minor
-    provisional = "decline" if ko_decline or short else "approve"
-    reasons = fired + (["insufficient_line"] if short and not fired else [])
-    review = not ko_decline and ko_review
-    return {
-        "outcome": "review" if review else provisional,
-        "provisional_outcome": provisional,
-        "automated": not review,
-        **_one_scores(scored),
-        "credit_line_minor": amount if provisional == "approve" else 0,
-        "apr": None,
-        "reasons": tuple(reasons),
-    }
-
-
-# --------------------------------------------------------------------------------------------------
-# line adjustment
+#: The reason code of each line-review action.
+ADJUSTMENT_CODES = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}
 
 
 def _new_limit(kind: str, limit: Any, stage: Any) -> Any:
@@ -302,93 +256,107 @@ def _new_limit(kind: str, limit: Any, stage: Any) -> Any:
     if kind == "decrease":
         new = limit * stage.decrease_pct // 100
     else:
-        new = np.maximum(np.minimum(limit * stage.increase_pct // 100, stage.line_max_minor), limit)
+        new = _greater(_lesser(limit * stage.increase_pct // 100, stage.line_max_minor), limit)
     return new - new % stage.line_round_minor
 
 
-def _line_adjustment_table(
-    policy: CreditPolicy, frame: pd.DataFrame, scores: pd.DataFrame | None, explain: Any
-) -> dict[str, Any]:
+def _line_adjustment(policy: CreditPolicy, rows: _Table | _One, blocked: Any) -> _Proposal:
     stage = policy.document.line_adjustment
-    n = len(frame)
-    limit, _ = _ints(frame, "limit_minor")
-    new = limit.copy()
-    reason = np.full(n, "no_change", dtype=object)
-    open_ = np.ones(n, bool)
-    cache: dict = {}
-    for kind, cond in policy.adjustments:
-        hit = open_ & cond.mask(frame, cache)
-        new[hit] = _new_limit(kind, limit[hit], stage)
-        reason[hit] = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}[
-            kind
-        ]
-        open_ &= ~hit
-    outcome = np.where(open_, "decline", "approve").astype(object)
-    return {
-        "outcome": outcome,
-        "provisional_outcome": outcome,
-        "automated": np.ones(n, bool),
-        **_stage_scores(scores, n),
-        "credit_line_minor": new,
-        "apr": np.full(n, np.nan),
-        "reasons": [(r,) for r in reason],
-    }
+    limit, _ = rows.ints("limit_minor")
+    new, untouched, notes = limit, _not(rows.no()), []
+    for kind, condition in policy.adjustments:  # the first action whose condition holds
+        hit = rows.holds(condition, among=untouched)
+        new = _where(hit, _new_limit(kind, limit, stage), new)
+        notes.append((hit, ADJUSTMENT_CODES[kind]))
+        untouched = untouched & _not(hit)
+    notes.append((untouched, "no_change"))
+    return _Proposal(
+        approve=_not(untouched),
+        review=rows.no(),
+        credit_line_minor=new,
+        apr=np.nan,
+        notes=tuple(notes),
+        explain=rows.no(),
+    )
 
 
-def _line_adjustment_one(
-    policy: CreditPolicy, application: Mapping[str, Any], scored: Any, explain: Any
-) -> dict[str, Any]:
-    stage = policy.document.line_adjustment
-    limit = _int_of(application, "limit_minor") or 0
-    for kind, cond in policy.adjustments:
-        if cond.holds(application):
-            code = {"freeze": "line_frozen", "decrease": "line_decreased", "increase": "line_increased"}[kind]
-            return {
-                "outcome": "approve",
-                "provisional_outcome": "approve",
-                "automated": True,
-                **_one_scores(scored),
-                "credit_line_minor": int(_new_limit(kind, limit, stage)),
-                "apr": None,
-                "reasons": (code,),
-            }
-    return {
-        "outcome": "decline",
-        "provisional_outcome": "decline",
-        "automated": True,
-        **_one_scores(scored),
-        "credit_line_minor": limit,
-        "apr": None,
-        "reasons": ("no_change",),
-    }
-
-
-def _stage_scores(scores: pd.DataFrame | None, n: int) -> dict[str, Any]:
-    if scores is None:
-        return {
-            "score": np.full(n, np.nan),
-            "pd": np.full(n, np.nan),
-            "grade": np.full(n, None, dtype=object),
-        }
-    return {
-        "score": scores["score"].to_numpy(np.float64),
-        "pd": scores["pd"].to_numpy(np.float64),
-        "grade": scores["grade"].to_numpy(object),
-    }
-
-
-def _one_scores(scored: Any) -> dict[str, Any]:
-    if scored is None:
-        return {"score": None, "pd": None, "grade": None}
-    return {"score": scored.score, "pd": scored.pd, "grade": scored.grade}
-
-
-_TABLE = {
-    "credit_line": _credit_line_table,
-    "drawdown": _drawdown_table,
-    "line_adjustment": _line_adjustment_table,
+#: Each stage's arithmetic (the test suite holds this to :data:`creditmesh.stages.STAGES`).
+STAGE_ARITHMETIC = {
+    CREDIT_LINE.name: _credit_line,
+    DRAWDOWN.name: _drawdown,
+    LINE_ADJUSTMENT.name: _line_adjustment,
 }
-_ONE = {"credit_line": _credit_line_one, "drawdown": _drawdown_one, "line_adjustment": _line_adjustment_one}
+
+
+def _knockouts(
+    policy: CreditPolicy, stage: str, rows: _Table | _One
+) -> tuple[Any, Any, list[tuple[Any, str]]]:
+    """A declining knock-out fired, a reviewing one fired, and each knock-out with where it fired (policy order)."""
+    decline, review, fired = rows.no(), rows.no(), []
+    for rule, condition in policy.knockouts.get(stage, ()):
+        hit = rows.holds(condition)
+        if hit is False:  # one application the rule does not fire on (the usual case online)
+            continue
+        if rule.outcome == "decline":
+            decline = decline | hit
+        else:
+            review = review | hit
+        fired.append((hit, rule.name))
+    return decline, review, fired
+
+
+def _decide_table(stage: str, policy: CreditPolicy, rows: _Table, explain: Any) -> dict[str, Any]:
+    """Every application of a table decided at ``stage`` under ``policy``: the decision's columns."""
+    ko_decline, ko_review, fired = _knockouts(policy, stage, rows)
+    proposal = STAGE_ARITHMETIC[stage](policy, rows, ko_decline)
+    review = ~ko_decline & (ko_review | proposal.review)
+    unexplained = ~ko_decline & ~ko_review
+    reasons: list[list[str]] = [[] for _ in range(rows.rows)]
+    for hit, name in fired:
+        for i in np.flatnonzero(hit):
+            reasons[i].append(name)
+    for where, code in proposal.notes:
+        for i in np.flatnonzero(where & unexplained):
+            reasons[i].append(code)
+    explained = np.flatnonzero(proposal.explain & unexplained)
+    for i, why in zip(explained, explain(explained)):
+        reasons[i] += why
+    provisional = np.where(proposal.approve, "approve", "decline").astype(object)
+    return {
+        "outcome": np.where(review, "review", provisional).astype(object),
+        "provisional_outcome": provisional,
+        "automated": ~review,
+        "score": rows.score,
+        "pd": rows.pd,
+        "grade": rows.grade,
+        "credit_line_minor": proposal.credit_line_minor,
+        "apr": np.broadcast_to(proposal.apr, (rows.rows,)).astype(np.float64),
+        "reasons": [tuple(r) for r in reasons],
+    }
+
+
+def _decide_one(stage: str, policy: CreditPolicy, rows: _One, explain: Any) -> dict[str, Any]:
+    """:func:`_decide_table` for one application: the same arithmetic, on Python scalars."""
+    ko_decline, ko_review, fired = _knockouts(policy, stage, rows)
+    proposal = STAGE_ARITHMETIC[stage](policy, rows, ko_decline)
+    review = not ko_decline and (ko_review or proposal.review)
+    reasons = [name for hit, name in fired if hit]
+    if not ko_decline and not ko_review:
+        reasons += [code for where, code in proposal.notes if where]
+        if proposal.explain:
+            reasons += explain()
+    provisional = "approve" if proposal.approve else "decline"
+    return {
+        "outcome": "review" if review else provisional,
+        "provisional_outcome": provisional,
+        "automated": not review,
+        "score": rows.score,
+        "pd": rows.pd,
+        "grade": rows.grade,
+        "credit_line_minor": int(proposal.credit_line_minor),
+        "apr": None if math.isnan(proposal.apr) else proposal.apr,
+        "reasons": tuple(reasons),
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -438,11 +406,9 @@ class DecisionEngine:
         raise ParameterError("arm", f"unknown arm {arm!r}")
 
     def _model_for(self, stage: str) -> Any:
-        if stage not in STAGES:
-            raise ParameterError("stage", f"one of {', '.join(STAGES)}, got {stage!r}")
-        if stage == "credit_line":
+        if stage_named(stage).always_scored:
             if self.model is None:
-                raise ParameterError("model", "a credit-line decision needs a scoring model")
+                raise ParameterError("model", f"a {stage.replace('_', '-')} decision needs a scoring model")
             return self.model
         return self.stage_models.get(stage)
 
@@ -457,7 +423,7 @@ class DecisionEngine:
             *([self.shadow] if self.shadow else []),
         ]
         optional = {f for p in policies for f in p.document.optional_inputs}
-        needed = set(STAGE_INPUTS[stage]) | {f for p in policies for f in p.fields(stage)}
+        needed = set(STAGES[stage].inputs) | {f for p in policies for f in p.fields(stage)}
         missing = sorted(needed - optional - set(columns) - {"pd", "score", "grade"})
         if missing:
             raise SchemaError(f"{where}.{missing[0]}", f"a {stage} application needs {', '.join(missing)}")
@@ -526,7 +492,9 @@ class DecisionEngine:
             policy = self.policy_of(arm)
             parts[arm] = (
                 rows,
-                _TABLE[stage](policy, sub, sub_scores, self._explainer(model, sub, model_reasons)),
+                _decide_table(
+                    stage, policy, _Table(sub, sub_scores), self._explainer(model, sub, model_reasons)
+                ),
                 policy.version,
             )
         for column in DECISION_COLUMNS[2:-2]:
@@ -545,7 +513,12 @@ class DecisionEngine:
         if self.shadow is not None:
             shadow = _typed(
                 pd.DataFrame(
-                    _TABLE[stage](self.shadow, frame, scores, self._explainer(model, frame, model_reasons))
+                    _decide_table(
+                        stage,
+                        self.shadow,
+                        _Table(frame, scores),
+                        self._explainer(model, frame, model_reasons),
+                    )
                 )
             )
             for column in SHADOW_COLUMNS[:-1]:
@@ -570,6 +543,7 @@ class DecisionEngine:
             scored = score_application(model, application, reasons=False)
             application = {**application, "pd": scored.pd, "score": scored.score}
         explain = self._explainer_one(model, application)
+        rows = _One(application, scored)
         arm = (
             str(assign_arms([application_id], self._arms(), salt=self.salt)[0])
             if self.challengers
@@ -581,14 +555,14 @@ class DecisionEngine:
             shadow = Decision(
                 application_id,
                 stage,
-                **_ONE[stage](self.shadow, application, scored, explain),
+                **_decide_one(stage, self.shadow, rows, explain),
                 policy_version=self.shadow.version,
                 arm="shadow",
             )
         return Decision(
             application_id,
             stage,
-            **_ONE[stage](policy, application, scored, explain),
+            **_decide_one(stage, policy, rows, explain),
             policy_version=policy.version,
             arm=arm,
             shadow=shadow,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from creditmesh.decision.engine import DecisionEngine
+from creditmesh.stages import STAGE_NAMES
 
 
 class EnginePolicy:
@@ -20,7 +21,7 @@ class EnginePolicy:
     def __init__(self, engine: DecisionEngine) -> None:
         self.engine = engine
         self.version = engine.champion.version
-        self._seen = {"credit_line": 0, "drawdown": 0, "line_adjustment": 0}
+        self._seen = dict.fromkeys(STAGE_NAMES, 0)
 
     def _decide(self, stage: str, applications: pd.DataFrame) -> pd.DataFrame:
         start = self._seen[stage]

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from creditmesh import delinquency
 from creditmesh.errors import SchemaError
 
 DAY_US = 86_400_000_000
@@ -35,11 +36,16 @@ def _frame(data: pa.Table | pd.DataFrame, name: str, columns: tuple[str, ...]) -
 
 
 def _due_plus(installments: pd.DataFrame, days: int) -> tuple[pd.Series, pd.Series]:
-    due = pd.to_datetime(installments["due_date"]).dt.tz_localize("UTC") + pd.Timedelta(days=days)
+    """The day each installment shows ``days`` dpd (UTC midnight), and whether it is still open then."""
+    due = pd.to_datetime(installments["due_date"]).to_numpy().astype("datetime64[us]")
     paid = pd.to_datetime(installments["paid_at"])
-    paid = paid.dt.tz_localize("UTC") if paid.dt.tz is None else paid
-    late = paid.isna() | (paid > due)
-    return due, late
+    paid = paid.dt.tz_convert("UTC").dt.tz_localize(None) if paid.dt.tz is not None else paid
+    day = delinquency.day_at_dpd(due, days)
+    late = delinquency.open_on(paid.to_numpy().astype("datetime64[us]"), day)
+    return (
+        pd.Series(day, index=installments.index).dt.tz_localize("UTC"),
+        pd.Series(late, index=installments.index),
+    )
 
 
 def _by_borrower(

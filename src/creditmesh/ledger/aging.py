@@ -6,9 +6,9 @@ arithmetic. Aging the same day twice gives the same result: ``loan_days`` rows
 for that day are replaced, and nothing already assessed is assessed again.
 
 Days past due count from the oldest installment still unpaid whose due date is
-before the aging day. Buckets: current (0), 1-30, 31-60, 61-90, 91-180; at 181
-the loan is charged off and stays so. Every move between buckets is kept in
-``bucket_moves``.
+before the aging day; dpd, buckets and the charge-off day (181 dpd, and the loan
+stays charged off) are :mod:`creditmesh.delinquency`'s. Every move between
+buckets is kept in ``bucket_moves``.
 """
 
 from __future__ import annotations
@@ -18,23 +18,15 @@ from datetime import date, timedelta
 
 from sqlalchemy import Connection, insert, text
 
+from creditmesh import delinquency
+from creditmesh.funding import GUARANTEED_MODELS, ON_BALANCE_MODELS, sql_in
 from creditmesh.ledger import journal
+from creditmesh.ledger.bulk import batch_settings
 from creditmesh.ledger.tables import journal_entries
 
 #: A flat late fee charged once on each installment still unpaid this many days after its due date.
 LATE_FEE_GRACE_DAYS = 3
 LATE_FEE_MINOR = 20_00
-CHARGE_OFF_DPD = 181
-
-_BUCKET_SQL = """
-CASE
-    WHEN status = 'charged_off' OR dpd >= :charge_off THEN 'charged_off'
-    WHEN dpd = 0 THEN 'current'
-    WHEN dpd <= 30 THEN 'dpd_1_30'
-    WHEN dpd <= 60 THEN 'dpd_31_60'
-    WHEN dpd <= 90 THEN 'dpd_61_90'
-    ELSE 'dpd_91_180'
-END"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +38,6 @@ class AgingReport:
     charged_off: int
 
 
-def _days_since(conn: Connection, column: str) -> str:
-    """SQL for whole days from ``column`` (a date) to the bound ``:as_of``."""
-    if conn.dialect.name == "sqlite":
-        return f"CAST(julianday(:as_of) - julianday({column}) AS INTEGER)"
-    return f"(CAST(:as_of AS DATE) - {column})"
-
-
 def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
     """Age every active or charged-off loan to ``as_of`` inside the caller's transaction.
 
@@ -60,19 +45,17 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
     still owes in late fees and fees, which a charge-off needs); late fees are then assessed and journalled,
     charge-offs journalled from that state, and each loan row is written once (dpd, bucket, and status).
     """
-    from creditmesh.ledger.bulk import batch_settings
-
-    params = {"as_of": as_of, "charge_off": CHARGE_OFF_DPD}
+    params = {"as_of": as_of}
     batch_settings(conn)
     conn.execute(text("DROP TABLE IF EXISTS aging_state"))
     conn.execute(
         text(f"""
         CREATE TEMP TABLE aging_state AS
         SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open, dpd,
-               {_BUCKET_SQL} AS bucket
+               {delinquency.bucket_sql("dpd", charged_off="status = 'charged_off'")} AS bucket
         FROM (
             SELECT loan_id, funding_model, status, old_bucket, outstanding, overdue, late_fees_open, fees_open,
-                   CASE WHEN oldest_unpaid IS NULL THEN 0 ELSE {_days_since(conn, "oldest_unpaid")} END AS dpd
+                   {delinquency.dpd_sql("oldest_unpaid", ":as_of", conn.dialect.name)} AS dpd
             FROM (
                 SELECT l.loan_id, l.funding_model, l.status, l.bucket AS old_bucket,
                        CAST(SUM(i.principal_due_minor - i.principal_paid_minor) AS BIGINT) AS outstanding,
@@ -113,11 +96,12 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
     fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
     charged = _charge_off(conn, as_of, late_fee_minor if fees else 0)
     # each aged loan's row written once: its dpd and bucket, and the charge-off of a loan that crossed 180 days
+    crossed = f"s.status = 'active' AND {delinquency.charged_off_sql('s.dpd')}"
     conn.execute(
-        text("""
+        text(f"""
         UPDATE loans SET dpd = s.dpd, bucket = s.bucket, aged_on = :as_of,
-               status = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN 'charged_off' ELSE loans.status END,
-               charged_off_on = CASE WHEN s.status = 'active' AND s.dpd >= :charge_off THEN :as_of
+               status = CASE WHEN {crossed} THEN 'charged_off' ELSE loans.status END,
+               charged_off_on = CASE WHEN {crossed} THEN :as_of
                                      ELSE loans.charged_off_on END
         FROM aging_state AS s WHERE loans.loan_id = s.loan_id
     """),
@@ -190,27 +174,27 @@ def _charge_off(conn: Connection, as_of: date, late_fee_minor: int) -> int:
         SELECT s.loan_id, s.funding_model, s.outstanding AS principal,
                s.late_fees_open + {new_fees[1]} AS late_fees, s.fees_open AS fees
         FROM aging_state AS s {new_fees[0]}
-        WHERE s.status = 'active' AND s.dpd >= :charge_off
+        WHERE s.status = 'active' AND {delinquency.charged_off_sql("s.dpd")}
     """),
-        {"charge_off": CHARGE_OFF_DPD, "fee": late_fee_minor},
+        {"fee": late_fee_minor},
     )
     count = int(conn.execute(text("SELECT COUNT(*) FROM charge_offs")).scalar_one())
     if not count:
         conn.execute(text("DROP TABLE IF EXISTS charge_offs"))
         return 0
     entry_id = _new_entry(conn, "charge_off", as_of)
-    on, off = journal.ON_BALANCE, journal.GUARANTEED
+    on, off = sql_in("funding_model", ON_BALANCE_MODELS), sql_in("funding_model", GUARANTEED_MODELS)
     lines = [  # (account, amount, which loans): journal.entry_for_charge_off, line by line
         (journal.CREDIT_LOSSES, "late_fees", "TRUE"),
         (journal.LATE_FEES_RECEIVABLE, "-late_fees", "TRUE"),
-        (journal.CREDIT_LOSSES, "principal", f"funding_model = '{on}'"),
-        (journal.RECEIVABLE, "-principal", f"funding_model = '{on}'"),
-        (journal.DUE_TO_PARTNERS, "principal", f"funding_model <> '{on}'"),
-        (journal.SERVICED, "-principal", f"funding_model <> '{on}'"),
-        (journal.GUARANTEE_PAYOUTS, "principal", f"funding_model = '{off}'"),
-        (journal.CASH, "-principal", f"funding_model = '{off}'"),
-        (journal.GUARANTEE_LIABILITY, "fees", f"funding_model = '{off}'"),
-        (journal.GUARANTEE_FEES_RECEIVABLE, "-fees", f"funding_model = '{off}'"),
+        (journal.CREDIT_LOSSES, "principal", on),
+        (journal.RECEIVABLE, "-principal", on),
+        (journal.DUE_TO_PARTNERS, "principal", f"NOT ({on})"),
+        (journal.SERVICED, "-principal", f"NOT ({on})"),
+        (journal.GUARANTEE_PAYOUTS, "principal", off),
+        (journal.CASH, "-principal", off),
+        (journal.GUARANTEE_LIABILITY, "fees", off),
+        (journal.GUARANTEE_FEES_RECEIVABLE, "-fees", off),
     ]
     selects = " UNION ALL ".join(
         f"SELECT '{account}' AS account_code, loan_id, {amount} AS amount_minor FROM charge_offs WHERE {which}"

@@ -25,7 +25,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, insert, text
 
+from creditmesh.funding import GUARANTEED_MODELS, sql_in
+from creditmesh.ids import hex_strings
 from creditmesh.ledger import journal
+from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.money import MINOR_UNITS
 
@@ -77,8 +80,6 @@ def _copy_into(conn: Connection, table: str, data: pa.Table) -> None:
 
 
 def _fingerprints(data: pa.Table) -> list[str]:
-    from creditmesh.ledger.store import payment_fingerprint
-
     return [
         payment_fingerprint(*row)
         for row in zip(
@@ -95,8 +96,6 @@ def _payment_ids(count: int) -> pa.Array:
 
     In row order they ascend, so the payments' primary key index grows at its right edge instead of at a
     random page per payment (random ids made the index the insert's main cost on a large book)."""
-    from creditmesh.simulate.ids import hex_strings
-
     prefix = hex_strings(np.frombuffer(os.urandom(8), dtype=np.uint64))[0].as_py()
     return pc.binary_join_element_wise(prefix, hex_strings(np.arange(count, dtype=np.uint64)), "")
 
@@ -387,25 +386,20 @@ def _journal_payments(conn: Connection) -> None:
     Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
     page by page instead of at a random page per line."""
     principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
-    interest = _account_case(
-        "b.funding_model",
-        {
-            m: journal.FINANCING_INCOME if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
-            for m in journal.PRINCIPAL_ACCOUNT
-        },
-    )
+    interest = _account_case("b.funding_model", journal.INTEREST_ACCOUNT)
     fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
+    guaranteed = sql_in("b.funding_model", GUARANTEED_MODELS)
     lines = [
         (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.late_fee_minor"),
         (principal, "-b.principal_minor"),
         (interest, "-b.interest_minor"),
         (fee, "-b.fee_minor"),
         (
-            f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END",
+            f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END",
             "b.fee_minor",
         ),
         (
-            f"CASE WHEN b.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END",
+            f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END",
             "-b.fee_minor",
         ),
     ]
@@ -520,19 +514,13 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
         )
     ]
     principal = _account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
-    funding = _account_case(
-        "s.funding_model",
-        {
-            m: journal.CASH if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
-            for m in journal.PRINCIPAL_ACCOUNT
-        },
-    )
+    funding = _account_case("s.funding_model", journal.FUNDING_ACCOUNT)
     conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
     conn.execute(
-        text("""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
+        text(f"""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
                          FROM loan_staging s JOIN installments i ON i.loan_id = s.loan_id
-                         WHERE s.funding_model = :guaranteed GROUP BY s.loan_id HAVING SUM(i.fee_due_minor) > 0"""),
-        {"guaranteed": journal.GUARANTEED},
+                         WHERE {sql_in("s.funding_model", GUARANTEED_MODELS)}
+                         GROUP BY s.loan_id HAVING SUM(i.fee_due_minor) > 0""")
     )
     conn.execute(text("DROP TABLE IF EXISTS loan_entries"))
     conn.execute(text("CREATE TEMP TABLE loan_entries (originated_on DATE, entry_id BIGINT)"))

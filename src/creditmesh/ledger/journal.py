@@ -6,16 +6,18 @@ pure functions from an event to its postings; :func:`check_balanced` raises a
 :class:`LedgerInvariantError` (not an ``assert``, which ``python -O`` strips)
 before anything unbalanced could be written.
 
-Who owns the principal decides the accounts (the seeds' funding models):
+Who owns the principal decides the accounts (the seeds' funding models; each model's
+record in :mod:`creditmesh.funding` says which case it is, and the per-model maps below
+are derived from it):
 
-* ``capital_heavy_on``: the platform's own loan. Principal in *loans receivable*,
+* on balance sheet (``capital_heavy_on``): the platform's own loan. Principal in *loans receivable*,
   interest is *financing income*, losses hit *credit losses*.
-* ``capital_heavy_off``: a partner's loan the platform guarantees. Principal is
+* guaranteed (``capital_heavy_off``): a partner's loan the platform guarantees. Principal is
   *serviced for partners*; interest is *due to funding partners*; the fees are the
   guarantee fee, booked at origination against a *guarantee liability* that is
   released to income as the fees are paid; at charge-off the platform pays the
   partner the outstanding principal (*guarantee payouts*).
-* ``capital_light``, ``ice``, ``tech_solution``: a partner's loan without guarantee.
+* neither (``capital_light``, ``ice``, ``tech_solution``): a partner's loan without guarantee.
   Principal and interest belong to the partner; the platform earns its fee
   (service fee, ICE referral fee, technology service fee); losses are the partner's.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from creditmesh.errors import CreditmeshError
+from creditmesh.funding import BY_NAME, MODELS
 
 
 class LedgerInvariantError(CreditmeshError):
@@ -92,33 +95,29 @@ LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", 
 LOSS_ALLOWANCE, CONTINGENT_GUARANTEE, FUNDING_DEBT = "1190", "2150", "2200"
 LOAN_PROVISION, CONTINGENT_PROVISION, FUNDING_COSTS, SERVICING_EXPENSES = "5200", "5300", "5400", "5500"
 
-ON_BALANCE = "capital_heavy_on"
-GUARANTEED = "capital_heavy_off"
-#: The account that holds a loan's principal, by funding model.
-PRINCIPAL_ACCOUNT = {
-    "capital_heavy_on": RECEIVABLE,
-    "capital_heavy_off": SERVICED,
-    "capital_light": SERVICED,
-    "ice": SERVICED,
-    "tech_solution": SERVICED,
-}
-#: Where the platform's fee goes, by funding model (the guaranteed model's fee is a guarantee fee).
-FEE_ACCOUNT = {
-    "capital_heavy_on": SERVICE_FEES,
-    "capital_heavy_off": GUARANTEE_FEES_RECEIVABLE,
-    "capital_light": SERVICE_FEES,
-    "ice": REFERRAL_FEES,
-    "tech_solution": TECH_FEES,
-}
+#: The income account of each kind of platform fee (:data:`creditmesh.funding.FEE_INCOMES`).
+FEE_INCOME_ACCOUNT = {"service": SERVICE_FEES, "referral": REFERRAL_FEES, "technology": TECH_FEES}
 
-#: Where an origination fee goes, by funding model: the platform's facilitation fee, or its ICE/technology fee.
-ORIGINATION_FEE_ACCOUNT = {
-    "capital_heavy_on": SERVICE_FEES,
-    "capital_heavy_off": SERVICE_FEES,
-    "capital_light": SERVICE_FEES,
-    "ice": REFERRAL_FEES,
-    "tech_solution": TECH_FEES,
+# Per funding model, derived from its record (creditmesh.funding): who holds the principal and who bears the loss.
+#: The account that holds a loan's principal.
+PRINCIPAL_ACCOUNT = {m.name: RECEIVABLE if m.on_balance_sheet else SERVICED for m in MODELS}
+#: Who is owed the principal disbursed: the platform's cash, or the partner that funded it.
+FUNDING_ACCOUNT = {m.name: CASH if m.on_balance_sheet else DUE_TO_PARTNERS for m in MODELS}
+#: Where interest paid goes: the platform's financing income, or the partner.
+INTEREST_ACCOUNT = {m.name: FINANCING_INCOME if m.on_balance_sheet else DUE_TO_PARTNERS for m in MODELS}
+#: Where the platform's fee goes (the guaranteed models' fee is a guarantee fee, receivable from origination).
+FEE_ACCOUNT = {
+    m.name: GUARANTEE_FEES_RECEIVABLE if m.guarantees else FEE_INCOME_ACCOUNT[m.fee_income] for m in MODELS
 }
+#: Where an origination fee goes: the platform's facilitation fee, or its ICE/technology fee.
+ORIGINATION_FEE_ACCOUNT = {m.name: FEE_INCOME_ACCOUNT[m.fee_income] for m in MODELS}
+#: What a recovery after charge-off repays: the platform's loss, its guarantee payout, or the partner.
+RECOVERY_ACCOUNT = {
+    m.name: RECOVERIES if m.on_balance_sheet else GUARANTEE_PAYOUTS if m.guarantees else DUE_TO_PARTNERS
+    for m in MODELS
+}
+#: Who loses the principal charged off: the platform's credit losses, or the partner.
+LOSS_ACCOUNT = {m.name: CREDIT_LOSSES if m.on_balance_sheet else DUE_TO_PARTNERS for m in MODELS}
 
 Posting = tuple[str, int]  # (account code, amount: debit positive, credit negative)
 
@@ -143,12 +142,13 @@ def entry_for_disbursement(
     An origination fee is kept out of the amount paid to the borrower (the borrower owes the
     whole principal) and is the platform's income at once.
     """
-    if funding_model == ON_BALANCE:
+    model = BY_NAME[funding_model]
+    if model.on_balance_sheet:
         postings: tuple[Posting, ...] = ((RECEIVABLE, principal), (CASH, -(principal - origination_fee)))
     else:
         postings = ((SERVICED, principal), (DUE_TO_PARTNERS, -principal), (CASH, origination_fee))
     postings += ((ORIGINATION_FEE_ACCOUNT[funding_model], -origination_fee),)
-    if funding_model == GUARANTEED and guarantee_fees:
+    if model.guarantees and guarantee_fees:
         postings += ((GUARANTEE_FEES_RECEIVABLE, guarantee_fees), (GUARANTEE_LIABILITY, -guarantee_fees))
     return check_balanced(postings, what="disbursement")
 
@@ -170,16 +170,17 @@ def entry_for_payment(
     """
     total = late_fee + fee + interest + principal
     if recovery:
-        credit = {ON_BALANCE: RECOVERIES, GUARANTEED: GUARANTEE_PAYOUTS}.get(funding_model, DUE_TO_PARTNERS)
-        return check_balanced(((CASH, total), (credit, -total)), what="recovery")
+        return check_balanced(((CASH, total), (RECOVERY_ACCOUNT[funding_model], -total)), what="recovery")
     postings: tuple[Posting, ...] = (
         (CASH, total),
         (LATE_FEES_RECEIVABLE, -late_fee),
         (PRINCIPAL_ACCOUNT[funding_model], -principal),
-        (FINANCING_INCOME if funding_model == ON_BALANCE else DUE_TO_PARTNERS, -interest),
+        (INTEREST_ACCOUNT[funding_model], -interest),
         (FEE_ACCOUNT[funding_model], -fee),
     )
-    if funding_model == GUARANTEED:  # the guarantee fee paid releases as much of the guarantee liability
+    if BY_NAME[
+        funding_model
+    ].guarantees:  # the guarantee fee paid releases as much of the guarantee liability
         postings += ((GUARANTEE_LIABILITY, fee), (GUARANTEE_RELEASE, -fee))
         postings += ((GUARANTEE_LIABILITY, fee_waived), (GUARANTEE_FEES_RECEIVABLE, -fee_waived))
     return check_balanced(postings, what="payment")
@@ -194,11 +195,8 @@ def entry_for_charge_off(
 ) -> tuple[Posting, ...]:
     """A loan reaches 181 days past due: its principal leaves the books, and who bears the loss pays it."""
     postings: tuple[Posting, ...] = ((CREDIT_LOSSES, late_fees), (LATE_FEES_RECEIVABLE, -late_fees))
-    if funding_model == ON_BALANCE:
-        postings += ((CREDIT_LOSSES, principal), (RECEIVABLE, -principal))
-    else:
-        postings += ((DUE_TO_PARTNERS, principal), (SERVICED, -principal))
-    if funding_model == GUARANTEED:
+    postings += ((LOSS_ACCOUNT[funding_model], principal), (PRINCIPAL_ACCOUNT[funding_model], -principal))
+    if BY_NAME[funding_model].guarantees:
         postings += ((GUARANTEE_PAYOUTS, principal), (CASH, -principal))
         postings += ((GUARANTEE_LIABILITY, guarantee_fees), (GUARANTEE_FEES_RECEIVABLE, -guarantee_fees))
     return check_balanced(postings, what="charge-off")

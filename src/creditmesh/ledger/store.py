@@ -10,7 +10,6 @@ all, and an acknowledged payment survives a crash.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import uuid
 from collections.abc import Sequence
@@ -24,14 +23,16 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import IntegrityError
 
 from creditmesh.errors import CreditmeshError
+from creditmesh.funding import FUNDING_MODELS
 from creditmesh.ledger import hotpath, journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
+from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
 from creditmesh.ledger.waterfall import Installment, settlement_amount, split_payment
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
-from creditmesh.schema import FUNDING_MODELS, SCHEDULES
+from creditmesh.schema import SCHEDULES
 
 if TYPE_CHECKING:
     from creditmesh.ledger.bulk import BulkResult
@@ -79,10 +80,6 @@ class PaymentRequest:
     def fingerprint(self) -> str:
         """SHA-256 of the request body, the same for the one-by-one and the bulk path."""
         return payment_fingerprint(self.loan_id, self.amount_minor, self.paid_on.isoformat(), self.currency)
-
-
-def payment_fingerprint(loan_id: str, amount_minor: int, paid_on: str, currency: str) -> str:
-    return hashlib.sha256(f"{loan_id}|{amount_minor}|{paid_on}|{currency}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,9 @@ from sqlalchemy import (
     Table,
 )
 
+from creditmesh.funding import FUNDING_MODELS, NAME_MAX_CHARS, sql_in
+from creditmesh.ledger.journal import CHART
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(column_0_label)s",
@@ -34,33 +37,8 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
-#: journal.CHART's codes, as migration 0007 froze them in postings' CHECK
-_CHART_CODES = (
-    "1000",
-    "1100",
-    "1150",
-    "1190",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "2150",
-    "2200",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-    "5200",
-    "5300",
-    "5400",
-    "5500",
-)
+#: The chart of accounts' codes (journal.CHART), which postings' CHECK lists (a new account needs a revision)
+CHART_CODES = tuple(account.code for account in CHART)
 
 accounts = Table(
     "accounts",
@@ -93,7 +71,7 @@ loans = Table(
     Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
     Column("application_id", String(ID), nullable=True),
     Column("institution_id", String(ID), nullable=False),
-    Column("funding_model", String(20), nullable=False),
+    Column("funding_model", String(NAME_MAX_CHARS), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("principal_minor", BigInteger, nullable=False),
     Column("apr_ppm", Integer, nullable=False),
@@ -108,10 +86,7 @@ loans = Table(
     CheckConstraint("principal_minor > 0", name="principal"),
     CheckConstraint("apr_ppm >= 0", name="apr"),
     CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name="status"),
-    CheckConstraint(
-        "funding_model IN ('capital_heavy_on', 'capital_heavy_off', 'capital_light', 'ice', 'tech_solution')",
-        name="funding_model",
-    ),
+    CheckConstraint(sql_in("funding_model", FUNDING_MODELS), name="funding_model"),
     CheckConstraint("schedule IN ('equal_installment', 'equal_principal')", name="schedule"),
 )
 Index("ix_loans_credit_line", loans.c.credit_line_id)
@@ -192,7 +167,7 @@ postings = Table(
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
     CheckConstraint(
-        f"account_code IN ({', '.join(repr(code) for code in _CHART_CODES)})", name="account_in_chart"
+        f"account_code IN ({', '.join(repr(code) for code in CHART_CODES)})", name="account_in_chart"
     ),
 )
 Index("ix_postings_entry", postings.c.entry_id)

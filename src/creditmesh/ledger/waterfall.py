@@ -24,8 +24,8 @@ from datetime import date
 import numpy as np
 
 from creditmesh.errors import CreditmeshError
-from creditmesh.money import Rounding, allocate, mul_rate_array
-from creditmesh.schedules import annuity_payment_minor
+from creditmesh.money import Rounding, mul_rate_array
+from creditmesh.schedules import installment_amounts
 
 DAYS_PER_YEAR = 365
 
@@ -269,28 +269,23 @@ def _recast(
 
     The prepaid principal is booked on the first installment ahead (as paid),
     so each loan's installments still sum to its principal. The remaining
-    principal is spread again over the same due dates; the first one's
-    interest is what was charged at the prepayment plus interest on the new
-    balance for the rest of its period (ACT/365); later ones accrue monthly.
+    principal is spread again over the same due dates by the schedule's own
+    arithmetic (:func:`~creditmesh.schedules.installment_amounts`); the first
+    one's interest is what was charged at the prepayment plus interest on the
+    new balance for the rest of its period (ACT/365); later ones accrue monthly.
     """
     remaining = sum(rows[s].principal_outstanding for s in ahead) - prepaid
-    count = len(ahead)
-    if equal_principal:
-        parts = allocate(remaining, [1] * count)
-    else:
-        payment = int(annuity_payment_minor(np.array([remaining]), np.array([apr_ppm]), np.array([count]))[0])
-        parts, balance = [], remaining
-        for k in range(count):
-            interest = int(mul_rate_array(np.array([balance]), apr_ppm, 12, rounding=Rounding.HALF_UP)[0])
-            part = balance if k == count - 1 else min(max(payment - interest, 0), balance)
-            parts.append(part)
-            balance -= part
-    balance = remaining
+    parts, interests = (
+        amounts.tolist()
+        for amounts in installment_amounts(
+            np.array([remaining]), np.array([apr_ppm]), np.array([len(ahead)]), np.array([equal_principal])
+        )
+    )
     for k, seq in enumerate(ahead):
         row = rows[seq]
         if k == 0:
             rest_days = (row.due_date - paid_on).days
-            interest = row.interest_paid + accrued_interest(balance, apr_ppm, rest_days)
+            interest = row.interest_paid + accrued_interest(remaining, apr_ppm, rest_days)
             principal_paid = row.principal_paid + prepaid
             rows[seq] = replace(
                 row,
@@ -299,11 +294,9 @@ def _recast(
                 interest_due=interest,
                 accrued_from=paid_on,
             )
-        else:
-            interest = int(mul_rate_array(np.array([balance]), apr_ppm, 12, rounding=Rounding.HALF_UP)[0])
+        else:  # the schedule's monthly interest on the balance left before this installment
             rows[seq] = replace(
                 row,
                 principal_due=row.principal_paid + parts[k],
-                interest_due=max(interest, row.interest_paid),
+                interest_due=max(interests[k], row.interest_paid),
             )
-        balance -= parts[k]

@@ -778,8 +778,8 @@ def allocations_table(problem: Problem, allocation: Allocation) -> pd.DataFrame:
     principal a year), plus ``amount_minor`` and ``expected_margin_minor`` (float: an expected value)."""
     import pandas as pd
 
+    from creditmesh.funding import FUNDING_MODELS
     from creditmesh.matching.margin import annual_margin_rate
-    from creditmesh.schema import FUNDING_MODELS
 
     chosen = np.flatnonzero(allocation.partner >= 0)
     apps, partners = problem.applications, problem.partners

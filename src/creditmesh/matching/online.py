@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 
 from creditmesh.errors import ParameterError
+from creditmesh.funding import FUNDING_MODELS
 from creditmesh.matching.allocate import Prices, Room, grade_limits
 from creditmesh.matching.applications import Applications, application_from_mapping
 from creditmesh.matching.eligibility import eligible_one
 from creditmesh.matching.margin import DEFAULT_LGD, expected_margin
 from creditmesh.matching.partners import Partners
-from creditmesh.schema import FUNDING_MODELS
 
 #: The most offers a ranking lists: the chosen partner and its fallbacks.
 MAX_OFFERS = 10

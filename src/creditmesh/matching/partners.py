@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -24,29 +25,19 @@ import pandas as pd
 import pyarrow as pa
 
 from creditmesh.errors import CreditmeshError
-from creditmesh.schema import FUNDING_MODELS
+from creditmesh.funding import FUNDING_MODELS, MODELS
 
 #: The platform's fee by funding model when a partner names none (a fraction a year of the average
 #: balance, except ICE: a one-off referral fee, fraction of principal). ``None`` for the risk-bearing
 #: models means "the APR less the partner's funding cost": the platform keeps the spread and bears
-#: the credit loss (the simulator's convention, ``simulate/tables.py``).
-DEFAULT_FEE_RATE: dict[str, float | None] = {
-    "capital_heavy_on": None,
-    "capital_heavy_off": None,
-    "capital_light": 0.06,
-    "ice": 0.03,
-    "tech_solution": 0.01,
-}
+#: the credit loss (the simulator's convention, ``simulate/tables.py``). From each model's record.
+DEFAULT_FEE_RATE: Mapping[str, float | None] = MappingProxyType({m.name: m.default_fee_rate for m in MODELS})
 #: Probability a partner accepts a borrower the platform refers, when no acceptance model is fitted.
 #: On-balance money is the platform's own (always accepted); referrals to outside lenders are declined
-#: more often the less the platform carries.
-DEFAULT_ACCEPTANCE_RATE: dict[str, float] = {
-    "capital_heavy_on": 1.0,
-    "capital_heavy_off": 0.95,
-    "capital_light": 0.85,
-    "ice": 0.7,
-    "tech_solution": 0.9,
-}
+#: more often the less the platform carries. From each model's record.
+DEFAULT_ACCEPTANCE_RATE: Mapping[str, float] = MappingProxyType(
+    {m.name: m.default_acceptance_rate for m in MODELS}
+)
 #: Concentration limit when a partner names none: the most of its capacity one grade may take.
 DEFAULT_MAX_GRADE_SHARE = 0.6
 #: Limits on everything: partners in one set, tenors a partner lists, longest tenor in months.

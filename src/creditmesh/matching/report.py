@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from creditmesh.funding import FUNDING_MODELS, PLATFORM_SERVICE_MODELS
 from creditmesh.matching.online import Match, OnlineMatcher
 from creditmesh.money import Rounding, format_minor, rate_to_ppm
 from creditmesh.schedules import annuity_payment_minor
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS
 
 #: Fields of an application that identify a person: never copied, only their salted hash.
 IDENTIFIERS = (

@@ -2,9 +2,9 @@
 
 :class:`Book` opens a folder of Parquet tables (or in-memory frames) for
 analytics in DuckDB; :mod:`~creditmesh.portfolio.metrics` computes each
-disclosed metric exactly as its footnote defines it; :func:`headline` gathers
-them for a quarter; :data:`SEED_FIGURES` holds the seeds' own figures to
-compare with.
+disclosed metric exactly as its footnote defines it; :data:`METRICS` (the
+registry) names each one once: label, unit, footnote, the seeds' figure
+(:data:`SEED_FIGURES`) and its SQL; :func:`headline` gathers them for a quarter.
 
 Over time: :func:`metric_series` (every headline metric by day, month or
 quarter and segment, set-based in DuckDB), :func:`vintage_curves`,
@@ -16,7 +16,6 @@ quarterly HTML page :func:`write_quarterly_report`.
 from creditmesh.portfolio.book import REQUIRED_TABLES, Book
 from creditmesh.portfolio.ecl import ECLResult, expected_credit_loss
 from creditmesh.portfolio.metrics import (
-    HEADLINE_METRICS,
     collection_rate_30d,
     cumulative_borrowers_with_drawdown,
     cumulative_registered_users,
@@ -30,10 +29,19 @@ from creditmesh.portfolio.metrics import (
     loans_originated,
     platform_services_balance_share,
     platform_services_volume_share,
-    quarter_start,
     repeat_borrower_contribution,
     total_outstanding_balance_minor,
     weighted_average_tenor_months,
+)
+from creditmesh.portfolio.periods import FREQUENCIES, quarter_start
+from creditmesh.portfolio.registry import (
+    HEADLINE_METRICS,
+    METRICS,
+    SEED_FIGURES,
+    Metric,
+    SeedFigure,
+    format_metric,
+    metric,
 )
 from creditmesh.portfolio.report import quarterly_report, write_quarterly_report
 from creditmesh.portfolio.rollrates import (
@@ -44,8 +52,7 @@ from creditmesh.portfolio.rollrates import (
     roll_rates,
     transition_matrix,
 )
-from creditmesh.portfolio.seeds import SEED_FIGURES, SeedFigure
-from creditmesh.portfolio.series import FREQUENCIES, SEGMENTS, metric_series
+from creditmesh.portfolio.series import SEGMENTS, metric_series
 from creditmesh.portfolio.validate import book_problems, validate_book
 from creditmesh.portfolio.vintage import vintage_curves
 
@@ -53,6 +60,10 @@ __all__ = [
     "Book",
     "REQUIRED_TABLES",
     "HEADLINE_METRICS",
+    "METRICS",
+    "Metric",
+    "metric",
+    "format_metric",
     "SEED_FIGURES",
     "SeedFigure",
     "headline",

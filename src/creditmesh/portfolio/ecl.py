@@ -44,9 +44,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
+from creditmesh.funding import MODELS
 from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
-from creditmesh.portfolio.metrics import _day
+from creditmesh.portfolio.periods import as_day
 from creditmesh.portfolio.rollrates import BUCKETS, CREDIT_MODELS, TransitionMatrix, roll_rates
 
 if TYPE_CHECKING:
@@ -54,25 +56,25 @@ if TYPE_CHECKING:
 
     from creditmesh.portfolio.book import Book
 
-#: Who carries the expected loss of each funding model.
+#: Who carries the expected loss of each funding model: the platform's own loans, its guarantees, or partners.
 BEARER = {
-    "capital_heavy_on": "loss_allowance",
-    "capital_heavy_off": "guarantee_liability",
-    "capital_light": "partner",
-    "ice": "partner",
-    "tech_solution": "partner",
+    m.name: "loss_allowance" if m.on_balance_sheet else "guarantee_liability" if m.guarantees else "partner"
+    for m in MODELS
 }
 
-_EXPOSURES_SQL = """
-WITH charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments WHERE paid_at IS NULL OR paid_at > due_date + 181 GROUP BY loan_id
+# dpd at $as_of from the oldest installment open then and due before it
+_DPD = delinquency.dpd_sql(
+    f"MIN(i.due_date) FILTER (WHERE i.due_date < $as_of AND {delinquency.open_on_sql('i.paid_at', '$as_of')})",
+    "$as_of",
+    "duckdb",
 )
+
+_EXPOSURES_SQL = f"""
+WITH charge_offs AS ({delinquency.charge_offs_sql()})
 SELECT l.loan_id, l.funding_model, l.application_id,
     CAST(COALESCE(SUM(i.principal_due_minor) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > $as_of), 0) AS BIGINT)
         AS ead_minor,
-    CAST(COALESCE($as_of - MIN(i.due_date) FILTER (
-        WHERE i.due_date < $as_of AND (i.paid_at IS NULL OR i.paid_at > $as_of)), 0) AS INTEGER) AS dpd,
+    CAST({_DPD} AS INTEGER) AS dpd,
     CAST(COUNT(*) FILTER (WHERE i.due_date >= $as_of AND (i.paid_at IS NULL OR i.paid_at > $as_of)) AS INTEGER)
         AS remaining_months
 FROM loans AS l
@@ -84,11 +86,8 @@ HAVING SUM(i.principal_due_minor) FILTER (WHERE i.paid_at IS NULL OR i.paid_at >
 ORDER BY l.loan_id
 """
 
-_RECOVERIES_SQL = """
-WITH charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments WHERE paid_at IS NULL OR paid_at > due_date + 181 GROUP BY loan_id
-)
+_RECOVERIES_SQL = f"""
+WITH charge_offs AS ({delinquency.charge_offs_sql()})
 SELECT
     CAST(COALESCE(SUM(i.principal_due_minor), 0) AS BIGINT) AS exposure,
     CAST(COALESCE(SUM(i.principal_due_minor) FILTER (WHERE i.paid_at <= $as_of), 0) AS BIGINT) AS recovered
@@ -136,15 +135,10 @@ class ECLResult:
         }
 
 
-def _bucket(dpd: np.ndarray) -> np.ndarray:
-    edges = np.array([0, 30, 60, 90])
-    return np.array(BUCKETS[:5])[np.searchsorted(edges, dpd, side="left")]
-
-
 def default_probabilities(matrix: TransitionMatrix, horizons: np.ndarray, buckets: np.ndarray) -> np.ndarray:
     """``PD_h(b)`` from matrix powers, for each (bucket, horizon) pair (see the module notes)."""
     one_step = matrix.absorbing_matrix()
-    default = [BUCKETS.index("91-180"), BUCKETS.index("charged_off")]
+    default = [BUCKETS.index(delinquency.NINETY_PLUS.label), BUCKETS.index("charged_off")]
     one_step[default[0]] = 0.0
     one_step[default[0], default[0]] = 1.0
     index = np.array([BUCKETS.index(b) for b in buckets], dtype=np.int64)
@@ -180,7 +174,7 @@ def expected_credit_loss(
     """
     import pandas as pd
 
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     if basis not in ("ifrs9", "cecl"):
         raise ParameterError("basis", f"expected 'ifrs9' or 'cecl', got {basis!r}")
     if lgd is not None and not 0 <= lgd <= 1:
@@ -192,7 +186,7 @@ def expected_credit_loss(
 
     loans = book.sql(_EXPOSURES_SQL, {"as_of": as_of})
     loans["bearer"] = loans["funding_model"].map(BEARER)
-    loans["bucket"] = _bucket(loans["dpd"].to_numpy())
+    loans["bucket"] = delinquency.bucket(loans["dpd"].to_numpy(), label=True)
     months_left = np.maximum(loans["remaining_months"].to_numpy(), 1)
     loans["remaining_months"] = months_left
 
@@ -222,7 +216,9 @@ def expected_credit_loss(
         twelve = np.where(months_left < 12, lifetime, annual)
 
     dpd = loans["dpd"].to_numpy()
-    stage = np.where(dpd > 90, 3, np.where((dpd > 30) | sicr_by_pd, 2, 1))
+    # the 90 and 30 dpd presumptions are the bucket edges: 91-180 dpd is credit-impaired, 31+ a SICR
+    impaired, sicr = delinquency.NINETY_PLUS.first_dpd, delinquency.BY_NAME["dpd_31_60"].first_dpd
+    stage = np.where(dpd >= impaired, 3, np.where((dpd >= sicr) | sicr_by_pd, 2, 1))
     twelve = np.where(stage == 3, 1.0, twelve)
     lifetime = np.where(stage == 3, 1.0, np.maximum(lifetime, twelve))
     loans["stage"] = stage

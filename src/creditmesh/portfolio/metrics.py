@@ -1,7 +1,12 @@
 """The operating metrics the seeds disclose, computed from a :class:`~creditmesh.portfolio.book.Book`.
 
-One function a metric. Each docstring quotes the footnote it implements
-(seeds/002, Q4 2024 results) and states how we read it. The shared reading:
+One function a metric, each one exact period of the set-based queries of
+:func:`~creditmesh.portfolio.series.metric_series`
+(:func:`~creditmesh.portfolio.series.period_metrics`), whose measures, labels,
+units and footnotes are defined once in :mod:`~creditmesh.portfolio.registry`.
+Each docstring quotes the footnote it implements (seeds/002, Q4 2024 results)
+and states how we read it. The shared reading (dpd, buckets and the charge-off
+day are :mod:`creditmesh.delinquency`'s):
 
 * An installment is *open at day D* while ``paid_at IS NULL OR paid_at > D``
   (``paid_at`` is the day it was settled in full, so it is closed at the end of
@@ -34,11 +39,14 @@ include both ends. Every query binds its values as parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.funding import FUNDING_MODELS
+from creditmesh.portfolio.periods import as_day, as_period, quarter_start
+from creditmesh.portfolio.series import period_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,31 +56,23 @@ if TYPE_CHECKING:
 # -- SQL ---------------------------------------------------------------------
 # Fixed text only: every value is a bound parameter ($as_of, $start, ...).
 
-_CHARGE_OFFS_CTE = """
-charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments
-    WHERE paid_at IS NULL OR paid_at > due_date + 181
-    GROUP BY loan_id
-)"""
-
-_LOAN_STATES_SQL = (
-    "WITH"
-    + _CHARGE_OFFS_CTE
-    + """,
+# dpd at $as_of from the oldest installment open then and due before it
+_DPD = delinquency.dpd_sql(
+    "MIN(o.due_date) FILTER (WHERE o.due_date < CAST($as_of AS DATE))", "$as_of", "duckdb"
+)
+_LOAN_STATES_SQL = f"""
+WITH charge_offs AS ({delinquency.charge_offs_sql()}),
 open_installments AS (
     SELECT loan_id, due_date, principal_due_minor
     FROM installments
-    WHERE paid_at IS NULL OR paid_at > CAST($as_of AS DATE)
+    WHERE {delinquency.open_on_sql("paid_at", "CAST($as_of AS DATE)")}
 ),
 loan_states AS (
     SELECT
         l.loan_id,
         l.funding_model,
         CAST(COALESCE(SUM(o.principal_due_minor), 0) AS BIGINT) AS outstanding_principal_minor,
-        CAST(COALESCE(
-            CAST($as_of AS DATE) - MIN(o.due_date) FILTER (WHERE o.due_date < CAST($as_of AS DATE)), 0
-        ) AS INTEGER) AS dpd,
+        CAST({_DPD} AS INTEGER) AS dpd,
         c.charged_off_on,
         COALESCE(c.charged_off_on <= CAST($as_of AS DATE), FALSE) AS charged_off
     FROM loans AS l
@@ -83,118 +83,13 @@ loan_states AS (
     GROUP BY l.loan_id, l.funding_model, c.charged_off_on
 )
 """
-)
 
 _LOAN_STATES_TABLE_SQL = _LOAN_STATES_SQL + "SELECT * FROM loan_states ORDER BY loan_id"
 
-_BALANCES_SQL = (
-    _LOAN_STATES_SQL
-    + """
-SELECT
-    COALESCE(SUM(outstanding_principal_minor), 0),
-    COALESCE(SUM(outstanding_principal_minor) FILTER (WHERE dpd BETWEEN 91 AND 180), 0)
-FROM loan_states
-WHERE NOT charged_off
-"""
-)
-
-# Installments falling due in [start, end] on loans that were current when the due date began:
-# every earlier installment settled before that day. (A loan charged off before the due date is
-# never current then, so charge-offs need no test of their own.)
-_FALLING_DUE_SQL = """
-WITH with_history AS (
-    SELECT
-        loan_id, due_date, paid_at, principal_due_minor,
-        MAX(COALESCE(paid_at, DATE '9999-12-31')) OVER (
-            PARTITION BY loan_id ORDER BY due_date RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL 1 DAY PRECEDING
-        ) AS earlier_settled_by
-    FROM installments
-    WHERE due_date <= CAST($end AS DATE)
-),
-falling_due AS (
-    SELECT i.due_date, i.paid_at, i.principal_due_minor
-    FROM with_history AS i
-    JOIN loans AS l ON l.loan_id = i.loan_id
-    WHERE i.due_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-      AND (i.earlier_settled_by IS NULL OR i.earlier_settled_by < i.due_date)
-      AND list_contains($models, l.funding_model)
-)
-"""
-
-_DAY1_SQL = (
-    _FALLING_DUE_SQL
-    + """
-SELECT
-    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at IS NULL OR paid_at > due_date), 0),
-    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0)
-FROM falling_due
-"""
-)
-
-_COLLECTION_SQL = (
-    _FALLING_DUE_SQL
-    + """
-SELECT
-    COALESCE(SUM(principal_due_minor) FILTER (WHERE paid_at <= due_date + 30), 0),
-    COALESCE(SUM(principal_due_minor), 0)
-FROM falling_due
-WHERE (paid_at IS NULL OR paid_at > due_date)
-  AND due_date + 30 <= CAST($observed_until AS DATE)
-"""
-)
-
-_ORIGINATIONS_SQL = """
-SELECT
-    COALESCE(SUM(principal_minor), 0),
-    COUNT(*),
-    COALESCE(SUM(CAST(principal_minor AS HUGEINT) * tenor_months), 0)
-FROM loans
-WHERE CAST(originated_at AS DATE) BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-  AND list_contains($models, funding_model)
-"""
-
-_REPEAT_SQL = """
-WITH drawdowns AS (
-    SELECT
-        principal_minor,
-        originated_at,
-        originated_at > MIN(originated_at) OVER (PARTITION BY borrower_id) AS after_earlier_drawdown
-    FROM loans
-)
-SELECT
-    COALESCE(SUM(principal_minor) FILTER (WHERE after_earlier_drawdown), 0),
-    COALESCE(SUM(principal_minor), 0)
-FROM drawdowns
-WHERE CAST(originated_at AS DATE) BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
-"""
-
-_CREDIT_LINE_USERS_SQL = """
-SELECT COUNT(DISTINCT borrower_id) FROM credit_lines WHERE CAST(opened_at AS DATE) <= CAST($as_of AS DATE)
-"""
-_DRAWDOWN_BORROWERS_SQL = """
-SELECT COUNT(DISTINCT borrower_id) FROM loans WHERE CAST(originated_at AS DATE) <= CAST($as_of AS DATE)
-"""
-_REGISTERED_USERS_SQL = """
-SELECT COUNT(*) FROM borrowers WHERE CAST(registered_at AS DATE) <= CAST($as_of AS DATE)
-"""
-_INSTITUTIONS_SQL = "SELECT COUNT(*) FROM institutions"
-
-
 # -- arguments ---------------------------------------------------------------
 
-
-def _day(value: object, field: str) -> dt.date:
-    # datetime is a subclass of date; a metric day must not carry a time of day.
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise ParameterError(field, f"expected a datetime.date, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _period(start: object, end: object) -> dict[str, dt.date]:
-    first, last = _day(start, "start"), _day(end, "end")
-    if first > last:
-        raise ParameterError("start", f"{first.isoformat()} is after end {last.isoformat()}")
-    return {"start": first, "end": last}
+#: Any day: the number of partners does not depend on it (``institutions`` has no dates).
+_ANY_DAY = dt.date(2000, 1, 1)
 
 
 def _models(funding_models: str | Iterable[str] | None) -> list[str]:
@@ -216,9 +111,34 @@ def _models(funding_models: str | Iterable[str] | None) -> list[str]:
     return chosen
 
 
-def _ratio(numerator: int, denominator: int) -> float | None:
-    """``numerator / denominator`` as a float, or ``None`` when the denominator is zero."""
-    return None if denominator == 0 else int(numerator) / int(denominator)
+def _over(
+    book: Book,
+    name: str,
+    start: object,
+    end: object,
+    funding_models: str | Iterable[str] | None = None,
+    observed_until: dt.date | None = None,
+) -> int | float | None:
+    """Metric ``name`` over ``[start, end]``: one exact period of the series' queries."""
+    period = as_period(start, end)
+    models = tuple(_models(funding_models))
+    figures = period_metrics(
+        book,
+        period["start"],
+        period["end"],
+        names=(name,),
+        funding_models=models,
+        observed_until=observed_until,
+    )
+    return figures[name]
+
+
+def _at(
+    book: Book, name: str, as_of: object, funding_models: str | Iterable[str] | None = None
+) -> int | float | None:
+    """Metric ``name`` at the end of day ``as_of``."""
+    day = as_day(as_of, "as_of")
+    return period_metrics(book, day, day, names=(name,), funding_models=tuple(_models(funding_models)))[name]
 
 
 # -- building blocks ---------------------------------------------------------
@@ -234,24 +154,8 @@ def loan_states(
     readings of the module docstring, one row a loan; every balance metric
     sums these rows.
     """
-    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
+    params = {"as_of": as_day(as_of, "as_of"), "models": _models(funding_models)}
     return book.sql(_LOAN_STATES_TABLE_SQL, params)
-
-
-def _balances(book: Book, as_of: object, funding_models: str | Iterable[str] | None) -> tuple[int, int]:
-    """(outstanding principal, of which 91-180 dpd) over loans not charged off at ``as_of``."""
-    params = {"as_of": _day(as_of, "as_of"), "models": _models(funding_models)}
-    total, ninety_plus = book.one(_BALANCES_SQL, params)
-    return int(total), int(ninety_plus)
-
-
-def _originations(
-    book: Book, start: object, end: object, funding_models: str | Iterable[str] | None
-) -> tuple[int, int, int]:
-    """(principal, count, principal x tenor) of the loans originated in ``[start, end]``."""
-    params = {**_period(start, end), "models": _models(funding_models)}
-    volume, count, principal_months = book.one(_ORIGINATIONS_SQL, params)
-    return int(volume), int(count), int(principal_months)
 
 
 # -- disclosed metrics -------------------------------------------------------
@@ -263,8 +167,7 @@ def cumulative_registered_users(book: Book, as_of: dt.date) -> int:
     Footnote 1: "Refers to cumulative registered users across our platform."
     Every row of ``borrowers`` is a registered user.
     """
-    (count,) = book.one(_REGISTERED_USERS_SQL, {"as_of": _day(as_of, "as_of")})
-    return int(count)
+    return _at(book, "cumulative_registered_users", as_of)
 
 
 def cumulative_users_with_approved_credit_lines(book: Book, as_of: dt.date) -> int:
@@ -275,8 +178,7 @@ def cumulative_users_with_approved_credit_lines(book: Book, as_of: dt.date) -> i
     approved with a credit line at the end of each period." A line counts once
     opened, whatever its status now (frozen and closed lines were approved).
     """
-    (count,) = book.one(_CREDIT_LINE_USERS_SQL, {"as_of": _day(as_of, "as_of")})
-    return int(count)
+    return _at(book, "cumulative_users_with_approved_credit_lines", as_of)
 
 
 def cumulative_borrowers_with_drawdown(book: Book, as_of: dt.date) -> int:
@@ -285,8 +187,7 @@ def cumulative_borrowers_with_drawdown(book: Book, as_of: dt.date) -> int:
     Seeds: "Cumulative borrowers with successful drawdown, including repeat
     borrowers". A borrower counts once, however many loans.
     """
-    (count,) = book.one(_DRAWDOWN_BORROWERS_SQL, {"as_of": _day(as_of, "as_of")})
-    return int(count)
+    return _at(book, "cumulative_borrowers_with_drawdown", as_of)
 
 
 def financial_institution_partners(book: Book) -> int:
@@ -295,8 +196,7 @@ def financial_institution_partners(book: Book) -> int:
     Seeds: "our platform has connected 162 financial institutional partners".
     ``institutions`` has no connection date, so this is the count today.
     """
-    (count,) = book.one(_INSTITUTIONS_SQL)
-    return int(count)
+    return _at(book, "financial_institution_partners", _ANY_DAY)
 
 
 def loans_originated(book: Book, start: dt.date, end: dt.date) -> int:
@@ -306,7 +206,7 @@ def loans_originated(book: Book, start: dt.date, end: dt.date) -> int:
     across 'V-pocket', and 22,015,715 loans across other products"); every
     funding model counts.
     """
-    return _originations(book, start, end, None)[1]
+    return _over(book, "loans_originated", start, end)
 
 
 def loan_volume_minor(
@@ -318,7 +218,7 @@ def loan_volume_minor(
     originated during the given period." All funding models unless
     ``funding_models`` narrows it.
     """
-    return _originations(book, start, end, funding_models)[0]
+    return _over(book, "loan_volume_minor", start, end, funding_models)
 
 
 def platform_services_volume_share(book: Book, start: dt.date, end: dt.date) -> float | None:
@@ -328,12 +228,10 @@ def platform_services_volume_share(book: Book, start: dt.date, end: dt.date) -> 
     Intelligence Credit Engine ("ICE") and total technology solutions^5,
     representing 53.2% of the total". Footnote 5: "For loans facilitated through
     'ICE', the Company does not bear principal risk." Numerator: loan volume of
-    :data:`~creditmesh.schema.PLATFORM_SERVICE_MODELS`; denominator: all loan
+    :data:`~creditmesh.funding.PLATFORM_SERVICE_MODELS`; denominator: all loan
     volume; ``None`` for a period without loans.
     """
-    return _ratio(
-        loan_volume_minor(book, start, end, PLATFORM_SERVICE_MODELS), loan_volume_minor(book, start, end)
-    )
+    return _over(book, "platform_services_volume_share", start, end)
 
 
 def total_outstanding_balance_minor(
@@ -347,7 +245,7 @@ def total_outstanding_balance_minor(
     that once reached 181 dpd stays out (charge-off is permanent). All funding
     models unless ``funding_models`` narrows it.
     """
-    return _balances(book, as_of, funding_models)[0]
+    return _at(book, "total_outstanding_balance_minor", as_of, funding_models)
 
 
 def platform_services_balance_share(book: Book, as_of: dt.date) -> float | None:
@@ -358,10 +256,7 @@ def platform_services_balance_share(book: Book, as_of: dt.date) -> float | None:
     Numerator and denominator are :func:`total_outstanding_balance_minor`;
     ``None`` when nothing is outstanding.
     """
-    return _ratio(
-        total_outstanding_balance_minor(book, as_of, PLATFORM_SERVICE_MODELS),
-        total_outstanding_balance_minor(book, as_of),
-    )
+    return _at(book, "platform_services_balance_share", as_of)
 
 
 def weighted_average_tenor_months(book: Book, start: dt.date, end: dt.date) -> float | None:
@@ -372,8 +267,7 @@ def weighted_average_tenor_months(book: Book, start: dt.date, end: dt.date) -> f
     was approximately 10.00 months". Weights are principal; ``None`` for a
     period without loans.
     """
-    volume, _, principal_months = _originations(book, start, end, None)
-    return _ratio(principal_months, volume)
+    return _over(book, "weighted_average_tenor_months", start, end)
 
 
 def delinquency_rate_90_plus(book: Book, as_of: dt.date) -> float | None:
@@ -386,14 +280,13 @@ def delinquency_rate_90_plus(book: Book, as_of: dt.date) -> float | None:
     that are charged-off and loans under 'ICE' and total technology solutions
     are not included in the delinquency rate calculation."
 
-    Only :data:`~creditmesh.schema.RISK_BEARING_MODELS` (``capital_heavy_on``,
+    Only :data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS` (``capital_heavy_on``,
     ``capital_heavy_off``) count: capital-light loans are not on or off the
     platform's balance sheet either. Loans charged off at ``as_of`` are left
     out of both sides; a loan's whole outstanding principal counts once it is
     91-180 dpd. ``None`` when no such principal is outstanding.
     """
-    total, ninety_plus = _balances(book, as_of, RISK_BEARING_MODELS)
-    return _ratio(ninety_plus, total)
+    return _at(book, "delinquency_rate_90_plus", as_of)
 
 
 def repeat_borrower_contribution(book: Book, start: dt.date, end: dt.date) -> float | None:
@@ -411,8 +304,7 @@ def repeat_borrower_contribution(book: Book, start: dt.date, end: dt.date) -> fl
     are both first drawdowns). Computed from the data, not from the
     ``loans.repeat_borrower`` flag. ``None`` for a period without loans.
     """
-    repeat, total = book.one(_REPEAT_SQL, _period(start, end))
-    return _ratio(repeat, total)
+    return _over(book, "repeat_borrower_contribution", start, end)
 
 
 def day1_delinquency_rate(
@@ -434,9 +326,7 @@ def day1_delinquency_rate(
     the end of the due date (``paid_at IS NULL OR paid_at > due_date``). The
     book is taken as observed through ``end``. ``None`` when nothing fell due.
     """
-    params = {**_period(start, end), "models": _models(funding_models)}
-    overdue, due = book.one(_DAY1_SQL, params)
-    return _ratio(overdue, due)
+    return _over(book, "day1_delinquency_rate", start, end, funding_models)
 
 
 def collection_rate_30d(
@@ -460,52 +350,25 @@ def collection_rate_30d(
     uncollected. Numerator: cohort principal settled in full by ``due_date +
     30``; partial repayments do not count. ``None`` for an empty cohort.
     """
-    params = {**_period(start, end), "models": _models(funding_models)}
     if observed_until is None:
         observed_until = book.last_date
         if observed_until is None:  # an empty book has nothing to collect
             return None
-    params["observed_until"] = _day(observed_until, "observed_until")
-    collected, overdue = book.one(_COLLECTION_SQL, params)
-    return _ratio(collected, overdue)
+    observed_until = as_day(observed_until, "observed_until")
+    return _over(book, "collection_rate_30d", start, end, funding_models, observed_until)
 
 
 # -- the headline table ------------------------------------------------------
-
-# How each metric is called: over the period, at the as_of day, or for the whole book.
-_PERIOD, _AS_OF, _WHOLE_BOOK = "period", "as_of", "book"
-_HEADLINE: tuple[tuple[Callable[..., int | float | None], str], ...] = (
-    (financial_institution_partners, _WHOLE_BOOK),
-    (cumulative_registered_users, _AS_OF),
-    (cumulative_users_with_approved_credit_lines, _AS_OF),
-    (cumulative_borrowers_with_drawdown, _AS_OF),
-    (loans_originated, _PERIOD),
-    (loan_volume_minor, _PERIOD),
-    (platform_services_volume_share, _PERIOD),
-    (total_outstanding_balance_minor, _AS_OF),
-    (platform_services_balance_share, _AS_OF),
-    (weighted_average_tenor_months, _PERIOD),
-    (delinquency_rate_90_plus, _AS_OF),
-    (repeat_borrower_contribution, _PERIOD),
-    (day1_delinquency_rate, _PERIOD),
-    (collection_rate_30d, _PERIOD),
-)
-#: The metrics of :func:`headline`, in the order the seeds disclose them.
-HEADLINE_METRICS: tuple[str, ...] = tuple(metric.__name__ for metric, _ in _HEADLINE)
-
-
-def quarter_start(day: dt.date) -> dt.date:
-    """The first day of the calendar quarter containing ``day``."""
-    day = _day(day, "as_of")
-    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
 def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float | str | None]:
     """Every disclosed metric for the quarter to date, as the seeds' highlights report them.
 
-    ``as_of`` defaults to the book's last date; the period runs from the first
-    day of its calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
-    ``period_end`` (ISO dates), then :data:`HEADLINE_METRICS` in order. The
+    One period of :func:`~creditmesh.portfolio.series.metric_series` (its queries
+    over the quarter to date, :func:`~creditmesh.portfolio.series.period_metrics`): ``as_of``
+    defaults to the book's last date; the period runs from the first day of its
+    calendar quarter to ``as_of``. Keys: ``as_of``, ``period_start``,
+    ``period_end`` (ISO dates), then :data:`~creditmesh.portfolio.registry.HEADLINE_METRICS` in order. The
     30-day collection rate uses everything the book has observed (up to
     :attr:`Book.last_date`), so late in a quarter its youngest overdue
     installments are left out until they mature.
@@ -514,18 +377,11 @@ def headline(book: Book, as_of: dt.date | None = None) -> dict[str, int | float 
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
-    as_of = _day(as_of, "as_of")
+    as_of = as_day(as_of, "as_of")
     start = quarter_start(as_of)
-    figures: dict[str, int | float | str | None] = {
+    return {
         "as_of": as_of.isoformat(),
         "period_start": start.isoformat(),
         "period_end": as_of.isoformat(),
+        **period_metrics(book, start, as_of),
     }
-    for metric, kind in _HEADLINE:
-        if kind == _PERIOD:
-            figures[metric.__name__] = metric(book, start, as_of)
-        elif kind == _AS_OF:
-            figures[metric.__name__] = metric(book, as_of)
-        else:
-            figures[metric.__name__] = metric(book)
-    return figures

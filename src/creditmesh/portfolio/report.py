@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import HEADLINE_METRICS
+from creditmesh.portfolio.registry import HEADLINE_METRICS, MONEY, MONTHS, RATE, metric
 from creditmesh.portfolio.series import metric_series
 from creditmesh.portfolio.validate import validate_book
 from creditmesh.portfolio.vintage import vintage_curves
@@ -25,23 +25,6 @@ if TYPE_CHECKING:
     from creditmesh.portfolio.book import Book
 
 _ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth"}
-_LABELS = {
-    "financial_institution_partners": "Financial institution partners",
-    "cumulative_registered_users": "Cumulative registered users",
-    "cumulative_users_with_approved_credit_lines": "Cumulative users with approved credit lines",
-    "cumulative_borrowers_with_drawdown": "Cumulative borrowers with successful drawdown",
-    "loans_originated": "Loans originated",
-    "loan_volume_minor": "Loan volume (RMB)",
-    "platform_services_volume_share": "Capital-light, ICE and technology share of volume",
-    "total_outstanding_balance_minor": "Outstanding loan balance (RMB)",
-    "platform_services_balance_share": "Capital-light, ICE and technology share of balance",
-    "weighted_average_tenor_months": "Weighted average contractual tenor (months)",
-    "delinquency_rate_90_plus": "90 day+ delinquency rate",
-    "repeat_borrower_contribution": "Repeat borrower contribution",
-    "day1_delinquency_rate": "Day-1 delinquency rate",
-    "collection_rate_30d": "30-day collection rate",
-}
-
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
@@ -110,14 +93,21 @@ def _rmb(minor: Any) -> str:
     return "n/a" if minor is None else f"RMB{int(minor) // 100:,}"
 
 
+def _heading(name: str) -> str:
+    """The registry's label, with the unit an amount or a tenor is shown in."""
+    found = metric(name)
+    return {MONEY: f"{found.label} (RMB)", MONTHS: f"{found.label} (months)"}.get(found.unit, found.label)
+
+
 def _show(name: str, value: Any) -> str:
     if value is None:
         return "no data"
-    if name.endswith("_minor"):
+    unit = metric(name).unit
+    if unit == MONEY:
         return _rmb(value)
-    if name == "weighted_average_tenor_months":
+    if unit == MONTHS:
         return f"{value:.2f}"
-    if isinstance(value, float):
+    if unit == RATE:
         return f"{100 * value:.2f}%"
     return f"{int(value):,}"
 
@@ -126,7 +116,7 @@ def _change(name: str, now: Any, before: Any) -> tuple[str, str]:
     """Relative change for amounts and counts, percentage-point change for rates."""
     if now is None or before is None:
         return "", ""
-    if isinstance(now, float) and name != "weighted_average_tenor_months":
+    if metric(name).unit == RATE:
         delta = 100 * (now - before)
         return f"{delta:+.2f} pp", "up" if delta > 0 else "down" if delta < 0 else ""
     if not before:
@@ -265,14 +255,9 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
 
 
 def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
-    import matplotlib
+    from creditmesh.charts import new_figure, png_base64
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from creditmesh.scoring.report import _png
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = new_figure((5.5, 3.8))
     if len(curves):
         table = curves.pivot(index="months_on_book", columns="vintage", values="rate")
         for vintage in table.columns:
@@ -280,21 +265,16 @@ def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
         ax.legend(fontsize=7, ncol=2)
     ax.set(xlabel="months on book", ylabel=f"cumulative {days} day+ delinquency (%)", title=title)
     ax.grid(alpha=0.3)
-    return {"title": title, "png": _png(fig)}
+    return {"title": title, "png": png_base64(fig)}
 
 
 def _trend_charts(monthly) -> list[dict[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from creditmesh.scoring.report import _png
+    from creditmesh.charts import new_figure, png_base64
 
     months = [d.strftime("%Y-%m") for d in monthly["period_start"]]
     volume = monthly["loan_volume_minor"].astype(float) / 100
     share = monthly["platform_services_volume_share"].astype(float).fillna(0)
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = new_figure((5.5, 3.8))
     ax.bar(months, volume * (1 - share), label="capital-heavy", color="#4a6fa5")
     ax.bar(
         months, volume * share, bottom=volume * (1 - share), label="capital-light, ICE, tech", color="#9cc3e6"
@@ -302,8 +282,8 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     ax.set(ylabel="RMB", title="Monthly loan volume by funding model")
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=8)
-    charts = [{"title": "Monthly loan volume", "png": _png(fig)}]
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    charts = [{"title": "Monthly loan volume", "png": png_base64(fig)}]
+    fig, ax = new_figure((5.5, 3.8))
     for column, label in (
         ("delinquency_rate_90_plus", "90 day+ rate"),
         ("day1_delinquency_rate", "Day-1 delinquency"),
@@ -315,7 +295,7 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    charts.append({"title": "Monthly rates", "png": _png(fig)})
+    charts.append({"title": "Monthly rates", "png": png_base64(fig)})
     return charts
 
 
@@ -340,7 +320,7 @@ def quarterly_report(book: Book, quarter: str) -> str:
         yoy, yoy_class = _change(name, value, None if year_ago is None else year_ago[name])
         table.append(
             {
-                "label": _LABELS[name],
+                "label": _heading(name),
                 "now": _show(name, value),
                 "prior": "" if prior is None else _show(name, prior[name]),
                 "qoq": qoq,

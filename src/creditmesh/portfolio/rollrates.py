@@ -1,7 +1,7 @@
 """Roll rates and flow rates between delinquency buckets, as a transition matrix with bootstrap intervals.
 
 Buckets (:data:`BUCKETS`) at each month end, by days past due as
-:mod:`~creditmesh.portfolio.metrics` reads them: ``current`` (0 dpd), ``1-30``,
+:mod:`creditmesh.delinquency` defines them, by display label: ``current`` (0 dpd), ``1-30``,
 ``31-60``, ``61-90``, ``91-180``, then two absorbing states: ``charged_off``
 (from the day a loan shows 181 dpd, footnote 6's "delinquent for more than 180
 days") and ``paid_off`` (every installment settled).
@@ -29,21 +29,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import _day
-from creditmesh.schema import FUNDING_MODELS
+from creditmesh.funding import FUNDING_MODELS, VINTAGE_MODELS
+from creditmesh.portfolio.periods import as_day, periods
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from creditmesh.portfolio.book import Book
 
-#: Delinquency buckets, in order, then the two absorbing states.
-BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", "charged_off", "paid_off")
+#: Delinquency buckets by their display labels (:data:`creditmesh.delinquency.BUCKETS`), then paid off.
+BUCKETS = (*delinquency.BUCKET_LABELS, "paid_off")
 #: States a loan never leaves.
 ABSORBING = ("charged_off", "paid_off")
 #: Funding models in the roll rates by default: the vintage figures' population (ICE and technology solutions out).
-CREDIT_MODELS = tuple(m for m in FUNDING_MODELS if m not in ("ice", "tech_solution"))
+CREDIT_MODELS = VINTAGE_MODELS
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,12 @@ def _normalise(counts: np.ndarray) -> np.ndarray:
         return np.where(totals > 0, counts / np.where(totals > 0, totals, 1), np.nan)
 
 
-_MONTH_END_STATES_SQL = """
+_MONTH_END_STATES_SQL = f"""
 WITH month_ends AS (SELECT UNNEST($ends) AS d),
 schedule AS (
     SELECT loan_id, SUM(principal_due_minor) AS principal,
         MAX(COALESCE(paid_at, DATE '9999-12-31')) AS closed_on,
-        MIN(due_date + 181) FILTER (WHERE paid_at IS NULL OR paid_at > due_date + 181) AS charged_off_on
+        {delinquency.charged_off_on_sql()} AS charged_off_on
     FROM installments GROUP BY loan_id
 ),
 pairs AS (
@@ -184,9 +185,9 @@ pairs AS (
     WHERE list_contains($models, l.funding_model)
 ),
 late AS (
-    SELECT p.loan_id, p.d, MIN(i.due_date) AS oldest
+    SELECT p.loan_id, p.d, {delinquency.dpd_sql("MIN(i.due_date)", "p.d", "duckdb")} AS dpd
     FROM pairs AS p JOIN installments AS i ON i.loan_id = p.loan_id
-    WHERE i.due_date < p.d AND (i.paid_at IS NULL OR i.paid_at > p.d)
+    WHERE i.due_date < p.d AND {delinquency.open_on_sql("i.paid_at", "p.d")}
     GROUP BY p.loan_id, p.d
 ),
 repaid AS (
@@ -199,11 +200,7 @@ SELECT p.loan_id, p.d AS as_of,
     CASE
         WHEN p.charged_off_on <= p.d THEN 'charged_off'
         WHEN p.closed_on <= p.d THEN 'paid_off'
-        WHEN l.oldest IS NULL THEN 'current'
-        WHEN p.d - l.oldest <= 30 THEN '1-30'
-        WHEN p.d - l.oldest <= 60 THEN '31-60'
-        WHEN p.d - l.oldest <= 90 THEN '61-90'
-        ELSE '91-180'
+        ELSE {delinquency.bucket_sql("COALESCE(l.dpd, 0)", label=True)}
     END AS bucket,
     CAST(p.principal - COALESCE(r.settled, 0) AS BIGINT) AS balance_minor
 FROM pairs AS p
@@ -224,9 +221,7 @@ def month_end_buckets(
     month end it is charged off or paid off. ``balance_minor`` is its principal
     not yet settled (charged-off loans keep theirs, for the flow into charge-off).
     """
-    from creditmesh.portfolio.series import periods
-
-    ends = [e for _, e in periods("month", _day(start, "start"), _day(end, "end"))]
+    ends = [e for _, e in periods("month", as_day(start, "start"), as_day(end, "end"))]
     if ends and ends[-1] != (ends[-1].replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(
         days=1
     ):

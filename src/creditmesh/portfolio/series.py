@@ -30,7 +30,7 @@ cohorts leave out installments falling due while an earlier one was unpaid,
 found by joining the few late installments with their loans' later ones.
 
 Exclusions: the 90 day+ rate counts only the risk-bearing models
-(:data:`~creditmesh.schema.RISK_BEARING_MODELS`; ICE, technology solutions and
+(:data:`~creditmesh.funding.DELINQUENCY_RATE_MODELS`; ICE, technology solutions and
 capital-light carry no principal risk for the platform); the balance leaves out
 charged-off loans. A rate whose denominator is zero (an empty period, a segment
 without risk-bearing loans) is ``<NA>`` in a nullable ``Float64`` column: no
@@ -42,17 +42,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from creditmesh import delinquency
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import HEADLINE_METRICS, _day, _period
-from creditmesh.schema import FUNDING_MODELS, PLATFORM_SERVICE_MODELS, RISK_BEARING_MODELS
+from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS, sql_in
+from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
+from creditmesh.portfolio.registry import FAMILIES, HEADLINE_METRICS, MEASURES, METRICS, metric
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from creditmesh.portfolio.book import Book
-
-#: Period lengths :func:`metric_series` accepts.
-FREQUENCIES = ("day", "month", "quarter")
 
 #: Segments :func:`metric_series` splits by, and the SQL expression of each on ``loans AS l`` /
 #: ``borrowers AS b``. ``product`` is the repayment schedule, ``tenor`` the contractual tenor.
@@ -68,8 +67,11 @@ _FAR = "DATE '9999-12-31'"
 _MODEL_CODES = {m: k for k, m in enumerate(FUNDING_MODELS)}
 
 
-def _key(freq: str, column: str) -> str:
+def _key(freq: str | None, column: str) -> str:
     # The start of the calendar period holding ``column``; freq is checked against FREQUENCIES.
+    # None: one period, [$start, $end] exactly (every query already keeps only what falls in it).
+    if freq is None:
+        return "CAST($start AS DATE)"
     return f"CAST(date_trunc('{freq}', {column}) AS DATE)"
 
 
@@ -84,10 +86,18 @@ class _Prepared:
     day, a model code, a segment code and the repeat flag. ``{inst}``: every
     installment with its loan's ``k``, origination day, model and segment codes.
     The one join of installments with loans happens here; every metric query
-    then scans integers instead of joining string ids again.
+    then scans integers instead of joining string ids again. ``installments=False``
+    (loan and people figures only) leaves ``{inst}`` and the charge-offs out.
     """
 
-    def __init__(self, book: Book, segment: str | None) -> None:
+    def __init__(
+        self,
+        book: Book,
+        segment: str | None,
+        funding_models: tuple[str, ...] = FUNDING_MODELS,
+        *,
+        installments: bool = True,
+    ) -> None:
         import uuid
 
         self.book = book
@@ -105,8 +115,12 @@ class _Prepared:
         distinct = (
             "SELECT DISTINCT channel AS segment FROM borrowers"
             if segment == "channel"
+            else "SELECT 'all' AS segment"
+            if segment is None
             else f"SELECT DISTINCT {expression} AS segment FROM loans AS l"
         )
+        every = set(funding_models) == set(FUNDING_MODELS)
+        kept = "" if every else f"WHERE {sql_in('l.funding_model', funding_models)}"
         book.sql(f"""
 CREATE TEMP TABLE {self.segments} AS
 SELECT segment, CAST(row_number() OVER (ORDER BY segment) - 1 AS INTEGER) AS code
@@ -114,13 +128,15 @@ FROM ({distinct})""")
         book.sql(f"""
 CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
 """)
-        # A loan is charged off on the first day it shows 181 dpd (metrics._CHARGE_OFFS_CTE).
+        # without the installments (loan and people figures only), charge-offs are not needed either
+        charge_offs = (
+            delinquency.charge_offs_sql()
+            if installments
+            else "SELECT NULL AS loan_id, NULL AS charged_off_on"
+        )
         book.sql(f"""
 CREATE TEMP TABLE {self.loans} AS
-WITH charge_offs AS (
-    SELECT loan_id, MIN(due_date + 181) AS charged_off_on
-    FROM installments WHERE paid_at IS NULL OR paid_at > due_date + 181 GROUP BY loan_id
-)
+WITH charge_offs AS ({charge_offs})
 SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
     l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat, c.charged_off_on
@@ -128,9 +144,12 @@ FROM loans AS l {borrowers}
 JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
 JOIN {self.firsts} AS f ON f.borrower_id = l.borrower_id
 JOIN {self.segments} AS s ON s.segment = {expression}
-LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id""")
+LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id
+{kept}""")
         # exit_day: the day the installment leaves the outstanding balance (settled or its loan charged
         # off), never before the loan's origination; NULL while it stays.
+        if not installments:
+            return
         book.sql(f"""
 CREATE TEMP TABLE {self.inst} AS
 SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p,
@@ -147,13 +166,7 @@ charge_offs AS (SELECT k, charged_off_on FROM {self.loans} WHERE charged_off_on 
 
     def originations(self, freq: str) -> str:
         return f"""
-SELECT {_key(freq, "orig_day")} AS period_start, seg,
-    COUNT(*) AS loans_originated,
-    CAST(SUM(principal_minor) AS BIGINT) AS volume,
-    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
-        AS platform_volume,
-    CAST(SUM(CAST(principal_minor AS HUGEINT) * tenor_months) AS BIGINT) AS principal_months,
-    CAST(COALESCE(SUM(principal_minor) FILTER (WHERE is_repeat), 0) AS BIGINT) AS repeat_volume
+SELECT {_key(freq, "orig_day")} AS period_start, seg, {_measures("originations")}
 FROM {self.loans}
 WHERE orig_day BETWEEN $start AND $end
 GROUP BY ALL
@@ -172,24 +185,21 @@ exits AS (
     FROM {self.inst} WHERE exit_day <= $end GROUP BY ALL
 ),
 deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
-    CAST(SUM(amount) AS BIGINT) AS balance_delta,
-    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(PLATFORM_SERVICE_MODELS)}), 0) AS BIGINT)
-        AS platform_balance_delta,
-    CAST(COALESCE(SUM(amount) FILTER (WHERE model IN {_codes(RISK_BEARING_MODELS)}), 0) AS BIGINT)
-        AS risk_balance_delta
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("balance")}
 FROM deltas GROUP BY ALL
 """
 
     def ninety_plus(self) -> str:
         # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
+        late_91 = delinquency.day_at_dpd_sql("due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
+        item_late_91 = delinquency.day_at_dpd_sql("i.due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
         return f"""
 WITH {self.charge_offs()},
 periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end),
 windows AS (
-    SELECT k, ANY_VALUE(seg) AS seg, MIN(due_date + 91) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
+    SELECT k, ANY_VALUE(seg) AS seg, MIN({late_91}) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
     FROM {self.inst}
-    WHERE (paid_at IS NULL OR paid_at > due_date + 91) AND model IN {_codes(RISK_BEARING_MODELS)}
+    WHERE {delinquency.open_on_sql("paid_at", late_91)} AND model IN {_codes(DELINQUENCY_RATE_MODELS)}
     GROUP BY k
 ),
 pairs AS (
@@ -202,11 +212,11 @@ pairs AS (
 states AS (
     SELECT pr.k, pr.seg, pr.period_start,
         SUM(i.p) FILTER (WHERE i.paid_at IS NULL OR i.paid_at > pr.period_end) AS outstanding,
-        BOOL_OR(i.due_date + 91 <= pr.period_end AND (i.paid_at IS NULL OR i.paid_at > pr.period_end)) AS late_91
+        BOOL_OR({item_late_91} <= pr.period_end AND {delinquency.open_on_sql("i.paid_at", "pr.period_end")}) AS late_91
     FROM pairs AS pr JOIN {self.inst} AS i ON i.k = pr.k
     GROUP BY pr.k, pr.seg, pr.period_start
 )
-SELECT period_start, seg, CAST(SUM(outstanding) AS BIGINT) AS ninety_plus_balance
+SELECT period_start, seg, {_measures("ninety_plus")}
 FROM states WHERE late_91 GROUP BY ALL
 """
 
@@ -231,12 +241,7 @@ falling_due AS (
     FROM {self.inst} AS i ANTI JOIN blocked AS b ON b.k = i.k AND b.due_date = i.due_date
     WHERE i.due_date BETWEEN $start AND $end
 )
-SELECT {_key(freq, "due_date")} AS period_start, seg,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue), 0) AS BIGINT) AS day1_overdue,
-    CAST(COALESCE(SUM(p) FILTER (WHERE paid_at IS NULL OR paid_at >= due_date), 0) AS BIGINT) AS day1_due,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until AND paid_at <= due_date + 30), 0)
-        AS BIGINT) AS collected,
-    CAST(COALESCE(SUM(p) FILTER (WHERE overdue AND due_date + 30 <= $observed_until), 0) AS BIGINT) AS collectable
+SELECT {_key(freq, "due_date")} AS period_start, seg, {_measures("falling_due")}
 FROM falling_due GROUP BY ALL
 """
 
@@ -267,45 +272,32 @@ WITH firsts AS (
     UNION ALL
     {drawdowns}
 )
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg,
-    COUNT(*) FILTER (WHERE kind = 'registered') AS registered_delta,
-    COUNT(*) FILTER (WHERE kind = 'lines') AS lines_delta,
-    COUNT(*) FILTER (WHERE kind = 'drawdowns') AS drawdowns_delta
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("people")}
 FROM firsts WHERE day <= $end AND seg IS NOT NULL GROUP BY ALL
 """
 
 
 def _partners_sql(segment: str | None) -> str | None:
-    if segment is None:
-        return "SELECT 'all' AS segment, COUNT(*) AS partners FROM institutions"
-    if segment == "funding_model":
-        return "SELECT funding_model AS segment, COUNT(*) AS partners FROM institutions GROUP BY ALL"
-    if segment == "institution":
-        return "SELECT institution_id AS segment, 1 AS partners FROM institutions"
-    return None
+    column = {None: "'all'", "funding_model": "funding_model", "institution": "institution_id"}
+    if segment not in column:
+        return None
+    grouped = (
+        "" if segment is None else " GROUP BY ALL"
+    )  # the whole book has a count even without institutions
+    return f"SELECT {column[segment]} AS segment, {_measures('partners')} FROM institutions{grouped}"
 
 
-def periods(freq: str, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """Calendar periods of ``freq`` from the one holding ``start`` to the one holding ``end``, the last cut at ``end``."""
-    if freq not in FREQUENCIES:
-        raise ParameterError("freq", f"expected one of {', '.join(FREQUENCIES)}, got {freq!r}")
-    _period(start, end)
-    out: list[tuple[dt.date, dt.date]] = []
-    if freq == "day":
-        day = start
-        while day <= end:
-            out.append((day, day))
-            day += dt.timedelta(days=1)
-        return out
-    step = 1 if freq == "month" else 3
-    month = (start.month - 1) // step * step + 1
-    first = dt.date(start.year, month, 1)
-    while first <= end:
-        months = first.month - 1 + step
-        following = dt.date(first.year + months // 12, months % 12 + 1, 1)
-        out.append((first, min(following - dt.timedelta(days=1), end)))
-        first = following
-    return out
+def _measures(family: str) -> str:
+    """The select list of one family's query: each of its :data:`~creditmesh.portfolio.registry.MEASURES`."""
+    codes = {
+        "platform_services": _codes(PLATFORM_SERVICE_MODELS),
+        "delinquency_rate": _codes(DELINQUENCY_RATE_MODELS),
+    }
+    return ", ".join(
+        f"{measure.sql.format(**codes)} AS {name}"
+        for name, measure in MEASURES.items()
+        if measure.family == family
+    )
 
 
 def metric_series(
@@ -317,7 +309,7 @@ def metric_series(
     by: str | None = None,
     observed_until: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Every metric of :data:`~creditmesh.portfolio.metrics.HEADLINE_METRICS` for each period (and segment).
+    """Every metric of :data:`~creditmesh.portfolio.registry.METRICS` for each period (and segment).
 
     ``freq`` is ``day``, ``month`` or ``quarter``; ``start`` defaults to the
     first origination, ``end`` to :attr:`Book.last_date`. ``by`` splits by one
@@ -334,7 +326,6 @@ def metric_series(
     the metrics: counts and amounts as ``Int64``, rates and the tenor as
     ``Float64`` with ``<NA>`` where the denominator is zero.
     """
-    import pandas as pd
 
     if by is not None and by not in SEGMENTS:
         raise ParameterError("by", f"expected one of {', '.join(SEGMENTS)}, got {by!r}")
@@ -346,28 +337,87 @@ def metric_series(
         (start,) = book.one("SELECT MIN(CAST(originated_at AS DATE)) FROM loans")
     if start is None or end is None:
         raise ParameterError("start", "the book holds no loans; pass start and end explicitly")
-    start, end = _day(start, "start"), _day(end, "end")
+    start, end = as_day(start, "start"), as_day(end, "end")
     grid = periods(freq, start, end)
-    start = grid[0][0]
     if observed_until is None:
         observed_until = book.last_date or end
+    return _table(book, freq, grid, by=by, observed_until=observed_until)
+
+
+def period_metrics(
+    book: Book,
+    start: dt.date,
+    end: dt.date,
+    *,
+    names: tuple[str, ...] | None = None,
+    funding_models: tuple[str, ...] = FUNDING_MODELS,
+    observed_until: dt.date | None = None,
+) -> dict[str, int | float | None]:
+    """The metrics ``names`` (default: all) over exactly ``[start, end]``, as plain Python values.
+
+    Period metrics cover ``[start, end]``, as-of metrics are taken at ``end``;
+    ``funding_models`` keeps only those models' loans. ``None`` where a
+    denominator is zero. The same queries as :func:`metric_series`, for one
+    period: what the point functions of :mod:`~creditmesh.portfolio.metrics` return.
+    """
+    import pandas as pd
+
+    chosen = [metric(n) for n in (HEADLINE_METRICS if names is None else names)]
+    start, end = as_day(start, "start"), as_day(end, "end")
+    if observed_until is None:
+        observed_until = book.last_date or end
+    families = {MEASURES[m].family for found in chosen for m in (found.numerator, found.denominator) if m}
+    row = _table(
+        book, None, [(start, end)], families=families, observed_until=observed_until, models=funding_models
+    ).iloc[0]
+    return {
+        found.name: None
+        if row[found.name] is pd.NA
+        else float(row[found.name])
+        if found.denominator
+        else int(row[found.name])
+        for found in chosen
+    }
+
+
+def _table(
+    book: Book,
+    freq: str | None,
+    grid: list[tuple[dt.date, dt.date]],
+    *,
+    by: str | None = None,
+    families: set[str] | None = None,
+    observed_until: dt.date,
+    models: tuple[str, ...] = FUNDING_MODELS,
+) -> pd.DataFrame:
+    """The metrics over the periods of ``grid`` (``freq`` None: one exact period), from the families' queries."""
+    import pandas as pd
+
+    start, end = grid[0][0], grid[-1][1]
+    wanted = set(FAMILIES) if families is None else families
     params = {"start": start, "end": end}
-    prepared = _Prepared(book, by)
+    prepared = _Prepared(
+        book, by, models, installments=bool(wanted & {"balance", "ninety_plus", "falling_due"})
+    )
     try:
-        parts = [
-            book.sql(prepared.originations(freq), params),
-            book.sql(prepared.balances(freq), params),
-            book.sql(prepared.ninety_plus(), {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]}),
-            book.sql(
-                prepared.falling_due(freq),
-                {**params, "observed_until": _day(observed_until, "observed_until")},
+        queries = {
+            "originations": (prepared.originations(freq), params),
+            "balance": (prepared.balances(freq), params),
+            "ninety_plus": (
+                prepared.ninety_plus(),
+                {"starts": [s for s, _ in grid], "ends": [e for _, e in grid]},
             ),
-            book.sql(prepared.users(freq, by), params),
-        ]
+            "falling_due": (
+                prepared.falling_due(freq),
+                {**params, "observed_until": as_day(observed_until, "observed_until")},
+            ),
+            "people": (prepared.users(freq, by), params),
+        }
+        parts = [book.sql(*query) for family, query in queries.items() if family in wanted]
         codes = book.sql(f"SELECT segment, code FROM {prepared.segments} ORDER BY code")
     finally:
         prepared.close()
-    partners_sql = _partners_sql(by)
+    partners_sql = _partners_sql(by) if "partners" in wanted else None
     names = dict(zip(codes["code"], codes["segment"]))
     segments = sorted(names.values())
     frame = pd.DataFrame(
@@ -381,42 +431,24 @@ def metric_series(
     frame[amounts] = frame[amounts].fillna(0).astype("int64")
     frame = frame.sort_values(["segment", "period_start"], kind="stable").reset_index(drop=True)
     running = frame.groupby("segment", sort=False)
-    for delta, total in (
-        ("balance_delta", "balance"),
-        ("platform_balance_delta", "platform_balance"),
-        ("risk_balance_delta", "risk_balance"),
-        ("registered_delta", "registered"),
-        ("lines_delta", "lines"),
-        ("drawdowns_delta", "drawdowns"),
-    ):
-        frame[total] = running[delta].cumsum()
+    for name, measure in MEASURES.items():
+        if measure.running and name in frame.columns:
+            frame[name] = running[name].cumsum()
+    if partners_sql is not None:  # a segment without institutions has no count, not zero
+        partners = book.sql(partners_sql).set_index("segment")["partners"]
+        frame["partners"] = frame["segment"].map(partners)
 
     out = frame[["period_start", "period_end", "segment"]].copy()
-    if partners_sql is None:
-        out["financial_institution_partners"] = pd.array([pd.NA] * len(out), dtype="Int64")
-    else:
-        partners = book.sql(partners_sql).set_index("segment")["partners"]
-        out["financial_institution_partners"] = frame["segment"].map(partners).astype("Int64")
-    person_counts = by is None or by == "channel"
-    for name, column in (
-        ("cumulative_registered_users", "registered"),
-        ("cumulative_users_with_approved_credit_lines", "lines"),
-    ):
-        out[name] = (
-            frame[column].astype("Int64") if person_counts else pd.array([pd.NA] * len(out), dtype="Int64")
+    for found in METRICS:
+        measured = (
+            found.numerator in frame.columns and (found.denominator or found.numerator) in frame.columns
         )
-    out["cumulative_borrowers_with_drawdown"] = frame["drawdowns"].astype("Int64")
-    out["loans_originated"] = frame["loans_originated"].astype("Int64")
-    out["loan_volume_minor"] = frame["volume"].astype("Int64")
-    out["platform_services_volume_share"] = _rate(frame["platform_volume"], frame["volume"])
-    out["total_outstanding_balance_minor"] = frame["balance"].astype("Int64")
-    out["platform_services_balance_share"] = _rate(frame["platform_balance"], frame["balance"])
-    out["weighted_average_tenor_months"] = _rate(frame["principal_months"], frame["volume"])
-    out["delinquency_rate_90_plus"] = _rate(frame["ninety_plus_balance"], frame["risk_balance"])
-    out["repeat_borrower_contribution"] = _rate(frame["repeat_volume"], frame["volume"])
-    out["day1_delinquency_rate"] = _rate(frame["day1_overdue"], frame["day1_due"])
-    out["collection_rate_30d"] = _rate(frame["collected"], frame["collectable"])
-    assert list(out.columns[3:]) == list(HEADLINE_METRICS), "series columns drifted from HEADLINE_METRICS"
+        if not measured or (by is not None and by not in (found.split_by or (by,))):
+            out[found.name] = pd.array([pd.NA] * len(out), dtype="Int64")
+        elif found.denominator is None:
+            out[found.name] = frame[found.numerator].astype("Int64")
+        else:
+            out[found.name] = _rate(frame[found.numerator], frame[found.denominator])
     if by is None:
         out = out.drop(columns="segment")
     return out

@@ -20,8 +20,8 @@ Reading, for a threshold of ``n`` days (30 or 180):
   hit month <= m / total principal originated in the vintage``.
 * A point is shown only once the whole vintage has been on book ``m`` months:
   ``last day of the vintage + m months <= as_of``.
-* Funding models: all but ``ice`` and ``tech_solution`` (capital-light loans are
-  in, as the footnote says).
+* Funding models: :data:`~creditmesh.funding.VINTAGE_MODELS`, all but ``ice``
+  and ``tech_solution`` (capital-light loans are in, as the footnote says).
 """
 
 from __future__ import annotations
@@ -30,22 +30,21 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.metrics import _day
+from creditmesh.funding import VINTAGE_MODELS
+from creditmesh.portfolio.periods import as_day
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from creditmesh.portfolio.book import Book
 
-#: Funding models the footnote leaves out of the vintage charts.
-EXCLUDED_FROM_VINTAGES = ("ice", "tech_solution")
 
 _VINTAGE_SQL = """
 WITH eligible AS (
     SELECT loan_id, principal_minor, CAST(originated_at AS DATE) AS orig_day,
         CAST(date_trunc('quarter', CAST(originated_at AS DATE)) AS DATE) AS vintage
     FROM loans
-    WHERE NOT list_contains($excluded, funding_model) AND CAST(originated_at AS DATE) <= $as_of
+    WHERE list_contains($models, funding_model) AND CAST(originated_at AS DATE) <= $as_of
 ),
 first_hit AS (
     SELECT i.loan_id, MIN(i.due_date + $days) AS hit_on
@@ -76,7 +75,7 @@ _VINTAGE_TOTALS_SQL = """
 SELECT CAST(date_trunc('quarter', CAST(originated_at AS DATE)) AS DATE) AS vintage,
     CAST(SUM(principal_minor) AS BIGINT) AS principal_minor, COUNT(*) AS loans
 FROM loans
-WHERE NOT list_contains($excluded, funding_model) AND CAST(originated_at AS DATE) <= $as_of
+WHERE list_contains($models, funding_model) AND CAST(originated_at AS DATE) <= $as_of
 GROUP BY ALL
 """
 
@@ -111,9 +110,9 @@ def vintage_curves(book: Book, days: int = 30, as_of: dt.date | None = None) -> 
         as_of = book.last_date
         if as_of is None:
             raise ParameterError("as_of", "the book holds no dated rows; pass as_of explicitly")
-    as_of = _day(as_of, "as_of")
-    params = {"as_of": as_of, "days": int(days), "excluded": list(EXCLUDED_FROM_VINTAGES)}
-    totals = book.sql(_VINTAGE_TOTALS_SQL, {"as_of": as_of, "excluded": params["excluded"]})
+    as_of = as_day(as_of, "as_of")
+    params = {"as_of": as_of, "days": int(days), "models": list(VINTAGE_MODELS)}
+    totals = book.sql(_VINTAGE_TOTALS_SQL, {"as_of": as_of, "models": params["models"]})
     hits = book.sql(_VINTAGE_SQL, params)
     rows = []
     for vintage in sorted(pd.to_datetime(totals["vintage"]).dt.date):

@@ -110,18 +110,18 @@ class FeatureBinning:
         """The bin of every value (vectorised); bad values follow the feature's rules."""
         if self.dtype == CATEGORICAL:
             return self._bin_categorical(values)
-        numbers = _as_numbers(self.name, values)
+        numbers = as_numbers(self.name, values)
         return self._bin_numbers(numbers)
 
     def bin_one(self, value: Any) -> int:
         """The bin of one value: the same answer as :meth:`bin_index`, without numpy."""
-        if _is_missing(value):
+        if is_missing(value):
             if self.missing == "error":
                 raise SchemaError(self.name, "missing value, and this feature's rule is missing='error'")
             return self.missing_bin
         if self.dtype == CATEGORICAL:
-            found = self._category_bin.get(_category_string(value))
-            return found if found is not None else self._unseen_bin([_category_string(value)])
+            found = self._category_bin.get(category_string(value))
+            return found if found is not None else self._unseen_bin([category_string(value)])
         if isinstance(value, (bool, np.bool_)) or not isinstance(
             value, (int, float, np.integer, np.floating)
         ):
@@ -172,7 +172,7 @@ class FeatureBinning:
             raise SchemaError(
                 self.name, f"{int(missing.sum())} missing values, and this feature's rule is missing='error'"
             )
-        codes, uniques = pd.factorize(_category_strings(series), use_na_sentinel=True)
+        codes, uniques = pd.factorize(category_strings(series), use_na_sentinel=True)
         lookup = np.array([self._category_bin.get(u, -1) for u in uniques], dtype=np.int64)
         unknown = [u for u, b in zip(uniques, lookup) if b < 0]
         if unknown:
@@ -347,7 +347,7 @@ def fit_categorical(
 ) -> FeatureBinning:
     """Bin one categorical feature: rare categories pooled, the rest ordered by event rate and merged."""
     series = values.reset_index(drop=True)
-    codes, uniques = pd.factorize(_category_strings(series), use_na_sentinel=True)
+    codes, uniques = pd.factorize(category_strings(series), use_na_sentinel=True)
     uniques = [str(u) for u in uniques]
     present = codes >= 0
     ce = np.bincount(codes[present], weights=(weight * y)[present], minlength=len(uniques))
@@ -506,14 +506,14 @@ def _woe_table(events: np.ndarray, nonevents: np.ndarray) -> tuple[np.ndarray, f
 # -- values ------------------------------------------------------------------------------------
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     """None, NaN (any float type: NaN is the one value unequal to itself), pandas' NA or NaT."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, (float, np.floating)) and value != value
 
 
-def _category_string(value: Any) -> str:
+def category_string(value: Any) -> str:
     """One category as text: ``1``, ``1.0`` and ``"1"`` are the same category."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
@@ -524,18 +524,18 @@ def _category_string(value: Any) -> str:
     return str(value)
 
 
-def _category_strings(series: pd.Series) -> pd.Series:
-    """Every category as text, the vectorised twin of :func:`_category_string` (missing stays missing)."""
+def category_strings(series: pd.Series) -> pd.Series:
+    """Every category as text, the vectorised twin of :func:`category_string` (missing stays missing)."""
     if pd.api.types.is_bool_dtype(series.dtype):
-        return series.map(lambda v: v if _is_missing(v) else str(bool(v)))
+        return series.map(lambda v: v if is_missing(v) else str(bool(v)))
     if pd.api.types.is_numeric_dtype(series.dtype):
-        return series.map(lambda v: v if _is_missing(v) else _category_string(v))
+        return series.map(lambda v: v if is_missing(v) else category_string(v))
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
-    return series.map(lambda v: v if _is_missing(v) else _category_string(v))
+    return series.map(lambda v: v if is_missing(v) else category_string(v))
 
 
-def _as_numbers(name: str, values: pd.Series | np.ndarray) -> np.ndarray:
+def as_numbers(name: str, values: pd.Series | np.ndarray) -> np.ndarray:
     """The column as float64 with NaN for missing; text that is not a number is an error naming the feature."""
     series = values if isinstance(values, pd.Series) else pd.Series(values)
     if pd.api.types.is_bool_dtype(series.dtype):
@@ -661,7 +661,7 @@ class BinningProcess(TransformerMixin, BaseEstimator):
                     )
                 binnings[name] = fit_numerical(
                     name,
-                    _as_numbers(name, frame[name]),
+                    as_numbers(name, frame[name]),
                     target,
                     weight,
                     trend=trend,
@@ -682,12 +682,12 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         """Weights of evidence, one column per feature."""
         return pd.DataFrame(
             {name: self.binnings_[name].woe_of(bins) for name, bins in self.bins(X).items()},
-            index=_as_frame(X).index,
+            index=as_frame(X).index,
         )
 
     def bins(self, X: pd.DataFrame, features: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """The bin index of every row, per feature (missing columns are an error naming them)."""
-        frame = _as_frame(X)
+        frame = as_frame(X)
         wanted = list(features) if features is not None else self._fitted_features()
         absent = [f for f in wanted if f not in frame.columns]
         if absent:
@@ -727,7 +727,7 @@ def prepare_fit(
     """What every ``fit`` checks first: parameters, the table, the target and weights, the categorical features."""
     owner = type(estimator).__name__
     validate_params(owner, estimator.get_params(deep=False), estimator._rules)
-    frame = _as_frame(X)
+    frame = as_frame(X)
     target, weight = check_target(y, len(frame), sample_weight)
     declared = set(estimator.categorical_features or ())
     unknown = declared - set(frame.columns)
@@ -759,7 +759,8 @@ def check_target(y: Any, n_rows: int, sample_weight: Any = None) -> tuple[np.nda
     return target, weight
 
 
-def _as_frame(X: Any) -> pd.DataFrame:
+def as_frame(X: Any) -> pd.DataFrame:
+    """``X`` itself when it is a DataFrame: the estimators need named feature columns."""
     if isinstance(X, pd.DataFrame):
         return X
     raise SchemaError("X", f"expected a pandas DataFrame with named feature columns, got {type(X).__name__}")

@@ -33,11 +33,11 @@ from sklearn.model_selection import StratifiedKFold
 from creditmesh.errors import ParameterError, SchemaError
 from creditmesh.scoring._params import Interval, OfType, Options
 from creditmesh.scoring.binning import (
-    _as_frame,
-    _as_numbers,
-    _category_string,
-    _category_strings,
-    _is_missing,
+    as_frame,
+    as_numbers,
+    category_string,
+    category_strings,
+    is_missing,
     monotone_direction,
     prepare_fit,
 )
@@ -67,7 +67,7 @@ class FeatureEncoder:
         categories = {}
         for f in frame.columns:
             if f in categorical:
-                values = _category_strings(frame[f]).dropna()
+                values = category_strings(frame[f]).dropna()
                 categories[f] = sorted(set(values))
         return cls(list(frame.columns), categories, unseen)
 
@@ -76,14 +76,14 @@ class FeatureEncoder:
         return [i for i, f in enumerate(self.features) if f in self.categories]
 
     def matrix(self, X: pd.DataFrame) -> np.ndarray:
-        frame = _as_frame(X)
+        frame = as_frame(X)
         absent = [f for f in self.features if f not in frame.columns]
         if absent:
             raise SchemaError(", ".join(absent), "missing from the table to score")
         out = np.empty((len(frame), len(self.features)), dtype=np.float64)
         for i, f in enumerate(self.features):
             if f in self.categories:
-                strings = _category_strings(frame[f])
+                strings = category_strings(frame[f])
                 codes = strings.map(self._codes[f])
                 unseen = codes.isna() & strings.notna()
                 if unseen.any() and self.unseen == "error":
@@ -93,7 +93,7 @@ class FeatureEncoder:
                     )
                 out[:, i] = codes.to_numpy(dtype=np.float64, na_value=np.nan)
             else:
-                out[:, i] = _as_numbers(f, frame[f])
+                out[:, i] = as_numbers(f, frame[f])
         return out
 
     def row(self, application: Mapping[str, Any]) -> np.ndarray:
@@ -102,10 +102,10 @@ class FeatureEncoder:
             if f not in application:
                 raise SchemaError(f, "missing from the application")
             value = application[f]
-            if _is_missing(value):
+            if is_missing(value):
                 out[0, i] = np.nan
             elif f in self.categories:
-                code = self._codes[f].get(_category_string(value))
+                code = self._codes[f].get(category_string(value))
                 if code is None and self.unseen == "error":
                     raise SchemaError(
                         f, f"category {value!r} not seen in training, and the rule is unseen='error'"
@@ -357,7 +357,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         coefficient × WoE per feature, each weighted as in the blend; intercepts go to the base.
         """
         self._check_fitted()
-        frame = _as_frame(X)
+        frame = as_frame(X)
         return pd.DataFrame(
             self._contrib(self.encoder_.matrix(frame), [s._bins(frame) for s in self.scorecards_]),
             columns=[*self.features_, "base"],

@@ -7,15 +7,14 @@ Charts are matplotlib PNGs embedded in the page, so the file stands alone.
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from creditmesh.charts import new_figure, png_base64
 from creditmesh.scoring import metrics
 from creditmesh.scoring.binning import BinningProcess
 from creditmesh.scoring.gbm import GBMClassifier
@@ -47,31 +46,17 @@ th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 """
 
 
-def _png(figure) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _charts(y: np.ndarray, p: np.ndarray, score: np.ndarray) -> list[dict[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     charts = []
     share, tpr, fpr = metrics.cumulative_shares(y, p)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = new_figure((5, 4))
     ax.plot(fpr, tpr, label=f"AUC {metrics.auc(y, p):.3f}")
     ax.plot([0, 1], [0, 1], "--", color="grey")
     ax.set(xlabel="share of goods", ylabel="share of bads", title="ROC")
     ax.legend()
-    charts.append({"title": "ROC curve", "png": _png(fig)})
+    charts.append({"title": "ROC curve", "png": png_base64(fig)})
 
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = new_figure((5, 4))
     ax.plot(share, tpr, label="bads")
     ax.plot(share, fpr, label="goods")
     gap = np.abs(tpr - fpr)
@@ -79,41 +64,39 @@ def _charts(y: np.ndarray, p: np.ndarray, score: np.ndarray) -> list[dict[str, s
     ax.vlines(share[at], fpr[at], tpr[at], color="red", label=f"KS {gap[at]:.3f}")
     ax.set(xlabel="share of applicants, riskiest first", ylabel="cumulative share", title="KS")
     ax.legend()
-    charts.append({"title": "Kolmogorov–Smirnov", "png": _png(fig)})
+    charts.append({"title": "Kolmogorov–Smirnov", "png": png_base64(fig)})
 
     table = metrics.calibration_table(y, p, bins=10)
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = new_figure((5, 4))
     ax.plot(table.mean_pd, table.bad_rate, "o-", label=f"ECE {metrics.ece(y, p):.4f}")
     top = max(table.mean_pd.max(), table.bad_rate.max()) * 1.05
     ax.plot([0, top], [0, top], "--", color="grey")
     ax.set(xlabel="mean predicted PD", ylabel="observed bad rate", title="Calibration (deciles)")
     ax.legend()
-    charts.append({"title": "Calibration", "png": _png(fig)})
+    charts.append({"title": "Calibration", "png": png_base64(fig)})
 
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = new_figure((5, 4))
     bins = np.histogram_bin_edges(score, bins=40)
     ax.hist(score[y == 0], bins=bins, alpha=0.6, density=True, label="goods")
     ax.hist(score[y == 1], bins=bins, alpha=0.6, density=True, label="bads")
     ax.set(xlabel="score", ylabel="density", title="Score by outcome")
     ax.legend()
-    charts.append({"title": "Score distribution by outcome", "png": _png(fig)})
+    charts.append({"title": "Score distribution by outcome", "png": png_base64(fig)})
     return charts
 
 
 def _woe_charts(binning: BinningProcess, features: list[str]) -> list[dict[str, str]]:
-    import matplotlib.pyplot as plt
-
     charts = []
     for name in features:
         table = binning.binning_table(name).iloc[:-1]
         table = table[table["count"] > 0]
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+        fig, ax = new_figure((5, 3.2))
         ax.bar(range(len(table)), table["woe"], color=["#c44" if w > 0 else "#4a4" for w in table["woe"]])
         ax.set_xticks(
             range(len(table)), [str(b)[:18] for b in table["bin"]], rotation=60, ha="right", fontsize=7
         )
         ax.set(ylabel="WoE (higher is riskier)", title=f"{name} (IV {binning.binnings_[name].iv:.3f})")
-        charts.append({"title": name, "png": _png(fig)})
+        charts.append({"title": name, "png": png_base64(fig)})
     return charts
 
 

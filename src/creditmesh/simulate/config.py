@@ -9,7 +9,8 @@ from datetime import date
 from types import MappingProxyType
 
 from creditmesh.errors import ParameterError
-from creditmesh.schema import CHANNELS, FUNDING_MODELS
+from creditmesh.funding import FUNDING_MODELS, MODELS
+from creditmesh.schema import CHANNELS
 
 #: Caps that keep one run bounded (TigerBeetle: put a limit on everything).
 BORROWERS_MAX = 50_000_000
@@ -28,7 +29,8 @@ class SimulationConfig:
     Shares are fractions that must sum to 1. ``channel_shares`` is the mix of new
     users by acquisition channel (the seeds: ~47 % embedded finance in late 2024);
     ``funding_shares`` the mix of loan volume by funding model (the seeds: 53.2 %
-    capital-light, ICE and technology solutions in Q4 2024).
+    capital-light, ICE and technology solutions in Q4 2024; each model's
+    ``simulated_volume_share`` in :mod:`creditmesh.funding`).
     """
 
     borrowers: int = 20_000
@@ -40,15 +42,7 @@ class SimulationConfig:
         default_factory=lambda: _frozen({"app": 0.36, "embedded": 0.47, "partner": 0.14, "offline": 0.03})
     )
     funding_shares: Mapping[str, float] = field(
-        default_factory=lambda: _frozen(
-            {
-                "capital_heavy_on": 0.13,
-                "capital_heavy_off": 0.39,
-                "capital_light": 0.18,
-                "ice": 0.26,
-                "tech_solution": 0.04,
-            }
-        )
+        default_factory=lambda: _frozen({m.name: m.simulated_volume_share for m in MODELS})
     )
     #: Share of registered users who belong to a fraud ring.
     fraud_ring_share: float = 0.004

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from creditmesh.ids import hex_strings, salted_hash
 from creditmesh.schema import IDENTITY_KINDS
-from creditmesh.simulate.ids import hex_strings, salted_hash
 from creditmesh.simulate.population import Population
 
 #: Entity number spaces, so that different sources of one kind never collide.

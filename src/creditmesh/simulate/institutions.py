@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 import pyarrow as pa
 
+from creditmesh.funding import FUNDING_MODELS, MODELS
+from creditmesh.ids import format_ids
 from creditmesh.money import allocate
-from creditmesh.schema import FUNDING_MODELS
-from creditmesh.simulate.ids import format_ids
 from creditmesh.simulate.population import REGIONS
 
 #: How the partners split across funding models (the seeds: 162 partners, most of them banks
 #: and consumer-finance companies funding capital-light loans).
-MODEL_WEIGHTS = {
-    "capital_heavy_on": 5,
-    "capital_heavy_off": 25,
-    "capital_light": 39,
-    "ice": 25,
-    "tech_solution": 6,
-}
+MODEL_WEIGHTS = MappingProxyType({m.name: m.simulated_partner_weight for m in MODELS})
 TENOR_CHOICES = (3, 6, 9, 12, 18, 24)
 #: Appetite by model: (max_pd low, max_pd high). Risk-bearing money takes the riskier borrowers.
-MAX_PD_RANGE = {
-    "capital_heavy_on": (0.15, 0.30),
-    "capital_heavy_off": (0.12, 0.25),
-    "capital_light": (0.04, 0.10),
-    "ice": (0.06, 0.14),
-    "tech_solution": (0.05, 0.12),
-}
+MAX_PD_RANGE = MappingProxyType({m.name: m.simulated_max_pd for m in MODELS})
 
 
 def draw_institutions(rng: np.random.Generator, count: int) -> tuple[pa.Table, np.ndarray]:
@@ -56,7 +46,9 @@ def draw_institutions(rng: np.random.Generator, count: int) -> tuple[pa.Table, n
     table = pa.table(
         {
             "institution_id": format_ids("FI", np.arange(1, count + 1), width=4),
-            "name": pa.array([f"{_kind(FUNDING_MODELS[m])} {i + 1:04d}" for i, m in enumerate(model)]),
+            "name": pa.array(
+                [f"{MODELS[m].simulated_partner_name} {i + 1:04d}" for i, m in enumerate(model)]
+            ),
             "funding_model": pa.array([FUNDING_MODELS[m] for m in model]),
             "max_pd": max_pd,
             "min_score": pa.array(rng.integers(0, 40, count) * 5, type=pa.int16()),
@@ -82,11 +74,3 @@ def _at_least_one(counts: list[int]) -> list[int]:
             counts[donor] -= 1
             counts[i] = 1
     return counts
-
-
-def _kind(model: str) -> str:
-    return {
-        "capital_heavy_on": "Microcredit",
-        "capital_heavy_off": "Trust",
-        "tech_solution": "Regional Bank",
-    }.get(model, "Bank")

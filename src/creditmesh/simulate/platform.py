@@ -25,13 +25,13 @@ import pandas as pd
 
 from creditmesh.delinquency import worst_dpd
 from creditmesh.funding import FUNDING_MODELS
+from creditmesh.ids import splitmix64
 from creditmesh.money import rate_to_ppm
 from creditmesh.schedules import build_schedules
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, STAGES
 from creditmesh.simulate.allocation import Allocation, ShareAllocation
 from creditmesh.simulate.behaviour import draw_fates, repay
 from creditmesh.simulate.config import SimulationConfig
-from creditmesh.simulate.ids import splitmix64
 from creditmesh.simulate.policy import Policy
 from creditmesh.simulate.population import Population
 from creditmesh.simulate.state import (

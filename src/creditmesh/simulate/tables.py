@@ -8,8 +8,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from creditmesh.schema import CHANNELS, EMPLOYMENT, FUNDING_MODELS, STAGES, TABLES
-from creditmesh.simulate.ids import format_ids, hex_strings, splitmix64
+from creditmesh.funding import FUNDING_MODELS, MODELS
+from creditmesh.ids import format_ids, hex_strings, splitmix64
+from creditmesh.schema import CHANNELS, EMPLOYMENT, STAGES, TABLES
 from creditmesh.simulate.platform import Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
 from creditmesh.simulate.state import NEVER
@@ -197,11 +198,8 @@ def loan_tables(
         schema=TABLES["loans"].arrow_schema(),
     )
     funding_cost = 0.05
-    margin = np.select(
-        [l["model"] <= 1, l["model"] == 2, l["model"] == 3],
-        [l["apr"] - funding_cost, np.full(l["apr"].size, 0.06), np.full(l["apr"].size, 0.03)],
-        np.full(l["apr"].size, 0.01),
-    )
+    fee = np.array([np.nan if m.default_fee_rate is None else m.default_fee_rate for m in MODELS])[l["model"]]
+    margin = np.where(np.isnan(fee), l["apr"] - funding_cost, fee)  # no fee named: the APR less funding cost
     allocations = pa.table(
         {
             "application_id": app_ids,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from creditmesh.api.deps import ApiKey, AuditLogDep
 from creditmesh.api.models import ApplicationId, ReviewOut, ReviewSettlement
 from creditmesh.decision.audit import MAX_REVIEWS_LISTED, AuditError
+from creditmesh.stages import STAGE_NAMES
 
 router = APIRouter(prefix="/v1/reviews", tags=["reviews"], dependencies=[ApiKey])
 
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"], dependencies=[ApiKey]
 @router.get("", response_model=list[ReviewOut])
 async def pending_reviews(
     log: AuditLogDep,
-    stage: Annotated[str | None, Query(pattern="^(credit_line|drawdown|line_adjustment)$")] = None,
+    stage: Annotated[str | None, Query(pattern=f"^({'|'.join(STAGE_NAMES)})$")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_REVIEWS_LISTED)] = 100,
 ) -> list[ReviewOut]:
     """Applications the policy sent to people and no one has settled yet, oldest first."""

@@ -1,5 +1,8 @@
 """Identifiers and salted hashes as Arrow strings, built without a Python loop per row.
 
+A core module: the simulator names its borrowers, loans and hashed identifiers with it, and the
+ledger its payments in a bulk file.
+
 Millions of ids are formatted by writing their characters straight into one
 preallocated byte buffer and wrapping it as an Arrow string array: far faster
 and lighter than a column of Python ``str`` objects, and with no temporary
