@@ -32,6 +32,8 @@ demo: install
 	$(BIN)/creditmesh finance abs --cutoff 2024-12-31 --data $(DEMO_DIR)
 	$(BIN)/creditmesh finance capital --as-of 2024-12-31 --data $(DEMO_DIR)
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
+	rm -f $(DEMO_DIR)/service.db*
+	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db
 
 test: install-dev lint
 	$(BIN)/python -m pytest

@@ -1,7 +1,7 @@
 """Benchmark: the HTTP decision service under a fixed request rate, over loopback.
 
-The service runs in its own process (``creditmesh serve``: uvicorn, one worker) with a SQLite
-audit log on a temporary file and a GBM trained on a small simulated platform
+The service runs in its own process (``creditmesh serve``) with its SQLite database on a temporary
+file (an app key created in it first) and a GBM trained on a small simulated platform
 (``decision.train_model``). A bounded async client (asyncio streams, on uvloop when installed:
 ``--concurrency`` kept-alive HTTP/1.1 connections, requests encoded before the clock starts, so
 the generator spends little CPU; httpx's async client cost more CPU per request than the service
@@ -42,7 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
 
 BENCHMARK = "api_load"
-API_KEY = "bench-key"
 
 
 def _free_port() -> int:
@@ -51,17 +50,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def application_bodies(table, n: int, seed: int) -> list[dict]:
-    """``n`` credit-line application bodies resampled from ``table``, each with a fresh id."""
+def application_bodies(table, n: int, seed: int, prefix: str = "load") -> list[dict]:
+    """``n`` credit-line application bodies resampled from ``table``, each a fresh applicant (ids and identifiers)."""
     from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
     rows = table[list(APPLICATION_FEATURES)].to_dict("records")
     picks = np.random.default_rng(seed).integers(0, len(rows), n)
     bodies = []
     for i, pick in enumerate(picks):
-        body = {"application_id": f"load-{seed}-{i}"}
+        body = {"application_id": f"{prefix}-{seed}-{i}", "borrower_id": f"b-{prefix}-{seed}-{i}"}
         for name, value in rows[pick].items():
             body[name] = None if value != value else (value if isinstance(value, str) else int(value))
+        body["identifiers"] = {
+            "phone": f"+86 13{seed % 10}{i:09d}",
+            "device": f"dev-{prefix}-{seed}-{i}",
+            "ip": f"10.{i % 250}.{i // 250 % 250}.{seed % 250}",
+            "contacts": [f"+86 15{seed % 10}{i:07d}{k:02d}" for k in range(3)],
+        }
         bodies.append(body)
     return bodies
 
@@ -77,16 +82,33 @@ def cpu_seconds(pid: int | None = None) -> float:
     )
 
 
-def start_service(folder: Path, model_path: Path, workers: int) -> tuple[subprocess.Popen, str, int]:
+def create_app_key(db_url: str) -> str:
+    """An ``app`` key stored (hashed) in the service's database; the key itself."""
+    from creditmesh.api.keys import create_key
+    from creditmesh.ledger import Ledger
+
+    ledger = Ledger.connect(db_url)
+    with ledger.engine.begin() as connection:
+        key = create_key(connection, role="app", owner="bench")[1]
+    ledger.close()
+    return key
+
+
+def start_service(
+    folder: Path, model_path: Path, workers: int, *, db_url: str | None = None, partners: Path | None = None
+) -> tuple[subprocess.Popen, str, int]:
+    """``creditmesh serve`` on a free port (a SQLite file in ``folder`` unless ``db_url``), once it answers."""
     import httpx
 
     port = _free_port()
     env = {
         **os.environ,
-        "CREDITMESH_DB": str(folder / "decisions.db"),
-        "CREDITMESH_API_KEYS": API_KEY,
+        "CREDITMESH_DB": db_url or str(folder / "service.db"),
         "CREDITMESH_MODEL": str(model_path),
+        "CREDITMESH_IDENTIFIER_KEY": "bench-identifier-key-0123456789",
     }
+    if partners is not None:
+        env["CREDITMESH_PARTNERS"] = str(partners)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -115,27 +137,39 @@ def start_service(folder: Path, model_path: Path, workers: int) -> tuple[subproc
     raise RuntimeError("the service did not answer /healthz within 60 s")
 
 
-def encoded_requests(host: str, port: int, bodies: list[dict]) -> list[bytes]:
-    """Each body as one HTTP/1.1 request on a kept-alive connection, encoded before the clock starts."""
-    requests = []
-    for body in bodies:
-        payload = json.dumps(body, separators=(",", ":")).encode()
-        head = (
-            f"POST /v1/applications HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {API_KEY}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-        )
-        requests.append(head.encode() + payload)
-    return requests
+def encoded_request(
+    host: str, port: int, key: str, method: str, path: str, body: dict | None = None, headers: str = ""
+) -> bytes:
+    """One HTTP/1.1 request on a kept-alive connection, encoded before the clock starts."""
+    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\nX-API-Key: {key}\r\n{headers}"
+        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+def encoded_requests(host: str, port: int, key: str, bodies: list[dict]) -> list[bytes]:
+    """Each body as one credit-line application request."""
+    return [encoded_request(host, port, key, "POST", "/v1/applications", body) for body in bodies]
 
 
 async def drive(
-    host: str, port: int, requests: list[bytes], rate: float, concurrency: int
+    host: str,
+    port: int,
+    requests: list[bytes],
+    rate: float,
+    concurrency: int,
+    *,
+    give_up_after: float | None = None,
 ) -> tuple[np.ndarray, int, float]:
     """Schedule each request at ``i / rate`` and send it on the first free one of ``concurrency`` connections.
 
     A request's latency runs from its scheduled time to its answer, so waiting for a free
-    connection counts (no coordinated omission). Returns the latencies (s) of the answered
-    requests, the error count (transport errors and answers other than 200) and the elapsed time.
+    connection counts (no coordinated omission). Returns each request's latency (s; NaN where it got
+    no 2xx answer), the error count (transport errors and answers other than 2xx) and the elapsed time.
+    ``give_up_after``: a request still waiting for a connection that many seconds after its scheduled time
+    is not sent and counts as an error (an overloaded service then ends the run on time).
     """
     queue: asyncio.Queue = asyncio.Queue()
     latencies = np.full(len(requests), np.nan)
@@ -146,6 +180,9 @@ async def drive(
         reader = writer = None
         while (item := await queue.get()) is not None:
             i, scheduled = item
+            if give_up_after is not None and time.perf_counter() - scheduled > give_up_after:
+                errors += 1
+                continue
             try:
                 if writer is None:
                     reader, writer = await asyncio.open_connection(host, port)
@@ -157,7 +194,7 @@ async def drive(
                     if line.lower().startswith(b"content-length:")
                 )
                 await reader.readexactly(length)
-                if head[9:12] == b"200":
+                if head[9:10] == b"2":
                     latencies[i] = time.perf_counter() - scheduled
                 else:
                     errors += 1
@@ -187,7 +224,7 @@ async def drive(
         queue.put_nowait(None)
     await asyncio.gather(*workers)
     elapsed = time.perf_counter() - started
-    return latencies[~np.isnan(latencies)], errors, elapsed
+    return latencies, errors, elapsed
 
 
 def run(coroutine):
@@ -224,18 +261,21 @@ def main(argv: list[str] | None = None) -> int:
     bodies = application_bodies(table, int(args.rate * args.seconds), args.seed)
     with tempfile.TemporaryDirectory(prefix="creditmesh-api-load-") as tmp:
         folder = Path(tmp)
+        key = create_app_key(str(folder / "service.db"))
         process, url, port = start_service(folder, save_model(model, folder / "gbm"), args.workers)
         try:
             warm = min(200, len(bodies))
             warm_up = encoded_requests(
                 "127.0.0.1",
                 port,
-                [{**b, "application_id": f"{b['application_id']}-warm"} for b in bodies[:warm]],
+                key,
+                application_bodies(table, warm, args.seed + 1, prefix="warm"),
             )
             run(drive("127.0.0.1", port, warm_up, args.rate, args.concurrency))  # not counted
-            requests = encoded_requests("127.0.0.1", port, bodies)
+            requests = encoded_requests("127.0.0.1", port, key, bodies)
             cpu = cpu_seconds(process.pid), cpu_seconds()
             latencies, errors, elapsed = run(drive("127.0.0.1", port, requests, args.rate, args.concurrency))
+            latencies = latencies[~np.isnan(latencies)]
             server_cpu, client_cpu = cpu_seconds(process.pid) - cpu[0], cpu_seconds() - cpu[1]
         finally:
             process.terminate()

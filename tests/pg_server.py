@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,19 +40,28 @@ def skip_without_pg() -> None:
     pytest.skip(reason)
 
 
+def fresh_pg_database() -> tuple[str, callable]:
+    """Create an empty database; return its SQLAlchemy URL and a function that drops it."""
+    import psycopg
+
+    name = f"cm_test_{uuid.uuid4().hex[:12]}"
+    admin = PG_ADMIN_DSN
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
 @contextmanager
 def throwaway_pg_url() -> Iterator[str]:
     """The URL of a fresh PostgreSQL database for one test, dropped afterwards; skips when no server answers."""
-    import uuid
-
-    import psycopg
-
     skip_without_pg()
-    name = f"cm_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    url, drop = fresh_pg_database()
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+        yield url
     finally:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop()

@@ -1,24 +1,14 @@
-"""A real uvicorn server on a free loopback port, in a background thread, over a small trained model."""
+"""The service's fixtures: a small trained model, funding partners, a real server per engine, keys per role."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import httpx
-import numpy as np
-import pyarrow.parquet as pq
 import pytest
-import uvicorn
+from _service import create_keys, serve_in_thread, settings_for
+from pg_server import fresh_pg_database, skip_without_pg
 from tests_helpers import small_credit_line_applications, small_gbm
 
-from creditmesh.api.app import create_app
-from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.artifact import save_model
-from creditmesh.simulate.institutions import draw_institutions
-
-API_KEY = "test-key-1"
 
 
 @pytest.fixture(scope="session")
@@ -27,44 +17,63 @@ def applications():
 
 
 @pytest.fixture(scope="session")
-def settings(applications, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("api")
-    model_path = save_model(small_gbm(applications), folder / "gbm")
-    institutions, _ = draw_institutions(np.random.default_rng(5), 40)
-    pq.write_table(institutions, folder / "institutions.parquet")
-    return Settings(
-        db_url=database_url(str(folder / "decisions.db")),
-        api_keys=frozenset({API_KEY, "test-key-2"}),
-        model_path=model_path,
-        partners_path=folder / "institutions.parquet",
-        report_salt="test-salt",
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def model_path(applications, tmp_path_factory):
+    return save_model(small_gbm(applications), tmp_path_factory.mktemp("model") / "gbm")
 
 
 @pytest.fixture(scope="session")
-def server(settings):
-    """The base URL of the running service; stopped at the end of the session."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=_free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the service did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{config.port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def rows(applications):
+    return applications.to_dict("records")
+
+
+@pytest.fixture(scope="session")
+def settings(model_path, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("api")
+    return settings_for(str(folder / "service.db"), model_path, folder)
+
+
+@pytest.fixture(scope="session")
+def keys(settings):
+    return create_keys(settings.db_url, "FI-LIGHT")
+
+
+@pytest.fixture(scope="session")
+def server(settings, keys):
+    """The base URL of the running service (SQLite); stopped at the end of the session."""
+    with serve_in_thread(settings) as url:
+        yield url
 
 
 @pytest.fixture()
-def client(server):
-    with httpx.Client(base_url=server, headers={"X-API-Key": API_KEY}, timeout=10) as client:
+def client(server, keys):
+    with httpx.Client(base_url=server, headers={"X-API-Key": keys["app"]}, timeout=30) as client:
         yield client
+
+
+@pytest.fixture()
+def as_role(server, keys):
+    """A client for a role: ``as_role("operator")``."""
+    clients = []
+
+    def make(role: str) -> httpx.Client:
+        client = httpx.Client(base_url=server, headers={"X-API-Key": keys[role]}, timeout=30)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service_db(request, tmp_path):
+    """An empty service database, once per engine (PostgreSQL: a throw-away database)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "service.db")
+        return
+    skip_without_pg()
+    url, drop = fresh_pg_database()
+    try:
+        yield url
+    finally:
+        drop()

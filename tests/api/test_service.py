@@ -1,4 +1,4 @@
-"""The HTTP service over a real uvicorn server: each endpoint, keys, bad input, unknown ids, the audit log, repeats."""
+"""The HTTP service over a real uvicorn server: keys, bad input, unknown ids, the audit log, repeats, settings."""
 
 from __future__ import annotations
 
@@ -7,36 +7,20 @@ import uuid
 
 import httpx
 import pytest
+from _service import applicant, raw_identifiers
 
 from creditmesh.decision.audit import AuditLog
-from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
-PUBLIC_FIELDS = {
-    "application_id",
-    "stage",
-    "outcome",
-    "credit_line_minor",
-    "apr",
-    "reasons",
-    "policy_version",
-}
+PUBLIC_FIELDS = {"application_id", "outcome", "credit_line_id", "limit_minor", "apr", "expires_on", "reasons"}
 
 
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def _credit_line(row) -> dict:
-    body = {"application_id": _id("cl")}
-    for name in APPLICATION_FEATURES:
-        value = row[name]
-        body[name] = None if value != value else (value if isinstance(value, str) else int(value))
-    return body
-
-
 @pytest.fixture(scope="module")
-def bodies(applications):
-    return [_credit_line(row) for row in applications.head(40).to_dict("records")]
+def bodies(rows):
+    return [applicant(row, 10_000 + n) for n, row in enumerate(rows[:40])]
 
 
 def test_healthz_needs_no_key_and_names_the_policy(server):
@@ -55,81 +39,35 @@ def test_credit_line_applications_are_decided_with_public_fields_only(client, bo
         assert answer.status_code == 200, answer.text
         decision = answer.json()
         assert set(decision) == PUBLIC_FIELDS, "no score, pd, grade, arm or shadow leaks"
-        assert decision["application_id"] == body["application_id"] and decision["stage"] == "credit_line"
-        assert isinstance(decision["credit_line_minor"], int)
+        assert decision["application_id"] == body["application_id"]
         outcomes.add(decision["outcome"])
         if decision["outcome"] == "approve":
-            assert decision["credit_line_minor"] > 0 and decision["apr"] > 0
+            assert decision["limit_minor"] > 0 and decision["apr"] > 0 and decision["credit_line_id"]
         else:
-            assert decision["reasons"]
+            assert decision["reasons"] and decision["credit_line_id"] is None
+        assert not any(raw in answer.text for raw in raw_identifiers(body))
     assert "approve" in outcomes and outcomes <= {"approve", "decline", "review"}
 
 
-def test_a_drawdown_is_capped_by_the_available_line_and_refused_when_delinquent(client):
-    capped = client.post(
-        "/v1/drawdowns",
-        json={
-            "application_id": _id("dd"),
-            "requested_amount_minor": 3_000_00,
-            "available_minor": 1_000_00,
-            "delinquent": False,
-            "max_dpd_on_book": 0,
-        },
-    )
-    assert capped.status_code == 200 and capped.json()["outcome"] == "approve"
-    assert capped.json()["credit_line_minor"] == 1_000_00 and capped.json()["stage"] == "drawdown"
-    refused = client.post(
-        "/v1/drawdowns",
-        json={
-            "application_id": _id("dd"),
-            "requested_amount_minor": 3_000_00,
-            "available_minor": 10_000_00,
-            "delinquent": True,
-        },
-    )
-    assert refused.json()["outcome"] == "decline" and refused.json()["reasons"] == ["delinquent"]
-
-
-def test_a_line_review_freezes_or_increases(client):
-    frozen = client.post(
-        "/v1/line-reviews",
-        json={
-            "application_id": _id("lr"),
-            "limit_minor": 10_000_00,
-            "max_dpd_on_book": 90,
-            "line_utilization": 0.9,
-        },
-    ).json()
-    assert (
-        frozen["stage"] == "line_adjustment"
-        and frozen["credit_line_minor"] == 0
-        and frozen["reasons"] == ["line_frozen"]
-    )
-    raised = client.post(
-        "/v1/line-reviews",
-        json={
-            "application_id": _id("lr"),
-            "limit_minor": 10_000_00,
-            "max_dpd_on_book": 0,
-            "line_utilization": 0.5,
-        },
-    ).json()
-    assert raised["credit_line_minor"] == 13_000_00 and raised["reasons"] == ["line_increased"]
-
-
-@pytest.mark.parametrize("headers", [{}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}, {"X-API-Key": "cm_0123456789abcdef_" + "x" * 43}],
+)
 def test_a_missing_or_wrong_key_is_401(server, headers):
     for method, path in [
         ("POST", "/v1/applications"),
         ("POST", "/v1/drawdowns"),
-        ("POST", "/v1/line-reviews"),
+        ("GET", "/v1/credit-lines/x"),
+        ("GET", "/v1/loans/x"),
+        ("POST", "/v1/loans/x/payments"),
         ("GET", "/v1/decisions/x"),
+        ("GET", "/v1/keys"),
     ]:
         answer = httpx.request(method, f"{server}{path}", headers=headers, json={})
         assert answer.status_code == 401, (path, answer.text)
 
 
-def test_bad_input_is_422_naming_every_bad_field(client, bodies):
+def test_bad_input_is_422_naming_every_bad_field_without_echoing_it(client, bodies):
     body = {
         **bodies[0],
         "age": 300,
@@ -138,6 +76,7 @@ def test_bad_input_is_422_naming_every_bad_field(client, bodies):
         "channel": "fax",
         "application_id": "bad id!",
         "favourite_colour": "red",
+        "identifiers": {**bodies[0]["identifiers"], "phone": "+86 1" + "3" * 300},
     }
     del body["contacts_count"]
     answer = client.post("/v1/applications", json=body)
@@ -151,64 +90,68 @@ def test_bad_input_is_422_naming_every_bad_field(client, bodies):
         "application_id",
         "favourite_colour",
         "contacts_count",
+        "phone",
     }
+    assert "3333" not in answer.text, "a validation answer never echoes the input"
     drawdown = client.post(
-        "/v1/drawdowns",
-        json={"application_id": _id("dd"), "requested_amount_minor": -1, "available_minor": "lots"},
+        "/v1/drawdowns", json={"application_id": _id("dd"), "amount_minor": -1, "tenor_months": "x"}
     )
     assert {e["loc"][-1] for e in drawdown.json()["detail"]} == {
-        "requested_amount_minor",
-        "available_minor",
-        "delinquent",
+        "amount_minor",
+        "tenor_months",
+        "credit_line_id",
     }
     assert (
         client.post(
-            "/v1/line-reviews", content=b"{not json", headers={"Content-Type": "application/json"}
+            "/v1/drawdowns", content=b"{not json", headers={"Content-Type": "application/json"}
         ).status_code
         == 422
     )
 
 
-def test_an_engine_error_is_a_4xx_naming_its_field_never_a_500(settings, bodies):
-    key = next(iter(settings.api_keys))
+def test_an_engine_error_is_a_4xx_naming_its_field_never_a_500(settings, keys, bodies):
     from fastapi.testclient import TestClient
 
-    from creditmesh.api.app import build_state, create_app
-    from creditmesh.api.deps import get_engine
+    from creditmesh.api.app import create_app
     from creditmesh.decision import DecisionEngine, policy_from_dict
 
     app = create_app(settings)
-    engine, _ = build_state(settings)
-    document = engine.champion.document.model_dump(mode="json")
-    document["credit_line"]["knockouts"].append({"name": "short_tenure", "when": "years_at_address < 1"})
-    app.dependency_overrides[get_engine] = lambda: DecisionEngine(policy_from_dict(document), engine.model)
     with TestClient(app, raise_server_exceptions=False) as test:
+        platform = app.state.platform
+        document = platform.decisions.champion.document.model_dump(mode="json")
+        document["credit_line"]["knockouts"].append({"name": "short_tenure", "when": "years_at_address < 1"})
+        platform.decisions = DecisionEngine(policy_from_dict(document), platform.decisions.model)
         answer = test.post(
-            "/v1/applications", headers={"X-API-Key": key}, json={**bodies[3], "application_id": _id("cl")}
+            "/v1/applications",
+            headers={"X-API-Key": keys["app"]},
+            json={**bodies[3], "application_id": _id("cl")},
         )
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "years_at_address"]
 
 
-def test_an_unknown_decision_is_404_and_a_known_one_is_returned(client):
+def test_an_unknown_decision_is_404_and_a_known_one_is_returned_to_its_tenant_only(client, bodies, as_role):
     assert client.get(f"/v1/decisions/{_id('none')}").status_code == 404
-    body = {
-        "application_id": _id("dd"),
-        "requested_amount_minor": 600_00,
-        "available_minor": 10_000_00,
-        "delinquent": False,
-    }
-    made = client.post("/v1/drawdowns", json=body).json()
-    assert client.get(f"/v1/decisions/{body['application_id']}").json() == made
+    body = {**bodies[4], "application_id": _id("cl")}
+    made = client.post("/v1/applications", json=body).json()
+    stored = client.get(f"/v1/decisions/{body['application_id']}").json()
+    assert stored["outcome"] == made["outcome"] and stored["stage"] == "credit_line"
+    assert as_role("other_app").get(f"/v1/decisions/{body['application_id']}").status_code == 404
+    assert as_role("operator").get(f"/v1/decisions/{body['application_id']}").status_code == 200
 
 
-def test_the_decision_is_in_the_audit_log_when_the_answer_arrives(client, settings, bodies):
+def test_the_decision_is_in_the_audit_log_when_the_answer_arrives_without_raw_identifiers(
+    client, settings, bodies
+):
     body = {**bodies[1], "application_id": _id("cl")}
     answer = client.post("/v1/applications", json=body).json()
     row = AuditLog(settings.db_url).stored(body["application_id"])  # read straight from the database
     stored = json.loads(row["decision"])
     inputs = json.loads(row["inputs"])
-    assert row["stage"] == "credit_line" and {k: inputs[k] for k in body} == body
-    assert {k: stored[k] for k in PUBLIC_FIELDS} == answer
+    declared = {k: v for k, v in body.items() if k not in ("identifiers", "borrower_id")}
+    assert row["stage"] == "credit_line" and {k: inputs[k] for k in declared} == declared
+    assert {"ring_size", "on_blacklist", "grey_list", "neighbour_delinquency_rate"} <= set(inputs)
+    assert stored["outcome"] == answer["outcome"]
+    assert not any(raw in row["inputs"] for raw in raw_identifiers(body))
 
 
 def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_again(
@@ -222,10 +165,6 @@ def test_a_repeated_application_id_returns_the_stored_decision_without_deciding_
     assert AuditLog(settings.db_url).stored(body["application_id"])["decided_at_ns"] == decided_at
     changed = client.post("/v1/applications", json={**body, "age": body["age"] + 1})
     assert changed.status_code == 409 and changed.json()["detail"][0]["loc"] == ["body", "application_id"]
-    elsewhere = client.post(
-        "/v1/line-reviews", json={"application_id": body["application_id"], "limit_minor": 1}
-    )
-    assert elsewhere.status_code == 409
 
 
 def test_serve_refuses_missing_settings_in_one_line(monkeypatch):
@@ -233,25 +172,29 @@ def test_serve_refuses_missing_settings_in_one_line(monkeypatch):
 
     from creditmesh.cli import app
 
-    monkeypatch.delenv("CREDITMESH_API_KEYS", raising=False)
+    monkeypatch.setenv("CREDITMESH_MODEL", "m")
+    monkeypatch.delenv("CREDITMESH_IDENTIFIER_KEY", raising=False)
     result = CliRunner().invoke(app, ["serve"])
-    assert result.exit_code == 2 and "CREDITMESH_API_KEYS" in result.output
+    assert result.exit_code == 2 and "CREDITMESH_IDENTIFIER_KEY" in result.output
 
 
 def test_settings_come_from_the_environment(tmp_path):
     from creditmesh.api.settings import Settings
     from creditmesh.errors import ParameterError
 
+    key = "k" * 16
     settings = Settings.from_env(
-        {"CREDITMESH_API_KEYS": "a, b,", "CREDITMESH_MODEL": "m", "CREDITMESH_DB": str(tmp_path / "d.db")}
+        {"CREDITMESH_IDENTIFIER_KEY": key, "CREDITMESH_MODEL": "m", "CREDITMESH_DB": str(tmp_path / "d.db")}
     )
-    assert (
-        settings.api_keys == {"a", "b"}
-        and settings.db_url.startswith("sqlite:///")
-        and settings.policy_path is None
+    assert settings.db_url.startswith("sqlite:///") and settings.policy_path is None
+    pg = Settings.from_env(
+        {"CREDITMESH_IDENTIFIER_KEY": key, "CREDITMESH_MODEL": "m", "CREDITMESH_DB": "postgresql://u@h/db"}
     )
+    assert pg.db_url == "postgresql+psycopg://u@h/db", "one URL format, the ledger's"
     with pytest.raises(ParameterError, match="CREDITMESH_MODEL"):
-        Settings.from_env({"CREDITMESH_API_KEYS": "a"})
+        Settings.from_env({"CREDITMESH_IDENTIFIER_KEY": key})
+    with pytest.raises(ParameterError, match="CREDITMESH_IDENTIFIER_KEY"):
+        Settings.from_env({"CREDITMESH_IDENTIFIER_KEY": "short", "CREDITMESH_MODEL": "m"})
 
 
 def test_the_openapi_schema_lists_every_route(server):
@@ -259,47 +202,27 @@ def test_the_openapi_schema_lists_every_route(server):
     assert {
         "/v1/applications",
         "/v1/drawdowns",
-        "/v1/line-reviews",
+        "/v1/credit-lines/{credit_line_id}",
+        "/v1/credit-lines/{credit_line_id}/reviews",
+        "/v1/loans/{loan_id}",
+        "/v1/loans/{loan_id}/payments",
         "/v1/decisions/{application_id}",
+        "/v1/keys",
         "/healthz",
     } <= set(paths)
 
 
-def test_a_bug_is_a_bare_500_without_a_traceback(settings):
+def test_a_bug_is_a_bare_500_without_a_traceback(settings, keys):
     from fastapi.testclient import TestClient
 
     from creditmesh.api.app import create_app
-    from creditmesh.api.deps import get_audit_log
+    from creditmesh.api.deps import get_platform
 
     def broken():
         raise RuntimeError("secret internals")
 
     app = create_app(settings)
-    app.dependency_overrides[get_audit_log] = broken
+    app.dependency_overrides[get_platform] = broken
     with TestClient(app, raise_server_exceptions=False) as test:
-        answer = test.get("/v1/decisions/x", headers={"X-API-Key": next(iter(settings.api_keys))})
+        answer = test.get("/v1/decisions/x", headers={"X-API-Key": keys["app"]})
     assert answer.status_code == 500 and "secret" not in answer.text and "Traceback" not in answer.text
-
-
-def test_a_lost_race_for_the_same_id_answers_with_the_decision_stored_first(settings, monkeypatch):
-    import creditmesh.api.decide as decide
-    from creditmesh.api.app import build_state
-
-    engine, log = build_state(settings)
-    body = {
-        "application_id": _id("dd"),
-        "requested_amount_minor": 700_00,
-        "available_minor": 10_000_00,
-        "delinquent": False,
-        "max_dpd_on_book": None,
-        "on_blacklist": None,
-    }
-    first = decide.decide_once(log, engine, "drawdown", body)
-    calls, real = [], decide.stored_or_none
-
-    def late(log, application_id):  # the other writer stores between this request's look-up and its insert
-        calls.append(application_id)
-        return None if len(calls) == 1 else real(log, application_id)
-
-    monkeypatch.setattr(decide, "stored_or_none", late)
-    assert decide.decide_once(log, engine, "drawdown", body) == first and len(calls) == 2

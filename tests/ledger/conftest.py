@@ -8,27 +8,10 @@ PostgreSQL cases skip, saying why, when no server answers.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import contextmanager
 
 import pytest
-from pg_server import PG_ADMIN_URL, skip_without_pg
-
-
-def fresh_pg_database() -> tuple[str, callable]:
-    """Create an empty database; return its SQLAlchemy URL and a function that drops it."""
-    import psycopg
-
-    name = f"cm_test_{uuid.uuid4().hex[:12]}"
-    admin = PG_ADMIN_URL.replace("+psycopg", "")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+from pg_server import fresh_pg_database, skip_without_pg
 
 
 @contextmanager

@@ -1,9 +1,14 @@
 """The HTTP service a loan app calls: ``create_app(settings)`` builds it; nothing is loaded at import.
 
-The model, policy and audit log are loaded by the app's lifespan, once per process. A
-:class:`~creditmesh.errors.CreditmeshError` raised while deciding becomes one 422 naming its
-field, in the shape of FastAPI's own validation answers; anything else is a bug and gets a bare
-500 without a traceback.
+The lifespan, once per worker process: the database migrated (under a lock, so workers starting together
+take turns), the model, policy, partners and the :class:`~creditmesh.api.platform.Platform` built. A
+:class:`~creditmesh.errors.CreditmeshError` raised while handling becomes one 4xx naming its field (404
+for an object the caller cannot see, 409 for a reused id, else 422), in the shape of FastAPI's own
+validation answers; a validation answer never echoes the input (it may hold a raw identifier); anything
+else is a bug and gets a bare 500 without a traceback.
+
+The platform's routes are sync ``def``: FastAPI runs them in its thread pool, so a database wait never
+blocks the event loop.
 """
 
 from __future__ import annotations
@@ -12,63 +17,109 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from creditmesh.api.routes import applications, decisions, drawdowns, health, line_reviews, reports, reviews
+from creditmesh.api.errors import Conflict, NotFound
+from creditmesh.api.routes import (
+    applications,
+    borrowers,
+    credit_lines,
+    decisions,
+    drawdowns,
+    health,
+    keys,
+    loans,
+    reports,
+    reviews,
+)
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError
 
 
 def build_state(settings: Settings):
-    """The engine (champion policy and model) and the audit log (tables created) the settings name."""
+    """The ledger (migrated, decision tables created), the decision engine and the platform over them."""
+    from creditmesh.api.keys import KeyCache
+    from creditmesh.api.platform import Platform
     from creditmesh.decision import DecisionEngine, default_policy_path, load_policy
-    from creditmesh.decision.audit import AuditLog
+    from creditmesh.decision.audit import create_tables
+    from creditmesh.ledger import Ledger
+    from creditmesh.ledger.store import MIGRATION_LOCK_KEY
+    from creditmesh.matching import load_partners
     from creditmesh.scoring.artifact import load_model
 
     engine = DecisionEngine(
         load_policy(settings.policy_path or default_policy_path()), load_model(settings.model_path)
     )
-    log = AuditLog(settings.db_url)
-    if log.engine.dialect.name == "sqlite":  # readers never wait for the writer; persists in the file
-        with log.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
-    return engine, log
+    ledger = Ledger.connect(settings.db_url)
+    with ledger.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+        create_tables(connection)
+    partners = load_partners(settings.partners_path) if settings.partners_path else None
+    platform = Platform.build(ledger, engine, partners, settings.identifier_key.encode())
+    return engine, platform, KeyCache(ledger.engine)
 
 
-def build_matching(settings: Settings):
-    """The online matcher over the settings' partners (None without them) and the salt reports mask with."""
+def build_matching(settings: Settings, platform) -> tuple:
+    """The online matcher the reports rank with (the platform's) and the salt reports mask with."""
     import secrets
 
-    from creditmesh.matching import OnlineMatcher, load_partners
-
-    matcher = OnlineMatcher(load_partners(settings.partners_path)) if settings.partners_path else None
-    return matcher, settings.report_salt or secrets.token_hex(16)
+    return platform.matcher, settings.report_salt or secrets.token_hex(16)
 
 
-def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
+def _error(status_code: int, error: CreditmeshError) -> JSONResponse:
     field = error.field.removeprefix("application.")
+    where = "header" if field == "Idempotency-Key" else "body"
     return JSONResponse(
-        status_code=422,
-        content={"detail": [{"loc": ["body", *field.split(".")], "msg": error.reason, "type": "creditmesh"}]},
+        status_code=status_code,
+        content={"detail": [{"loc": [where, *field.split(".")], "msg": error.reason, "type": "creditmesh"}]},
     )
 
 
+def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
+    if isinstance(error, NotFound):
+        return _error(404, error)
+    if isinstance(error, Conflict):
+        return _error(409, error)
+    return _error(422, error)
+
+
+def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, without the input it echoes: a bad phone number must not come back in the answer."""
+    detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in error.errors()]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
 def create_app(settings: Settings) -> FastAPI:
-    """The service under ``settings``; the engine and log are built when it starts, disposed when it stops."""
+    """The service under ``settings``; its state is built when it starts and disposed when it stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine, app.state.audit_log = build_state(settings)
-        app.state.matcher, app.state.report_salt = build_matching(settings)
+        app.state.engine, app.state.platform, app.state.keys = build_state(settings)
+        app.state.audit_log = app.state.platform.audit
+        app.state.matcher, app.state.report_salt = build_matching(settings, app.state.platform)
         try:
             yield
         finally:
-            app.state.audit_log.engine.dispose()
+            app.state.platform.ledger.close()
 
-    app = FastAPI(title="creditmesh decisions", version="1", lifespan=lifespan)
+    app = FastAPI(title="creditmesh", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.add_exception_handler(CreditmeshError, _field_error)
-    for module in (applications, drawdowns, line_reviews, decisions, reviews, reports, health):
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for module in (
+        applications,
+        credit_lines,
+        drawdowns,
+        loans,
+        decisions,
+        reviews,
+        reports,
+        borrowers,
+        keys,
+        health,
+    ):
         app.include_router(module.router)
     return app
 

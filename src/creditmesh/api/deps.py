@@ -1,16 +1,18 @@
-"""Typed dependencies of the routes: the decision engine, the audit log, and API-key authorisation.
+"""Typed dependencies of the routes: the platform, the decision engine, the audit log, and who is calling.
 
-The engine and log are built once by the app's lifespan (:func:`creditmesh.api.app.create_app`)
-and held on ``app.state``; tests replace them through ``app.dependency_overrides``.
+Everything is built once by the app's lifespan (:func:`creditmesh.api.app.create_app`) and held on
+``app.state``; tests replace it through ``app.dependency_overrides``. Authorisation is declared on the
+route: ``Depends(role("app"))`` lets only app keys in (401 without a valid key, 403 for another role).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from creditmesh.api.keys import Principal
+from creditmesh.api.platform import Platform
 from creditmesh.api.settings import Settings
 from creditmesh.decision import DecisionEngine
 from creditmesh.decision.audit import AuditLog
@@ -28,20 +30,45 @@ def get_audit_log(request: Request) -> AuditLog:
     return request.app.state.audit_log
 
 
+def get_platform(request: Request) -> Platform:
+    return request.app.state.platform
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[DecisionEngine, Depends(get_engine)]
 AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
-def require_api_key(settings: SettingsDep, x_api_key: Annotated[str | None, Header()] = None) -> None:
-    """401 unless the ``X-API-Key`` header holds one of the configured keys (compared in constant time)."""
-    given = (x_api_key or "").encode()
-    if not given or not any(hmac.compare_digest(given, key.encode()) for key in settings.api_keys):
+def authenticated(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
+    """The caller's key (``X-API-Key``), checked against the stored hashes; 401 when missing or unknown."""
+    principal = request.app.state.keys.principal(x_api_key) if x_api_key else None
+    if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing or unknown API key (X-API-Key header)",
             headers={"WWW-Authenticate": "X-API-Key"},
         )
+    return principal
 
 
-ApiKey = Depends(require_api_key)
+def role(*allowed: str):
+    """A dependency that lets in keys of the ``allowed`` roles only (403 for the others) and gives the principal."""
+
+    def check(principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a {principal.role} key may not do this (needs {' or '.join(allowed)})",
+            )
+        return principal
+
+    return check
+
+
+AppKey = Annotated[Principal, Depends(role("app"))]
+ReaderKey = Annotated[Principal, Depends(role("app", "operator"))]
+LoanReaderKey = Annotated[Principal, Depends(role("app", "partner", "operator"))]
+ReportReaderKey = Annotated[Principal, Depends(role("partner", "operator"))]
+OperatorKey = Annotated[Principal, Depends(role("operator"))]
+AdminKey = Annotated[Principal, Depends(role("admin"))]

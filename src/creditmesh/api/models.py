@@ -111,12 +111,11 @@ class DecisionOut(BaseModel):
 
 
 class ReviewSettlement(BaseModel):
-    """A reviewer's answer to a pending review."""
+    """A reviewer's answer to a pending review (the reviewer is the API key's owner, not a body field)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     outcome: Literal["approve", "decline"]
-    reviewer: Annotated[str, Field(min_length=1, max_length=64)]
     note: Annotated[str, Field(max_length=2_000)] = ""
 
 

@@ -7,7 +7,7 @@ One module per box; this file is the table of contents. Every
 
 import typer
 
-from creditmesh.cli import decision, finance, graph, ledger, match, model, portfolio, serve, simulate
+from creditmesh.cli import decision, finance, graph, keys, ledger, match, model, portfolio, serve, simulate
 from creditmesh.cli.common import ReportingGroup
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(decision.policy_app, name="policy")
 app.add_typer(decision.decide_app, name="decide")
 app.add_typer(match.app, name="match")
 app.add_typer(finance.app, name="finance")
+app.add_typer(keys.app, name="keys")
 app.command()(serve.serve)
 
 __all__ = ["app"]

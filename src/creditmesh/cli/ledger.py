@@ -59,12 +59,25 @@ def age(as_of: Annotated[str, typer.Argument(help="Aging day, YYYY-MM-DD.")], db
 
 @app.command("export")
 def export(
-    out: Annotated[Path, typer.Argument(help="Folder to write Parquet to.")], db: DbOption = None
+    out: Annotated[Path, typer.Argument(help="Folder to write Parquet to.")],
+    db: DbOption = None,
+    partners: Annotated[
+        Path | None,
+        typer.Option(
+            help="The service's partners file: also write borrowers, credit lines and institutions from the "
+            "service's database, the whole book `creditmesh metrics` and `report` read."
+        ),
+    ] = None,
 ) -> None:
     """Write loans, installments, payments and loan_days as Parquet for portfolio/."""
     from creditmesh.ledger import Ledger
 
     ledger = Ledger.connect(db)
-    counts = ledger.export(out)
+    if partners is not None:
+        from creditmesh.api.book import export_book
+
+        counts = export_book(ledger, out, partners)
+    else:
+        counts = ledger.export(out)
     ledger.close()
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))

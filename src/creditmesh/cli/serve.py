@@ -1,4 +1,4 @@
-"""``creditmesh serve``: the decision API under uvicorn, its settings checked before any worker starts."""
+"""``creditmesh serve``: the platform's API under uvicorn, its settings checked before any worker starts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (each loads the model).")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
-    """Serve the decision API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_API_KEYS, $CREDITMESH_MODEL, $CREDITMESH_POLICY."""
+    """Serve the platform's API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_MODEL, $CREDITMESH_IDENTIFIER_KEY,
+    $CREDITMESH_PARTNERS, $CREDITMESH_POLICY; keys from ``creditmesh keys create``."""
     import uvicorn
 
     from creditmesh.api.settings import Settings

@@ -142,12 +142,18 @@ class Replay:
         return self.stored == self.replayed
 
 
-class AuditLog:
-    """The decision log in a database given by SQLAlchemy URL (``sqlite:///decisions.db``)."""
+def create_tables(connection: sa.Connection) -> None:
+    """Create the log's tables where they are missing, inside the caller's transaction."""
+    _META.create_all(connection)
 
-    def __init__(self, url: str) -> None:
+
+class AuditLog:
+    """The decision log in a database given by SQLAlchemy URL (``sqlite:///decisions.db``), or on an engine
+    the caller owns (the service shares the ledger's, so a decision can commit with what it books)."""
+
+    def __init__(self, url: str, *, engine: sa.Engine | None = None) -> None:
         self.url = url
-        self._engine: sa.Engine | None = None
+        self._engine: sa.Engine | None = engine
         self._stored_policies: set[str] = set()
 
     @property
@@ -157,8 +163,16 @@ class AuditLog:
             _META.create_all(self._engine)
         return self._engine
 
-    def decide(self, engine: DecisionEngine, stage: str, application: Mapping[str, Any]) -> Decision:
-        """Decide one application and store it (with its policy) before returning it."""
+    def decide(
+        self,
+        engine: DecisionEngine,
+        stage: str,
+        application: Mapping[str, Any],
+        *,
+        connection: sa.Connection | None = None,
+    ) -> Decision:
+        """Decide one application and store it (with its policy) before returning it; inside ``connection``'s
+        transaction when one is given (the caller commits), else in a transaction of its own."""
         inputs = _inputs_json(application)
         started = time.perf_counter_ns()
         decision = engine.decide_one(stage, application)
@@ -179,6 +193,7 @@ class AuditLog:
                     "shadow": _shadow_json(decision.as_row()),
                 }
             ],
+            connection,
         )
         return decision
 
@@ -211,7 +226,9 @@ class AuditLog:
         self._store(engine, rows)
         return decided
 
-    def _store(self, engine: DecisionEngine, rows: list[dict[str, Any]]) -> None:
+    def _store(
+        self, engine: DecisionEngine, rows: list[dict[str, Any]], connection: sa.Connection | None = None
+    ) -> None:
         policies = {engine.policy_of(a).version: engine.policy_of(a) for a in {r["arm"] for r in rows}}
         if engine.shadow is not None:
             policies[engine.shadow.version] = engine.shadow
@@ -221,19 +238,30 @@ class AuditLog:
             for v, p in policies.items()
             if v not in self._stored_policies
         ]
-        with self.engine.begin() as connection:
-            if fresh:  # another writer may store the same policy first (ON CONFLICT DO NOTHING)
-                connection.execute(_insert_new(connection, POLICIES), fresh)
-            try:
-                connection.execute(DECISIONS.insert(), rows)
-            except sa.exc.IntegrityError:
-                ids = [r["application_id"] for r in rows[:3]]
-                raise AuditError(
-                    "application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})"
-                ) from None
-            queued = [q for q in map(_queued, rows) if q is not None]
-            if queued:  # the manual-review queue is written with the decision, in the same transaction
-                connection.execute(REVIEWS.insert(), queued)
+        if connection is None:
+            with self.engine.begin() as own:
+                _write_decisions(own, fresh, rows)
+            self._stored_policies.update(policies)
+        else:  # committed by the caller, maybe not at all: remembered only once committed (store_policies)
+            _write_decisions(connection, fresh, rows)
+
+    def store_policies(self, engine: DecisionEngine) -> None:
+        """Store (and commit) every policy ``engine`` decides under, so that decisions written inside callers'
+        transactions (``decide(..., connection=)``) never insert a policy of their own."""
+        every = [
+            engine.champion,
+            *(p for _, p, _ in engine.challengers),
+            *([engine.shadow] if engine.shadow else []),
+        ]
+        policies = {p.version: p for p in every}
+        with self.engine.begin() as own:
+            own.execute(
+                _insert_new(own, POLICIES),
+                [
+                    {"policy_version": v, "name": p.name, "document": p.canonical_json}
+                    for v, p in policies.items()
+                ],
+            )
         self._stored_policies.update(policies)
 
     # -- the manual-review queue -------------------------------------------------------------------
@@ -282,12 +310,14 @@ class AuditLog:
             )
         return current
 
-    def stored(self, application_id: str) -> Mapping[str, Any]:
-        """The stored row of one decision."""
-        with self.engine.connect() as connection:
-            row = connection.execute(
-                sa.select(DECISIONS).where(DECISIONS.c.application_id == application_id)
-            ).first()
+    def stored(self, application_id: str, *, connection: sa.Connection | None = None) -> Mapping[str, Any]:
+        """The stored row of one decision (read in ``connection``'s transaction when one is given)."""
+        query = sa.select(DECISIONS).where(DECISIONS.c.application_id == application_id)
+        if connection is None:
+            with self.engine.connect() as own:
+                row = own.execute(query).first()
+        else:
+            row = connection.execute(query).first()
         if row is None:
             raise AuditError("application_id", f"no decision stored for {application_id!r}")
         return row._mapping
@@ -304,6 +334,33 @@ class AuditLog:
         if policy.version != version:
             raise AuditError("policy_version", f"the stored policy {version} no longer hashes to its version")
         return policy
+
+
+def _write_decisions(
+    connection: sa.Connection, policies: list[dict[str, Any]], rows: list[dict[str, Any]]
+) -> None:
+    """The policies not stored yet, the decisions and their reviews, in the caller's transaction."""
+    if policies:  # another writer may store the same policy first (ON CONFLICT DO NOTHING)
+        connection.execute(_insert_new(connection, POLICIES), policies)
+    if len(rows) == 1:
+        # ON CONFLICT DO NOTHING rather than catching the key's violation: a caller's transaction stays usable
+        # (PostgreSQL aborts one after an error), and the caller decides what a repeated id means
+        insert = _insert_new(connection, DECISIONS).returning(DECISIONS.c.application_id)
+        stored = connection.execute(insert, rows[0]).first() is not None
+    else:
+        try:
+            connection.execute(DECISIONS.insert(), rows)
+            stored = True
+        except sa.exc.IntegrityError:
+            stored = False
+    if not stored:
+        ids = [r["application_id"] for r in rows[:3]]
+        raise AuditError(
+            "application_id", f"already decided (one of {ids}{'...' if len(rows) > 3 else ''})"
+        ) from None
+    queued = [q for q in map(_queued, rows) if q is not None]
+    if queued:  # the manual-review queue is written with the decision, in the same transaction
+        connection.execute(REVIEWS.insert(), queued)
 
 
 def _queued(row: Mapping[str, Any]) -> dict[str, Any] | None:

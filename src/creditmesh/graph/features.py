@@ -382,6 +382,14 @@ class OnlineIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def __contains__(self, borrower_id: object) -> bool:
+        return borrower_id in self._index
+
+    @property
+    def latest_seen_us(self) -> int:
+        """The latest seen_at added: features are answered at or after it."""
+        return self._latest_seen
+
     def add_borrower(self, borrower_id: str, seen_us: int, identities: Iterable[tuple[str, str]]) -> int:
         """Add a borrower seen at ``seen_us`` with its (kind, value) identifiers; returns its index."""
         if borrower_id in self._index:

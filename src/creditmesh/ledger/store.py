@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -39,6 +39,23 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///creditmesh-ledger.db"
 IDEMPOTENCY_KEY_MAX = 80
+#: Serialises migrations on PostgreSQL when several processes (service workers) start at once.
+MIGRATION_LOCK_KEY = 7_405_190_001
+
+
+def database_url(value: str | None = None) -> str:
+    """The one database URL format of the ledger and the service: a SQLAlchemy URL, or a SQLite file path.
+
+    ``None`` reads ``$CREDITMESH_DB`` (else :data:`DEFAULT_URL`); a plain path becomes ``sqlite:///<absolute
+    path>``; ``postgresql://`` and ``postgres://`` name the psycopg 3 driver, the one creditmesh installs.
+    """
+    value = value or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
+    if "://" not in value:
+        return f"sqlite:///{Path(value).resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if value.startswith(prefix):
+            return "postgresql+psycopg://" + value.removeprefix(prefix)
+    return value
 
 
 class LedgerError(CreditmeshError):
@@ -224,8 +241,9 @@ class Ledger:
 
     @classmethod
     def connect(cls, url: str | None = None, *, migrate: bool = True) -> Ledger:
-        """Open the ledger at ``url`` (default: ``$CREDITMESH_DB``, else a SQLite file here) and migrate it."""
-        url = url or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
+        """Open the ledger at ``url`` (:func:`database_url`: default ``$CREDITMESH_DB``, else a SQLite file
+        here) and migrate it."""
+        url = database_url(url)
         if url.startswith("sqlite"):
             engine = create_engine(url)
             _sqlite_pragmas(engine)
@@ -249,6 +267,10 @@ class Ledger:
         config = Config()
         config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
         with self.engine.begin() as connection:
+            if (
+                connection.dialect.name == "postgresql"
+            ):  # one migrator at a time; SQLite's BEGIN IMMEDIATE is one
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 
@@ -267,30 +289,90 @@ class Ledger:
         opened_on: date,
         currency: str = "CNY",
     ) -> None:
+        with self.engine.begin() as conn:
+            self.open_credit_line_in(
+                conn,
+                credit_line_id,
+                borrower_id,
+                limit_minor=limit_minor,
+                apr_ppm=apr_ppm,
+                opened_on=opened_on,
+                currency=currency,
+            )
+
+    def open_credit_line_in(
+        self,
+        conn: Connection,
+        credit_line_id: str,
+        borrower_id: str,
+        *,
+        limit_minor: int,
+        apr_ppm: int,
+        opened_on: date,
+        currency: str = "CNY",
+        expires_on: date | None = None,
+    ) -> None:
+        """:meth:`open_credit_line` inside the caller's transaction (the service opens a line with its decision)."""
         _require_id(credit_line_id, "credit_line_id")
         _require_id(borrower_id, "borrower_id")
         _require_int(limit_minor, "limit_minor", positive=True)
         _require_int(apr_ppm, "apr_ppm", positive=False)
         _require_date(opened_on, "opened_on")
+        if expires_on is not None and _require_date(expires_on, "expires_on") <= opened_on:
+            raise LedgerError("expires_on", "must be after the day the line opens")
         self._check_currency(currency)
-        with self.engine.begin() as conn:
-            try:
-                conn.execute(
-                    insert(credit_lines).values(
-                        credit_line_id=credit_line_id,
-                        borrower_id=borrower_id,
-                        currency=currency,
-                        limit_minor=limit_minor,
-                        apr_ppm=apr_ppm,
-                        opened_on=opened_on,
-                        status="active",
-                    )
+        try:
+            conn.execute(
+                insert(credit_lines).values(
+                    credit_line_id=credit_line_id,
+                    borrower_id=borrower_id,
+                    currency=currency,
+                    limit_minor=limit_minor,
+                    apr_ppm=apr_ppm,
+                    opened_on=opened_on,
+                    status="active",
+                    expires_on=expires_on,
                 )
-            except IntegrityError:
-                raise LedgerError("credit_line_id", f"{credit_line_id!r} exists already") from None
+            )
+        except IntegrityError:
+            raise LedgerError("credit_line_id", f"{credit_line_id!r} exists already") from None
+
+    def line_usage(self, conn: Connection, credit_line_id: str) -> tuple[int, int]:
+        """(outstanding principal of the line's active loans, their worst days past due at the last aging)."""
+        row = conn.execute(
+            select(
+                func.coalesce(
+                    func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
+                ),
+                func.coalesce(func.max(loans.c.dpd), 0),
+            )
+            .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
+            .where(loans.c.credit_line_id == credit_line_id, loans.c.status == "active")
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def adjust_credit_line_in(
+        self, conn: Connection, credit_line_id: str, *, limit_minor: int, status: str
+    ) -> None:
+        """Set a line's limit and status (a line review), inside the caller's transaction."""
+        _require_int(limit_minor, "limit_minor", positive=False)
+        if status not in ("active", "frozen", "closed"):
+            raise LedgerError("status", f"must be active, frozen or closed, got {status!r}")
+        conn.execute(
+            update(credit_lines)
+            .where(credit_lines.c.credit_line_id == credit_line_id)
+            .values(limit_minor=limit_minor, status=status)
+        )
 
     def book_loan(self, terms: LoanTerms) -> None:
         """Book a drawdown: the loan, its schedule and the disbursement entry, or nothing."""
+        with self.engine.begin() as conn:
+            self.book_loan_in(conn, terms)
+
+    def book_loan_in(self, conn: Connection, terms: LoanTerms, *, check_line: bool = True) -> list[dict]:
+        """:meth:`book_loan` inside the caller's transaction (which the caller commits or rolls back), so a
+        drawdown's decision, capacity and loan are one unit of work. ``check_line=False`` when the caller
+        has checked the credit line under its own lock already. Returns the schedule's rows as booked."""
         self._check_terms(terms)
         schedule = build_schedules(
             np.array([terms.principal_minor]),
@@ -316,40 +398,44 @@ class Ledger:
         entry = journal.entry_for_disbursement(
             terms.funding_model, terms.principal_minor, fee * terms.tenor_months, terms.origination_fee_minor
         )
-        with self.engine.begin() as conn:
-            if terms.credit_line_id is not None:
-                self._check_line(conn, terms)
-            try:
-                conn.execute(
-                    insert(loans).values(
-                        loan_id=terms.loan_id,
-                        borrower_id=terms.borrower_id,
-                        credit_line_id=terms.credit_line_id,
-                        application_id=terms.application_id,
-                        institution_id=terms.institution_id,
-                        funding_model=terms.funding_model,
-                        currency=terms.currency,
-                        principal_minor=terms.principal_minor,
-                        apr_ppm=terms.apr_ppm,
-                        tenor_months=terms.tenor_months,
-                        schedule=terms.schedule,
-                        originated_on=terms.originated_on,
-                        status="active",
-                    )
+        if terms.credit_line_id is not None and check_line:
+            self._check_line(conn, terms)
+        try:
+            conn.execute(
+                insert(loans).values(
+                    loan_id=terms.loan_id,
+                    borrower_id=terms.borrower_id,
+                    credit_line_id=terms.credit_line_id,
+                    application_id=terms.application_id,
+                    institution_id=terms.institution_id,
+                    funding_model=terms.funding_model,
+                    currency=terms.currency,
+                    principal_minor=terms.principal_minor,
+                    apr_ppm=terms.apr_ppm,
+                    tenor_months=terms.tenor_months,
+                    schedule=terms.schedule,
+                    originated_on=terms.originated_on,
+                    status="active",
                 )
-            except IntegrityError:
-                raise LedgerError("loan_id", f"{terms.loan_id!r} exists already") from None
-            conn.execute(insert(installments), rows)
-            self._write_entry(conn, "disbursement", terms.originated_on, terms.loan_id, terms.loan_id, entry)
+            )
+        except IntegrityError:
+            raise LedgerError("loan_id", f"{terms.loan_id!r} exists already") from None
+        conn.execute(insert(installments), rows)
+        self._write_entry(conn, "disbursement", terms.originated_on, terms.loan_id, terms.loan_id, entry)
+        return rows
 
-    def post_payment(self, request: PaymentRequest) -> PaymentResult:
+    def post_payment(
+        self, request: PaymentRequest, *, on_booked: Callable[[Connection, PaymentResult], None] | None = None
+    ) -> PaymentResult:
         """Book a payment once: the same key and body return the first result; a different body is refused.
 
         Two requests with one key on two loans can race past each other's row locks; the unique key
         lets one win, and the other then answers as a replay or a conflict, like any later request.
+        ``on_booked(conn, result)`` runs inside the payment's transaction when it is booked (not on a
+        replay), so what the caller records beside it (who posted it) commits with it or not at all.
         """
         try:
-            return self._post_payment(request)
+            return self._post_payment(request, on_booked)
         except (
             IntegrityError,
             self.engine.dialect.dbapi.IntegrityError,
@@ -368,7 +454,9 @@ class Ledger:
             rows = self._installments(conn, loan_id)
         return settlement_amount(rows, on, apr_ppm=loan.apr_ppm, period_start=loan.originated_on)
 
-    def _post_payment(self, request: PaymentRequest) -> PaymentResult:
+    def _post_payment(
+        self, request: PaymentRequest, on_booked: Callable[[Connection, PaymentResult], None] | None = None
+    ) -> PaymentResult:
         _require_id(request.loan_id, "loan_id")
         amount = _require_int(request.amount_minor, "amount_minor", positive=True)
         paid_on = _require_date(request.paid_on, "paid_on")
@@ -470,19 +558,22 @@ class Ledger:
             }
             settle = [("settle_loan", {"loan_id": request.loan_id})] if split.settled and not recovery else []
             _book_payment(conn, booked, entry, before=updates, after=settle)
-        return PaymentResult(
-            payment_id,
-            request.loan_id,
-            amount,
-            split.late_fee,
-            split.fee,
-            split.interest,
-            split.principal,
-            split.prepaid_interest,
-            split.prepaid_principal,
-            split.settled,
-            recovery,
-        )
+            result = PaymentResult(
+                payment_id,
+                request.loan_id,
+                amount,
+                split.late_fee,
+                split.fee,
+                split.interest,
+                split.principal,
+                split.prepaid_interest,
+                split.prepaid_principal,
+                split.settled,
+                recovery,
+            )
+            if on_booked is not None:
+                on_booked(conn, result)
+        return result
 
     def post_payments_bulk(self, batch) -> BulkResult:
         """Post a file of payments (an Arrow table or DataFrame with idempotency_key, loan_id, paid_on,
@@ -683,6 +774,10 @@ class Ledger:
     def installments_of(self, loan_id: str) -> tuple[Installment, ...]:
         with self.engine.connect() as conn:
             return self._installments(conn, loan_id)
+
+    def installments_in(self, conn: Connection, loan_id: str) -> tuple[Installment, ...]:
+        """Every installment of the loan in seq order, read in the caller's transaction."""
+        return self._installments(conn, loan_id)
 
     def loan(self, loan_id: str):
         with self.engine.connect() as conn:

@@ -59,6 +59,7 @@ credit_lines = Table(
     Column("apr_ppm", Integer, nullable=False),
     Column("opened_on", Date, nullable=False),
     Column("status", String(12), nullable=False),
+    Column("expires_on", Date, nullable=True),  # migration 0004: a line draws nothing after this day
     CheckConstraint("limit_minor >= 0", name="limit"),
     CheckConstraint("status IN ('active', 'frozen', 'closed')", name="status"),
 )

@@ -1,17 +1,15 @@
-"""Credit-line applications: ``POST /v1/applications``."""
+"""Credit-line applications: ``POST /v1/applications`` (app keys)."""
 
 from fastapi import APIRouter
 
-from creditmesh.api.decide import decide_once
-from creditmesh.api.deps import ApiKey, AuditLogDep, EngineDep
-from creditmesh.api.models import CreditLineApplication, DecisionOut
+from creditmesh.api.deps import AppKey, PlatformDep
+from creditmesh.api.platform_models import ApplicationIn, ApplicationOut
 
-router = APIRouter(prefix="/v1/applications", tags=["credit lines"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/applications", tags=["credit lines"])
 
 
-@router.post("", response_model=DecisionOut)
-async def decide_credit_line(
-    application: CreditLineApplication, engine: EngineDep, log: AuditLogDep
-) -> DecisionOut:
-    """Decide a credit-line application: approve with a line and APR, decline with reasons, or review."""
-    return decide_once(log, engine, "credit_line", application.model_dump(mode="json"))
+@router.post("", response_model=ApplicationOut, responses={409: {"description": "id used with other inputs"}})
+def apply_for_credit_line(body: ApplicationIn, who: AppKey, platform: PlatformDep) -> ApplicationOut:
+    """Decide a credit-line application (identifiers hashed on receipt, graph signals looked up by the
+    service); an approved line is stored and its id returned. A repeat returns the first answer."""
+    return platform.apply(who, body)

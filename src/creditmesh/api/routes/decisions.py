@@ -1,14 +1,14 @@
-"""Stored decisions: ``GET /v1/decisions/{application_id}``."""
+"""Stored decisions: ``GET /v1/decisions/{application_id}`` (the tenant's own, or any for an operator)."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Path
 
-from creditmesh.api.decide import stored_decision, stored_or_none
-from creditmesh.api.deps import ApiKey, AuditLogDep
+from creditmesh.api.decide import stored_decision
+from creditmesh.api.deps import PlatformDep, ReaderKey
 from creditmesh.api.models import ApplicationId, DecisionOut
 
-router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/decisions", tags=["decisions"])
 
 
 @router.get(
@@ -16,9 +16,8 @@ router = APIRouter(prefix="/v1/decisions", tags=["decisions"], dependencies=[Api
     response_model=DecisionOut,
     responses={404: {"description": "no decision for that id"}},
 )
-async def get_decision(application_id: Annotated[ApplicationId, Path()], log: AuditLogDep) -> DecisionOut:
+def get_decision(
+    application_id: Annotated[ApplicationId, Path()], who: ReaderKey, platform: PlatformDep
+) -> DecisionOut:
     """The decision stored for an application id."""
-    row = stored_or_none(log, application_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for application {application_id}")
-    return stored_decision(row)
+    return stored_decision(platform.decision_row(who, application_id))

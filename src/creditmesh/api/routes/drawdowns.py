@@ -1,15 +1,19 @@
-"""Drawdowns under an existing line: ``POST /v1/drawdowns``."""
+"""Drawdowns under a stored line: ``POST /v1/drawdowns`` (app keys)."""
 
 from fastapi import APIRouter
 
-from creditmesh.api.decide import decide_once
-from creditmesh.api.deps import ApiKey, AuditLogDep, EngineDep
-from creditmesh.api.models import DecisionOut, DrawdownRequest
+from creditmesh.api.deps import AppKey, PlatformDep
+from creditmesh.api.platform_models import DrawdownIn, DrawdownOut
 
-router = APIRouter(prefix="/v1/drawdowns", tags=["drawdowns"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/drawdowns", tags=["drawdowns"])
 
 
-@router.post("", response_model=DecisionOut)
-async def decide_drawdown(drawdown: DrawdownRequest, engine: EngineDep, log: AuditLogDep) -> DecisionOut:
-    """Approve a drawdown (the amount granted, capped by the available line) or decline it with reasons."""
-    return decide_once(log, engine, "drawdown", drawdown.model_dump(mode="json"))
+@router.post(
+    "",
+    response_model=DrawdownOut,
+    responses={404: {"description": "no such line"}, 409: {"description": "id used for another drawdown"}},
+)
+def draw(body: DrawdownIn, who: AppKey, platform: PlatformDep) -> DrawdownOut:
+    """Check the stored line, decide, match a partner with room, reserve its capacity and book the loan,
+    in one transaction: a booked loan, a decline with reasons, or no partner with the excluding rules."""
+    return platform.draw(who, body)

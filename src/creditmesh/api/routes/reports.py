@@ -1,5 +1,6 @@
 """Pre-loan investigation reports: ``GET /v1/applications/{application_id}/report`` (JSON, or HTML on
-``?format=html`` or ``Accept: text/html``). Answered from the stored decision; reserves no capacity."""
+``?format=html`` or ``Accept: text/html``), for the partner that funds the drawdown or an operator.
+Answered from the stored decision; reserves no capacity."""
 
 import json
 from typing import Annotated, Any, Literal
@@ -7,35 +8,34 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse
 
-from creditmesh.api.decide import stored_or_none
-from creditmesh.api.deps import ApiKey, AuditLogDep
+from creditmesh.api.deps import PlatformDep, ReportReaderKey
 from creditmesh.api.models import ApplicationId
 from creditmesh.errors import ParameterError
 from creditmesh.matching import report_html
 from creditmesh.matching.report import report_for_decision
 
-router = APIRouter(prefix="/v1/applications", tags=["reports"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1/applications", tags=["reports"])
 
 
 @router.get(
     "/{application_id}/report",
     responses={
-        404: {"description": "no decision for that id"},
+        404: {"description": "no decision for that id, or not this partner's"},
         409: {"description": "the application was not approved"},
         200: {"content": {"text/html": {}}},
     },
 )
-async def get_report(
+def get_report(
     application_id: Annotated[ApplicationId, Path()],
     request: Request,
-    log: AuditLogDep,
+    who: ReportReaderKey,
+    platform: PlatformDep,
     format: Annotated[Literal["json", "html"] | None, Query()] = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """The pre-loan investigation report for the partner the application is matched to; personal data masked."""
-    row = stored_or_none(log, application_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no decision for application {application_id}")
+    platform.drawdown_institution(who, application_id)
+    row = platform.decision_row(who, application_id)
     try:
         report = report_for_decision(
             json.loads(row["decision"]),
