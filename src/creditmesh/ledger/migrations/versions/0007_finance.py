@@ -5,14 +5,14 @@ Postings name their account through a CHECK against the chart (migration 0002); 
 to the chart below and adds the new accounts' rows.
 
 Revision ID: 0007
-Revises: 0002
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -26,7 +26,7 @@ NEW_ACCOUNTS = (
     ("5400", "funding costs", "expense"),
     ("5500", "facilitation, origination and servicing expenses", "expense"),
 )
-#: The chart before this revision (migration 0002's).
+#: The chart before this revision (as migration 0002 froze it; 0004 leaves it).
 PREVIOUS_CODES = (
     "1000",
     "1100",
