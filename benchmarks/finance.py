@@ -82,14 +82,8 @@ def write_journal(engine, loans: int) -> dict[str, int]:
     """The synthetic journal (see the module notes); returns row counts."""
     from sqlalchemy import text
 
-    interest_account = {
-        m: journal.FINANCING_INCOME if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
-        for m in journal.PRINCIPAL_ACCOUNT
-    }
-    counter = {
-        m: journal.CASH if m == journal.ON_BALANCE else journal.DUE_TO_PARTNERS
-        for m in journal.PRINCIPAL_ACCOUNT
-    }
+    interest_account, counter = journal.INTEREST_ACCOUNT, journal.FUNDING_ACCOUNT
+    guaranteed = funding.sql_in("l.funding_model", funding.GUARANTEED_MODELS)
     months = ", ".join(f"'{m}'" for m in MONTHS_READ)
     statements = [
         # the ledger's indexes on postings are built after the rows, as a bulk load would (not timed either way)
@@ -121,8 +115,8 @@ def write_journal(engine, loans: int) -> dict[str, int]:
                 ({_case(journal.PRINCIPAL_ACCOUNT)}, -l.principal),
                 ({_case(interest_account)}, -l.interest),
                 ({_case(journal.FEE_ACCOUNT)}, -l.fee),
-                (CASE WHEN l.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_LIABILITY}' END, l.fee),
-                (CASE WHEN l.funding_model = '{journal.GUARANTEED}' THEN '{journal.GUARANTEE_RELEASE}' END, -l.fee)
+                (CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END, l.fee),
+                (CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END, -l.fee)
             ) AS a(account_code, amount)
             WHERE a.account_code IS NOT NULL AND a.amount <> 0""",
         f"""INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
