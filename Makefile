@@ -31,6 +31,9 @@ demo: install
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
 	$(BIN)/creditmesh finance abs --cutoff 2024-12-31 --data $(DEMO_DIR)
 	$(BIN)/creditmesh finance capital --as-of 2024-12-31 --data $(DEMO_DIR)
+	$(BIN)/creditmesh ledger load $(DEMO_DIR) --db sqlite:///$(DEMO_DIR)/ledger.db
+	$(BIN)/creditmesh collections queue 2024-12-31 --db sqlite:///$(DEMO_DIR)/ledger.db --limit 10
+	$(BIN)/creditmesh collections backtest --borrowers 8000 --seed 7
 	$(BIN)/creditmesh policy backtest src/creditmesh/decision/policies/champion.yaml --applications $(DEMO_DIR)/model/applications.parquet --model $(DEMO_DIR)/model/gbm --chart $(DEMO_DIR)/backtest.png
 	rm -f $(DEMO_DIR)/service.db*
 	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db

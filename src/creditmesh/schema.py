@@ -42,8 +42,21 @@ EMPLOYMENT = ("salaried", "self_employed", "gig", "student", "retired", "unemplo
 LINE_STATUSES = ("active", "frozen", "closed")
 #: A loan's status on a day in ``loan_days``: its delinquency bucket, or settled.
 LOAN_STATUSES = (*BUCKET_NAMES, "settled")
-COLLECTION_CHANNELS = ("sms", "app_push", "robocall", "agent_call", "field_visit", "legal")
-COLLECTION_OUTCOMES = ("no_answer", "contacted", "promise_to_pay", "paid", "refused")
+#: What collections may do to a loan (a strategy's actions) and what may come of it; a promise to pay is an
+#: action with outcome promise_to_pay, kept or broken when its due date passes.
+COLLECTION_CHANNELS = ("reminder", "sms", "app_push", "call", "field_visit", "agency", "legal")
+COLLECTION_OUTCOMES = (
+    "sent",
+    "no_answer",
+    "contacted",
+    "promise_to_pay",
+    "paid",
+    "refused",
+    "dispute",
+    "dispute_resolved",
+    "placed",
+)
+PROMISE_STATUSES = ("open", "kept", "broken")
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 DATE = pa.date32()
@@ -350,6 +363,9 @@ TABLES: dict[str, Table] = {
                 _c("channel", pa.string(), allowed=COLLECTION_CHANNELS),
                 _c("outcome", pa.string(), allowed=COLLECTION_OUTCOMES),
                 _money("promised_minor"),
+                _c("promise_due_on", DATE, "the day a promise to pay falls due", nullable=True),
+                _c("promise_status", pa.string(), nullable=True, allowed=PROMISE_STATUSES),
+                _money("cost_minor"),
             ),
         ),
     )

@@ -24,6 +24,7 @@ from creditmesh.api.errors import Conflict, NotFound
 from creditmesh.api.routes import (
     applications,
     borrowers,
+    collections,
     credit_lines,
     decisions,
     drawdowns,
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
         reports,
         borrowers,
         keys,
+        collections,
         health,
     ):
         app.include_router(module.router)

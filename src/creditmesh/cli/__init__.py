@@ -7,7 +7,19 @@ One module per box; this file is the table of contents. Every
 
 import typer
 
-from creditmesh.cli import decision, finance, graph, keys, ledger, match, model, portfolio, serve, simulate
+from creditmesh.cli import (
+    collections,
+    decision,
+    finance,
+    graph,
+    keys,
+    ledger,
+    match,
+    model,
+    portfolio,
+    serve,
+    simulate,
+)
 from creditmesh.cli.common import ReportingGroup
 
 app = typer.Typer(
@@ -28,6 +40,7 @@ app.add_typer(decision.decide_app, name="decide")
 app.add_typer(match.app, name="match")
 app.add_typer(finance.app, name="finance")
 app.add_typer(keys.app, name="keys")
+app.add_typer(collections.app, name="collections")
 app.command()(serve.serve)
 
 __all__ = ["app"]

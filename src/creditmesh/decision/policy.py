@@ -122,24 +122,31 @@ class PolicyDocument(_Strict):
     line_adjustment: LineAdjustmentStage = LineAdjustmentStage()
 
 
-class CreditPolicy:
-    """A validated policy with its rules compiled and its content hash as ``version``."""
+class VersionedDocument:
+    """A validated document (a policy, a collection strategy) named by its content: ``version`` is the
+    SHA-256 of its canonical JSON, so two files that say the same thing share it."""
 
-    def __init__(self, document: PolicyDocument) -> None:
+    def __init__(self, document: BaseModel) -> None:
         self.document = document
 
     @cached_property
     def canonical_json(self) -> str:
-        return json.dumps(self.document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return canonical_version(self.document)[0]
 
     @cached_property
     def version(self) -> str:
-        """SHA-256 of the canonical JSON: the ``policy_version`` of every decision it makes."""
-        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+        """SHA-256 of the canonical JSON: the version every decision or action made under it records."""
+        return canonical_version(self.document)[1]
 
     @property
     def name(self) -> str:
         return self.document.name
+
+
+class CreditPolicy(VersionedDocument):
+    """A validated policy with its rules compiled and its content hash as ``version``."""
+
+    document: PolicyDocument
 
     @cached_property
     def knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
@@ -180,11 +187,39 @@ class CreditPolicy:
         return f"CreditPolicy(name={self.name!r}, version={self.version[:12]})"
 
 
-def _path(location: tuple[Any, ...]) -> str:
+def field_path(location: tuple[Any, ...], whole: str = "policy") -> str:
+    """A pydantic error location as a field path (``credit_line.knockouts[2].when``); ``whole`` when empty."""
     text = ""
     for part in location:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "policy"
+    return text or whole
+
+
+def canonical_version(document: BaseModel) -> tuple[str, str]:
+    """A validated document's canonical JSON (keys sorted, no whitespace) and its SHA-256: its version."""
+    canonical = json.dumps(document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return canonical, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def read_mapping(path: str | Path, error: type[CreditmeshError], what: str = "policy") -> Mapping[str, Any]:
+    """The mapping a ``.yaml``/``.yml`` or ``.json`` file holds; ``error`` (naming the file) when it cannot."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as problem:
+        raise error(str(file), f"cannot read: {problem.strerror}") from None
+    try:
+        if file.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as problem:  # noqa: BLE001 - any parse failure is the file's fault
+        raise error(str(file), f"does not parse: {problem}") from None
+    if not isinstance(data, Mapping):
+        raise error(str(file), f"a {what} file holds a mapping at the top level")
+    return data
 
 
 def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
@@ -193,7 +228,7 @@ def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
         document = PolicyDocument.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
-        raise PolicyError(_path(first["loc"]), first["msg"]) from None
+        raise PolicyError(field_path(first["loc"]), first["msg"]) from None
     policy = CreditPolicy(document)
     try:
         _ = policy.knockouts, policy.adjustments  # compile every rule now, not at the first application
@@ -204,20 +239,4 @@ def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
 
 def load_policy(path: str | Path) -> CreditPolicy:
     """Read a policy file (``.yaml``/``.yml`` or ``.json``)."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as error:
-        raise PolicyError(str(file), f"cannot read: {error.strerror}") from None
-    try:
-        if file.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as error:  # noqa: BLE001 - any parse failure is the file's fault
-        raise PolicyError(str(file), f"does not parse: {error}") from None
-    if not isinstance(data, Mapping):
-        raise PolicyError(str(file), "a policy file holds a mapping at the top level")
-    return policy_from_dict(data)
+    return policy_from_dict(read_mapping(path, PolicyError))

@@ -120,8 +120,9 @@ LINES: tuple[StatementLine, ...] = (
         "servicing_expenses",
         "Facilitation, origination and servicing",
         "operating_costs",
-        (Source(journal.SERVICING_EXPENSES),),
+        (Source(journal.SERVICING_EXPENSES), Source(journal.COLLECTION_FEES)),
         734_659,
+        "including the collection agencies' fees",
     ),
     StatementLine(
         "funding_costs",

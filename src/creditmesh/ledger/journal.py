@@ -27,6 +27,8 @@ What finance books at month end (``creditmesh.finance``): the IFRS 9 / CECL expe
 to a *loss allowance* on loans receivable and to the *contingent guarantee liability* of guaranteed
 loans (the provision expenses), the interest paid on the ABS and trust funding of the on-balance book
 (*funding costs*), and facilitation, origination and servicing expenses such as collection fees.
+Late fees are the platform's own (*late fee income*) for every model, and so are the commissions
+paid to collection agencies (*collection fees*).
 """
 
 from __future__ import annotations
@@ -69,10 +71,11 @@ CHART: tuple[Account, ...] = (
     Account("4600", "recoveries of charged-off loans", "income"),
     Account("5000", "credit losses", "expense"),
     Account("5100", "guarantee payouts", "expense"),
-    Account("5200", "provision for loans receivable", "expense"),
+    Account("5200", "collection fees (agencies)", "expense"),
     Account("5300", "provision for contingent liabilities", "expense"),
     Account("5400", "funding costs", "expense"),
     Account("5500", "facilitation, origination and servicing expenses", "expense"),
+    Account("5600", "provision for loans receivable", "expense"),
 )
 ACCOUNTS = {a.code: a for a in CHART}
 
@@ -93,7 +96,8 @@ FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = (
 )
 LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", "5000", "5100"
 LOSS_ALLOWANCE, CONTINGENT_GUARANTEE, FUNDING_DEBT = "1190", "2150", "2200"
-LOAN_PROVISION, CONTINGENT_PROVISION, FUNDING_COSTS, SERVICING_EXPENSES = "5200", "5300", "5400", "5500"
+LOAN_PROVISION, CONTINGENT_PROVISION, FUNDING_COSTS, SERVICING_EXPENSES = "5600", "5300", "5400", "5500"
+COLLECTION_FEES = "5200"
 
 #: The income account of each kind of platform fee (:data:`creditmesh.funding.FEE_INCOMES`).
 FEE_INCOME_ACCOUNT = {"service": SERVICE_FEES, "referral": REFERRAL_FEES, "technology": TECH_FEES}
@@ -188,6 +192,11 @@ def entry_for_payment(
 
 def entry_for_late_fee(amount: int) -> tuple[Posting, ...]:
     return check_balanced(((LATE_FEES_RECEIVABLE, amount), (LATE_FEE_INCOME, -amount)), what="late fee")
+
+
+def entry_for_collection_fee(amount: int) -> tuple[Posting, ...]:
+    """An agency's commission on what it collected: the platform's expense, paid out in cash."""
+    return check_balanced(((COLLECTION_FEES, amount), (CASH, -amount)), what="collection fee")
 
 
 def entry_for_charge_off(

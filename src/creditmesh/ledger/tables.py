@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -25,6 +26,7 @@ from sqlalchemy import (
 
 from creditmesh.funding import FUNDING_MODELS, NAME_MAX_CHARS, sql_in
 from creditmesh.ledger.journal import CHART
+from creditmesh.schema import COLLECTION_CHANNELS, COLLECTION_OUTCOMES, PROMISE_STATUSES
 
 metadata = MetaData(
     naming_convention={
@@ -194,3 +196,45 @@ loan_days = Table(  # written by aging from the loans it reads: no foreign key (
     Column("dpd", Integer, nullable=False),
     Column("status", String(12), nullable=False),
 )
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+collection_actions = Table(  # migration 0006; the loan is read before an action is written (no foreign key)
+    "collection_actions",
+    metadata,
+    Column("action_id", String(ID), primary_key=True),
+    Column("loan_id", String(ID), nullable=False),
+    Column("borrower_id", String(ID), nullable=False),
+    Column("at", DateTime, nullable=False),  # UTC, without a zone
+    Column(
+        "local_day", Date, nullable=False
+    ),  # the borrower's calendar day at ``at`` (the daily contact cap)
+    Column("channel", String(16), nullable=False),
+    Column("target", String(12), nullable=False, server_default="borrower"),
+    Column("outcome", String(20), nullable=False),
+    Column("promised_minor", BigInteger, nullable=False, server_default="0"),
+    Column("promise_due_on", Date, nullable=True),
+    Column("promise_status", String(8), nullable=True),
+    Column("promise_resolved_on", Date, nullable=True),
+    Column("cost_minor", BigInteger, nullable=False, server_default="0"),
+    Column("agent_id", String(ID), nullable=True),
+    Column("strategy_version", String(64), nullable=True),
+    Column("arm", String(16), nullable=True),
+    CheckConstraint(f"channel IN ({_in(COLLECTION_CHANNELS)})", name="channel"),
+    CheckConstraint(f"outcome IN ({_in(COLLECTION_OUTCOMES)})", name="outcome"),
+    CheckConstraint("target IN ('borrower', 'third_party')", name="target"),
+    CheckConstraint(
+        f"promise_status IS NULL OR promise_status IN ({_in(PROMISE_STATUSES)})", name="promise_status"
+    ),
+    CheckConstraint("promised_minor >= 0 AND cost_minor >= 0", name="amounts"),
+    CheckConstraint(
+        "(outcome = 'promise_to_pay') = (promise_due_on IS NOT NULL AND promise_status IS NOT NULL"
+        " AND promised_minor > 0)",
+        name="promise",
+    ),
+)
+Index("ix_collection_actions_loan_at", collection_actions.c.loan_id, collection_actions.c.at)
+Index("ix_collection_actions_borrower_day", collection_actions.c.borrower_id, collection_actions.c.local_day)

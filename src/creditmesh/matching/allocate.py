@@ -82,7 +82,7 @@ LP_GAP = 1e-4
 UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
 
 
-def _new_highs() -> highspy.Highs:
+def new_highs() -> highspy.Highs:
     """A HiGHS instance, without the banner it writes to the process's stdout on its first construction.
 
     HiGHS 1.16 prints its copyright line from C++ before any option can be set (HiGHS issue #2749),
@@ -219,7 +219,7 @@ class _RestrictedLP:
         self.columns = np.zeros(0, np.int64)  # pair indices in the LP, in column order
         self.in_lp = np.zeros(len(p.pairs), dtype=bool)
 
-        self.highs = _new_highs()
+        self.highs = new_highs()
         h = self.highs
         h.changeObjectiveSense(highspy.ObjSense.kMaximize)
         # scaled rows: capacity and concentration rows are divided by their limit (upper 1, or 0 for no room)

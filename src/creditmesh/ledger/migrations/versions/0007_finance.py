@@ -5,14 +5,14 @@ Postings name their account through a CHECK against the chart (migration 0002); 
 to the chart below and adds the new accounts' rows.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -21,12 +21,12 @@ NEW_ACCOUNTS = (
     ("1190", "allowance for credit losses on loans receivable", "asset"),
     ("2150", "guarantee liabilities, contingent (expected loss)", "liability"),
     ("2200", "funding from ABS and trusts", "liability"),
-    ("5200", "provision for loans receivable", "expense"),
     ("5300", "provision for contingent liabilities", "expense"),
     ("5400", "funding costs", "expense"),
     ("5500", "facilitation, origination and servicing expenses", "expense"),
+    ("5600", "provision for loans receivable", "expense"),
 )
-#: The chart before this revision (as migration 0002 froze it; 0004 leaves it).
+#: The chart before this revision (migration 0002's, and 0006's collection fees).
 PREVIOUS_CODES = (
     "1000",
     "1100",
@@ -45,6 +45,7 @@ PREVIOUS_CODES = (
     "4600",
     "5000",
     "5100",
+    "5200",
 )
 #: The chart of accounts as of this revision (journal.CHART); a new account comes with a new revision.
 CHART_CODES = tuple(sorted(PREVIOUS_CODES + tuple(code for code, _, _ in NEW_ACCOUNTS)))

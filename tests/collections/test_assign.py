@@ -1,0 +1,111 @@
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from _queues import random_queue, true_share
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from creditmesh.collections import Strategy, UpliftModel, assign_day, dpd_order_plan, score_queue
+from creditmesh.collections.assign import in_quiet_hours, local_hour
+from creditmesh.collections.strategy import CONTACT_CHANNELS
+
+DAY = date(2024, 6, 3)
+
+
+@pytest.fixture(scope="module")
+def model():
+    queue = random_queue(20_000, seed=3)
+    action = np.random.default_rng(4).choice(
+        np.array(["none", "sms", "app_push", "call", "field_visit", "agency", "legal"], dtype=object),
+        len(queue),
+    )
+    paid = np.random.default_rng(5).random(len(queue)) < true_share(queue, action)
+    return UpliftModel().fit(queue, action, np.where(paid, queue["at_stake_minor"].to_numpy(), 0))
+
+
+def _fixed(strategy: Strategy) -> Strategy:
+    return Strategy(strategy.document.model_copy(update={"mode": "fixed"}))
+
+
+def _check_plan(queue: pd.DataFrame, assignment, strategy: Strategy, caps: dict[str, int]) -> None:
+    plan = assignment.plan
+    assert plan["loan_id"].is_unique  # one action a loan a day
+    used = plan["channel"].value_counts()
+    for channel, cap in caps.items():
+        if cap >= 0:
+            assert used.get(channel, 0) <= cap
+    rows = queue.set_index("loan_id").loc[plan["loan_id"]]
+    contact = plan["channel"].isin(CONTACT_CHANNELS).to_numpy()
+    rules = strategy.rules
+    assert not in_quiet_hours(local_hour(plan["scheduled_at"], rules), rules).any()
+    assert (rows["contacts_today"].to_numpy()[contact] < rules.max_contacts_per_day).all()
+    assert not (rows["disputed"].to_numpy() & contact).any()
+    assert plan.loc[contact, "borrower_id"].is_unique  # one contact a borrower a day
+    assert (plan.loc[plan["channel"] == "reminder", "bucket"] == "pre_due").all()
+    assert not (rows["with_agency"].to_numpy() & (plan["channel"] == "agency").to_numpy()).any()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 600),
+    calls=st.integers(0, 200),
+    visits=st.integers(0, 20),
+    borrowers=st.integers(1, 600),
+    fixed=st.booleans(),
+)
+def test_assignment_never_exceeds_capacity_nor_breaks_a_contact_rule(
+    model, champion, seed, n, calls, visits, borrowers, fixed
+):
+    queue = score_queue(random_queue(n, seed, borrowers=borrowers), model)
+    strategy = _fixed(champion) if fixed else champion
+    caps = {"call": calls, "field_visit": visits, "agency": 5, "legal": 1}
+    assignment = assign_day(queue, strategy, model.expected_recovered(queue), as_of=DAY, capacity=caps)
+    _check_plan(queue, assignment, strategy, caps)
+    baseline = dpd_order_plan(queue, champion, as_of=DAY, capacity=caps)
+    _check_plan(queue, baseline, champion, caps)
+
+
+def test_the_optimiser_beats_the_oldest_first_baseline_on_its_own_objective(model, champion):
+    queue = score_queue(random_queue(5_000, seed=7), model)
+    expected = model.expected_recovered(queue)
+    caps = {"call": 300, "field_visit": 20}
+    best = assign_day(queue, champion, expected, as_of=DAY, capacity=caps)
+    baseline = dpd_order_plan(queue, champion, expected, as_of=DAY, capacity=caps)
+    assert best.objective_minor > baseline.objective_minor
+
+
+def test_a_binding_capacity_has_a_price_worth_one_more_action(model, champion):
+    queue = score_queue(random_queue(5_000, seed=8), model)
+    expected = model.expected_recovered(queue)
+    one = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 200})
+    more = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 201})
+    call = next(c for c in one.channels if c.channel == "call")
+    assert call.planned == 200 and call.price_per_action_minor > 0
+    assert more.objective_minor - one.objective_minor == pytest.approx(
+        call.price_per_action_minor, rel=0.05, abs=1
+    )
+    assert call.price_per_agent_minor == pytest.approx(call.price_per_action_minor * 120)
+    lavish = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 100_000})
+    assert next(c for c in lavish.channels if c.channel == "call").price_per_action_minor == 0
+
+
+def test_an_optimising_strategy_needs_the_models_figures(champion):
+    from creditmesh.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="expected"):
+        assign_day(random_queue(10), champion, as_of=DAY)
+    with pytest.raises(ParameterError, match="pigeon"):
+        assign_day(random_queue(10), _fixed(champion), as_of=DAY, capacity={"pigeon": 3})
+
+
+def test_a_budget_caps_the_plans_cost_and_keeps_the_best_within_it(model, champion):
+    queue = score_queue(random_queue(3_000, seed=11), model)
+    expected = model.expected_recovered(queue)
+    free = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 200})
+    budget = int(free.plan["cost_minor"].sum()) // 3
+    capped = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 200}, budget_minor=budget)
+    assert capped.plan["cost_minor"].sum() <= budget + len(capped.plan)  # rounding of each row's cost
+    assert 0 < capped.objective_minor < free.objective_minor
