@@ -46,6 +46,7 @@ CORE = (
     "stages",
     "charts",
     "ids",
+    "databases",
 )
 #: On top: may import any box and core module; only cli imports api.
 TOP = ("api", "cli")

@@ -5,7 +5,8 @@ take turns), the model, policy, partners and the :class:`~creditmesh.api.platfor
 :class:`~creditmesh.errors.CreditmeshError` raised while handling becomes one 4xx naming its field (404
 for an object the caller cannot see, 409 for a reused id, else 422), in the shape of FastAPI's own
 validation answers; a validation answer never echoes the input (it may hold a raw identifier); anything
-else is a bug and gets a bare 500 without a traceback.
+else is a bug and gets a bare 500 without a traceback; the database unreachable is a 503 to retry. The
+request guards (:mod:`creditmesh.api.middleware`) run before any route; ``/metrics`` counts what they see.
 
 The platform's routes are sync ``def``: FastAPI runs them in its thread pool, so a database wait never
 blocks the event loop.
@@ -13,14 +14,19 @@ blocks the event loop.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from creditmesh.api import middleware
 from creditmesh.api.errors import Conflict, NotFound
+from creditmesh.api.metrics import ServiceMetrics, matcher_capacity_used
+from creditmesh.api.openapi import document_statuses
 from creditmesh.api.routes import (
     applications,
     borrowers,
@@ -86,10 +92,31 @@ def _field_error(request: Request, error: CreditmeshError) -> JSONResponse:
     return _error(422, error)
 
 
+#: The most problems one 422 lists.
+MAX_PROBLEMS = 20
+
+
 def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
-    """FastAPI's 422, without the input it echoes: a bad phone number must not come back in the answer."""
-    detail = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in error.errors()]
+    """FastAPI's 422, without the input it echoes (a bad phone number must not come back in the answer),
+    at most :data:`MAX_PROBLEMS` problems, each field path cut short (a key may be any length)."""
+    detail = [
+        {
+            "loc": [part if isinstance(part, int) else str(part)[:64] for part in e.get("loc", ())],
+            "msg": str(e.get("msg", ""))[:200],
+            "type": str(e.get("type", "")),
+        }
+        for e in error.errors()[:MAX_PROBLEMS]
+    ]
     return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """The database is unreachable: a 503 the client may retry (the pool reconnects by itself)."""
+    return JSONResponse(
+        status_code=503,
+        content={"detail": "the database is unavailable; retry shortly"},
+        headers={"Retry-After": "1"},
+    )
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -100,15 +127,24 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.engine, app.state.platform, app.state.keys = build_state(settings)
         app.state.audit_log = app.state.platform.audit
         app.state.matcher, app.state.report_salt = build_matching(settings, app.state.platform)
+        if app.state.matcher is not None:
+            app.state.metrics.capacity_used = matcher_capacity_used(app.state.matcher)
         try:
             yield
         finally:
             app.state.platform.ledger.close()
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # this worker's live gauges go with it
+                from prometheus_client import multiprocess
+
+                multiprocess.mark_process_dead(os.getpid())
 
     app = FastAPI(title="creditmesh", version="1", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = ServiceMetrics()
     app.add_exception_handler(CreditmeshError, _field_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unreachable in (OperationalError, InterfaceError):
+        app.add_exception_handler(unreachable, _database_unavailable)
     for module in (
         applications,
         credit_lines,
@@ -123,6 +159,8 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router)
+    middleware.install(app)
+    document_statuses(app)
     return app
 
 

@@ -7,11 +7,12 @@ route: ``Depends(role("app"))`` lets only app keys in (401 without a valid key, 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
 from creditmesh.api.keys import Principal
+from creditmesh.api.metrics import ServiceMetrics
 from creditmesh.api.platform import Platform
 from creditmesh.api.settings import Settings
 from creditmesh.decision import DecisionEngine
@@ -34,15 +35,32 @@ def get_platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
+def get_metrics(request: Request) -> ServiceMetrics:
+    return request.app.state.metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 EngineDep = Annotated[DecisionEngine, Depends(get_engine)]
 AuditLogDep = Annotated[AuditLog, Depends(get_audit_log)]
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 
 
+def resolve_principal(state: Any, api_key: str | None) -> Principal | None:
+    """The caller an ``X-API-Key`` value stands for (checked against the stored hashes), or None.
+
+    The one place a key becomes a principal: the request guard (before the body is read, for the rate
+    limits) and :func:`authenticated` both call it.
+    """
+    if not api_key or len(api_key) > 256:
+        return None
+    return state.keys.principal(api_key)
+
+
 def authenticated(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
-    """The caller's key (``X-API-Key``), checked against the stored hashes; 401 when missing or unknown."""
-    principal = request.app.state.keys.principal(x_api_key) if x_api_key else None
+    """The caller's key (``X-API-Key``); 401 when missing or unknown. The guard middleware resolved it
+    already (the principal in the request's state); a request that did not pass it is resolved here."""
+    principal = getattr(request.state, "principal", None) or resolve_principal(request.app.state, x_api_key)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

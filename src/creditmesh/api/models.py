@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from creditmesh.schema import CHANNELS, EMPLOYMENT
 from creditmesh.stages import STAGE_NAMES
@@ -37,7 +37,8 @@ DaysPastDue = Annotated[StrictInt, Field(ge=0, le=10_000)]
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number is a JSON number, a flag a JSON boolean ("0.5" and true are not ratios)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     application_id: ApplicationId
 
@@ -77,7 +78,7 @@ class LineReview(_Input):
     max_dpd_on_book: DaysPastDue | None = None
     line_utilization: (
         Annotated[
-            float,
+            StrictFloat,
             Field(
                 ge=0,
                 le=10,
@@ -113,7 +114,7 @@ class DecisionOut(BaseModel):
 class ReviewSettlement(BaseModel):
     """A reviewer's answer to a pending review (the reviewer is the API key's owner, not a body field)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     outcome: Literal["approve", "decline"]
     note: Annotated[str, Field(max_length=2_000)] = ""

@@ -25,7 +25,8 @@ TenorMonths = Annotated[StrictInt, Field(ge=1, le=60)]
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: a number is a JSON number, a flag a JSON boolean ("6" is not a tenor)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Identifiers(_Input):

@@ -10,10 +10,12 @@ from pathlib import Path
 from creditmesh.errors import ParameterError
 from creditmesh.ledger.store import database_url
 
+#: The largest request body the service reads, unless ``CREDITMESH_BODY_LIMIT_BYTES`` says otherwise.
+BODY_LIMIT_BYTES = 64 * 1024
 #: The shortest identifier key accepted (bytes of the HMAC key that hashes applicants' identifiers).
 MIN_IDENTIFIER_KEY = 16
 
-__all__ = ["Settings", "database_url"]
+__all__ = ["BODY_LIMIT_BYTES", "Settings", "database_url"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +29,20 @@ class Settings:
     policy_path: Path | None = None
     partners_path: Path | None = None  # funding partners (institutions Parquet, YAML or JSON)
     report_salt: str = ""  # keys the hashes that mask personal data in reports; empty: random per process
+    body_limit_bytes: int = BODY_LIMIT_BYTES  # a longer body is a 413, refused before it is read
+    body_timeout_seconds: float = 10.0  # a body not all in by then (slow, or shorter than announced) is a 408
+    rate_per_key: float = 200.0  # requests a second one API key may make (a token bucket, burst twice this)
+    rate_per_address: float = 500.0  # requests a second from one client address, keyed or not
+    auth_failures_per_minute: float = 10.0  # wrong or missing keys a minute from one address (burst 20)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path, as for the ledger), ``CREDITMESH_MODEL``
         (a saved model), ``CREDITMESH_IDENTIFIER_KEY`` (at least 16 characters, the same in every worker),
         ``CREDITMESH_POLICY`` (default: the shipped policy), ``CREDITMESH_PARTNERS`` (funding partners)
-        and ``CREDITMESH_REPORT_SALT``."""
+        ``CREDITMESH_REPORT_SALT``, and the limits ``CREDITMESH_BODY_LIMIT_BYTES``,
+        ``CREDITMESH_BODY_TIMEOUT_SECONDS``, ``CREDITMESH_RATE_PER_KEY``, ``CREDITMESH_RATE_PER_ADDRESS``,
+        ``CREDITMESH_AUTH_FAILURES_PER_MINUTE``."""
         env = os.environ if environ is None else environ
         model = env.get("CREDITMESH_MODEL", "")
         if not model:
@@ -55,4 +64,22 @@ class Settings:
             policy_path=Path(policy) if policy else None,
             partners_path=Path(partners) if partners else None,
             report_salt=env.get("CREDITMESH_REPORT_SALT", ""),
+            body_limit_bytes=int(_number(env, "CREDITMESH_BODY_LIMIT_BYTES", BODY_LIMIT_BYTES, 1, 2**30)),
+            body_timeout_seconds=_number(env, "CREDITMESH_BODY_TIMEOUT_SECONDS", 10.0, 0.1, 600),
+            rate_per_key=_number(env, "CREDITMESH_RATE_PER_KEY", 200.0, 0.01, 1e6),
+            rate_per_address=_number(env, "CREDITMESH_RATE_PER_ADDRESS", 500.0, 0.01, 1e6),
+            auth_failures_per_minute=_number(env, "CREDITMESH_AUTH_FAILURES_PER_MINUTE", 10.0, 0.01, 1e6),
         )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ParameterError(name, f"a number, got {text!r}") from None
+    if not low <= value <= high:
+        raise ParameterError(name, f"between {low:g} and {high:g}, got {text}")
+    return value

@@ -18,10 +18,23 @@ decide_app = typer.Typer(help="Decisions: replay the audit trail.", no_args_is_h
 def check(
     policy_path: Annotated[Path, typer.Argument(metavar="POLICY", help="A policy file (.yaml or .json).")],
 ) -> None:
-    """Validate a policy file and print its version (the SHA-256 of its canonical JSON)."""
-    from creditmesh.decision import load_policy
+    """Validate a policy file, check its safety (missing values, rules that never fire or are shadowed)
+    and print its version (the SHA-256 of its canonical JSON). Exit 1 when the safety check fails."""
+    from creditmesh.decision import check_policy, load_policy
 
     policy = load_policy(policy_path)
+    report = check_policy(policy)
+    for stage, inputs in report.missing.items():
+        if inputs:
+            said = ", ".join(f"{name}: {what}" for name, what in inputs.items())
+            typer.echo(f"{stage} missing inputs: {said}")
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}")
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        typer.echo(f"{policy.name}: {len(report.errors)} unsafe rule(s); version {policy.version}", err=True)
+        raise typer.Exit(code=1)
     typer.echo(f"{policy.name}: version {policy.version}")
 
 

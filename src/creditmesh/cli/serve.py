@@ -1,4 +1,5 @@
-"""``creditmesh serve``: the platform's API under uvicorn, its settings checked before any worker starts."""
+"""``creditmesh serve``: the platform's API (:mod:`creditmesh.api.server`), its settings, policy and model
+checked before any worker starts."""
 
 from __future__ import annotations
 
@@ -14,18 +15,8 @@ def serve(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "warning",
 ) -> None:
     """Serve the platform's API (uvicorn) under $CREDITMESH_DB, $CREDITMESH_MODEL, $CREDITMESH_IDENTIFIER_KEY,
-    $CREDITMESH_PARTNERS, $CREDITMESH_POLICY; keys from ``creditmesh keys create``."""
-    import uvicorn
+    $CREDITMESH_PARTNERS, $CREDITMESH_POLICY (and the limits in creditmesh.api.settings); keys from
+    ``creditmesh keys create``. Settings, policy and model are checked before any worker starts."""
+    from creditmesh.api.server import serve as serve_api
 
-    from creditmesh.api.settings import Settings
-
-    Settings.from_env()  # refuse bad settings here, in one line, before any worker starts
-    uvicorn.run(
-        "creditmesh.api.app:create_app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        access_log=False,
-    )
+    serve_api(host=host, port=port, workers=workers, log_level=log_level)

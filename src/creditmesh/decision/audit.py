@@ -158,9 +158,15 @@ class AuditLog:
 
     @property
     def engine(self) -> sa.Engine:
+        # kept only once its tables exist, so a database down at first use is retried
         if self._engine is None:
-            self._engine = sa.create_engine(self.url)
-            _META.create_all(self._engine)
+            engine = sa.create_engine(self.url)
+            try:
+                _META.create_all(engine)
+            except Exception:
+                engine.dispose()
+                raise
+            self._engine = engine
         return self._engine
 
     def decide(
@@ -309,6 +315,11 @@ class AuditLog:
                 "application_id", f"already settled as {current['outcome']} by {current['reviewer']}"
             )
         return current
+
+    def ping(self) -> None:
+        """One cheap query on the decisions table: raises when the database or the table is not there."""
+        with self.engine.connect() as connection:
+            connection.execute(sa.select(DECISIONS.c.application_id).limit(1)).all()
 
     def stored(self, application_id: str, *, connection: sa.Connection | None = None) -> Mapping[str, Any]:
         """The stored row of one decision (read in ``connection``'s transaction when one is given)."""

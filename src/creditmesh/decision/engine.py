@@ -422,7 +422,7 @@ class DecisionEngine:
             *(p for _, p, _ in self.challengers),
             *([self.shadow] if self.shadow else []),
         ]
-        optional = {f for p in policies for f in p.document.optional_inputs}
+        optional = {f for p in policies for f in p.optional_inputs}
         needed = set(STAGES[stage].inputs) | {f for p in policies for f in p.fields(stage)}
         missing = sorted(needed - optional - set(columns) - {"pd", "score", "grade"})
         if missing:

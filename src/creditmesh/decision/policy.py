@@ -13,15 +13,18 @@ files that say the same thing have the same version whatever their layout or for
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from creditmesh.decision.rules import Condition, RuleError, compile_rule
+from creditmesh.decision.rules import Condition, RuleError, can_hold_without, compile_rule, telling_values
 from creditmesh.errors import CreditmeshError
 
 #: Caps on the size of a policy ("put a limit on everything").
@@ -107,6 +110,25 @@ class LineAdjustmentStage(_Strict):
     line_round_minor: int = Field(default=100_00, ge=1, le=LINE_MAX_MINOR_CAP)
 
 
+class Assume(_Strict):
+    """Read a missing value as this one (``on_blacklist: {assume: false}``: no flag means not listed)."""
+
+    assume: bool | int | float | str
+
+    @field_validator("assume")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("an assumed value must be finite")
+        if isinstance(value, str) and len(value) > 64:
+            raise ValueError("an assumed string is at most 64 characters")
+        return value
+
+
+#: What a missing input does to the knock-outs that read it: decline it, send it to review, or read it as a value.
+Missing = Literal["decline", "review"] | Assume
+
+
 class PolicyDocument(_Strict):
     """The whole policy file."""
 
@@ -116,6 +138,11 @@ class PolicyDocument(_Strict):
     )
     optional_inputs: tuple[str, ...] = Field(
         default=(), description="fields rules may use that an application may lack"
+    )
+    missing: dict[str, Missing] = Field(
+        default_factory=dict,
+        max_length=MAX_RULES_PER_STAGE,
+        description="per input a knock-out reads, what a missing value does (policy check requires it)",
     )
     credit_line: CreditLineStage
     drawdown: DrawdownStage = DrawdownStage()
@@ -149,15 +176,38 @@ class CreditPolicy(VersionedDocument):
     document: PolicyDocument
 
     @cached_property
-    def knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
-        """Per stage, each knock-out with its compiled condition."""
+    def assumed(self) -> dict[str, Any]:
+        """The inputs a missing value of which is read as a given value, and that value."""
+        return {name: t.assume for name, t in self.document.missing.items() if isinstance(t, Assume)}
+
+    @cached_property
+    def authored_knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
+        """Per stage, each knock-out the file lists, compiled (missing inputs read as assumed)."""
         return {
             stage: tuple(
-                (rule, compile_rule(rule.when, where=f"{stage}.knockouts[{i}].when"))
+                (rule, compile_rule(rule.when, where=f"{stage}.knockouts[{i}].when", assume=self.assumed))
                 for i, rule in enumerate(getattr(self.document, stage).knockouts)
             )
             for stage in ("credit_line", "drawdown")
         }
+
+    @cached_property
+    def knockouts(self) -> dict[str, tuple[tuple[Rule, Condition], ...]]:
+        """Per stage, the knock-outs applied: the file's own, then ``missing_<input>`` for each input they
+        read whose missing value declines or reviews."""
+        stages = {}
+        for stage, authored in self.authored_knockouts.items():
+            read = dict.fromkeys(f for _, c in authored for f in c.fields)
+            implied = tuple(
+                (
+                    Rule(name=f"missing_{name}"[:64], when=f"missing({name})", outcome=treatment),
+                    compile_rule(f"missing({name})", where=f"missing.{name}"),
+                )
+                for name, treatment in self.document.missing.items()
+                if name in read and treatment in ("decline", "review")
+            )
+            stages[stage] = authored + implied
+        return stages
 
     @cached_property
     def adjustments(self) -> tuple[tuple[str, Condition], ...]:
@@ -182,6 +232,11 @@ class CreditPolicy(VersionedDocument):
         if stage == "line_adjustment":
             return {f for _, c in self.adjustments for f in c.fields}
         return {f for _, c in self.knockouts[stage] for f in c.fields}
+
+    @property
+    def optional_inputs(self) -> set[str]:
+        """Inputs an application may lack: those the file lists, and those it says what a missing value does."""
+        return set(self.document.optional_inputs) | set(self.document.missing)
 
     def __repr__(self) -> str:
         return f"CreditPolicy(name={self.name!r}, version={self.version[:12]})"
@@ -235,6 +290,111 @@ def policy_from_dict(data: Mapping[str, Any]) -> CreditPolicy:
     except RuleError as error:
         raise PolicyError(error.field, error.reason) from None
     return policy
+
+
+#: The most combinations of telling values the check tries for one rule (beyond it, a seeded sample).
+MAX_COMBINATIONS = 20_000
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    """What ``creditmesh policy check`` found: errors fail the check, warnings are for the author to read.
+
+    ``missing`` lists, per stage, each input the knock-outs read and what a missing value does
+    (``decline``, ``review``, ``assume <value>``, ``rule`` when the rule catches it itself).
+    """
+
+    errors: tuple[str, ...]
+    warnings: tuple[str, ...]
+    missing: dict[str, dict[str, str]]
+
+
+def _rows(conditions: Sequence[Condition], assumed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Applications built from the values that tell ``conditions`` apart (missing left out where assumed)."""
+    values = telling_values(conditions)
+    names = sorted(values)
+    choices = [[v for v in values[n] if v is not None or n not in assumed] for n in names]
+    total = math.prod(len(c) for c in choices)
+    if total <= MAX_COMBINATIONS:
+        return [dict(zip(names, combo)) for combo in itertools.product(*choices)]
+    import random
+
+    draw = random.Random(0)
+    return [{n: draw.choice(c) for n, c in zip(names, choices)} for _ in range(MAX_COMBINATIONS)]
+
+
+def _describe(treatment: Any) -> str:
+    return f"assume {treatment.assume!r}" if isinstance(treatment, Assume) else str(treatment)
+
+
+def check_policy(policy: CreditPolicy) -> PolicyReport:
+    """Policy safety beyond validation: missing values, rules that can never fire, shadowed rules.
+
+    - Every input a knock-out reads must say what a missing value does, in ``missing:`` or in the
+      rule itself (``missing(x) or x < 5``). A knock-out that an application passes by leaving the input
+      out, where some value of it would be knocked out, fails the check: a rule on a missing value is
+      unknown and does not fire, so without this an applicant who hides a bad answer does better than
+      one who tells it.
+    - A rule that holds for none of the values that tell its conditions apart can never fire; a rule
+      that holds only where an earlier rule of at least its outcome holds (a decline shadows both, a
+      review a review; the line review's freeze/decrease/increase take the first that holds) never
+      changes a decision. Both are reported as warnings, with the rule that shadows.
+    """
+    errors: list[str] = []
+    warnings: list[str] = []
+    missing: dict[str, dict[str, str]] = {}
+    treatments = policy.document.missing
+    for stage, authored in policy.authored_knockouts.items():
+        said = missing.setdefault(stage, {})
+        for i, (rule, condition) in enumerate(authored):
+            where = f"{stage}.knockouts[{i}] ({rule.name})"
+            for name in condition.fields:
+                if name in treatments:
+                    said[name] = _describe(treatments[name])
+                elif can_hold_without(condition, name):
+                    said.setdefault(name, "rule")
+                else:
+                    said[name] = "passes"
+                    errors.append(
+                        f"{where}: an application without {name} passes this {rule.outcome} rule; say what a "
+                        f"missing {name} does (missing: {{{name}: decline | review | {{assume: value}}}}) "
+                        f"or catch it in the rule (missing({name}) or ...)"
+                    )
+        warnings += _unreachable(
+            [(f"{stage}.knockouts[{i}] ({r.name})", r.outcome, c) for i, (r, c) in enumerate(authored)],
+            policy.assumed,
+            shadows=lambda earlier, later: earlier == "decline" or earlier == later,
+        )
+    read = {name for inputs in missing.values() for name in inputs}
+    warnings += [f"missing.{name}: no knock-out reads it" for name in treatments if name not in read]
+    warnings += _unreachable(
+        [(f"line_adjustment.{kind}_when", kind, c) for kind, c in policy.adjustments],
+        policy.assumed,
+        shadows=lambda earlier, later: True,
+    )
+    return PolicyReport(tuple(errors), tuple(warnings), missing)
+
+
+def _unreachable(
+    rules: Sequence[tuple[str, str, Condition]], assumed: Mapping[str, Any], shadows: Any
+) -> list[str]:
+    """Warnings for the rules of one stage that can never fire or that an earlier rule shadows."""
+    found = []
+    for j, (where, outcome, condition) in enumerate(rules):
+        earlier = [
+            (w, c) for w, o, c in rules[:j] if shadows(o, outcome) and set(c.fields) <= set(condition.fields)
+        ]
+        rows = [r for r in _rows([condition, *(c for _, c in earlier)], assumed) if condition.holds(r)]
+        if not rows:
+            found.append(f"{where} can never fire: no application meets '{condition.text}'")
+            continue
+        for other, c in earlier:
+            if all(c.holds(r) for r in rows):
+                found.append(
+                    f"{where} is shadowed by {other}: whenever it fires, that rule has fired already"
+                )
+                break
+    return found
 
 
 def default_policy_path():

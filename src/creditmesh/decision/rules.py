@@ -236,14 +236,26 @@ def _order_ok(op: Callable, a: Any, b: Any, blame: str, where: str) -> None:
         raise RuleError(blame, f"cannot order a string and a number ({a!r}, {b!r}) in {where}")
 
 
-def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
+def _scalar_value(node: Any, where: str, assume: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Any]:
     if isinstance(node, _Const):
         value = node.value
         return lambda row: value
     if isinstance(node, _Field):
         name = node.name
+        if name in assume:
+            default = assume[name]
+
+            def read_or_assume(row: Mapping[str, Any]) -> Any:
+                value = scalar_value(row.get(name))
+                return default if value is None else value
+
+            return read_or_assume
         return lambda row: scalar_value(row.get(name))
-    left, right, op = _scalar_value(node.left, where), _scalar_value(node.right, where), node.op
+    left, right, op = (
+        _scalar_value(node.left, where, assume),
+        _scalar_value(node.right, where, assume),
+        node.op,
+    )
     blame = _blame(node, where)
 
     def arith(row: Mapping[str, Any]) -> Any:
@@ -259,9 +271,15 @@ def _scalar_value(node: Any, where: str) -> Callable[[Mapping[str, Any]], Any]:
     return arith
 
 
-def _scalar_condition(node: Any, where: str) -> Callable[[Mapping[str, Any]], bool | None]:
+def _scalar_condition(
+    node: Any, where: str, assume: Mapping[str, Any]
+) -> Callable[[Mapping[str, Any]], bool | None]:
     if isinstance(node, _Compare):
-        left, right, op = _scalar_value(node.left, where), _scalar_value(node.right, where), node.op
+        left, right, op = (
+            _scalar_value(node.left, where, assume),
+            _scalar_value(node.right, where, assume),
+            node.op,
+        )
         blame = _blame(node, where)
 
         def compare(row: Mapping[str, Any]) -> bool | None:
@@ -275,7 +293,7 @@ def _scalar_condition(node: Any, where: str) -> Callable[[Mapping[str, Any]], bo
 
         return compare
     if isinstance(node, _In):
-        item, options, negate = _scalar_value(node.item, where), frozenset(node.options), node.negate
+        item, options, negate = _scalar_value(node.item, where, assume), frozenset(node.options), node.negate
 
         def within(row: Mapping[str, Any]) -> bool | None:
             a = item(row)
@@ -285,17 +303,17 @@ def _scalar_condition(node: Any, where: str) -> Callable[[Mapping[str, Any]], bo
 
         return within
     if isinstance(node, _Missing):
-        item, negate = _scalar_value(node.item, where), node.negate
+        item, negate = _scalar_value(node.item, where, assume), node.negate
         return lambda row: (item(row) is None) != negate
     if isinstance(node, _Not):
-        part = _scalar_condition(node.part, where)
+        part = _scalar_condition(node.part, where, assume)
 
         def negation(row: Mapping[str, Any]) -> bool | None:
             value = part(row)
             return None if value is None else not value
 
         return negation
-    parts = tuple(_scalar_condition(p, where) for p in node.parts)
+    parts = tuple(_scalar_condition(p, where, assume) for p in node.parts)
     decisive = node.kind == "or"  # the value that settles the whole: false for "and", true for "or"
 
     def combine(row: Mapping[str, Any]) -> bool | None:
@@ -327,20 +345,39 @@ def column_values(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarra
     return values, known
 
 
-def _vector_value(node: Any, where: str) -> Callable[[pd.DataFrame, dict], tuple[Any, np.ndarray | bool]]:
+def _with_assumed(values: np.ndarray, known: np.ndarray, default: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A column with its missing entries replaced by ``default``: every entry known."""
+    if isinstance(default, str) or values.dtype == object:
+        filled = np.asarray(values, dtype=object).copy()
+        filled[~known] = default
+    else:
+        filled = np.where(known, values, float(default))
+    return filled, np.ones(len(values), bool)
+
+
+def _vector_value(
+    node: Any, where: str, assume: Mapping[str, Any]
+) -> Callable[[pd.DataFrame, dict], tuple[Any, np.ndarray | bool]]:
     if isinstance(node, _Const):
         value = node.value
         return lambda frame, cache: (value, True)
     if isinstance(node, _Field):
         name = node.name
+        key = (name, "assumed") if name in assume else name
 
         def read(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
-            if name not in cache:
-                cache[name] = column_values(frame, name)
-            return cache[name]
+            if key not in cache:
+                cache[key] = column_values(frame, name)
+                if name in assume:
+                    cache[key] = _with_assumed(*cache[key], assume[name])
+            return cache[key]
 
         return read
-    left, right, op = _vector_value(node.left, where), _vector_value(node.right, where), node.op
+    left, right, op = (
+        _vector_value(node.left, where, assume),
+        _vector_value(node.right, where, assume),
+        node.op,
+    )
     blame = _blame(node, where)
 
     def arith(frame: pd.DataFrame, cache: dict) -> tuple[Any, np.ndarray | bool]:
@@ -388,9 +425,15 @@ def _vector_compare(
     )
 
 
-def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], tuple[np.ndarray, np.ndarray]]:
+def _vector_condition(
+    node: Any, where: str, assume: Mapping[str, Any]
+) -> Callable[[pd.DataFrame, dict], tuple[np.ndarray, np.ndarray]]:
     if isinstance(node, _Compare):
-        left, right, op = _vector_value(node.left, where), _vector_value(node.right, where), node.op
+        left, right, op = (
+            _vector_value(node.left, where, assume),
+            _vector_value(node.right, where, assume),
+            node.op,
+        )
         blame = _blame(node, where)
 
         def compare(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -402,7 +445,7 @@ def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], t
 
         return compare
     if isinstance(node, _In):
-        item, negate = _vector_value(node.item, where), node.negate
+        item, negate = _vector_value(node.item, where, assume), node.negate
         numbers = np.array([o for o in node.options if not isinstance(o, str)], dtype=np.float64)
         texts = np.array([o for o in node.options if isinstance(o, str)], dtype=object)
 
@@ -415,7 +458,7 @@ def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], t
 
         return within
     if isinstance(node, _Missing):
-        item, negate = _vector_value(node.item, where), node.negate
+        item, negate = _vector_value(node.item, where, assume), node.negate
 
         def missing(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
             _, known = item(frame, cache)
@@ -423,14 +466,14 @@ def _vector_condition(node: Any, where: str) -> Callable[[pd.DataFrame, dict], t
 
         return missing
     if isinstance(node, _Not):
-        part = _vector_condition(node.part, where)
+        part = _vector_condition(node.part, where, assume)
 
         def negation(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
             true, known = part(frame, cache)
             return ~true & known, known
 
         return negation
-    parts = tuple(_vector_condition(p, where) for p in node.parts)
+    parts = tuple(_vector_condition(p, where, assume) for p in node.parts)
     conjunction = node.kind == "and"
 
     def combine(frame: pd.DataFrame, cache: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -457,6 +500,7 @@ class Condition:
 
     text: str
     fields: tuple[str, ...]
+    tree: Any = field(repr=False, compare=False)
     _scalar: Callable[[Mapping[str, Any]], bool | None] = field(repr=False, compare=False)
     _vector: Callable[[pd.DataFrame, dict], tuple[np.ndarray, np.ndarray]] = field(repr=False, compare=False)
 
@@ -470,10 +514,113 @@ class Condition:
         return np.array(true, dtype=bool)
 
 
-def compile_rule(text: str, *, where: str = "rule") -> Condition:
-    """Parse ``text`` once and compile it; ``where`` names the rule in errors (a policy's field path)."""
+def compile_rule(text: str, *, where: str = "rule", assume: Mapping[str, Any] | None = None) -> Condition:
+    """Parse ``text`` once and compile it; ``where`` names the rule in errors (a policy's field path).
+
+    ``assume`` gives, per field, the value a missing one is read as (a policy's ``missing: {field:
+    {assume: value}}``): the condition then never sees that field missing.
+    """
     tree, fields = _parse(text, where)
-    return Condition(text, fields, _scalar_condition(tree, where), _vector_condition(tree, where))
+    assumed = {
+        name: (value if isinstance(value, str) else float(value))
+        for name, value in (assume or {}).items()
+        if name in fields
+    }
+    return Condition(
+        text, fields, tree, _scalar_condition(tree, where, assumed), _vector_condition(tree, where, assumed)
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Analysis: what a condition can do, for ``creditmesh policy check``
+
+
+def _fields_of(node: Any) -> set[str]:
+    if isinstance(node, _Field):
+        return {node.name}
+    if isinstance(node, (_Compare, _Arith)):
+        return _fields_of(node.left) | _fields_of(node.right)
+    if isinstance(node, (_In, _Missing)):
+        return _fields_of(node.item)
+    if isinstance(node, _Not):
+        return _fields_of(node.part)
+    if isinstance(node, _Bool):
+        return set().union(*(_fields_of(p) for p in node.parts))
+    return set()
+
+
+def _kleene(kind: str, a: bool | None, b: bool | None) -> bool | None:
+    decisive = kind == "or"
+    if a is decisive or b is decisive:
+        return decisive
+    return None if a is None or b is None else not decisive
+
+
+def _possible(node: Any, absent: str) -> set[bool | None]:
+    """The values ``node`` can take when field ``absent`` is missing and every other field is present."""
+    if isinstance(node, _Missing):
+        fields = _fields_of(node.item)
+        return {(absent in fields) != node.negate} if fields else {node.negate}
+    if isinstance(node, (_Compare, _In)):
+        fields = _fields_of(node)
+        if absent in fields:
+            return {None}
+        return {True, False} if fields else {_scalar_condition(node, "rule", {})({})}
+    if isinstance(node, _Not):
+        return {None if v is None else not v for v in _possible(node.part, absent)}
+    found = _possible(node.parts[0], absent)
+    for part in node.parts[1:]:
+        found = {_kleene(node.kind, a, b) for a in found for b in _possible(part, absent)}
+    return found
+
+
+def can_hold_without(condition: Condition, name: str) -> bool:
+    """Whether ``condition`` can hold for an application that lacks ``name`` (every other field present).
+
+    ``age < 18`` cannot (a comparison with a missing value is unknown); ``missing(age) or age < 18`` can.
+    """
+    return True in _possible(condition.tree, name)
+
+
+def _constants(node: Any, into: dict[str, set[Any]]) -> None:
+    """Per field, the constants it is compared with (directly, or as one side of an ``in``)."""
+    if isinstance(node, _Compare):
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            if isinstance(a, _Field) and isinstance(b, _Const):
+                into.setdefault(a.name, set()).add(b.value)
+        for side in (node.left, node.right):
+            for name in _fields_of(side):
+                into.setdefault(name, set())
+    elif isinstance(node, _In):
+        for name in _fields_of(node.item):
+            into.setdefault(name, set()).update(node.options)
+    elif isinstance(node, _Missing):
+        for name in _fields_of(node.item):
+            into.setdefault(name, set())
+    elif isinstance(node, _Not):
+        _constants(node.part, into)
+    elif isinstance(node, _Bool):
+        for part in node.parts:
+            _constants(part, into)
+
+
+def telling_values(conditions: Sequence[Condition]) -> dict[str, list[Any]]:
+    """Per field the conditions read, the values that tell them apart: each constant it is compared with,
+    just below and above it, and missing (None). Exact for comparisons of a field with constants; a
+    sample where fields meet in arithmetic."""
+    constants: dict[str, set[Any]] = {}
+    for condition in conditions:
+        _constants(condition.tree, constants)
+    values: dict[str, list[Any]] = {}
+    for name, found in constants.items():
+        numbers = sorted({float(c) for c in found if not isinstance(c, str)})
+        texts = sorted(c for c in found if isinstance(c, str))
+        candidates: list[Any] = [None]
+        for c in numbers:
+            candidates += [c - 1, c - 0.5, c, c + 0.5, c + 1]
+        candidates += [*texts, "\x00other"] if texts else ([] if numbers else [0.0, 1.0])
+        values[name] = list(dict.fromkeys(candidates))
+    return values
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,11 @@ def batch_settings(conn: Connection) -> None:
 
 
 def post_payments(
-    conn: Connection, batch: pa.Table, *, known_currencies: tuple[str, ...] = tuple(MINOR_UNITS)
+    conn: Connection,
+    batch: pa.Table,
+    *,
+    known_currencies: tuple[str, ...] = tuple(MINOR_UNITS),
+    business_date: date | None = None,
 ) -> BulkResult:
     """Post a file of payments inside the caller's transaction; see the module notes.
 
@@ -191,7 +195,7 @@ def post_payments(
     conn.execute(text(_STAGING_DDL))
     _copy_into(conn, "payment_staging", data)
     _analyze(conn, "payment_staging")
-    _check(conn, known_currencies)
+    _check(conn, known_currencies, business_date)
     _allocate(conn)
     posted = _post(conn)
     replayed = conn.execute(
@@ -204,7 +208,7 @@ def post_payments(
     return BulkResult(posted, int(replayed), routed, rejected)
 
 
-def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
+def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | None = None) -> None:
     """Refuse, row by row, what the one-by-one path would refuse, with its field and reason; mark replays.
 
     One pass: each row is joined once to its loan, to a payment booked under its key, and to the
@@ -229,6 +233,7 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
             WHEN s.currency NOT IN ({known}) THEN 'currency: unknown currency'
             WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
             WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
+            WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
             WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
             WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
                 THEN 'idempotency_key: used before for a different payment'
@@ -241,6 +246,7 @@ def _check(conn: Connection, currencies: tuple[str, ...]) -> None:
         LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
                    GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key
         LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""",
+        {"business_date": business_date or date.max},
     )
 
 

@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from creditmesh.databases import database_url as parse_database_url
 from creditmesh.errors import CreditmeshError
 from creditmesh.funding import FUNDING_MODELS
 from creditmesh.ledger import hotpath, journal
@@ -44,18 +45,9 @@ MIGRATION_LOCK_KEY = 7_405_190_001
 
 
 def database_url(value: str | None = None) -> str:
-    """The one database URL format of the ledger and the service: a SQLAlchemy URL, or a SQLite file path.
-
-    ``None`` reads ``$CREDITMESH_DB`` (else :data:`DEFAULT_URL`); a plain path becomes ``sqlite:///<absolute
-    path>``; ``postgresql://`` and ``postgres://`` name the psycopg 3 driver, the one creditmesh installs.
-    """
-    value = value or os.environ.get("CREDITMESH_DB") or DEFAULT_URL
-    if "://" not in value:
-        return f"sqlite:///{Path(value).resolve()}"
-    for prefix in ("postgresql://", "postgres://"):
-        if value.startswith(prefix):
-            return "postgresql+psycopg://" + value.removeprefix(prefix)
-    return value
+    """The one database URL format of the ledger and the service (:func:`creditmesh.databases.database_url`);
+    ``None`` reads ``$CREDITMESH_DB``, else :data:`DEFAULT_URL`."""
+    return parse_database_url(value or os.environ.get("CREDITMESH_DB") or DEFAULT_URL)
 
 
 class LedgerError(CreditmeshError):
@@ -236,13 +228,31 @@ def _sqlite_pragmas(engine: Engine) -> None:
 class Ledger:
     """The system of record for credit lines, loans, schedules, payments and their journal."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, business_date: date | Callable[[], date] | None = None) -> None:
         self.engine = engine
+        self._business_date = business_date
+
+    def business_date(self) -> date:
+        """The day the ledger books as today: the one it was opened with, else today in UTC.
+
+        No payment is dated after it and no write-off either: a date in the future is a typo or a
+        forgery, and booking it would age and report the loan wrongly until that day came.
+        """
+        given = self._business_date
+        if given is None:
+            return datetime.now(UTC).date()
+        return given() if callable(given) else given
 
     @classmethod
-    def connect(cls, url: str | None = None, *, migrate: bool = True) -> Ledger:
+    def connect(
+        cls,
+        url: str | None = None,
+        *,
+        migrate: bool = True,
+        business_date: date | Callable[[], date] | None = None,
+    ) -> Ledger:
         """Open the ledger at ``url`` (:func:`database_url`: default ``$CREDITMESH_DB``, else a SQLite file
-        here) and migrate it."""
+        here) and migrate it; ``business_date`` fixes :meth:`business_date`."""
         url = database_url(url)
         if url.startswith("sqlite"):
             engine = create_engine(url)
@@ -254,7 +264,7 @@ class Ledger:
             engine = create_engine(
                 url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED"
             )
-        ledger = cls(engine)
+        ledger = cls(engine, business_date=business_date)
         if migrate:
             ledger.migrate()
         return ledger
@@ -484,6 +494,8 @@ class Ledger:
                 )
             if paid_on < originated_on:
                 raise LedgerError("paid_on", f"{paid_on} is before the loan's origination on {originated_on}")
+            if paid_on > (today := self.business_date()):
+                raise LedgerError("paid_on", f"{paid_on} is after the business date {today}")
             if loan.status in ("settled", "written_off"):
                 raise LedgerError(
                     "loan_id", f"{request.loan_id!r} is {loan.status.replace('_', ' ')}: no payment is taken"
@@ -588,7 +600,7 @@ class Ledger:
         if not isinstance(batch, pa.Table):
             batch = pa.Table.from_pandas(batch, preserve_index=False)
         with self.engine.begin() as conn:
-            result = post_payments(conn, batch)
+            result = post_payments(conn, batch, business_date=self.business_date())
         routed = result.routed.sort_by([("paid_on", "ascending"), ("row_number", "ascending")]).to_pylist()
         refused = []
         for row in routed:
@@ -619,14 +631,32 @@ class Ledger:
             return load_loans(conn, loans_table, installments_table)
 
     def write_off(self, loan_id: str, on: date) -> None:
-        """Close collection on a charged-off loan: no payment is taken after this."""
+        """Close collection on a charged-off loan on ``on`` (recorded): no payment is taken after this.
+
+        ``on`` lies between the charge-off (and the last payment) and the business date.
+        """
+        _require_date(on, "on")
+        if on > (today := self.business_date()):
+            raise LedgerError("on", f"{on} is after the business date {today}")
         with self.engine.begin() as conn:
             loan = self._lock_loan(conn, loan_id)
             if loan.status != "charged_off":
                 raise LedgerError(
                     "loan_id", f"{loan_id!r} is {loan.status}; only a charged-off loan can be written off"
                 )
-            conn.execute(update(loans).where(loans.c.loan_id == loan_id).values(status="written_off"))
+            charged_off_on = _as_date(loan.charged_off_on)
+            if on < charged_off_on:
+                raise LedgerError("on", f"{on} is before the loan's charge-off on {charged_off_on}")
+            last_paid_on = conn.execute(
+                select(func.max(payments.c.paid_on)).where(payments.c.loan_id == loan_id)
+            ).scalar_one()
+            if last_paid_on is not None and on < _as_date(last_paid_on):
+                raise LedgerError("on", f"{on} is before the loan's last payment on {_as_date(last_paid_on)}")
+            conn.execute(
+                update(loans)
+                .where(loans.c.loan_id == loan_id)
+                .values(status="written_off", written_off_on=on)
+            )
 
     def age(self, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) -> AgingReport:
         """Month-end batch: days past due, buckets, late fees, charge-offs and ``loan_days`` for ``as_of``."""

@@ -86,6 +86,7 @@ loans = Table(
     Column("bucket", String(12), nullable=False, server_default="current"),
     Column("aged_on", Date, nullable=True),
     Column("charged_off_on", Date, nullable=True),
+    Column("written_off_on", Date, nullable=True),  # since migration 0005
     CheckConstraint("principal_minor > 0", name="principal"),
     CheckConstraint("apr_ppm >= 0", name="apr"),
     CheckConstraint("status IN ('active', 'settled', 'charged_off', 'written_off')", name="status"),
