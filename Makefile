@@ -29,6 +29,8 @@ demo: install
 	$(BIN)/creditmesh graph rings --data $(DEMO_DIR) --graph $(DEMO_DIR)/graph
 	$(BIN)/creditmesh match allocate $(DEMO_DIR) --partners $(DEMO_DIR) --month 2024-12 --out $(DEMO_DIR)/allocations_2024-12.parquet
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
+	$(BIN)/creditmesh finance abs --cutoff 2024-12-31 --data $(DEMO_DIR)
+	$(BIN)/creditmesh finance capital --as-of 2024-12-31 --data $(DEMO_DIR)
 	$(BIN)/creditmesh ledger load $(DEMO_DIR) --db sqlite:///$(DEMO_DIR)/ledger.db
 	$(BIN)/creditmesh collections queue 2024-12-31 --db sqlite:///$(DEMO_DIR)/ledger.db --limit 10
 	$(BIN)/creditmesh collections backtest --borrowers 8000 --seed 7

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 PG_ADMIN_URL = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_ADMIN_DSN = PG_ADMIN_URL.replace("+psycopg", "")
@@ -52,3 +54,14 @@ def fresh_pg_database() -> tuple[str, callable]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@contextmanager
+def throwaway_pg_url() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database for one test, dropped afterwards; skips when no server answers."""
+    skip_without_pg()
+    url, drop = fresh_pg_database()
+    try:
+        yield url
+    finally:
+        drop()

@@ -88,3 +88,65 @@ def test_a_posting_outside_the_chart_is_refused_by_the_database(ledger):
 
     with pytest.raises(IntegrityError), ledger.engine.begin() as conn:
         conn.execute(insert(postings).values(entry_id=1, account_code="9999", loan_id=None, amount_minor=1))
+
+
+@given(st.integers(-(10**10), 10**10), st.integers(-(10**10), 10**10), money)
+def test_finances_entries_balance_over_known_accounts(allowance, contingent, amount):
+    from creditmesh.ledger.journal import (
+        entry_for_funding,
+        entry_for_funding_cost,
+        entry_for_provisions,
+        entry_for_servicing_expense,
+    )
+
+    entries = [
+        entry_for_provisions(allowance_movement=allowance, contingent_movement=contingent),
+        entry_for_funding(amount),
+        entry_for_funding_cost(amount),
+        entry_for_servicing_expense(amount),
+    ]
+    for entry in entries:
+        assert sum(amount for _, amount in entry) == 0
+        assert all(account in ACCOUNTS and amount != 0 for account, amount in entry)
+
+
+def test_provisions_book_the_movement_to_the_expected_loss_once_per_reference(ledger):
+    from creditmesh.ledger import journal
+
+    ledger.book_loan(LoanTerms("L1", "B1", 100_000, 180_000, 12, date(2024, 1, 15)))
+    on = date(2024, 1, 31)
+    assert ledger.book_provisions(
+        on, loss_allowance_minor=500, contingent_liability_minor=70, reference="m1"
+    ) == (
+        500,
+        70,
+    )
+    assert ledger.book_provisions(
+        on, loss_allowance_minor=900, contingent_liability_minor=9, reference="m1"
+    ) == (0, 0)
+    later = date(2024, 2, 29)
+    assert ledger.book_provisions(
+        later, loss_allowance_minor=300, contingent_liability_minor=70, reference="m2"
+    ) == (-200, 0)
+    balances = ledger.trial_balance()
+    assert balances[journal.LOSS_ALLOWANCE] == -300 and balances[journal.LOAN_PROVISION] == 300
+    assert balances[journal.CONTINGENT_GUARANTEE] == -70 and balances[journal.CONTINGENT_PROVISION] == 70
+    assert ledger.trial_balance(on)[journal.LOSS_ALLOWANCE] == -500
+    with pytest.raises(Exception, match="loss_allowance_minor"):
+        ledger.book_provisions(later, loss_allowance_minor=-1, contingent_liability_minor=0, reference="m3")
+
+
+def test_funding_its_cost_and_servicing_expenses_are_booked_once_per_reference(ledger):
+    from creditmesh.ledger import journal
+
+    on = date(2024, 3, 1)
+    for _ in range(2):
+        ledger.book_funding(on, 1_000_000, reference="ABS 2024-1 senior")
+        ledger.book_funding_cost(on, 4_000, reference="ABS 2024-1 March coupon")
+        ledger.book_servicing_expense(on, 700, reference="collection fees March")
+    balances = ledger.trial_balance()
+    assert balances[journal.FUNDING_DEBT] == -1_000_000
+    assert balances[journal.FUNDING_COSTS] == 4_000 and balances[journal.SERVICING_EXPENSES] == 700
+    assert balances[journal.CASH] == 1_000_000 - 4_000 - 700
+    with pytest.raises(Exception, match="amount_minor"):
+        ledger.book_funding_cost(on, 0, reference="nothing")

@@ -10,6 +10,7 @@ import typer
 from creditmesh.cli import (
     collections,
     decision,
+    finance,
     graph,
     keys,
     ledger,
@@ -37,6 +38,7 @@ app.add_typer(model.app, name="model")
 app.add_typer(decision.policy_app, name="policy")
 app.add_typer(decision.decide_app, name="decide")
 app.add_typer(match.app, name="match")
+app.add_typer(finance.app, name="finance")
 app.add_typer(keys.app, name="keys")
 app.add_typer(collections.app, name="collections")
 app.command()(serve.serve)

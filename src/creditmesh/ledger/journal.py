@@ -21,6 +21,12 @@ are derived from it):
   Principal and interest belong to the partner; the platform earns its fee
   (service fee, ICE referral fee, technology service fee); losses are the partner's.
 
+Late fees are the platform's own (*late fee income*) for every model.
+
+What finance books at month end (``creditmesh.finance``): the IFRS 9 / CECL expected loss as a movement
+to a *loss allowance* on loans receivable and to the *contingent guarantee liability* of guaranteed
+loans (the provision expenses), the interest paid on the ABS and trust funding of the on-balance book
+(*funding costs*), and facilitation, origination and servicing expenses such as collection fees.
 Late fees are the platform's own (*late fee income*) for every model, and so are the commissions
 paid to collection agencies (*collection fees*).
 """
@@ -48,10 +54,13 @@ CHART: tuple[Account, ...] = (
     Account("1000", "cash and settlement", "asset"),
     Account("1100", "loans receivable (on balance sheet)", "asset"),
     Account("1150", "late fees receivable", "asset"),
+    Account("1190", "allowance for credit losses on loans receivable", "asset"),
     Account("1200", "loans serviced for funding partners", "asset"),
     Account("1300", "guarantee fees receivable", "asset"),
     Account("2000", "due to funding partners", "liability"),
     Account("2100", "guarantee liabilities", "liability"),
+    Account("2150", "guarantee liabilities, contingent (expected loss)", "liability"),
+    Account("2200", "funding from ABS and trusts", "liability"),
     Account("3000", "platform capital", "equity"),
     Account("4000", "financing income", "income"),
     Account("4100", "loan facilitation and servicing fees", "income"),
@@ -63,6 +72,10 @@ CHART: tuple[Account, ...] = (
     Account("5000", "credit losses", "expense"),
     Account("5100", "guarantee payouts", "expense"),
     Account("5200", "collection fees (agencies)", "expense"),
+    Account("5300", "provision for contingent liabilities", "expense"),
+    Account("5400", "funding costs", "expense"),
+    Account("5500", "facilitation, origination and servicing expenses", "expense"),
+    Account("5600", "provision for loans receivable", "expense"),
 )
 ACCOUNTS = {a.code: a for a in CHART}
 
@@ -82,6 +95,8 @@ FINANCING_INCOME, SERVICE_FEES, GUARANTEE_RELEASE, REFERRAL_FEES, TECH_FEES = (
     "4400",
 )
 LATE_FEE_INCOME, RECOVERIES, CREDIT_LOSSES, GUARANTEE_PAYOUTS = "4500", "4600", "5000", "5100"
+LOSS_ALLOWANCE, CONTINGENT_GUARANTEE, FUNDING_DEBT = "1190", "2150", "2200"
+LOAN_PROVISION, CONTINGENT_PROVISION, FUNDING_COSTS, SERVICING_EXPENSES = "5600", "5300", "5400", "5500"
 COLLECTION_FEES = "5200"
 
 #: The income account of each kind of platform fee (:data:`creditmesh.funding.FEE_INCOMES`).
@@ -194,3 +209,32 @@ def entry_for_charge_off(
         postings += ((GUARANTEE_PAYOUTS, principal), (CASH, -principal))
         postings += ((GUARANTEE_LIABILITY, guarantee_fees), (GUARANTEE_FEES_RECEIVABLE, -guarantee_fees))
     return check_balanced(postings, what="charge-off")
+
+
+def entry_for_provisions(*, allowance_movement: int, contingent_movement: int) -> tuple[Posting, ...]:
+    """The month's change in expected loss: a rise is an expense and a larger allowance or contingent
+    guarantee liability; a fall (loans repaid, or performing better than expected) releases it."""
+    return check_balanced(
+        (
+            (LOAN_PROVISION, allowance_movement),
+            (LOSS_ALLOWANCE, -allowance_movement),
+            (CONTINGENT_PROVISION, contingent_movement),
+            (CONTINGENT_GUARANTEE, -contingent_movement),
+        ),
+        what="provisions",
+    )
+
+
+def entry_for_funding(amount: int) -> tuple[Posting, ...]:
+    """Cash raised for the on-balance book from a trust or an ABS tranche (positive) or repaid (negative)."""
+    return check_balanced(((CASH, amount), (FUNDING_DEBT, -amount)), what="funding")
+
+
+def entry_for_funding_cost(amount: int) -> tuple[Posting, ...]:
+    """Interest paid to the trusts' and ABS notes' investors."""
+    return check_balanced(((FUNDING_COSTS, amount), (CASH, -amount)), what="funding cost")
+
+
+def entry_for_servicing_expense(amount: int) -> tuple[Posting, ...]:
+    """Paid for facilitation, origination and servicing: credit searches, collection fees."""
+    return check_balanced(((SERVICING_EXPENSES, amount), (CASH, -amount)), what="servicing expense")

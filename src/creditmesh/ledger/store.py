@@ -665,6 +665,88 @@ class Ledger:
         with self.engine.begin() as conn:
             return age_loans(conn, as_of, late_fee_minor=late_fee_minor)
 
+    def book_provisions(
+        self, on: date, *, loss_allowance_minor: int, contingent_liability_minor: int, reference: str
+    ) -> tuple[int, int]:
+        """Bring the loss allowance and the contingent guarantee liability to the expected loss at ``on``.
+
+        Books the movement from their balances (the provision expenses) and returns it as
+        (allowance movement, contingent movement); a reference booked before books nothing again.
+        """
+        _require_date(on, "on")
+        _require_int(loss_allowance_minor, "loss_allowance_minor", positive=False)
+        _require_int(contingent_liability_minor, "contingent_liability_minor", positive=False)
+        for field, value in (
+            ("loss_allowance_minor", loss_allowance_minor),
+            ("contingent_liability_minor", contingent_liability_minor),
+        ):
+            if value < 0:
+                raise LedgerError(field, f"must not be negative, got {value}")
+        _require_id(reference, "reference", longest=80)
+        with self.engine.begin() as conn:
+            self._serialise(conn, "provisions")
+            if self._booked(conn, "provisions", reference):
+                return (0, 0)
+            held = dict(
+                conn.execute(
+                    select(postings.c.account_code, func.sum(postings.c.amount_minor))
+                    .where(
+                        postings.c.account_code.in_([journal.LOSS_ALLOWANCE, journal.CONTINGENT_GUARANTEE])
+                    )
+                    .group_by(postings.c.account_code)
+                ).all()
+            )
+            allowance = loss_allowance_minor + int(held.get(journal.LOSS_ALLOWANCE, 0))  # credit balances
+            contingent = contingent_liability_minor + int(held.get(journal.CONTINGENT_GUARANTEE, 0))
+            entry = journal.entry_for_provisions(allowance_movement=allowance, contingent_movement=contingent)
+            if entry:
+                self._write_entry(conn, "provisions", on, None, reference, entry)
+            return (allowance, contingent)
+
+    def book_funding(self, on: date, amount_minor: int, *, reference: str) -> None:
+        """Cash from a trust or an ABS issue for the on-balance book (negative: principal repaid to it)."""
+        self._book_company_entry(
+            "funding", on, amount_minor, reference, journal.entry_for_funding, signed=True
+        )
+
+    def book_funding_cost(self, on: date, amount_minor: int, *, reference: str) -> None:
+        """Interest paid to the trusts' and ABS notes' investors."""
+        self._book_company_entry("funding_cost", on, amount_minor, reference, journal.entry_for_funding_cost)
+
+    def book_servicing_expense(self, on: date, amount_minor: int, *, reference: str) -> None:
+        """Facilitation, origination and servicing paid: credit searches, collection fees."""
+        self._book_company_entry(
+            "servicing_expense", on, amount_minor, reference, journal.entry_for_servicing_expense
+        )
+
+    def _book_company_entry(
+        self, kind, on, amount_minor, reference, entry_for, *, signed: bool = False
+    ) -> None:
+        """One entry of the platform's own (no loan), once per reference."""
+        _require_date(on, "on")
+        amount = _require_int(amount_minor, "amount_minor", positive=not signed)
+        if amount == 0:
+            raise LedgerError("amount_minor", "must not be zero")
+        _require_id(reference, "reference", longest=80)
+        with self.engine.begin() as conn:
+            self._serialise(conn, kind)
+            if not self._booked(conn, kind, reference):
+                self._write_entry(conn, kind, on, None, reference, entry_for(amount))
+
+    def _serialise(self, conn: Connection, kind: str) -> None:
+        """One writer of ``kind`` entries at a time: the check for a booked reference, and the balances a
+        movement is computed from, hold until commit (SQLite's BEGIN IMMEDIATE locks the whole file already)."""
+        if conn.dialect.name == "postgresql":
+            conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"creditmesh.ledger.{kind}"))))
+
+    def _booked(self, conn: Connection, kind: str, reference: str) -> bool:
+        found = conn.execute(
+            select(journal_entries.c.entry_id).where(
+                journal_entries.c.kind == kind, journal_entries.c.reference == reference
+            )
+        ).first()
+        return found is not None
+
     # -- reads -------------------------------------------------------------------------------------------
 
     def export(self, directory: str | Path) -> dict[str, int]:
@@ -673,15 +755,18 @@ class Ledger:
 
         return export(self.engine, directory)
 
-    def trial_balance(self) -> dict[str, int]:
-        """Balance per account; the values sum to zero in a sound ledger."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(postings.c.account_code, func.sum(postings.c.amount_minor)).group_by(
-                    postings.c.account_code
-                )
+    def trial_balance(self, as_of: date | None = None) -> dict[str, int]:
+        """Balance per account (of the entries on or before ``as_of``, when given); the values sum to zero."""
+        query = select(postings.c.account_code, func.sum(postings.c.amount_minor)).group_by(
+            postings.c.account_code
+        )
+        if as_of is not None:
+            _require_date(as_of, "as_of")
+            query = query.join(journal_entries, journal_entries.c.entry_id == postings.c.entry_id).where(
+                journal_entries.c.occurred_on <= as_of
             )
-            return {code: int(total) for code, total in rows}
+        with self.engine.connect() as conn:
+            return {code: int(total) for code, total in conn.execute(query)}
 
     def unbalanced_entries(self) -> list[int]:
         """Journal entries whose postings do not sum to zero (empty in a sound ledger)."""

@@ -2,14 +2,14 @@
 charge-off date and the business date).
 
 Revision ID: 0005
-Revises: 0006 (re-chained after the platform and collections revisions)
+Revises: 0007 (re-chained after the platform, collections and finance revisions)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
