@@ -37,7 +37,8 @@ MAX_DECISIONS_READ = 500_000
 KEEP_SECONDS = 30.0
 
 
-def _decisions(platform: Platform) -> pd.DataFrame:
+def decisions_frame(platform: Platform) -> pd.DataFrame:
+    """The credit-line decisions of the log, the latest first: arm, policy version, outcome, PD, shadow outcome."""
     with platform.engine.connect() as connection:
         rows = connection.execute(
             sa.select(
@@ -65,7 +66,7 @@ def _decisions(platform: Platform) -> pd.DataFrame:
     )
 
 
-def _bad(platform: Platform) -> pd.Series:
+def bad_outcomes(platform: Platform) -> pd.Series:
     """Per credit-line application with a loan: 1 when a loan on its line is :data:`BAD_DPD`+ days past due."""
     cutoff = today().toordinal() - BAD_DPD
     with platform.engine.connect() as connection:
@@ -83,10 +84,36 @@ def _bad(platform: Platform) -> pd.Series:
     return late.groupby(frame["application_id"]).max().astype(float)
 
 
-def _stored_policies(platform: Platform) -> dict[str, Any]:
+def stored_policies(platform: Platform) -> dict[str, Any]:
+    """Every policy the log holds, by version."""
     with platform.engine.connect() as connection:
         rows = connection.execute(sa.select(POLICIES.c.policy_version, POLICIES.c.document)).all()
     return {r.policy_version: policy_from_dict(json.loads(r.document)) for r in rows}
+
+
+def arms(decisions: pd.DataFrame, bad: pd.Series, stored: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per arm: its policies, applications, approval and automation rates, mean PD and bad rate of the approved."""
+    if not len(decisions):
+        return []
+    aligned = decisions["application_id"].map(bad)
+    results = arm_results(decisions, aligned)
+    known = aligned.notna().groupby(decisions["arm"]).sum()
+    out = []
+    for arm, row in results.iterrows():
+        versions = decisions.loc[decisions["arm"] == arm, "policy_version"].unique()
+        out.append(
+            {
+                "arm": arm,
+                "policies": [f"{stored[v].name} {v[:12]}" if v in stored else v[:12] for v in versions],
+                "applications": int(row["applications"]),
+                "approval_rate": row["approval_rate"],
+                "automation_rate": row["automation_rate"],
+                "approved_mean_pd": row["approved_mean_pd"],
+                "bad_rate": row["approved_bad_rate"],
+                "known": int(known.get(arm, 0)),
+            }
+        )
+    return out
 
 
 def _describe(policy, role: str, share: float | None) -> dict[str, Any]:
@@ -125,28 +152,9 @@ def policies_page(platform: Platform) -> dict[str, Any]:
     configured += [_describe(p, f"challenger {name}", share) for name, p, share in engine.challengers]
     if engine.shadow is not None:
         configured.append(_describe(engine.shadow, "shadow", None))
-    decisions = _decisions(platform)
-    bad = _bad(platform)
-    stored = _stored_policies(platform)
-    arms = []
-    if len(decisions):
-        aligned = decisions["application_id"].map(bad)
-        results = arm_results(decisions, aligned)
-        known = aligned.notna().groupby(decisions["arm"]).sum()
-        for arm, row in results.iterrows():
-            versions = decisions.loc[decisions["arm"] == arm, "policy_version"].unique()
-            arms.append(
-                {
-                    "arm": arm,
-                    "policies": [f"{stored[v].name} {v[:12]}" if v in stored else v[:12] for v in versions],
-                    "applications": int(row["applications"]),
-                    "approval_rate": row["approval_rate"],
-                    "automation_rate": row["automation_rate"],
-                    "approved_mean_pd": row["approved_mean_pd"],
-                    "bad_rate": row["approved_bad_rate"],
-                    "known": int(known.get(arm, 0)),
-                }
-            )
+    decisions = decisions_frame(platform)
+    bad = bad_outcomes(platform)
+    stored = stored_policies(platform)
     shadowed = decisions[decisions["shadow_outcome"].notna()] if len(decisions) else decisions
     shadow = None
     if len(shadowed):
@@ -159,7 +167,7 @@ def policies_page(platform: Platform) -> dict[str, Any]:
         }
     return {
         "configured": configured,
-        "arms": arms,
+        "arms": arms(decisions, bad, stored),
         "shadow": shadow,
         "backtest": _backtests(platform, stored, bad),
         "bad_dpd": BAD_DPD,
