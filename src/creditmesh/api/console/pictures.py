@@ -26,6 +26,8 @@ INK, MUTED, FOCUS, BLACKLISTED, DELINQUENT, LINK = (
 #: Iterations of the layout (a limit on everything) and the picture's size in px.
 LAYOUT_ITERATIONS = 120
 WIDTH, HEIGHT, MARGIN = 640, 420, 48
+#: A picture of more nodes names only the focus and its neighbours.
+LABELLED_NODES = 20
 
 
 def layout(n: int, edges: Sequence[tuple[int, int]], *, seed: int = 7) -> np.ndarray:
@@ -65,11 +67,8 @@ def _short(borrower_id: str, length: int = 14) -> str:
 def graph_svg(nodes: list[dict], edges: list[dict], *, title: str, description: str) -> str:
     """An SVG picture: ``nodes`` (``id``, ``focus``, ``flags``) and ``edges`` (``source``, ``target``, ``kinds``)."""
     index = {node["id"]: i for i, node in enumerate(nodes)}
-    pairs = [
-        (index[e["source"]], index[e["target"]])
-        for e in edges
-        if e["source"] in index and e["target"] in index
-    ]
+    drawn = [e for e in edges if e["source"] in index and e["target"] in index]
+    pairs = [(index[e["source"]], index[e["target"]]) for e in drawn]
     pos = layout(len(nodes), pairs)
     xy = [(MARGIN + x * (WIDTH - 2 * MARGIN), MARGIN + y * (HEIGHT - 2 * MARGIN)) for x, y in pos]
     parts = [
@@ -78,7 +77,7 @@ def graph_svg(nodes: list[dict], edges: list[dict], *, title: str, description: 
         f'<title id="svg-title">{escape(title)}</title><desc id="svg-desc">{escape(description)}</desc>',
         f'<rect width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
     ]
-    for (a, b), edge in zip(pairs, edges):
+    for (a, b), edge in zip(pairs, drawn):
         (x1, y1), (x2, y2) = xy[a], xy[b]
         parts.append(
             f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" stroke="{LINK}" stroke-width="1.5"/>'
@@ -88,7 +87,12 @@ def graph_svg(nodes: list[dict], edges: list[dict], *, title: str, description: 
                 f'<text x="{(x1 + x2) / 2:.1f}" y="{(y1 + y2) / 2 - 3:.1f}" font-size="10" fill="{MUTED}" '
                 f'text-anchor="middle">{escape(edge["kinds"])}</text>'
             )
-    for node, (x, y) in zip(nodes, xy):
+    # with many nodes, only the focus and its direct neighbours are named (the table beside names them all)
+    named = {i for i, n in enumerate(nodes) if n.get("focus")}
+    named |= {b for a, b in pairs if a in named} | {a for a, b in pairs if b in named}
+    if len(nodes) <= LABELLED_NODES:
+        named = set(range(len(nodes)))
+    for k, (node, (x, y)) in enumerate(zip(nodes, xy)):
         colour = (
             FOCUS
             if node.get("focus")
@@ -100,10 +104,11 @@ def graph_svg(nodes: list[dict], edges: list[dict], *, title: str, description: 
         )
         radius = 9 if node.get("focus") else 6
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}"/>')
-        parts.append(
-            f'<text x="{x:.1f}" y="{y + radius + 12:.1f}" font-size="11" fill="{INK}" text-anchor="middle">'
-            f"{escape(_short(node['id']))}</text>"
-        )
+        if k in named:
+            parts.append(
+                f'<text x="{x:.1f}" y="{y + radius + 12:.1f}" font-size="11" fill="{INK}" text-anchor="middle">'
+                f"{escape(_short(node['id']))}</text>"
+            )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -116,7 +116,9 @@ def ring_page(platform: Platform, snapshot: GraphSnapshot, ring: int) -> dict[st
         ).all()
     return {
         "ring": ring,
-        "features": found.iloc[0].to_dict(),
+        "features": {
+            k: (v.item() if hasattr(v, "item") else v) for k, v in found.astype(object).iloc[0].items()
+        },
         "svg": graph_svg(
             picture.nodes,
             picture.edges,
