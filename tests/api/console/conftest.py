@@ -7,15 +7,7 @@ import httpx
 import pytest
 from _service import applicant
 from browser import CHROMIUM, CHROMIUM_ARGS, skip_without_browser
-
-#: Members of the demo ring share this device and this bank card (four members: under the policy's knock-out of 5).
-RING_DEVICE = "ring-device-0001"
-RING_CARD = "6222 9999 0000 0001"
-
-
-def night_burst(rows: list[dict], n: int) -> dict:
-    """An application the shipped policy sends to people (a new device, at night, almost no contacts)."""
-    return {**applicant(rows[n % len(rows)], n), "device_age_days": 0, "apply_hour": 2, "contacts_count": 1}
+from console_day import RING_CARD, RING_DEVICE, night_burst
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from browser import axe_violations, sign_in
-from conftest import night_burst
+from console_day import night_burst
 
 #: Every page an operator opens in a day (``{review}`` and ``{ring}`` filled from the day's data).
 PAGES = (

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import sqlalchemy as sa
-from conftest import RING_DEVICE
+from console_day import RING_DEVICE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
