@@ -134,12 +134,23 @@ def _totals(booked: pd.DataFrame) -> dict[str, tuple[int, int, float]]:
 
 
 def _row(
-    partner, capacity: dict[str, tuple[int, int]], totals: dict[str, tuple[int, int, float]]
+    partner,
+    capacity: dict[str, tuple[int, int]],
+    totals: dict[str, tuple[int, int, float]],
+    *,
+    terms: bool = False,
 ) -> dict[str, Any]:
+    """A partner's day (and its terms when asked: its own page shows them, the list does not)."""
     limit, used = capacity.get(partner.institution_id, (partner.monthly_capacity_minor // DAYS_PER_MONTH, 0))
     loans_today, volume, margin = totals.get(partner.institution_id, (0, 0, 0.0))
+    brief = {
+        "institution_id": partner.institution_id,
+        "name": partner.name,
+        "funding_model_label": get_model(partner.funding_model).label,
+        "max_pd": f"{partner.max_pd:.1%}",
+    }
     return {
-        **_terms(partner),
+        **(_terms(partner) if terms else brief),
         "limit_minor": limit,
         "used_minor": used,
         "limit": _money(limit),
