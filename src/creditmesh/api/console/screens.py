@@ -275,6 +275,9 @@ def screenshots(service: Service, out: Path) -> list[Path]:
             page.goto(template.format(**fill))
             if name == "portfolio":
                 page.locator("#portfolio h2").first.wait_for(timeout=300_000)
+            if name == "review":  # the README's picture: what fits one screen
+                page.screenshot(path=str(out / "console.png"))
+                written.append(out / "console.png")
             path = out / f"{name}.png"
             height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_SHOT_HEIGHT)
             page.screenshot(
