@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from creditmesh.errors import CreditmeshError, ParameterError
+from creditmesh.errors import CreditmeshError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
 #: The environment variable naming the Spark master, and its default (every local core).
 MASTER_VARIABLE = "CREDITMESH_SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
-#: Engines a command can run on.
-ENGINES = ("local", "spark")
 INSTALL_HINT = "install the spark extra: pip install 'creditmesh[spark]'"
 JAVA_HINT = (
     "Spark needs Java 17 or later: install a JRE (Debian: apt-get install openjdk-17-jre-headless) "
@@ -43,13 +41,6 @@ BASE_CONFIG: Mapping[str, str] = {
 
 class SparkUnavailable(CreditmeshError):
     """PySpark or Java is missing: the reason says what to install."""
-
-
-def check_engine(engine: str) -> str:
-    """``engine`` if it is one of :data:`ENGINES`, else a ParameterError naming them."""
-    if engine not in ENGINES:
-        raise ParameterError("engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
-    return engine
 
 
 def master() -> str:
