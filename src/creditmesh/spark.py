@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -83,8 +84,12 @@ def spark_session(
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    url = master_url or master()
     settings = {**BASE_CONFIG, **(config or {})}
-    builder = SparkSession.builder.appName(app_name).master(master_url or master())
+    if url.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # local workers run this interpreter, which has creditmesh (a cluster brings its own Python)
+        settings.setdefault("spark.pyspark.python", sys.executable)
+    builder = SparkSession.builder.appName(app_name).master(url)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
