@@ -71,17 +71,21 @@ class TreePeak:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
 
-    def _sample(self) -> None:
+    def sample(self) -> int:
         import psutil
 
+        total = 0
+        for process in [self._root, *self._root.children(recursive=True)]:
+            try:
+                total += process.memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak = max(self.peak, total)
+        return self.peak
+
+    def _sample(self) -> None:
         while not self._stop.wait(0.2):
-            total = 0
-            for process in [self._root, *self._root.children(recursive=True)]:
-                try:
-                    total += process.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total)
+            self.sample()
 
     def reset(self) -> None:
         self.peak = 0
@@ -91,16 +95,22 @@ class TreePeak:
         self._thread.join()
 
 
-def shuffle_bytes(session) -> int:
-    """Shuffle bytes written by every stage of the application so far (Spark's status REST API)."""
+def shuffle_bytes(session) -> int | None:
+    """Shuffle bytes written by every stage of the application so far (Spark's status REST API; None if it
+    does not answer in time on a loaded machine)."""
     import urllib.request
 
     url = session.sparkContext.uiWebUrl
     if not url:
-        return 0
+        return None
     app = session.sparkContext.applicationId
-    with urllib.request.urlopen(f"{url}/api/v1/applications/{app}/stages?status=complete", timeout=30) as r:
-        stages = json.loads(r.read())
+    try:
+        with urllib.request.urlopen(
+            f"{url}/api/v1/applications/{app}/stages?status=complete", timeout=600
+        ) as r:
+            stages = json.loads(r.read())
+    except OSError:
+        return None
     return int(sum(s.get("shuffleWriteBytes", 0) for s in stages))
 
 
@@ -165,9 +175,10 @@ def _child(n: int, driver_memory: str) -> None:
         started = time.perf_counter()
         out = fn()
         record[engine][name] = time.perf_counter() - started
-        record[f"{engine}_peak"][name] = peak.peak
+        record[f"{engine}_peak"][name] = peak.sample()
         if session is not None:
-            record["shuffle"][name] = shuffle_bytes(session) - before
+            after = shuffle_bytes(session)
+            record["shuffle"][name] = None if after is None or before is None else after - before
         sys.stderr.write(
             f"[{n:,}] {engine} {name}: {record[engine][name]:.1f} s, tree peak {peak.peak / GB:.2f} GB "
             f"(load {load_average()})\n"

@@ -369,7 +369,9 @@ def load(session: SparkSession, directory: str | Path) -> SparkGraph:
     manifest = json.loads(path.read_text())
     if manifest.get("kind") != KIND or manifest.get("format_version") != FORMAT_VERSION:
         raise SchemaError(
-            str(folder), f"holds a {manifest.get('kind')!r} v{manifest.get('format_version')}, not a {KIND!r}"
+            str(folder),
+            f"holds a {manifest.get('kind')!r} v{manifest.get('format_version')}, not a graph built with "
+            "--engine spark",
         )
     report = dict(manifest["report"])
     report["examples"] = {k: tuple(v) for k, v in report["examples"].items()}
@@ -650,7 +652,7 @@ def personalised_pagerank(
             F.coalesce("p", F.lit(0.0)).alias("residual"),
         )
         .withColumn("step", F.col("residual"))
-        .checkpoint()
+        .localCheckpoint()
     )
     sigma, rho = 1.0 / damping, damping
     zero = F.lit(0.0)
@@ -666,7 +668,7 @@ def personalised_pagerank(
                 ),
                 F.coalesce("step", zero).alias("step"),
             )
-            .checkpoint()
+            .localCheckpoint()
         )
         if (state.agg(F.sum(F.abs("residual"))).first()[0] or 0.0) <= stop:
             return state.select("node", F.col("rank").alias("r")), iteration
