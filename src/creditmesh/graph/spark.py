@@ -628,7 +628,8 @@ def personalised_pagerank(
     step and in float64 (``edges_t`` is d Pᵀ from :func:`transition`): one join-and-sum product a step
     over the borrowers whose step is not zero (a zero adds nothing to a sum), the same recurrence, the
     same stopping rule on the L1 residual (``d · tolerance · Σs``) and iteration cap, so the same
-    number of steps. The state (rank, residual, step per borrower) is checkpointed every step.
+    number of steps. The state (rank, residual, step per borrower) is checkpointed locally every step
+    (small: the borrowers holding risk; kept on the executors, not written out).
     """
     F = _f()
     total = seed.agg(F.sum("seed")).first()[0] or 0.0
