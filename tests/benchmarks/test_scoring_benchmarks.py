@@ -96,7 +96,8 @@ def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(bo
     rows = {row["name"]: row for row in payload["results"]}
     assert 0.6 < rows["auc_book_creditmesh_scorecard"]["creditmesh"] <= 1.0
     assert 0.6 < rows["auc_book_creditmesh_gbm"]["creditmesh"] <= 1.0
-    assert rows["fit_s_book_creditmesh_scorecard"]["anchor_name"] == "optbinning"
+    assert rows["fit_s_book_creditmesh_scorecard"]["anchor_name"] == "toad"
+    assert rows["fit_s_vs_optbinning_book_creditmesh_scorecard"]["anchor_name"] == "optbinning"
     assert "ece_book_creditmesh_gbm" not in rows  # fewer than 10,000 rows
 
 
