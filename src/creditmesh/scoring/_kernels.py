@@ -158,7 +158,8 @@ def correlation(X):
             d = X[i, j] - mean
             Z[j, i] = d
             norm += d * d
-        scale = 1.0 / math.sqrt(norm) if norm > 0 else 0.0
+        # a constant column (up to rounding of its mean) correlates with nothing
+        scale = 1.0 / math.sqrt(norm) if norm > 1e-24 * (1.0 + n * mean * mean) else 0.0
         for i in range(n):
             Z[j, i] *= scale
     out = np.zeros((p, p))
