@@ -41,7 +41,7 @@ PAGES = (
     ("reviews", "/console/reviews"),
     ("review", "/console/reviews/{review}"),
     ("audit", "/console/audit"),
-    ("decisions", "/console/decisions"),
+    ("decisions", "/console/decisions?q=ap-A000"),
     ("decision", "/console/decisions/{decision}"),
     ("replay", "/console/decisions/{decision}/replay"),
     ("partners", "/console/partners"),
