@@ -117,3 +117,17 @@ def test_each_arms_approval_rate_is_the_share_of_its_approvals_in_the_log(server
     assert arms["champion"]["applications"] == len(decided)
     assert abs(arms["champion"]["approval_rate"] - decided.count("approve") / len(decided)) < 1e-12
     engine.dispose()
+
+
+def test_a_search_finds_exactly_the_decisions_whose_id_starts_with_the_text(settings, console_day):
+    from creditmesh.api.console import decisions
+
+    engine = sa.create_engine(settings.db_url)
+    platform = _Platform(engine)
+    with engine.connect() as connection:
+        ids = sorted(i for (i,) in connection.execute(sa.text("SELECT application_id FROM decision_log")))
+    for prefix in ("ap-", ids[0][:6], ids[-1], "console-dd-", "zz-nothing", "ap_%"):
+        expected = [i for i in ids if i.startswith(prefix)][: decisions.SEARCH_SHOWN]
+        assert [d["application_id"] for d in decisions.search(platform, prefix)] == expected, prefix
+    assert decisions.search(platform, "   ") == []
+    engine.dispose()

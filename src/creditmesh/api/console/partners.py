@@ -9,7 +9,6 @@ booked today; their expected margin is the matching box's formula for the partne
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from creditmesh.api.platform import DAYS_PER_MONTH, Platform, today
-from creditmesh.api.tables import credit_line_profiles, drawdowns, partner_capacity
+from creditmesh.api.tables import credit_line_profiles, partner_capacity
 from creditmesh.funding import FUNDING_MODELS, get_model
 from creditmesh.ledger.tables import loans
 from creditmesh.matching.applications import applications_from_frame
@@ -28,21 +27,17 @@ from creditmesh.money import format_minor
 ALLOCATIONS_SHOWN = 100
 
 
-def _day_bounds_ns(day) -> tuple[int, int]:
-    start = datetime.combine(day, time(0), tzinfo=UTC)
-    return int(start.timestamp() * 1e9), int((start + timedelta(days=1)).timestamp() * 1e9)
-
-
 def _money(minor: int | float) -> str:
     return format_minor(int(round(minor)))
 
 
 def todays_allocations(platform: Platform, institution_id: str | None = None) -> pd.DataFrame:
-    """Loans booked today (one row each): partner, funding model, amount, tenor, APR, PD, grade, expected margin."""
-    start, end = _day_bounds_ns(today())
+    """Loans booked today through the service (one row each): the drawdown, partner, funding model, amount, tenor,
+    APR, the line's PD and grade, and the expected margin."""
+    # from the loans booked today (narrow rows; the drawdowns' rows carry each answer's whole schedule)
     query = (
         sa.select(
-            drawdowns.c.application_id,
+            loans.c.application_id,
             loans.c.loan_id,
             loans.c.institution_id,
             loans.c.funding_model,
@@ -53,12 +48,10 @@ def todays_allocations(platform: Platform, institution_id: str | None = None) ->
             credit_line_profiles.c.score,
             credit_line_profiles.c.grade,
             credit_line_profiles.c.region,
-            drawdowns.c.at_ns,
         )
-        .join(loans, loans.c.loan_id == drawdowns.c.loan_id)
-        .join(credit_line_profiles, credit_line_profiles.c.credit_line_id == drawdowns.c.credit_line_id)
-        .where(drawdowns.c.outcome == "booked", drawdowns.c.at_ns >= start, drawdowns.c.at_ns < end)
-        .order_by(drawdowns.c.at_ns.desc())
+        .join(credit_line_profiles, credit_line_profiles.c.credit_line_id == loans.c.credit_line_id)
+        .where(loans.c.originated_on == today())
+        .order_by(loans.c.loan_id)
     )
     if institution_id is not None:
         query = query.where(loans.c.institution_id == institution_id)
