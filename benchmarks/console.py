@@ -129,6 +129,33 @@ def peak_rss_gb(pid: int) -> float | None:
     return None
 
 
+def reuse_service(folder: Path):
+    """A service over a database an earlier run built (keys created afresh: only their hashes were kept)."""
+    import pyarrow.parquet as pq
+
+    from creditmesh.api.console.screens import Service
+    from creditmesh.api.demo import start
+    from creditmesh.api.keys import create_key
+    from creditmesh.ledger import Ledger
+    from creditmesh.ledger.store import database_url
+
+    db_url = database_url(str(folder / "service.db"))
+    ledger = Ledger.connect(db_url)
+    with ledger.engine.begin() as connection:
+        keys = {"operator": create_key(connection, role="operator", owner="bench-operator")[1]}
+        counts = {
+            name: connection.exec_driver_sql(f"SELECT COUNT(*) FROM {name}").scalar_one()
+            for name in ("decision_log", "loans", "graph_events")
+        }
+    ledger.close()
+    partners = folder / "institutions.parquet"
+    partner = str(pq.read_table(partners).column("institution_id")[0])
+    if (folder / "book").is_dir():
+        os.environ["CREDITMESH_BOOK"] = str(folder / "book")
+    process, url = start(db_url, folder / "model", partners)
+    return Service(url, process, keys, db_url, partner, counts)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -151,7 +178,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="creditmesh-console-bench-") as folder:
         started = time.perf_counter()
-        service = build_service(Path(folder), borrowers=args.borrowers, draws=10**9, reviews=12)
+        if args.reuse:
+            service = reuse_service(args.reuse)
+        else:
+            service = build_service(Path(folder), borrowers=args.borrowers, draws=10**9, reviews=12)
         console.print(
             f"service over {args.borrowers:,} simulated borrowers ready in {time.perf_counter() - started:.0f} s: "
             f"{service.counts} (load {load_average()})"
