@@ -170,6 +170,12 @@ def main() -> int:
     parser.add_argument(
         "--figures-timeout", type=float, default=1800.0, help="seconds to wait for the figures"
     )
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="a folder kept from an earlier build (service.db, model/, institutions.parquet, book/ if any): "
+        "skip the simulation and the API traffic, time the pages over that database",
+    )
     args = parser.parse_args()
     console = make_console()
     results = []
