@@ -72,16 +72,22 @@ def _members_decisions(
             .where(DECISIONS.c.application_id.in_(ids))
             .order_by(DECISIONS.c.decided_at_ns)
         ).all()
-        drawn = connection.execute(
+        lines = dict(
+            connection.execute(
+                sa.select(credit_line_profiles.c.credit_line_id, credit_line_profiles.c.borrower_id).where(
+                    credit_line_profiles.c.borrower_id.in_(members)
+                )
+            ).all()
+        )
+        drawn = connection.execute(  # by the lines' index: a drawdown's row carries its whole answer
             sa.select(
                 drawdowns.c.application_id,
                 drawdowns.c.outcome,
                 drawdowns.c.amount_minor,
                 drawdowns.c.at_ns,
-                credit_line_profiles.c.borrower_id,
+                drawdowns.c.credit_line_id,
             )
-            .join(credit_line_profiles, credit_line_profiles.c.credit_line_id == drawdowns.c.credit_line_id)
-            .where(credit_line_profiles.c.borrower_id.in_(members))
+            .where(drawdowns.c.credit_line_id.in_(list(lines)))
             .order_by(drawdowns.c.at_ns)
         ).all()
     out = []
@@ -100,7 +106,7 @@ def _members_decisions(
     for row in drawn:
         out.append(
             {
-                "borrower_id": row.borrower_id,
+                "borrower_id": lines[row.credit_line_id],
                 "application_id": row.application_id,
                 "stage": "drawdown",
                 "when": when(row.at_ns),
