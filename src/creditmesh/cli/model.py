@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from creditmesh.cli.common import OutputFormat, read_table, steps
+from creditmesh.cli.common import Engine, EngineOption, OutputFormat, read_table, spark_session_for, steps
 from creditmesh.errors import ParameterError
 
 app = typer.Typer(
@@ -149,11 +149,26 @@ def evaluate(
 def score(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
     data: Annotated[Path, typer.Option(help="Table of applications to score.")],
-    out: Annotated[Path, typer.Option(help="Parquet file for pd, score, grade and reasons.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Parquet file for pd, score, grade and reasons (a Parquet folder with --engine spark)."
+        ),
+    ],
+    engine: EngineOption = Engine.local,
 ) -> None:
     """Score every row of a table (PD, score, grade, reasons), keeping its identifier columns."""
     from creditmesh.scoring.artifact import load_model
     from creditmesh.scoring.serve import score_table_with_ids
+
+    if engine is Engine.spark:
+        from creditmesh.scoring.spark import score_parquet
+
+        if data.suffix != ".parquet" and not data.is_dir():
+            raise ParameterError("data", f"{data}: --engine spark reads Parquet (a file or a folder)")
+        rows = score_parquet(model_path, data, out, spark_session_for("model-score"))
+        typer.echo(f"wrote {out}: {rows:,} rows (Parquet folder, scored on Spark)")
+        return
 
     model = load_model(model_path)
     result = score_table_with_ids(model, read_table(data))

@@ -36,8 +36,11 @@ def rings_page(snapshot: GraphSnapshot) -> dict[str, Any]:
 
 def _members_decisions(platform: Platform, members: list[str]) -> list[dict[str, Any]]:
     """Credit-line decisions naming a member (the inputs carry the borrower id), and drawdowns on members' lines."""
-    patterns = [f'%"borrower_id": {json.dumps(m)}%' for m in members]
     with platform.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            named = sa.cast(DECISIONS.c.inputs, sa.JSON)["borrower_id"].as_string()
+        else:
+            named = sa.func.json_extract(DECISIONS.c.inputs, "$.borrower_id")
         applied = connection.execute(
             sa.select(
                 DECISIONS.c.application_id,
@@ -46,7 +49,7 @@ def _members_decisions(platform: Platform, members: list[str]) -> list[dict[str,
                 DECISIONS.c.decision,
                 DECISIONS.c.inputs,
             )
-            .where(sa.or_(*(DECISIONS.c.inputs.like(p) for p in patterns)))
+            .where(named.in_(members))
             .order_by(DECISIONS.c.decided_at_ns)
         ).all()
         drawn = connection.execute(

@@ -33,6 +33,8 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-sync",
 )
+#: The tallest screenshot (px): a long queue or partner list is cut there.
+MAX_SHOT_HEIGHT = 2_400
 #: The pages photographed, by file name (``{review}``, ``{decision}`` and ``{ring}`` filled in from the data).
 PAGES = (
     ("sign-in", "/console/sign-in"),
@@ -273,8 +275,14 @@ def screenshots(service: Service, out: Path) -> list[Path]:
             page.goto(template.format(**fill))
             if name == "portfolio":
                 page.locator("#portfolio h2").first.wait_for(timeout=300_000)
+            if name == "review":  # the README's picture: what fits one screen
+                page.screenshot(path=str(out / "console.png"))
+                written.append(out / "console.png")
             path = out / f"{name}.png"
-            page.screenshot(path=str(path), full_page=True)
+            height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_SHOT_HEIGHT)
+            page.screenshot(
+                path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": height}
+            )
             written.append(path)
         browser.close()
     return written
