@@ -13,8 +13,8 @@ from sklearn.base import clone
 
 from creditmesh.errors import ParameterError
 from creditmesh.scoring import BinningProcess, Scorecard, sql_points
-from creditmesh.scoring.scorecard import CV_TIE
 from creditmesh.scoring.metrics import auc
+from creditmesh.scoring.scorecard import CV_TIE
 
 
 @pytest.fixture(scope="module")
