@@ -141,6 +141,15 @@ def render(runs: dict[str, dict]) -> str:
                 f"| {_cell(row['name'])} | {_cell(row.get('unit', ''))} | {_figure(value)} | {_figure(anchor)} "
                 f"| {_cell(row.get('anchor_name') or '')} | {ratio} | {_cell(row.get('goal') or '')} | {mark} |"
             )
+        if run.get("anchors"):
+            lines += [
+                "",
+                "Anchor configurations:",
+                "",
+                "| anchor | configuration |",
+                "|---|---|",
+                *(f"| {_cell(anchor)} | {_cell(text)} |" for anchor, text in run["anchors"].items()),
+            ]
         sections.append("\n".join(lines))
     return "\n".join(out + summary + [""] + ["\n\n".join(sections), ""])
 

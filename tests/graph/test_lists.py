@@ -5,10 +5,18 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from _graphs import START, day_us, frames
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from creditmesh.errors import ParameterError
 from creditmesh.graph import build
-from creditmesh.graph.lists import PropagationConfig, grey_list, personalised_pagerank, risk_scores
+from creditmesh.graph.lists import (
+    PropagationConfig,
+    _SparseProduct,
+    grey_list,
+    personalised_pagerank,
+    risk_scores,
+)
 
 
 def test_pagerank_on_two_linked_borrowers_has_the_closed_form():
@@ -91,3 +99,61 @@ def test_impossible_propagation_settings_are_refused(options, field):
     with pytest.raises(ParameterError) as caught:
         PropagationConfig(**options)
     assert caught.value.field == field
+
+
+def _dense_pagerank(dense: np.ndarray, seeds: np.ndarray, d: float) -> np.ndarray:
+    """The exact solution in float64 (the weights' row sums in float64)."""
+    dense = dense.astype(np.float64)
+    out = dense.sum(axis=1)
+    transition = np.divide(dense, out[:, None], out=np.zeros_like(dense), where=out[:, None] > 0)
+    return np.linalg.solve(np.eye(len(dense)) - d * transition.T, (1 - d) * seeds)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    density=st.floats(0.02, 0.6),
+    d=st.floats(0.05, 0.95),
+    tolerance=st.sampled_from([1e-6, 1e-9, 1e-12]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pagerank_error_stays_within_the_documented_bound(n, density, d, tolerance, seed):
+    # the stopping rule promises an L1 error of at most d / (1 - d) · tolerance · Σs, the power method's
+    # bound; float32 weights (as the graph stores them) whose row sums a float32 sum would round
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((n, n)) * (rng.random((n, n)) < density)).astype(np.float32) * 3.7
+    dense = np.triu(dense, 1) + np.triu(dense, 1).T
+    seeds = np.where(rng.random(n) < 0.3, rng.random(n), 0.0)
+    rank, iterations = personalised_pagerank(
+        sp.csr_matrix(dense), seeds, damping=d, tolerance=tolerance, max_iterations=2_000
+    )
+    expected = _dense_pagerank(dense, seeds, d)
+    bound = d / (1 - d) * tolerance * seeds.sum() + 1e-13 * max(seeds.sum(), 1.0)
+    assert np.abs(rank - expected).sum() <= bound
+    assert iterations < 2_000
+
+
+def test_pagerank_takes_fewer_products_than_the_power_method_would():
+    # at d = 0.5 the power method needs about log(tolerance) / log(0.5) = 30 steps for 1e-9; Chebyshev
+    # semi-iteration about log(tolerance) / log(0.27) = 16 on any symmetric graph
+    rng = np.random.default_rng(11)
+    n = 3_000
+    rows, cols = rng.integers(0, n, 9_000), rng.integers(0, n, 9_000)
+    matrix = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+    matrix = (matrix + matrix.T).tocsr()
+    seeds = (rng.random(n) < 0.01).astype(float)
+    rank, iterations = personalised_pagerank(matrix, seeds, damping=0.5)
+    assert iterations <= 20
+    assert np.abs(rank - _dense_pagerank(matrix.toarray(), seeds, 0.5)).sum() <= 1e-9 * seeds.sum()
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+def test_a_product_split_over_threads_equals_the_whole(parts):
+    rng = np.random.default_rng(parts)
+    matrix = sp.random(500, 500, density=0.02, random_state=parts, format="csr")
+    x = rng.random(500)
+    whole = _SparseProduct(matrix.indptr, matrix.indices, matrix.data, parts=1)(x)
+    split = _SparseProduct(matrix.indptr, matrix.indices, matrix.data, parts=parts)
+    assert len(split.blocks) == parts
+    assert np.array_equal(split(x), whole)
+    assert np.allclose(whole, matrix @ x)

@@ -3,7 +3,7 @@
 Risk starts on each borrower blacklisted before ``as_of`` with mass
 ``0.5 ** (age_days / half_life_days)`` and flows along the weighted links (hub
 identifiers already dropped): ``r = (1 - damping) s + damping Pᵀ r`` with ``P``
-the row-normalised link matrix, solved by power iteration on the sparse matrix.
+the row-normalised link matrix, solved by Chebyshev semi-iteration on the sparse matrix.
 Each hop multiplies risk by ``damping`` and splits it by link weight, so risk
 decays with distance. Scores are divided by ``1 - damping`` so a lone
 blacklisted borrower scores about 1. Borrowers not blacklisted whose score
@@ -14,11 +14,14 @@ identifiers shared on each hop.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse._sparsetools import csr_matvec
 from scipy.sparse.csgraph import breadth_first_order
 
 from creditmesh.errors import ParameterError
@@ -27,10 +30,14 @@ from creditmesh.graph.labels import label_times_us
 from creditmesh.graph.rings import components, shared_kinds
 
 DAY_US = 86_400_000_000
-#: Limits on everything: iterations of the power method, hops in an explaining path, paths explained per call.
+#: Limits on everything: iterations (sparse products) of the propagation, hops in an explaining path, paths explained per call.
 MAX_ITERATIONS = 100
 MAX_PATH_HOPS = 6
 MAX_EXPLAINED = 10_000
+#: Threads a large sparse product is split over, and the stored entries from which it is split.
+PRODUCT_THREADS = 2
+THREADED_ENTRIES = 1_000_000
+_POOL: ThreadPoolExecutor | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,44 @@ class PropagationConfig:
             raise ParameterError("threshold", f"must be positive, got {self.threshold}")
 
 
+class _SparseProduct:
+    """``y = M x`` for a CSR matrix given by its arrays, into a caller's buffer, the rows split over threads.
+
+    scipy's CSR product releases the GIL, so on more than one core the row blocks (equal shares of
+    the stored entries) run at once; a small matrix is one block.
+    """
+
+    def __init__(
+        self, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, *, parts: int | None = None
+    ) -> None:
+        self.indptr, self.indices, self.data = indptr, indices, data
+        self.n = indptr.size - 1
+        if parts is None:
+            parts = min(PRODUCT_THREADS, os.cpu_count() or 1) if data.size >= THREADED_ENTRIES else 1
+        cuts = np.searchsorted(indptr, np.linspace(0, data.size, parts + 1)[1:-1])
+        self.blocks = list(zip([0, *cuts.tolist()], [*cuts.tolist(), self.n]))
+
+    def _block(self, out: np.ndarray, x: np.ndarray, lo: int, hi: int) -> None:
+        out[lo:hi] = 0.0
+        csr_matvec(hi - lo, self.n, self.indptr[lo : hi + 1], self.indices, self.data, x, out[lo:hi])
+
+    def __call__(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty(self.n) if out is None else out
+        if len(self.blocks) == 1:
+            self._block(out, x, 0, self.n)
+        else:
+            list(_pool().map(lambda block: self._block(out, x, *block), self.blocks))
+        return out
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool of :data:`PRODUCT_THREADS` threads for the process, made on first use."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(PRODUCT_THREADS, thread_name_prefix="pagerank")
+    return _POOL
+
+
 def personalised_pagerank(
     matrix: sp.csr_matrix,
     seeds: np.ndarray,
@@ -59,33 +104,48 @@ def personalised_pagerank(
     tolerance: float = 1e-9,
     max_iterations: int = MAX_ITERATIONS,
 ) -> tuple[np.ndarray, int]:
-    """Solve r = (1 - d) s + d Pᵀ r by power iteration; P = row-normalised ``matrix`` (symmetric). Returns (r, iterations).
+    """Solve r = (1 - d) s + d Pᵀ r; P = row-normalised ``matrix`` (symmetric). Returns (r, iterations).
 
-    Since the link matrix W is symmetric, Pᵀ = W D⁻¹ is W with each column scaled: built once,
-    then one sparse product per iteration, no transpose. A borrower without links passes nothing on and keeps (1 - d) of
-    its own seed, so a lone blacklisted borrower scores 1 once divided by (1 - d).
+    The system is ``A r = (1 - d) s`` with ``A = I - d Pᵀ``. Since the link matrix W is symmetric,
+    Pᵀ = W D⁻¹ is similar to the symmetric D^-½ W D^-½, so its eigenvalues are real and in [-1, 1] and
+    A's lie in [1 - d, 1 + d]: Chebyshev semi-iteration on that interval (Saad, *Iterative Methods for
+    Sparse Linear Systems*, algorithm 12.1) converges by about ``(√κ - 1) / (√κ + 1)`` a step,
+    ``κ = (1 + d) / (1 - d)`` (0.27 at d = 0.5, where the power method gains d = 0.5), with one sparse
+    product a step and no inner products. It stops when the L1 residual ``‖(1 - d) s - A r‖₁`` is at
+    most ``d · tolerance · Σs``: since ``‖A⁻¹‖₁ ≤ 1 / (1 - d)``, the L1 error is then at most
+    ``d / (1 - d) · tolerance · Σs``, the bound the power method's stopping rule (change between
+    iterates below ``tolerance · Σs``) gives. Pᵀ is built once in float64 (degrees summed in float64:
+    a float32 sum of float32 weights moves the answer by more than the tolerance). A borrower without
+    links passes nothing on and keeps (1 - d) of its own seed, so a lone blacklisted borrower scores 1
+    once divided by (1 - d).
     """
-    out_weight = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
+    n = matrix.shape[0]
+    matrix = sp.csr_matrix(matrix)
+    weights = matrix.data.astype(np.float64)
+    product = _SparseProduct(matrix.indptr, matrix.indices, weights)
+    out_weight = product(np.ones(n))
     inverse = np.divide(1.0, out_weight, out=np.zeros_like(out_weight), where=out_weight > 0)
-    # Pᵀ = W D⁻¹ for a symmetric W: scale each stored weight by its column's inverse out-weight, once
-    transition_t = sp.csr_matrix(
-        (matrix.data.astype(np.float64) * inverse[matrix.indices], matrix.indices, matrix.indptr),
-        shape=matrix.shape,
-    )
+    # d Pᵀ = d W D⁻¹ for a symmetric W: scale each stored weight by its column's inverse out-weight, once
+    weights *= inverse[matrix.indices]
+    weights *= damping  # in place: the product reads these weights from now on
     seeds = np.asarray(seeds, dtype=np.float64)
-    base = (1 - damping) * seeds
-    stop = tolerance * max(seeds.sum(), 1e-300)
-    rank = seeds.copy()
-    change = np.empty_like(rank)
+    stop = damping * tolerance * max(seeds.sum(), 1e-300)
+    rank = (1 - damping) * seeds
+    residual = product(rank)  # (1 - d) s - A r for r = (1 - d) s is d Pᵀ r
+    step = residual.copy()
+    sigma, rho = 1.0 / damping, damping  # the interval's centre over its half-width, and ρ₀ = 1 / σ
+    moved = np.empty(n)
     for iteration in range(1, max_iterations + 1):
-        nxt = transition_t @ rank
-        nxt *= damping
-        nxt += base
-        np.subtract(nxt, rank, out=change)
-        np.abs(change, out=change)
-        rank = nxt
-        if change.sum() <= stop:
+        rank += step
+        product(step, out=moved)  # residual -= A step = step - d Pᵀ step
+        moved -= step
+        residual += moved
+        if np.abs(residual, out=moved).sum() <= stop:
             return rank, iteration
+        rho_next = 1.0 / (2.0 * sigma - rho)
+        step *= rho_next * rho
+        step += np.multiply(residual, 2.0 * rho_next / damping, out=moved)
+        rho = rho_next
     return rank, max_iterations
 
 

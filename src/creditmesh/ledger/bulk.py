@@ -29,6 +29,7 @@ from creditmesh.funding import GUARANTEED_MODELS, sql_in
 from creditmesh.ids import hex_strings
 from creditmesh.ledger import journal
 from creditmesh.ledger.fingerprint import payment_fingerprint
+from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.money import MINOR_UNITS
 
@@ -231,14 +232,16 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
             WHEN s.amount_minor IS NULL OR s.amount_minor <= 0 THEN 'amount_minor: must be positive'
             WHEN s.paid_on IS NULL THEN 'paid_on: missing'
             WHEN s.currency NOT IN ({known}) THEN 'currency: unknown currency'
+            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
+                THEN 'idempotency_key: used before for a different payment'
+            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
+            -- a replay is answered before the loan's state is looked at, as on the one-by-one path (a retry of
+            -- the payment that settled a loan is a replay, not a payment on a settled loan)
+            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
             WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
             WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
             WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
             WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
-            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
-                THEN 'idempotency_key: used before for a different payment'
-            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
-            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
         END AS reason
         FROM payment_staging s
         LEFT JOIN loans l ON l.loan_id = s.loan_id
@@ -437,6 +440,18 @@ def _journal_payments(conn: Connection) -> None:
         raise journal.LedgerInvariantError("journal", f"{unbalanced} bulk payment entries do not balance")
 
 
+#: The columns of the rows a file hands back (``routed``, ``rejected``), typed even when there are none.
+_ROW_COLUMNS = {
+    "row_number": pa.int64(),
+    "idempotency_key": pa.string(),
+    "loan_id": pa.string(),
+    "paid_on": pa.date32(),
+    "amount_minor": pa.int64(),
+    "currency": pa.string(),
+    "reason": pa.string(),
+}
+
+
 def _fetch(conn: Connection, condition: str) -> pa.Table:
     rows = conn.execute(
         text(f"""
@@ -444,8 +459,9 @@ def _fetch(conn: Connection, condition: str) -> pa.Table:
         FROM staging_verdict v LEFT JOIN bulk_posted b ON b.row_number = v.row_number
         WHERE {condition} ORDER BY v.row_number""")
     ).all()
-    names = ["row_number", "idempotency_key", "loan_id", "paid_on", "amount_minor", "currency", "reason"]
-    return pa.table({name: [r[k] for r in rows] for k, name in enumerate(names)})
+    values = {name: [r[k] for r in rows] for k, name in enumerate(_ROW_COLUMNS)}
+    values["paid_on"] = [as_date(day) for day in values["paid_on"]]  # text on SQLite
+    return pa.table({name: pa.array(values[name], kind) for name, kind in _ROW_COLUMNS.items()})
 
 
 def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int:
