@@ -26,7 +26,7 @@ from creditmesh.decision import arm_results
 from creditmesh.decision.audit import DECISIONS, POLICIES
 from creditmesh.decision.backtest import backtest
 from creditmesh.decision.policy import policy_from_dict
-from creditmesh.ledger.tables import installments, loans
+from creditmesh.ledger.tables import installment_balances, loans
 from creditmesh.stages import CREDIT_LINE
 
 #: A loan this many days past due (or more) makes its borrower "bad" for the arms' bad rates.
@@ -71,9 +71,13 @@ def bad_outcomes(platform: Platform) -> pd.Series:
     cutoff = today().toordinal() - BAD_DPD
     with platform.engine.connect() as connection:
         rows = connection.execute(
-            sa.select(credit_line_profiles.c.application_id, installments.c.due_date, installments.c.paid_on)
+            sa.select(
+                credit_line_profiles.c.application_id,
+                installment_balances.c.due_date,
+                installment_balances.c.paid_on,
+            )
             .join(loans, loans.c.credit_line_id == credit_line_profiles.c.credit_line_id)
-            .join(installments, installments.c.loan_id == loans.c.loan_id)
+            .join(installment_balances, installment_balances.c.loan_id == loans.c.loan_id)
         ).all()
     if not rows:
         return pd.Series(dtype=float)
