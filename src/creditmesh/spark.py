@@ -86,9 +86,10 @@ def spark_session(
 
     url = master_url or master()
     settings = {**BASE_CONFIG, **(config or {})}
-    if url.startswith("local") and "PYSPARK_PYTHON" not in os.environ:
-        # local workers run this interpreter, which has creditmesh (a cluster brings its own Python)
-        settings.setdefault("spark.pyspark.python", sys.executable)
+    if url.startswith("local"):
+        # PySpark starts its workers with $PYSPARK_PYTHON (default: python3 on PATH, which need not have
+        # creditmesh); locally they run this interpreter. A cluster's executors bring their own Python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(url)
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -78,8 +78,8 @@ def test_graph_build_rings_and_lists_on_spark_match_the_local_engine(book_dir, t
         pd.read_parquet(tmp_path / "grey.parquet"),
         pd.read_parquet(tmp_path / "grey_spark.parquet"),
     )
-    assert got["borrower_id"].tolist() == expected["borrower_id"].tolist()
-    assert (got["risk"] - expected["risk"]).abs().max() <= 1e-9
+    assert sorted(got["borrower_id"]) == sorted(expected["borrower_id"]) and len(got) > 0
+    assert (got["risk"] - expected["risk"]).abs().max() <= 1e-9  # riskiest first, ties within 1e-9 aside
 
 
 def test_a_local_graph_folder_is_refused_by_the_spark_engine_with_a_reason(book_dir, tmp_path):
