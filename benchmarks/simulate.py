@@ -1,8 +1,10 @@
 """Benchmark: simulate N borrowers over 24 months and write the dataset as Parquet, end to end.
 
-Goal (from the issue): 1,000,000 borrowers over 24 months in under 180 s wall time
-and under 6 GB peak memory on a 2-core machine; 100,000 is run too, to show how
-time and memory scale.
+Goals (from the issues): 1,000,000 borrowers over 24 months in under 180 s wall time
+and under 6 GB peak memory on a 2-core machine with the simulator's placeholders, and
+in under 600 s and 8 GB through creditmesh's engines (issue 14: the burn-in and its
+model, the decision engine with the graph's fraud check, the matcher's router), each
+size run both ways (``--engines``); 100,000 is run too, to show how time and memory scale.
 
 Each size runs in a fresh child process (this script, re-run with a hidden
 ``--child`` flag), so the peak resident set size is that size's alone: the child
@@ -24,6 +26,7 @@ Usage::
     python benchmarks/simulate.py --sizes 200000 --seed 3
     python benchmarks/simulate.py --quick              # 20,000 only, a smoke test
     python benchmarks/simulate.py --progress           # live progress lines on stderr
+    python benchmarks/simulate.py --engines            # each size on the placeholders and on the engines
 
 The last line on stdout is one JSON object (see ``_common.print_json_line``).
 """
@@ -53,6 +56,7 @@ DEFAULT_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (20_000,)
 #: The issue's goals, by number of borrowers: (wall seconds, peak GB).
 GOALS = {1_000_000: (180.0, 6.0)}
+ENGINE_GOALS = {1_000_000: (600.0, 8.0)}
 EVENT = "@@EVENT "
 RESULT = "@@RESULT "
 HEARTBEAT_S = 1.0
@@ -61,7 +65,7 @@ HEARTBEAT_S = 1.0
 # --- the child: one size, one fresh process ------------------------------------------------------------
 
 
-def _child(borrowers: int, seed: int, tmp_root: str) -> None:
+def _child(borrowers: int, seed: int, tmp_root: str, engines: bool = False) -> None:
     clock0 = time.perf_counter()
     lock = threading.Lock()
     state = {"step": "import"}
@@ -98,7 +102,14 @@ def _child(borrowers: int, seed: int, tmp_root: str) -> None:
 
     emit("simulate")
     started = time.perf_counter()
-    result = simulate(config, progress=emit)
+    options = {}
+    if engines:  # the burn-in and its model count in the simulation's time
+        from creditmesh.decision.simulator import engine_policy_after_burn_in
+        from creditmesh.matching.simulation import MatcherAllocation
+
+        emit("burn-in")
+        options = {"policy": engine_policy_after_burn_in(config), "funding": MatcherAllocation}
+    result = simulate(config, progress=emit, **options)
     simulate_s = time.perf_counter() - started
     emit("simulated")
     peak_after_simulate = peak_rss_bytes()
@@ -119,6 +130,7 @@ def _child(borrowers: int, seed: int, tmp_root: str) -> None:
     stop.set()
     record = {
         "borrowers": borrowers,
+        "engines": engines,
         "seed": seed,
         "import_s": import_s,
         "simulate_s": simulate_s,
@@ -141,7 +153,9 @@ def _children_peak_bytes() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
 
-def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: bool) -> dict[str, Any]:
+def _run_size(
+    borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: bool, engines: bool = False
+) -> dict[str, Any]:
     """Run one size in a fresh process; return its result record, or a crash record with where it died."""
     command = [
         sys.executable,
@@ -152,6 +166,7 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
         str(seed),
         "--tmp",
         tmp_root,
+        *(["--child-engines"] if engines else []),
     ]
     children_peak_before = _children_peak_bytes()
     events: list[dict[str, Any]] = []
@@ -214,6 +229,7 @@ def _run_size(borrowers: int, seed: int, tmp_root: str, timeout_s: float, live: 
     timed_out = time.perf_counter() - wall0 >= timeout_s
     return {
         "borrowers": borrowers,
+        "engines": engines,
         "seed": seed,
         "failed": True,
         "returncode": returncode,
@@ -257,6 +273,10 @@ def _phases(events: list[dict[str, Any]]) -> list[tuple[str, float, int | None, 
     return folded
 
 
+def _mode(run: dict[str, Any]) -> str:
+    return "engines" if run.get("engines") else "placeholders"
+
+
 def _verdict(ok: bool) -> str:
     return "[green]met[/]" if ok else "[red]NOT MET[/]"
 
@@ -280,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--progress", action="store_true", help="print each simulator step live on stderr")
     parser.add_argument(
+        "--engines", action="store_true", help="run each size on the engines too, beside the placeholders"
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=1800.0,
@@ -287,10 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tmp", default="/tmp", help=argparse.SUPPRESS)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-engines", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.child is not None:
-        _child(args.child, args.seed, args.tmp)
+        _child(args.child, args.seed, args.tmp, args.child_engines)
         return 0
 
     try:
@@ -313,12 +337,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     runs = []
     for size in sizes:
-        console.print(f"  running {size:,} ...", highlight=False)
-        runs.append(_run_size(size, args.seed, args.tmp, args.timeout, args.progress))
+        for engines in (False, True) if args.engines else (False,):
+            label = "engines" if engines else "placeholders"
+            console.print(f"  running {size:,} on the {label} ...", highlight=False)
+            runs.append(_run_size(size, args.seed, args.tmp, args.timeout, args.progress, engines))
 
     table = Table(title=f"simulate + write_dataset, {MONTHS} months (seed {args.seed})")
     for column in (
         "borrowers",
+        "run on",
         "simulate s",
         "write s",
         "total s",
@@ -336,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
             why = "timed out" if run["timed_out"] else f"crashed (exit {run['returncode']})"
             table.add_row(
                 f"{run['borrowers']:,}",
+                _mode(run),
                 f"[red]{why} in '{run['step']}' at {run['t'] or 0:.1f} s, "
                 f"RSS {_gb(run['rss'])} GB: {run['error'][:120]}[/]",
                 "",
@@ -352,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = run["rows"]
         table.add_row(
             f"{run['borrowers']:,}",
+            _mode(run),
             f"{run['simulate_s']:.1f}",
             f"{run['write_s']:.1f}",
             f"{run['total_s']:.1f}",
@@ -365,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     console.print(table)
 
-    done = [r for r in runs if not r.get("failed")]
+    done = [r for r in runs if not r.get("failed") and not r.get("engines")]
     if len(done) >= 2:
         small, large = min(done, key=lambda r: r["borrowers"]), max(done, key=lambda r: r["borrowers"])
         factor = large["borrowers"] / small["borrowers"]
@@ -375,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             highlight=False,
         )
 
-    largest = max(runs, key=lambda r: r["borrowers"])
+    largest = max(runs, key=lambda r: (r["borrowers"], r.get("engines", False)))
     if _phases(largest["events"]):
         phases = Table(
             title=f"where the time goes, {largest['borrowers']:,} borrowers (phase = simulator progress step)"
@@ -386,24 +415,27 @@ def main(argv: list[str] | None = None) -> int:
             phases.add_row(name, f"{seconds:.2f}", _gb(rss), _gb(peak))
         console.print(phases)
 
-    for size, (goal_s, goal_gb) in GOALS.items():
-        run = next((r for r in runs if r["borrowers"] == size), None)
+    for engines, size, (goal_s, goal_gb) in [
+        *((False, size, goal) for size, goal in GOALS.items()),
+        *((True, size, goal) for size, goal in ENGINE_GOALS.items() if args.engines),
+    ]:
+        run = next((r for r in runs if r["borrowers"] == size and r.get("engines") == engines), None)
         if run is None:
             console.print(
-                f"goal check ({size:,}): not run (sizes: {', '.join(f'{s:,}' for s in sizes)})",
+                f"goal check ({size:,}, {_mode({'engines': engines})}): not run (sizes: {', '.join(f'{s:,}' for s in sizes)})",
                 highlight=False,
             )
             continue
         if run.get("failed"):
             console.print(
-                f"goal check ({size:,}): [red]NOT MET[/] - the run did not finish "
+                f"goal check ({size:,}, {_mode({'engines': engines})}): [red]NOT MET[/] - the run did not finish "
                 f"(last step '{run['step']}', peak {_gb(run['peak'])} GB)",
                 highlight=False,
             )
             continue
         time_ok, mem_ok = run["total_s"] < goal_s, run["peak"] / GB < goal_gb
         console.print(
-            f"goal check ({size:,}): total {run['total_s']:.1f} s < {goal_s:g} s: {_verdict(time_ok)}; "
+            f"goal check ({size:,}, {_mode({'engines': engines})}): total {run['total_s']:.1f} s < {goal_s:g} s: {_verdict(time_ok)}; "
             f"peak RSS {run['peak'] / GB:.2f} GB < {goal_gb:g} GB: {_verdict(mem_ok)}",
             highlight=False,
         )
@@ -411,11 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for run in runs:
         size = run["borrowers"]
-        goal_s, goal_gb = GOALS.get(size, (None, None))
+        goal_s, goal_gb = (ENGINE_GOALS if run.get("engines") else GOALS).get(size, (None, None))
         failed = run.get("failed", False)
+        suffix = "_engines" if run.get("engines") else ""
         results.append(
             result_row(
-                f"wall_s_{size}",
+                f"wall_s_{size}{suffix}",
                 "s",
                 None if failed else round(run["total_s"], 2),
                 goal=None if goal_s is None else f"< {goal_s:g} s",
@@ -423,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         results.append(
             result_row(
-                f"peak_rss_gb_{size}",
+                f"peak_rss_gb_{size}{suffix}",
                 "GB",
                 None if failed else round(run["peak"] / GB, 3),
                 goal=None if goal_gb is None else f"< {goal_gb:g} GB",

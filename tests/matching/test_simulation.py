@@ -39,9 +39,12 @@ def test_matcher_funds_every_drawdown_within_capacity_and_risk_bearing_capacity_
     for capacity, used, fallback in matcher.months:
         assert fallback == 0
         assert (used <= capacity).all()
-    capacity, used, _ = matcher.months[-1]
-    binding = used >= 0.98 * capacity
-    assert binding[heavy].sum() >= heavy.sum() / 3  # the risk-bearing money runs out
+    # the risk-bearing money runs out: most of it is used every month, and in some month a third of
+    # its partners are full
+    assert all(used[heavy].sum() > 0.7 * capacity[heavy].sum() for capacity, used, _ in matcher.months)
+    assert (
+        max((used >= 0.98 * capacity)[heavy].sum() for capacity, used, _ in matcher.months) >= heavy.sum() / 3
+    )
     assert 0.0 < platform_service_share(result) < 1.0
 
 
