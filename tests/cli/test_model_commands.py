@@ -17,7 +17,19 @@ def applications(tmp_path_factory):
     root = tmp_path_factory.mktemp("model")
     book = root / "book"
     result = runner.invoke(
-        app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "3", "--out", str(book)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "3000",
+            "--months",
+            "12",
+            "--seed",
+            "3",
+            "--out",
+            str(book),
+        ],
     )
     assert result.exit_code == 0, result.output
     table = root / "apps.parquet"

@@ -17,7 +17,19 @@ runner = CliRunner()
 def book_dir(spark, tmp_path_factory):
     out = tmp_path_factory.mktemp("cli-spark") / "book"
     result = runner.invoke(
-        app, ["simulate", "--borrowers", "1500", "--months", "9", "--seed", "5", "--out", str(out)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "1500",
+            "--months",
+            "9",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     return out

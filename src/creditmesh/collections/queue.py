@@ -65,7 +65,7 @@ def _queue_sql(conn: Connection) -> str:
                         THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS due_soon,
                MIN(CASE WHEN {unpaid} THEN i.due_date END) AS oldest_unpaid,
                MIN(CASE WHEN i.due_date >= :as_of THEN i.due_date END) AS next_due
-        FROM installments AS i
+        FROM installment_balances AS i
         WHERE i.paid_on IS NULL
         GROUP BY i.loan_id
     ),

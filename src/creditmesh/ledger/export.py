@@ -29,7 +29,7 @@ _QUERIES = {
                fee_due_minor + late_fee_due_minor AS fee_due_minor,
                principal_paid_minor, interest_paid_minor,
                fee_paid_minor + late_fee_paid_minor AS fee_paid_minor, paid_on AS paid_at
-        FROM installments ORDER BY loan_id, seq""",
+        FROM installment_balances ORDER BY loan_id, seq""",
     "payments": """
         SELECT payment_id, loan_id, paid_on AS paid_at, amount_minor, idempotency_key
         FROM payments ORDER BY paid_on, payment_id""",

@@ -27,6 +27,7 @@ import pandas as pd
 from creditmesh.errors import CreditmeshError, SchemaError
 from creditmesh.scoring.binning import BinningProcess, FeatureBinning
 from creditmesh.scoring.calibration import Calibrator
+from creditmesh.scoring.forest import Forest
 from creditmesh.scoring.gbm import FeatureEncoder, GBMClassifier
 from creditmesh.scoring.scorecard import Scorecard
 
@@ -175,6 +176,7 @@ def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifi
     model.best_iterations_ = list(state["best_iterations"])
     model.scorecards_ = [_scorecard_from(s) for s in state["scorecards"]]
     model.boosters_ = [lgb.Booster(model_str=texts[name]) for name in state["boosters"]]
+    model.forest_ = Forest.from_model_strings([texts[name] for name in state["boosters"]])
     model.classes_ = np.array([0, 1])
     model.features_ = list(model.encoder_.features)
     model.n_features_in_ = len(model.features_)

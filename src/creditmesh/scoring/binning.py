@@ -54,6 +54,8 @@ CATEGORICAL = "categorical"
 MISSING_RULES = ("bin", "error")
 UNSEEN_RULES = ("other", "error")
 RANGE_RULES = ("clip", "error")
+#: Tables of fewer rows are binned at scoring time on the calling thread (starting threads costs more).
+THREADED_ROWS = 50_000
 #: The label of the pooled rare categories in a binning table.
 OTHER = "__other__"
 
@@ -711,8 +713,9 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         absent = [f for f in wanted if f not in frame.columns]
         if absent:
             raise SchemaError(", ".join(absent), "missing from the table to score")
+        jobs = self.n_jobs if len(frame) >= THREADED_ROWS else 1  # a few rows: no threads to start
         return dict(
-            zip(wanted, map_threads(lambda name: self.binnings_[name].bin_index(frame[name]), wanted))
+            zip(wanted, map_threads(lambda name: self.binnings_[name].bin_index(frame[name]), wanted, jobs))
         )
 
     def summary(self) -> pd.DataFrame:

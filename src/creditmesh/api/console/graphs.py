@@ -42,7 +42,7 @@ class GraphSnapshot:
     labels: np.ndarray
     blacklisted: dict[str, int]  # borrower id -> when the label arrived (UTC microseconds)
     delinquent: dict[str, int]
-    ring_table: list = field(default_factory=list, compare=False)  # [the ring table], made by rings() once
+    memo: dict = field(default_factory=dict, compare=False)  # what is derived from this graph, made once each
 
     def index_of(self, borrower_id: str) -> int:
         if self.graph is None:
@@ -139,9 +139,9 @@ def rings(snapshot: GraphSnapshot, *, limit: int = MAX_RINGS_LISTED) -> pd.DataF
     """The largest rings with their features (the graph box's ring table), largest first; made once a snapshot."""
     if snapshot.graph is None:
         return pd.DataFrame()
-    if not snapshot.ring_table:
-        snapshot.ring_table.append(_ring_table(snapshot))
-    return snapshot.ring_table[0].head(limit)
+    if "ring_table" not in snapshot.memo:
+        snapshot.memo["ring_table"] = _ring_table(snapshot)
+    return snapshot.memo["ring_table"].head(limit)
 
 
 def _ring_table(snapshot: GraphSnapshot) -> pd.DataFrame:

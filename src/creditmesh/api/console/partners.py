@@ -63,7 +63,8 @@ def todays_allocations(platform: Platform, institution_id: str | None = None) ->
     if institution_id is not None:
         query = query.where(loans.c.institution_id == institution_id)
     with platform.engine.connect() as connection:
-        frame = pd.DataFrame(connection.execute(query).mappings().all())
+        result = connection.execute(query)
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     if frame.empty:
         return pd.DataFrame(
             columns=[

@@ -22,7 +22,7 @@ from pathlib import Path
 
 #: Identifier kinds of the simulator that the API takes one of (the first), and the one it takes a list of.
 SINGLE_KINDS = ("phone", "device", "bank_card", "address", "ip", "employer")
-#: Chromium as the browser tests launch it.
+#: Chromium as the screenshots and the browser tests launch it (Debian's; Playwright cannot download one here).
 CHROMIUM = os.environ.get("CREDITMESH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = (
     "--headless",
@@ -41,8 +41,9 @@ PAGES = (
     ("reviews", "/console/reviews"),
     ("review", "/console/reviews/{review}"),
     ("audit", "/console/audit"),
-    ("decisions", "/console/decisions"),
-    ("decision", "/console/decisions/{decision}/replay"),
+    ("decisions", "/console/decisions?q=ap-A000"),
+    ("decision", "/console/decisions/{decision}"),
+    ("replay", "/console/decisions/{decision}/replay"),
     ("partners", "/console/partners"),
     ("partner", "/console/partners/{partner}"),
     ("rings", "/console/rings"),
@@ -81,6 +82,8 @@ def applicant_bodies(result, *, limit: int | None = None) -> list[dict]:
     """The simulation's credit-line applications as API bodies, each with its borrower's identifiers."""
     import pandas as pd
 
+    from creditmesh.scoring.dataset import APPLICATION_FEATURES
+
     apps = result.tables["applications"].to_pandas()
     apps = apps[apps["stage"] == "credit_line"].drop_duplicates("borrower_id")
     if limit is not None:
@@ -104,17 +107,7 @@ def applicant_bodies(result, *, limit: int | None = None) -> list[dict]:
             "region": str(regions.get(row.borrower_id, "unknown"))[:16],
             "identifiers": identifiers,
         }
-        for name in (
-            "age",
-            "monthly_income_minor",
-            "employment",
-            "bureau_score",
-            "bureau_inquiries_6m",
-            "bureau_delinquencies_24m",
-            "device_age_days",
-            "apply_hour",
-            "contacts_count",
-        ):
+        for name in APPLICATION_FEATURES:
             value = getattr(row, name)
             body[name] = (
                 None if value is None or value != value else (value if isinstance(value, str) else int(value))
