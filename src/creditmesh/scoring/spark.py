@@ -48,9 +48,17 @@ def _scorer(files: Mapping[str, bytes]):
             for name, data in files.items():
                 (Path(folder) / name).write_bytes(data)
             model = load_model(folder)
+        scores = [
+            pa.field("pd", pa.float64()),
+            pa.field("score", pa.float64()),
+            pa.field("grade", pa.string()),
+            pa.field("reasons", pa.list_(pa.string())),
+        ]
         for batch in batches:
             scored = score_table_with_ids(model, batch.to_pandas())
-            yield pa.RecordBatch.from_pandas(scored, preserve_index=False)
+            ids = [batch.schema.field(name) for name in scored.columns[: -len(scores)]]
+            # the declared types, whatever pandas holds (a batch without any reason is still list<string>)
+            yield pa.RecordBatch.from_pandas(scored, schema=pa.schema(ids + scores), preserve_index=False)
 
     return score
 
