@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from creditmesh.errors import CreditmeshError, ParameterError
+from creditmesh.errors import CreditmeshError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 #: The environment variable naming the Spark master, and its default (every local core).
 MASTER_VARIABLE = "CREDITMESH_SPARK_MASTER"
 DEFAULT_MASTER = "local[*]"
-#: Engines a command can run on.
-ENGINES = ("local", "spark")
 INSTALL_HINT = "install the spark extra: pip install 'creditmesh[spark]'"
 JAVA_HINT = (
     "Spark needs Java 17 or later: install a JRE (Debian: apt-get install openjdk-17-jre-headless) "
@@ -43,13 +42,6 @@ BASE_CONFIG: Mapping[str, str] = {
 
 class SparkUnavailable(CreditmeshError):
     """PySpark or Java is missing: the reason says what to install."""
-
-
-def check_engine(engine: str) -> str:
-    """``engine`` if it is one of :data:`ENGINES`, else a ParameterError naming them."""
-    if engine not in ENGINES:
-        raise ParameterError("engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
-    return engine
 
 
 def master() -> str:
@@ -92,8 +84,13 @@ def spark_session(
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    url = master_url or master()
     settings = {**BASE_CONFIG, **(config or {})}
-    builder = SparkSession.builder.appName(app_name).master(master_url or master())
+    if url.startswith("local"):
+        # PySpark starts its workers with $PYSPARK_PYTHON (default: python3 on PATH, which need not have
+        # creditmesh); locally they run this interpreter. A cluster's executors bring their own Python.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name).master(url)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:

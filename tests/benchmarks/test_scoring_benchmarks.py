@@ -121,6 +121,23 @@ def test_quality_says_not_available_while_the_scoring_module_is_missing(book_csv
     assert all(row["creditmesh"] is None for row in payload["results"])
 
 
+def test_quality_hands_declared_special_values_to_the_scorecard(book_csv):
+    X = pd.read_csv(book_csv).drop(columns=["id", "status"])
+    X.loc[::5, "income"] = -99.0
+    y = (pd.read_csv(book_csv).status == "bad").to_numpy(dtype=int)
+    adapter = scoring_quality.METHODS["creditmesh_scorecard"].make(60.0, (-1.0, -99.0))
+    adapter.fit(X, y)
+    assert adapter.model.binning_.binnings_["income"].special_values == (-1.0, -99.0)
+    plain = scoring_quality.METHODS["creditmesh_scorecard"].make(60.0, ())
+    plain.fit(X, y)
+    assert plain.model.binning_.binnings_["income"].special_values == ()
+
+
+def test_quality_refuses_bad_special_values(capsys):
+    with pytest.raises(SystemExit):
+        scoring_quality.main(["--datasets", "german", "--special", "-1,x"])
+
+
 def test_quality_refuses_a_target_without_data_and_unknown_methods(capsys):
     with pytest.raises(SystemExit):
         scoring_quality.main(["--target", "x"])

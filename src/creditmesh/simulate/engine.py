@@ -99,6 +99,7 @@ def simulate(
         },
         schema=TABLES["identities"].arrow_schema(),
     )
+    policy.prepare(_without_truth("borrowers", borrowers_full), identities)
     allocation = (
         None if funding is None else funding(institutions, np.asarray(REGIONS, dtype=object)[pop.region])
     )

@@ -37,7 +37,7 @@ from creditmesh.simulate.allocation import Allocation, ShareAllocation
 from creditmesh.simulate.behaviour import draw_fates, settlement
 from creditmesh.simulate.collections import CollectionWorld, Collector
 from creditmesh.simulate.config import SimulationConfig
-from creditmesh.simulate.policy import Policy
+from creditmesh.simulate.policy import APPLICANT_COLUMNS, Policy
 from creditmesh.simulate.population import Population
 from creditmesh.simulate.state import (
     NEVER,
@@ -191,7 +191,7 @@ def open_credit_lines(
     """Who applies for a credit line, the policy's decisions, the lines they open, and each holder's fate."""
     applications = apply_for_credit_lines(rng, calendar, pop)
     rows = Rows()
-    ids, decided = decide_credit_lines(rows, applications, policy)
+    ids, decided = decide_credit_lines(rows, applications, policy, calendar)
     lines = open_lines(calendar, pop.size, ids, applications, decided)
     fates = draw_fates(rng, pop, lines)
     exposure = Exposure.empty(pop.size, calendar.months)
@@ -223,11 +223,16 @@ def apply_for_credit_lines(rng: np.random.Generator, calendar: Calendar, pop: Po
 
 
 def decide_credit_lines(
-    rows: Rows, applications: Applications, policy: Policy
+    rows: Rows, applications: Applications, policy: Policy, calendar: Calendar
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """The policy's decision on each credit-line application, recorded; the applications' numbers and
-    the decisions."""
-    decided = policy.decide_credit_lines(applications.features)
+    """The policy's decision on each credit-line application (its features, who applies and when),
+    recorded; the applications' numbers and the decisions."""
+    applied_at_us = (calendar.start.astype("datetime64[us]").astype(np.int64)) + (
+        applications.day * 86_400 + applications.second
+    ) * 1_000_000
+    applicant = dict(zip(APPLICANT_COLUMNS, (applications.borrower, applied_at_us), strict=True))
+    frame = applications.features.assign(**applicant)
+    decided = policy.decide_credit_lines(frame)
     ids = rows.next_ids(applications.borrower.size)
     record_applications(
         rows,

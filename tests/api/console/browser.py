@@ -15,17 +15,8 @@ import os
 import shutil
 from pathlib import Path
 
-CHROMIUM = os.environ.get("CREDITMESH_CHROMIUM", "/usr/bin/chromium")
-#: What Chromium needs to run headless in a container, without reaching the network on its own.
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-)
+from creditmesh.api.console.screens import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 - the one launch recipe
+
 AXE = Path(__file__).with_name("axe.min.js")
 #: The rules axe runs: WCAG 2.0 and 2.1, levels A and AA.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]

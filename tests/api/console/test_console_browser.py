@@ -95,6 +95,8 @@ def test_a_partner_sees_its_own_institution_and_no_other(console, keys):
     sign_in(page, keys["partner"])  # bank-1, institution FI-LIGHT
     assert page.url.endswith("/console/partners/FI-LIGHT")
     assert page.get_by_role("heading", name="Today").first.is_visible()
+    assert page.get_by_role("heading", name="Terms").is_visible()
+    assert page.get_by_role("row", name="Funding model capital-light").is_visible()
     other = page.goto("/console/partners/FI-ICE")
     assert other.status == 404
     for path in ("/console/reviews", "/console/decisions", "/console/portfolio", "/console/rings"):

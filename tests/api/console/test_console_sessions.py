@@ -148,3 +148,65 @@ def test_wrong_keys_from_one_address_are_slowed_down(strict_server):
                 ).status_code
             )
         assert statuses[:6] == [401] * 6 and statuses[-1] == 429, statuses
+
+
+@pytest.fixture()
+def pg_server(model_path, tmp_path):
+    """A server of its own over a throw-away PostgreSQL database (skipped, saying why, without one)."""
+    from _service import settings_for
+    from pg_server import throwaway_pg_url
+
+    with throwaway_pg_url() as url:
+        settings = settings_for(url, model_path, tmp_path)
+        made = create_keys(settings.db_url, "FI-LIGHT")
+        with serve_in_thread(settings) as server:
+            yield server, made
+
+
+def test_every_page_answers_on_postgresql(pg_server, rows):
+    from _service import applicant
+    from console_day import RING_DEVICE, night_burst
+
+    server, made = pg_server
+    with httpx.Client(base_url=server, headers={"X-API-Key": made["app"]}, timeout=60) as app:
+        lines = []
+        for n, row in enumerate(rows[:40]):
+            body = applicant(row, 70_000 + n)
+            if n < 3:
+                body["identifiers"] = {**body["identifiers"], "device": RING_DEVICE}
+            answer = app.post("/v1/applications", json=body).json()
+            if answer["outcome"] == "approve":
+                lines.append(answer)
+        drawn = app.post(
+            "/v1/drawdowns",
+            json={
+                "application_id": "pg-dd-1",
+                "credit_line_id": lines[0]["credit_line_id"],
+                "amount_minor": 100_000,
+                "tenor_months": 12,
+            },
+        ).json()
+        assert drawn["outcome"] == "booked", drawn
+        review = night_burst(rows, 71_000)
+        assert app.post("/v1/applications", json=review).json()["outcome"] == "review"
+    with signed_in(server, made["operator"]) as client:
+        ring = re.search(r'href="/console/rings/(\d+)"', client.get("/console/rings").text).group(1)
+        for path in (
+            "/console/reviews",
+            f"/console/reviews/{review['application_id']}",
+            "/console/audit",
+            f"/console/decisions?q={lines[0]['application_id'][:6]}",
+            f"/console/decisions/{lines[0]['application_id']}/replay",
+            "/console/partners",
+            "/console/partners/FI-LIGHT",
+            f"/console/rings/{ring}",
+            "/console/portfolio",
+            "/console/policies",
+        ):
+            page = client.get(path)
+            assert page.status_code == 200, (path, page.text[:500])
+        assert "Reproduced" in client.get(f"/console/decisions/{lines[0]['application_id']}/replay").text
+        members = client.get(f"/console/rings/{ring}").text
+        assert members.count("<td>credit line</td>") == 3, (
+            "the three members' applications, found by borrower id"
+        )

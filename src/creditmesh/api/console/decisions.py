@@ -36,20 +36,31 @@ def _summary(row) -> dict[str, Any]:
 
 
 def search(platform: Platform, text: str, *, limit: int = SEARCH_SHOWN) -> list[dict[str, Any]]:
-    """Decisions whose application id starts with ``text`` (the latest first); the latest decisions without one."""
-    query = sa.select(
-        DECISIONS.c.application_id,
-        DECISIONS.c.stage,
-        DECISIONS.c.decided_at_ns,
-        DECISIONS.c.arm,
-        DECISIONS.c.decision,
-    )
+    """Decisions whose application id starts with ``text``, in id order; nothing for an empty text. On SQLite the
+    prefix is also a range on the log's key (binary order), so the index answers it rather than a scan."""
     text = text.strip()[:MAX_QUERY]
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(DECISIONS.c.application_id.like(f"{escaped}%", escape="\\"))
+    if not text:
+        return []
+    query = (
+        sa.select(
+            DECISIONS.c.application_id,
+            DECISIONS.c.stage,
+            DECISIONS.c.decided_at_ns,
+            DECISIONS.c.arm,
+            DECISIONS.c.decision,
+        )
+        .where(DECISIONS.c.application_id.startswith(text, autoescape=True))
+        .order_by(DECISIONS.c.application_id)
+        .limit(limit)
+    )
     with platform.engine.connect() as connection:
-        rows = connection.execute(query.order_by(DECISIONS.c.decided_at_ns.desc()).limit(limit)).all()
+        if (
+            connection.dialect.name == "sqlite"
+        ):  # ids are ASCII: every one with the prefix sorts below prefix + U+FFFF
+            query = query.where(
+                DECISIONS.c.application_id >= text, DECISIONS.c.application_id < text + "\uffff"
+            )
+        rows = connection.execute(query).all()
     return [_summary(r) for r in rows]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from creditmesh.api.tables import graph_events
 from creditmesh.graph import RelationshipGraph, build
-from creditmesh.graph.rings import DAY_US, components, ring_edges, ring_indices, ring_table, shared_kinds
+from creditmesh.graph.rings import components, ring_edges, ring_indices, ring_table, shared_kinds
 
 #: A newer graph is built at most this often (events arriving in between wait for the next build).
 REBUILD_SECONDS = 30.0
@@ -42,6 +42,7 @@ class GraphSnapshot:
     labels: np.ndarray
     blacklisted: dict[str, int]  # borrower id -> when the label arrived (UTC microseconds)
     delinquent: dict[str, int]
+    memo: dict = field(default_factory=dict, compare=False)  # what is derived from this graph, made once each
 
     def index_of(self, borrower_id: str) -> int:
         if self.graph is None:
@@ -122,33 +123,28 @@ class GraphCache:
                 with self.engine.connect() as connection:
                     seq = connection.execute(sa.select(sa.func.max(graph_events.c.seq))).scalar() or 0
                 if current is not None and current.seq == seq:
-                    current = GraphSnapshot(
-                        seq,
-                        time.monotonic(),
-                        current.graph,
-                        current.labels,
-                        current.blacklisted,
-                        current.delinquent,
-                    )
+                    current = replace(
+                        current, built_at=time.monotonic()
+                    )  # the same graph, its ring table kept
                 else:
                     current = _snapshot(self.engine)
                 self._snapshot = current
             return current
-
-    def refresh(self) -> GraphSnapshot:
-        """Build now, whatever the age of the snapshot (after a label, say)."""
-        with self._lock:
-            self._snapshot = _snapshot(self.engine)
-            return self._snapshot
 
 
 # -- what the pages show ------------------------------------------------------------------------------
 
 
 def rings(snapshot: GraphSnapshot, *, limit: int = MAX_RINGS_LISTED) -> pd.DataFrame:
-    """The largest rings with their features (the graph box's ring table), largest first."""
+    """The largest rings with their features (the graph box's ring table), largest first; made once a snapshot."""
     if snapshot.graph is None:
         return pd.DataFrame()
+    if "ring_table" not in snapshot.memo:
+        snapshot.memo["ring_table"] = _ring_table(snapshot)
+    return snapshot.memo["ring_table"].head(limit)
+
+
+def _ring_table(snapshot: GraphSnapshot) -> pd.DataFrame:
     now_us = time.time_ns() // 1_000
 
     def frame(held: dict[str, int], column: str) -> pd.DataFrame | None:
@@ -165,7 +161,7 @@ def rings(snapshot: GraphSnapshot, *, limit: int = MAX_RINGS_LISTED) -> pd.DataF
         delinquency=frame(snapshot.delinquent, "delinquent_at"),
         labels=snapshot.labels,
     )
-    return table.head(limit)
+    return table
 
 
 @dataclass(frozen=True)
@@ -239,8 +235,3 @@ def ring_of(snapshot: GraphSnapshot, borrower_id: str) -> int | None:
         return None
     label = int(snapshot.labels[at])
     return label if int((snapshot.labels == label).sum()) > 1 else None
-
-
-def registration_span_days(snapshot: GraphSnapshot, members: np.ndarray) -> float:
-    registered = snapshot.graph.registered_at_us[members]
-    return float((registered.max() - registered.min()) / DAY_US) if members.size else 0.0

@@ -63,7 +63,8 @@ def todays_allocations(platform: Platform, institution_id: str | None = None) ->
     if institution_id is not None:
         query = query.where(loans.c.institution_id == institution_id)
     with platform.engine.connect() as connection:
-        frame = pd.DataFrame(connection.execute(query).mappings().all())
+        result = connection.execute(query)
+        frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     if frame.empty:
         return pd.DataFrame(
             columns=[
@@ -123,19 +124,41 @@ def _terms(partner) -> dict[str, Any]:
     }
 
 
-def _row(partner, capacity: dict[str, tuple[int, int]], booked: pd.DataFrame) -> dict[str, Any]:
+def _totals(booked: pd.DataFrame) -> dict[str, tuple[int, int, float]]:
+    """Per partner with loans today: (loans, principal, expected margin)."""
+    if booked.empty:
+        return {}
+    grouped = booked.groupby("institution_id").agg(
+        loans=("loan_id", "size"), principal=("principal_minor", "sum"), margin=("margin_minor", "sum")
+    )
+    return {i: (int(r.loans), int(r.principal), float(r.margin)) for i, r in grouped.iterrows()}
+
+
+def _row(
+    partner,
+    capacity: dict[str, tuple[int, int]],
+    totals: dict[str, tuple[int, int, float]],
+    *,
+    terms: bool = False,
+) -> dict[str, Any]:
+    """A partner's day (and its terms when asked: its own page shows them, the list does not)."""
     limit, used = capacity.get(partner.institution_id, (partner.monthly_capacity_minor // DAYS_PER_MONTH, 0))
-    mine = booked[booked["institution_id"] == partner.institution_id]
-    margin = float(mine["margin_minor"].sum()) if len(mine) else 0.0
+    loans_today, volume, margin = totals.get(partner.institution_id, (0, 0, 0.0))
+    brief = {
+        "institution_id": partner.institution_id,
+        "name": partner.name,
+        "funding_model_label": get_model(partner.funding_model).label,
+        "max_pd": f"{partner.max_pd:.1%}",
+    }
     return {
-        **_terms(partner),
+        **(_terms(partner) if terms else brief),
         "limit_minor": limit,
         "used_minor": used,
         "limit": _money(limit),
         "used": _money(used),
         "used_share": used / limit if limit else 0.0,
-        "loans_today": len(mine),
-        "volume_today": _money(int(mine["principal_minor"].sum()) if len(mine) else 0),
+        "loans_today": loans_today,
+        "volume_today": _money(volume),
         "margin_today": _money(margin),
     }
 
@@ -146,7 +169,8 @@ def partners_page(platform: Platform) -> dict[str, Any]:
         return {"configured": False, "partners": [], "mix": []}
     booked = todays_allocations(platform)
     capacity = _capacity(platform)
-    partners = [_row(p, capacity, booked) for p in platform.matcher.partners.partners]
+    totals = _totals(booked)
+    partners = [_row(p, capacity, totals) for p in platform.matcher.partners.partners]
     total = int(booked["principal_minor"].sum()) if len(booked) else 0
     mix = []
     for model in FUNDING_MODELS:
@@ -181,7 +205,7 @@ def partner_page(platform: Platform, institution_id: str) -> dict[str, Any] | No
     if not found:
         return None
     booked = todays_allocations(platform, institution_id)
-    row = _row(found[0], _capacity(platform), booked)
+    row = _row(found[0], _capacity(platform), _totals(booked), terms=True)
     shown = booked.head(ALLOCATIONS_SHOWN)
     return {
         "day": today().isoformat(),

@@ -85,8 +85,9 @@ class PortfolioFigures:
         from creditmesh.api.book import institutions_table, people_tables
         from creditmesh.ledger.export import read_tables
 
+        # through the service's own engine: ADBC's second SQLite library would break the open connections' locks
         tables = {
-            **read_tables(self.platform.engine, ("loans", "installments")),
+            **read_tables(self.platform.engine, ("loans", "installments"), through_engine=True),
             **people_tables(self.platform.ledger),
         }
         if self.partners_path is None:

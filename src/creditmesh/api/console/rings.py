@@ -21,6 +21,7 @@ from creditmesh.decision.audit import DECISIONS
 from creditmesh.graph.rings import ring_indices
 from creditmesh.ledger.tables import loans
 from creditmesh.money import format_minor
+from creditmesh.stages import CREDIT_LINE
 
 MAX_MEMBERS_READ = 200
 
@@ -34,9 +35,31 @@ def rings_page(snapshot: GraphSnapshot) -> dict[str, Any]:
     }
 
 
-def _members_decisions(platform: Platform, members: list[str]) -> list[dict[str, Any]]:
-    """Credit-line decisions naming a member (the inputs carry the borrower id), and drawdowns on members' lines."""
-    patterns = [f'%"borrower_id": {json.dumps(m)}%' for m in members]
+def applications_by_borrower(platform: Platform, snapshot: GraphSnapshot) -> dict[str, list[str]]:
+    """Credit-line application ids by the borrower their inputs name: one read of the log per graph snapshot (the
+    log has no index by borrower), kept with the snapshot; a new borrower's application brings a new snapshot."""
+    if "applications" not in snapshot.memo:
+        with platform.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                named = sa.cast(DECISIONS.c.inputs, sa.JSON)["borrower_id"].as_string()
+            else:
+                named = sa.func.json_extract(DECISIONS.c.inputs, "$.borrower_id")
+            rows = connection.execute(
+                sa.select(DECISIONS.c.application_id, named).where(DECISIONS.c.stage == CREDIT_LINE.name)
+            ).all()
+        found: dict[str, list[str]] = {}
+        for application_id, borrower_id in rows:
+            found.setdefault(borrower_id, []).append(application_id)
+        snapshot.memo["applications"] = found
+    return snapshot.memo["applications"]
+
+
+def _members_decisions(
+    platform: Platform, snapshot: GraphSnapshot, members: list[str]
+) -> list[dict[str, Any]]:
+    """Members' credit-line decisions (by the inputs' borrower id) and the drawdowns on members' lines."""
+    known = applications_by_borrower(platform, snapshot)
+    ids = [a for m in members for a in known.get(m, ())]
     with platform.engine.connect() as connection:
         applied = connection.execute(
             sa.select(
@@ -46,7 +69,7 @@ def _members_decisions(platform: Platform, members: list[str]) -> list[dict[str,
                 DECISIONS.c.decision,
                 DECISIONS.c.inputs,
             )
-            .where(sa.or_(*(DECISIONS.c.inputs.like(p) for p in patterns)))
+            .where(DECISIONS.c.application_id.in_(ids))
             .order_by(DECISIONS.c.decided_at_ns)
         ).all()
         drawn = connection.execute(
@@ -130,7 +153,7 @@ def ring_page(platform: Platform, snapshot: GraphSnapshot, ring: int) -> dict[st
         "edges": picture.edges,
         "kinds": sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])),
         "members": [{"borrower_id": m, "flags": snapshot.flags(m)} for m in members],
-        "decisions": _members_decisions(platform, members),
+        "decisions": _members_decisions(platform, snapshot, members),
         "loans": [
             {
                 "loan_id": r.loan_id,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 #: Identifier kinds of the simulator that the API takes one of (the first), and the one it takes a list of.
 SINGLE_KINDS = ("phone", "device", "bank_card", "address", "ip", "employer")
-#: Chromium as the browser tests launch it.
+#: Chromium as the screenshots and the browser tests launch it (Debian's; Playwright cannot download one here).
 CHROMIUM = os.environ.get("CREDITMESH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = (
     "--headless",
@@ -33,14 +33,17 @@ CHROMIUM_ARGS = (
     "--no-first-run",
     "--disable-sync",
 )
+#: The tallest screenshot (px): a long queue or partner list is cut there.
+MAX_SHOT_HEIGHT = 2_400
 #: The pages photographed, by file name (``{review}``, ``{decision}`` and ``{ring}`` filled in from the data).
 PAGES = (
     ("sign-in", "/console/sign-in"),
     ("reviews", "/console/reviews"),
     ("review", "/console/reviews/{review}"),
     ("audit", "/console/audit"),
-    ("decisions", "/console/decisions"),
-    ("decision", "/console/decisions/{decision}/replay"),
+    ("decisions", "/console/decisions?q=ap-A000"),
+    ("decision", "/console/decisions/{decision}"),
+    ("replay", "/console/decisions/{decision}/replay"),
     ("partners", "/console/partners"),
     ("partner", "/console/partners/{partner}"),
     ("rings", "/console/rings"),
@@ -79,6 +82,8 @@ def applicant_bodies(result, *, limit: int | None = None) -> list[dict]:
     """The simulation's credit-line applications as API bodies, each with its borrower's identifiers."""
     import pandas as pd
 
+    from creditmesh.scoring.dataset import APPLICATION_FEATURES
+
     apps = result.tables["applications"].to_pandas()
     apps = apps[apps["stage"] == "credit_line"].drop_duplicates("borrower_id")
     if limit is not None:
@@ -102,17 +107,7 @@ def applicant_bodies(result, *, limit: int | None = None) -> list[dict]:
             "region": str(regions.get(row.borrower_id, "unknown"))[:16],
             "identifiers": identifiers,
         }
-        for name in (
-            "age",
-            "monthly_income_minor",
-            "employment",
-            "bureau_score",
-            "bureau_inquiries_6m",
-            "bureau_delinquencies_24m",
-            "device_age_days",
-            "apply_hour",
-            "contacts_count",
-        ):
+        for name in APPLICATION_FEATURES:
             value = getattr(row, name)
             body[name] = (
                 None if value is None or value != value else (value if isinstance(value, str) else int(value))
@@ -273,8 +268,14 @@ def screenshots(service: Service, out: Path) -> list[Path]:
             page.goto(template.format(**fill))
             if name == "portfolio":
                 page.locator("#portfolio h2").first.wait_for(timeout=300_000)
+            if name == "review":  # the README's picture: what fits one screen
+                page.screenshot(path=str(out / "console.png"))
+                written.append(out / "console.png")
             path = out / f"{name}.png"
-            page.screenshot(path=str(path), full_page=True)
+            height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_SHOT_HEIGHT)
+            page.screenshot(
+                path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": height}
+            )
             written.append(path)
         browser.close()
     return written
