@@ -69,6 +69,8 @@ from _common import GB, make_console, peak_rss_bytes, print_json_line, result_ro
 
 BENCHMARK = "ledger_bulk"
 GOAL_PER_S = 50_000
+#: The goal of issue 22: at least 6 % of the rate of COPY into a bare table, in the same run.
+GOAL_RATIO = 0.06
 BATCH_ROWS_MAX = 2_000_000  # creditmesh.ledger.bulk.BATCH_ROWS_MAX
 DEFAULT_LADDER = (2_500, 5_000, 10_000, 20_000)
 
@@ -549,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
             if "checks" in run
             else "-",
         )
-        goal = f">= {GOAL_PER_S}" if kind == "postgresql" else None
+        goal = f">= {GOAL_RATIO} x anchor" if kind == "postgresql" else None
         results.append(
             result_row(
                 f"bulk_payments_per_s_{kind}",

@@ -39,7 +39,8 @@ loan_terms = st.fixed_dictionaries(
     {
         "funding_model": st.sampled_from(FUNDING_MODELS),
         "schedule": st.sampled_from(SCHEDULES),
-        "principal_minor": st.integers(10_000, 2_000_000),
+        # a few minor units too: installments without principal, paid off before their fees
+        "principal_minor": st.one_of(st.integers(10_000, 2_000_000), st.integers(1, 40)),
         "apr_ppm": st.integers(0, 360_000),
         "tenor_months": st.integers(1, 6),
         "fee_per_installment_minor": st.sampled_from([0, 0, 1_000, 2_345]),
@@ -216,3 +217,20 @@ def test_bulk_and_one_by_one_book_any_payments_identically(twin_ledgers, book, s
         event(f"payments posted set-based: {'some' if set_based else 'none'}")
         sent.extend(r for r in rows if r[0] not in refused)
     assert_identical(bulk, one_by_one, loan_ids)
+
+
+def test_a_payment_of_the_last_principal_with_fees_still_to_come_settles_the_loan_on_both_paths(twin_ledgers):
+    """3 minor units over 6 months: the principal is due in the first three months, a fee in every month. Paying
+    all that is due in month three pays the last of the principal: the one-by-one path settles the loan then,
+    waiving the fees of months four to six, so the bulk path leaves that payment to it."""
+    bulk, one_by_one = twin_ledgers
+    for ledger in twin_ledgers:
+        ledger.book_loan(terms("L1", principal_minor=3, fee_per_installment_minor=1_000))
+    third = one_by_one.installments_of("L1")[2]
+    due, _ = _owed_now(one_by_one, "L1", third.due_date)
+    rows = [("k1", "L1", third.due_date, due)]
+    result = bulk.post_payments_bulk(_file(rows))
+    _post_one_by_one(one_by_one, rows)
+    assert result.routed["idempotency_key"].to_pylist() == ["k1"]
+    assert one_by_one.loan("L1").status == "settled"
+    assert_identical(bulk, one_by_one, ["L1"])

@@ -31,11 +31,12 @@ from creditmesh.ledger import journal
 from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
+from creditmesh.ledger.waterfall import COMPONENTS
+from creditmesh.ledger.waterfall_sql import lines_sql
 from creditmesh.money import MINOR_UNITS
 
 #: Rows per bulk transaction: bounded, so a batch's temporary tables stay in memory.
 BATCH_ROWS_MAX = 2_000_000
-_COMPONENTS = ("late_fee", "fee", "interest", "principal")  # the waterfall's order within an installment
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,18 @@ def _normalise(batch: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
-_STAGING_DDL = """
-CREATE TEMP TABLE payment_staging (
-    row_number BIGINT, idempotency_key VARCHAR(200), loan_id VARCHAR(200), paid_on DATE,
-    amount_minor BIGINT, currency VARCHAR(8), request_sha256 VARCHAR(64), payment_id VARCHAR(40)
-)"""
+def _staging_ddl(dialect: str) -> str:
+    """The staging table; on PostgreSQL its text compares byte by byte (``COLLATE "C"``, as the ledger's id
+    columns since migration 0008), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
+    collate = ' COLLATE "C"' if dialect == "postgresql" else ""
+    return f"""
+    CREATE TEMP TABLE payment_staging (
+        row_number BIGINT, idempotency_key VARCHAR(200){collate}, loan_id VARCHAR(200){collate}, paid_on DATE,
+        amount_minor BIGINT, currency VARCHAR(8){collate}, request_sha256 VARCHAR(64){collate},
+        payment_id VARCHAR(40){collate}
+    )"""
+
+
 #: Temporary tables of one bulk call, dropped at its end.
 _TEMP_TABLES = (
     "payment_staging",
@@ -134,19 +142,24 @@ _TEMP_TABLES = (
     "bulk_paid",
     "bulk_late",
     "bulk_lines",
-    "bulk_posted",
     "payment_entries",
 )
 #: PostgreSQL's default work_mem (4 MB) sends the sorts and hashes over a million staged rows to disk.
 _WORK_MEM = "256MB"
+#: Rows ANALYZE samples per column is 300 times this: enough for the plans of these few joins, and a tenth of
+#: the default's reading of a million-row temporary table.
+_STATISTICS_TARGET = 10
 
 
-def _temp_table(conn: Connection, name: str, select_sql: str, params: dict | None = None) -> None:
+def _temp_table(
+    conn: Connection, name: str, select_sql: str, params: dict | None = None, *, analyze: bool = True
+) -> None:
     """(Re)create a temporary table from a query, with fresh planner statistics on PostgreSQL
     (autovacuum never analyses temporary tables, and a plan guessed on an empty table is a nested loop)."""
     conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
     conn.execute(text(f"CREATE TEMP TABLE {name} AS {select_sql}"), params or {})
-    _analyze(conn, name)
+    if analyze:
+        _analyze(conn, name)
 
 
 def _analyze(conn: Connection, name: str) -> None:
@@ -165,6 +178,7 @@ def batch_settings(conn: Connection) -> None:
         conn.execute(text(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}"))
     if conn.dialect.name == "postgresql":
         conn.execute(text(f"SET LOCAL work_mem = '{_WORK_MEM}'"))
+        conn.execute(text(f"SET LOCAL default_statistics_target = {_STATISTICS_TARGET}"))
         # compiling these few large queries to machine code took longer than it saved
         conn.execute(text("SET LOCAL jit = off"))
 
@@ -178,11 +192,11 @@ def post_payments(
 ) -> BulkResult:
     """Post a file of payments inside the caller's transaction; see the module notes.
 
-    Five set-based steps over temporary tables: the file is staged (COPY); every row gets its verdict
-    (refused with a reason, a replay, or eligible) and its loan's funding model in one pass; the eligible
-    rows are joined to their loans' due installments and allocated by the waterfall in one windowed query
-    (``bulk_lines``); what settles no more than is due is posted (``bulk_posted``: installments, payments,
-    journal); the rest is handed back as ``routed``.
+    Four set-based steps over temporary tables: the file is staged (COPY); every row gets its verdict
+    (refused with a reason, a replay, or eligible) and its loan's funding model in one pass
+    (``staging_verdict``); the eligible rows are joined to their loans' due installments and allocated by the
+    waterfall in one windowed query (``bulk_lines``, which also says which payments are posted here); the
+    allocations, payments and journal of those are appended; the rest is handed back as ``routed``.
     """
     data = _normalise(batch)
     if data.num_rows > BATCH_ROWS_MAX:
@@ -190,11 +204,12 @@ def post_payments(
             "payments", f"{data.num_rows} rows; post at most {BATCH_ROWS_MAX} per batch"
         )
     data = data.append_column("row_number", pa.array(np.arange(data.num_rows, dtype=np.int64)))
-    data = data.append_column("request_sha256", pa.array(_fingerprints(data)))
+    if conn.dialect.name != "postgresql":  # PostgreSQL computes it in SQL, from the staged row
+        data = data.append_column("request_sha256", pa.array(_fingerprints(data)))
     data = data.append_column("payment_id", _payment_ids(data.num_rows))
     batch_settings(conn)
     conn.execute(text("DROP TABLE IF EXISTS payment_staging"))
-    conn.execute(text(_STAGING_DDL))
+    conn.execute(text(_staging_ddl(conn.dialect.name)))
     _copy_into(conn, "payment_staging", data)
     _analyze(conn, "payment_staging")
     _check(conn, known_currencies, business_date)
@@ -203,11 +218,21 @@ def post_payments(
     replayed = conn.execute(
         text("SELECT COUNT(*) FROM staging_verdict WHERE reason = 'replayed'")
     ).scalar_one()
-    routed = _fetch(conn, "v.reason IS NULL AND b.row_number IS NULL")
-    rejected = _fetch(conn, "v.reason IS NOT NULL AND v.reason <> 'replayed'")
+    routed, rejected = _handed_back(conn)
     for table in _TEMP_TABLES:
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return BulkResult(posted, int(replayed), routed, rejected)
+
+
+def _fingerprint_sql(dialect: str) -> str:
+    """The staged row's :func:`~creditmesh.ledger.fingerprint.payment_fingerprint`: in SQL on PostgreSQL
+    (``sha256`` runs in the server, at C speed), else the column the client computed."""
+    if dialect != "postgresql":
+        return "s.request_sha256"
+    body = (
+        "s.loan_id || '|' || s.amount_minor || '|' || to_char(s.paid_on, 'YYYY-MM-DD') || '|' || s.currency"
+    )
+    return f"encode(sha256(convert_to({body}, 'UTF8')), 'hex')"
 
 
 def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | None = None) -> None:
@@ -215,67 +240,79 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
 
     One pass: each row is joined once to its loan, to a payment booked under its key, and to the
     first row of the file with its key; the first failing check names the reason. The same pass carries
-    what the later steps need of the loan (funding model, whether it is active) and whether the file pays
-    the loan more than once (then each of its rows goes the one-by-one way, in file order; any row counts,
-    even one refused, so that this is a small aggregate instead of a sort of the whole file).
+    what the later steps need of the loan (funding model, whether it is active, its number of installments
+    and principal) and whether the file pays the loan more than once (then each of its rows goes the
+    one-by-one way, in file order; any row counts, even one refused, so that this is a small aggregate
+    instead of a sort of the whole file).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
     _temp_table(
         conn,
         "staging_verdict",
         f"""
-        SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency, s.request_sha256,
-               s.payment_id, l.funding_model, l.tenor_months AS installments,
-               CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
-               CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, CASE
+        SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency,
+               s.request_sha256, s.payment_id, s.funding_model, s.installments, s.loan_principal, s.active,
+               s.alone_on_loan, CASE
             WHEN s.idempotency_key IS NULL OR LENGTH(s.idempotency_key) = 0 OR LENGTH(s.idempotency_key) > 80
                 THEN 'idempotency_key: empty or longer than 80 characters'
-            WHEN l.loan_id IS NULL THEN 'loan_id: unknown loan'
+            WHEN s.loan_status IS NULL THEN 'loan_id: unknown loan'
             WHEN s.amount_minor IS NULL OR s.amount_minor <= 0 THEN 'amount_minor: must be positive'
             WHEN s.paid_on IS NULL THEN 'paid_on: missing'
-            WHEN s.currency NOT IN ({known}) THEN 'currency: unknown currency'
+            WHEN s.currency IS NULL OR s.currency NOT IN ({known}) THEN 'currency: unknown currency'
             WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
                 THEN 'idempotency_key: used before for a different payment'
             WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
             -- a replay is answered before the loan's state is looked at, as on the one-by-one path (a retry of
             -- the payment that settled a loan is a replay, not a payment on a settled loan)
             WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
-            WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
-            WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
+            WHEN s.loan_currency <> s.currency THEN 'currency: differs from the loan''s'
+            WHEN s.paid_on < s.originated_on THEN 'paid_on: before the loan''s origination'
             WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
-            WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
+            WHEN s.loan_status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
         END AS reason
-        FROM payment_staging s
-        LEFT JOIN loans l ON l.loan_id = s.loan_id
+        FROM (
+            SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency,
+                   {_fingerprint_sql(conn.dialect.name)} AS request_sha256, s.payment_id, l.funding_model,
+                   l.tenor_months AS installments, l.principal_minor AS loan_principal,
+                   CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
+                   CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, l.status AS loan_status,
+                   l.currency AS loan_currency, l.originated_on
+            FROM payment_staging s
+            LEFT JOIN loans l ON l.loan_id = s.loan_id
+            LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d
+                   ON d.loan_id = s.loan_id
+        ) AS s
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
         LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
-                   GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key
-        LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d ON d.loan_id = s.loan_id""",
+                   GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key""",
         {"business_date": business_date or date.max},
     )
 
 
-def _clamp(value: str, top: str) -> str:
-    """``value`` kept within [0, top], in SQL that both engines run."""
-    return f"CASE WHEN {value} <= 0 THEN 0 WHEN {value} >= {top} THEN {top} ELSE {value} END"
-
-
 #: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
 _ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
+#: What the payments, allocations and journal need of a posted payment, carried from ``staging_verdict``.
+_CARRIED = ("payment_id", "idempotency_key", "request_sha256", "currency", "funding_model", "installments")
 
 
 def _allocate(conn: Connection) -> None:
-    """The waterfall over due installments, one row per (payment, due installment), in one windowed query.
+    """The waterfall over due installments (:func:`~creditmesh.ledger.waterfall_sql.lines_sql`), one row per
+    (payment, due installment), and which payments are posted here (``posted``, on every line of theirs).
 
     Only the eligible rows (:data:`_ELIGIBLE`) are allocated here: the rest needs the full waterfall (a
     recovery, or a loan paid twice in a file, whose second payment sees the first). What each installment owes
     is its schedule, plus its late fees, less its allocations so far (``bulk_paid``, ``bulk_late``: the folds
-    of the file's loans only; empty for loans never paid). ``before`` is what the older due installments of the
-    loan take first; within an installment the components are paid in the waterfall's order (late fee, fee,
-    interest, principal). ``due_owed`` is all that is due, so a payment of more (a prepayment) is told apart
-    afterwards.
+    of the file's loans only; empty for loans never paid).
+
+    A payment is posted here when it is no more than is due, unless it pays the last of the loan's principal
+    and leaves installments open (fees of later months): the one-by-one path settles such a loan early and
+    waives them. Per payment (windows over its lines): what it pays of each component, whether it settles the
+    loan (every installment settled: a loan's installments are seq 1 to ``tenor_months``, each settled by one
+    allocation) and the principal it leaves (a loan's installments sum to its principal). Eligible payments
+    are alone on their loan in the file, so the lines come ordered by loan: the order of every index the
+    appends below write into.
     """
-    sums = ", ".join(f"CAST(SUM(a.{part}_minor) AS BIGINT) AS {part}" for part in _COMPONENTS)
+    sums = ", ".join(f"CAST(SUM(a.{part}_minor) AS BIGINT) AS {part}" for part in COMPONENTS)
     eligible_loans = f"SELECT v.loan_id FROM staging_verdict v WHERE {_ELIGIBLE}"
     _temp_table(
         conn,
@@ -289,86 +326,52 @@ def _allocate(conn: Connection) -> None:
         f"""SELECT f.loan_id, f.seq, CAST(SUM(f.amount_minor) AS BIGINT) AS late_fee FROM late_fees f
             WHERE f.loan_id IN ({eligible_loans}) GROUP BY f.loan_id, f.seq""",
     )
-    due = {part: f"i.{part}_due_minor" for part in _COMPONENTS} | {"late_fee": "COALESCE(f.late_fee, 0)"}
-    owed = {part: f"{due[part]} - COALESCE(p.{part}, 0)" for part in _COMPONENTS}
-    total = " + ".join(f"({expression})" for expression in owed.values())
-    left, parts = "x.amount_minor - x.before", []
-    for part in _COMPONENTS:
-        parts.append(f"{_clamp(left, f'x.owed_{part}')} AS {part}")
-        left += f" - x.owed_{part}"
-    settles = " AND ".join(
-        f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
-        for part in _COMPONENTS
+    payments = """(SELECT v.*, COALESCE(b.settled, 0) AS settled_before,
+                          v.loan_principal - COALESCE(b.principal, 0) AS principal_owed
+                   FROM staging_verdict v
+                   LEFT JOIN (SELECT loan_id, COUNT(settled_on) AS settled, SUM(principal) AS principal
+                              FROM bulk_paid GROUP BY loan_id) b ON b.loan_id = v.loan_id) v"""
+    lines = lines_sql(
+        payments=payments,
+        paid="bulk_paid p",
+        late="bulk_late f",
+        where=_ELIGIBLE,
+        carried=(*_CARRIED, "settled_before", "principal_owed"),
+        partition="loan_id",  # an eligible payment is alone on its loan: the lines come ordered by loan
     )
-    # within_due (the payment is no more than is due: posted here) and pays (the line pays something) are
-    # columns, not conditions, so that the planner has statistics for them: estimated from the conditions,
-    # a later statement was planned as a million random index probes instead of one scan
+    totals = ", ".join(f"SUM(l.{part}) OVER w AS payment_{part}" for part in COMPONENTS)
     _temp_table(
         conn,
         "bulk_lines",
         f"""
-        SELECT y.*, CASE WHEN y.within_due = 1 AND y.late_fee + y.fee + y.interest + y.principal > 0
-                         THEN 1 ELSE 0 END AS pays
+        SELECT t.*, CASE WHEN t.within_due = 1 AND (t.settles_loan = 1 OR t.principal_left > 0)
+                         THEN 1 ELSE 0 END AS posted
         FROM (
-        SELECT x.row_number, x.payment_id, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed, {
-            ", ".join(parts)
-        },
-               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles,
-               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
-        FROM (
-            SELECT v.row_number, v.payment_id, v.loan_id, v.paid_on, v.amount_minor, i.seq,
-                   {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
-                   {
-            ", ".join(
-                f"{' + '.join(['0'] + [f'({owed[p]})' for p in _COMPONENTS[:k]])} AS owed_before_{part}"
-                for k, part in enumerate(_COMPONENTS)
-            )
-        },
-                   CAST(SUM({total}) OVER (PARTITION BY v.row_number ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
-                        - ({total}) AS BIGINT) AS before,
-                   CAST(SUM({total}) OVER (PARTITION BY v.row_number) AS BIGINT) AS due_owed
-            FROM staging_verdict v
-            JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
-            LEFT JOIN bulk_paid p ON p.loan_id = i.loan_id AND p.seq = i.seq
-            LEFT JOIN bulk_late f ON f.loan_id = i.loan_id AND f.seq = i.seq
-            WHERE {_ELIGIBLE} AND p.settled_on IS NULL
-        ) AS x
-        ) AS y""",
+            SELECT l.*, {totals},
+                   CASE WHEN l.settled_before + SUM(l.settles) OVER w = l.installments THEN 1 ELSE 0 END AS settles_loan,
+                   l.principal_owed - SUM(l.principal) OVER w AS principal_left,
+                   CASE WHEN l.seq = MIN(l.seq) OVER w THEN 1 ELSE 0 END AS first_line
+            FROM ({lines}) AS l
+            WINDOW w AS (PARTITION BY l.loan_id)
+        ) AS t
+        ORDER BY t.loan_id, t.seq""",
     )
 
 
 def _post(conn: Connection) -> int:
-    """Allocations, payments and the journal for every allocated payment of no more than is due.
-
-    A payment settles its loan when, with the installments it settles, every installment of the loan is
-    settled: a loan's installments are seq 1 to ``tenor_months``, and each is settled by one allocation."""
-    sums = ", ".join(
-        f"CAST(SUM({part}) AS BIGINT) AS {part}" for part in _COMPONENTS
-    )  # SUM of BIGINT is NUMERIC
-    _temp_table(
-        conn,
-        "bulk_posted",
-        f"""
-        SELECT v.row_number, v.payment_id, v.idempotency_key, v.request_sha256, v.loan_id, v.paid_on, v.currency,
-               v.amount_minor, t.due_owed, t.late_fee AS late_fee_minor, t.fee AS fee_minor,
-               t.interest AS interest_minor, t.principal AS principal_minor, v.funding_model,
-               CASE WHEN COALESCE(s.settled, 0) + t.settles = v.installments THEN 1 ELSE 0 END AS settles_loan
-        FROM staging_verdict v
-        JOIN (SELECT row_number, MAX(due_owed) AS due_owed, {sums}, SUM(pays * settles) AS settles FROM bulk_lines
-              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number
-        LEFT JOIN (SELECT loan_id, COUNT(settled_on) AS settled FROM bulk_paid GROUP BY loan_id) s
-               ON s.loan_id = v.loan_id""",
+    """Allocations, payments and the journal for every payment posted here; the loans they settle."""
+    posted = int(
+        conn.execute(text("SELECT COUNT(*) FROM bulk_lines WHERE posted = 1 AND first_line = 1")).scalar_one()
     )
-    posted = int(conn.execute(text("SELECT COUNT(*) FROM bulk_posted")).scalar_one())
     if not posted:
         return 0
-    # appended in the order of their primary key (loan, seq, payment), so that its index grows page by page
+    # appended in the order of their primary key (loan, seq, payment), the order of bulk_lines
     conn.execute(
         text(f"""
-        INSERT INTO allocations (loan_id, seq, payment_id, {", ".join(f"{part}_minor" for part in _COMPONENTS)},
+        INSERT INTO allocations (loan_id, seq, payment_id, {", ".join(f"{part}_minor" for part in COMPONENTS)},
                                  settled_on)
-        SELECT loan_id, seq, payment_id, {", ".join(_COMPONENTS)}, CASE WHEN settles = 1 THEN paid_on END
-        FROM bulk_lines WHERE pays = 1
+        SELECT loan_id, seq, payment_id, {", ".join(COMPONENTS)}, CASE WHEN settles = 1 THEN paid_on END
+        FROM bulk_lines WHERE posted = 1 AND (pays = 1 OR settles = 1)
         ORDER BY loan_id, seq, payment_id""")
     )
     # one journal entry per business day in the file, so each entry carries the day its cash came in
@@ -377,7 +380,7 @@ def _post(conn: Connection) -> int:
     entries = conn.execute(
         text("""
         INSERT INTO journal_entries (occurred_on, kind, loan_id, reference)
-        SELECT DISTINCT paid_on, 'bulk_payments', NULL, 'bulk' FROM bulk_posted
+        SELECT DISTINCT paid_on, 'bulk_payments', NULL, 'bulk' FROM bulk_lines WHERE posted = 1
         RETURNING entry_id, occurred_on""")
     ).all()
     conn.execute(
@@ -385,27 +388,31 @@ def _post(conn: Connection) -> int:
         [{"day": day, "entry_id": entry_id} for entry_id, day in entries],
     )
     _analyze(conn, "payment_entries")
+    payment = f"{_PAYMENTS} b JOIN payment_entries e ON e.paid_on = b.paid_on"
     conn.execute(
-        text("""
+        text(f"""
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                               prepaid_principal_minor, recovery, settled, entry_id)
         SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
-               b.late_fee_minor, b.fee_minor, b.interest_minor, b.principal_minor, 0, 0, FALSE,
-               b.settles_loan = 1, e.entry_id
-        FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on
-        ORDER BY b.payment_id""")
+               {", ".join(f"b.payment_{part}" for part in COMPONENTS)}, 0, 0, FALSE, b.settles_loan = 1, e.entry_id
+        FROM {payment}
+        ORDER BY b.loan_id, b.payment_id""")
     )
-    _journal_payments(conn)
+    _journal_payments(conn, payment)
     conn.execute(
-        text("""
+        text(f"""
         UPDATE loans SET status = 'settled'
-        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM bulk_posted WHERE settles_loan = 1)""")
+        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM {_PAYMENTS} b WHERE b.settles_loan = 1)""")
     )
     return posted
 
 
-def _journal_payments(conn: Connection) -> None:
+#: The payments posted here, one row each (their first line carries the payment's totals).
+_PAYMENTS = "(SELECT * FROM bulk_lines WHERE posted = 1 AND first_line = 1)"
+
+
+def _journal_payments(conn: Connection, payment: str) -> None:
     """journal.entry_for_payment, for every bulk payment at once (non-zero lines only), each entry checked.
 
     The lines are the loan's (principal, interest, fees), except cash: the day's payments arrive as one
@@ -419,43 +426,38 @@ def _journal_payments(conn: Connection) -> None:
     fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
     guaranteed = sql_in("b.funding_model", GUARANTEED_MODELS)
     lines = [
-        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.late_fee_minor"),
-        (principal, "-b.principal_minor"),
-        (interest, "-b.interest_minor"),
-        (fee, "-b.fee_minor"),
-        (
-            f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END",
-            "b.fee_minor",
-        ),
-        (
-            f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END",
-            "-b.fee_minor",
-        ),
+        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.payment_late_fee"),
+        (principal, "-b.payment_principal"),
+        (interest, "-b.payment_interest"),
+        (fee, "-b.payment_fee"),
+        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END", "b.payment_fee"),
+        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END", "-b.payment_fee"),
     ]
+    # one pass over the payments: each payment times the line numbers, each number picking its line
+    numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(lines)))
+    account = " ".join(f"WHEN {k} THEN {line[0]}" for k, line in enumerate(lines))
+    amount = " ".join(f"WHEN {k} THEN {line[1]}" for k, line in enumerate(lines))
+    per_payment = f"""
+        SELECT e.entry_id, CASE n.k {account} END AS account_code, b.loan_id, CASE n.k {amount} END AS amount_minor
+        FROM {payment} CROSS JOIN ({numbers}) AS n"""
     # the cash came in as one settlement per day from the processor: one cash line per entry
-    selects = " UNION ALL ".join(
-        [
-            f"SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor"
-            f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on GROUP BY e.entry_id"
-        ]
-        + [
-            f"SELECT e.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor"
-            f" FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on"
-            for account, amount in lines
-        ]
-    )
-    conn.execute(
-        text(f"""
+    cash = f"""
+        SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor
+        FROM {payment} GROUP BY e.entry_id"""
+    insert = f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
-        SELECT entry_id, account_code, loan_id, amount_minor FROM ({selects}) AS lines
+        SELECT entry_id, account_code, loan_id, amount_minor FROM ({per_payment} UNION ALL {cash}) AS lines
         WHERE account_code IS NOT NULL AND amount_minor <> 0
-        ORDER BY loan_id, account_code""")
-    )
-    unbalanced = conn.execute(
-        text("""
-        SELECT COUNT(*) FROM (SELECT p.entry_id FROM postings p JOIN payment_entries e ON e.entry_id = p.entry_id
-                              GROUP BY p.entry_id HAVING SUM(p.amount_minor) <> 0) AS off""")
-    ).scalar_one()
+        ORDER BY loan_id, account_code"""
+    off = "SELECT COUNT(*) FROM (SELECT entry_id FROM {} GROUP BY entry_id HAVING SUM(amount_minor) <> 0) AS off"
+    if conn.dialect.name == "postgresql":  # checked as written, without reading them back through an index
+        unbalanced = conn.execute(
+            text(f"WITH written AS ({insert} RETURNING entry_id, amount_minor) {off.format('written')}")
+        ).scalar_one()
+    else:
+        conn.execute(text(insert))
+        written = "(SELECT p.entry_id, p.amount_minor FROM postings p JOIN payment_entries e ON e.entry_id = p.entry_id) AS w"
+        unbalanced = conn.execute(text(off.format(written))).scalar_one()
     if unbalanced:
         raise journal.LedgerInvariantError("journal", f"{unbalanced} bulk payment entries do not balance")
 
@@ -472,16 +474,22 @@ _ROW_COLUMNS = {
 }
 
 
-def _fetch(conn: Connection, condition: str) -> pa.Table:
+def _handed_back(conn: Connection) -> tuple[pa.Table, pa.Table]:
+    """(routed, rejected): the rows left to the one-by-one path (checked, not posted here) and the rows refused
+    with their reason, in file order; one pass over the verdicts."""
     rows = conn.execute(
         text(f"""
-        SELECT v.row_number, v.idempotency_key, v.loan_id, v.paid_on, v.amount_minor, v.currency, v.reason
-        FROM staging_verdict v LEFT JOIN bulk_posted b ON b.row_number = v.row_number
-        WHERE {condition} ORDER BY v.row_number""")
+        SELECT {", ".join(f"v.{name}" for name in _ROW_COLUMNS)}
+        FROM staging_verdict v
+        WHERE (v.reason IS NULL AND v.row_number NOT IN (SELECT row_number FROM {_PAYMENTS} b))
+           OR (v.reason IS NOT NULL AND v.reason <> 'replayed')
+        ORDER BY v.row_number""")
     ).all()
     values = {name: [r[k] for r in rows] for k, name in enumerate(_ROW_COLUMNS)}
     values["paid_on"] = [as_date(day) for day in values["paid_on"]]  # text on SQLite
-    return pa.table({name: pa.array(values[name], kind) for name, kind in _ROW_COLUMNS.items()})
+    table = pa.table({name: pa.array(values[name], kind) for name, kind in _ROW_COLUMNS.items()})
+    refused = pc.is_valid(table["reason"])
+    return table.filter(pc.invert(refused)), table.filter(refused)
 
 
 def _check_schedules(loans: pa.Table, installments: pa.Table) -> None:

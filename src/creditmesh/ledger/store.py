@@ -38,7 +38,7 @@ from creditmesh.ledger.tables import (
     payments,
     postings,
 )
-from creditmesh.ledger.waterfall import Installment, settlement_amount, split_payment
+from creditmesh.ledger.waterfall import COMPONENTS, Installment, settlement_amount, split_payment
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
 from creditmesh.schema import SCHEDULES
@@ -160,10 +160,7 @@ def _writes_for_split(
     allocated, waived, rescheduled = [], [], []
     for after in changed:
         was = rows[after.seq]
-        paid = {
-            part: getattr(after, f"{part}_paid") - getattr(was, f"{part}_paid")
-            for part in ("late_fee", "fee", "interest", "principal")
-        }
+        paid = {part: getattr(after, f"{part}_paid") - getattr(was, f"{part}_paid") for part in COMPONENTS}
         settled_on = after.paid_on if was.paid_on is None else None
         if any(paid.values()) or settled_on is not None:
             allocated.append(

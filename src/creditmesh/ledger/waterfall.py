@@ -28,6 +28,8 @@ from creditmesh.money import Rounding, mul_rate_array
 from creditmesh.schedules import installment_amounts
 
 DAYS_PER_YEAR = 365
+#: The order in which an installment's components are paid.
+COMPONENTS = ("late_fee", "fee", "interest", "principal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,7 @@ def split_payment(
     due_seqs = [s for s in order if rows[s].due_date <= paid_on]
     for seq in due_seqs:
         row = rows[seq]
-        for part in ("late_fee", "fee", "interest", "principal"):
+        for part in COMPONENTS:
             owed = getattr(row, f"{part}_due") - getattr(row, f"{part}_paid")
             pay = min(owed, left)
             if pay:

@@ -1,0 +1,79 @@
+"""The waterfall of :mod:`creditmesh.ledger.waterfall` over due installments, as one windowed SQL query.
+
+For payments that pay no more than is due (no prepayment, no re-cast), the split is set-based: each
+payment is joined to its loan's due installments not yet settled, oldest first, and each installment
+takes, component by component in the waterfall's order, what is left of the payment after the older
+installments and the earlier components. The bulk path runs it over a whole file
+(:mod:`creditmesh.ledger.bulk`), the one-by-one path's PostgreSQL function over one payment
+(:mod:`creditmesh.ledger.serverside`); the hypothesis tests hold both equal to the Python waterfall.
+"""
+
+from __future__ import annotations
+
+from creditmesh.ledger.waterfall import COMPONENTS
+
+
+def clamp(value: str, top: str) -> str:
+    """``value`` kept within [0, top], in SQL that both engines run."""
+    return f"CASE WHEN {value} <= 0 THEN 0 WHEN {value} >= {top} THEN {top} ELSE {value} END"
+
+
+def lines_sql(
+    *,
+    payments: str,
+    paid: str,
+    late: str,
+    where: str,
+    carried: tuple[str, ...] = (),
+    partition: str = "row_number",
+) -> str:
+    """One row per (payment, due installment not yet settled), in SQL for both engines.
+
+    ``payments`` is a FROM item aliased ``v`` with ``row_number`` (one per payment), ``loan_id``,
+    ``paid_on`` and ``amount_minor``; ``paid`` one aliased ``p`` with each installment's allocations so far
+    (``loan_id, seq``, one column per component, ``settled_on``); ``late`` one aliased ``f`` with its late fees
+    (``loan_id, seq, late_fee``); ``where`` which payments to allocate; ``carried`` more columns of ``v``
+    to carry along; ``partition`` the column of ``v`` that tells payments apart (``loan_id`` when each loan
+    has one payment at most: the lines then come sorted by loan). Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day),
+    what the line takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes
+    nothing afterwards), ``within_due`` (1 when the payment is no more than ``due_owed``: a larger one
+    prepays, which only the one-by-one path does) and ``pays`` (1 when the line takes anything).
+    """
+    due = {part: f"i.{part}_due_minor" for part in COMPONENTS} | {"late_fee": "COALESCE(f.late_fee, 0)"}
+    owed = {part: f"{due[part]} - COALESCE(p.{part}, 0)" for part in COMPONENTS}
+    total = " + ".join(f"({expression})" for expression in owed.values())
+    left, parts = "x.amount_minor - x.before", []
+    for part in COMPONENTS:
+        parts.append(f"{clamp(left, f'x.owed_{part}')} AS {part}")
+        left += f" - x.owed_{part}"
+    settles = " AND ".join(
+        f"{clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
+        for part in COMPONENTS
+    )
+    owed_before = ", ".join(
+        f"{' + '.join(['0'] + [f'({owed[p]})' for p in COMPONENTS[:k]])} AS owed_before_{part}"
+        for k, part in enumerate(COMPONENTS)
+    )
+    carry = "".join(f", v.{column}" for column in carried)
+    carry_x = "".join(f", x.{column}" for column in carried)
+    return f"""
+        SELECT y.*, CASE WHEN y.within_due = 1 AND y.{" + y.".join(COMPONENTS)} > 0 THEN 1 ELSE 0 END AS pays
+        FROM (
+        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed{carry_x},
+               {", ".join(parts)},
+               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles,
+               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
+        FROM (
+            SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq{carry},
+                   {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
+                   {owed_before},
+                   CAST(SUM({total}) OVER (PARTITION BY v.{partition} ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
+                        - ({total}) AS BIGINT) AS before,
+                   CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed
+            FROM {payments}
+            JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
+            LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
+            LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
+            WHERE ({where}) AND p.settled_on IS NULL
+        ) AS x
+        ) AS y"""
