@@ -44,7 +44,7 @@ def test_spark_scores_every_row_as_the_local_path_does(spark, artifacts, applica
     assert (got["score"].to_numpy() == expected["score"].to_numpy()).all()
     assert got["grade"].tolist() == expected["grade"].tolist()
     assert [list(r) for r in got["reasons"]] == [list(r) for r in expected["reasons"]]
-    assert expected["grade"].nunique() >= 2 and all(len(r) for r in expected["reasons"])
+    assert expected["grade"].nunique() >= 2 and any(len(r) for r in expected["reasons"])
     rows = score_parquet(artifacts[kind], applications, tmp_path / "scored", spark)
     written = pd.read_parquet(tmp_path / "scored").set_index("application_id").loc[expected["application_id"]]
     assert rows == len(expected) and np.array_equal(written["pd"].to_numpy(), expected["pd"].to_numpy())
