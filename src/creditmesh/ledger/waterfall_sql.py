@@ -4,8 +4,9 @@ For payments that pay no more than is due (no prepayment, no re-cast), the split
 payment is joined to its loan's due installments not yet settled, oldest first, and each installment
 takes, component by component in the waterfall's order, what is left of the payment after the older
 installments and the earlier components. The bulk path runs it over a whole file
-(:mod:`creditmesh.ledger.bulk`), the one-by-one path's PostgreSQL function over one payment
-(:mod:`creditmesh.ledger.serverside`); the hypothesis tests hold both equal to the Python waterfall.
+(:mod:`creditmesh.ledger.bulk`); ``tests/ledger/test_bulk_equals_one_by_one.py`` holds it equal to the
+Python waterfall of the one-by-one path. Kept apart from the bulk path so that a server-side function for
+one payment can run the same text.
 """
 
 from __future__ import annotations
