@@ -13,11 +13,12 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 
+# The Spark tests run in `make test`, so the development install carries the spark extra.
 install-dev: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 
 install-bench: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,spark,bench]'
 
 demo: install
 	$(BIN)/creditmesh simulate --borrowers 20000 --months 24 --seed 7 --out $(DEMO_DIR) --overwrite

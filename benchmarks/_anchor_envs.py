@@ -95,17 +95,32 @@ def ensure_env(method: str, log=None) -> Path:
 
 
 class AnchorWorker:
-    """One long-lived worker process for one anchor method; ``fit`` then ``predict``, fold after fold."""
+    """One long-lived worker process for one anchor model; ``fit`` then ``predict``, fold after fold.
 
-    def __init__(self, method: str, *, timeout_s: float = 3600.0, log=None) -> None:
+    ``method`` names the environment (``benchmarks/envs/<method>``), ``model`` the worker's model in
+    it (default: the method's name; ``toad_tutorial`` runs in toad's environment). ``special`` values
+    (sentinels such as -1 or -99) go to every fit, for the libraries that bin them apart.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        *,
+        model: str | None = None,
+        special: tuple[float, ...] = (),
+        timeout_s: float = 3600.0,
+        log=None,
+    ) -> None:
         self.method = method
+        self.model = model or method
+        self.special = [float(v) for v in special]
         self.timeout_s = timeout_s
         python = ensure_env(method, log=log)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f"creditmesh-bench-{method}-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix=f"creditmesh-bench-{self.model}-"))
         self.log_path = envs_root() / method / "worker.log"
         self._log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
-            [str(python), str(WORKER), method],
+            [str(python), str(WORKER), self.model],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
@@ -146,7 +161,8 @@ class AnchorWorker:
         train[TARGET] = np.asarray(y, dtype=np.int64)
         path = self.tmp / "train.parquet"
         train.to_parquet(path, index=False)
-        return float(self._ask({"op": "fit", "train": str(path), "target": TARGET})["fit_s"])
+        request = {"op": "fit", "train": str(path), "target": TARGET, "special": self.special}
+        return float(self._ask(request)["fit_s"])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         test, out = self.tmp / "test.parquet", self.tmp / "pred.parquet"

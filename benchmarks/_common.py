@@ -70,11 +70,20 @@ def result_row(
     }
 
 
-def print_json_line(benchmark: str, results: list[dict[str, Any]]) -> None:
-    """The benchmark's last line on stdout: one compact JSON object; also recorded for ``RESULTS.md``."""
+def print_json_line(
+    benchmark: str, results: list[dict[str, Any]], *, anchors: dict[str, str] | None = None
+) -> None:
+    """The benchmark's last line on stdout: one compact JSON object; also recorded for ``RESULTS.md``.
+
+    ``anchors`` maps each anchor's name (as in the rows' ``anchor_name``) to its configuration, which
+    ``RESULTS.md`` lists under the benchmark's table.
+    """
     sys.stdout.flush()
-    print(json.dumps({"benchmark": benchmark, "results": results}, separators=(", ", ": ")), flush=True)
-    record_run(benchmark, results)
+    line: dict[str, Any] = {"benchmark": benchmark, "results": results}
+    if anchors:
+        line["anchors"] = anchors
+    print(json.dumps(line, separators=(", ", ": ")), flush=True)
+    record_run(benchmark, results, anchors=anchors)
 
 
 #: Where runs are recorded: ``benchmarks/results.jsonl`` unless ``CREDITMESH_BENCH_RESULTS`` names another
@@ -115,7 +124,9 @@ def _commit() -> str | None:
     return out.stdout.strip() or None
 
 
-def record_run(benchmark: str, results: list[dict[str, Any]]) -> None:
+def record_run(
+    benchmark: str, results: list[dict[str, Any]], *, anchors: dict[str, str] | None = None
+) -> None:
     """Append one run (the closing line, the machine, the load, the commit) to the results file."""
     target = os.environ.get("CREDITMESH_BENCH_RESULTS", RESULTS_FILE)
     if not target or "PYTEST_CURRENT_TEST" in os.environ:
@@ -130,6 +141,8 @@ def record_run(benchmark: str, results: list[dict[str, Any]]) -> None:
         "machine": machine(),
         "command": " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:]]),
     }
+    if anchors:
+        run["anchors"] = anchors
     with open(target, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(run, separators=(", ", ": ")) + "\n")
 

@@ -49,6 +49,8 @@ class DatasetSpec:
     bad: str | int
     drop: tuple[str, ...] = ()
     note: str = ""
+    #: A stratified sample of this many rows (seed SPLIT_SEED) instead of the whole table.
+    max_rows: int | None = None
 
 
 #: The data sets issue #5 names, by the short name used in result rows (``auc_<name>_<method>``).
@@ -87,6 +89,18 @@ DATASETS: dict[str, DatasetSpec] = {
             ("afam", "insurance"),
             "afam (protected) and insurance (near-leak) dropped",
         ),
+        # Many weak features: the issue's 80,000 x 84 consumer-loan table is not in shared/data, so
+        # the one real table there with many weak, sparse features stands in, cut to its size.
+        DatasetSpec(
+            "ieee_80k",
+            "ieee_cis_fraud",
+            "ieee_cis_train_subset.csv.gz",
+            "isFraud",
+            1,
+            ("TransactionID", "TransactionDT"),
+            "Kaggle rules: local benchmarking only; 80,000 rows drawn stratified; many weak features",
+            max_rows=80_000,
+        ),
     )
 }
 #: Folder names (as in the README) accepted wherever a short name is.
@@ -96,6 +110,7 @@ ALIASES = {
     "german_credit": "german",
     "lending_club_2016q1": "lending_club",
     "mortgage_applications_boston": "hmda",
+    "ieee_cis_fraud": "ieee_80k",
 }
 
 
@@ -248,7 +263,8 @@ def load_dataset(name: str, root: Path | None = None) -> tuple[pd.DataFrame, np.
     path = (root or data_root()) / spec.folder / spec.file
     if not path.is_file():
         raise DataError(f"{spec.name}: {path} not found (set CREDITMESH_DATA to the shared data folder)")
-    return load_table(path, spec.target, bad=spec.bad, drop=spec.drop)
+    X, y = load_table(path, spec.target, bad=spec.bad, drop=spec.drop)
+    return stratified_sample(X, y, spec.max_rows) if spec.max_rows else (X, y)
 
 
 def stratified_folds(

@@ -193,7 +193,7 @@ def checks(ledger, expected_posted: int) -> dict[str, Any]:
         first_settled = int(
             conn.execute(
                 text(
-                    "SELECT COUNT(*) FROM installments WHERE seq = 1 AND paid_on = due_date "
+                    "SELECT COUNT(*) FROM installment_balances WHERE seq = 1 AND paid_on = due_date "
                     "AND principal_paid_minor = principal_due_minor AND interest_paid_minor = interest_due_minor "
                     "AND fee_paid_minor = fee_due_minor"
                 )
@@ -202,7 +202,7 @@ def checks(ledger, expected_posted: int) -> dict[str, Any]:
         others_paid = int(
             conn.execute(
                 text(
-                    "SELECT COUNT(*) FROM installments WHERE (seq > 1 OR paid_on IS NULL) AND (principal_paid_minor > 0 "
+                    "SELECT COUNT(*) FROM installment_balances WHERE (seq > 1 OR paid_on IS NULL) AND (principal_paid_minor > 0 "
                     "OR interest_paid_minor > 0 OR fee_paid_minor > 0 OR late_fee_paid_minor > 0)"
                 )
             ).scalar_one()

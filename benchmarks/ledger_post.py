@@ -166,9 +166,9 @@ def _read_installments(ledger, loan_ids: list[str]) -> dict[str, list[tuple[int,
     """(seq, due date, amount owed) of each loan's open installments, in seq order."""
     from sqlalchemy import select
 
-    from creditmesh.ledger.tables import installments
+    from creditmesh.ledger.tables import installment_balances
 
-    i = installments.c
+    i = installment_balances.c
     out: dict[str, list[tuple[int, date, int]]] = {loan_id: [] for loan_id in loan_ids}
     with ledger.engine.connect() as conn:
         for k in range(0, len(loan_ids), 1000):

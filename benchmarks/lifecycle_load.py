@@ -241,7 +241,7 @@ def check_book(db_url: str, acknowledged: list[tuple[str, str]]) -> dict[str, in
     from creditmesh.api.tables import credit_line_profiles, drawdowns, partner_capacity
     from creditmesh.decision.audit import DECISIONS
     from creditmesh.ledger import Ledger
-    from creditmesh.ledger.tables import credit_lines, installments, loans, payments
+    from creditmesh.ledger.tables import credit_lines, installment_balances, loans, payments
 
     ledger = Ledger.connect(db_url)
     problems = {}
@@ -297,10 +297,11 @@ def check_book(db_url: str, acknowledged: list[tuple[str, str]]) -> dict[str, in
                 sa.select(
                     loans.c.credit_line_id,
                     sa.func.sum(
-                        installments.c.principal_due_minor - installments.c.principal_paid_minor
+                        installment_balances.c.principal_due_minor
+                        - installment_balances.c.principal_paid_minor
                     ).label("used"),
                 )
-                .join(installments, installments.c.loan_id == loans.c.loan_id)
+                .join(installment_balances, installment_balances.c.loan_id == loans.c.loan_id)
                 .where(loans.c.status == "active")
                 .group_by(loans.c.credit_line_id)
                 .subquery()

@@ -59,8 +59,14 @@ def goal_met(row: dict) -> bool | None:
 
 
 def latest_runs(lines: list[str]) -> dict[str, dict]:
-    """The last recorded run of each benchmark, in the order benchmarks first appear."""
-    latest: dict[str, dict] = {}
+    """The last recorded run of each benchmark, in the order benchmarks first appear.
+
+    An earlier run of the same benchmark whose figures no later run has (two people measuring
+    different methods of one benchmark, say) is still current: it rides along in the latest
+    run's ``"_also"`` list, newest first, and is shown under it. Runs transcribed from notes
+    (with a ``source``) never ride along.
+    """
+    runs: dict[str, list[dict]] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -68,7 +74,17 @@ def latest_runs(lines: list[str]) -> dict[str, dict]:
             run = json.loads(line)
         except json.JSONDecodeError as error:
             raise SystemExit(f"{RUNS.name}:{number}: not JSON ({error.msg})") from None
-        latest[run["benchmark"]] = run
+        runs.setdefault(run["benchmark"], []).append(run)
+    latest: dict[str, dict] = {}
+    for name, history in runs.items():
+        shown = dict(history[-1], _also=[])
+        seen = {row["name"] for row in shown["results"]}
+        for earlier in reversed(history[:-1]):
+            names = {row["name"] for row in earlier["results"]}
+            if names and not names & seen and not earlier.get("source"):  # transcriptions are history
+                shown["_also"].append(earlier)
+            seen |= names
+        latest[name] = shown
     return latest
 
 
@@ -113,7 +129,8 @@ def render(runs: dict[str, dict]) -> str:
             )
             if part
         )
-        verdicts = [goal_met(row) for row in run["results"]]
+        shown = [run, *run.get("_also", [])]
+        verdicts = [goal_met(row) for one in shown for row in one["results"]]
         judged = [v for v in verdicts if v is not None]
         met = f"{sum(judged)} of {len(judged)}" if judged else "—"
         summary.append(
@@ -121,28 +138,53 @@ def render(runs: dict[str, dict]) -> str:
             f"| {_cell(where)} | {machine.get('load_average_1m', '')} | {met} |"
         )
         lines = [f"## {name}", ""]
-        if run.get("source"):
-            lines += [f"_{_cell(run['source'])}_", ""]
-        if run.get("command"):
-            lines += [f"`{run['command']}`", ""]
-        lines += [
-            "| figure | unit | creditmesh | anchor | anchor is | ratio | goal | met |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for row, verdict in zip(run["results"], verdicts):
-            value, anchor = row.get("creditmesh"), row.get("anchor")
-            ratio = (
-                f"{value / anchor:.3g}"
-                if isinstance(value, int | float) and isinstance(anchor, int | float) and anchor
-                else ""
-            )
-            mark = {True: "yes", False: "**no**", None: ""}[verdict]
-            lines.append(
-                f"| {_cell(row['name'])} | {_cell(row.get('unit', ''))} | {_figure(value)} | {_figure(anchor)} "
-                f"| {_cell(row.get('anchor_name') or '')} | {ratio} | {_cell(row.get('goal') or '')} | {mark} |"
-            )
+        for k, one in enumerate(shown):
+            if k:
+                lines += [
+                    "",
+                    f"Also current, an earlier run of other figures ({one.get('recorded_at', '')[:16]}, "
+                    f"commit {one.get('commit') or '?'}, load {(one.get('machine') or {}).get('load_average_1m', '')}):",
+                    "",
+                ]
+            lines += _run_lines(one)
         sections.append("\n".join(lines))
     return "\n".join(out + summary + [""] + ["\n\n".join(sections), ""])
+
+
+def _run_lines(run: dict) -> list[str]:
+    """One run's command, its figures beside their anchors, and the anchors' configurations."""
+    lines: list[str] = []
+    if run.get("source"):
+        lines += [f"_{_cell(run['source'])}_", ""]
+    if run.get("command"):
+        lines += [f"`{run['command']}`", ""]
+    lines += [
+        "| figure | unit | creditmesh | anchor | anchor is | ratio | goal | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in run["results"]:
+        verdict = goal_met(row)
+        value, anchor = row.get("creditmesh"), row.get("anchor")
+        ratio = (
+            f"{value / anchor:.3g}"
+            if isinstance(value, int | float) and isinstance(anchor, int | float) and anchor
+            else ""
+        )
+        mark = {True: "yes", False: "**no**", None: ""}[verdict]
+        lines.append(
+            f"| {_cell(row['name'])} | {_cell(row.get('unit', ''))} | {_figure(value)} | {_figure(anchor)} "
+            f"| {_cell(row.get('anchor_name') or '')} | {ratio} | {_cell(row.get('goal') or '')} | {mark} |"
+        )
+    if run.get("anchors"):
+        lines += [
+            "",
+            "Anchor configurations:",
+            "",
+            "| anchor | configuration |",
+            "|---|---|",
+            *(f"| {_cell(anchor)} | {_cell(text)} |" for anchor, text in run["anchors"].items()),
+        ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,6 +47,7 @@ CORE = (
     "charts",
     "ids",
     "databases",
+    "spark",
 )
 #: On top: may import any box and core module; only cli imports api.
 TOP = ("api", "cli")

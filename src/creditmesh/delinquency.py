@@ -17,8 +17,8 @@ The reading (seeds/002, footnotes 6 and 7):
 * A loan is charged off on the first day it shows :data:`CHARGE_OFF_DPD` (181)
   dpd, "delinquent for more than 180 days", and stays charged off.
 
-The SQL fragments serve SQLite and PostgreSQL (the ledger) and DuckDB (the
-portfolio). They take column expressions written by our own code and bound
+The SQL fragments serve SQLite and PostgreSQL (the ledger), DuckDB (the
+portfolio) and Spark SQL (the portfolio past one machine). They take column expressions written by our own code and bound
 parameters (``:as_of``, ``$as_of``) and emit only those and integer constants
 from this module; an expression holding a semicolon or a comment is refused
 (no second statement, nothing cut off). Values always travel as parameters.
@@ -68,7 +68,7 @@ BY_NAME: dict[str, Bucket] = {b.name: b for b in BUCKETS}
 #: The bucket footnote 7's "90 day+ delinquency rate" counts: 91 to 180 calendar days past due.
 NINETY_PLUS = BY_NAME["dpd_91_180"]
 #: Engines the SQL fragments are written for.
-DIALECTS = ("sqlite", "postgresql", "duckdb")
+DIALECTS = ("sqlite", "postgresql", "duckdb", "spark")
 
 # Upper ends of the buckets before charge-off: dpd <= edge[k] falls in BUCKETS[k] (searchsorted, left).
 _EDGES = np.array([b.last_dpd for b in BUCKETS[:-1]], dtype=np.int64)
@@ -170,8 +170,11 @@ def _dialect(dialect: str) -> str:
 def days_between_sql(later: str, earlier: str, dialect: str) -> str:
     """SQL for the whole days from date ``earlier`` to date ``later`` on ``dialect``."""
     later, earlier = _expression(later, "later"), _expression(earlier, "earlier")
-    if _dialect(dialect) == "sqlite":
+    chosen = _dialect(dialect)
+    if chosen == "sqlite":
         return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    if chosen == "spark":  # a date minus a date is an interval there
+        return f"datediff(CAST({later} AS DATE), CAST({earlier} AS DATE))"
     return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
 
 
@@ -179,8 +182,11 @@ def day_at_dpd_sql(due_date: str, dpd: int, dialect: str) -> str:
     """SQL for the day an installment due on ``due_date`` shows ``dpd`` days past due (a date)."""
     due_date = _expression(due_date, "due_date")
     days = int(dpd)
-    if _dialect(dialect) == "sqlite":
+    chosen = _dialect(dialect)
+    if chosen == "sqlite":
         return f"date(julianday({due_date}) + {days})"
+    if chosen == "spark":
+        return f"date_add({due_date}, {days})"
     return f"({due_date} + {days})"
 
 

@@ -366,6 +366,7 @@ TABLES: dict[str, Table] = {
                 _c("promise_due_on", DATE, "the day a promise to pay falls due", nullable=True),
                 _c("promise_status", pa.string(), nullable=True, allowed=PROMISE_STATUSES),
                 _money("cost_minor"),
+                _c("arm", pa.string(), "the strategy arm that took the action", nullable=True),
             ),
         ),
     )

@@ -56,5 +56,24 @@ def test_the_latest_run_of_each_benchmark_is_the_one_shown():
     assert "| x | s | 50 |" in page and "70" not in page
 
 
+def test_an_earlier_run_of_other_figures_of_the_same_benchmark_is_shown_under_the_latest():
+    def run(name, value, when, **extra):
+        row = dict(_row(value, "< 60 s"), name=name)
+        return json.dumps({"benchmark": "q", "results": [row], "recorded_at": when, **extra})
+
+    lines = [
+        run("old", 1.0, "2026-01-01", source="transcribed"),  # notes: history, not shown
+        run("scorecard", 20.0, "2026-01-02"),  # superseded by the later scorecard run
+        run("scorecard", 30.0, "2026-01-03"),  # other figures than the latest: still current
+        run("gbm", 40.0, "2026-01-04"),
+    ]
+    latest = results.latest_runs(lines)["q"]
+    assert latest["results"][0]["name"] == "gbm"
+    assert [r["results"][0]["creditmesh"] for r in latest["_also"]] == [30.0]
+    page = results.render({"q": latest})
+    assert "| gbm | s | 40 |" in page and "| scorecard | s | 30 |" in page
+    assert "| scorecard | s | 20 |" not in page and "| old |" not in page
+
+
 def test_results_md_is_what_the_recorded_runs_give():
     assert results.main(["--check"]) == 0, "run: python benchmarks/results.py"

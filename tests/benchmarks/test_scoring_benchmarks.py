@@ -96,7 +96,8 @@ def test_quality_on_a_modellers_file_gives_creditmesh_rows_with_their_anchors(bo
     rows = {row["name"]: row for row in payload["results"]}
     assert 0.6 < rows["auc_book_creditmesh_scorecard"]["creditmesh"] <= 1.0
     assert 0.6 < rows["auc_book_creditmesh_gbm"]["creditmesh"] <= 1.0
-    assert rows["fit_s_book_creditmesh_scorecard"]["anchor_name"] == "optbinning"
+    assert rows["fit_s_book_creditmesh_scorecard"]["anchor_name"] == "toad"
+    assert rows["fit_s_vs_optbinning_book_creditmesh_scorecard"]["anchor_name"] == "optbinning"
     assert "ece_book_creditmesh_gbm" not in rows  # fewer than 10,000 rows
 
 
@@ -118,6 +119,23 @@ def test_quality_says_not_available_while_the_scoring_module_is_missing(book_csv
     assert code == 0 and "not available" in out
     payload = json.loads(out.strip().splitlines()[-1])
     assert all(row["creditmesh"] is None for row in payload["results"])
+
+
+def test_quality_hands_declared_special_values_to_the_scorecard(book_csv):
+    X = pd.read_csv(book_csv).drop(columns=["id", "status"])
+    X.loc[::5, "income"] = -99.0
+    y = (pd.read_csv(book_csv).status == "bad").to_numpy(dtype=int)
+    adapter = scoring_quality.METHODS["creditmesh_scorecard"].make(60.0, (-1.0, -99.0))
+    adapter.fit(X, y)
+    assert adapter.model.binning_.binnings_["income"].special_values == (-1.0, -99.0)
+    plain = scoring_quality.METHODS["creditmesh_scorecard"].make(60.0, ())
+    plain.fit(X, y)
+    assert plain.model.binning_.binnings_["income"].special_values == ()
+
+
+def test_quality_refuses_bad_special_values(capsys):
+    with pytest.raises(SystemExit):
+        scoring_quality.main(["--datasets", "german", "--special", "-1,x"])
 
 
 def test_quality_refuses_a_target_without_data_and_unknown_methods(capsys):

@@ -18,7 +18,19 @@ runner = CliRunner()
 def book_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "book"
     result = runner.invoke(
-        app, ["simulate", "--borrowers", "1500", "--months", "9", "--seed", "5", "--out", str(out)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "1500",
+            "--months",
+            "9",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     return out
@@ -70,7 +82,7 @@ def test_simulate_refuses_impossible_parameters_with_one_line_and_writes_nothing
 
 
 def test_simulate_refuses_to_overwrite_without_asking(book_dir):
-    result = runner.invoke(app, ["simulate", "--borrowers", "100", "--out", str(book_dir)])
+    result = runner.invoke(app, ["simulate", "--placeholders", "--borrowers", "100", "--out", str(book_dir)])
     assert result.exit_code == 2
     assert "pass --overwrite" in result.stderr
 
@@ -146,13 +158,36 @@ def test_ledger_load_on_a_folder_without_payments_names_the_table(book_dir, tmp_
     assert not (tmp_path / "l.db").exists()  # nothing written
 
 
-def test_simulate_on_the_engines_decides_with_the_champion_and_funds_through_the_matcher(tmp_path):
+def test_simulate_runs_on_the_engines_by_default_deciding_with_the_champion_and_funding_through_the_matcher(
+    tmp_path,
+):
     from creditmesh.decision import default_policy_path, load_policy
 
     out = tmp_path / "engines"
-    args = ["simulate", "--engines", "--borrowers", "1500", "--months", "6", "--seed", "5", "--out", str(out)]
+    args = ["simulate", "--borrowers", "1500", "--months", "6", "--seed", "5", "--out", str(out)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     decisions = pq.read_table(out / "decisions.parquet").column("policy_version").unique().to_pylist()
     assert decisions == [load_policy(default_policy_path()).version]
     assert pq.read_table(out / "loans.parquet").num_rows > 0
+
+
+def test_simulate_with_placeholders_decides_with_the_simulator_rule(tmp_path):
+    out = tmp_path / "placeholders"
+    args = [
+        "simulate",
+        "--placeholders",
+        "--borrowers",
+        "800",
+        "--months",
+        "3",
+        "--seed",
+        "5",
+        "--out",
+        str(out),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert pq.read_table(out / "decisions.parquet").column("policy_version").unique().to_pylist() == [
+        "rule-v0"
+    ]

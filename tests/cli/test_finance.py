@@ -16,7 +16,19 @@ def booked(tmp_path_factory):
     folder = tmp_path_factory.mktemp("finance")
     book, db = folder / "book", f"sqlite:///{folder / 'ledger.db'}"
     made = runner.invoke(
-        app, ["simulate", "--borrowers", "600", "--months", "12", "--seed", "3", "--out", str(book)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "600",
+            "--months",
+            "12",
+            "--seed",
+            "3",
+            "--out",
+            str(book),
+        ],
     )
     assert made.exit_code == 0, made.output
     loaded = runner.invoke(app, ["ledger", "load", str(book), "--db", db])

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +17,19 @@ def applications(tmp_path_factory):
     root = tmp_path_factory.mktemp("model")
     book = root / "book"
     result = runner.invoke(
-        app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "3", "--out", str(book)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "3000",
+            "--months",
+            "12",
+            "--seed",
+            "3",
+            "--out",
+            str(book),
+        ],
     )
     assert result.exit_code == 0, result.output
     table = root / "apps.parquet"
@@ -114,6 +127,32 @@ def test_reject_inference_options_train(applications, tmp_path):
             ],
         )
         assert result.exit_code == 0, result.output
+
+
+def test_declared_special_values_get_bins_of_their_own(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 3000
+    months = rng.integers(0, 60, n).astype(float)
+    months[rng.random(n) < 0.1] = -1.0  # "no file at the bureau"
+    months[rng.random(n) < 0.05] = -99.0  # "not asked"
+    risk = np.where(months == -1, 1.0, np.where(months == -99, -0.5, -0.02 * months))
+    bad = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + risk)))).astype(int)
+    table = tmp_path / "book.csv"
+    pd.DataFrame({"months_on_book": months, "bad": bad}).to_csv(table, index=False)
+    model = tmp_path / "model.json"
+    args = ["model", "train", "--data", str(table), "--target", "bad", "--out", str(model)]
+    result = runner.invoke(app, [*args, "--special", "-1,-99"])
+    assert result.exit_code == 0, result.output
+    binning = json.loads(model.read_text())["state"]["binning"]["binnings"][0]
+    assert binning["special_values"] == [-1.0, -99.0]
+    counts = [e + m for e, m in zip(binning["events"], binning["nonevents"])]
+    n_regular = len(binning["splits"]) + 1
+    assert counts[n_regular : n_regular + 2] == [float((months == -1).sum()), float((months == -99).sum())]
+    assert binning["value_range"][0] == 0.0
+    result = runner.invoke(app, [*args, "--special", "-1,none"])
+    assert result.exit_code == 2 and "special" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, [*args, "--special", "-1", "--kind", "gbm"])
+    assert result.exit_code == 2 and "special" in result.output
 
 
 def test_bad_input_is_one_line_and_exit_code_2(applications, tmp_path):

@@ -19,3 +19,21 @@ def test_the_engine_takes_over_after_a_burn_in_under_the_placeholder():
     assert 0 < (lines["outcome"] == "approve").mean() < 1
     # the champion sends an application without income (about one in nine) to review
     assert (stage == "drawdown").any() and (lines["automated"]).mean() > 0.8
+
+
+def test_ring_members_are_declined_at_arrival_when_the_graph_already_sees_their_ring():
+    config = SimulationConfig(borrowers=3_000, months=6, seed=4, fraud_ring_share=0.03)
+    policy = engine_policy_after_burn_in(config, burn_in_months=6)
+    result = simulate(config, policy=policy)
+    applications = result.tables["applications"].to_pandas().set_index("application_id")
+    decisions = result.tables["decisions"].to_pandas().set_index("application_id")
+    ring = result.truth["borrowers"].to_pandas().set_index("borrower_id")["ring_id"]
+    lines = decisions[applications.loc[decisions.index, "stage"] == "credit_line"]
+    member = ring.loc[applications.loc[lines.index, "borrower_id"]].notna().to_numpy()
+    flagged = lines["reasons"].map(lambda reasons: "fraud_ring" in list(reasons)).to_numpy()
+    # the decision table records the graph's knock-out: declined, automated, the reason named
+    assert (lines.loc[flagged, "outcome"] == "decline").all() and lines.loc[flagged, "automated"].all()
+    # a ring is caught once enough of it is seen (ring_size >= 5 at arrival): most members, not the first
+    caught = flagged[member].mean()
+    assert 0.3 < caught < 1.0
+    assert flagged[~member].mean() < 0.002

@@ -16,7 +16,19 @@ runner = CliRunner()
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("graph-cli") / "data"
     result = runner.invoke(
-        app, ["simulate", "--borrowers", "3000", "--months", "12", "--seed", "9", "--out", str(out)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "3000",
+            "--months",
+            "12",
+            "--seed",
+            "9",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     return out

@@ -8,12 +8,21 @@ from datetime import date
 from sqlalchemy import func, select
 
 from creditmesh.ledger import Ledger, LoanTerms, journal
-from creditmesh.ledger.tables import installments, journal_entries, loans, payments, postings
+from creditmesh.ledger.tables import (
+    allocations,
+    installment_balances,
+    installments,
+    journal_entries,
+    late_fees,
+    loans,
+    payments,
+    postings,
+)
 
 ORIGINATED = date(2024, 1, 15)
 #: 10,000.00 yuan at 18 % over 6 months: 1,755.25 a month, the first due on 2024-02-15.
 STANDARD = LoanTerms("L1", "B1", 1_000_000, 180_000, 6, ORIGINATED)
-COUNTED = (loans, installments, payments, journal_entries, postings)
+COUNTED = (loans, installments, allocations, late_fees, payments, journal_entries, postings)
 
 
 def terms(loan_id: str = "L1", **changes) -> LoanTerms:
@@ -27,7 +36,13 @@ def snapshot(ledger: Ledger) -> tuple:
         counts = tuple(
             conn.execute(select(func.count()).select_from(table)).scalar_one() for table in COUNTED
         )
-        rows = tuple(conn.execute(select(installments).order_by(installments.c.loan_id, installments.c.seq)))
+        rows = tuple(
+            conn.execute(
+                select(installment_balances).order_by(
+                    installment_balances.c.loan_id, installment_balances.c.seq
+                )
+            )
+        )
     return ledger.trial_balance(), counts, rows
 
 

@@ -30,3 +30,16 @@ def test_the_ledgers_export_gives_the_simulated_books_monthly_metrics(simulated,
         got = metric_series(ours_book, "month", end=end)
     assert len(expected) > 6
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_reading_through_the_engine_gives_what_adbc_gives(simulated, ledger, tmp_path):
+    from creditmesh.ledger.export import EXPORTED, read_tables
+
+    replay(ledger, write_dataset(simulated, tmp_path / "book"))
+    with ledger.engine.connect():  # a connection open in this process, as in the service
+        ours = read_tables(ledger.engine, EXPORTED, through_engine=True)
+    assert ours["loans"].num_rows == simulated.tables["loans"].num_rows
+    theirs = read_tables(ledger.engine, EXPORTED)
+    for name in EXPORTED:
+        assert ours[name].schema == theirs[name].schema, name
+        assert ours[name].equals(theirs[name]), name

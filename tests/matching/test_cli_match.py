@@ -71,7 +71,19 @@ def test_a_book_folder_allocates_the_months_approved_drawdowns(tmp_path):
 
     book = tmp_path / "book"
     simulated = runner.invoke(
-        app, ["simulate", "--borrowers", "1500", "--months", "12", "--seed", "5", "--out", str(book)]
+        app,
+        [
+            "simulate",
+            "--placeholders",
+            "--borrowers",
+            "1500",
+            "--months",
+            "12",
+            "--seed",
+            "5",
+            "--out",
+            str(book),
+        ],
     )
     assert simulated.exit_code == 0, simulated.output
     applications = pd.read_parquet(book / "applications.parquet")

@@ -49,6 +49,12 @@ def synthetic_credit(n: int = 6000, seed: int = 0) -> tuple[pd.DataFrame, np.nda
 
 
 @pytest.fixture(scope="session")
+def make_credit():
+    """:func:`synthetic_credit` itself, for tests that need several independent tables."""
+    return synthetic_credit
+
+
+@pytest.fixture(scope="session")
 def credit() -> tuple[pd.DataFrame, np.ndarray]:
     return synthetic_credit()
 

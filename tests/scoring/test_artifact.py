@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from creditmesh.errors import CreditmeshError
@@ -33,6 +34,8 @@ def test_scorecard_round_trips_through_one_readable_json(scorecard, credit, tmp_
     np.testing.assert_array_equal(loaded.predict_points(X), scorecard.predict_points(X))
     assert loaded.get_params(deep=False).keys() == scorecard.get_params(deep=False).keys()
     assert loaded.content_hash_ == document["content_hash"]
+    assert loaded.min_iv_ == scorecard.min_iv_
+    pd.testing.assert_frame_equal(loaded.cv_results_, scorecard.cv_results_)
 
 
 def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):

@@ -105,3 +105,51 @@ def test_a_refitted_single_model_serves_when_ensemble_is_off(credit):
     for (_, row), (_, expected) in zip(X.head(20).iterrows(), table.iterrows()):
         one = score_application(model, application_of(row))
         assert (one.pd, one.reasons) == (expected["pd"], expected["reasons"])
+
+
+def test_one_application_scores_as_the_boosters_do_bit_for_bit(gbm, credit):
+    """The compiled forest serves one application; its PD is LightGBM's boosters' PD to the last bit."""
+    from tests_helpers import application_of
+
+    X, _ = credit
+    head = X.head(60)
+    data = gbm.encoder_.matrix(head)
+    boosted = np.zeros(len(head))
+    for booster in gbm.boosters_:
+        boosted += booster.predict(data, raw_score=True)
+    linear = np.zeros(len(head))
+    for scorecard in gbm.scorecards_:
+        linear += scorecard.decision_function(head)
+    n = len(gbm.boosters_)
+    expected = gbm.calibrator_.apply(gbm._blend(boosted / n, linear / len(gbm.scorecards_)))
+    for (_, row), p in zip(head.iterrows(), expected):
+        assert gbm.score_one(application_of(row), with_reasons=False)[0] == p
+
+
+def test_contributions_are_lightgbms_treeshap_and_reasons_follow_them(gbm, credit):
+    from tests_helpers import application_of
+
+    X, _ = credit
+    head = X.head(60)
+    data = gbm.encoder_.matrix(head)
+    boosted = sum(b.predict(data, pred_contrib=True) for b in gbm.boosters_)
+    ours = np.zeros_like(boosted)
+    for contrib in gbm.forest_.contributions(data).transpose(1, 0, 2):
+        ours += contrib
+    np.testing.assert_allclose(ours, boosted, rtol=0, atol=1e-11)
+    table = gbm.reasons(head)
+    for (_, row), why in zip(head.iterrows(), table):
+        assert gbm.score_one(application_of(row))[1] == why
+
+
+def test_reasons_name_the_feature_that_drives_the_risk(gbm, credit):
+    """Months in arrears raise the risk most in the data: five of them is the first reason, none is no reason."""
+    from tests_helpers import application_of
+
+    X, _ = credit
+    clean = X[(X.months_late == 0) & X.income.notna()].head(40)
+    for _, row in clean.iterrows():
+        _, calm = gbm.score_one(application_of(row))
+        _, late = gbm.score_one({**application_of(row), "months_late": 5.0})
+        assert "months_late" not in calm
+        assert late[0] == "months_late", late

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from creditmesh.errors import ParameterError
 from creditmesh.scoring import BinningProcess, Scorecard, sql_points
 from creditmesh.scoring.metrics import auc
+from creditmesh.scoring.scorecard import CV_TIE
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +61,71 @@ def test_stepwise_selection_keeps_no_more_than_the_filter(credit):
     assert len(stepwise.features_) >= 3
 
 
+def _weak_features(n: int, seed: int, k: int = 30) -> tuple[pd.DataFrame, np.ndarray]:
+    """Many features that each carry a little of the risk, and none much: IV of each about 0.01."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, k))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-1.5 + 0.12 * X.sum(axis=1))))).astype(int)
+    return pd.DataFrame(X, columns=[f"x{j}" for j in range(k)]), y
+
+
+def test_cross_validated_cut_off_keeps_many_weak_features_a_fixed_cut_off_drops():
+    X, y = _weak_features(12_000, 0)
+    X_test, y_test = _weak_features(20_000, 1)
+    chosen = Scorecard().fit(X, y)
+    fixed = Scorecard(min_iv=0.02).fit(X, y)
+    assert chosen.min_iv_ < 0.02 and len(chosen.features_) > len(fixed.features_)
+    assert (
+        auc(y_test, chosen.predict_proba(X_test)[:, 1])
+        > auc(y_test, fixed.predict_proba(X_test)[:, 1]) + 0.02
+    )
+    table = chosen.cv_results_
+    assert list(table.min_iv) == sorted(table.min_iv) and table.auc_mean.notna().any()
+    level = table[table.auc_mean >= table.auc_mean.max() - CV_TIE]
+    assert chosen.min_iv_ == level.min_iv.min()  # the most features among the level cut-offs
+
+
+def test_cross_validated_cut_off_does_not_lose_to_every_feature_among_pure_noise(make_credit):
+    def noisy(seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+        X, y = make_credit(6000, seed)
+        noise = np.random.default_rng(1000 * seed + 100).normal(size=(len(X), 30))
+        return X.assign(**{f"noise{k}": noise[:, k] for k in range(30)}), y
+
+    X, y = noisy(0)
+    X_test, y_test = noisy(1)
+    binning = BinningProcess(special_values={"months_late": [98]})
+    chosen = Scorecard(binning=binning).fit(X, y)
+    every = Scorecard(binning=binning, min_iv=0.0).fit(X, y)
+    assert {"utilisation", "months_late", "age"} <= set(chosen.features_)
+    assert (
+        auc(y_test, chosen.predict_proba(X_test)[:, 1])
+        >= auc(y_test, every.predict_proba(X_test)[:, 1]) - 0.002
+    )
+
+
+def test_special_values_get_bins_of_their_own_through_the_scorecard(credit):
+    X, y = credit
+    sentinel = X.assign(age=X.age.where(np.arange(len(X)) % 10 != 0, -99.0))
+    fitted = Scorecard(special_values=[-99.0, 98.0], min_iv=0.0).fit(sentinel, y)
+    ages = fitted.binning_.binnings_["age"]
+    assert ages.special_values == (-99.0, 98.0)
+    table = ages.table().set_index("bin")
+    assert table.loc["special -99", "count"] == (sentinel.age == -99).sum()
+    assert ages.value_range[0] == sentinel.age[sentinel.age != -99].min()  # -99 is not a regular value
+    months = fitted.binning_.binnings_["months_late"].table().set_index("bin")
+    assert months.loc["special 98", "count"] == (X.months_late == 98).sum()
+    with pytest.raises(ParameterError, match="Scorecard.special_values"):
+        Scorecard(special_values=[-1], binning=BinningProcess()).fit(X, y)
+
+
 def test_bad_parameters_are_named(credit):
     X, y = credit
     with pytest.raises(ParameterError, match="Scorecard.pdo"):
         Scorecard(pdo=-5).fit(X, y)
     with pytest.raises(ParameterError, match="Scorecard.selection"):
         Scorecard(selection="magic").fit(X, y)
+    with pytest.raises(ParameterError, match="Scorecard.min_iv"):
+        Scorecard(min_iv="tuned").fit(X, y)
     with pytest.raises(ParameterError, match="not fitted"):
         Scorecard().predict_proba(X)
 

@@ -23,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from creditmesh.api import middleware
+from creditmesh.api import console, middleware
 from creditmesh.api.errors import Conflict, NotFound
 from creditmesh.api.metrics import ServiceMetrics, matcher_capacity_used
 from creditmesh.api.openapi import document_statuses
@@ -129,6 +129,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.matcher, app.state.report_salt = build_matching(settings, app.state.platform)
         if app.state.matcher is not None:
             app.state.metrics.capacity_used = matcher_capacity_used(app.state.matcher)
+        app.state.console = console.build_console(settings, app.state.platform)
         try:
             yield
         finally:
@@ -159,6 +160,7 @@ def create_app(settings: Settings) -> FastAPI:
         health,
     ):
         app.include_router(module.router)
+    console.install(app)
     middleware.install(app)
     document_statuses(app)
     return app

@@ -43,8 +43,9 @@ class _Input(BaseModel):
     application_id: ApplicationId
 
 
-class CreditLineApplication(_Input):
-    """A credit-line application: what the applicant declared, the bureau's answer and the device's signals."""
+class ApplicantFacts(_Input):
+    """What an applicant declared, the bureau's answer and the device's signals: the fields every
+    application route shares (:class:`CreditLineApplication` here, the platform's ``ApplicationIn``)."""
 
     channel: Literal[CHANNELS] | None = None  # type: ignore[valid-type]
     age: Annotated[StrictInt, Field(ge=16, le=100)]
@@ -57,6 +58,11 @@ class CreditLineApplication(_Input):
     apply_hour: Annotated[StrictInt, Field(ge=0, le=23)]
     contacts_count: Count
     region: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+
+
+class CreditLineApplication(ApplicantFacts):
+    """A credit-line application to the decision route: the applicant's facts and what the graph knows."""
+
     on_blacklist: StrictBool | None = None
     ring_size: Count | None = None
 

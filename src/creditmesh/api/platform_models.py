@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from creditmesh.api.models import Count, Minor
-from creditmesh.schema import CHANNELS, EMPLOYMENT
+from creditmesh.api.models import ApplicantFacts
 
 #: The most identifiers of one kind an application may carry (contacts are many; a limit on everything).
 MAX_VALUES = 200
@@ -42,22 +41,11 @@ class Identifiers(_Input):
     contacts: Annotated[list[Identifier], Field(max_length=MAX_VALUES)] = []
 
 
-class ApplicationIn(_Input):
+class ApplicationIn(ApplicantFacts):
     """A credit-line application: the applicant's declared data and bureau answer, and its identifiers."""
 
     application_id: ObjectId
     borrower_id: ObjectId = Field(description="the caller's id of the applicant (not a personal identifier)")
-    channel: Literal[CHANNELS] | None = None  # type: ignore[valid-type]
-    age: Annotated[StrictInt, Field(ge=16, le=100)]
-    monthly_income_minor: Minor | None = None
-    employment: Literal[EMPLOYMENT] | None = None  # type: ignore[valid-type]
-    bureau_score: Annotated[StrictInt, Field(ge=300, le=900)] | None = None
-    bureau_inquiries_6m: Count | None = None
-    bureau_delinquencies_24m: Count | None = None
-    device_age_days: Annotated[StrictInt, Field(ge=0, le=36_500)]
-    apply_hour: Annotated[StrictInt, Field(ge=0, le=23)]
-    contacts_count: Count
-    region: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     identifiers: Identifiers
 
 

@@ -28,6 +28,7 @@ class Settings:
     identifier_key: str
     policy_path: Path | None = None
     partners_path: Path | None = None  # funding partners (institutions Parquet, YAML or JSON)
+    book_path: Path | None = None  # the console's portfolio reads this Parquet book; unset: the live ledger
     report_salt: str = ""  # keys the hashes that mask personal data in reports; empty: random per process
     body_limit_bytes: int = BODY_LIMIT_BYTES  # a longer body is a 413, refused before it is read
     body_timeout_seconds: float = 10.0  # a body not all in by then (slow, or shorter than announced) is a 408
@@ -39,8 +40,9 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """``CREDITMESH_DB`` (a SQLAlchemy URL or a SQLite file path, as for the ledger), ``CREDITMESH_MODEL``
         (a saved model), ``CREDITMESH_IDENTIFIER_KEY`` (at least 16 characters, the same in every worker),
-        ``CREDITMESH_POLICY`` (default: the shipped policy), ``CREDITMESH_PARTNERS`` (funding partners)
-        ``CREDITMESH_REPORT_SALT``, and the limits ``CREDITMESH_BODY_LIMIT_BYTES``,
+        ``CREDITMESH_POLICY`` (default: the shipped policy), ``CREDITMESH_PARTNERS`` (funding partners),
+        ``CREDITMESH_BOOK`` (a folder of Parquet tables the console's portfolio page reads instead of the live
+        ledger), ``CREDITMESH_REPORT_SALT``, and the limits ``CREDITMESH_BODY_LIMIT_BYTES``,
         ``CREDITMESH_BODY_TIMEOUT_SECONDS``, ``CREDITMESH_RATE_PER_KEY``, ``CREDITMESH_RATE_PER_ADDRESS``,
         ``CREDITMESH_AUTH_FAILURES_PER_MINUTE``."""
         env = os.environ if environ is None else environ
@@ -57,12 +59,16 @@ class Settings:
             )
         policy = env.get("CREDITMESH_POLICY")
         partners = env.get("CREDITMESH_PARTNERS")
+        book = env.get("CREDITMESH_BOOK")
+        if book and not Path(book).is_dir():
+            raise ParameterError("CREDITMESH_BOOK", f"a folder of Parquet tables, got {book!r}")
         return cls(
             db_url=database_url(env.get("CREDITMESH_DB") or None),
             model_path=Path(model),
             identifier_key=key,
             policy_path=Path(policy) if policy else None,
             partners_path=Path(partners) if partners else None,
+            book_path=Path(book) if book else None,
             report_salt=env.get("CREDITMESH_REPORT_SALT", ""),
             body_limit_bytes=int(_number(env, "CREDITMESH_BODY_LIMIT_BYTES", BODY_LIMIT_BYTES, 1, 2**30)),
             body_timeout_seconds=_number(env, "CREDITMESH_BODY_TIMEOUT_SECONDS", 10.0, 0.1, 600),

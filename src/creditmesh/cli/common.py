@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -29,6 +30,31 @@ class ReportingGroup(TyperGroup):
         except CreditmeshError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=2) from None
+
+
+class Engine(str, enum.Enum):
+    """Where a command's work runs: in this process (scipy, DuckDB, LightGBM) or on Apache Spark."""
+
+    local = "local"
+    spark = "spark"
+
+
+#: The ``--engine`` option of the commands that can run on Spark.
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local (in this process) or spark (master from CREDITMESH_SPARK_MASTER, default local[*]; "
+        "needs the spark extra and Java 17).",
+    ),
+]
+
+
+def spark_session_for(command: str):
+    """The Spark session of a command run with ``--engine spark`` (a clear error without PySpark or Java)."""
+    from creditmesh.spark import spark_session
+
+    return spark_session(f"creditmesh-{command}")
 
 
 class OutputFormat(str, enum.Enum):

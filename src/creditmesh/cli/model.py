@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from creditmesh.cli.common import OutputFormat, read_table, steps
+from creditmesh.cli.common import Engine, EngineOption, OutputFormat, read_table, spark_session_for, steps
 from creditmesh.errors import ParameterError
 
 app = typer.Typer(
@@ -23,6 +23,19 @@ class ModelKind(str, enum.Enum):
 
 def _split_list(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _special_values(value: str | None) -> list[float] | None:
+    """``--special -1,-99`` as numbers; anything else is an error naming the option."""
+    items = _split_list(value)
+    if not items:
+        return None
+    try:
+        return [float(v) for v in items]
+    except ValueError:
+        raise ParameterError(
+            "special", f"expected comma-separated numbers such as -1,-99, got {value!r}"
+        ) from None
 
 
 @app.command("dataset")
@@ -58,6 +71,13 @@ def train(
     reject_inference: Annotated[
         str | None, typer.Option(help="augment or parcel, using the --where column as approval.")
     ] = None,
+    special: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated numbers that mean 'not a value' (sentinels such as -1,-99): the scorecard "
+            "bins each apart, in every numerical feature."
+        ),
+    ] = None,
 ) -> None:
     """Fit a scorecard or a GBM and save it as a versioned artifact."""
     from creditmesh.scoring import GBMClassifier, Scorecard
@@ -65,6 +85,11 @@ def train(
     from creditmesh.scoring.dataset import feature_frame
     from creditmesh.scoring.reject import training_set
 
+    special_values = _special_values(special)
+    if special_values is not None and kind is not ModelKind.scorecard:
+        raise ParameterError(
+            "special", "applies to --kind scorecard (a GBM splits on sentinel values itself)"
+        )
     frame = read_table(data)
     drops = _split_list(drop) + ([where] if where else [])
     X = feature_frame(frame, target, drops)
@@ -78,9 +103,9 @@ def train(
         training = training_set(X, y, frame[where].to_numpy(dtype=bool), reject_inference=reject_inference)
         X, y, weight = training.X, training.y, training.weight
     with steps(2, f"train {kind.value}") as step:
-        model = (Scorecard() if kind is ModelKind.scorecard else GBMClassifier()).fit(
-            X, y, sample_weight=weight
-        )
+        model = (
+            Scorecard(special_values=special_values) if kind is ModelKind.scorecard else GBMClassifier()
+        ).fit(X, y, sample_weight=weight)
         step("fitted")
         save_model(model, out)
         step("saved")
@@ -124,11 +149,26 @@ def evaluate(
 def score(
     model_path: Annotated[Path, typer.Argument(metavar="MODEL", help="A saved model.")],
     data: Annotated[Path, typer.Option(help="Table of applications to score.")],
-    out: Annotated[Path, typer.Option(help="Parquet file for pd, score, grade and reasons.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            help="Parquet file for pd, score, grade and reasons (a Parquet folder with --engine spark)."
+        ),
+    ],
+    engine: EngineOption = Engine.local,
 ) -> None:
     """Score every row of a table (PD, score, grade, reasons), keeping its identifier columns."""
     from creditmesh.scoring.artifact import load_model
     from creditmesh.scoring.serve import score_table_with_ids
+
+    if engine is Engine.spark:
+        from creditmesh.scoring.spark import score_parquet
+
+        if data.suffix != ".parquet" and not data.is_dir():
+            raise ParameterError("data", f"{data}: --engine spark reads Parquet (a file or a folder)")
+        rows = score_parquet(model_path, data, out, spark_session_for("model-score"))
+        typer.echo(f"wrote {out}: {rows:,} rows (Parquet folder, scored on Spark)")
+        return
 
     model = load_model(model_path)
     result = score_table_with_ids(model, read_table(data))

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from creditmesh.cli.common import OutputFormat, parse_date, require_folder
+from creditmesh.cli.common import (
+    Engine,
+    EngineOption,
+    OutputFormat,
+    parse_date,
+    require_folder,
+    spark_session_for,
+)
 from creditmesh.errors import ParameterError
 
 
@@ -23,13 +31,14 @@ def metrics(
     compare_seeds: Annotated[
         bool, typer.Option("--compare-seeds", help="Show the seeds' disclosed figures beside ours.")
     ] = False,
+    engine: EngineOption = Engine.local,
 ) -> None:
     """The seeds' headline metrics for the quarter that ends on --as-of."""
-    from creditmesh.portfolio import SEED_FIGURES, Book, headline
+    from creditmesh.portfolio import SEED_FIGURES, headline
 
     when = parse_date(as_of, "as_of")
     require_folder(directory, "directory")
-    with Book.open(directory) as book:
+    with _open_book(directory, engine, "metrics") as book:
         figures = headline(book, when)
     if output is OutputFormat.json:
         typer.echo(json.dumps(figures, sort_keys=False))
@@ -52,15 +61,16 @@ def series(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write CSV or Parquet (by suffix) instead of printing CSV.")
     ] = None,
+    engine: EngineOption = Engine.local,
 ) -> None:
     """Every headline metric per day, month or quarter (and segment), as CSV; empty cells are "no data"."""
-    from creditmesh.portfolio import Book, metric_series
+    from creditmesh.portfolio import metric_series
 
     first, last = parse_date(start, "start"), parse_date(end, "end")
     require_folder(directory, "directory")
     if out is not None and out.suffix not in (".csv", ".parquet"):
         raise ParameterError("out", f"expected a .csv or .parquet file, got {out.name}")
-    with Book.open(directory) as book:
+    with _open_book(directory, engine, "series") as book:
         frame = metric_series(book, freq, first, last, by=by)
     if out is None:
         typer.echo(frame.to_csv(index=False), nl=False)
@@ -70,6 +80,21 @@ def series(
     else:
         frame.to_csv(out, index=False)
         typer.echo(f"wrote {out}: {len(frame):,} rows")
+
+
+@contextmanager
+def _open_book(directory: Path, engine: Engine, command: str):
+    """The book of ``directory`` in DuckDB (local) or as Spark views (spark), closed after use."""
+    if engine is Engine.spark:
+        from creditmesh.portfolio.spark import SparkBook
+
+        book = SparkBook.open(directory, spark_session_for(command))
+    else:
+        from creditmesh.portfolio import Book
+
+        book = Book.open(directory)
+    with book:
+        yield book
 
 
 def report(

@@ -264,6 +264,12 @@ def _optimise(value: np.ndarray, ok: np.ndarray, caps: np.ndarray) -> tuple[np.n
     capped_idx = np.flatnonzero(capped)
     if capped_idx.size == 0:
         return choice, prices
+    # every loan's own best action fits every capacity: no capacity binds, that is the optimum (prices 0)
+    best = value.argmax(axis=1)
+    best = np.where(value[np.arange(loans), best] > 0, best, -1)
+    wanted = np.bincount(best[best >= 0], minlength=channels)
+    if (wanted[capped_idx] <= caps[capped_idx]).all():
+        return best, prices
     gain = value[:, capped_idx] - outside[:, None]
     gain = np.where(value[:, capped_idx] > 0, gain, 0.0)
     keep_total = int(caps[capped_idx].sum())

@@ -65,7 +65,7 @@ def _queue_sql(conn: Connection) -> str:
                         THEN i.principal_due_minor - i.principal_paid_minor ELSE 0 END) AS due_soon,
                MIN(CASE WHEN {unpaid} THEN i.due_date END) AS oldest_unpaid,
                MIN(CASE WHEN i.due_date >= :as_of THEN i.due_date END) AS next_due
-        FROM installments AS i
+        FROM installment_balances AS i
         WHERE i.paid_on IS NULL
         GROUP BY i.loan_id
     ),
@@ -140,15 +140,19 @@ def build_queue(conn: Connection, as_of: date, *, reminder_days_before_due: int 
     return finish_queue(frame.sort_values("loan_id", kind="stable", ignore_index=True))
 
 
-def finish_queue(frame: pd.DataFrame) -> pd.DataFrame:
+def finish_queue(frame: pd.DataFrame | dict[str, np.ndarray]) -> pd.DataFrame:
     """The queue's columns in their types, its ``bucket`` and ``at_stake_minor`` (the principal overdue or
     due within the reminder window: what the 30-day collection rate counts), also for a queue built
-    outside SQL."""
-    ints = [c for c in QUEUE_COLUMNS if c not in ("loan_id", "borrower_id", "funding_model")]
-    for column in ints:
-        frame[column] = frame[column].to_numpy(np.int64) if len(frame) else np.zeros(0, np.int64)
-    for column in ("charged_off", "disputed", "with_agency"):
-        frame[column] = frame[column].astype(bool)
-    frame["bucket"] = bucket_of(frame["dpd"].to_numpy(), frame["charged_off"].to_numpy())
-    frame["at_stake_minor"] = frame["overdue_principal_minor"] + frame["due_soon_principal_minor"]
-    return frame
+    outside SQL (a frame, or a mapping of column arrays; other columns are kept as they are)."""
+    columns = {
+        name: np.asarray(frame[name])
+        for name in (frame.columns if isinstance(frame, pd.DataFrame) else frame)
+    }
+    size = len(columns["loan_id"])
+    for name in QUEUE_COLUMNS[3:]:
+        columns[name] = columns[name].astype(np.int64) if size else np.zeros(0, np.int64)
+    for name in ("charged_off", "disputed", "with_agency"):
+        columns[name] = columns[name].astype(bool)
+    columns["bucket"] = bucket_of(columns["dpd"], columns["charged_off"])
+    columns["at_stake_minor"] = columns["overdue_principal_minor"] + columns["due_soon_principal_minor"]
+    return pd.DataFrame(columns)

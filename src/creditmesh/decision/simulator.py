@@ -4,17 +4,47 @@ The simulator has no review queue, so a review is settled as the automated path 
 (``provisional_outcome``) and reported with ``automated`` false, as the placeholder rule does.
 Applications carry no id when the simulator asks, so the adapter numbers them per stage in the
 order it sees them; a seeded simulation therefore gives the same ids, arms and decisions each run.
+
+Fraud checks at arrival: once the simulator hands over the borrowers and their identities
+(:meth:`EnginePolicy.prepare`), each credit-line application is looked up in the relationship
+graph as it stood when the application arrived (:class:`ArrivalGraph`: the point-in-time graph of
+:mod:`creditmesh.graph.features`, whose answers the tests hold equal to the online index's, one
+application at a time), and its ``ring_size`` goes to the policy, whose ``fraud_ring`` knock-out
+declines it and names the reason. The black list is not looked up: it is built from first-payment
+defaults in the book, and the simulator decides every credit-line application before the first
+repayment falls due.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from creditmesh.decision.engine import DecisionEngine
 from creditmesh.decision.policy import CreditPolicy
+from creditmesh.graph.build import GraphConfig, encode_identities
+from creditmesh.graph.features import PointInTimeGraph
 from creditmesh.simulate import SimulationConfig
+from creditmesh.simulate.policy import APPLICANT_COLUMNS
 from creditmesh.stages import STAGE_NAMES
+
+
+class ArrivalGraph:
+    """The relationship graph of the simulated borrowers, answered as of each application's arrival.
+
+    A borrower's identifiers count from registration (the simulator's applications all come later),
+    and an identifier links only its first holders up to the namespace's cap, so the graph at any
+    moment is what an online index fed in arrival order would hold.
+    """
+
+    def __init__(self, borrowers: pa.Table, identities: pa.Table, config: GraphConfig | None = None) -> None:
+        encoded, _ = encode_identities(identities, borrowers)
+        self.graph = PointInTimeGraph.build(encoded, encoded.registered_at_us, config)
+
+    def ring_size(self, borrower_row: np.ndarray, applied_at_us: np.ndarray) -> np.ndarray:
+        """Borrowers in each applicant's ring (component over strong links) when the application arrived."""
+        return self.graph.ring_size(borrower_row, applied_at_us)
 
 
 class EnginePolicy:
@@ -24,6 +54,11 @@ class EnginePolicy:
         self.engine = engine
         self.version = engine.champion.version
         self._seen = dict.fromkeys(STAGE_NAMES, 0)
+        self.graph: ArrivalGraph | None = None
+
+    def prepare(self, borrowers: pa.Table, identities: pa.Table) -> None:
+        """Index the borrowers' identities for the fraud checks at arrival."""
+        self.graph = ArrivalGraph(borrowers, identities)
 
     def _decide(self, stage: str, applications: pd.DataFrame) -> pd.DataFrame:
         start = self._seen[stage]
@@ -36,7 +71,11 @@ class EnginePolicy:
         return decided
 
     def decide_credit_lines(self, applications: pd.DataFrame) -> pd.DataFrame:
-        decided = self._decide("credit_line", applications)
+        applicant = [c for c in APPLICANT_COLUMNS if c in applications.columns]
+        if self.graph is not None and len(applicant) == len(APPLICANT_COLUMNS):
+            ring_size = self.graph.ring_size(*(applications[c].to_numpy() for c in APPLICANT_COLUMNS))
+            applications = applications.assign(ring_size=ring_size)
+        decided = self._decide("credit_line", applications.drop(columns=applicant))
         return decided[["outcome", "automated", "score", "pd", "grade", "credit_line_minor", "apr", "reason"]]
 
     def decide_drawdowns(

@@ -197,12 +197,7 @@ class PointInTimeGraph:
         Applications are answered in chunks of at most :data:`CHUNK_APPLICATIONS` applications and about
         :data:`CHUNK_PAIRS` (identifier, holder) pairs, so memory stays bounded.
         """
-        a = np.asarray(app_borrower, dtype=np.int64)
-        t = np.asarray(app_at_us, dtype=np.int64)
-        if (self.seen_us[a] > t).any():
-            raise ParameterError(
-                "applied_at", "an application precedes its borrower's seen_at (see seen_at_us)"
-            )
+        a, t = self._applications(app_borrower, app_at_us)
         black = effective_label_us(blacklist_us, self.seen_us)
         late = effective_label_us(delinquent_us, self.seen_us)
         reach = self._reach(black)
@@ -222,6 +217,21 @@ class PointInTimeGraph:
         if not parts:
             return self._chunk(a, t, black, late, reach)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+    def ring_size(self, app_borrower: np.ndarray, app_at_us: np.ndarray) -> np.ndarray:
+        """Only the ``ring_size`` feature of :meth:`features` (a fraud check at arrival needs no more)."""
+        a, t = self._applications(app_borrower, app_at_us)
+        return self._ring_size(a, t)
+
+    def _applications(self, app_borrower: np.ndarray, app_at_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Borrower indices and times as int64, refused when an application precedes its borrower's seen_at."""
+        a = np.asarray(app_borrower, dtype=np.int64)
+        t = np.asarray(app_at_us, dtype=np.int64)
+        if (self.seen_us[a] > t).any():
+            raise ParameterError(
+                "applied_at", "an application precedes its borrower's seen_at (see seen_at_us)"
+            )
+        return a, t
 
     def _chunk(
         self, a: np.ndarray, t: np.ndarray, black: np.ndarray, late: np.ndarray, reach: list[np.ndarray]

@@ -64,7 +64,7 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
                        MIN(CASE WHEN i.paid_on IS NULL AND i.due_date < :as_of THEN i.due_date END) AS oldest_unpaid,
                        CAST(SUM(i.late_fee_due_minor - i.late_fee_paid_minor) AS BIGINT) AS late_fees_open,
                        CAST(SUM(i.fee_due_minor - i.fee_paid_minor) AS BIGINT) AS fees_open
-                FROM loans AS l JOIN installments AS i ON i.loan_id = l.loan_id
+                FROM loans AS l JOIN installment_balances AS i ON i.loan_id = l.loan_id
                 WHERE l.status IN ('active', 'charged_off') AND l.originated_on <= :as_of
                 GROUP BY l.loan_id, l.funding_model, l.status, l.bucket
             ) AS per_loan
@@ -92,6 +92,7 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
         params,
     ).rowcount
 
+    conn.execute(text("DROP TABLE IF EXISTS new_late_fee_rows"))
     conn.execute(text("DROP TABLE IF EXISTS new_late_fees"))
     fees = _assess_late_fees(conn, as_of, late_fee_minor) if late_fee_minor > 0 else 0
     charged = _charge_off(conn, as_of, late_fee_minor if fees else 0)
@@ -107,25 +108,37 @@ def age(conn: Connection, as_of: date, *, late_fee_minor: int = LATE_FEE_MINOR) 
     """),
         params,
     )
-    for table in ("aging_state", "new_late_fees", "charge_offs"):
+    for table in ("aging_state", "new_late_fee_rows", "new_late_fees", "charge_offs"):
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return AgingReport(as_of, int(loans_aged), int(moves or 0), fees, charged)
 
 
 def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
-    """Charge the flat fee once on every installment unpaid past its grace period, and journal it.
+    """Charge the flat fee once on every installment unpaid past its grace period (appended to ``late_fees``),
+    and journal it.
 
-    Leaves ``new_late_fees`` (loan, installments charged now) for the charge-off that follows."""
+    Leaves ``new_late_fees`` (loan, installments charged now) for the charge-off that follows. Only the
+    active loans with an installment overdue past the grace period are looked at, installment by installment:
+    those whose oldest unpaid installment (``aging_state``) is older than the cut-off."""
     cutoff = as_of - timedelta(days=LATE_FEE_GRACE_DAYS)
+    params = {"cutoff": cutoff, "as_of": as_of, "fee": fee}
+    conn.execute(
+        text(f"""
+        CREATE TEMP TABLE new_late_fee_rows AS
+        SELECT i.loan_id, i.seq
+        FROM aging_state AS s JOIN installments AS i ON i.loan_id = s.loan_id
+        WHERE s.status = 'active' AND s.dpd > {LATE_FEE_GRACE_DAYS} AND i.due_date < :cutoff
+          AND NOT EXISTS (SELECT 1 FROM allocations AS a
+                          WHERE a.loan_id = i.loan_id AND a.seq = i.seq AND a.settled_on IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM late_fees AS f WHERE f.loan_id = i.loan_id AND f.seq = i.seq)
+    """),
+        params,
+    )
     conn.execute(
         text("""
         CREATE TEMP TABLE new_late_fees AS
-        SELECT i.loan_id, COUNT(*) AS installments
-        FROM installments AS i JOIN loans AS l ON l.loan_id = i.loan_id
-        WHERE l.status = 'active' AND i.paid_on IS NULL AND i.due_date < :cutoff AND i.late_fee_due_minor = 0
-        GROUP BY i.loan_id
-    """),
-        {"cutoff": cutoff},
+        SELECT loan_id, COUNT(*) AS installments FROM new_late_fee_rows GROUP BY loan_id
+    """)
     )
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE new_late_fees"))
@@ -133,11 +146,10 @@ def _assess_late_fees(conn: Connection, as_of: date, fee: int) -> int:
     if count:
         conn.execute(
             text("""
-            UPDATE installments SET late_fee_due_minor = :fee
-            WHERE paid_on IS NULL AND due_date < :cutoff AND late_fee_due_minor = 0
-              AND loan_id IN (SELECT loan_id FROM new_late_fees)
+            INSERT INTO late_fees (loan_id, seq, assessed_on, amount_minor)
+            SELECT loan_id, seq, :as_of, :fee FROM new_late_fee_rows
         """),
-            {"fee": fee, "cutoff": cutoff},
+            params,
         )
         entry_id = _new_entry(conn, "late_fees", as_of)
         # journal.entry_for_late_fee, per loan: debit the receivable, credit late fee income

@@ -29,6 +29,7 @@ from creditmesh.funding import GUARANTEED_MODELS, sql_in
 from creditmesh.ids import hex_strings
 from creditmesh.ledger import journal
 from creditmesh.ledger.fingerprint import payment_fingerprint
+from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.money import MINOR_UNITS
 
@@ -130,10 +131,11 @@ CREATE TEMP TABLE payment_staging (
 _TEMP_TABLES = (
     "payment_staging",
     "staging_verdict",
+    "bulk_paid",
+    "bulk_late",
     "bulk_lines",
     "bulk_posted",
     "payment_entries",
-    "settled_loans",
 )
 #: PostgreSQL's default work_mem (4 MB) sends the sorts and hashes over a million staged rows to disk.
 _WORK_MEM = "256MB"
@@ -223,7 +225,8 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
         "staging_verdict",
         f"""
         SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency, s.request_sha256,
-               s.payment_id, l.funding_model, CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
+               s.payment_id, l.funding_model, l.tenor_months AS installments,
+               CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
                CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, CASE
             WHEN s.idempotency_key IS NULL OR LENGTH(s.idempotency_key) = 0 OR LENGTH(s.idempotency_key) > 80
                 THEN 'idempotency_key: empty or longer than 80 characters'
@@ -231,14 +234,16 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
             WHEN s.amount_minor IS NULL OR s.amount_minor <= 0 THEN 'amount_minor: must be positive'
             WHEN s.paid_on IS NULL THEN 'paid_on: missing'
             WHEN s.currency NOT IN ({known}) THEN 'currency: unknown currency'
+            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
+                THEN 'idempotency_key: used before for a different payment'
+            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
+            -- a replay is answered before the loan's state is looked at, as on the one-by-one path (a retry of
+            -- the payment that settled a loan is a replay, not a payment on a settled loan)
+            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
             WHEN l.currency <> s.currency THEN 'currency: differs from the loan''s'
             WHEN s.paid_on < l.originated_on THEN 'paid_on: before the loan''s origination'
             WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
             WHEN l.status IN ('settled', 'written_off') THEN 'loan_id: the loan takes no payment (settled or written off)'
-            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
-                THEN 'idempotency_key: used before for a different payment'
-            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
-            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
         END AS reason
         FROM payment_staging s
         LEFT JOIN loans l ON l.loan_id = s.loan_id
@@ -255,24 +260,49 @@ def _clamp(value: str, top: str) -> str:
     return f"CASE WHEN {value} <= 0 THEN 0 WHEN {value} >= {top} THEN {top} ELSE {value} END"
 
 
+#: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
+_ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
+
+
 def _allocate(conn: Connection) -> None:
     """The waterfall over due installments, one row per (payment, due installment), in one windowed query.
 
-    Only rows that pass the checks, on an active loan, alone on their loan in the file, are allocated here:
-    the rest needs the full waterfall (a recovery, or a loan paid twice in a file, whose second payment
-    sees the first). ``before`` is what the older due installments of the loan take first; within an
-    installment the components are paid in the waterfall's order (late fee, fee, interest, principal).
-    ``due_owed`` is all that is due, so a payment of more (a prepayment) is told apart afterwards.
+    Only the eligible rows (:data:`_ELIGIBLE`) are allocated here: the rest needs the full waterfall (a
+    recovery, or a loan paid twice in a file, whose second payment sees the first). What each installment owes
+    is its schedule, plus its late fees, less its allocations so far (``bulk_paid``, ``bulk_late``: the folds
+    of the file's loans only; empty for loans never paid). ``before`` is what the older due installments of the
+    loan take first; within an installment the components are paid in the waterfall's order (late fee, fee,
+    interest, principal). ``due_owed`` is all that is due, so a payment of more (a prepayment) is told apart
+    afterwards.
     """
-    owed = {part: f"i.{part}_due_minor - i.{part}_paid_minor" for part in _COMPONENTS}
+    sums = ", ".join(f"CAST(SUM(a.{part}_minor) AS BIGINT) AS {part}" for part in _COMPONENTS)
+    eligible_loans = f"SELECT v.loan_id FROM staging_verdict v WHERE {_ELIGIBLE}"
+    _temp_table(
+        conn,
+        "bulk_paid",
+        f"""SELECT a.loan_id, a.seq, {sums}, MAX(a.settled_on) AS settled_on FROM allocations a
+            WHERE a.loan_id IN ({eligible_loans}) GROUP BY a.loan_id, a.seq""",
+    )
+    _temp_table(
+        conn,
+        "bulk_late",
+        f"""SELECT f.loan_id, f.seq, CAST(SUM(f.amount_minor) AS BIGINT) AS late_fee FROM late_fees f
+            WHERE f.loan_id IN ({eligible_loans}) GROUP BY f.loan_id, f.seq""",
+    )
+    due = {part: f"i.{part}_due_minor" for part in _COMPONENTS} | {"late_fee": "COALESCE(f.late_fee, 0)"}
+    owed = {part: f"{due[part]} - COALESCE(p.{part}, 0)" for part in _COMPONENTS}
     total = " + ".join(f"({expression})" for expression in owed.values())
     left, parts = "x.amount_minor - x.before", []
     for part in _COMPONENTS:
         parts.append(f"{_clamp(left, f'x.owed_{part}')} AS {part}")
         left += f" - x.owed_{part}"
+    settles = " AND ".join(
+        f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
+        for part in _COMPONENTS
+    )
     # within_due (the payment is no more than is due: posted here) and pays (the line pays something) are
     # columns, not conditions, so that the planner has statistics for them: estimated from the conditions,
-    # the UPDATE of installments was planned as a million random index probes instead of one scan
+    # a later statement was planned as a million random index probes instead of one scan
     _temp_table(
         conn,
         "bulk_lines",
@@ -280,16 +310,13 @@ def _allocate(conn: Connection) -> None:
         SELECT y.*, CASE WHEN y.within_due = 1 AND y.late_fee + y.fee + y.interest + y.principal > 0
                          THEN 1 ELSE 0 END AS pays
         FROM (
-        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed, {", ".join(parts)},
-               {
-            " AND ".join(
-                f"{_clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
-                for part in _COMPONENTS
-            )
-        } AS settles,
+        SELECT x.row_number, x.payment_id, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed, {
+            ", ".join(parts)
+        },
+               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles,
                CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
         FROM (
-            SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq,
+            SELECT v.row_number, v.payment_id, v.loan_id, v.paid_on, v.amount_minor, i.seq,
                    {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
                    {
             ", ".join(
@@ -301,15 +328,20 @@ def _allocate(conn: Connection) -> None:
                         - ({total}) AS BIGINT) AS before,
                    CAST(SUM({total}) OVER (PARTITION BY v.row_number) AS BIGINT) AS due_owed
             FROM staging_verdict v
-            JOIN installments i ON i.loan_id = v.loan_id AND i.paid_on IS NULL AND i.due_date <= v.paid_on
-            WHERE v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1
+            JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
+            LEFT JOIN bulk_paid p ON p.loan_id = i.loan_id AND p.seq = i.seq
+            LEFT JOIN bulk_late f ON f.loan_id = i.loan_id AND f.seq = i.seq
+            WHERE {_ELIGIBLE} AND p.settled_on IS NULL
         ) AS x
         ) AS y""",
     )
 
 
 def _post(conn: Connection) -> int:
-    """Installments, payments and the journal for every allocated payment of no more than is due."""
+    """Allocations, payments and the journal for every allocated payment of no more than is due.
+
+    A payment settles its loan when, with the installments it settles, every installment of the loan is
+    settled: a loan's installments are seq 1 to ``tenor_months``, and each is settled by one allocation."""
     sums = ", ".join(
         f"CAST(SUM({part}) AS BIGINT) AS {part}" for part in _COMPONENTS
     )  # SUM of BIGINT is NUMERIC
@@ -320,33 +352,24 @@ def _post(conn: Connection) -> int:
         SELECT v.row_number, v.payment_id, v.idempotency_key, v.request_sha256, v.loan_id, v.paid_on, v.currency,
                v.amount_minor, t.due_owed, t.late_fee AS late_fee_minor, t.fee AS fee_minor,
                t.interest AS interest_minor, t.principal AS principal_minor, v.funding_model,
-               CASE WHEN v.amount_minor = t.due_owed THEN 1 ELSE 0 END AS pays_all_due
+               CASE WHEN COALESCE(s.settled, 0) + t.settles = v.installments THEN 1 ELSE 0 END AS settles_loan
         FROM staging_verdict v
-        JOIN (SELECT row_number, MAX(due_owed) AS due_owed, {sums} FROM bulk_lines
-              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number""",
+        JOIN (SELECT row_number, MAX(due_owed) AS due_owed, {sums}, SUM(pays * settles) AS settles FROM bulk_lines
+              WHERE within_due = 1 GROUP BY row_number) t ON t.row_number = v.row_number
+        LEFT JOIN (SELECT loan_id, COUNT(settled_on) AS settled FROM bulk_paid GROUP BY loan_id) s
+               ON s.loan_id = v.loan_id""",
     )
     posted = int(conn.execute(text("SELECT COUNT(*) FROM bulk_posted")).scalar_one())
     if not posted:
         return 0
-    sets = ", ".join(f"{part}_paid_minor = installments.{part}_paid_minor + p.{part}" for part in _COMPONENTS)
+    # appended in the order of their primary key (loan, seq, payment), so that its index grows page by page
     conn.execute(
         text(f"""
-        UPDATE installments SET {sets}, paid_on = CASE WHEN p.settles THEN p.paid_on ELSE NULL END
-        FROM bulk_lines p
-        WHERE installments.loan_id = p.loan_id AND installments.seq = p.seq AND p.pays = 1""")
-    )
-    # a loan is settled when a payment of all that is due leaves no installment unpaid; the loans that still
-    # have one are found in one pass over installments (as NOT EXISTS, a probe per payment in file order:
-    # a million random page reads)
-    _temp_table(
-        conn,
-        "settled_loans",
-        """
-        SELECT b.loan_id FROM bulk_posted b
-        LEFT JOIN (SELECT i.loan_id FROM installments i JOIN bulk_posted c ON c.loan_id = i.loan_id
-                   WHERE c.pays_all_due = 1 AND i.paid_on IS NULL GROUP BY i.loan_id) AS open_loans
-               ON open_loans.loan_id = b.loan_id
-        WHERE b.pays_all_due = 1 AND open_loans.loan_id IS NULL""",
+        INSERT INTO allocations (loan_id, seq, payment_id, {", ".join(f"{part}_minor" for part in _COMPONENTS)},
+                                 settled_on)
+        SELECT loan_id, seq, payment_id, {", ".join(_COMPONENTS)}, CASE WHEN settles = 1 THEN paid_on END
+        FROM bulk_lines WHERE pays = 1
+        ORDER BY loan_id, seq, payment_id""")
     )
     # one journal entry per business day in the file, so each entry carries the day its cash came in
     conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
@@ -369,7 +392,7 @@ def _post(conn: Connection) -> int:
                               prepaid_principal_minor, recovery, settled, entry_id)
         SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
                b.late_fee_minor, b.fee_minor, b.interest_minor, b.principal_minor, 0, 0, FALSE,
-               b.loan_id IN (SELECT loan_id FROM settled_loans), e.entry_id
+               b.settles_loan = 1, e.entry_id
         FROM bulk_posted b JOIN payment_entries e ON e.paid_on = b.paid_on
         ORDER BY b.payment_id""")
     )
@@ -377,7 +400,7 @@ def _post(conn: Connection) -> int:
     conn.execute(
         text("""
         UPDATE loans SET status = 'settled'
-        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM settled_loans)""")
+        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM bulk_posted WHERE settles_loan = 1)""")
     )
     return posted
 
@@ -437,6 +460,18 @@ def _journal_payments(conn: Connection) -> None:
         raise journal.LedgerInvariantError("journal", f"{unbalanced} bulk payment entries do not balance")
 
 
+#: The columns of the rows a file hands back (``routed``, ``rejected``), typed even when there are none.
+_ROW_COLUMNS = {
+    "row_number": pa.int64(),
+    "idempotency_key": pa.string(),
+    "loan_id": pa.string(),
+    "paid_on": pa.date32(),
+    "amount_minor": pa.int64(),
+    "currency": pa.string(),
+    "reason": pa.string(),
+}
+
+
 def _fetch(conn: Connection, condition: str) -> pa.Table:
     rows = conn.execute(
         text(f"""
@@ -444,8 +479,29 @@ def _fetch(conn: Connection, condition: str) -> pa.Table:
         FROM staging_verdict v LEFT JOIN bulk_posted b ON b.row_number = v.row_number
         WHERE {condition} ORDER BY v.row_number""")
     ).all()
-    names = ["row_number", "idempotency_key", "loan_id", "paid_on", "amount_minor", "currency", "reason"]
-    return pa.table({name: [r[k] for r in rows] for k, name in enumerate(names)})
+    values = {name: [r[k] for r in rows] for k, name in enumerate(_ROW_COLUMNS)}
+    values["paid_on"] = [as_date(day) for day in values["paid_on"]]  # text on SQLite
+    return pa.table({name: pa.array(values[name], kind) for name, kind in _ROW_COLUMNS.items()})
+
+
+def _check_schedules(loans: pa.Table, installments: pa.Table) -> None:
+    """Each loan's installments are numbered 1 to its ``tenor_months`` (the bulk path counts on it: a loan is
+    settled when that many of its installments are), else a :class:`CreditmeshError` naming a loan."""
+    counted = installments.group_by("loan_id").aggregate([("seq", "count"), ("seq", "min"), ("seq", "max")])
+    joined = loans.select(["loan_id", "tenor_months"]).join(counted, "loan_id", join_type="left outer")
+    tenor = joined["tenor_months"].cast(pa.int64())
+    good = pc.and_(
+        pc.and_(pc.equal(joined["seq_count"], tenor), pc.equal(joined["seq_max"], tenor)),
+        pc.equal(joined["seq_min"], 1),
+    )
+    bad = joined.filter(pc.invert(pc.fill_null(good, False)))
+    if bad.num_rows:
+        row = bad.slice(0, 1).to_pylist()[0]
+        raise journal.CreditmeshError(
+            "installments",
+            f"{bad.num_rows} loan(s) without installments numbered 1 to tenor_months, e.g. {row['loan_id']!r}: "
+            f"{row['seq_count'] or 0} installment(s) for a tenor of {row['tenor_months']}",
+        )
 
 
 def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int:
@@ -460,6 +516,7 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
 
     loans = validate("loans", loans)
     installments = validate("installments", installments)
+    _check_schedules(loans, installments)
     staged_loans = pa.table(
         {
             "loan_id": loans["loan_id"],

@@ -29,7 +29,7 @@ _QUERIES = {
                fee_due_minor + late_fee_due_minor AS fee_due_minor,
                principal_paid_minor, interest_paid_minor,
                fee_paid_minor + late_fee_paid_minor AS fee_paid_minor, paid_on AS paid_at
-        FROM installments ORDER BY loan_id, seq""",
+        FROM installment_balances ORDER BY loan_id, seq""",
     "payments": """
         SELECT payment_id, loan_id, paid_on AS paid_at, amount_minor, idempotency_key
         FROM payments ORDER BY paid_on, payment_id""",
@@ -88,9 +88,26 @@ def _to_schema(name: str, data: pa.Table) -> pa.Table:
     return validate(name, pa.table(columns))
 
 
-def read_tables(engine: Engine, names: tuple[str, ...] = EXPORTED) -> dict[str, pa.Table]:
-    """The book's tables as Arrow, in the schema's types."""
+def read_tables(
+    engine: Engine, names: tuple[str, ...] = EXPORTED, *, through_engine: bool = False
+) -> dict[str, pa.Table]:
+    """The book's tables as Arrow, in the schema's types.
+
+    ``through_engine``: read through ``engine``'s own driver instead of ADBC (slower). A process that keeps SQLite
+    connections open (the service) must read this way: ADBC brings a second copy of the SQLite library, and a copy
+    closing the file drops the file locks the other copy holds (SQLite's documented hazard), which breaks the
+    database for the open connections.
+    """
     out = {}
+    if through_engine:
+        with engine.connect() as connection:
+            for name in names:
+                result = connection.exec_driver_sql(_QUERIES[name])
+                columns = list(result.keys())
+                rows = result.fetchall()
+                data = pa.table({c: pa.array([r[k] for r in rows]) for k, c in enumerate(columns)})
+                out[name] = _to_schema(name, data)
+        return out
     with adbc_connection(engine) as connection:
         cursor = connection.cursor()
         for name in names:

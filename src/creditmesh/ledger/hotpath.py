@@ -20,6 +20,8 @@ from functools import cache
 
 from sqlalchemy import Connection
 
+from creditmesh.ledger.tables import ONE_LOAN_BALANCES, installment_balances
+
 _TEXT = {
     # the loan (locked) and, in the same round trip, a payment already booked under the key
     "lock_loan": """SELECT l.loan_id, l.currency, l.originated_on, l.status, l.apr_ppm, l.schedule, l.funding_model,
@@ -31,16 +33,17 @@ _TEXT = {
                            principal_minor, prepaid_interest_minor, prepaid_principal_minor, settled, recovery,
                            request_sha256
                            FROM payments WHERE idempotency_key = :key""",
-    "installments": """SELECT seq, due_date, principal_due_minor, interest_due_minor, fee_due_minor, late_fee_due_minor,
-                       principal_paid_minor, interest_paid_minor, fee_paid_minor, late_fee_paid_minor, paid_on,
-                       accrued_from
-                       FROM installments WHERE loan_id = :loan_id ORDER BY seq""",
-    "update_installment": """UPDATE installments SET principal_due_minor = :principal_due, interest_due_minor = :interest_due,
-                             fee_due_minor = :fee_due, late_fee_due_minor = :late_fee_due,
-                             principal_paid_minor = :principal_paid, interest_paid_minor = :interest_paid,
-                             fee_paid_minor = :fee_paid, late_fee_paid_minor = :late_fee_paid, paid_on = :paid_on,
-                             accrued_from = :accrued_from
-                             WHERE loan_id = :loan_id AND seq = :seq""",
+    # the loan's installments with their late fees and allocations folded (tables.ONE_LOAN_BALANCES)
+    "installments": ONE_LOAN_BALANCES,
+    # a re-cast or an early settlement rewrites what is due; a payment's allocation never does
+    "update_schedule": """UPDATE installments SET principal_due_minor = :principal_due, interest_due_minor = :interest_due,
+                          fee_due_minor = :fee_due, accrued_from = :accrued_from
+                          WHERE loan_id = :loan_id AND seq = :seq""",
+    "insert_allocation": """INSERT INTO allocations (loan_id, seq, payment_id, late_fee_minor, fee_minor, interest_minor,
+                            principal_minor, settled_on)
+                            VALUES (:loan_id, :seq, :payment_id, :late_fee, :fee, :interest, :principal, :settled_on)""",
+    "insert_late_fee": """INSERT INTO late_fees (loan_id, seq, assessed_on, amount_minor)
+                          VALUES (:loan_id, :seq, :assessed_on, :amount_minor)""",
     "insert_entry": """INSERT INTO journal_entries (occurred_on, kind, loan_id, reference)
                        VALUES (:occurred_on, :kind, :loan_id, :reference) RETURNING entry_id""",
     "insert_posting": """INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
@@ -74,8 +77,9 @@ _COLUMNS = {
         for column in " ".join(text.split()).split("SELECT ", 1)[1].split(" FROM ", 1)[0].split(", ")
     )
     for name, text in _TEXT.items()
-    if text.lstrip().startswith("SELECT")
+    if text.lstrip().startswith("SELECT") and name != "installments"
 }
+_COLUMNS["installments"] = tuple(column.name for column in installment_balances.columns)
 _COLUMNS["insert_entry"] = ("entry_id",)
 _NAMED = re.compile(r"(?<!:):(\w+)")
 

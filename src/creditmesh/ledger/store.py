@@ -29,7 +29,15 @@ from creditmesh.ledger import hotpath, journal
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
 from creditmesh.ledger.fingerprint import payment_fingerprint
-from creditmesh.ledger.tables import credit_lines, installments, journal_entries, loans, payments, postings
+from creditmesh.ledger.tables import (
+    allocations,
+    credit_lines,
+    installments,
+    journal_entries,
+    loans,
+    payments,
+    postings,
+)
 from creditmesh.ledger.waterfall import Installment, settlement_amount, split_payment
 from creditmesh.money import MINOR_UNITS
 from creditmesh.schedules import TENOR_MONTHS_MAX, build_schedules
@@ -130,11 +138,58 @@ def _require_date(value: object, field: str) -> date:
 
 
 def _as_installments(rows: list) -> tuple[Installment, ...]:
-    """The ``installments`` statement's rows as :class:`Installment` records."""
+    """The ``installments`` statement's rows (loan_id, seq, due_date, amounts, paid_on, accrued_from) as
+    :class:`Installment` records."""
     return tuple(
-        Installment(r[0], hotpath.as_date(r[1]), *r[2:10], hotpath.as_date(r[10]), hotpath.as_date(r[11]))
+        Installment(r[1], hotpath.as_date(r[2]), *r[3:11], hotpath.as_date(r[11]), hotpath.as_date(r[12]))
         for r in rows
     )
+
+
+def _writes_for_split(
+    loan_id: str,
+    payment_id: str,
+    paid_on: date,
+    before: tuple[Installment, ...],
+    changed: tuple[Installment, ...],
+) -> list[tuple]:
+    """What a payment writes for the installments it changed (the waterfall's rows before and after it):
+    an allocation of what it paid of each (appended; with ``settled_on`` when it settles one), the late fees an
+    early settlement waived (appended, negative), and the schedule a re-cast or an early settlement rewrote."""
+    rows = {r.seq: r for r in before}
+    allocated, waived, rescheduled = [], [], []
+    for after in changed:
+        was = rows[after.seq]
+        paid = {
+            part: getattr(after, f"{part}_paid") - getattr(was, f"{part}_paid")
+            for part in ("late_fee", "fee", "interest", "principal")
+        }
+        settled_on = after.paid_on if was.paid_on is None else None
+        if any(paid.values()) or settled_on is not None:
+            allocated.append(
+                {
+                    "loan_id": loan_id,
+                    "seq": after.seq,
+                    "payment_id": payment_id,
+                    "settled_on": settled_on,
+                    **paid,
+                }
+            )
+        if after.late_fee_due != was.late_fee_due:
+            waived.append(
+                {
+                    "loan_id": loan_id,
+                    "seq": after.seq,
+                    "assessed_on": paid_on,
+                    "amount_minor": after.late_fee_due - was.late_fee_due,
+                }
+            )
+        due = ("principal_due", "interest_due", "fee_due", "accrued_from")
+        if any(getattr(after, name) != getattr(was, name) for name in due):
+            rescheduled.append({"loan_id": loan_id, "seq": after.seq, **{n: getattr(after, n) for n in due}})
+    calls = [("insert_allocation", allocated)] if allocated else []
+    calls += [("insert_late_fee", waived)] if waived else []
+    return calls + ([("update_schedule", rescheduled)] if rescheduled else [])
 
 
 def _book_payment(
@@ -180,6 +235,21 @@ def _book_payment(
         conn, "insert_payment", {**{k: v for k, v in booked.items() if k != "kind"}, "entry_id": entry_id}
     )
     hotpath.batch(conn, after)
+
+
+def _principal_outstanding(conn: Connection, *which) -> int:
+    """Principal still owed on the loans ``which`` selects: their schedules' principal less what was allocated to it."""
+    due = (
+        select(func.coalesce(func.sum(installments.c.principal_due_minor), 0))
+        .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
+        .where(*which)
+    )
+    paid = (
+        select(func.coalesce(func.sum(allocations.c.principal_minor), 0))
+        .select_from(allocations.join(loans, loans.c.loan_id == allocations.c.loan_id))
+        .where(*which)
+    )
+    return int(conn.execute(select(due.scalar_subquery() - paid.scalar_subquery())).scalar_one())
 
 
 def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
@@ -349,17 +419,9 @@ class Ledger:
 
     def line_usage(self, conn: Connection, credit_line_id: str) -> tuple[int, int]:
         """(outstanding principal of the line's active loans, their worst days past due at the last aging)."""
-        row = conn.execute(
-            select(
-                func.coalesce(
-                    func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
-                ),
-                func.coalesce(func.max(loans.c.dpd), 0),
-            )
-            .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
-            .where(loans.c.credit_line_id == credit_line_id, loans.c.status == "active")
-        ).one()
-        return int(row[0]), int(row[1])
+        of_line = (loans.c.credit_line_id == credit_line_id, loans.c.status == "active")
+        worst = conn.execute(select(func.coalesce(func.max(loans.c.dpd), 0)).where(*of_line)).scalar_one()
+        return _principal_outstanding(conn, *of_line), int(worst)
 
     def adjust_credit_line_in(
         self, conn: Connection, credit_line_id: str, *, limit_minor: int, status: str
@@ -523,33 +585,8 @@ class Ledger:
                 fee_waived=0 if recovery else split.fee_waived,
             )
             entry = journal.check_balanced(entry, what="payment")
-            updates = (
-                [
-                    (
-                        "update_installment",
-                        [
-                            {
-                                "loan_id": request.loan_id,
-                                "seq": r.seq,
-                                "principal_due": r.principal_due,
-                                "interest_due": r.interest_due,
-                                "fee_due": r.fee_due,
-                                "late_fee_due": r.late_fee_due,
-                                "principal_paid": r.principal_paid,
-                                "interest_paid": r.interest_paid,
-                                "fee_paid": r.fee_paid,
-                                "late_fee_paid": r.late_fee_paid,
-                                "paid_on": r.paid_on,
-                                "accrued_from": r.accrued_from,
-                            }
-                            for r in split.installments
-                        ],
-                    )
-                ]
-                if split.installments
-                else []
-            )
             payment_id = uuid.uuid4().hex[:24]
+            updates = _writes_for_split(request.loan_id, payment_id, paid_on, rows, split.installments)
             booked = {
                 "payment_id": payment_id,
                 "idempotency_key": request.idempotency_key,
@@ -792,14 +829,7 @@ class Ledger:
 
     def principal_from_schedule(self, loan_id: str) -> int:
         with self.engine.connect() as conn:
-            total = conn.execute(
-                select(
-                    func.coalesce(
-                        func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
-                    )
-                ).where(installments.c.loan_id == loan_id)
-            ).scalar_one()
-            return int(total)
+            return _principal_outstanding(conn, loans.c.loan_id == loan_id)
 
     def installments_of(self, loan_id: str) -> tuple[Installment, ...]:
         with self.engine.connect() as conn:
@@ -866,16 +896,10 @@ class Ledger:
             raise LedgerError(
                 "currency", f"the credit line is in {line.currency}, the loan in {terms.currency}"
             )
-        drawn = conn.execute(
-            select(
-                func.coalesce(
-                    func.sum(installments.c.principal_due_minor - installments.c.principal_paid_minor), 0
-                )
-            )
-            .select_from(installments.join(loans, loans.c.loan_id == installments.c.loan_id))
-            .where(loans.c.credit_line_id == terms.credit_line_id, loans.c.status == "active")
-        ).scalar_one()
-        available = line.limit_minor - int(drawn)
+        drawn = _principal_outstanding(
+            conn, loans.c.credit_line_id == terms.credit_line_id, loans.c.status == "active"
+        )
+        available = line.limit_minor - drawn
         if terms.principal_minor > available:
             raise LedgerError(
                 "principal_minor", f"{terms.principal_minor} exceeds the available line of {available}"

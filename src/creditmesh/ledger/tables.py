@@ -95,31 +95,101 @@ loans = Table(
 )
 Index("ix_loans_credit_line", loans.c.credit_line_id)
 
-installments = Table(
+installments = Table(  # the schedule: what is due; what was paid is a fold of ``allocations`` (migration 0008)
     "installments",
     metadata,
     Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
     Column("seq", SmallInteger, primary_key=True),
     Column("due_date", Date, nullable=False),
+    # rewritten only by a re-cast or an early settlement (the one-by-one path), never by a payment's allocation
     Column("principal_due_minor", BigInteger, nullable=False),
     Column("interest_due_minor", BigInteger, nullable=False),
     Column("fee_due_minor", BigInteger, nullable=False, server_default="0"),
-    Column("late_fee_due_minor", BigInteger, nullable=False, server_default="0"),
-    Column("principal_paid_minor", BigInteger, nullable=False, server_default="0"),
-    Column("interest_paid_minor", BigInteger, nullable=False, server_default="0"),
-    Column("fee_paid_minor", BigInteger, nullable=False, server_default="0"),
-    Column("late_fee_paid_minor", BigInteger, nullable=False, server_default="0"),
-    Column("paid_on", Date, nullable=True),
     Column(
         "accrued_from", Date, nullable=True
     ),  # set by a re-cast: interest accrues on the new balance from here
-    CheckConstraint(
-        "principal_paid_minor BETWEEN 0 AND principal_due_minor AND interest_paid_minor BETWEEN 0 AND interest_due_minor"
-        " AND fee_paid_minor BETWEEN 0 AND fee_due_minor AND late_fee_paid_minor BETWEEN 0 AND late_fee_due_minor",
-        name="paid_within_due",
-    ),
 )
 # no index on (due_date, paid_on) since migration 0002: nothing reads by it, and paying an installment updated it
+
+allocations = Table(  # migration 0008: what each payment paid of each installment, appended, never updated
+    "allocations",
+    metadata,
+    Column("loan_id", String(ID), primary_key=True),
+    Column("seq", SmallInteger, primary_key=True),
+    Column("payment_id", String(ID), primary_key=True),
+    Column("late_fee_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("interest_minor", BigInteger, nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column(
+        "settled_on", Date, nullable=True
+    ),  # the installment is paid in full by this allocation, on this day
+    CheckConstraint(
+        "late_fee_minor >= 0 AND fee_minor >= 0 AND interest_minor >= 0 AND principal_minor >= 0",
+        name="amounts",
+    ),
+)
+
+late_fees = Table(  # migration 0008: late fees assessed by aging (positive) and waived by an early settlement
+    "late_fees",
+    metadata,
+    Column("loan_id", String(ID), primary_key=True),
+    Column("seq", SmallInteger, primary_key=True),
+    Column("assessed_on", Date, primary_key=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    CheckConstraint("amount_minor <> 0", name="nonzero"),
+)
+
+#: The installments as the ledger sees them: the schedule, its late fees and what the allocations paid,
+#: folded (a view, migration 0008). Read by whole-book queries (aging, the collections queue, export);
+#: one loan's rows are read by :data:`ONE_LOAN_BALANCES`, which folds that loan only.
+views = MetaData()
+installment_balances = Table(
+    "installment_balances",
+    views,
+    Column("loan_id", String(ID)),
+    Column("seq", SmallInteger),
+    Column("due_date", Date),
+    Column("principal_due_minor", BigInteger),
+    Column("interest_due_minor", BigInteger),
+    Column("fee_due_minor", BigInteger),
+    Column("late_fee_due_minor", BigInteger),
+    Column("principal_paid_minor", BigInteger),
+    Column("interest_paid_minor", BigInteger),
+    Column("fee_paid_minor", BigInteger),
+    Column("late_fee_paid_minor", BigInteger),
+    Column("paid_on", Date),
+    Column("accrued_from", Date),
+)
+# SUM of BIGINT is NUMERIC on PostgreSQL: cast back, so that amounts stay integers
+_PAID_COLUMNS = """CAST(SUM(late_fee_minor) AS BIGINT) AS late_fee_paid_minor, CAST(SUM(fee_minor) AS BIGINT) AS fee_paid_minor,
+                   CAST(SUM(interest_minor) AS BIGINT) AS interest_paid_minor,
+                   CAST(SUM(principal_minor) AS BIGINT) AS principal_paid_minor, MAX(settled_on) AS paid_on"""
+_LATE_FEE_DUE = "CAST(SUM(amount_minor) AS BIGINT) AS late_fee_due_minor"
+_BALANCE_COLUMNS = """i.loan_id, i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor,
+       COALESCE(f.late_fee_due_minor, 0) AS late_fee_due_minor,
+       COALESCE(a.principal_paid_minor, 0) AS principal_paid_minor,
+       COALESCE(a.interest_paid_minor, 0) AS interest_paid_minor,
+       COALESCE(a.fee_paid_minor, 0) AS fee_paid_minor,
+       COALESCE(a.late_fee_paid_minor, 0) AS late_fee_paid_minor,
+       a.paid_on, i.accrued_from"""
+#: The view's text (migration 0008 creates it from a frozen copy).
+INSTALLMENT_BALANCES_SQL = f"""
+SELECT {_BALANCE_COLUMNS}
+FROM installments AS i
+LEFT JOIN (SELECT loan_id, seq, {_PAID_COLUMNS} FROM allocations GROUP BY loan_id, seq) AS a
+       ON a.loan_id = i.loan_id AND a.seq = i.seq
+LEFT JOIN (SELECT loan_id, seq, {_LATE_FEE_DUE} FROM late_fees GROUP BY loan_id, seq) AS f
+       ON f.loan_id = i.loan_id AND f.seq = i.seq"""
+#: One loan's installments, folded (``:loan_id``), in seq order: each fold restricted to the loan, so it is three
+#: index range reads on either engine (SQLite does not push a condition into the view's grouped joins).
+ONE_LOAN_BALANCES = f"""
+SELECT {_BALANCE_COLUMNS}
+FROM installments AS i
+LEFT JOIN (SELECT seq, {_PAID_COLUMNS} FROM allocations WHERE loan_id = :loan_id GROUP BY seq) AS a ON a.seq = i.seq
+LEFT JOIN (SELECT seq, {_LATE_FEE_DUE} FROM late_fees WHERE loan_id = :loan_id GROUP BY seq) AS f
+       ON f.seq = i.seq
+WHERE i.loan_id = :loan_id ORDER BY i.seq"""
 
 payments = Table(
     "payments",

@@ -350,8 +350,9 @@ def solve_lp(
     return objective, bound, lp.columns, x, lp_prices, stats
 
 
-def sample_prices(problem: Problem, size: int, *, seed: int = 0) -> Prices:
-    """Capacity prices from the exact LP on a random sample of the day, capacities scaled to the sample."""
+def sample_prices(problem: Problem, size: int, *, seed: int = 0, full: bool = True) -> Prices:
+    """Capacity prices from the exact LP on a random sample of the day, capacities scaled to the sample
+    (``full=False``: by column generation, the same optimum a few times faster on a sample)."""
     n = len(problem.applications)
     index = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     share = index.size / n
@@ -360,7 +361,7 @@ def sample_prices(problem: Problem, size: int, *, seed: int = 0) -> Prices:
         problem.partners,
         capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64),
     )
-    return solve_lp(sample, full=True)[4]
+    return solve_lp(sample, full=full)[4]
 
 
 # -- integer allocation ------------------------------------------------------------------------------
@@ -649,43 +650,140 @@ def route(
     prices: Prices | None = None,
     order: np.ndarray | None = None,
     band: float = ROUTER_BAND,
+    batch: np.ndarray | None = None,
 ) -> Allocation:
-    """The online router over the day in arrival ``order`` (default: as given).
+    """The online router over the day in arrival ``order`` (default: as given), vectorised.
 
     Greedy (``prices=None``): each application takes its best partner by margin that has room.
     Dual-price: partners ranked by margin less the capacity prices of the last batch; an application
     whose best priced margin is positive takes it; one whose priced margin is within ``band`` of its
     margin below zero (the marginal applications: margins are proportional to the amount, so many
-    tie with the price) takes a partner only while that partner's filled share of capacity is behind
-    the share of the day that has arrived (pacing), so marginal applications spread over the day
-    instead of filling capacity before better ones arrive.
+    tie with the price) takes a partner only while that partner's filled share of capacity stays
+    behind the share of the applications that have arrived (pacing), so marginal applications spread
+    over the period instead of filling capacity before better ones arrive.
+
+    The applications arrive in batches (``batch``: a non-decreasing key in arrival order, a day say;
+    default one batch), and a batch is routed at once (:func:`_route_batch`): each application names
+    its best partner with room, a partner takes the named ones in arrival order while they fit, and
+    those it could not take name their best partner again in the room left, until none is placed.
+    Against one application at a time in arrival order, an application a partner turned away may
+    find its next choice taken by a later arrival of the same batch; a batch of one application is
+    the sequential router. The prices stay those given for every batch: moving them between days
+    by the gap between a partner's filled share and the arrived share (dual descent on the realised
+    allocation) lowered the simulated platform's margin (1.4 % over a year at 50,000 borrowers).
     """
     started = time.perf_counter()
     p = problem
     n = len(p.applications)
-    order = np.arange(n) if order is None else np.asarray(order)
+    method = "greedy" if prices is None else "dual_price"
+    order = np.arange(n) if order is None else np.asarray(order, dtype=np.int64)
     partner = np.full(n, -1, np.int64)
+    if n == 0 or len(p.pairs) == 0:
+        return _result(p, partner, method, started)
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    # every pair once, by arrival then best score first: a batch is a run, and an application's first
+    # pair that still fits is its choice
+    score = p.value if prices is None else reduced_values(p, prices)
+    by = np.lexsort((-score, rank[p.pairs.app]))
+    pairs = _RoutedPairs.of(p, by, rank, score)
+    key = np.zeros(n, np.int64) if batch is None else np.asarray(batch)[order]
+    cuts = np.flatnonzero(np.diff(key)) + 1
+    first_rank, end_rank = np.concatenate([[0], cuts]), np.concatenate([cuts, [n]])
+    pair_bounds = np.searchsorted(pairs.rank, np.concatenate([first_rank, [n]]))
     room = Room.of(p)
-    if prices is None:
-        _fill(p, partner, room, p.value, order)
-        return _result(p, partner, "greedy", started)
-    reduced = reduced_values(p, prices)
     capacity = np.maximum(p.capacity_minor.astype(np.float64), 1.0)
-    for arrived, i in enumerate(order, start=1):
-        s, e = p.app_start[i], p.app_start[i + 1]
-        if s == e:
-            continue
-        amount, grade = int(p.applications.amount_minor[i]), int(p.applications.grade[i])
-        candidates = p.pairs.partner[s:e]
-        value, priced = p.value[s:e], reduced[s:e]
-        behind = 1.0 - room.capacity[candidates] / capacity[candidates] <= arrived / len(order)
-        ok = (value > 0) & ((priced > 1e-9 * value) | ((priced >= -band * value) & behind))
-        ok &= room.fits(candidates, grade, amount)
-        if ok.any():
-            k = int(np.argmax(np.where(ok, priced, -np.inf)))
-            partner[i] = candidates[k]
-            room.take(int(candidates[k]), grade, amount)
-    return _result(p, partner, "dual_price", started)
+    for b, end in enumerate(end_rank):
+        live = np.arange(pair_bounds[b], pair_bounds[b + 1])
+        _route_batch(pairs, partner, room, live, prices is not None, band, end / n, capacity)
+    return _result(p, partner, method, started)
+
+
+@dataclass(frozen=True)
+class _RoutedPairs:
+    """A problem's pairs in routing order, with what the router reads of each."""
+
+    app: np.ndarray
+    partner: np.ndarray
+    rank: np.ndarray  # the application's place in arrival order
+    value: np.ndarray
+    score: np.ndarray
+    amount: np.ndarray  # int64 minor units
+    grade: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, problem: Problem, by: np.ndarray, rank: np.ndarray, score: np.ndarray) -> _RoutedPairs:
+        """The pairs of ``problem`` in the order ``by``, with each application's ``rank`` and each pair's ``score``."""
+        app = problem.pairs.app[by]
+        amount = problem.applications.amount_minor[app].astype(np.int64)
+        grade = problem.applications.grade[app].astype(np.int64)
+        return cls(app, problem.pairs.partner[by], rank[app], problem.value[by], score[by], amount, grade)
+
+
+def _route_batch(
+    pairs: _RoutedPairs,
+    partner: np.ndarray,
+    room: Room,
+    live: np.ndarray,
+    priced: bool,
+    band: float,
+    pace: float,
+    capacity: np.ndarray,
+) -> None:
+    """Route one batch (``live``: its pairs, in routing order) in rounds; ``partner`` and ``room`` updated.
+
+    The applications with a positive priced margin go first, then (``priced``) the marginal ones
+    (priced margin within ``band`` of the margin below zero), whose room at a partner is what keeps its
+    filled share of capacity at most ``pace``. Room only shrinks, so a pair that does not fit is
+    dropped for good.
+    """
+    value, score = pairs.value[live], pairs.score[live]
+    positive = (value > 0) & (score > 1e-9 * value)
+    classes = [(live[positive], 1.0)]
+    if priced:
+        classes.append((live[(value > 0) & ~positive & (score >= -band * value)], pace))
+    for candidates, share in classes:
+        while candidates.size:
+            candidates = candidates[partner[pairs.app[candidates]] < 0]
+            j, amount = pairs.partner[candidates], pairs.amount[candidates]
+            fits = (_room_left(room, j, capacity, share) >= amount) & (
+                room.grade[j, pairs.grade[candidates]] >= amount
+            )
+            candidates = candidates[fits]
+            if candidates.size == 0:
+                break
+            app = pairs.app[candidates]
+            first = candidates[np.r_[True, app[1:] != app[:-1]]]
+            # each partner takes the applications naming it in arrival order while they fit, and so
+            # does each of its grade limits
+            first = first[np.lexsort((pairs.rank[first], pairs.partner[first]))]
+            j, a, g = pairs.partner[first], pairs.amount[first], pairs.grade[first]
+            taken = _running_sum(a, j) <= _room_left(room, j, capacity, share)
+            cell = j * len(GRADES) + g
+            at_cell = np.lexsort((pairs.rank[first], cell))
+            cell_fits = np.empty_like(taken)
+            cell_fits[at_cell] = (
+                _running_sum(a[at_cell], cell[at_cell]) <= room.grade.reshape(-1)[cell[at_cell]]
+            )
+            taken &= cell_fits
+            partner[pairs.app[first[taken]]] = j[taken]
+            np.subtract.at(room.capacity, j[taken], a[taken])
+            np.subtract.at(room.grade, (j[taken], g[taken]), a[taken])
+
+
+def _room_left(room: Room, j: np.ndarray, capacity: np.ndarray, share: float) -> np.ndarray:
+    """Partner ``j``'s room, or (``share`` below 1) what keeps its filled share of capacity at most ``share``."""
+    if share >= 1.0:
+        return room.capacity[j]
+    return np.minimum(room.capacity[j], np.floor(share * capacity[j]) - (capacity[j] - room.capacity[j]))
+
+
+def _running_sum(amount: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``amount`` within each run of equal ``group`` (sorted by group)."""
+    total = np.cumsum(amount)
+    start = np.r_[True, group[1:] != group[:-1]]
+    offset = np.maximum.accumulate(np.where(start, np.arange(amount.size), 0))
+    return total - (total[offset] - amount[offset])
 
 
 def capacity_used(problem: Problem, allocation: Allocation) -> tuple[np.ndarray, np.ndarray]:

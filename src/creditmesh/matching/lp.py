@@ -110,11 +110,12 @@ def pair_cells(problem: Problem) -> np.ndarray:
     return p.pairs.partner * len(GRADES) + p.applications.grade[p.pairs.app].astype(np.int64)
 
 
-def reduced_values(problem: Problem, prices: Prices) -> np.ndarray:
-    """Each pair's margin less the price of the capacity it uses."""
+def reduced_values(problem: Problem, prices: Prices, pairs: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Each pair's (of ``pairs``, default all) margin less the price of the capacity it uses."""
     p = problem
-    amount = p.applications.amount_minor[p.pairs.app].astype(np.float64)
-    return p.value - amount * prices.per_cell()[pair_cells(p)]
+    amount = p.applications.amount_minor[p.pairs.app[pairs]].astype(np.float64)
+    cell = p.pairs.partner[pairs] * len(GRADES) + p.applications.grade[p.pairs.app[pairs]].astype(np.int64)
+    return p.value[pairs] - amount * prices.per_cell()[cell]
 
 
 def segment_max(values: np.ndarray, app_start: np.ndarray, n_apps: int) -> np.ndarray:

@@ -87,19 +87,20 @@ class MatcherAllocation:
         return np.floor(volume_minor * share * weight / np.maximum(model_weight, 1.0)).astype(np.int64)
 
     def allocate(self, rng: np.random.Generator, drawdowns: Drawdowns) -> tuple[np.ndarray, np.ndarray]:
-        applications = self.applications(drawdowns)
+        arrival = np.lexsort((drawdowns.second, drawdowns.day))
+        applications = self.applications(drawdowns).take(arrival)
         capacity = self.capacity_minor(int(drawdowns.principal_minor.sum()))
         problem = build_problem(applications, self.partners, capacity_minor=capacity)
-        arrival = np.lexsort((drawdowns.second, drawdowns.day))
-        routed = route(problem, prices=self.prices, order=arrival)
-        partner = routed.partner.copy()
+        routed = route(problem, prices=self.prices, batch=drawdowns.day[arrival])
+        partner = np.empty(drawdowns.size, np.int64)
+        partner[arrival] = routed.partner
         unplaced = partner < 0
         partner[unplaced] = self.fallback_partner(capacity, routed.partner)
         self.months.append(
             (capacity, _allocated(partner, drawdowns.principal_minor, capacity.size), int(unplaced.sum()))
         )
         if len(applications) > 0:
-            self.prices = sample_prices(problem, min(self.price_sample, len(applications)))
+            self.prices = sample_prices(problem, min(self.price_sample, len(applications)), full=False)
         return self.partners.model[partner].astype(np.int8), partner.astype(np.int64)
 
     def applications(self, drawdowns: Drawdowns) -> Applications:

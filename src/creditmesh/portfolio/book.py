@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 #: Tables every book must hold: the disclosed metrics read all of them.
 REQUIRED_TABLES = ("institutions", "borrowers", "credit_lines", "loans", "installments")
 
-# The last day the book has seen: the latest event of any kind it records.
-_LAST_DATE_SQL = """
+#: The last day the book has seen: the latest event of any kind it records.
+LAST_DATE_SQL = """
 SELECT MAX(day) FROM (
     SELECT MAX(CAST(originated_at AS DATE)) AS day FROM loans
     UNION ALL SELECT MAX(paid_at) FROM installments
@@ -47,6 +47,36 @@ def _quote_identifier(name: str) -> str:
 def _quote_literal(text: str) -> str:
     # DuckDB cannot bind parameters in DDL (CREATE VIEW), so the path is quoted here.
     return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_tables(directory: str | Path) -> dict[str, Path]:
+    """``directory/<table>.parquet`` for every declared table found there, each schema checked.
+
+    The tables of :data:`REQUIRED_TABLES` must be present. Each file's schema is
+    checked from the Parquet metadata alone (no rows read); any problem raises one
+    :class:`SchemaError` naming the table and its bad columns.
+    """
+    import pyarrow.parquet as pq
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        raise SchemaError("directory", f"not a folder: {folder}")
+    found: dict[str, Path] = {}
+    for name in schema.TABLES:
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            if name in REQUIRED_TABLES:
+                raise SchemaError(name, f"missing file {path}")
+            continue
+        try:
+            file_schema = pq.read_schema(path)
+        except Exception as error:  # pyarrow raises several types for unreadable files
+            raise SchemaError(name, f"cannot read Parquet metadata of {path}: {error}") from None
+        problems = schema.check_types(name, file_schema)
+        if problems:
+            raise SchemaError(name, "; ".join(problems))
+        found[name] = path
+    return found
 
 
 def _connect() -> duckdb.DuckDBPyConnection:
@@ -71,34 +101,13 @@ class Book:
         self._connection = connection
         self.tables: tuple[str, ...] = tuple(tables)
 
+    #: The SQL dialect of :meth:`sql` (the series' queries are written for it).
+    dialect = "duckdb"
+
     @classmethod
     def open(cls, directory: str | Path) -> Book:
-        """Open ``directory/<table>.parquet`` for every declared table found there.
-
-        The tables of :data:`REQUIRED_TABLES` must be present. Each file's schema
-        is checked from the Parquet metadata alone (no rows read); any problem
-        raises one :class:`SchemaError` naming the table and its bad columns.
-        """
-        import pyarrow.parquet as pq
-
-        folder = Path(directory)
-        if not folder.is_dir():
-            raise SchemaError("directory", f"not a folder: {folder}")
-        found: dict[str, Path] = {}
-        for name in schema.TABLES:
-            path = folder / f"{name}.parquet"
-            if not path.is_file():
-                if name in REQUIRED_TABLES:
-                    raise SchemaError(name, f"missing file {path}")
-                continue
-            try:
-                file_schema = pq.read_schema(path)
-            except Exception as error:  # pyarrow raises several types for unreadable files
-                raise SchemaError(name, f"cannot read Parquet metadata of {path}: {error}") from None
-            problems = schema.check_types(name, file_schema)
-            if problems:
-                raise SchemaError(name, "; ".join(problems))
-            found[name] = path
+        """Open ``directory/<table>.parquet`` for every declared table found there (see :func:`parquet_tables`)."""
+        found = parquet_tables(directory)
         connection = _connect()
         for name, path in found.items():
             columns = ", ".join(_quote_identifier(c) for c in schema.table(name).arrow_schema().names)
@@ -130,7 +139,7 @@ class Book:
 
         ``None`` for a book without any of them. Cached: the book is read-only.
         """
-        (day,) = self.one(_LAST_DATE_SQL)
+        (day,) = self.one(LAST_DATE_SQL)
         return day
 
     def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -143,6 +152,13 @@ class Book:
         if row is None:
             raise RuntimeError("query returned no row")  # a bug in the query, not the user's input
         return row
+
+    def temp_table(self, name: str, query: str) -> None:
+        """Materialise ``query`` (fixed text of our own) as the temporary table ``name``."""
+        self._connection.execute(f"CREATE TEMP TABLE {name} AS {query}")
+
+    def drop_temp_table(self, name: str) -> None:
+        self._connection.execute(f"DROP TABLE IF EXISTS {name}")
 
     def close(self) -> None:
         """Close the DuckDB connection; the book cannot be queried afterwards."""

@@ -21,7 +21,9 @@ every period at once, over the rows of one ``family`` of its set-based queries:
 
 ``{platform_services}`` and ``{delinquency_rate}`` in a measure's SQL stand for
 the codes of :data:`creditmesh.funding.PLATFORM_SERVICE_MODELS` and
-:data:`creditmesh.funding.DELINQUENCY_RATE_MODELS`. Adding a metric is one
+:data:`creditmesh.funding.DELINQUENCY_RATE_MODELS`, ``{wide_integer}`` for the
+engine's 128-bit integer (:data:`WIDE_INTEGER`: DuckDB's ``HUGEINT``, Spark's
+``DECIMAL(38, 0)``), so the same text runs on both. Adding a metric is one
 :class:`Metric` here (and a :class:`Measure` when it needs a new sum); the
 series, :func:`~creditmesh.portfolio.metrics.headline`, the command line and the
 quarterly report follow.
@@ -39,6 +41,8 @@ from creditmesh.errors import ParameterError
 COUNT, MONEY, RATE, MONTHS = "count", "money", "rate", "months"
 #: When a metric is read: over the period, at its last day, or for the book as it is.
 PERIOD, AS_OF, BOOK = "period", "as_of", "book"
+#: An integer type wide enough for a sum of principal x tenor, per SQL dialect.
+WIDE_INTEGER: Mapping[str, str] = MappingProxyType({"duckdb": "HUGEINT", "spark": "DECIMAL(38, 0)"})
 #: The families of rows :data:`MEASURES` aggregate (see the module notes).
 FAMILIES = ("originations", "balance", "ninety_plus", "falling_due", "people", "partners")
 
@@ -101,7 +105,9 @@ MEASURES: Mapping[str, Measure] = MappingProxyType(
         "loans": Measure("originations", "COUNT(*)"),
         "volume": Measure("originations", _sum("principal_minor")),
         "platform_volume": Measure("originations", _sum("principal_minor", "model IN {platform_services}")),
-        "principal_months": Measure("originations", _sum("CAST(principal_minor AS HUGEINT) * tenor_months")),
+        "principal_months": Measure(
+            "originations", _sum("CAST(principal_minor AS {wide_integer}) * tenor_months")
+        ),
         "repeat_volume": Measure("originations", _sum("principal_minor", "is_repeat")),
         "balance": Measure("balance", _sum("amount"), running=True),
         "platform_balance": Measure("balance", _sum("amount", "model IN {platform_services}"), running=True),

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creditmesh.errors import ParameterError
-from creditmesh.portfolio.registry import HEADLINE_METRICS, MONEY, MONTHS, RATE, metric
+from creditmesh.portfolio.registry import HEADLINE_METRICS, MONEY, MONTHS, RATE, SEED_FIGURES, metric
 from creditmesh.portfolio.series import metric_series
 from creditmesh.portfolio.validate import validate_book
 from creditmesh.portfolio.vintage import vintage_curves
@@ -254,7 +254,8 @@ def _highlights(now: dict, prior: dict | None, year_ago: dict | None, end: dt.da
     return lines
 
 
-def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
+def vintage_chart(curves, days: int, title: str) -> dict[str, str]:
+    """A vintage chart (title and base64 PNG) of :func:`vintage_curves`' long table."""
     from creditmesh.charts import new_figure, png_base64
 
     fig, ax = new_figure((5.5, 3.8))
@@ -268,7 +269,8 @@ def _vintage_chart(curves, days: int, title: str) -> dict[str, str]:
     return {"title": title, "png": png_base64(fig)}
 
 
-def _trend_charts(monthly) -> list[dict[str, str]]:
+def trend_charts(monthly) -> list[dict[str, str]]:
+    """The monthly volume by funding model and the monthly rates (titles and base64 PNGs) of a monthly series."""
     from creditmesh.charts import new_figure, png_base64
 
     months = [d.strftime("%Y-%m") for d in monthly["period_start"]]
@@ -299,10 +301,10 @@ def _trend_charts(monthly) -> list[dict[str, str]]:
     return charts
 
 
-def quarterly_report(book: Book, quarter: str) -> str:
-    """The HTML page for ``quarter`` (``2024Q4``); the book is validated first."""
-    from jinja2 import Environment
-
+def quarterly_figures(book: Book, quarter: str) -> dict[str, Any]:
+    """What the quarterly page shows for ``quarter`` (``2024Q4``), the book validated first: the highlights, the
+    key-metric table against the prior quarter, the same quarter a year earlier and the seeds' figures, the vintage
+    charts and the monthly trend charts. The console's portfolio page shows the same figures."""
     start, end = parse_quarter(quarter)
     last = book.last_date
     if last is None or last < start:
@@ -318,8 +320,10 @@ def quarterly_report(book: Book, quarter: str) -> str:
         value = now[name]
         qoq, qoq_class = _change(name, value, None if prior is None else prior[name])
         yoy, yoy_class = _change(name, value, None if year_ago is None else year_ago[name])
+        seed = SEED_FIGURES.get(name)
         table.append(
             {
+                "name": name,
                 "label": _heading(name),
                 "now": _show(name, value),
                 "prior": "" if prior is None else _show(name, prior[name]),
@@ -328,31 +332,36 @@ def quarterly_report(book: Book, quarter: str) -> str:
                 "year_ago": "" if year_ago is None else _show(name, year_ago[name]),
                 "yoy": yoy,
                 "yoy_class": yoy_class,
+                "seed": "" if seed is None else _show(name, seed.value),
+                "seed_source": "" if seed is None else seed.source,
             }
         )
     monthly = metric_series(book, "month", end=end)
     q = (start.month - 1) // 3 + 1
-    return (
-        Environment(autoescape=True)
-        .from_string(_PAGE)
-        .render(
-            title=f"creditmesh portfolio report, {quarter.upper()}",
-            as_of=end.isoformat(),
-            ordinal=_ORDINAL[q],
-            year=start.year,
-            quarter=quarter.upper(),
-            prior_label=f"{prior_start.year}Q{(prior_start.month - 1) // 3 + 1}",
-            year_ago_label=f"{year_ago_start.year}Q{q}",
-            highlights=_highlights(now, prior, year_ago, end, q),
-            table=table,
-            vintage_charts=[
-                _vintage_chart(vintage_curves(book, 30, end), 30, "30 Day+ Delinquency Rate by Vintage"),
-                _vintage_chart(vintage_curves(book, 180, end), 180, "180 Day+ Delinquency Rate by Vintage"),
-            ],
-            trend_charts=_trend_charts(monthly),
-            notes=_NOTES,
-        )
-    )
+    return {
+        "title": f"creditmesh portfolio report, {quarter.upper()}",
+        "as_of": end.isoformat(),
+        "ordinal": _ORDINAL[q],
+        "year": start.year,
+        "quarter": quarter.upper(),
+        "prior_label": f"{prior_start.year}Q{(prior_start.month - 1) // 3 + 1}",
+        "year_ago_label": f"{year_ago_start.year}Q{q}",
+        "highlights": _highlights(now, prior, year_ago, end, q),
+        "table": table,
+        "vintage_charts": [
+            vintage_chart(vintage_curves(book, 30, end), 30, "30 Day+ Delinquency Rate by Vintage"),
+            vintage_chart(vintage_curves(book, 180, end), 180, "180 Day+ Delinquency Rate by Vintage"),
+        ],
+        "trend_charts": trend_charts(monthly),
+        "notes": _NOTES,
+    }
+
+
+def quarterly_report(book: Book, quarter: str) -> str:
+    """The HTML page for ``quarter`` (``2024Q4``) of :func:`quarterly_figures`; the book is validated first."""
+    from jinja2 import Environment
+
+    return Environment(autoescape=True).from_string(_PAGE).render(**quarterly_figures(book, quarter))
 
 
 def write_quarterly_report(book: Book, quarter: str, path: str | Path) -> Path:

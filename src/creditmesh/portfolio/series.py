@@ -46,7 +46,7 @@ from creditmesh import delinquency
 from creditmesh.errors import ParameterError
 from creditmesh.funding import DELINQUENCY_RATE_MODELS, FUNDING_MODELS, PLATFORM_SERVICE_MODELS, sql_in
 from creditmesh.portfolio.periods import FREQUENCIES, as_day, periods
-from creditmesh.portfolio.registry import FAMILIES, HEADLINE_METRICS, MEASURES, METRICS, metric
+from creditmesh.portfolio.registry import FAMILIES, HEADLINE_METRICS, MEASURES, METRICS, WIDE_INTEGER, metric
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +60,7 @@ SEGMENTS = {
     "funding_model": "l.funding_model",
     "channel": "b.channel",
     "product": "l.schedule",
-    "tenor": "CAST(l.tenor_months AS VARCHAR) || 'm'",
+    "tenor": "CAST(l.tenor_months AS STRING) || 'm'",
 }
 
 _FAR = "DATE '9999-12-31'"
@@ -75,6 +75,17 @@ def _key(freq: str | None, column: str) -> str:
     return f"CAST(date_trunc('{freq}', {column}) AS DATE)"
 
 
+#: Per SQL dialect: the dense loan key of the prepared tables (a row number is one partition's work on
+#: Spark, where the loan id serves as the key), and the periods of the 90 day+ query from the bound
+#: lists ``$starts`` / ``$ends``.
+_LOAN_KEY = {"duckdb": "CAST(row_number() OVER () AS INTEGER)", "spark": "l.loan_id"}
+_PERIODS = {
+    "duckdb": "SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end",
+    "spark": "SELECT element_at($starts, i) AS period_start, element_at($ends, i) AS period_end "
+    "FROM (SELECT explode(sequence(1, size($starts))) AS i)",
+}
+
+
 def _codes(models: tuple[str, ...]) -> str:
     return "(" + ", ".join(str(_MODEL_CODES[m]) for m in models) + ")"  # fixed schema constants
 
@@ -87,7 +98,8 @@ class _Prepared:
     installment with its loan's ``k``, origination day, model and segment codes.
     The one join of installments with loans happens here; every metric query
     then scans integers instead of joining string ids again. ``installments=False``
-    (loan and people figures only) leaves ``{inst}`` and the charge-offs out.
+    (loan and people figures only) leaves ``{inst}`` and the charge-offs out. The SQL is the
+    book's ``dialect`` (DuckDB's, or Spark's for :class:`~creditmesh.portfolio.spark.SparkBook`).
     """
 
     def __init__(
@@ -101,6 +113,7 @@ class _Prepared:
         import uuid
 
         self.book = book
+        self.dialect = getattr(book, "dialect", "duckdb")
         suffix = uuid.uuid4().hex[:12]
         self.loans, self.inst, self.segments = (
             f"_cm_loans_{suffix}",
@@ -121,23 +134,26 @@ class _Prepared:
         )
         every = set(funding_models) == set(FUNDING_MODELS)
         kept = "" if every else f"WHERE {sql_in('l.funding_model', funding_models)}"
-        book.sql(f"""
-CREATE TEMP TABLE {self.segments} AS
+        book.temp_table(
+            self.segments,
+            f"""
 SELECT segment, CAST(row_number() OVER (ORDER BY segment) - 1 AS INTEGER) AS code
-FROM ({distinct})""")
-        book.sql(f"""
-CREATE TEMP TABLE {self.firsts} AS SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id
-""")
+FROM ({distinct})""",
+        )
+        book.temp_table(
+            self.firsts, "SELECT borrower_id, MIN(originated_at) AS first_at FROM loans GROUP BY borrower_id"
+        )
         # without the installments (loan and people figures only), charge-offs are not needed either
         charge_offs = (
-            delinquency.charge_offs_sql()
+            delinquency.charge_offs_sql(dialect=self.dialect)
             if installments
-            else "SELECT NULL AS loan_id, NULL AS charged_off_on"
+            else "SELECT CAST(NULL AS STRING) AS loan_id, CAST(NULL AS DATE) AS charged_off_on"
         )
-        book.sql(f"""
-CREATE TEMP TABLE {self.loans} AS
+        book.temp_table(
+            self.loans,
+            f"""
 WITH charge_offs AS ({charge_offs})
-SELECT CAST(row_number() OVER () AS INTEGER) AS k, l.loan_id, l.borrower_id,
+SELECT {_LOAN_KEY[self.dialect]} AS k, l.loan_id, l.borrower_id,
     CAST(l.originated_at AS DATE) AS orig_day, m.code AS model, s.code AS seg,
     l.principal_minor, l.tenor_months, l.originated_at > f.first_at AS is_repeat, c.charged_off_on
 FROM loans AS l {borrowers}
@@ -145,20 +161,23 @@ JOIN (VALUES {models}) AS m(name, code) ON m.name = l.funding_model
 JOIN {self.firsts} AS f ON f.borrower_id = l.borrower_id
 JOIN {self.segments} AS s ON s.segment = {expression}
 LEFT JOIN charge_offs AS c ON c.loan_id = l.loan_id
-{kept}""")
+{kept}""",
+        )
         # exit_day: the day the installment leaves the outstanding balance (settled or its loan charged
         # off), never before the loan's origination; NULL while it stays.
         if not installments:
             return
-        book.sql(f"""
-CREATE TEMP TABLE {self.inst} AS
+        book.temp_table(
+            self.inst,
+            f"""
 SELECT l.k, l.orig_day, l.model, l.seg, i.due_date, i.paid_at, i.principal_due_minor AS p,
     GREATEST(LEAST(i.paid_at, l.charged_off_on), l.orig_day) AS exit_day
-FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""")
+FROM installments AS i JOIN {self.loans} AS l ON l.loan_id = i.loan_id""",
+        )
 
     def close(self) -> None:
         for name in (self.inst, self.loans, self.segments, self.firsts):
-            self.book.sql(f"DROP TABLE IF EXISTS {name}")
+            self.book.drop_temp_table(name)
 
     def charge_offs(self) -> str:
         return f"""
@@ -166,7 +185,7 @@ charge_offs AS (SELECT k, charged_off_on FROM {self.loans} WHERE charged_off_on 
 
     def originations(self, freq: str) -> str:
         return f"""
-SELECT {_key(freq, "orig_day")} AS period_start, seg, {_measures("originations")}
+SELECT {_key(freq, "orig_day")} AS period_start, seg, {_measures("originations", self.dialect)}
 FROM {self.loans}
 WHERE orig_day BETWEEN $start AND $end
 GROUP BY ALL
@@ -185,17 +204,19 @@ exits AS (
     FROM {self.inst} WHERE exit_day <= $end GROUP BY ALL
 ),
 deltas AS (SELECT * FROM entries UNION ALL SELECT * FROM exits)
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("balance")}
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("balance", self.dialect)}
 FROM deltas GROUP BY ALL
 """
 
     def ninety_plus(self) -> str:
         # Loans 91+ days late at some period end, the ends they were, and their whole balance there.
-        late_91 = delinquency.day_at_dpd_sql("due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
-        item_late_91 = delinquency.day_at_dpd_sql("i.due_date", delinquency.NINETY_PLUS.first_dpd, "duckdb")
+        late_91 = delinquency.day_at_dpd_sql("due_date", delinquency.NINETY_PLUS.first_dpd, self.dialect)
+        item_late_91 = delinquency.day_at_dpd_sql(
+            "i.due_date", delinquency.NINETY_PLUS.first_dpd, self.dialect
+        )
         return f"""
 WITH {self.charge_offs()},
-periods AS (SELECT UNNEST($starts) AS period_start, UNNEST($ends) AS period_end),
+periods AS ({_PERIODS[self.dialect]}),
 windows AS (
     SELECT k, ANY_VALUE(seg) AS seg, MIN({late_91}) AS first_day, MAX(COALESCE(paid_at, {_FAR})) AS last_paid
     FROM {self.inst}
@@ -216,7 +237,7 @@ states AS (
     FROM pairs AS pr JOIN {self.inst} AS i ON i.k = pr.k
     GROUP BY pr.k, pr.seg, pr.period_start
 )
-SELECT period_start, seg, {_measures("ninety_plus")}
+SELECT period_start, seg, {_measures("ninety_plus", self.dialect)}
 FROM states WHERE late_91 GROUP BY ALL
 """
 
@@ -241,20 +262,18 @@ falling_due AS (
     FROM {self.inst} AS i ANTI JOIN blocked AS b ON b.k = i.k AND b.due_date = i.due_date
     WHERE i.due_date BETWEEN $start AND $end
 )
-SELECT {_key(freq, "due_date")} AS period_start, seg, {_measures("falling_due")}
+SELECT {_key(freq, "due_date")} AS period_start, seg, {_measures("falling_due", self.dialect)}
 FROM falling_due GROUP BY ALL
 """
 
     def users(self, freq: str, segment: str | None) -> str:
         # First day each person counts: registered, approved a line, drew down (per segment for drawdowns).
         # Registered users and approved lines are split by channel only (a borrower attribute).
-        if segment is None:
-            person = "0"
-        elif segment == "channel":
-            person = f"(SELECT code FROM {self.segments} WHERE segment = b.channel)"
-        else:
-            person = "NULL"
-        channel = "JOIN borrowers AS b ON b.borrower_id = c.borrower_id" if segment == "channel" else ""
+        person = {None: "0", "channel": "s.code"}.get(segment, "CAST(NULL AS INTEGER)")
+        code = f"LEFT JOIN {self.segments} AS s ON s.segment = b.channel" if segment == "channel" else ""
+        channel = (
+            f"JOIN borrowers AS b ON b.borrower_id = c.borrower_id {code}" if segment == "channel" else ""
+        )
         # A borrower's first drawdown: from the per-borrower firsts for the whole book, per segment otherwise.
         drawdowns = (
             f"SELECT 'drawdowns', 0, CAST(first_at AS DATE) FROM {self.firsts}"
@@ -264,7 +283,7 @@ FROM falling_due GROUP BY ALL
         return f"""
 WITH firsts AS (
     SELECT 'registered' AS kind, {person} AS seg, CAST(b.registered_at AS DATE) AS day
-    FROM borrowers AS b
+    FROM borrowers AS b {code}
     UNION ALL
     SELECT 'lines', ANY_VALUE({person}), MIN(CAST(c.opened_at AS DATE))
     FROM credit_lines AS c {channel}
@@ -272,26 +291,27 @@ WITH firsts AS (
     UNION ALL
     {drawdowns}
 )
-SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("people")}
+SELECT {_key(freq, "GREATEST(day, $start)")} AS period_start, seg, {_measures("people", self.dialect)}
 FROM firsts WHERE day <= $end AND seg IS NOT NULL GROUP BY ALL
 """
 
 
-def _partners_sql(segment: str | None) -> str | None:
+def _partners_sql(segment: str | None, dialect: str) -> str | None:
     column = {None: "'all'", "funding_model": "funding_model", "institution": "institution_id"}
     if segment not in column:
         return None
     grouped = (
         "" if segment is None else " GROUP BY ALL"
     )  # the whole book has a count even without institutions
-    return f"SELECT {column[segment]} AS segment, {_measures('partners')} FROM institutions{grouped}"
+    return f"SELECT {column[segment]} AS segment, {_measures('partners', dialect)} FROM institutions{grouped}"
 
 
-def _measures(family: str) -> str:
+def _measures(family: str, dialect: str) -> str:
     """The select list of one family's query: each of its :data:`~creditmesh.portfolio.registry.MEASURES`."""
     codes = {
         "platform_services": _codes(PLATFORM_SERVICE_MODELS),
         "delinquency_rate": _codes(DELINQUENCY_RATE_MODELS),
+        "wide_integer": WIDE_INTEGER[dialect],
     }
     return ", ".join(
         f"{measure.sql.format(**codes)} AS {name}"
@@ -417,7 +437,7 @@ def _table(
         codes = book.sql(f"SELECT segment, code FROM {prepared.segments} ORDER BY code")
     finally:
         prepared.close()
-    partners_sql = _partners_sql(by) if "partners" in wanted else None
+    partners_sql = _partners_sql(by, prepared.dialect) if "partners" in wanted else None
     names = dict(zip(codes["code"], codes["segment"]))
     segments = sorted(names.values())
     frame = pd.DataFrame(

@@ -27,6 +27,7 @@ import pandas as pd
 from creditmesh.errors import CreditmeshError, SchemaError
 from creditmesh.scoring.binning import BinningProcess, FeatureBinning
 from creditmesh.scoring.calibration import Calibrator
+from creditmesh.scoring.forest import Forest
 from creditmesh.scoring.gbm import FeatureEncoder, GBMClassifier
 from creditmesh.scoring.scorecard import Scorecard
 
@@ -124,6 +125,8 @@ def _scorecard_state(model: Scorecard) -> dict[str, Any]:
         "intercept": float(model.intercept_),
         "points": {f: [float(v) for v in p] for f, p in model.points_.items()},
         "selection": model.selection_.to_dict(orient="records"),
+        "min_iv": float(model.min_iv_),
+        "cv": model.cv_results_.to_dict(orient="list") if model.cv_results_ is not None else None,
     }
 
 
@@ -146,6 +149,8 @@ def _scorecard_from(state: Mapping[str, Any]) -> Scorecard:
     model.coef_ = np.asarray(state["coef"], dtype=np.float64)
     model.intercept_ = float(state["intercept"])
     model.selection_ = pd.DataFrame(state["selection"])
+    model.min_iv_ = float(state.get("min_iv", params.get("min_iv") if params.get("min_iv") != "cv" else 0.0))
+    model.cv_results_ = pd.DataFrame(state["cv"]) if state.get("cv") is not None else None
     model.classes_ = np.array([0, 1])
     model.n_features_in_ = model.binning_.n_features_in_
     model.feature_names_in_ = model.binning_.feature_names_in_
@@ -171,6 +176,7 @@ def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifi
     model.best_iterations_ = list(state["best_iterations"])
     model.scorecards_ = [_scorecard_from(s) for s in state["scorecards"]]
     model.boosters_ = [lgb.Booster(model_str=texts[name]) for name in state["boosters"]]
+    model.forest_ = Forest.from_model_strings([texts[name] for name in state["boosters"]])
     model.classes_ = np.array([0, 1])
     model.features_ = list(model.encoder_.features)
     model.n_features_in_ = len(model.features_)

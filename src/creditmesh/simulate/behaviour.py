@@ -1,16 +1,10 @@
-"""How simulated borrowers behave: each one's fate, drawn once, and how booked installments are repaid.
+"""How simulated borrowers behave: each one's fate, drawn once, and each loan's early settlement.
 
-Repayment behaviour is drawn from the borrower's true risk:
-
-* a borrower may *default* at a day drawn from their true PD; every
-  installment falling due from then on is missed, until the borrower *cures*
-  (pays everything overdue at once) or never does (the book charges the loan
-  off at :data:`creditmesh.delinquency.CHARGE_OFF_DPD` days past due);
-* any installment may be paid a few days late (a *transient miss*), which is
-  what the Day-1 delinquency and the 30-day collection rate mostly see;
-* some loans are settled early (prepayment), paying only the interest accrued.
-
-Fraudsters default the day after their line opens and never pay.
+A borrower may *default* at a day drawn from their true PD (fraudsters the day after their line opens): the
+day they stop paying. What happens to each installment after booking, paid on its day, a few days late,
+at a cure, never, or recovered after charge-off, is decided day by day by
+:class:`creditmesh.simulate.collections.CollectionWorld`, where collections can change it. Some loans are
+settled early (prepayment), paying only the interest accrued; that is drawn when the loan is booked.
 """
 
 from __future__ import annotations
@@ -23,38 +17,27 @@ from creditmesh.simulate.population import Population
 from creditmesh.simulate.state import NEVER, BookedLoans, Fates, Lines
 
 # Calibrated with the platform's behaviour so that the headline metrics land in the seeds' bands
-# (see tests/simulate). Issue 14 counts capital-light loans in the 90 day+ rate: those loans go to safer
-# borrowers, so fewer defaulters cure (0.45 -> 0.3) and more of those who do cure fast (0.55 -> 0.8),
-# which keeps the 30-day collection rate where it was.
+# (see tests/simulate); repayment and cures are calibrated in creditmesh.simulate.collections.Response.
 NEVER_DRAW_SHARE = 0.3
 MONTHLY_CHURN = 0.025
-TRANSIENT_MISS_RATE = 0.038
-CURE_SHARE = 0.3
 PREPAY_SHARE = 0.12
-#: Of the borrowers who cure, the share who pay up within a month of the default, and of the rest the share
-#: who do within four months; the others cure after 120-200 days (passing through 91-180 dpd).
-FAST_CURE_SHARE = 0.8
-MEDIUM_CURE_SHARE = 0.5
 #: An honest borrower's default drawn later than this many days after the line opens never happens.
 DEFAULT_WITHIN_DAYS = 4 * 365
 
 
 def draw_fates(rng: np.random.Generator, pop: Population, lines: Lines) -> Fates:
-    """Each borrower's default, cure, appetite for drawdowns and churn, drawn once from their truth."""
+    """Each borrower's default, appetite for drawdowns and churn, drawn once from their truth."""
     n = pop.size
-    default_day, cure_day = _default_and_cure_days(rng, pop, lines.open_day)
+    default_day = _default_days(rng, pop, lines.open_day)
     # some approved users never draw (the seeds: ~60 % of users with a line have drawn down)
     never_draws = ~pop.is_fraud & (rng.random(n) < NEVER_DRAW_SHARE)
     propensity = np.where(pop.is_fraud | never_draws, 0.0, rng.beta(1.5, 2.2, n))
     churn_month = rng.geometric(MONTHLY_CHURN, n) + np.maximum(lines.month, 0)
-    miss_rate = TRANSIENT_MISS_RATE * np.clip((pop.true_pd / 0.05) ** 0.6, 0.3, 3.0)
-    return Fates(default_day, cure_day, never_draws, propensity, churn_month, miss_rate)
+    return Fates(default_day, never_draws, propensity, churn_month)
 
 
-def _default_and_cure_days(
-    rng: np.random.Generator, pop: Population, open_day: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The day each borrower defaults (at their true PD's hazard) and the day they cure, NEVER if not."""
+def _default_days(rng: np.random.Generator, pop: Population, open_day: np.ndarray) -> np.ndarray:
+    """The day each borrower defaults (at their true PD's hazard), NEVER if they do not."""
     n = pop.size
     hazard_per_day = -np.log1p(-np.minimum(pop.true_pd, 0.999)) / 365.0
     default_day = np.full(n, NEVER, np.int64)
@@ -64,51 +47,25 @@ def _default_and_cure_days(
         open_day[honest_default] + drawn[honest_default].astype(np.int64), NEVER
     )
     default_day[pop.is_fraud] = np.minimum(open_day[pop.is_fraud] + 1, NEVER)
-    cures = ~pop.is_fraud & (rng.random(n) < CURE_SHARE)
-    # days from the default to the cure: over half pay up within a month, the rest over the next six
-    delay = np.select(
-        [rng.random(n) < FAST_CURE_SHARE, rng.random(n) < MEDIUM_CURE_SHARE],
-        [rng.integers(3, 30, n), rng.integers(30, 120, n)],
-        rng.integers(120, 200, n),
-    )
-    cure_day = np.where(cures & (default_day < NEVER), default_day + delay, NEVER)
-    return default_day, cure_day
+    return default_day
 
 
-def repay(
-    rng: np.random.Generator, booked: BookedLoans, fates: Fates, is_fraud: np.ndarray, horizon: int
+def settlement(
+    rng: np.random.Generator, booked: BookedLoans, default_day: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The day each installment is settled (NEVER if not by the horizon) and the interest actually paid."""
-    paid_day = _paid_day(rng, booked, fates, is_fraud)
-    settle = _early_settlement_day(rng, booked, fates.default_day)
-    settled_early = settle < paid_day
-    paid_day = np.minimum(paid_day, settle)
-    interest_paid = _interest_paid(booked, settle, settled_early)
-    unknown = paid_day >= horizon
-    paid_day = np.where(unknown, NEVER, paid_day)
-    interest_paid = np.where(unknown, 0, interest_paid)
-    return paid_day, interest_paid
-
-
-def _paid_day(
-    rng: np.random.Generator, booked: BookedLoans, fates: Fates, is_fraud: np.ndarray
-) -> np.ndarray:
-    """Each installment's payment day without prepayment: on time, a few days late, at the cure, or never."""
-    owner, due_day = booked.owner, booked.due_day
-    paid_day = due_day.copy()
-    transient = rng.random(due_day.size) < fates.miss_rate[owner]
-    paid_day[transient] += np.minimum(rng.geometric(0.3, transient.sum()), 28)
-    t_default, t_cure = fates.default_day[owner], fates.cure_day[owner]
-    in_default = (due_day >= t_default) & (due_day < t_cure)
-    paid_day = np.where(in_default, np.where(t_cure < NEVER, t_cure, NEVER), paid_day)
-    return np.where(is_fraud[owner], NEVER, paid_day)
+    """Per loan, the day it is settled early (NEVER if it is not), and per installment the interest it pays
+    when it is paid: as scheduled, or for a loan settled early what accrued up to the settlement."""
+    settle = _early_settlement_day(rng, booked, default_day)
+    row_settle = settle[booked.schedules.loan]
+    settled_early = row_settle < booked.due_day
+    return settle, _interest_paid(booked, row_settle, settled_early)
 
 
 def _early_settlement_day(
     rng: np.random.Generator, booked: BookedLoans, default_day: np.ndarray
 ) -> np.ndarray:
-    """Per installment, the day its loan is settled early (NEVER if it is not): a day between origination
-    and the last due date, before any default."""
+    """Per loan, the day it is settled early (NEVER if it is not): a day between origination and the last
+    due date, before any default."""
     loan, due_day, originated_day = booked.schedules.loan, booked.due_day, booked.day
     loans = int(loan.max(initial=-1)) + 1
     last_due = np.zeros(loans, np.int64)
@@ -118,7 +75,7 @@ def _early_settlement_day(
     span = last_due - originated_day
     prepay_day = originated_day + 15 + (rng.random(loans) * np.maximum(span - 16, 1)).astype(np.int64)
     prepays = (rng.random(loans) < PREPAY_SHARE) & (prepay_day < default_day[first_owner]) & (span > 16)
-    return np.where(prepays, prepay_day, NEVER)[loan]
+    return np.where(prepays, prepay_day, NEVER)
 
 
 def _interest_paid(booked: BookedLoans, settle: np.ndarray, settled_early: np.ndarray) -> np.ndarray:

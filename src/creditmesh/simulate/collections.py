@@ -1,42 +1,59 @@
-"""The simulator's collections phase: borrowers who answer (or do not answer) what collections does.
+"""How simulated borrowers repay, day by day, and how they answer what collections does.
 
-Each loan pays its installments on their due days unless it misses one; a miss starts a
-*delinquency episode* of one of three kinds, drawn from the borrower's true risk:
+One :class:`CollectionWorld` serves the simulated platform (loans are added as they are booked, and each
+day of each month is run through it) and the collections back-test (a book's loans added at once). Each
+installment is paid on its due day unless the loan misses it; a miss starts a *delinquency episode* of one
+of three kinds:
 
-* ``anyway``: pays everything overdue within days whatever is done (most first misses: a salary
-  late, a card expired);
-* ``persuadable``: a small daily chance of paying on its own, and a chance with every action,
-  larger for a call or a visit, lower with each contact already made this week (diminishing
-  returns) and with the debt's age; a call may end in a promise to pay, kept or broken;
-* ``never``: does not pay (fraud, real distress); at 181 days past due the loan is charged off, and
-  only an agency or a legal step recovers a little afterwards.
+* ``anyway``: a transient miss (a salary late, a card expired) paid within days whatever is done;
+* ``persuadable``: a small daily chance of paying on its own, and a chance with every action, larger for a
+  call or a visit, lower with each contact of the borrower in the last week (diminishing returns) and with
+  the debt's age; a call may end in a promise to pay, kept or broken;
+* ``never``: does not pay before charge-off (fraud, real distress).
 
-A reminder before the due date lowers the chance of a miss. Everything is vectorised over loans.
-Every chance is read from a hash of (seed, loan, day, what is drawn), not from a generator's stream:
-the same loan on the same day meets the same luck whatever else was done to the book, so two
+A transient miss (chance by the borrower's true risk, lower after a reminder) is ``anyway`` or, less often,
+``persuadable``. A borrower who *defaults* (a day drawn from the true PD by the platform, see
+:mod:`creditmesh.simulate.behaviour`) misses every installment from that day on, on every loan, and is
+``persuadable`` or ``never`` as a person: persuaded once, the borrower pays everything overdue on every loan
+and the default is over. At 181 days past due a loan is charged off; over the following year an agency, a
+legal step or the borrower now and then recovers part of it (:class:`Response`'s recovery terms).
+
+Every chance is read from a hash of (seed, loan or borrower, day, what is drawn), not from a generator's
+stream: the same loan on the same day meets the same luck whatever else was done to the book, so two
 strategies run on one world differ only by what they did (common random numbers).
-The world knows nothing of strategies: each day the caller reads :meth:`CollectionWorld.queue`,
-decides, calls :meth:`CollectionWorld.act`, then :meth:`CollectionWorld.advance`.
+
+The world knows nothing of strategies. Each day a :class:`Collector` (``creditmesh.collections`` provides
+them) reads :meth:`CollectionWorld.queue` and returns the day's actions; :meth:`CollectionWorld.step` runs the
+day: the queue, the actions (:meth:`~CollectionWorld.act`), then the day's payments (:meth:`~CollectionWorld.advance`).
+The work per day is proportional to the loans in an episode and the installments falling due, not to the book.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol
 
 import numpy as np
 
 from creditmesh.delinquency import CHARGE_OFF_DPD
 from creditmesh.ids import splitmix64
+from creditmesh.schema import COLLECTION_OUTCOMES
 
 ANYWAY, PERSUADABLE, NEVER_PAYS = 0, 1, 2
+#: An installment's ``missed_as`` when it fell due while its borrower was in a default they can be persuaded out of.
+MISSED_IN_DEFAULT = 3
 #: The actions the world understands, in the order of schema.COLLECTION_CHANNELS.
 CHANNELS = ("reminder", "sms", "app_push", "call", "field_visit", "agency", "legal")
+CONTACTS = ("sms", "app_push", "call", "field_visit")
 NOT_YET = np.iinfo(np.int32).max
+#: Promise states in the world's action log (-1: the action made no promise).
+PROMISE_OPEN, PROMISE_KEPT, PROMISE_BROKEN = 0, 1, 2
 #: What a chance is drawn for (the last part of its hash key).
 (
     MISS,
     KIND,
-    NEVER_DRAW,
+    DEFAULT_KIND,
     ANYWAY_DAYS,
     OWN_CURE,
     AGENCY,
@@ -47,31 +64,39 @@ NOT_YET = np.iinfo(np.int32).max
     KEEPS,
     LEGAL,
     DISPUTE,
-) = range(13)
+    RECOVERY,
+) = range(14)
+_OUTCOME = {name: code for code, name in enumerate(COLLECTION_OUTCOMES)}
 
 
 @dataclass(frozen=True)
 class Response:
-    """How borrowers answer: calibrated so that the seeds' 30-day collection rate (86-89 %) is reached with
-    the shipped strategy and 31-60 dpd loans cure about a quarter of the time in a month (tests/simulate)."""
+    """How borrowers repay and answer collections. Calibrated so that with the shipped strategy the simulated
+    platform lands in the seeds' bands (Day-1 delinquency, 30-day collection, 90 day+) and 31-60 dpd loans cure
+    about a quarter of the time in a month, as in the Taiwan credit-card data (tests/simulate)."""
 
-    #: Chance an installment is missed, for a borrower at a 5 % true PD (scaled by (PD / 5 %) ** 0.6).
+    #: Chance an installment is missed for a transient reason, for a borrower at a 5 % true PD (scaled by
+    #: (PD / 5 %) ** 0.6, between 0.3 and 3 times).
     miss_rate: float = 0.045
-    #: A reminder in the three days before the due date cuts the chance of a miss by this share.
+    #: A reminder in the days before the due date cuts the chance of a transient miss by this share.
     reminder_effect: float = 0.2
-    #: Of first misses, the share that pays anyway; of the rest, the share that never pays (scaled by risk).
+    #: Of transient misses, the share paid anyway; the others are persuadable.
     anyway_share: float = 0.9
-    never_share: float = 0.2
-    #: Days an ``anyway`` borrower takes to pay: geometric with this daily chance.
-    anyway_daily: float = 0.2
+    #: Days an ``anyway`` borrower takes to pay: geometric with this daily chance (at most 28 days).
+    anyway_daily: float = 0.3
+    #: Of defaulting borrowers, the share who can be persuaded (the others never pay before charge-off).
+    default_persuadable_share: float = 0.6
+    #: A defaulted borrower's ability to pay comes back slowly (a new job, a sale): every chance of paying,
+    #: with or without an action, is scaled by 1 - exp(-days since the default / this).
+    default_recovery_days: float = 45.0
     #: A persuadable borrower's daily chance of paying with no contact.
     persuadable_daily: float = 0.01
     #: Each action's chance of a payment from a persuadable borrower (before fatigue and age).
     action_effect: tuple[float, ...] = (0.0, 0.05, 0.03, 0.22, 0.35, 0.0, 0.2)
     #: An agency's daily chance of a payment while it holds the loan (persuadable; a tenth of it on others).
     agency_daily: float = 0.012
-    #: Diminishing returns: an action's effect is divided by (1 + this × contacts in the last 7 days).
-    fatigue: float = 0.5
+    #: Diminishing returns: an action's effect is divided by (1 + this × the borrower's contacts in 7 days).
+    fatigue: float = 0.25
     #: The effect also decays with the debt's age: × exp(-dpd / this).
     age_scale: float = 150.0
     #: A call reaches the borrower this often; reached, the borrower promises to pay this often.
@@ -79,293 +104,633 @@ class Response:
     promise_share: float = 0.35
     #: A persuadable borrower keeps a promise this often (the others break theirs).
     promise_kept: float = 0.7
-    #: After charge-off, a legal step or an agency recovers the balance with this chance (per step / per day).
-    recovery_legal: float = 0.03
-    recovery_agency_daily: float = 0.001
     #: A contact starts a dispute this often.
     dispute_rate: float = 0.002
+    #: After charge-off, for ``recovery_days``: an agency holding the loan collects one installment with this
+    #: daily chance, the borrower pays one on their own with ``recovery_own_daily``, and a legal step wins a
+    #: judgment for the whole balance with ``recovery_legal``. The assumption: a year after charge-off about
+    #: a fifth of the charged-off principal is recovered with an agency (US card issuers recover 15-27 % of
+    #: gross charge-offs: Discover 26.5 %, JPMorgan Chase 15.6-16.1 %, American Express about 25 % in 2011,
+    #: American Banker, "Credit card default recoveries", January 2012, from the issuers' regulatory reports).
+    recovery_days: int = 365
+    recovery_agency_daily: float = 0.006
+    recovery_own_daily: float = 0.0005
+    recovery_legal: float = 0.05
+
+
+class Collector(Protocol):
+    """What collections does each day: reminders before the due date, and a plan for the queue."""
+
+    #: Every installment due within this many days gets a reminder (0: none).
+    reminder_days: int
+    #: What one reminder costs (minor units).
+    reminder_cost_minor: int
+    #: The arm the actions are recorded under.
+    arm: str
+
+    def plan(
+        self, day: int, on: date, queue: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The day's actions on the queue's loans: their world loan numbers, channel codes (indices into
+        :data:`CHANNELS`) and costs in minor units, one action per loan at most."""
+        ...
+
+
+def risk_multiplier(true_pd: np.ndarray) -> np.ndarray:
+    """How much likelier than a 5 % PD borrower one is to miss an installment: (PD / 5 %) ** 0.6, clipped."""
+    return np.clip((np.asarray(true_pd, np.float64) / 0.05) ** 0.6, 0.3, 3.0)
+
+
+class _Columns:
+    """Named column arrays that grow by appending (capacity grows by half again when full)."""
+
+    def __init__(self, spec: dict[str, tuple[type, object]]) -> None:
+        self.spec = spec
+        self.size = 0
+        self.data = {name: np.full(0, fill, dtype) for name, (dtype, fill) in spec.items()}
+
+    def extend(self, count: int) -> np.ndarray:
+        """Room for ``count`` more rows (filled with each column's default); their indices."""
+        need = self.size + count
+        capacity = next(iter(self.data.values())).size
+        if need > capacity:
+            grown = max(need, capacity + capacity // 2, 1024)
+            for name, (dtype, fill) in self.spec.items():
+                bigger = np.full(grown, fill, dtype)
+                bigger[: self.size] = self.data[name][: self.size]
+                self.data[name] = bigger
+        index = np.arange(self.size, need)
+        self.size = need
+        return index
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.data[name][: self.size]
+
+    def trimmed(self, name: str) -> np.ndarray:
+        """A copy of one column without the spare capacity."""
+        return self.data[name][: self.size].copy()
+
+
+_LOAN_COLUMNS: dict[str, tuple[type, object]] = {
+    "first": (np.int64, 0),  # its first installment's row
+    "count": (np.int16, 0),  # its installments
+    "borrower": (np.int64, 0),
+    "model": (np.int8, 0),  # the funding model's index (for the queue)
+    "paid_upto": (np.int16, 0),  # installments paid, in order
+    "principal_total": (np.int64, 0),
+    "paid_principal": (np.int64, 0),  # principal repaid so far
+    "recovered_principal": (np.int64, 0),  # of it, repaid while delinquent or after charge-off
+    "agency_collected": (np.int64, 0),  # of that, collected while an agency held the loan
+    "settle_day": (np.int32, NOT_YET),  # the day it is settled early
+    "kind": (np.int8, -1),  # the episode's kind, -1 when current
+    "anyway_day": (np.int32, NOT_YET),
+    "charged_off_day": (np.int32, NOT_YET),
+    "closed": (np.bool_, False),  # out of play: a year after its charge-off
+    "with_agency": (np.bool_, False),
+    "disputed": (np.bool_, False),
+    "promise_due": (np.int32, NOT_YET),
+    "promise_keeps": (np.bool_, False),
+    "promise_minor": (np.int64, 0),
+    "promise_action": (np.int64, -1),  # the promise's row in the action log
+    "broken": (np.int16, 0),
+    "kept": (np.int16, 0),
+}
+_ROW_COLUMNS: dict[str, tuple[type, object]] = {
+    "loan": (np.int64, 0),
+    "due_day": (np.int32, NOT_YET),
+    "principal": (np.int64, 0),
+    "paid_on": (np.int32, NOT_YET),
+    "missed_as": (
+        np.int8,
+        -1,
+    ),  # the episode its miss started (-1: paid on the day, or the loan was late already)
+}
+_ACTION_COLUMNS: dict[str, tuple[type, object]] = {
+    "loan": (np.int64, 0),
+    "day": (np.int32, 0),
+    "channel": (np.int8, 0),
+    "outcome": (np.int8, 0),
+    "promised_minor": (np.int64, 0),
+    "promise_due": (np.int32, NOT_YET),
+    "promise_status": (np.int8, -1),
+    "cost_minor": (np.int64, 0),
+    "arm": (np.int16, 0),
+}
 
 
 class CollectionWorld:
     """Loans' repayments day by day, answering the actions taken on them.
 
-    ``due_day`` and ``principal_minor`` are (loans, installments) arrays (unused slots: due ``NOT_YET``,
-    principal 0); ``true_pd`` and ``is_fraud`` describe each loan's borrower.
+    ``default_day``, ``true_pd`` and ``is_fraud`` describe each borrower (a borrower who never defaults has
+    ``NOT_YET``); loans are added with :meth:`add_loans`. Days are numbers counted from ``epoch``.
     """
 
     def __init__(
         self,
         seed: int,
-        due_day: np.ndarray,
-        principal_minor: np.ndarray,
+        default_day: np.ndarray,
         true_pd: np.ndarray,
         is_fraud: np.ndarray,
-        borrower: np.ndarray,
         response: Response = Response(),
+        *,
+        epoch: date = date(2024, 1, 1),
+        funding_models: tuple[str, ...] = ("capital_heavy_on",),
+        record_actions: bool = True,
     ) -> None:
         self.seed = splitmix64(np.array([seed], np.uint64))[0]
         self.response = response
-        self.due_day = np.asarray(due_day, np.int32)
-        self.principal = np.asarray(principal_minor, np.int64)
-        self.borrower = np.asarray(borrower)
-        n = self.due_day.shape[0]
-        self.n = n
-        risk = np.clip((np.asarray(true_pd) / 0.05) ** 0.6, 0.3, 3.0)
-        self.p_miss = np.minimum(response.miss_rate * risk, 0.9)
-        self.p_never = np.where(is_fraud, 1.0, np.clip(response.never_share * risk, 0.05, 0.95))
+        self.epoch = epoch
+        self.funding_models = np.array(funding_models)
+        self.record_actions = record_actions
+        r = response
+        self.default_day = np.minimum(np.asarray(default_day, np.int64), NOT_YET).astype(np.int32)
         self.is_fraud = np.asarray(is_fraud, bool)
-        self.paid_upto = np.zeros(n, np.int32)  # installments paid (in order)
-        self.kind = np.full(n, -1, np.int8)  # episode kind, -1 when current
-        self.anyway_day = np.full(n, NOT_YET, np.int32)
-        self.charged_off = np.zeros(n, bool)
-        self.recovered_after_charge_off = np.zeros(n, bool)
-        self.last_contact = np.full(n, -10_000, np.int32)
-        self.contact_days = np.zeros((n, 7), np.int32) - 10_000  # the last seven contact days (a ring)
-        self.contacts_total = np.zeros(n, np.int32)
-        self.last_reminder = np.full(n, -10_000, np.int32)
-        self.broken = np.zeros(n, np.int32)
-        self.kept = np.zeros(n, np.int32)
-        self.promise_due = np.full(n, NOT_YET, np.int32)
-        self.promise_keeps = np.zeros(n, bool)
-        self.promise_minor = np.zeros(n, np.int64)
-        self.with_agency = np.zeros(n, bool)
-        self.disputed = np.zeros(n, bool)
-        self.cure_today = np.zeros(n, bool)
-        self.contacts_today = np.zeros(n, np.int32)
-        self.principal_cum = np.cumsum(self.principal, axis=1)
-        self.paid_principal = np.zeros(n, np.int64)  # every principal repaid, in order (running total)
-        self.recovered_principal = np.zeros(n, np.int64)  # of it, repaid while delinquent or after charge-off
-        self.agency_collected = np.zeros(n, np.int64)  # of that, collected while an agency held the loan
-        self.paid_on = np.full(self.due_day.shape, NOT_YET, np.int32)  # the day each installment was paid
+        self.p_miss = np.minimum(r.miss_rate * risk_multiplier(true_pd), 0.9)
+        nb = self.default_day.size
+        self.borrowers = nb
+        everyone = np.arange(nb, dtype=np.uint64)
+        persuadable = self._chance_of(everyone, 0, DEFAULT_KIND) < r.default_persuadable_share
+        self.default_kind = np.where(~self.is_fraud & persuadable, PERSUADABLE, NEVER_PAYS).astype(np.int8)
+        self.cured = np.zeros(nb, bool)  # the borrower's default is over
+        self.contact_days = np.full((nb, 7), -10_000, np.int32)  # the last seven contact days (a ring)
+        self.contacts_total = np.zeros(nb, np.int32)
+        self.last_contact = np.full(nb, -10_000, np.int32)
+        self.contacts_today = np.zeros(nb, np.int16)
+        self.persuaded = np.zeros(nb, bool)  # an action today made the borrower pay
+        self.loans = _Columns(_LOAN_COLUMNS)
+        self.rows = _Columns(_ROW_COLUMNS)
+        self.actions = _Columns(_ACTION_COLUMNS)
+        self.arms: list[str] = []
+        self._due_on: dict[int, list[np.ndarray]] = {}  # day -> rows falling due that day
+        self._settle_on: dict[int, list[np.ndarray]] = {}  # day -> loans settled early that day
+        self._legal_wins: list[np.ndarray] = []
+        self._paid_log: list[np.ndarray] = []  # rows paid since the log was last read
+        self._due_log: list[np.ndarray] = []  # rows that fell due since the log was last read
+        self.reminders_sent = 0
+        self.reminder_cost_minor = 0
+        self.started = 0
 
-    def chance(self, day: int, what: int, loans: np.ndarray | None = None) -> np.ndarray:
-        """Uniform [0, 1) draws for ``loans`` (all when None) on ``day``, the same whatever else happened."""
-        loans = np.arange(self.n, dtype=np.uint64) if loans is None else np.asarray(loans, np.uint64)
-        key = (loans << np.uint64(24)) ^ (np.uint64(day & 0xFFFF) << np.uint64(8)) ^ np.uint64(what)
-        return (splitmix64(key ^ self.seed) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    # -- luck --------------------------------------------------------------------------------------
+
+    def _chance_of(self, keys: np.ndarray, day: int, what: int) -> np.ndarray:
+        key = (np.asarray(keys, np.uint64) << np.uint64(24)) ^ (np.uint64(day & 0xFFFF) << np.uint64(8))
+        return (splitmix64(key ^ np.uint64(what) ^ self.seed) >> np.uint64(11)).astype(np.float64) / float(
+            1 << 53
+        )
+
+    def chance(self, day: int, what: int, loans: np.ndarray) -> np.ndarray:
+        """Uniform [0, 1) draws for ``loans`` on ``day``, the same whatever else happened."""
+        return self._chance_of(np.asarray(loans, np.uint64) * np.uint64(2) + np.uint64(1), day, what)
+
+    def borrower_chance(self, day: int, what: int, borrowers: np.ndarray) -> np.ndarray:
+        """The same for borrowers (a borrower's luck is shared by their loans)."""
+        return self._chance_of(np.asarray(borrowers, np.uint64) * np.uint64(2), day, what)
+
+    # -- the book ----------------------------------------------------------------------------------
+
+    def add_loans(
+        self,
+        borrower: np.ndarray,
+        count: np.ndarray,
+        due_day: np.ndarray,
+        principal_minor: np.ndarray,
+        *,
+        settle_day: np.ndarray | None = None,
+        model: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Book loans: each one's borrower and number of installments, and the installments' due days and
+        principal, loan after loan in schedule order; ``settle_day`` the day a loan is settled early
+        (``NOT_YET`` if never). Returns the loans' numbers (their rows in the world, in order)."""
+        count = np.asarray(count, np.int64)
+        loans = self.loans.extend(count.size)
+        rows = self.rows.extend(int(count.sum()))
+        first = rows[0] + np.concatenate([[0], np.cumsum(count)[:-1]]) if count.size else rows[:0]
+        owner = np.repeat(loans, count)
+        self.loans["first"][loans] = first
+        self.loans["count"][loans] = count
+        self.loans["borrower"][loans] = borrower
+        if model is not None:
+            self.loans["model"][loans] = model
+        self.rows["loan"][rows] = owner
+        self.rows["due_day"][rows] = due_day
+        self.rows["principal"][rows] = principal_minor
+        np.add.at(self.loans["principal_total"], owner, np.asarray(principal_minor, np.int64))
+        settle = (
+            np.full(count.size, NOT_YET, np.int64) if settle_day is None else np.asarray(settle_day, np.int64)
+        )
+        self.loans["settle_day"][loans] = np.minimum(settle, NOT_YET)
+        # only installments due before the settlement fall due; the settlement pays the rest
+        falls_due = np.asarray(due_day) <= settle[owner - loans[0]] if count.size else np.zeros(0, bool)
+        self._index(self._due_on, rows[falls_due], np.asarray(due_day)[falls_due])
+        early = settle < NOT_YET
+        self._index(self._settle_on, loans[early], settle[early])
+        return loans
+
+    @staticmethod
+    def _index(index: dict[int, list[np.ndarray]], items: np.ndarray, days: np.ndarray) -> None:
+        if items.size == 0:
+            return
+        order = np.argsort(days, kind="stable")
+        items, days = items[order], np.asarray(days)[order]
+        cuts = np.flatnonzero(np.diff(days)) + 1
+        for part, day in zip(np.split(items, cuts), days[np.concatenate([[0], cuts])], strict=True):
+            index.setdefault(int(day), []).append(part)
 
     def begin(self, day: int) -> None:
-        """Start the world at ``day`` with a clean book: what fell due before it was paid on its due day."""
-        count, _ = self._owed_before(day)
-        slots = np.arange(self.due_day.shape[1])[None, :]
-        before = slots < count[:, None]
-        self.paid_on = np.where(before, self.due_day, self.paid_on)
-        self.paid_upto = count
-        rows = np.arange(self.n)
-        self.paid_principal = np.concatenate([np.zeros((self.n, 1), np.int64), self.principal_cum], axis=1)[
-            rows, count
-        ]
+        """Start at ``day`` with a clean book: what fell due before it was paid on its due day, and every
+        default before it is over."""
+        self.started = day
+        for key in [d for d in self._due_on if d < day]:
+            rows = np.concatenate(self._due_on.pop(key))
+            self.rows["paid_on"][rows] = self.rows["due_day"][rows]
+            loans = self.rows["loan"][rows]
+            np.maximum.at(
+                self.loans["paid_upto"], loans, (rows - self.loans["first"][loans] + 1).astype(np.int16)
+            )
+            np.add.at(self.loans["paid_principal"], loans, self.rows["principal"][rows])
+        for key in [d for d in self._settle_on if d < day]:
+            self._settle(np.concatenate(self._settle_on.pop(key)), key)
+        self.cured |= self.default_day < day
+        self._paid_log.clear()
+
+    @property
+    def size(self) -> int:
+        return self.loans.size
+
+    @property
+    def charged_off(self) -> np.ndarray:
+        return self.loans["charged_off_day"] < NOT_YET
+
+    def date(self, day: int) -> date:
+        return self.epoch + timedelta(days=int(day))
 
     # -- reading -----------------------------------------------------------------------------------
 
-    def _owed_before(self, day: int, inclusive: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Per loan: installments due before ``day`` (or on it) and the principal of those not yet paid."""
-        due = (self.due_day <= day) if inclusive else (self.due_day < day)
-        count = due.sum(axis=1).astype(np.int32)
-        rows = np.arange(self.n)
-        cum = np.concatenate([np.zeros((self.n, 1), np.int64), self.principal_cum], axis=1)
-        owed = cum[rows, count] - cum[rows, np.minimum(self.paid_upto, count)]
-        return count, np.maximum(owed, 0)
+    def _block(self, loans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The loans' installments as (loans, width) arrays: due days (``NOT_YET`` past the end), principal."""
+        count = self.loans["count"][loans].astype(np.int64)
+        width = int(count.max(initial=1))
+        slot = np.arange(width)[None, :]
+        valid = slot < count[:, None]
+        rows = np.where(valid, self.loans["first"][loans][:, None] + slot, 0)
+        due = np.where(valid, self.rows["due_day"][rows], NOT_YET)
+        principal = np.where(valid, self.rows["principal"][rows], 0)
+        return rows, due, principal
 
-    def dpd(self, day: int) -> np.ndarray:
-        rows = np.arange(self.n)
-        first_unpaid = self.due_day[rows, np.minimum(self.paid_upto, self.due_day.shape[1] - 1)]
-        late = (self.paid_upto < self.due_day.shape[1]) & (first_unpaid < day)
-        return np.where(late, day - first_unpaid, 0).astype(np.int64)
+    def dpd(self, day: int, loans: np.ndarray | None = None) -> np.ndarray:
+        """Days past due of the oldest unpaid installment (0 when none is late)."""
+        loans = np.arange(self.size) if loans is None else np.asarray(loans, np.int64)
+        upto = self.loans["paid_upto"][loans].astype(np.int64)
+        count = self.loans["count"][loans].astype(np.int64)
+        row = self.loans["first"][loans] + np.minimum(upto, np.maximum(count - 1, 0))
+        oldest = self.rows["due_day"][row] if row.size else np.zeros(0, np.int32)
+        late = (upto < count) & (oldest < day)
+        return np.where(late, day - oldest.astype(np.int64), 0)
 
-    def balance(self) -> np.ndarray:
-        rows = np.arange(self.n)
-        done = np.concatenate([np.zeros((self.n, 1), np.int64), self.principal_cum], axis=1)[
-            rows, self.paid_upto
-        ]
-        return self.principal_cum[:, -1] - done
+    def _owed(self, day: int, loans: np.ndarray, *, inclusive: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Per loan: installments due before ``day`` (or on it), and the principal of those not yet paid."""
+        _, due, principal = self._block(loans)
+        count = ((due <= day) if inclusive else (due < day)).sum(axis=1)
+        cum = np.concatenate([np.zeros((loans.size, 1), np.int64), np.cumsum(principal, axis=1)], axis=1)
+        rows = np.arange(loans.size)
+        upto = np.minimum(self.loans["paid_upto"][loans].astype(np.int64), count)
+        return count, np.maximum(cum[rows, count] - cum[rows, upto], 0)
 
-    def queue(self, day: int, reminder_days: int = 3) -> dict[str, np.ndarray]:
-        """The queue's columns for the loans collections may act on today (delinquent, charged off and not
-        recovered, or due within ``reminder_days``), as arrays; ``loan`` is the world's loan index."""
-        _, overdue = self._owed_before(day)
-        _, soon = self._owed_before(day + reminder_days, inclusive=True)
-        due_soon = np.maximum(soon - overdue, 0)
-        dpd = self.dpd(day)
-        balance = self.balance()
-        live = (balance > 0) & ~self.recovered_after_charge_off
-        pick = np.flatnonzero(live & ((overdue > 0) | self.charged_off | ((due_soon > 0) & (dpd == 0))))
-        recent = (self.contact_days[pick] > day - 30).sum(axis=1)
+    def balance(self, loans: np.ndarray | None = None) -> np.ndarray:
+        loans = np.arange(self.size) if loans is None else np.asarray(loans, np.int64)
+        return self.loans["principal_total"][loans] - self.loans["paid_principal"][loans]
+
+    def ability(self, day: int, borrowers: np.ndarray) -> np.ndarray:
+        """How able each borrower is to pay today: 1, or for one in default, 1 - exp(-days in default / τ)."""
+        since = day - self.default_day[borrowers].astype(np.int64)
+        in_default = (since >= 0) & ~self.cured[borrowers]
+        slow = -np.expm1(-np.maximum(since, 0) / self.response.default_recovery_days)
+        return np.where(in_default, slow, 1.0)
+
+    def in_play(self) -> np.ndarray:
+        """Loans in an episode: delinquent, or charged off within the recovery year."""
+        return np.flatnonzero((self.loans["kind"] >= 0) & ~self.loans["closed"])
+
+    def queue(self, day: int) -> dict[str, np.ndarray]:
+        """The queue's columns for the loans collections may act on today (delinquent, or charged off and not
+        yet out of play), as arrays; ``loan`` is the world's loan number."""
+        pick = self.in_play()
+        charged = self.charged_off[pick]
+        _, overdue = self._owed(day, pick)
+        balance = self.balance(pick)
+        borrower = self.loans["borrower"][pick]
+        recent = (self.contact_days[borrower] > day - 30).sum(axis=1)
+        promise_open = self.loans["promise_due"][pick] < NOT_YET
         return {
             "loan": pick,
             "loan_id": np.char.add("L", pick.astype(str)),
-            "borrower_id": np.char.add("B", self.borrower[pick].astype(str)),
-            "funding_model": np.full(pick.size, "capital_heavy_on"),
-            "charged_off": self.charged_off[pick],
-            "dpd": dpd[pick],
+            "borrower_id": np.char.add("B", borrower.astype(str)),
+            "funding_model": self.funding_models[self.loans["model"][pick]],
+            "charged_off": charged,
+            "dpd": self.dpd(day, pick),
             "days_to_due": np.zeros(pick.size, np.int64),
-            "balance_minor": np.where(self.charged_off[pick], balance[pick], balance[pick]),
-            "overdue_principal_minor": np.where(self.charged_off[pick], balance[pick], overdue[pick]),
-            "overdue_minor": overdue[pick],
-            "due_soon_principal_minor": np.where(dpd[pick] == 0, due_soon[pick], 0),
-            "broken_promises": self.broken[pick],
-            "kept_promises": self.kept[pick],
-            "open_promise_minor": np.where(self.promise_due[pick] < NOT_YET, self.promise_minor[pick], 0),
+            "balance_minor": balance,
+            "overdue_principal_minor": np.where(charged, balance, overdue),
+            "overdue_minor": np.where(charged, balance, overdue),
+            "due_soon_principal_minor": np.zeros(pick.size, np.int64),
+            "broken_promises": self.loans["broken"][pick],
+            "kept_promises": self.loans["kept"][pick],
+            "open_promise_minor": np.where(promise_open, self.loans["promise_minor"][pick], 0),
             "contacts_30d": recent,
-            "days_since_contact": np.minimum(day - self.last_contact[pick], 999),
-            "contacts_today": self.contacts_today[pick],
-            "disputed": self.disputed[pick],
-            "with_agency": self.with_agency[pick],
+            "days_since_contact": np.minimum(day - self.last_contact[borrower], 999),
+            "contacts_today": self.contacts_today[borrower],
+            "disputed": self.loans["disputed"][pick],
+            "with_agency": self.loans["with_agency"][pick],
         }
 
     # -- acting ------------------------------------------------------------------------------------
 
-    def act(self, day: int, loan: np.ndarray, channel: np.ndarray) -> dict[str, np.ndarray]:
-        """Take each ``channel`` (an index into :data:`CHANNELS`) on each ``loan`` today; returns what came of it:
-        ``reached``, ``promised`` (with its amount) and ``disputed``, one a row."""
+    def act(
+        self,
+        day: int,
+        loan: np.ndarray,
+        channel: np.ndarray,
+        cost_minor: np.ndarray | None = None,
+        *,
+        arm: str = "",
+    ) -> dict[str, np.ndarray]:
+        """Take each ``channel`` (an index into :data:`CHANNELS`) on each ``loan`` today; returns what came of it
+        (``reached``, ``promised`` with its amount, ``disputed``, one a row) and records it in the action log."""
         r = self.response
         loan = np.asarray(loan, np.int64)
         channel = np.asarray(channel, np.int64)
         names = np.array(CHANNELS)[channel]
-        contact = np.isin(names, ("sms", "app_push", "call", "field_visit"))
-        reminder = names == "reminder"
-        self.last_reminder[loan[reminder]] = day
-        c_loan = loan[contact]
-        recent = (self.contact_days[c_loan] > day - 7).sum(axis=1)
-        self.contact_days[c_loan, self.contacts_total[c_loan] % 7] = day
-        self.contacts_total[c_loan] += 1
-        self.last_contact[c_loan] = day
-        self.contacts_today[c_loan] += 1
-        dpd = self.dpd(day)[loan]
+        borrower = self.loans["borrower"][loan]
+        contact = np.isin(names, CONTACTS)
+        c_borrower = borrower[contact]
+        recent = (self.contact_days[c_borrower] > day - 7).sum(axis=1)
+        # a borrower contacted twice today: the ring and the counters take both (np.add.at, slot by slot)
+        order = np.argsort(c_borrower, kind="stable")
+        nth = np.arange(order.size) - np.searchsorted(c_borrower[order], c_borrower[order])
+        slot = np.empty(order.size, np.int64)
+        slot[order] = nth
+        self.contact_days[c_borrower, (self.contacts_total[c_borrower] + slot) % 7] = day
+        np.add.at(self.contacts_total, c_borrower, 1)
+        np.add.at(self.contacts_today, c_borrower, 1)
+        self.last_contact[c_borrower] = day
+        dpd = self.dpd(day, loan)
         fatigue = np.ones(loan.size)
         fatigue[contact] = 1.0 / (1.0 + r.fatigue * recent)
         effect = np.asarray(r.action_effect)[channel] * fatigue * np.exp(-dpd / r.age_scale)
-        kind = self.kind[loan]
+        effect *= self.ability(day, borrower)
+        kind = self.loans["kind"][loan]
+        charged = self.charged_off[loan]
         reached = np.where(names == "call", self.chance(day, REACH, loan) < r.call_reach, contact)
-        pays = (
-            (kind == PERSUADABLE)
-            & ~self.charged_off[loan]
-            & (self.chance(day, ACTION, loan) < effect)
-            & reached
-        )
-        self.cure_today[loan[pays]] = True
+        pays = (kind == PERSUADABLE) & ~charged & (self.chance(day, ACTION, loan) < effect) & reached
+        self.persuaded[borrower[pays]] = True
         # a promise, from a call or a visit that reached the borrower and did not end in a payment now
-        promised = np.isin(names, ("call", "field_visit")) & reached & ~pays & (kind >= 0)
-        promised &= ~self.charged_off[loan] & (self.promise_due[loan] == NOT_YET)
+        promised = np.isin(names, ("call", "field_visit")) & reached & ~pays & (kind >= 0) & ~charged
+        promised &= self.loans["promise_due"][loan] == NOT_YET
         promised &= self.chance(day, PROMISE, loan) < r.promise_share
         p_loan = loan[promised]
-        self.promise_due[p_loan] = day + 1 + (self.chance(day, PROMISE_DAY, p_loan) * 7).astype(np.int32)
-        self.promise_keeps[p_loan] = np.where(
-            self.kind[p_loan] == ANYWAY,
+        _, owed = self._owed(day, loan)
+        due = day + 1 + (self.chance(day, PROMISE_DAY, p_loan) * 7).astype(np.int32)
+        keeps = np.where(
+            self.loans["kind"][p_loan] == ANYWAY,
             True,
-            (self.kind[p_loan] == PERSUADABLE) & (self.chance(day, KEEPS, p_loan) < r.promise_kept),
+            (self.loans["kind"][p_loan] == PERSUADABLE)
+            & (self.chance(day, KEEPS, p_loan) < r.promise_kept * self.ability(day, borrower[promised])),
         )
-        _, owed = self._owed_before(day)
-        self.promise_minor[p_loan] = owed[p_loan]
+        self.loans["promise_due"][p_loan] = due
+        self.loans["promise_keeps"][p_loan] = keeps
+        self.loans["promise_minor"][p_loan] = owed[promised]
         # legal steps and agencies after charge-off
-        legal = (
-            (names == "legal") & self.charged_off[loan] & (self.chance(day, LEGAL, loan) < r.recovery_legal)
-        )
-        self.cure_today[loan[legal]] = True
-        self.with_agency[loan[names == "agency"]] = True
+        legal = (names == "legal") & charged & (self.chance(day, LEGAL, loan) < r.recovery_legal)
+        self._legal_wins.append(loan[legal])
+        self.loans["with_agency"][loan[names == "agency"]] = True
         disputes = contact & (self.chance(day, DISPUTE, loan) < r.dispute_rate)
-        self.disputed[loan[disputes]] = True
+        self.loans["disputed"][loan[disputes]] = True
+        outcome = np.select(
+            [
+                disputes,
+                pays,
+                promised,
+                names == "agency",
+                (names == "call") & ~reached,
+                np.isin(names, ("call", "field_visit")),
+            ],
+            [_OUTCOME[o] for o in ("dispute", "paid", "promise_to_pay", "placed", "no_answer", "contacted")],
+            _OUTCOME["sent"],
+        )
+        if self.record_actions and loan.size:
+            rows = self.actions.extend(loan.size)
+            a = self.actions
+            a["loan"][rows] = loan
+            a["day"][rows] = day
+            a["channel"][rows] = channel
+            a["outcome"][rows] = outcome
+            a["promised_minor"][rows[promised]] = owed[promised]
+            a["promise_due"][rows[promised]] = due
+            a["promise_status"][rows[promised]] = PROMISE_OPEN
+            a["cost_minor"][rows] = 0 if cost_minor is None else cost_minor
+            if arm not in self.arms:
+                self.arms.append(arm)
+            a["arm"][rows] = self.arms.index(arm)
+            self.loans["promise_action"][p_loan] = rows[promised]
         return {
             "reached": reached,
             "promised": promised,
-            "promised_minor": self.promise_minor[loan] * promised,
+            "promised_minor": np.where(promised, owed, 0),
             "disputed": disputes,
         }
 
-    def advance(self, day: int) -> dict[str, np.ndarray]:
-        """The end of ``day``: misses, cures, kept and broken promises, charge-offs. Returns the principal each
-        loan repaid today (``paid_minor``) and of it what was overdue or charged off (``recovered_minor``)."""
+    def step(self, day: int, collector: Collector | None) -> dict[str, np.ndarray]:
+        """One day: the collector's plan for today's queue, its actions, and the day's payments."""
+        if collector is not None:
+            loans, channels, costs = collector.plan(day, self.date(day), self.queue(day))
+            if len(loans):
+                self.act(day, loans, channels, costs, arm=collector.arm)
+        reminded = collector is not None and collector.reminder_days > 0
+        return self.advance(
+            day, remind=reminded, reminder_cost_minor=collector.reminder_cost_minor if reminded else 0
+        )
+
+    # -- the day's payments ------------------------------------------------------------------------
+
+    def advance(
+        self, day: int, *, remind: bool = False, reminder_cost_minor: int = 0
+    ) -> dict[str, np.ndarray]:
+        """The end of ``day``: installments falling due paid or missed (``remind``: each had a reminder),
+        settlements, cures, kept and broken promises, recoveries, charge-offs. Returns the loans that paid
+        today (``loan``) with the principal they repaid (``paid_minor``) and of it what was overdue or charged
+        off (``recovered_minor``)."""
         r = self.response
-        n = self.n
-        before = self.paid_principal.copy()
-        recovered_before = self.recovered_principal.copy()
-        # installments due today: a current loan pays or misses (a fresh reminder lowers the chance)
-        rows = np.arange(n)
-        slot = np.minimum(self.paid_upto, self.due_day.shape[1] - 1)
-        due_now = (
-            (self.kind < 0) & (self.paid_upto < self.due_day.shape[1]) & (self.due_day[rows, slot] == day)
-        )
-        due_now &= ~self.charged_off
-        p_miss = self.p_miss * np.where(self.last_reminder >= day - 3, 1.0 - r.reminder_effect, 1.0)
-        misses = due_now & (self.chance(day, MISS) < p_miss)
-        pays = due_now & ~misses
-        self._pay_through(pays, day, recovery=False)
-        m = np.flatnonzero(misses)
-        draw = self.chance(day, KIND, m)
-        never = self.chance(day, NEVER_DRAW, m) < self.p_never[m]
-        kind = np.where(draw < r.anyway_share, ANYWAY, np.where(never, NEVER_PAYS, PERSUADABLE))
-        kind = np.where(self.is_fraud[m], NEVER_PAYS, kind)
-        self.kind[m] = kind
-        wait = np.ceil(np.log1p(-self.chance(day, ANYWAY_DAYS, m)) / np.log1p(-r.anyway_daily)).astype(
-            np.int32
-        )
-        self.anyway_day[m] = np.where(kind == ANYWAY, day + np.maximum(wait, 1), NOT_YET)
+        L = self.loans
+        events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (loans, principal, recovered)
+        # installments falling due today
+        falling = np.concatenate(self._due_on.pop(day, [np.zeros(0, np.int64)]))
+        if falling.size:
+            self._due_log.append(falling)
+            due_rows = falling[self.rows["paid_on"][falling] == NOT_YET]
+            loans = self.rows["loan"][due_rows]
+            current = (L["kind"][loans] < 0) & (L["charged_off_day"][loans] == NOT_YET)
+            due_rows, loans = due_rows[current], loans[current]
+            borrower = L["borrower"][loans]
+            if remind:
+                self.reminders_sent += loans.size
+                self.reminder_cost_minor += loans.size * reminder_cost_minor
+            p_miss = self.p_miss[borrower] * (1.0 - r.reminder_effect if remind else 1.0)
+            defaulted = (self.default_day[borrower] <= day) & ~self.cured[borrower]
+            misses = defaulted | (self.chance(day, MISS, loans) < p_miss)
+            pay = ~misses
+            events.append(
+                self._pay_through(loans[pay], (due_rows[pay] - L["first"][loans[pay]] + 1), day, False)
+            )
+            m_loans, m_borrower = loans[misses], borrower[misses]
+            anyway = self.chance(day, KIND, m_loans) < r.anyway_share
+            kind = np.where(
+                defaulted[misses], self.default_kind[m_borrower], np.where(anyway, ANYWAY, PERSUADABLE)
+            )
+            L["kind"][m_loans] = kind
+            wait = np.ceil(np.log1p(-self.chance(day, ANYWAY_DAYS, m_loans)) / np.log1p(-r.anyway_daily))
+            wait = np.clip(wait, 1, 28).astype(np.int32)
+            L["anyway_day"][m_loans] = np.where(kind == ANYWAY, day + wait, NOT_YET)
+            self.rows["missed_as"][due_rows[misses]] = np.where(
+                defaulted[misses] & (kind == PERSUADABLE), MISSED_IN_DEFAULT, kind
+            )
+        # settlements (prepayment): everything left is paid, overdue or not
+        settling = np.concatenate(self._settle_on.pop(day, [np.zeros(0, np.int64)]))
+        settling = settling[L["charged_off_day"][settling] == NOT_YET]
+        events.append(self._settle(settling, day))
         # who pays today
-        episode = self.kind >= 0
-        cure = self.cure_today.copy()
-        cure |= episode & (self.anyway_day <= day)
-        dpd = self.dpd(day + 1)
-        own = r.persuadable_daily + np.where(self.with_agency, r.agency_daily, 0.0) * np.exp(
+        play = self.in_play()
+        kind = L["kind"][play]
+        live = L["charged_off_day"][play] == NOT_YET
+        borrower = L["borrower"][play]
+        dpd = self.dpd(day + 1, play)
+        own = r.persuadable_daily + np.where(L["with_agency"][play], r.agency_daily, 0.0) * np.exp(
             -dpd / r.age_scale
         )
-        luck = self.chance(day, OWN_CURE)
-        cure |= episode & (self.kind == PERSUADABLE) & ~self.charged_off & (luck < own)
-        agency_never = episode & (self.kind == NEVER_PAYS) & self.with_agency & ~self.charged_off
-        cure |= agency_never & (luck < r.agency_daily / 10)
-        promised = self.promise_due <= day
-        kept = promised & self.promise_keeps
-        cure |= kept
-        self.kept += kept
-        self.broken += promised & ~self.promise_keeps & ~cure
-        self.promise_due[promised] = NOT_YET
-        # after charge-off an agency recovers now and then
-        gone = self.charged_off & ~self.recovered_after_charge_off
-        cure |= gone & self.with_agency & (self.chance(day, AGENCY) < r.recovery_agency_daily)
-        recovered = cure & self.charged_off
-        held = self.recovered_principal.copy()
-        self._pay_through(cure & ~self.charged_off & episode, day, recovery=True)
-        self._pay_off(recovered, day)
-        self.agency_collected += np.where(self.with_agency, self.recovered_principal - held, 0)
-        self.recovered_after_charge_off |= recovered
-        self.kind[cure & ~recovered] = -1
-        self.anyway_day[cure] = NOT_YET
-        self.with_agency[cure & ~recovered] = False
+        own *= self.ability(day, borrower)
+        luck = self.borrower_chance(day, OWN_CURE, borrower)
+        persuadable = live & (kind == PERSUADABLE)
+        cures = persuadable & ((luck < own) | self.persuaded[borrower])
+        promised = L["promise_due"][play] <= day
+        kept = promised & L["promise_keeps"][play]
+        cures |= kept & live
+        cure_borrowers = np.zeros(self.borrowers, bool)
+        cure_borrowers[borrower[cures]] = True
+        # a persuaded borrower pays every loan in an episode that can be paid; an anyway loan pays on its day
+        pays = live & (kind != NEVER_PAYS) & cure_borrowers[borrower]
+        pays |= live & (kind == ANYWAY) & (L["anyway_day"][play] <= day)
+        # an agency now and then gets a never-payer to pay before charge-off
+        pays |= live & (kind == NEVER_PAYS) & L["with_agency"][play] & (luck < r.agency_daily / 10)
+        paying = play[pays]
+        events.append(self._pay_through(paying, self._owed(day, paying, inclusive=True)[0], day, True))
+        L["kind"][paying] = -1
+        L["anyway_day"][paying] = NOT_YET
+        L["with_agency"][paying] = False
+        # a borrower who was persuaded (or paid through an agency) ends their default
+        healed = np.unique(borrower[pays & (cure_borrowers[borrower] | (kind == NEVER_PAYS))])
+        self.cured[healed[self.default_day[healed] <= day]] = True
+        # promises falling due today: kept if the loan paid, broken if not
+        resolved = play[promised]
+        paid_now = pays[promised]
+        L["kept"][resolved[paid_now]] += 1
+        L["broken"][resolved[~paid_now]] += 1
+        if self.record_actions:
+            action = L["promise_action"][resolved]
+            self.actions["promise_status"][action[action >= 0]] = np.where(
+                paid_now[action >= 0], PROMISE_KEPT, PROMISE_BROKEN
+            )
+        L["promise_due"][resolved] = NOT_YET
+        L["promise_action"][resolved] = -1
+        # after charge-off: the agency, the borrower now and then, a legal judgment
+        gone = play[~live & ~pays]
+        recovering = gone[(day < L["charged_off_day"][gone] + r.recovery_days)]
+        luck = self.chance(day, RECOVERY, recovering)
+        odds = np.where(L["with_agency"][recovering], r.recovery_agency_daily, 0.0) + r.recovery_own_daily
+        one = recovering[luck < odds]
+        events.append(self._pay_through(one, L["paid_upto"][one].astype(np.int64) + 1, day, True))
+        wins = np.concatenate(self._legal_wins) if self._legal_wins else np.zeros(0, np.int64)
+        self._legal_wins.clear()
+        wins = np.setdiff1d(wins, one)
+        events.append(self._pay_through(wins, L["count"][wins].astype(np.int64), day, True))
+        done = gone[
+            (L["paid_upto"][gone] >= L["count"][gone])
+            | (day + 1 >= L["charged_off_day"][gone] + r.recovery_days)
+        ]
+        L["closed"][done] = True
         # charge-off at 181 dpd
-        newly = ~self.charged_off & (self.dpd(day + 1) >= CHARGE_OFF_DPD)
-        self.charged_off |= newly
-        self.promise_due[newly] = NOT_YET
-        self.cure_today[:] = False
+        still = play[live & ~pays]
+        newly = still[self.dpd(day + 1, still) >= CHARGE_OFF_DPD]
+        L["charged_off_day"][newly] = day + 1
+        L["promise_due"][newly] = NOT_YET
+        if self.record_actions:  # a promise still open at charge-off is broken
+            action = L["promise_action"][newly]
+            self.actions["promise_status"][action[action >= 0]] = PROMISE_BROKEN
+        L["promise_action"][newly] = -1
+        self.persuaded[:] = False
         self.contacts_today[:] = 0
+        loans = np.concatenate([e[0] for e in events])
         return {
-            "paid_minor": self.paid_principal - before,
-            "recovered_minor": self.recovered_principal - recovered_before,
+            "loan": loans,
+            "paid_minor": np.concatenate([e[1] for e in events]),
+            "recovered_minor": np.concatenate([e[2] for e in events]),
         }
 
-    def _pay_through(self, mask: np.ndarray, day: int, *, recovery: bool) -> None:
-        """The loans in ``mask`` pay every installment due up to and including ``day``."""
-        count, owed = self._owed_before(day, inclusive=True)
-        rows = np.flatnonzero(mask)
-        self._mark_paid(rows, count[rows], day)
-        self.paid_upto[rows] = np.maximum(self.paid_upto[rows], count[rows])
-        self.paid_principal[rows] += owed[rows]
+    def _settle(self, loans: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The loans are settled early: every installment left is paid today."""
+        paid = self._pay_through(loans, self.loans["count"][loans].astype(np.int64), day, False)
+        self.loans["kind"][loans] = -1
+        self.loans["anyway_day"][loans] = NOT_YET
+        return paid
+
+    def _pay_through(
+        self, loans: np.ndarray, upto: np.ndarray, day: int, recovery: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each loan pays its installments from the first unpaid one up to (not including) ``upto`` today; the
+        principal each paid, and of it what counts as recovered (all of it when ``recovery``)."""
+        L = self.loans
+        loans = np.asarray(loans, np.int64)
+        start = L["paid_upto"][loans].astype(np.int64)
+        upto = np.minimum(np.maximum(np.asarray(upto, np.int64), start), L["count"][loans])
+        length = upto - start
+        keep = length > 0
+        loans, start, length = loans[keep], start[keep], length[keep]
+        if loans.size == 0:
+            empty = np.zeros(0, np.int64)
+            return empty, empty, empty
+        offsets = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+        rows = np.repeat(L["first"][loans] + start, length) + offsets
+        self.rows["paid_on"][rows] = day
+        principal = np.add.reduceat(self.rows["principal"][rows], np.cumsum(length) - length)
+        L["paid_upto"][loans] = start + length
+        L["paid_principal"][loans] += principal
+        recovered = principal if recovery else np.zeros_like(principal)
         if recovery:
-            self.recovered_principal[rows] += owed[rows]
+            L["recovered_principal"][loans] += principal
+            L["agency_collected"][loans] += np.where(L["with_agency"][loans], principal, 0)
+        self._paid_log.append(rows)
+        return loans, principal, recovered
 
-    def _mark_paid(self, rows: np.ndarray, upto: np.ndarray, day: int) -> None:
-        """Installments ``paid_upto .. upto - 1`` of each row are paid on ``day``."""
-        slots = np.arange(self.due_day.shape[1])[None, :]
-        newly = (slots >= self.paid_upto[rows, None]) & (slots < upto[:, None])
-        block = self.paid_on[rows]
-        block[newly] = day
-        self.paid_on[rows] = block
+    def take_logs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The rows paid and the rows that fell due since the last call (each once), and forget them."""
+        paid = np.concatenate(self._paid_log) if self._paid_log else np.zeros(0, np.int64)
+        due = np.concatenate(self._due_log) if self._due_log else np.zeros(0, np.int64)
+        self._paid_log.clear()
+        self._due_log.clear()
+        return paid, due
 
-    def _pay_off(self, mask: np.ndarray, day: int) -> None:
-        rows = np.flatnonzero(mask)
-        balance = self.balance()[rows]
-        self._mark_paid(rows, np.full(rows.size, self.due_day.shape[1], np.int32), day)
-        self.paid_upto[rows] = self.due_day.shape[1]
-        self.paid_principal[rows] += balance
-        self.recovered_principal[rows] += balance
+
+def hashed_default_days(
+    seed: int, true_pd: np.ndarray, is_fraud: np.ndarray, first_day: np.ndarray
+) -> np.ndarray:
+    """A default day per borrower at their true PD's hazard from ``first_day`` (fraud: the day after), drawn
+    from a hash (for a world over a finished book, whose platform's own draws are not kept)."""
+    n = np.asarray(true_pd).size
+    key = splitmix64(np.arange(n, dtype=np.uint64) ^ splitmix64(np.array([seed ^ 0xDEFA], np.uint64))[0])
+    uniform = ((key >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+    hazard = -np.log1p(-np.minimum(np.asarray(true_pd, np.float64), 0.999)) / 365.0
+    wait = -np.log(uniform) / np.maximum(hazard, 1e-12)
+    day = np.where(wait < 4 * 365, np.asarray(first_day, np.float64) + wait, NOT_YET)
+    day = np.where(is_fraud, np.asarray(first_day, np.float64) + 1, day)
+    return np.minimum(day, NOT_YET).astype(np.int64)
 
 
 def world_from_book(
@@ -375,23 +740,23 @@ def world_from_book(
     true_pd: np.ndarray,
     is_fraud: np.ndarray,
     response: Response = Response(),
+    *,
+    epoch: date = date(2024, 1, 1),
 ) -> CollectionWorld:
-    """A world over a simulated book's loans: their schedules (``loan``, ``due_day``, ``principal_due``) and
-    their borrowers' true PD and fraud flag (indexed by ``loans["borrower"]``)."""
+    """A world over a finished book's loans: their schedules (``loan``, ``due_day``, ``principal_due``), their
+    borrowers (``loans["borrower"]``, indexing ``true_pd`` and ``is_fraud``) and origination days
+    (``loans["day"]``); each borrower defaults at a hashed day after their first loan."""
     loan = np.asarray(installments["loan"], np.int64)
-    n = int(loans["loan"].size)
+    n = int(np.asarray(loans["loan"]).size)
     order = np.lexsort((installments["due_day"], loan))
-    loan, due, principal = (
-        loan[order],
-        np.asarray(installments["due_day"])[order],
-        np.asarray(installments["principal_due"])[order],
-    )
-    start = np.searchsorted(loan, np.arange(n))
-    slot = np.arange(loan.size) - start[loan]
-    width = int(slot.max(initial=0)) + 1
-    due_day = np.full((n, width), NOT_YET, np.int32)
-    amount = np.zeros((n, width), np.int64)
-    due_day[loan, slot] = due
-    amount[loan, slot] = principal
-    borrower = np.asarray(loans["borrower"])
-    return CollectionWorld(seed, due_day, amount, true_pd[borrower], is_fraud[borrower], borrower, response)
+    loan = loan[order]
+    due = np.asarray(installments["due_day"], np.int64)[order]
+    principal = np.asarray(installments["principal_due"], np.int64)[order]
+    count = np.bincount(loan, minlength=n)
+    borrower = np.asarray(loans["borrower"], np.int64)
+    first_loan_day = np.full(np.asarray(true_pd).size, NOT_YET, np.int64)
+    np.minimum.at(first_loan_day, borrower, np.asarray(loans["day"], np.int64))
+    default_day = hashed_default_days(seed, true_pd, is_fraud, np.minimum(first_loan_day, NOT_YET - 1))
+    world = CollectionWorld(seed, default_day, true_pd, is_fraud, response, epoch=epoch)
+    world.add_loans(borrower, count, due, principal)
+    return world

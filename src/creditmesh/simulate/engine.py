@@ -18,6 +18,7 @@ from creditmesh.errors import ParameterError
 from creditmesh.folders import replaced_atomically, sha256_file
 from creditmesh.schema import IDENTITY_KINDS, TABLES
 from creditmesh.simulate.allocation import Allocation
+from creditmesh.simulate.collections import Collector
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.identities import identity_rows, identity_values
 from creditmesh.simulate.institutions import draw_institutions
@@ -25,7 +26,13 @@ from creditmesh.simulate.platform import run_platform
 from creditmesh.simulate.policy import Policy, RulePolicy
 from creditmesh.simulate.population import REGIONS, draw_population
 from creditmesh.simulate.state import Calendar
-from creditmesh.simulate.tables import application_tables, borrowers_table, credit_lines_table, loan_tables
+from creditmesh.simulate.tables import (
+    application_tables,
+    borrowers_table,
+    collection_actions_table,
+    credit_lines_table,
+    loan_tables,
+)
 
 #: Where the truth columns go, apart from the tables the platform reads.
 TRUTH_FOLDER = "truth"
@@ -55,6 +62,7 @@ def simulate(
     *,
     policy: Policy | None = None,
     funding: FundingFactory | None = None,
+    collector: Collector | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Simulate the platform described by ``config`` (defaults: 20,000 borrowers over 24 months).
@@ -62,6 +70,9 @@ def simulate(
     ``funding`` builds the funding allocation once the institutions are drawn, from the institutions
     table and each borrower's region (e.g. ``creditmesh.matching.simulation.MatcherAllocation``, which
     the simulator cannot import: it is to its right); by default loans are funded by volume share.
+    ``collector`` is who collects (e.g. ``creditmesh.collections.simulation.shipped_collector()``, the
+    shipped strategy, which ``creditmesh simulate`` uses); by default nobody does, and borrowers pay as
+    they would on their own.
     """
     config = config or SimulationConfig()
     policy = policy or RulePolicy()
@@ -88,10 +99,11 @@ def simulate(
         },
         schema=TABLES["identities"].arrow_schema(),
     )
+    policy.prepare(_without_truth("borrowers", borrowers_full), identities)
     allocation = (
         None if funding is None else funding(institutions, np.asarray(REGIONS, dtype=object)[pop.region])
     )
-    book = run_platform(rng, config, pop, policy, institution_model, capacity, say, allocation)
+    book = run_platform(rng, config, pop, policy, institution_model, capacity, say, allocation, collector)
     say("tables")
     pool = pa.default_memory_pool()
     pool.release_unused()  # the month loop's pandas frames are gone: hand their memory back
@@ -103,6 +115,8 @@ def simulate(
         book, borrower_ids, institutions["institution_id"], config.start
     )
     book.installments.clear()
+    actions = collection_actions_table(book, loans["loan_id"], config.start)
+    book.collection_actions.clear()
     pool.release_unused()
     tables = {
         "institutions": institutions,
@@ -115,6 +129,7 @@ def simulate(
         "loans": loans,
         "installments": installments,
         "payments": payments,
+        "collection_actions": actions,
     }
     truth = {
         "borrowers": borrowers_full.select(["borrower_id", *TABLES["borrowers"].truth]),

@@ -3,16 +3,20 @@
 :func:`run_platform` opens the credit lines (month zero), then runs each month
 as a short sequence of phases over one :class:`~creditmesh.simulate.state.PlatformState`:
 the month's start (last month's repayments and lateness), line adjustments,
-drawdown requests, their decisions, funding, booking, repayment. Each phase is
+drawdown requests, their decisions, funding, booking, then the month's days of
+repayment and collections. Each phase is
 vectorised over borrowers (no Python loop per borrower or per loan), and the
 decisions go through replaceable interfaces: a :class:`~creditmesh.simulate.policy.Policy`
 for the three stages, an :class:`~creditmesh.simulate.allocation.Allocation` for
-funding. How borrowers behave (defaults, cures, late payments, prepayments) is
-in :mod:`creditmesh.simulate.behaviour`.
+funding, a :class:`~creditmesh.simulate.collections.Collector` for collections.
+Who defaults and prepays is in :mod:`creditmesh.simulate.behaviour`; how each
+installment is then paid, day by day, answering collections, in
+:mod:`creditmesh.simulate.collections`.
 
 The random draws happen in a fixed order (phase by phase, as listed), so the
 same seed gives the same platform; a change that moves a draw changes every
-draw after it. Fraudsters draw as much as they can at once and never pay.
+draw after it. The repayment days draw nothing from the generator (their luck
+is hashed). Fraudsters draw as much as they can at once and never pay.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ from creditmesh.money import rate_to_ppm
 from creditmesh.schedules import build_schedules
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, STAGES
 from creditmesh.simulate.allocation import Allocation, ShareAllocation
-from creditmesh.simulate.behaviour import draw_fates, repay
+from creditmesh.simulate.behaviour import draw_fates, settlement
+from creditmesh.simulate.collections import CollectionWorld, Collector
 from creditmesh.simulate.config import SimulationConfig
-from creditmesh.simulate.policy import Policy
+from creditmesh.simulate.policy import APPLICANT_COLUMNS, Policy
 from creditmesh.simulate.population import Population
 from creditmesh.simulate.state import (
+    NEVER,
     Applications,
     BookedLoans,
     Calendar,
@@ -84,6 +90,9 @@ class Book:
     loans: dict[str, np.ndarray]
     installments: dict[str, np.ndarray]
     horizon_days: int
+    #: what collections did (the world's action log, see :class:`~creditmesh.simulate.collections.CollectionWorld`)
+    collection_actions: dict[str, np.ndarray] | None = None
+    collection_arms: tuple[str, ...] = ()
 
 
 def feature_frame(
@@ -140,11 +149,14 @@ def run_platform(
     institution_capacity: np.ndarray,
     progress: Progress,
     allocation: Allocation | None = None,
+    collector: Collector | None = None,
 ) -> Book:
-    """Everything the platform does over ``config.months``, decided by ``policy`` and funded by
-    ``allocation`` (by default the placeholder: by volume share, then by partner capacity)."""
+    """Everything the platform does over ``config.months``, decided by ``policy``, funded by
+    ``allocation`` (by default the placeholder: by volume share, then by partner capacity) and collected
+    by ``collector`` (by default nobody collects: borrowers pay as they would on their own)."""
     calendar = Calendar.of(config)
     state = open_credit_lines(rng, calendar, pop, policy)
+    open_servicing(state, config, collector)
     if allocation is None:
         shares = np.array(config.share_vector("funding_shares", FUNDING_MODELS))
         allocation = ShareAllocation(shares, institution_model, institution_capacity)
@@ -162,14 +174,12 @@ def run_month(
     in_use = lines_in_use(state, month)
     adjust_lines(rng, state, month, in_use, policy)
     requests = request_drawdowns(rng, state, month, in_use)
-    if requests is None:
-        return
-    drawdowns = decide_drawdowns(state, requests, policy)
-    if drawdowns.size == 0:
-        return
-    model, institution = allocation.allocate(rng, drawdowns)
-    booked = book_loans(rng, state, drawdowns, model, institution)
-    repay_loans(rng, state, booked)
+    drawdowns = None if requests is None else decide_drawdowns(state, requests, policy)
+    if drawdowns is not None and drawdowns.size:
+        model, institution = allocation.allocate(rng, drawdowns)
+        booked = book_loans(rng, state, drawdowns, model, institution)
+        book_repayments(rng, state, booked, model)
+    serve_month(state, month)
 
 
 # --- month zero: credit lines ------------------------------------------------------------------------
@@ -181,7 +191,7 @@ def open_credit_lines(
     """Who applies for a credit line, the policy's decisions, the lines they open, and each holder's fate."""
     applications = apply_for_credit_lines(rng, calendar, pop)
     rows = Rows()
-    ids, decided = decide_credit_lines(rows, applications, policy)
+    ids, decided = decide_credit_lines(rows, applications, policy, calendar)
     lines = open_lines(calendar, pop.size, ids, applications, decided)
     fates = draw_fates(rng, pop, lines)
     exposure = Exposure.empty(pop.size, calendar.months)
@@ -213,11 +223,16 @@ def apply_for_credit_lines(rng: np.random.Generator, calendar: Calendar, pop: Po
 
 
 def decide_credit_lines(
-    rows: Rows, applications: Applications, policy: Policy
+    rows: Rows, applications: Applications, policy: Policy, calendar: Calendar
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """The policy's decision on each credit-line application, recorded; the applications' numbers and
-    the decisions."""
-    decided = policy.decide_credit_lines(applications.features)
+    """The policy's decision on each credit-line application (its features, who applies and when),
+    recorded; the applications' numbers and the decisions."""
+    applied_at_us = (calendar.start.astype("datetime64[us]").astype(np.int64)) + (
+        applications.day * 86_400 + applications.second
+    ) * 1_000_000
+    applicant = dict(zip(APPLICANT_COLUMNS, (applications.borrower, applied_at_us), strict=True))
+    frame = applications.features.assign(**applicant)
+    decided = policy.decide_credit_lines(frame)
     ids = rows.next_ids(applications.borrower.size)
     record_applications(
         rows,
@@ -503,43 +518,68 @@ def book_loans(
     return BookedLoans(loan, d.borrower[schedules.loan], d.day, rate_ppm, schedules, due_day)
 
 
-def repay_loans(rng: np.random.Generator, state: PlatformState, booked: BookedLoans) -> None:
-    """How this month's loans are repaid, recorded as installments and in each borrower's future position."""
-    paid_day, interest_paid = repay(rng, booked, state.fates, state.pop.is_fraud, state.calendar.horizon)
+def book_repayments(
+    rng: np.random.Generator, state: PlatformState, booked: BookedLoans, model: np.ndarray
+) -> None:
+    """This month's loans handed to the servicing world with their early settlements; the installments'
+    own columns (seq, interest due, interest paid when paid) recorded."""
+    settle, interest_paid = settlement(rng, booked, state.fates.default_day)
     schedules = booked.schedules
-    state.installments.add(  # days and loan numbers fit in 32 bits; money stays int64
-        loan=booked.loan[schedules.loan].astype(np.int32),
+    count = np.bincount(schedules.loan, minlength=booked.loan.size)
+    numbers = state.world.add_loans(
+        booked.owner[np.cumsum(count) - count],
+        count,
+        booked.due_day,
+        schedules.principal_due_minor,
+        settle_day=settle,
+        model=model,
+    )
+    if not np.array_equal(numbers, booked.loan):
+        raise RuntimeError("the servicing world must number loans as the platform books them")
+    state.installments.add(
         seq=schedules.seq,
-        due_day=booked.due_day.astype(np.int32),
-        principal_due=schedules.principal_due_minor,
         interest_due=schedules.interest_due_minor,
         interest_paid=interest_paid,
-        paid_day=paid_day.astype(np.int32),
     )
-    _remember_repayments(state, booked, paid_day)
 
 
-def _remember_repayments(state: PlatformState, booked: BookedLoans, paid_day: np.ndarray) -> None:
-    """Principal repaid, by the month it is paid in, and each installment's payment day, by the month it
-    falls due (what :func:`start_month` reads when that month is over)."""
-    calendar, exposure, owner = state.calendar, state.exposure, booked.owner
-    paid = paid_day < calendar.horizon
-    paid_month = calendar.month_of(paid_day[paid])
-    principal = booked.schedules.principal_due_minor[paid]
-    np.add.at(exposure.paydown_minor, paid_month * state.size + owner[paid], principal)
-    due_month = calendar.month_of(booked.due_day)
-    for month in np.unique(due_month[due_month < calendar.months]):
-        pick = due_month == month
-        seen = (
-            owner[pick].astype(np.int32),
-            booked.due_day[pick].astype(np.int32),
-            paid_day[pick].astype(np.int32),
+def open_servicing(state: PlatformState, config: SimulationConfig, collector: Collector | None) -> None:
+    """The world that repays the loans day by day (its luck hashed from the seed), and who collects."""
+    state.world = CollectionWorld(
+        config.seed,
+        state.fates.default_day,
+        state.pop.true_pd,
+        state.pop.is_fraud,
+        epoch=config.start,
+        funding_models=FUNDING_MODELS,
+    )
+    state.collector = collector
+
+
+def serve_month(state: PlatformState, month: int) -> None:
+    """Each day of the month: collections acts and the loans pay or miss (the world). Then the month's
+    repayments go into each borrower's position, and the installments due this month into what
+    :func:`start_month` reads next month."""
+    first_day, last = state.calendar.bounds(month)
+    world, exposure = state.world, state.exposure
+    for day in range(first_day, last):
+        world.step(day, state.collector)
+    paid, due = world.take_logs()
+    rows, loans = world.rows, world.loans
+    owner = loans["borrower"][rows["loan"][paid]]
+    np.add.at(exposure.paydown_minor, month * state.size + owner, rows["principal"][paid])
+    exposure.due_by_month[month].append(
+        (
+            loans["borrower"][rows["loan"][due]].astype(np.int32),
+            rows["due_day"][due].astype(np.int32),
+            rows["paid_on"][due].astype(np.int32),
         )
-        exposure.due_by_month[month].append(seen)
+    )
 
 
 def close_book(state: PlatformState) -> Book:
-    """The platform's rows as column arrays: applications, the lines opened, loans and installments."""
+    """The platform's rows as column arrays: applications, the lines opened, loans, installments (how each
+    was paid, from the servicing world) and what collections did."""
     lines, horizon = state.lines, state.calendar.horizon
     holder = np.flatnonzero(lines.app >= 0)
     line_rows = {
@@ -553,4 +593,23 @@ def close_book(state: PlatformState) -> Book:
         # a borrower who stops paying has the line frozen
         "frozen": state.fates.default_day[holder] < horizon,
     }
-    return Book(state.applications.done(), line_rows, state.loans.done(), state.installments.done(), horizon)
+    world = state.world
+    installments = state.installments.done()
+    paid_day = world.rows.trimmed("paid_on")
+    installments["interest_paid"] = np.where(paid_day < horizon, installments.pop("interest_paid"), 0)
+    installments.update(
+        loan=world.rows.trimmed("loan").astype(np.int32),  # days and loan numbers fit in 32 bits
+        due_day=world.rows.trimmed("due_day"),
+        principal_due=world.rows.trimmed("principal"),
+        paid_day=np.where(paid_day < horizon, paid_day, NEVER).astype(np.int32),
+    )
+    actions = {name: world.actions.trimmed(name) for name in world.actions.spec}
+    return Book(
+        state.applications.done(),
+        line_rows,
+        state.loans.done(),
+        installments,
+        horizon,
+        actions,
+        tuple(world.arms),
+    )

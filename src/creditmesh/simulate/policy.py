@@ -1,8 +1,11 @@
 """The placeholder credit policy the simulator decides with, behind the interface the decision engine fills.
 
 A :class:`Policy` takes a batch of applications (a DataFrame with the feature
-columns of :data:`creditmesh.schema.FEATURE_COLUMNS`) and returns one decision
-per row. :class:`RulePolicy` is a deliberately simple points rule so that the
+columns of :data:`creditmesh.schema.FEATURE_COLUMNS`; credit-line applications also
+carry :data:`APPLICANT_COLUMNS`, who applies and when) and returns one decision
+per row. Before the first decision the simulator hands it the borrowers and their
+identities (:meth:`Policy.prepare`), so that a policy can check applicants against
+the relationship graph as they arrive. :class:`RulePolicy` is a deliberately simple points rule so that the
 simulator works on its own; the decision engine plugs in through the same
 three methods (structural typing: no import of this module is needed).
 """
@@ -13,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from creditmesh.schema import EMPLOYMENT
 
@@ -22,12 +26,19 @@ GRADE_PD_MAX = (0.02, 0.04, 0.07, 0.11, 1.0)
 GRADE_APR = (0.12, 0.15, 0.18, 0.21, 0.24)
 MINIMUM_DRAWDOWN_MINOR = 500_00
 LINE_MAX_MINOR = 200_000_00
+#: Columns beside the features of each credit-line application: the applicant's row in the borrowers
+#: table and when the application arrived (µs since the epoch, UTC).
+APPLICANT_COLUMNS = ("borrower_row", "applied_at_us")
 
 
 class Policy(Protocol):
     """What the simulator asks of a credit policy. Each method returns one row per input row."""
 
     version: str
+
+    def prepare(self, borrowers: pa.Table, identities: pa.Table) -> None:
+        """Called once the borrowers (without truth) and their identities are drawn, before any decision."""
+        ...
 
     def decide_credit_lines(self, applications: pd.DataFrame) -> pd.DataFrame:
         """Columns: outcome, automated, score, pd, grade, credit_line_minor, apr, reason."""
@@ -52,6 +63,9 @@ class RulePolicy:
     def __init__(self, *, max_pd: float = 0.06, review_band: float = 0.0004) -> None:
         self.max_pd = max_pd
         self.review_band = review_band
+
+    def prepare(self, borrowers: pa.Table, identities: pa.Table) -> None:
+        """The rule reads no identities."""
 
     def estimate_pd(self, applications: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """The rule's PD estimate and score (higher score is better) for each application."""

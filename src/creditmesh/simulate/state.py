@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from creditmesh.schedules import Schedules, add_months
+from creditmesh.simulate.collections import CollectionWorld, Collector
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.population import Population
 
@@ -116,11 +117,9 @@ class Fates:
     """Each borrower's behaviour, drawn once when the lines open (see :mod:`creditmesh.simulate.behaviour`)."""
 
     default_day: np.ndarray  # int64, day the borrower stops paying, NEVER if they never do
-    cure_day: np.ndarray  # int64, day they pay everything overdue, NEVER if they never do
     never_draws: np.ndarray  # bool, holds a line and never draws it
     propensity: np.ndarray  # float64, chance of a drawdown in a month after the first
     churn_month: np.ndarray  # int64, first month the borrower no longer uses the line
-    miss_rate: np.ndarray  # float64, chance an installment is paid a few days late
 
 
 @dataclass
@@ -169,7 +168,10 @@ class PlatformState:
     exposure: Exposure
     applications: Rows  # every application of every stage, with its decision
     loans: Rows  # the booked loans
-    installments: Rows  # the booked loans' installments and how they were repaid
+    installments: Rows  # the booked loans' installments: seq, interest due, interest paid when paid
+    # the loans' repayment day by day, answering collections (see creditmesh.simulate.collections)
+    world: CollectionWorld | None = None
+    collector: Collector | None = None
 
     @property
     def size(self) -> int:

@@ -10,7 +10,15 @@ import pyarrow.compute as pc
 
 from creditmesh.funding import FUNDING_MODELS, MODELS
 from creditmesh.ids import format_ids, hex_strings, splitmix64
-from creditmesh.schema import CHANNELS, EMPLOYMENT, STAGES, TABLES
+from creditmesh.schema import (
+    CHANNELS,
+    COLLECTION_CHANNELS,
+    COLLECTION_OUTCOMES,
+    EMPLOYMENT,
+    PROMISE_STATUSES,
+    STAGES,
+    TABLES,
+)
 from creditmesh.simulate.platform import Book, decision_latency
 from creditmesh.simulate.population import REGIONS, Population
 from creditmesh.simulate.state import NEVER
@@ -258,4 +266,33 @@ def _payments(i: dict[str, np.ndarray], loan_ids: pa.Array, start: date) -> pa.T
             "idempotency_key": hex_strings(splitmix64(numbers.astype(np.uint64) ^ np.uint64(_KEY_SALT))),
         },
         schema=TABLES["payments"].arrow_schema(),
+    )
+
+
+def collection_actions_table(book: Book, loan_ids: pa.Array, start: date) -> pa.Table:
+    """What collections did on the simulated platform, one row an action (reminders before the due date are
+    counted, not listed). Actions are spread over the borrower's working hours, 09:00-18:00 at UTC+8."""
+    a = book.collection_actions
+    count = a["loan"].size
+    numbers = np.arange(count)
+    seconds = 3_600 + (
+        splitmix64(numbers.astype(np.uint64) ^ np.uint64(0xC011EC7)) % np.uint64(9 * 3_600)
+    ).astype(np.int64)
+    promised = a["promise_status"] >= 0
+    status = np.asarray(PROMISE_STATUSES, dtype=object)[np.maximum(a["promise_status"], 0)]
+    arms = np.asarray(book.collection_arms or ("",), dtype=object)
+    return pa.table(
+        {
+            "action_id": format_ids("CA", numbers),
+            "loan_id": loan_ids.take(pa.array(a["loan"])),
+            "at": _timestamps(start, a["day"], seconds),
+            "channel": _pick(COLLECTION_CHANNELS, a["channel"]),
+            "outcome": _pick(COLLECTION_OUTCOMES, a["outcome"]),
+            "promised_minor": pa.array(a["promised_minor"], type=pa.int64()),
+            "promise_due_on": _dates(start, np.where(promised, a["promise_due"], 0), ~promised),
+            "promise_status": pa.array(np.where(promised, status, None), type=pa.string()),
+            "cost_minor": pa.array(a["cost_minor"], type=pa.int64()),
+            "arm": pa.array(arms[a["arm"]], type=pa.string()),
+        },
+        schema=TABLES["collection_actions"].arrow_schema(),
     )

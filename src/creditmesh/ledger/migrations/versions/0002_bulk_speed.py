@@ -17,31 +17,15 @@ Revises: 0001
 
 from alembic import op
 
+from creditmesh.ledger.migrations.history import CHART_0002, chart_check
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
 #: The chart of accounts as of this revision (journal.CHART); a new account comes with a new revision.
-CHART_CODES = (
-    "1000",
-    "1100",
-    "1150",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-)
+CHART_CODES = CHART_0002
 _FOREIGN_KEYS = (
     ("postings", "fk_postings_account_code_accounts"),
     ("postings", "fk_postings_entry_id_journal_entries"),
@@ -52,13 +36,12 @@ _FOREIGN_KEYS = (
 
 
 def upgrade() -> None:
-    codes = ", ".join(f"'{code}'" for code in CHART_CODES)
     for table, name in _FOREIGN_KEYS:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_constraint(name, type_="foreignkey")
             if name == "fk_postings_account_code_accounts":
                 batch_op.create_check_constraint(
-                    op.f("ck_postings_account_in_chart"), f"account_code IN ({codes})"
+                    op.f("ck_postings_account_in_chart"), chart_check(CHART_CODES)
                 )
     with op.batch_alter_table("installments", schema=None) as batch_op:
         batch_op.drop_index("ix_installments_due_open")

@@ -10,32 +10,16 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from creditmesh.ledger.migrations.history import CHART_0002, CHART_0006, replace_chart_check, sql_list
+
 revision = "0006"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 #: The chart before and after this revision (journal.CHART).
-CHART_CODES_BEFORE = (
-    "1000",
-    "1100",
-    "1150",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-)
-CHART_CODES = (*CHART_CODES_BEFORE, "5200")
+CHART_CODES_BEFORE = CHART_0002
+CHART_CODES = CHART_0006
 CHANNELS = ("reminder", "sms", "app_push", "call", "field_visit", "agency", "legal")
 OUTCOMES = (
     "sent",
@@ -48,18 +32,6 @@ OUTCOMES = (
     "dispute_resolved",
     "placed",
 )
-
-
-def _in(values) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-def _chart_check(codes) -> None:
-    with op.batch_alter_table("postings", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_postings_account_in_chart"), type_="check")
-        batch_op.create_check_constraint(
-            op.f("ck_postings_account_in_chart"), f"account_code IN ({_in(codes)})"
-        )
 
 
 def upgrade() -> None:
@@ -81,8 +53,8 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(length=40), nullable=True),
         sa.Column("strategy_version", sa.String(length=64), nullable=True),
         sa.Column("arm", sa.String(length=16), nullable=True),
-        sa.CheckConstraint(f"channel IN ({_in(CHANNELS)})", name=op.f("ck_collection_actions_channel")),
-        sa.CheckConstraint(f"outcome IN ({_in(OUTCOMES)})", name=op.f("ck_collection_actions_outcome")),
+        sa.CheckConstraint(f"channel IN ({sql_list(CHANNELS)})", name=op.f("ck_collection_actions_channel")),
+        sa.CheckConstraint(f"outcome IN ({sql_list(OUTCOMES)})", name=op.f("ck_collection_actions_outcome")),
         sa.CheckConstraint(
             "target IN ('borrower', 'third_party')", name=op.f("ck_collection_actions_target")
         ),
@@ -111,11 +83,11 @@ def upgrade() -> None:
     op.bulk_insert(
         accounts, [{"account_code": "5200", "name": "collection fees (agencies)", "kind": "expense"}]
     )
-    _chart_check(CHART_CODES)
+    replace_chart_check(CHART_CODES)
 
 
 def downgrade() -> None:
-    _chart_check(CHART_CODES_BEFORE)
+    replace_chart_check(CHART_CODES_BEFORE)
     op.execute("DELETE FROM accounts WHERE account_code = '5200'")
     op.drop_index("ix_collection_actions_borrower_day", table_name="collection_actions")
     op.drop_index("ix_collection_actions_loan_at", table_name="collection_actions")

@@ -11,6 +11,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from creditmesh.ledger.migrations.history import CHART_0006, replace_chart_check, sql_list
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -27,35 +29,9 @@ NEW_ACCOUNTS = (
     ("5600", "provision for loans receivable", "expense"),
 )
 #: The chart before this revision (migration 0002's, and 0006's collection fees).
-PREVIOUS_CODES = (
-    "1000",
-    "1100",
-    "1150",
-    "1200",
-    "1300",
-    "2000",
-    "2100",
-    "3000",
-    "4000",
-    "4100",
-    "4200",
-    "4300",
-    "4400",
-    "4500",
-    "4600",
-    "5000",
-    "5100",
-    "5200",
-)
+PREVIOUS_CODES = CHART_0006
 #: The chart of accounts as of this revision (journal.CHART); a new account comes with a new revision.
 CHART_CODES = tuple(sorted(PREVIOUS_CODES + tuple(code for code, _, _ in NEW_ACCOUNTS)))
-
-
-def _check(codes: tuple[str, ...]) -> None:
-    listed = ", ".join(f"'{code}'" for code in codes)
-    with op.batch_alter_table("postings", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_postings_account_in_chart"), type_="check")
-        batch_op.create_check_constraint(op.f("ck_postings_account_in_chart"), f"account_code IN ({listed})")
 
 
 def upgrade() -> None:
@@ -66,10 +42,9 @@ def upgrade() -> None:
         sa.column("kind", sa.String),
     )
     op.bulk_insert(accounts, [{"account_code": c, "name": n, "kind": k} for c, n, k in NEW_ACCOUNTS])
-    _check(CHART_CODES)
+    replace_chart_check(CHART_CODES)
 
 
 def downgrade() -> None:
-    _check(PREVIOUS_CODES)
-    codes = ", ".join(f"'{code}'" for code, _, _ in NEW_ACCOUNTS)
-    op.execute(f"DELETE FROM accounts WHERE account_code IN ({codes})")
+    replace_chart_check(PREVIOUS_CODES)
+    op.execute(f"DELETE FROM accounts WHERE account_code IN ({sql_list(c for c, _, _ in NEW_ACCOUNTS)})")
