@@ -38,8 +38,6 @@ less the capacity prices of the last batch with pacing for the marginal applicat
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,11 +47,12 @@ import numpy as np
 from creditmesh.errors import ParameterError
 from creditmesh.matching.applications import GRADES, Applications
 from creditmesh.matching.eligibility import Pairs, eligible_pairs
+from creditmesh.matching.lp import Prices, dual_bound, new_highs, reduced_values, top_per_owner
+from creditmesh.matching.lp import segment_max as _segment_max
 from creditmesh.matching.margin import expected_margin
 from creditmesh.matching.partners import Partners
 
 if TYPE_CHECKING:
-    import highspy
     import pandas as pd
 
 #: Pairs per application the first restricted LP holds, pairs an application may add per round,
@@ -80,40 +79,6 @@ NEAR_BAND = 0.05
 PRICING_TOLERANCE = 1e-7
 LP_GAP = 1e-4
 UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
-
-
-def new_highs() -> highspy.Highs:
-    """A HiGHS instance, without the banner it writes to the process's stdout on its first construction.
-
-    HiGHS 1.16 prints its copyright line from C++ before any option can be set (HiGHS issue #2749),
-    which would break ``creditmesh match allocate --output json``; file descriptor 1 is pointed at
-    /dev/null for the construction only.
-    """
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            highs = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    highs.setOptionValue("output_flag", False)
-    return highs
-
-
-@dataclass(frozen=True)
-class Prices:
-    """Capacity prices per minor unit: ``capacity[j]`` for partner j, ``grade[j, g]`` for its grade-g limit."""
-
-    capacity: np.ndarray
-    grade: np.ndarray
-
-    @classmethod
-    def zero(cls, partners: int) -> Prices:
-        return cls(np.zeros(partners), np.zeros((partners, len(GRADES))))
 
 
 @dataclass(frozen=True)
@@ -315,49 +280,10 @@ class _RestrictedLP:
         return objective, x, app_dual, Prices(lam, mu.reshape(n_partners, len(GRADES)))
 
 
-def reduced_values(problem: Problem, prices: Prices, pairs: np.ndarray | slice = slice(None)) -> np.ndarray:
-    """Each pair's (of ``pairs``, default all) margin less the price of the capacity it uses."""
-    p = problem
-    app, j = p.pairs.app[pairs], p.pairs.partner[pairs]
-    amount = p.applications.amount_minor[app].astype(np.float64)
-    grade = p.applications.grade[app].astype(np.int64)
-    return p.value[pairs] - amount * (prices.capacity[j] + prices.grade[j, grade])
-
-
-def _segment_max(values: np.ndarray, app_start: np.ndarray, n_apps: int) -> np.ndarray:
-    """Per application, the largest of its pairs' values (−inf for an application without pairs)."""
-    out = np.full(n_apps, -np.inf)
-    has = app_start[1:] > app_start[:-1]
-    if values.size:
-        out[has] = np.maximum.reduceat(values, app_start[:-1][has])
-    return out
-
-
-def dual_bound(problem: Problem, prices: Prices) -> float:
-    """The Lagrangian upper bound on the LP optimum for these prices (any non-negative prices give one)."""
-    best = _segment_max(reduced_values(problem, prices), problem.app_start, len(problem.applications))
-    return float(
-        np.maximum(best, 0).sum()
-        + (prices.capacity * problem.capacity_minor).sum()
-        + (prices.grade * problem.grade_limit_minor).sum()
-    )
-
-
 def _top_pairs(scores: np.ndarray, problem: Problem, k: int, mask: np.ndarray) -> np.ndarray:
     """Up to ``k`` pairs per application with the highest score among ``mask``; pair indices."""
     candidates = np.flatnonzero(mask)
-    if candidates.size == 0:
-        return candidates
-    apps = problem.pairs.app[candidates]
-    # by application, best first; exact ties (a partner's price equal to its margin per unit, common
-    # since margins are proportional to the amount) in a seeded random order, so that tied
-    # applications spread over the tied partners instead of all naming the same few
-    tie_break = np.random.default_rng(len(candidates)).random(candidates.size)
-    order = np.lexsort((tie_break, -np.round(scores[candidates], 6), apps))
-    ranked = candidates[order]
-    ranked_apps = apps[order]
-    first = np.searchsorted(ranked_apps, ranked_apps, side="left")
-    return ranked[np.arange(ranked.size) - first < k]
+    return candidates[top_per_owner(scores[candidates], problem.pairs.app[candidates], k)]
 
 
 def solve_lp(
