@@ -130,3 +130,30 @@ def backtest(
     print_frame(
         pd.DataFrame(results).drop(columns=["actions"]), f"collections back-test, seed {seed}, {days} days"
     )
+
+
+@app.command("compare")
+def compare(
+    directory: Annotated[
+        Path, typer.Argument(help="A simulated platform's folder (creditmesh simulate --out).")
+    ],
+    output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
+) -> None:
+    """The simulated platform with its collections beside the same platform (same configuration and seed)
+    simulated again with nobody collecting: the 30-day collection rate, Day-1 and 90 day+ delinquency, cure
+    rates, recovery after charge-off, and what collections cost."""
+    from creditmesh.cli.common import require_folder
+    from creditmesh.portfolio import Book
+    from creditmesh.portfolio.collections import platform_comparison
+    from creditmesh.simulate import simulate
+    from creditmesh.simulate.engine import read_config
+
+    require_folder(directory, "directory")
+    config = read_config(directory)
+    uncollected = simulate(config)
+    with Book.open(directory) as collected, Book.from_frames(**uncollected.tables) as alone:
+        table = platform_comparison({"with the strategy": collected, "without collections": alone})
+    if output is OutputFormat.json:
+        typer.echo(table.to_json(orient="index"))
+        return
+    print_frame(table.reset_index(names="figure"), f"collections on the simulated platform ({directory})")

@@ -29,6 +29,13 @@ def simulate(
             "funds by volume share: much faster, for tests.",
         ),
     ] = True,
+    collections: Annotated[
+        str,
+        typer.Option(
+            help="Who collects: 'champion' (the shipped strategy with the shipped uplift model) or 'none' "
+            "(borrowers pay as they would on their own)."
+        ),
+    ] = "champion",
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
     from creditmesh.simulate import SimulationConfig, write_dataset
@@ -43,6 +50,13 @@ def simulate(
         raise ParameterError("out", f"{out} exists and is not a folder")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
+    if collections not in ("champion", "none"):
+        raise ParameterError("collections", f"expected 'champion' or 'none', got {collections!r}")
+    collector = None
+    if collections == "champion":
+        from creditmesh.collections.simulation import shipped_collector
+
+        collector = shipped_collector()
     with steps(config.months + 16, "simulate") as step:
         funding = policy = None
         if engines:
@@ -50,7 +64,7 @@ def simulate(
             from creditmesh.matching.simulation import MatcherAllocation as funding
 
             policy = engine_policy_after_burn_in(config)
-        result = run(config, policy=policy, funding=funding, progress=step)
+        result = run(config, policy=policy, funding=funding, collector=collector, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))

@@ -81,8 +81,10 @@ def run_arm(
     days: int,
     progress: Callable[[str], None] | None = None,
 ) -> ArmResult:
-    """Run ``arm`` on ``world`` for ``days`` days from ``start_day``; the world is changed in place."""
-    world.begin(start_day)
+    """Run ``arm`` on ``world`` for ``days`` days from ``start_day`` (the world begins there with a clean book
+    unless it has already run up to that day, see :func:`warm_up`); the world is changed in place."""
+    if world.today < start_day:
+        world.begin(start_day)
     L = world.loans
     first_action = world.actions.size
     recovered_before = int(L["recovered_principal"].sum())
@@ -206,6 +208,19 @@ def world_from_simulation(result, seed: int, response=None) -> CollectionWorld:
     )
 
 
+def warm_up(world: CollectionWorld, until: int, collector: Arm | None = None) -> CollectionWorld:
+    """Run the world from its first day to ``until`` under ``collector`` (default: reminders alone with the
+    shipped strategy), so that arms start from a book with its delinquencies and charge-offs, the same for
+    every arm (the luck is hashed)."""
+    if collector is None:
+        from creditmesh.collections.strategy import default_strategy_path, load_strategy
+
+        collector = Arm("warm_up", "reminders", load_strategy(default_strategy_path()))
+    for day in range(world.today, until):
+        world.step(day, collector)
+    return world
+
+
 #: Capacities of the exploration runs the shipped uplift model learned from: more than a day's plan,
 #: so that every action is seen often enough.
 EXPLORE_CAPACITY = {"call": 50, "field_visit": 10, "agency": 20, "legal": 5}
@@ -222,7 +237,7 @@ def train_uplift_on_simulation(
     strategy: Strategy, *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
 ) -> UpliftModel:
     """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) and fit the uplift model to it."""
-    world = world_from_simulation(simulated_book(borrowers, seed), seed=seed)
+    world = warm_up(world_from_simulation(simulated_book(borrowers, seed), seed=seed), start_day)
     explore = Arm("explore", "explore", strategy, capacity=EXPLORE_CAPACITY, seed=seed)
     explored = run_arm(world, explore, start_day=start_day, days=days)
     return fit_uplift(explored.history)
@@ -234,5 +249,8 @@ def compare_arms(
     """Each arm on its own copy of one simulated book (the same borrowers, the same luck)."""
     result = simulated_book(borrowers, seed)
     return [
-        run_arm(world_from_simulation(result, seed=seed), arm, start_day=start_day, days=days) for arm in arms
+        run_arm(
+            warm_up(world_from_simulation(result, seed=seed), start_day), arm, start_day=start_day, days=days
+        )
+        for arm in arms
     ]

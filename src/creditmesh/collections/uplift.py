@@ -42,7 +42,12 @@ FEATURES = (
     "contacts_30d",
     "contacted_this_week",
     "with_agency",
+    "dpd_months",
+    "days_since_contact",
 )
+#: The features an action's effect may depend on (its interactions in the pooled model): where the loan is,
+#: and how recently and often the borrower was contacted (diminishing returns).
+INTERACTING = (*(f"bucket_{b}" for b in BUCKETS), "contacts_30d", "contacted_this_week", "days_since_contact")
 
 
 def features(queue: pd.DataFrame) -> np.ndarray:
@@ -60,14 +65,23 @@ def features(queue: pd.DataFrame) -> np.ndarray:
         np.minimum(queue["contacts_30d"].to_numpy(np.float64), 15.0) / 5.0,
         (queue["days_since_contact"].to_numpy() < 7).astype(np.float64),
         queue["with_agency"].to_numpy(np.float64),
+        np.minimum(queue["dpd"].to_numpy(np.float64), 365.0) / 30.0,
+        np.minimum(queue["days_since_contact"].to_numpy(np.float64), 30.0) / 30.0,
     ]
     return np.column_stack(columns)
 
 
 class UpliftModel:
-    """Per arm, a logistic model of the share of the principal at stake repaid within 30 days."""
+    """Per arm, a logistic model of the share of the principal at stake repaid within 30 days.
 
-    def __init__(self, *, C: float = 1.0, max_iter: int = 300) -> None:
+    Fitted as one pooled model (an "S-learner"): the features, each action's indicator, and each action's
+    interactions with :data:`INTERACTING`, so that every arm learns from every row what does not depend on
+    the action and its own rows only what does. Each arm's model is then a plain logistic model over the
+    features (``coef_[arm]``: intercept, then one weight a feature); an action tried fewer than
+    ``MIN_ARM_ROWS`` times gets none of its own (no uplift is claimed without evidence).
+    """
+
+    def __init__(self, *, C: float = 1.0, max_iter: int = 500) -> None:
         self.C = C
         self.max_iter = max_iter
 
@@ -87,25 +101,39 @@ class UpliftModel:
             raise ParameterError("action", f"unknown action(s) {unknown}; known: {list(ARMS)}")
         stake = queue["at_stake_minor"].to_numpy(np.float64)
         keep = stake > 0
-        share = np.clip(np.asarray(recovered_minor, np.float64) / np.maximum(stake, 1.0), 0.0, 1.0)
-        x = features(queue)
-        if (action[keep] == NO_CONTACT).sum() < MIN_ARM_ROWS:
+        share = np.clip(np.asarray(recovered_minor, np.float64) / np.maximum(stake, 1.0), 0.0, 1.0)[keep]
+        x = features(queue)[keep]
+        action = action[keep]
+        if (action == NO_CONTACT).sum() < MIN_ARM_ROWS:
             raise ParameterError(
                 "action", f"the no-contact arm needs at least {MIN_ARM_ROWS} rows with principal at stake"
             )
-        self.coef_: dict[str, list[float]] = {}
-        self.rows_: dict[str, int] = {}
-        for arm in ARMS:
-            rows = keep & (action == arm)
-            if rows.sum() < MIN_ARM_ROWS:
-                continue
-            # a fractional target: each row once as a payer (weight = share) and once as not (1 - share)
-            xa = np.vstack([x[rows], x[rows]])
-            ya = np.concatenate([np.ones(rows.sum()), np.zeros(rows.sum())])
-            wa = np.concatenate([share[rows], 1.0 - share[rows]]) + 1e-9
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(xa, ya, sample_weight=wa)
-            self.coef_[arm] = [float(model.intercept_[0]), *(float(c) for c in model.coef_[0])]
-            self.rows_[arm] = int(rows.sum())
+        tried = [a for a in ARMS[1:] if (action == a).sum() >= MIN_ARM_ROWS]
+        action = np.where(np.isin(action, tried), action, NO_CONTACT)  # too rare to learn from: as no contact
+        inter = [FEATURES.index(f) for f in INTERACTING]
+        blocks = [x]
+        for arm in tried:
+            on = (action == arm).astype(np.float64)[:, None]
+            blocks += [on, on * x[:, inter]]
+        design = np.hstack(blocks)
+        # a fractional target: each row once as a payer (weight = share) and once as not (1 - share)
+        rows = design.shape[0]
+        model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(
+            np.vstack([design, design]),
+            np.concatenate([np.ones(rows), np.zeros(rows)]),
+            sample_weight=np.concatenate([share, 1.0 - share]) + 1e-9,
+        )
+        weights = model.coef_[0]
+        base = weights[: x.shape[1]]
+        self.coef_: dict[str, list[float]] = {NO_CONTACT: [float(model.intercept_[0]), *map(float, base)]}
+        self.rows_: dict[str, int] = {NO_CONTACT: int((action == NO_CONTACT).sum())}
+        width = 1 + len(inter)
+        for k, arm in enumerate(tried):
+            part = weights[x.shape[1] + k * width : x.shape[1] + (k + 1) * width]
+            own = base.copy()
+            own[inter] += part[1:]
+            self.coef_[arm] = [float(model.intercept_[0] + part[0]), *map(float, own)]
+            self.rows_[arm] = int((action == arm).sum())
         self.content_hash_ = None
         return self
 

@@ -39,6 +39,7 @@ their recoveries feed the LGD):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -88,15 +89,27 @@ ORDER BY l.loan_id
 
 _RECOVERIES_SQL = f"""
 WITH charge_offs AS ({delinquency.charge_offs_sql()})
-SELECT
-    CAST(COALESCE(SUM(i.principal_due_minor), 0) AS BIGINT) AS exposure,
-    CAST(COALESCE(SUM(i.principal_due_minor) FILTER (WHERE i.paid_at <= $as_of), 0) AS BIGINT) AS recovered
+SELECT c.loan_id, l.funding_model, c.charged_off_on,
+    CAST(COALESCE(SUM(i.principal_due_minor), 0) AS BIGINT) AS exposure_minor,
+    CAST(COALESCE(SUM(i.principal_due_minor) FILTER (WHERE i.paid_at <= $as_of), 0) AS BIGINT) AS recovered_minor
 FROM charge_offs AS c
 JOIN installments AS i ON i.loan_id = c.loan_id
 JOIN loans AS l ON l.loan_id = c.loan_id
 WHERE c.charged_off_on <= $as_of AND (i.paid_at IS NULL OR i.paid_at > c.charged_off_on)
   AND list_contains($models, l.funding_model)
+GROUP BY c.loan_id, l.funding_model, c.charged_off_on
+ORDER BY c.loan_id
 """
+
+
+def charged_off_recoveries(book: Book, as_of: dt.date, models: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every loan charged off on or before ``as_of`` (of ``models``; default: every funding model): the principal
+    open on its charge-off day (``exposure_minor``) and the part of it settled by ``as_of`` (``recovered_minor``).
+    The observed LGD is ``1 - recovered / exposure`` pooled over them."""
+    from creditmesh.funding import FUNDING_MODELS
+
+    chosen = list(FUNDING_MODELS if models is None else models)
+    return book.sql(_RECOVERIES_SQL, {"as_of": as_day(as_of, "as_of"), "models": chosen})
 
 
 @dataclass(frozen=True)
@@ -228,7 +241,8 @@ def expected_credit_loss(
     source = "given"
     if lgd is None:
         models = [m for m, bearer in BEARER.items() if bearer != "partner"]
-        exposure, recovered = book.one(_RECOVERIES_SQL, {"as_of": as_of, "models": models})
+        charged = charged_off_recoveries(book, as_of, models)
+        exposure, recovered = int(charged["exposure_minor"].sum()), int(charged["recovered_minor"].sum())
         if exposure:
             lgd, source = (
                 1 - recovered / exposure,

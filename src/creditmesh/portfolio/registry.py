@@ -318,11 +318,17 @@ def metric(name: str) -> Metric:
 
 def format_metric(name: str, value: float | int | None) -> str:
     """``value`` of metric ``name`` as a reader expects it: ``12.34 %``, ``1,234.56`` (CNY), ``10.00``, ``1,234``."""
+
+    return format_value(metric(name).unit, value)
+
+
+def format_value(unit: str, value: float | int | None) -> str:
+    """A value in ``unit`` (:data:`COUNT`, :data:`MONEY` in minor units, :data:`RATE`, :data:`MONTHS`) as a
+    reader expects it; ``no data`` for None or NaN."""
     from creditmesh.money import format_minor
 
-    if value is None:
+    if value is None or value != value:
         return "no data"
-    unit = metric(name).unit
     if unit == MONEY:
         return format_minor(int(value))
     if unit == RATE:

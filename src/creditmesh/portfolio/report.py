@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from creditmesh.errors import ParameterError
+from creditmesh.portfolio.collections import collection_figures, cure_chart, shown
 from creditmesh.portfolio.registry import HEADLINE_METRICS, MONEY, MONTHS, RATE, SEED_FIGURES, metric
 from creditmesh.portfolio.series import metric_series
 from creditmesh.portfolio.validate import validate_book
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from creditmesh.portfolio.book import Book
 
 _ORDINAL = {1: "first", 2: "second", 3: "third", 4: "fourth"}
-_PAGE = """<!doctype html>
+_PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; line-height: 1.45; }
@@ -53,6 +54,19 @@ solutions are not included in the 30 day+ and 180 day+ charts.</p>
 <div class="grid">{% for chart in vintage_charts %}<figure><img alt="{{ chart.title }}" src="data:image/png;base64,{{ chart.png }}"><figcaption>{{ chart.title }}</figcaption></figure>{% endfor %}</div>
 <h2>Trends</h2>
 <div class="grid">{% for chart in trend_charts %}<figure><img alt="{{ chart.title }}" src="data:image/png;base64,{{ chart.png }}"><figcaption>{{ chart.title }}</figcaption></figure>{% endfor %}</div>
+<h2>Collections</h2>
+<p>What collections achieved in the quarter, by strategy arm (a loan belongs to the arm that first acted on it).
+Principal collected late: installments repaid after their due date, recoveries after charge-off included. Recovery
+rate: of the principal open when loans were charged off, the share recovered by the quarter's end. Cure rate: the
+share of a bucket's loans at a month end that are current at the next.</p>
+<table><tr><th>figure</th>{% for arm in collection_arms %}<th>{{ arm }}</th>{% endfor %}</tr>
+{% for row in collection_table %}<tr><td>{{ row.label }}</td>{% for arm in collection_arms %}<td>{{ row[arm] }}</td>{% endfor %}</tr>{% endfor %}
+</table>
+<div class="grid"><figure><img alt="Cure rate by bucket" src="data:image/png;base64,{{ cure_chart }}"><figcaption>Cure rate by bucket and strategy arm</figcaption></figure>
+<div><p>Roll rates, month end to month end (share of each row's loans):</p>
+<table><tr><th>from \ to</th>{% for to in roll_columns %}<th>{{ to }}</th>{% endfor %}</tr>
+{% for row in roll_rows %}<tr><td>{{ row.name }}</td>{% for value in row["values"] %}<td>{{ value }}</td>{% endfor %}</tr>{% endfor %}
+</table></div></div>
 <h2>Definitions</h2>
 <ol class="note">{% for note in notes %}<li>{{ note }}</li>{% endfor %}</ol>
 </body></html>
@@ -338,6 +352,8 @@ def quarterly_figures(book: Book, quarter: str) -> dict[str, Any]:
         )
     monthly = metric_series(book, "month", end=end)
     q = (start.month - 1) // 3 + 1
+    collected = collection_figures(book, start, end)
+    rolls = collected.roll_rates.dropna(how="all")
     return {
         "title": f"creditmesh portfolio report, {quarter.upper()}",
         "as_of": end.isoformat(),
@@ -353,6 +369,13 @@ def quarterly_figures(book: Book, quarter: str) -> dict[str, Any]:
             vintage_chart(vintage_curves(book, 180, end), 180, "180 Day+ Delinquency Rate by Vintage"),
         ],
         "trend_charts": trend_charts(monthly),
+        "collection_arms": list(collected.arms["arm"]),
+        "collection_table": shown(collected),
+        "cure_chart": cure_chart(collected),
+        "roll_columns": list(rolls.columns),
+        "roll_rows": [
+            {"name": name, "values": [f"{100 * v:.1f} %" for v in row]} for name, row in rolls.iterrows()
+        ],
         "notes": _NOTES,
     }
 

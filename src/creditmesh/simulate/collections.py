@@ -65,7 +65,8 @@ PROMISE_OPEN, PROMISE_KEPT, PROMISE_BROKEN = 0, 1, 2
     LEGAL,
     DISPUTE,
     RECOVERY,
-) = range(14)
+    RECOVERY_PACE,
+) = range(15)
 _OUTCOME = {name: code for code, name in enumerate(COLLECTION_OUTCOMES)}
 
 
@@ -77,22 +78,24 @@ class Response:
 
     #: Chance an installment is missed for a transient reason, for a borrower at a 5 % true PD (scaled by
     #: (PD / 5 %) ** 0.6, between 0.3 and 3 times).
-    miss_rate: float = 0.045
+    miss_rate: float = 0.052
     #: A reminder in the days before the due date cuts the chance of a transient miss by this share.
     reminder_effect: float = 0.2
     #: Of transient misses, the share paid anyway; the others are persuadable.
-    anyway_share: float = 0.9
+    anyway_share: float = 0.94
     #: Days an ``anyway`` borrower takes to pay: geometric with this daily chance (at most 28 days).
     anyway_daily: float = 0.3
     #: Of defaulting borrowers, the share who can be persuaded (the others never pay before charge-off).
-    default_persuadable_share: float = 0.6
+    default_persuadable_share: float = 0.3
     #: A defaulted borrower's ability to pay comes back slowly (a new job, a sale): every chance of paying,
-    #: with or without an action, is scaled by 1 - exp(-days since the default / this).
-    default_recovery_days: float = 45.0
+    #: with or without an action, is scaled by 1 - exp(-days since the default / τ), τ drawn per borrower
+    #: from a log-normal with this median and this spread (the standard deviation of log τ).
+    default_recovery_days: float = 20.0
+    default_recovery_spread: float = 0.0
     #: A persuadable borrower's daily chance of paying with no contact.
     persuadable_daily: float = 0.01
     #: Each action's chance of a payment from a persuadable borrower (before fatigue and age).
-    action_effect: tuple[float, ...] = (0.0, 0.05, 0.03, 0.22, 0.35, 0.0, 0.2)
+    action_effect: tuple[float, ...] = (0.0, 0.08, 0.05, 0.35, 0.45, 0.0, 0.2)
     #: An agency's daily chance of a payment while it holds the loan (persuadable; a tenth of it on others).
     agency_daily: float = 0.012
     #: Diminishing returns: an action's effect is divided by (1 + this × the borrower's contacts in 7 days).
@@ -251,6 +254,13 @@ class CollectionWorld:
         everyone = np.arange(nb, dtype=np.uint64)
         persuadable = self._chance_of(everyone, 0, DEFAULT_KIND) < r.default_persuadable_share
         self.default_kind = np.where(~self.is_fraud & persuadable, PERSUADABLE, NEVER_PAYS).astype(np.int8)
+        # each borrower's pace of recovery from a default (Box-Muller over two hashed uniforms)
+        u1 = np.maximum(self._chance_of(everyone, 1, RECOVERY_PACE), 1e-12)
+        u2 = self._chance_of(everyone, 2, RECOVERY_PACE)
+        normal = np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        self.recovery_days = (r.default_recovery_days * np.exp(r.default_recovery_spread * normal)).astype(
+            np.float32
+        )
         self.cured = np.zeros(nb, bool)  # the borrower's default is over
         self.contact_days = np.full((nb, 7), -10_000, np.int32)  # the last seven contact days (a ring)
         self.contacts_total = np.zeros(nb, np.int32)
@@ -268,7 +278,7 @@ class CollectionWorld:
         self._due_log: list[np.ndarray] = []  # rows that fell due since the log was last read
         self.reminders_sent = 0
         self.reminder_cost_minor = 0
-        self.started = 0
+        self.today = 0  # the first day not yet run
 
     # -- luck --------------------------------------------------------------------------------------
 
@@ -339,7 +349,7 @@ class CollectionWorld:
     def begin(self, day: int) -> None:
         """Start at ``day`` with a clean book: what fell due before it was paid on its due day, and every
         default before it is over."""
-        self.started = day
+        self.today = day
         for key in [d for d in self._due_on if d < day]:
             rows = np.concatenate(self._due_on.pop(key))
             self.rows["paid_on"][rows] = self.rows["due_day"][rows]
@@ -401,10 +411,10 @@ class CollectionWorld:
         return self.loans["principal_total"][loans] - self.loans["paid_principal"][loans]
 
     def ability(self, day: int, borrowers: np.ndarray) -> np.ndarray:
-        """How able each borrower is to pay today: 1, or for one in default, 1 - exp(-days in default / τ)."""
+        """How able each borrower is to pay today: 1, or for one in default, 1 - exp(-days in default / their τ)."""
         since = day - self.default_day[borrowers].astype(np.int64)
         in_default = (since >= 0) & ~self.cured[borrowers]
-        slow = -np.expm1(-np.maximum(since, 0) / self.response.default_recovery_days)
+        slow = -np.expm1(-np.maximum(since, 0) / self.recovery_days[borrowers])
         return np.where(in_default, slow, 1.0)
 
     def in_play(self) -> np.ndarray:
@@ -561,6 +571,7 @@ class CollectionWorld:
         off (``recovered_minor``)."""
         r = self.response
         L = self.loans
+        self.today = day + 1
         events: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (loans, principal, recovered)
         # installments falling due today
         falling = np.concatenate(self._due_on.pop(day, [np.zeros(0, np.int64)]))

@@ -138,6 +138,21 @@ def simulate(
     return SimulationResult(config, tables, truth)
 
 
+def read_config(directory: str | os.PathLike[str]) -> SimulationConfig:
+    """The configuration a written dataset was simulated with (its ``manifest.json``)."""
+    import dataclasses
+    from datetime import date
+
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ParameterError("directory", f"{directory} has no {MANIFEST}: not a simulated dataset")
+    recorded = json.loads(path.read_text())["config"]
+    known = {f.name for f in dataclasses.fields(SimulationConfig)}
+    values = {k: v for k, v in recorded.items() if k in known}
+    values["start"] = date.fromisoformat(values["start"])
+    return SimulationConfig(**values)
+
+
 def _without_truth(name: str, data: pa.Table) -> pa.Table:
     return data.select([c for c in data.column_names if c not in TABLES[name].truth])
 

@@ -594,7 +594,9 @@ def close_book(state: PlatformState) -> Book:
         "frozen": state.fates.default_day[holder] < horizon,
     }
     world = state.world
-    installments = state.installments.done()
+    none = np.zeros(0, np.int64)
+    installments = {"seq": none.astype(np.int16), "interest_due": none, "interest_paid": none}
+    installments.update(state.installments.done())
     paid_day = world.rows.trimmed("paid_on")
     installments["interest_paid"] = np.where(paid_day < horizon, installments.pop("interest_paid"), 0)
     installments.update(
