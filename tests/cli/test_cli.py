@@ -191,3 +191,17 @@ def test_simulate_with_placeholders_decides_with_the_simulator_rule(tmp_path):
     assert pq.read_table(out / "decisions.parquet").column("policy_version").unique().to_pylist() == [
         "rule-v0"
     ]
+
+
+def test_collections_compare_puts_the_book_beside_the_same_platform_without_collections(book_dir):
+    result = runner.invoke(
+        app, ["collections", "compare", str(book_dir), "--placeholders", "--output", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)  # {figure: {book: value}}
+    assert "Actions" in figures, sorted(figures)
+    assert all(set(row) == {"with the strategy", "without collections"} for row in figures.values())
+    # the book was simulated with the shipped strategy; nobody acts on the platform simulated again without it
+    actions = figures["Actions"]
+    assert float(str(actions["without collections"]).replace(",", "")) == 0
+    assert float(str(actions["with the strategy"]).replace(",", "")) > 0

@@ -138,11 +138,20 @@ def compare(
         Path, typer.Argument(help="A simulated platform's folder (creditmesh simulate --out).")
     ],
     output: Annotated[OutputFormat, typer.Option(help="table or json.")] = OutputFormat.table,
+    engines: Annotated[
+        bool,
+        typer.Option(
+            "--engines/--placeholders",
+            help="How the folder was simulated (creditmesh simulate's option of the same name): the "
+            "platform without collections is simulated the same way.",
+        ),
+    ] = True,
 ) -> None:
     """The simulated platform with its collections beside the same platform (same configuration and seed)
     simulated again with nobody collecting: the 30-day collection rate, Day-1 and 90 day+ delinquency, cure
     rates, recovery after charge-off, and what collections cost."""
     from creditmesh.cli.common import require_folder
+    from creditmesh.cli.simulate import platform_engines
     from creditmesh.portfolio import Book
     from creditmesh.portfolio.collections import platform_comparison
     from creditmesh.simulate import simulate
@@ -150,7 +159,8 @@ def compare(
 
     require_folder(directory, "directory")
     config = read_config(directory)
-    uncollected = simulate(config)
+    policy, funding = platform_engines(config, engines)
+    uncollected = simulate(config, policy=policy, funding=funding)
     with Book.open(directory) as collected, Book.from_frames(**uncollected.tables) as alone:
         table = platform_comparison({"with the strategy": collected, "without collections": alone})
     if output is OutputFormat.json:

@@ -58,13 +58,19 @@ def simulate(
 
         collector = shipped_collector()
     with steps(config.months + 16, "simulate") as step:
-        funding = policy = None
-        if engines:
-            from creditmesh.decision.simulator import engine_policy_after_burn_in
-            from creditmesh.matching.simulation import MatcherAllocation as funding
-
-            policy = engine_policy_after_burn_in(config)
+        policy, funding = platform_engines(config, engines)
         result = run(config, policy=policy, funding=funding, collector=collector, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
+
+
+def platform_engines(config, engines: bool):
+    """The decision policy and the funding of a simulated platform: creditmesh's engines (the decision engine
+    after a burn-in, the ICE matcher's router), or ``(None, None)``, the simulator's placeholders."""
+    if not engines:
+        return None, None
+    from creditmesh.decision.simulator import engine_policy_after_burn_in
+    from creditmesh.matching.simulation import MatcherAllocation
+
+    return engine_policy_after_burn_in(config), MatcherAllocation
