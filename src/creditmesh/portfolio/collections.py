@@ -105,7 +105,7 @@ def collection_figures(
     )
 
     def arms(loan_ids: pd.Series) -> np.ndarray:
-        return loan_ids.map(arm_of).fillna(NO_ACTION).to_numpy(dtype=object)
+        return loan_ids.map(arm_of).astype(object).fillna(NO_ACTION).to_numpy(dtype=object)
 
     collected = book.sql(_COLLECTED_SQL, {"start": start, "end": end})
     collected = collected.groupby(arms(collected["loan_id"]))["collected_minor"].sum()
