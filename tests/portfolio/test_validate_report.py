@@ -72,7 +72,9 @@ def test_report_command_writes_the_business_highlights_page(book_dir, simulated_
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "Fourth Quarter 2024 Business Highlights" in page
-    assert len(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]{200,}", page)) == 4
+    assert (
+        len(re.findall(r"data:image/png;base64,[A-Za-z0-9+/=]{200,}", page)) == 5
+    )  # two vintage, two trend charts, collections' cure rates
     q4 = metric_series(simulated_book, "quarter", dt.date(2024, 10, 1), dt.date(2024, 12, 31)).iloc[0]
     rate = 100 * q4["delinquency_rate_90_plus"]
     assert (
