@@ -136,10 +136,6 @@ def test_the_installed_command_runs_as_a_process(book_dir):
     assert json.loads(done.stdout)["loans_originated"] >= 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the simulator's collections world pays a loan settled early or won by a legal step through its whole schedule, future interest included; the ledger settles with accrued interest only and refuses the difference, so the replayed book differs from the source",
-)
 def test_ledger_load_replays_the_simulated_book_then_ages_and_exports(book_dir, tmp_path):
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     result = runner.invoke(app, ["ledger", "load", str(book_dir), "--db", db])

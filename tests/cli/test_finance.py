@@ -36,10 +36,6 @@ def booked(tmp_path_factory):
     return book, db
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the simulator's collections world pays a loan settled early or won by a legal step through its whole schedule, future interest included; the ledger settles with accrued interest only and refuses the difference, so the replayed book differs from the source",
-)
 def test_provisions_funding_costs_and_the_statement_from_the_ledger(booked):
     _, db = booked
     rolled = runner.invoke(
@@ -77,10 +73,6 @@ def test_provisions_funding_costs_and_the_statement_from_the_ledger(booked):
     assert by_line["Provision for loans receivable"]["2023Q4"] != 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the simulator's collections world pays a loan settled early or won by a legal step through its whole schedule, future interest included; the ledger settles with accrued interest only and refuses the difference, so the replayed book differs from the source",
-)
 def test_capital_and_abs_from_the_book(booked):
     book, db = booked
     capital = runner.invoke(app, ["finance", "capital", "--as-of", "2023-09-30", "--db", db])
@@ -108,10 +100,6 @@ def test_capital_and_abs_from_the_book(booked):
     assert "senior" in deal.output and "blended_funding_cost" in deal.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the simulator's collections world pays a loan settled early or won by a legal step through its whole schedule, future interest included; the ledger settles with accrued interest only and refuses the difference, so the replayed book differs from the source",
-)
 def test_a_bad_quarter_is_one_line_and_exit_2(booked):
     _, db = booked
     result = runner.invoke(app, ["finance", "statement", "--quarter", "2023Q5", "--db", db])

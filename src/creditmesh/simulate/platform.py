@@ -30,11 +30,11 @@ import pandas as pd
 from creditmesh.delinquency import worst_dpd
 from creditmesh.funding import FUNDING_MODELS
 from creditmesh.ids import splitmix64
-from creditmesh.money import rate_to_ppm
+from creditmesh.money import Rounding, mul_rate_array, rate_to_ppm
 from creditmesh.schedules import build_schedules
 from creditmesh.schema import EMPLOYMENT, FEATURE_COLUMNS, STAGES
 from creditmesh.simulate.allocation import Allocation, ShareAllocation
-from creditmesh.simulate.behaviour import draw_fates, settlement
+from creditmesh.simulate.behaviour import draw_fates, opening_balance_minor, period_start_day, settlement
 from creditmesh.simulate.collections import CollectionWorld, Collector
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.policy import APPLICANT_COLUMNS, Policy
@@ -540,6 +540,10 @@ def book_repayments(
         seq=schedules.seq,
         interest_due=schedules.interest_due_minor,
         interest_paid=interest_paid,
+        # what an installment paid before its due date pays in interest (see close_book)
+        period_start=period_start_day(schedules, booked.due_day, booked.day),
+        opening=opening_balance_minor(schedules),
+        rate_ppm=booked.rate_ppm[schedules.loan],
     )
 
 
@@ -596,9 +600,18 @@ def close_book(state: PlatformState) -> Book:
     world = state.world
     none = np.zeros(0, np.int64)
     installments = {"seq": none.astype(np.int16), "interest_due": none, "interest_paid": none}
+    installments.update(period_start=none, opening=none, rate_ppm=none)
     installments.update(state.installments.done())
     paid_day = world.rows.trimmed("paid_on")
-    installments["interest_paid"] = np.where(paid_day < horizon, installments.pop("interest_paid"), 0)
+    interest_paid = _interest_paid_early(
+        installments.pop("interest_paid"),
+        paid_day,
+        world.rows.trimmed("due_day"),
+        installments.pop("period_start"),
+        installments.pop("opening"),
+        installments.pop("rate_ppm"),
+    )
+    installments["interest_paid"] = np.where(paid_day < horizon, interest_paid, 0)
     installments.update(
         loan=world.rows.trimmed("loan").astype(np.int32),  # days and loan numbers fit in 32 bits
         due_day=world.rows.trimmed("due_day"),
@@ -615,3 +628,23 @@ def close_book(state: PlatformState) -> Book:
         actions,
         tuple(world.arms),
     )
+
+
+def _interest_paid_early(
+    interest_paid: np.ndarray,
+    paid_day: np.ndarray,
+    due_day: np.ndarray,
+    period_start: np.ndarray,
+    opening: np.ndarray,
+    rate_ppm: np.ndarray,
+) -> np.ndarray:
+    """Interest on installments paid before their due date (a legal judgment or an agency taking the rest of
+    a loan, as well as an early settlement) as the ledger settles it: the interest accrued on the period
+    that contains the payment day (ACT/365 on the principal outstanding), none for the periods after it.
+    Installments paid on or after their due date pay their scheduled interest (``interest_paid``)."""
+    early = paid_day < due_day
+    containing = early & (period_start < paid_day)
+    accrued = mul_rate_array(
+        opening, rate_ppm * np.maximum(paid_day - period_start, 0), 365, rounding=Rounding.HALF_UP
+    )
+    return np.where(early, np.where(containing, accrued, 0), interest_paid)
