@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,7 +40,9 @@ from creditmesh.matching.applications import GRADES
 if TYPE_CHECKING:
     import highspy
 
-    from creditmesh.matching.allocate import Problem
+#: A day's allocation problem, :class:`creditmesh.matching.allocate.Problem` (not imported: allocate builds on
+#: this module, and the architecture forbids a cycle even for type checking).
+Problem = Any
 
 #: Arcs per pool and pairs per individual the first master holds; arcs and pairs one pool or one
 #: application may add per round; the most rounds (a limit on everything: past it the LP is
