@@ -167,7 +167,9 @@ def test_point_in_time_features_are_the_batch_paths(spark, platform):
     for column in FEATURE_NAMES:
         assert (got[column].to_numpy() == expected[column].to_numpy()).all(), column
     assert got["application_id"].tolist() == list(expected["application_id"])
-    assert (expected["blacklist_hops"] > 0).any() and (expected["ring_size"] > 1).any()
+    # the book exercises rings; since the simulator's day-by-day collections world (session 5) no application
+    # of this small book sees a black-listed neighbour before it applies (all hops -1): issue #16's note
+    assert (expected["ring_size"] > 1).any()
 
 
 def test_hubs_duplicates_bad_rows_and_contacts_build_the_same_graph(spark, tmp_path):
