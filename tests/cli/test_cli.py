@@ -15,25 +15,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def book_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "book"
-    result = runner.invoke(
-        app,
-        [
-            "simulate",
-            "--placeholders",
-            "--borrowers",
-            "1500",
-            "--months",
-            "9",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out
+def book_dir(cli_book):
+    return cli_book
 
 
 def test_simulate_writes_every_table_and_a_manifest(book_dir):

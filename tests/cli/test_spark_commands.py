@@ -14,25 +14,8 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def book_dir(spark, tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli-spark") / "book"
-    result = runner.invoke(
-        app,
-        [
-            "simulate",
-            "--placeholders",
-            "--borrowers",
-            "1500",
-            "--months",
-            "9",
-            "--seed",
-            "5",
-            "--out",
-            str(out),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    return out
+def book_dir(spark, cli_book):
+    return cli_book
 
 
 def _run(*args: str) -> str:
