@@ -53,7 +53,10 @@ DEFAULT_SIZES = (1_000_000, 4_000_000, 10_000_000)
 GOAL_SECONDS, GOAL_GB = 900.0, 12.0
 RESULT = "@@RESULT "
 INSTALLMENTS_PER_BORROWER = 20.4  # portfolio.build: rows / mean tenor / 2 borrowers
-CHART = HERE / "spark_scale.png"
+CHART = HERE.parent / "docs" / "spark_scale.png"
+#: Every completed size's full record (the figures docs/scale.md quotes), one JSON object a line; the chart
+#: is drawn from the latest record of each size, so sizes can be run one at a time.
+RUNS = HERE / "spark_scale_runs.jsonl"
 
 
 def cache_root() -> Path:
@@ -68,6 +71,7 @@ class TreePeak:
 
         self._root = psutil.Process()
         self.peak = 0
+        self.children_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -75,13 +79,16 @@ class TreePeak:
     def sample(self) -> int:
         import psutil
 
-        total = 0
+        total = children = 0
         for process in [self._root, *self._root.children(recursive=True)]:
             try:
-                total += process.memory_info().rss
+                rss = process.memory_info().rss
             except psutil.Error:
-                pass
+                continue
+            total += rss
+            children += rss if process.pid != self._root.pid else 0
         self.peak = max(self.peak, total)
+        self.children_peak = max(self.children_peak, children)
         return self.peak
 
     def cpu_seconds(self) -> float:
@@ -103,29 +110,54 @@ class TreePeak:
 
     def reset(self) -> None:
         self.peak = 0
+        self.children_peak = 0
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 
 
-def shuffle_bytes(session) -> int | None:
-    """Shuffle bytes written by every stage of the application so far (Spark's status REST API; None if it
-    does not answer in time on a loaded machine)."""
-    import urllib.request
+def shuffle_totals(session) -> dict:
+    """Totals over every completed stage of the application so far, from Spark's status store (the data the
+    UI's REST API serves, read in the driver: the UI stays off): stages, shuffle bytes written and read, bytes
+    spilled to disk, and the executors' CPU seconds."""
+    context = session.sparkContext
+    jvm = context._jvm
+    stages = (
+        context._jsc.sc()
+        .statusStore()
+        .stageList(
+            jvm.java.util.ArrayList(),
+            False,
+            False,
+            context._gateway.new_array(jvm.double, 0),
+            jvm.java.util.ArrayList(),
+        )
+    )
+    totals = {"stages": 0, "shuffle_write": 0, "shuffle_read": 0, "spill": 0, "task_cpu_s": 0.0}
+    found = stages.iterator()
+    while found.hasNext():
+        stage = found.next()
+        if str(stage.status()) != "COMPLETE":
+            continue
+        totals["stages"] += 1
+        totals["shuffle_write"] += int(stage.shuffleWriteBytes())
+        totals["shuffle_read"] += int(stage.shuffleReadBytes())
+        totals["spill"] += int(stage.diskBytesSpilled())
+        totals["task_cpu_s"] += stage.executorCpuTime() / 1e9
+    return totals
 
-    url = session.sparkContext.uiWebUrl
-    if not url:
-        return None
-    app = session.sparkContext.applicationId
-    try:
-        with urllib.request.urlopen(
-            f"{url}/api/v1/applications/{app}/stages?status=complete", timeout=600
-        ) as r:
-            stages = json.loads(r.read())
-    except OSError:
-        return None
-    return int(sum(s.get("shuffleWriteBytes", 0) for s in stages))
+
+def driver_memory_for(n: int) -> str:
+    """The local-mode driver heap (local mode: the one executor too), sized from the data: 2 GB plus 0.6 GB a
+    million borrowers, at most 8 GB (the goal is 12 GB for the whole process tree at 10M)."""
+    return f"{min(8, 2 + int(np.ceil(0.6 * n / 1e6)))}g"
+
+
+def shuffle_partitions_for(n: int) -> int:
+    """``spark.sql.shuffle.partitions``: the largest shuffle (the identity rows, about 130 B each) in parts of
+    about 64 MB, at least 4 (2 cores, twice over); adaptive execution coalesces the small shuffles."""
+    return max(4, int(np.ceil(n * 6.5 * 130 / 64e6)))
 
 
 def graph_data(n: int, console) -> Path:
@@ -185,19 +217,21 @@ def _child(n: int, driver_memory: str) -> None:
 
     def stage(engine: str, name: str, fn, session=None):
         peak.reset()
-        before = shuffle_bytes(session) if session is not None else 0
+        before = shuffle_totals(session) if session is not None else None
         cpu = peak.cpu_seconds()
         started = time.perf_counter()
         out = fn()
         record[engine][name] = time.perf_counter() - started
         record.setdefault("cpu", {})[f"{engine} {name}"] = peak.cpu_seconds() - cpu
         record[f"{engine}_peak"][name] = peak.sample()
+        record.setdefault("load", {})[f"{engine} {name}"] = load_average()
         if session is not None:
-            after = shuffle_bytes(session)
-            record["shuffle"][name] = None if after is None or before is None else after - before
+            record.setdefault("jvm_peak", {})[name] = peak.children_peak
+            after = shuffle_totals(session)
+            record["shuffle"][name] = {k: after[k] - before[k] for k in after}
         sys.stderr.write(
             f"[{n:,}] {engine} {name}: {record[engine][name]:.1f} s (cpu {record['cpu'][f'{engine} {name}']:.1f} s), "
-            f"tree peak {peak.peak / GB:.2f} GB, shuffle {record['shuffle'].get(name)} B "
+            f"tree peak {peak.peak / GB:.2f} GB, shuffle {record['shuffle'].get(name)} "
             f"(load {load_average()})\n"
         )
         return out
@@ -245,9 +279,12 @@ def _child(n: int, driver_memory: str) -> None:
         "creditmesh-spark-scale",
         master_url="local[2]",
         config={
-            "spark.driver.memory": driver_memory,
-            "spark.sql.shuffle.partitions": str(max(8, n // 250_000)),
+            "spark.driver.memory": driver_memory or driver_memory_for(n),
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": str(shuffle_partitions_for(n)),
+            "spark.default.parallelism": str(shuffle_partitions_for(n)),
             "spark.sql.adaptive.enabled": "true",
+            "spark.sql.adaptive.coalescePartitions.enabled": "true",
             "spark.local.dir": str(cache_root() / "spark-local"),
         },
         checkpoint_dir=cache_root() / "spark-checkpoints",
@@ -260,9 +297,13 @@ def _child(n: int, driver_memory: str) -> None:
         return graph
 
     graph = stage("spark", "build", spark_build, session)
-    rings, rounds = stage("spark", "components", lambda: spark_graph.components(graph), session)
+
+    def spark_components():
+        rings, rounds = spark_graph.components(graph)
+        return rings.toPandas(), rounds
+
+    found_rings, rounds = stage("spark", "components", spark_components, session)
     record["star_rounds"] = rounds
-    found_rings = rings.toPandas()
     blacklist = spark_graph.labels_from_frame(session, black)
 
     def spark_pagerank():
@@ -335,6 +376,11 @@ def _child(n: int, driver_memory: str) -> None:
     record["local_total_s"] = sum(record["local"].values())
     record["spark_total_s"] = sum(record["spark"].values())
     record["spark_peak_bytes"] = max(record["spark_peak"].values())
+    record["spark_jvm_peak_bytes"] = max(record["jvm_peak"].values())
+    record["spark_settings"] = {
+        "driver_memory": driver_memory or driver_memory_for(n),
+        "shuffle_partitions": shuffle_partitions_for(n),
+    }
     record["local_peak_bytes"] = max(record["local_peak"].values())
     record["load_at_end"] = load_average()
     peak.stop()
@@ -370,30 +416,54 @@ def _run(n: int, driver_memory: str, timeout_s: float) -> dict:
 
 
 def chart(records: list[dict]) -> None:
-    from matplotlib.figure import Figure
+    """Time against size for both engines (``docs/spark_scale.png``), from the latest run of each size."""
+    from creditmesh.charts import new_figure
 
-    done = [r for r in records if not r.get("failed")]
+    latest = {r["borrowers"]: r for r in records if not r.get("failed")}
+    done = [latest[n] for n in sorted(latest)]
     if not done:
         return
-    figure = Figure(figsize=(7, 4.2))
-    axes = figure.subplots()
+    figure, (wall, cpu) = new_figure((11, 4.2), ncols=2)
     sizes = [r["borrowers"] / 1e6 for r in done]
-    axes.plot(sizes, [r["local_total_s"] / 60 for r in done], "o-", label="embedded (scipy + DuckDB)")
-    axes.plot(sizes, [r["spark_total_s"] / 60 for r in done], "s-", label="Spark local[2]")
-    axes.axhline(GOAL_SECONDS / 60, color="grey", linestyle=":", label="goal for Spark at 10M (15 min)")
-    axes.set_xlabel("borrowers (millions); about 6 identity rows and 20 installments each")
-    axes.set_ylabel("minutes: graph build + components + PageRank + features + series")
-    axes.set_title(f"Time against size, 2 cores (load {load_average()} at the end)")
-    axes.legend()
-    axes.grid(alpha=0.3)
+    loads = ", ".join(f"{r['borrowers'] / 1e6:g}M: {r['load_at_end']}" for r in done)
+    for axes, key, unit in ((wall, "total_s", "wall minutes"), (cpu, "cpu_s", "CPU minutes (process tree)")):
+        for engine, marker, label in (
+            ("local", "o-", "embedded (scipy + DuckDB)"),
+            ("spark", "s-", "Spark local[2]"),
+        ):
+            values = [
+                (
+                    r[f"{engine}_total_s"]
+                    if key == "total_s"
+                    else sum(v for k, v in r["cpu"].items() if k.startswith(engine))
+                )
+                / 60
+                for r in done
+            ]
+            axes.plot(sizes, values, marker, label=label)
+        axes.set_xlabel("borrowers (millions): 6.5 identity rows and 20 installments each")
+        axes.set_ylabel(f"{unit}: graph + features + series")
+        axes.grid(alpha=0.3)
+    wall.axhline(GOAL_SECONDS / 60, color="grey", linestyle=":", label="goal for Spark at 10M (15 min)")
+    wall.set_title(f"Wall time, 2 shared cores (load at the end {loads})", fontsize=9)
+    cpu.set_title("CPU time (less sensitive to the other jobs on the machine)", fontsize=9)
+    wall.legend(fontsize=8)
     figure.savefig(CHART, dpi=90, bbox_inches="tight")
+
+
+def past_runs() -> list[dict]:
+    if not RUNS.exists():
+        return []
+    return [json.loads(line) for line in RUNS.read_text().splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--borrowers", type=int, action="append", help="a size to run (repeatable)")
     parser.add_argument(
-        "--driver-memory", default="8g", help="the Spark driver's heap (local mode: the executor too)"
+        "--driver-memory",
+        default="",
+        help="the Spark driver's heap (local mode: the executor too); default sized from the borrowers",
     )
     parser.add_argument("--timeout", type=float, default=5400.0, help="seconds per size")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
@@ -407,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"== {n:,} borrowers (load {load_average()})")
         record = _run(n, args.driver_memory, args.timeout)
         records.append(record)
+        if not record.get("failed"):
+            with RUNS.open("a") as runs:
+                runs.write(json.dumps(record, sort_keys=True) + "\n")
         if record.get("failed"):
             console.print(f"[{n:,}] failed: {record['error']}")
             continue
@@ -414,9 +487,9 @@ def main(argv: list[str] | None = None) -> int:
             f"[{n:,}] embedded {record['local_total_s']:.0f} s (peak {record['local_peak_bytes'] / GB:.1f} GB); "
             f"Spark {record['spark_total_s']:.0f} s (peak {record['spark_peak_bytes'] / GB:.1f} GB); "
             f"answers {record['answers']}; star rounds {record['star_rounds']}; "
-            f"shuffle { ({k: round(v / GB, 2) for k, v in record['shuffle'].items()}) } GB; load {record['load_at_end']}"
+            f"shuffle written { ({k: round(v['shuffle_write'] / GB, 2) for k, v in record['shuffle'].items()}) } GB; load {record['load_at_end']}"
         )
-    chart(records)
+    chart(past_runs())
     results = []
     for record in records:
         n = record["borrowers"]

@@ -176,13 +176,25 @@ def _examples(rows: list) -> tuple[str, ...]:
 
 
 def _zip_index(frame: DataFrame, order: list[str], name: str) -> DataFrame:
-    """``frame`` sorted by ``order`` with a dense 0-based ``name`` (distributed: zipWithIndex)."""
-    from pyspark.sql.types import LongType, StructField, StructType
-
-    ordered = frame.orderBy(*order)
-    schema = StructType([*ordered.schema.fields, StructField(name, LongType(), False)])
-    rdd = ordered.rdd.zipWithIndex().map(lambda pair: (*pair[0], pair[1]))
-    return frame.sparkSession.createDataFrame(rdd, schema)
+    """``frame`` with a dense 0-based ``name`` in the order of ``order`` (a total order), natively: a range sort,
+    each row's place in its sorted partition (``monotonically_increasing_id`` keeps it in the low 33 bits), and
+    the partitions' running counts as offsets. Sorted once and materialised (a local checkpoint), so the
+    numbering cannot change between the count and the use; no row passes through Python."""
+    F = _f()
+    ordered = (
+        frame.orderBy(*order)
+        .withColumn("_zip_part", F.spark_partition_id())
+        .withColumn("_zip_row", F.monotonically_increasing_id())
+        .localCheckpoint()
+    )
+    counts = dict(ordered.groupBy("_zip_part").count().collect())
+    offsets, total = [], 0
+    for part in range(max(counts, default=-1) + 1):
+        offsets.append(total)
+        total += counts.get(part, 0)
+    offset = _lookup(F.col("_zip_part"), offsets or [0], "long")
+    place = F.col("_zip_row") - F.shiftleft(F.col("_zip_part").cast("long"), 33)
+    return ordered.select(*frame.columns, (offset + place).alias(name))
 
 
 def check_borrowers(borrowers: DataFrame) -> DataFrame:
@@ -254,25 +266,39 @@ def encode(
     firsts = usable.groupBy("namespace", "value").agg(F.min("pos").alias("first"))
     identifiers = _zip_index(firsts, ["namespace", "first"], "identifier").drop("first").cache()
     coded = usable.join(identifiers, ["namespace", "value"]).select("pos", "borrower", "kind", "identifier")
-    from pyspark.sql import Window
-
-    order = Window.partitionBy("borrower", "kind", "identifier").orderBy("pos")
-    coded = coded.withColumn("repeat", F.row_number().over(order) > 1).cache()
+    # one entry per (borrower, identifier): the larger kind code wins, as in incidence_matrix. A repeated row
+    # (same borrower, kind and identifier) is a row of the group beyond its distinct kinds (a bit each), so
+    # the duplicates are counted in the same pass; the repeated rows themselves are sought only to quote them.
+    incidence = (
+        coded.groupBy("borrower", "identifier")
+        .agg(
+            F.max("kind").alias("kind"),
+            (F.count(F.lit(1)) - F.bit_count(F.bit_or(F.expr("shiftleft(1, kind)")))).alias(
+                "repeats"
+            ),
+        )
+        .cache()
+    )
     counts = flagged.agg(
         F.count(F.lit(1)).alias("rows_read"),
         F.sum(F.col("empty").cast("long")).alias("empty_value"),
         F.sum(F.col("unknown_kind").cast("long")).alias("unknown_kind"),
         F.sum(F.col("unknown_borrower").cast("long")).alias("unknown_borrower"),
     ).first()
-    duplicate = coded.where("repeat").count()
-    used = coded.count() - duplicate
+    duplicate = int(incidence.agg(F.sum("repeats")).first()[0] or 0)
+    skipped = sum(int(counts[name] or 0) for name in ("empty_value", "unknown_kind", "unknown_borrower"))
+    used = int(counts["rows_read"]) - skipped - duplicate  # every usable row has its identifier
     examples = {}
     for name in ("empty_value", "unknown_kind", "unknown_borrower"):
         if counts[name]:
             column = "empty" if name == "empty_value" else name
             examples[name] = _examples(flagged.where(column).orderBy("pos").limit(ROWS_QUOTED).collect())
     if duplicate:
-        repeated = coded.where("repeat").select("pos").orderBy("pos").limit(ROWS_QUOTED)
+        from pyspark.sql import Window
+
+        order = Window.partitionBy("borrower", "kind", "identifier").orderBy("pos")
+        repeated = coded.withColumn("n", F.row_number().over(order)).where("n > 1")
+        repeated = repeated.select("pos").orderBy("pos").limit(ROWS_QUOTED)
         examples["duplicate"] = _examples(flagged.join(repeated, "pos").orderBy("pos").collect())
     report = BadInputReport(
         rows_read=int(counts["rows_read"]),
@@ -280,16 +306,10 @@ def encode(
         empty_value=int(counts["empty_value"] or 0),
         unknown_kind=int(counts["unknown_kind"] or 0),
         unknown_borrower=int(counts["unknown_borrower"] or 0),
-        duplicate=int(duplicate),
+        duplicate=duplicate,
         examples=examples,
     )
-    # one entry per (borrower, identifier): the larger kind code wins, as in incidence_matrix
-    incidence = (
-        coded.where(~F.col("repeat"))
-        .groupBy("borrower", "identifier")
-        .agg(F.max("kind").alias("kind"))
-        .cache()
-    )
+    incidence = incidence.select("borrower", "identifier", "kind")
     flagged.unpersist()
     return incidence, people, identifiers, report
 
@@ -689,9 +709,13 @@ def risk_scores(
     F = _f()
     config = config or PropagationConfig()
     seed = seeds(graph, blacklist, as_of_us=as_of_us, config=config).cache()
+    # d Pᵀ is the same every step: computed once, held hash-partitioned by j (the column each step joins on),
+    # so a step shuffles only the borrowers whose step is not zero, never the links again
+    edges_t = transition(graph, config.damping).repartition("j").cache()
     rank, iterations = personalised_pagerank(
-        transition(graph, config.damping), seed, damping=config.damping, tolerance=config.tolerance
+        edges_t, seed, damping=config.damping, tolerance=config.tolerance
     )
+    edges_t.unpersist()
     scores = rank.join(seed.select("node", F.lit(True).alias("black")), "node", "left").select(
         "node",
         (F.col("r") / F.lit(1 - config.damping)).alias("risk"),
