@@ -323,6 +323,7 @@ def _child(n: int, driver_memory: str) -> None:
                 applications,
                 blacklist=blacklist,
                 delinquency_labels=spark_graph.labels_from_frame(session, late),
+                graph=graph,  # the build's encoding of the same identities, not a second one
             )
             .orderBy("app")
             .toPandas()

@@ -178,6 +178,7 @@ def test_point_in_time_features_are_the_batch_paths(spark, both, platform):
             applications,
             blacklist=spark_graph.labels_from_frame(spark, black),
             delinquency_labels=spark_graph.labels_from_frame(spark, late),
+            graph=both[1],  # the build's encoding reused (encode itself is held by the build test)
         )
         .orderBy("app")
         .toPandas()

@@ -273,9 +273,7 @@ def encode(
         coded.groupBy("borrower", "identifier")
         .agg(
             F.max("kind").alias("kind"),
-            (F.count(F.lit(1)) - F.bit_count(F.bit_or(F.expr("shiftleft(1, kind)")))).alias(
-                "repeats"
-            ),
+            (F.count(F.lit(1)) - F.bit_count(F.bit_or(F.expr("shiftleft(1, kind)")))).alias("repeats"),
         )
         .cache()
     )
@@ -749,8 +747,9 @@ def grey_list(
 
 
 def _time_sweep(frame: pd.DataFrame) -> pd.DataFrame:
-    """One component's applications with their ring size at applied_at: a union-find over its strong links in
-    order of formation (the later borrower's seen_at), answered application by application in time order."""
+    """Applications of one or more whole components with their ring size at applied_at: a union-find over the
+    components' strong links in order of formation (the later borrower's seen_at), answered application by
+    application in time order (a ring grows only by its own links, so components may share a sweep)."""
     edges = frame[frame["is_edge"]].sort_values("t", kind="stable")
     apps = frame[~frame["is_edge"]].sort_values("t", kind="stable")
     parent: dict[int, int] = {}
@@ -788,17 +787,23 @@ def application_features(
     blacklist: DataFrame | None = None,
     delinquency_labels: DataFrame | None = None,
     config: GraphConfig | None = None,
+    graph: SparkGraph | None = None,
 ) -> DataFrame:
     """:func:`~creditmesh.graph.features.application_features` on Spark: application_id and FEATURE_NAMES.
 
     ``applications`` carries ``app`` (its row position: the output's order), application_id, borrower_id
     and applied_at; labels are (borrower_id, at_us) frames (:func:`labels_from_book`, :func:`labels_from_frame`).
+    ``graph``: a :func:`build` of the same identities and borrowers, whose encoding (borrowers, identifiers,
+    incidence) is then reused instead of encoding the identities again.
     """
     F = _f()
     from pyspark.sql import Window
 
     config = config or GraphConfig()
-    incidence, people, identifiers, _ = encode(identities, borrowers)
+    if graph is not None:
+        incidence, people, identifiers = graph.incidence, graph.borrowers, graph.identifiers
+    else:
+        incidence, people, identifiers, _ = encode(identities, borrowers)
     apps = applications.select(
         "app",
         F.col("application_id").cast("string").alias("application_id"),
@@ -907,7 +912,16 @@ def _ring_sizes(strong: DataFrame, state: DataFrame, apps: DataFrame) -> DataFra
         F.lit(None).cast("long").alias("v"),
         "t",
     )
-    return edges.unionByName(asking).groupBy("label").applyInPandas(_time_sweep, "app long, ring_size long")
+    # components are disjoint, so one sweep over several of them answers each as its own sweep would: the
+    # grouped map takes buckets of whole components (one pandas call a bucket, not one a component)
+    buckets = int(apps.sparkSession.conf.get("spark.sql.shuffle.partitions"))
+    return (
+        edges.unionByName(asking)
+        .withColumn("bucket", F.pmod(F.xxhash64("label"), F.lit(buckets)))
+        .drop("label")
+        .groupBy("bucket")
+        .applyInPandas(_time_sweep, "app long, ring_size long")
+    )
 
 
 def _blacklist_hops(strong: DataFrame, state: DataFrame, apps: DataFrame) -> DataFrame:
