@@ -14,7 +14,7 @@ Embedded engines: scipy (``graph.build``, ``rings.components``, ``lists.risk_sco
 from ``creditmesh.graph.spark`` and a ``SparkBook``, on ``local[2]``. Answers compared: the links
 (every weight, bit for bit), the ring id of every borrower on a strong link, the risk of every
 borrower (within 1e-9), every feature of every application, every cell of the series. Also measured
-for ``docs/scale.md``: the shuffle bytes each Spark step wrote (from Spark's status API), the
+for ``docs/scale.md``: the shuffle bytes each Spark step wrote and read and its stages (from Spark's status store, UI off), the
 large-star/small-star rounds and PageRank iterations, and the peak resident memory of the whole
 process tree (Python, the JVM and its Python workers), sampled every 0.2 s, and the CPU seconds the
 tree used per step (on a shared machine, the load-independent figure).
@@ -23,9 +23,12 @@ Each size runs in a fresh child process. Usage::
 
     python benchmarks/spark_scale.py --borrowers 1000000          # one size
     python benchmarks/spark_scale.py                              # 1M, 4M and 10M
-    python benchmarks/spark_scale.py --borrowers 200000 --quick   # a smoke run
+    python benchmarks/spark_scale.py --borrowers 200000           # a smoke run
+    python benchmarks/spark_scale.py --summary                    # chart and closing line only
 
-The last line on stdout is one JSON object (see ``_common.print_json_line``).
+Every completed size's record is appended to ``spark_scale_runs.jsonl``; the chart
+(``docs/spark_scale.png``) and the closing line cover the latest record of every size. The last line on
+stdout is one JSON object (see ``_common.print_json_line``).
 """
 
 from __future__ import annotations
@@ -442,12 +445,14 @@ def chart(records: list[dict]) -> None:
                 for r in done
             ]
             axes.plot(sizes, values, marker, label=label)
-        axes.set_xlabel("borrowers (millions): 6.5 identity rows and 20 installments each")
-        axes.set_ylabel(f"{unit}: graph + features + series")
+        axes.set_xlabel("borrowers, millions (6.5 identity rows, 20 installments each)")
+        axes.set_ylabel(unit)
+        axes.set_xlim(0, max(sizes) * 1.1)
+        axes.set_ylim(bottom=0)
         axes.grid(alpha=0.3)
     wall.axhline(GOAL_SECONDS / 60, color="grey", linestyle=":", label="goal for Spark at 10M (15 min)")
-    wall.set_title(f"Wall time, 2 shared cores (load at the end {loads})", fontsize=9)
-    cpu.set_title("CPU time (less sensitive to the other jobs on the machine)", fontsize=9)
+    wall.set_title(f"Graph + features + series, wall (2 shared cores; load {loads})", fontsize=9)
+    cpu.set_title("The same, CPU (less moved by the other jobs on the machine)", fontsize=9)
     wall.legend(fontsize=8)
     figure.savefig(CHART, dpi=90, bbox_inches="tight")
 
@@ -467,6 +472,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the Spark driver's heap (local mode: the executor too); default sized from the borrowers",
     )
     parser.add_argument("--timeout", type=float, default=5400.0, help="seconds per size")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="run nothing: redraw the chart and print the closing line from the recorded runs",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -474,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     console = make_console()
     records = []
-    for n in args.borrowers or DEFAULT_SIZES:
+    for n in [] if args.summary else args.borrowers or DEFAULT_SIZES:
         console.print(f"== {n:,} borrowers (load {load_average()})")
         record = _run(n, args.driver_memory, args.timeout)
         records.append(record)
@@ -490,10 +500,14 @@ def main(argv: list[str] | None = None) -> int:
             f"answers {record['answers']}; star rounds {record['star_rounds']}; "
             f"shuffle written { ({k: round(v['shuffle_write'] / GB, 2) for k, v in record['shuffle'].items()}) } GB; load {record['load_at_end']}"
         )
-    chart(past_runs())
+    runs = past_runs()
+    chart(runs)
+    # the closing line covers every size recorded (the latest run of each), so RESULTS.md, which keeps a
+    # benchmark's latest line, shows all sizes though they are run one at a time; this run's failures too
+    latest = {r["borrowers"]: r for r in runs}
+    latest.update({r["borrowers"]: r for r in records if r.get("failed")})
     results = []
-    for record in records:
-        n = record["borrowers"]
+    for n, record in sorted(latest.items()):
         if record.get("failed"):
             results.append(result_row(f"spark total at {n:,} borrowers", "s", None, goal=record["error"]))
             continue
@@ -505,6 +519,13 @@ def main(argv: list[str] | None = None) -> int:
                 round(record["spark_total_s"], 1),
                 goal=goal,
                 anchor=round(record["local_total_s"], 1),
+                anchor_name="scipy + DuckDB",
+            ),
+            result_row(
+                f"CPU seconds at {n:,} borrowers, Spark local[2] vs embedded (process tree)",
+                "s",
+                round(sum(v for k, v in record["cpu"].items() if k.startswith("spark")), 1),
+                anchor=round(sum(v for k, v in record["cpu"].items() if k.startswith("local")), 1),
                 anchor_name="scipy + DuckDB",
             ),
             result_row(
