@@ -264,20 +264,30 @@ def book_at(result, start_day: int) -> CollectionWorld:
     return warm_up(world_from_simulation(result), start_day)
 
 
+def last_days(result, days: int) -> int:
+    """The first day of the book's last ``days`` days (the period the platform's own figures are read over)."""
+    horizon = int((np.datetime64(result.end_date, "D") - np.datetime64(result.config.start, "D")).astype(int))
+    return horizon + 1 - days
+
+
 def train_uplift_on_simulation(
-    strategy: Strategy, *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+    strategy: Strategy, *, borrowers: int, seed: int, start_day: int | None = None, days: int = 182
 ) -> UpliftModel:
-    """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) and fit the uplift model to it."""
-    world = book_at(simulated_book(borrowers, seed), start_day)
+    """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) over its last ``days`` days
+    (or from ``start_day``) and fit the uplift model to it."""
+    result = simulated_book(borrowers, seed)
+    start = last_days(result, days) if start_day is None else start_day
     explore = Arm("explore", "explore", strategy, capacity=EXPLORE_CAPACITY, seed=seed)
-    explored = run_arm(world, explore, start_day=start_day, days=days)
+    explored = run_arm(book_at(result, start), explore, start_day=start, days=days)
     return fit_uplift(explored.history)
 
 
 def compare_arms(
-    arms: list[Arm], *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+    arms: list[Arm], *, borrowers: int, seed: int, start_day: int | None = None, days: int = 182
 ) -> list[ArmResult]:
-    """Each arm on its own copy of one simulated platform's servicing world from ``start_day`` (the same
-    borrowers, the same book, the same luck)."""
-    world = book_at(simulated_book(borrowers, seed), start_day)
-    return [run_arm(copy.deepcopy(world), arm, start_day=start_day, days=days) for arm in arms]
+    """Each arm on its own copy of one simulated platform's servicing world over the book's last ``days``
+    days (or from ``start_day``): the same borrowers, the same book, the same luck."""
+    result = simulated_book(borrowers, seed)
+    start = last_days(result, days) if start_day is None else start_day
+    world = book_at(result, start)
+    return [run_arm(copy.deepcopy(world), arm, start_day=start, days=days) for arm in arms]
