@@ -31,6 +31,13 @@ def _action(n, loan, day, channel, outcome, arm, cost, *, promised=0, due=None, 
     }
 
 
+def _call_with_promise(n, day, *, due, status):
+    """A call on loan A by the champion that ends in a promise of 1,000.00."""
+    return _action(
+        n, "A", day, "call", "promise_to_pay", "champion", 300, promised=100_000, due=due, status=status
+    )
+
+
 @pytest.fixture(scope="module")
 def book(loan_book):
     b = loan_book()
@@ -56,30 +63,8 @@ def book(loan_book):
     b.single("E", principal=10_000, originated=D(2024, 12, 31), due=D(2025, 1, 31))
     actions = pd.DataFrame(
         [
-            _action(
-                1,
-                "A",
-                D(2024, 10, 12),
-                "call",
-                "promise_to_pay",
-                "champion",
-                300,
-                promised=100_000,
-                due=D(2024, 10, 20),
-                status="broken",
-            ),  # fmt: skip
-            _action(
-                2,
-                "A",
-                D(2024, 11, 1),
-                "call",
-                "promise_to_pay",
-                "champion",
-                300,
-                promised=100_000,
-                due=D(2024, 11, 5),
-                status="kept",
-            ),  # fmt: skip
+            _call_with_promise(1, D(2024, 10, 12), due=D(2024, 10, 20), status="broken"),
+            _call_with_promise(2, D(2024, 11, 1), due=D(2024, 11, 5), status="kept"),
             _action(3, "B", D(2024, 10, 21), "sms", "sent", "challenger", 10),
             _action(4, "B", D(2024, 11, 2), "field_visit", "contacted", "champion", 5_000),
             _action(5, "D", D(2024, 9, 10), "agency", "placed", "champion", 0),  # before the quarter
