@@ -32,7 +32,7 @@ from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.ledger.waterfall import COMPONENTS
-from creditmesh.ledger.waterfall_sql import lines_sql
+from creditmesh.ledger.waterfall_sql import account_case, lines_sql, payment_lines
 from creditmesh.money import MINOR_UNITS
 
 #: Rows per bulk transaction: bounded, so a batch's temporary tables stay in memory.
@@ -48,17 +48,6 @@ class BulkResult:
     replayed: int
     routed: pa.Table
     rejected: pa.Table
-
-
-def _account_case(column: str, mapping: dict[str, str]) -> str:
-    """A CASE over funding models built from journal.py's tables (our constants, never user text)."""
-    for model, account in mapping.items():
-        if not (model.replace("_", "").isalpha() and account.isdigit()):
-            raise journal.LedgerInvariantError(
-                "journal", f"unexpected account mapping {model!r} -> {account!r}"
-            )
-    whens = " ".join(f"WHEN '{model}' THEN '{account}'" for model, account in mapping.items())
-    return f"CASE {column} {whens} END"
 
 
 def _copy_into(conn: Connection, table: str, data: pa.Table) -> None:
@@ -421,18 +410,7 @@ def _journal_payments(conn: Connection, payment: str) -> None:
 
     Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
     page by page instead of at a random page per line."""
-    principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
-    interest = _account_case("b.funding_model", journal.INTEREST_ACCOUNT)
-    fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
-    guaranteed = sql_in("b.funding_model", GUARANTEED_MODELS)
-    lines = [
-        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.payment_late_fee"),
-        (principal, "-b.payment_principal"),
-        (interest, "-b.payment_interest"),
-        (fee, "-b.payment_fee"),
-        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END", "b.payment_fee"),
-        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END", "-b.payment_fee"),
-    ]
+    lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
     # one pass over the payments: each payment times the line numbers, each number picking its line
     numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(lines)))
     account = " ".join(f"WHEN {k} THEN {line[0]}" for k, line in enumerate(lines))
@@ -584,8 +562,8 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
             text("SELECT DISTINCT originated_on FROM loan_staging ORDER BY originated_on")
         )
     ]
-    principal = _account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
-    funding = _account_case("s.funding_model", journal.FUNDING_ACCOUNT)
+    principal = account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
+    funding = account_case("s.funding_model", journal.FUNDING_ACCOUNT)
     conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
     conn.execute(
         text(f"""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees
