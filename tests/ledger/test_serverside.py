@@ -66,7 +66,11 @@ def _kind(answer: tuple) -> str:
     *_, prepaid_interest, prepaid_principal, _settled, recovery, replayed = answer
     if replayed:
         return "replayed"
-    return "prepaid or a recovery" if prepaid_interest or prepaid_principal or recovery else "within what was due"
+    return (
+        "prepaid or a recovery"
+        if prepaid_interest or prepaid_principal or recovery
+        else "within what was due"
+    )
 
 
 def _entries(ledger: Ledger) -> dict:
