@@ -185,13 +185,23 @@ def test_the_function_posts_what_is_due_and_declines_a_prepayment_writing_nothin
 
 def test_the_installed_function_is_the_codes(pg_url):
     """The function is rendered from the waterfall and the chart: a change to either needs a revision that
-    installs it again, or databases run the old text."""
+    installs it again, or databases run the old text. Ids and keys are COLLATE "C" (migration 0009)."""
     ledger = Ledger.connect(pg_url)
     try:
         with ledger.engine.connect() as conn:
             installed = conn.exec_driver_sql(
                 "SELECT prosrc FROM pg_proc WHERE proname = %s", (serverside.NAME,)
             ).scalar_one()
+        with ledger.engine.connect() as conn:
+            collations = set(
+                conn.exec_driver_sql(
+                    "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns"
+                    " WHERE table_schema = 'public' AND table_name IN ('loans', 'payments', 'allocations')"
+                    " AND column_name IN ('loan_id', 'payment_id', 'idempotency_key')"
+                ).all()
+            )
     finally:
         ledger.close()
     assert installed == serverside.function_sql().split("$function$")[1]
+    # the keys the function and the bulk path join on compare as bytes, as the bulk path's staging table does
+    assert {collation for _, collation in collations} == {"C"}, collations

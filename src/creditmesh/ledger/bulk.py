@@ -114,7 +114,7 @@ def _normalise(batch: pa.Table) -> pa.Table:
 
 def _staging_ddl(dialect: str) -> str:
     """The staging table; on PostgreSQL its text compares byte by byte (``COLLATE "C"``, as the ledger's id
-    columns since migration 0008), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
+    columns since migration 0009), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
     collate = ' COLLATE "C"' if dialect == "postgresql" else ""
     return f"""
     CREATE TEMP TABLE payment_staging (
@@ -408,8 +408,7 @@ def _journal_payments(conn: Connection, payment: str) -> None:
     settlement, so each day's entry has one cash line for their sum (its loan_id is empty); the trial
     balance is the same as line by line, and each payment's own split stays on its ``payments`` row.
 
-    Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
-    page by page instead of at a random page per line."""
+    Inserted in the order the lines come (no sort: since migration 0009 postings have no index by loan)."""
     lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
     # one pass over the payments: each payment times the line numbers, each number picking its line
     numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(lines)))
@@ -425,8 +424,7 @@ def _journal_payments(conn: Connection, payment: str) -> None:
     insert = f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({per_payment} UNION ALL {cash}) AS lines
-        WHERE account_code IS NOT NULL AND amount_minor <> 0
-        ORDER BY loan_id, account_code"""
+        WHERE account_code IS NOT NULL AND amount_minor <> 0"""
     off = "SELECT COUNT(*) FROM (SELECT entry_id FROM {} GROUP BY entry_id HAVING SUM(amount_minor) <> 0) AS off"
     if conn.dialect.name == "postgresql":  # checked as written, without reading them back through an index
         unbalanced = conn.execute(
