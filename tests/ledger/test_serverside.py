@@ -22,10 +22,10 @@ from test_bulk_equals_one_by_one import (
     BUSINESS_DATE,
     DAYS_MAX,
     _amount,
-    _empty,
     _loans,
     _owed_now,
     _payments_by_key,
+    fresh_books,
     loan_terms,
 )
 
@@ -107,12 +107,7 @@ def test_the_server_side_function_books_any_payment_as_the_python_path(
     server_and_python, book, payments_made, data
 ):
     server, python = server_and_python
-    for ledger in server_and_python:
-        _empty(ledger)
-    loan_ids = [f"L{number}" for number in range(len(book))]
-    for ledger in server_and_python:
-        for loan_id, changes in zip(loan_ids, book):
-            ledger.book_loan(terms(loan_id, **changes))
+    loan_ids = fresh_books(server_and_python, book)
     aged_until, sent = ORIGINATED, []
     for number in range(payments_made):
         if data.draw(st.integers(0, 4), label="age?") == 0:

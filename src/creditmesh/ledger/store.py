@@ -254,6 +254,11 @@ def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
     """The first result booked under ``key``, or a conflict if it was booked for another request."""
     if row.request_sha256 != fingerprint:
         raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
+    return _as_result(row, replayed=True)
+
+
+def _as_result(row, *, replayed: bool) -> PaymentResult:
+    """A payment's row (the ``payments`` columns by name) as the result ``post_payment`` answers."""
     return PaymentResult(
         row.payment_id,
         row.loan_id,
@@ -266,7 +271,7 @@ def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
         row.prepaid_principal_minor,
         bool(row.settled),
         bool(row.recovery),
-        replayed=True,
+        replayed=replayed,
     )
 
 
@@ -279,19 +284,7 @@ def _server_result(row, request: PaymentRequest, fingerprint: str) -> PaymentRes
         return None
     if row.outcome == "replayed":
         return _replayed(row, request.idempotency_key, fingerprint)
-    return PaymentResult(
-        row.payment_id,
-        row.loan_id,
-        row.amount_minor,
-        row.late_fee_minor,
-        row.fee_minor,
-        row.interest_minor,
-        row.principal_minor,
-        row.prepaid_interest_minor,
-        row.prepaid_principal_minor,
-        row.settled,
-        row.recovery,
-    )
+    return _as_result(row, replayed=False)
 
 
 def _as_date(value: object) -> date:
