@@ -329,7 +329,7 @@ def _solve_lp(
     """max gain·x, each loan at most once, each channel within its capacity: x and the capacity rows' duals."""
     import highspy
 
-    from creditmesh.matching.allocate import new_highs
+    from creditmesh.matching.lp import new_highs
 
     pairs = loan.size
     channel_rows = caps.size
