@@ -360,7 +360,12 @@ def allocate_day(
     room = Room.of(p)
     if full or integer or block is None or n <= block:
         solved = solve_lp(p, prices=prices, full=full, integer=integer)
-        lp_objective, bound, lp_prices, stats = solved.objective, solved.bound, solved.prices, dict(solved.stats)
+        lp_objective, bound, lp_prices, stats = (
+            solved.objective,
+            solved.bound,
+            solved.prices,
+            dict(solved.stats),
+        )
         stats["fractional_applications"] = _settle_lp(
             p, solved.columns, solved.x, room, partner, None if integer else lp_prices
         )
