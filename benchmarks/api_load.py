@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,13 +40,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
 
+from creditmesh.api.server import launch  # noqa: E402
+
 BENCHMARK = "api_load"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def application_bodies(table, n: int, seed: int, prefix: str = "load") -> list[dict]:
@@ -98,9 +93,6 @@ def start_service(
     folder: Path, model_path: Path, workers: int, *, db_url: str | None = None, partners: Path | None = None
 ) -> tuple[subprocess.Popen, str, int]:
     """``creditmesh serve`` on a free port (a SQLite file in ``folder`` unless ``db_url``), once it answers."""
-    import httpx
-
-    port = _free_port()
     env = {
         **os.environ,
         "CREDITMESH_DB": db_url or str(folder / "service.db"),
@@ -109,32 +101,7 @@ def start_service(
     }
     if partners is not None:
         env["CREDITMESH_PARTNERS"] = str(partners)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from creditmesh.cli import app; app()",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url, port
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.terminate()
-    raise RuntimeError("the service did not answer /healthz within 60 s")
+    return launch(env, workers=workers)
 
 
 def encoded_request(

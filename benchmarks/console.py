@@ -84,7 +84,7 @@ def anchor_wall_ms(size: int, requests: int) -> float:
     """p95 wall time of a fixed HTML page of ``size`` bytes from a bare FastAPI app (one uvicorn worker)."""
     import httpx
 
-    from creditmesh.api.demo import _free_port
+    from creditmesh.api.server import free_port
 
     source = (
         "from fastapi import FastAPI\nfrom fastapi.responses import HTMLResponse\n"
@@ -93,7 +93,7 @@ def anchor_wall_ms(size: int, requests: int) -> float:
     )
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, "bare_page.py").write_text(source)
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "bare_page:app", "--port", str(port), "--log-level", "warning"],
             cwd=folder,

@@ -1,7 +1,7 @@
 """Benchmark: payments posted per second by the ledger, against pgbench (PostgreSQL) and raw sqlite3 (SQLite).
 
-Goal (from the ledger issue): on PostgreSQL with fsync on and 4 client processes,
-post at least 0.5 x the TPS that ``pgbench -b tpcb-like -c 4`` reaches on the same
+Goal (from the ledger issues; 0.6 since issue #22): on PostgreSQL with fsync on and 4 client processes,
+post at least 0.6 x the TPS that ``pgbench -b tpcb-like -c 4`` reaches on the same
 server in the same run (a payment is about as much work as a TPC-B transaction);
 the same on SQLite (WAL mode) with a single writer.
 
@@ -101,6 +101,9 @@ PGBENCH_SCALE = 4
 CLIENTS = 4
 GOAL_RATIO = 0.5
 GOAL = ">= 0.5 x anchor"
+#: PostgreSQL's goal since issue #22 (SQLite keeps 0.5).
+PG_GOAL_RATIO = 0.6
+PG_GOAL = ">= 0.6 x anchor"
 PG_ANCHOR = "pgbench tpcb-like -c 4"
 SQLITE_ANCHOR = "raw sqlite3 txn (WAL, synchronous=FULL), 1 writer"
 TENOR = 12
@@ -756,12 +759,12 @@ def main(argv: list[str] | None = None) -> int:
                     "payments_per_s_postgresql",
                     "1/s",
                     round(pg_rate, 1),
-                    goal=GOAL,
+                    goal=PG_GOAL,
                     anchor=round(pg_anchor, 1),
                     anchor_name=PG_ANCHOR,
                 )
             )
-            rows.append(("PostgreSQL", PG_ANCHOR, pg_anchor, pg_rate, GOAL))
+            rows.append(("PostgreSQL", PG_ANCHOR, pg_anchor, pg_rate, PG_GOAL))
 
             contended_groups = [
                 [f"c{g * CONTENDED_LOANS + i:07d}" for i in range(CONTENDED_LOANS)] for g in range(groups)
@@ -852,7 +855,13 @@ def main(argv: list[str] | None = None) -> int:
     for engine, anchor_name, anchor_tps, rate, goal in rows:
         ratio = rate / anchor_tps if anchor_tps else float("nan")
         verdict = (
-            "-" if goal != GOAL else ("[green]met[/green]" if ratio >= GOAL_RATIO else "[red]not met[/red]")
+            "-"
+            if goal not in (GOAL, PG_GOAL)
+            else (
+                "[green]met[/green]"
+                if ratio >= (PG_GOAL_RATIO if goal == PG_GOAL else GOAL_RATIO)
+                else "[red]not met[/red]"
+            )
         )
         table.add_row(
             engine, anchor_name, f"{anchor_tps:,.1f}", f"{rate:,.1f}", f"{ratio:.2f}", goal, verdict

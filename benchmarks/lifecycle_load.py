@@ -45,7 +45,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
 from api_load import (  # noqa: E402
-    _free_port,
     application_bodies,
     cpu_seconds,
     create_app_key,
@@ -54,6 +53,8 @@ from api_load import (  # noqa: E402
     run,
     start_service,
 )
+
+from creditmesh.api.server import free_port  # noqa: E402
 
 BENCHMARK = "lifecycle_load"
 ADMIN_DSN = os.environ.get("CREDITMESH_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -91,7 +92,7 @@ def ceiling(workers: int, seconds: float, concurrency: int) -> tuple[float, floa
     """Answers per second, p99 (ms) and errors of the trivial FastAPI app driven above its capacity."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,

@@ -159,7 +159,14 @@ def main() -> None:
         f"{priced.gap(batch.objective):.2%} to the batch); {greedy.seconds:.1f} s and {priced.seconds:.1f} s for the day"
     )
     results += [
-        result_row("allocate_100k_seconds", "s", round(batch_s, 2), goal="< 60 s"),
+        result_row(
+            "allocate_100k_seconds",
+            "s",
+            round(batch_s, 2),
+            anchor=round(anchor_s, 2),
+            anchor_name="scipy linprog(highs) dense LP 10,000 x 160 (the 10k anchor above)",
+            goal="< 1 x anchor",
+        ),
         result_row(
             "gap_100k_vs_dual_bound",
             "%",

@@ -48,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_average, make_console, print_json_line, result_row  # noqa: E402
 from api_load import application_bodies, create_app_key, run  # noqa: E402
 
+from creditmesh.api.server import launch  # noqa: E402
+
 BENCHMARK = "soak"
 ATTACKER = "127.0.0.2"
 PG_ADMIN = os.environ.get("CREDITMESH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -102,19 +104,8 @@ def _admin(statement: str) -> None:
         connection.execute(statement)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_service(db_url: str, model_path: Path, workers: int) -> tuple[subprocess.Popen, int]:
     """``creditmesh serve`` over ``db_url`` with rate limits out of the load's way, once it is ready."""
-    import httpx
-
-    port = _free_port()
     env = {
         **os.environ,
         "CREDITMESH_DB": db_url,
@@ -123,23 +114,9 @@ def start_service(db_url: str, model_path: Path, workers: int) -> tuple[subproce
         "CREDITMESH_RATE_PER_KEY": "100000",
         "CREDITMESH_RATE_PER_ADDRESS": "100000",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "creditmesh.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=env,
-        stderr=subprocess.DEVNULL,  # one access-log line per request: not wanted on the console
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with code {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return process, port
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the service was not ready within 90 s")
+    # no access log (one line per request is not wanted on the console)
+    process, _, port = launch(env, workers=workers, probe="/readyz", seconds=90, errors=subprocess.DEVNULL)
+    return process, port
 
 
 def workers_of(pid: int) -> list[int]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -16,17 +14,12 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from creditmesh.api.server import free_port, launch
 from creditmesh.api.settings import Settings, database_url
 from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
 IDENTIFIER_KEY = "test-identifier-key-0123456789"
 START_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -67,28 +60,16 @@ def start_process(
     settings: Settings, *, workers: int = 1, log: Path | None = None
 ) -> tuple[subprocess.Popen, str]:
     """``creditmesh serve`` in a process of its own (for kill -9); returns it and its base URL once it answers."""
-    port = free_port()
     out = open(log, "ab") if log else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-m", "creditmesh.cli", "serve", "--port", str(port), "--workers", str(workers)],
-        env=service_env(settings),
-        stdout=out,
-        stderr=out,
-        start_new_session=True,
+    process, url, _ = launch(
+        service_env(settings),
+        workers=workers,
+        seconds=START_SECONDS,
+        output=out,
+        errors=out,
+        new_session=True,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"the service exited with {process.returncode}")
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the service did not answer")
+    return process, url
 
 
 def create_keys(db_url: str, institution_id: str, tenant: str = "acme") -> dict[str, str]:

@@ -1,5 +1,10 @@
 """The simulator answers collections: with the shipped strategy the seeds' 30-day collection rate is reached
-(86-89 %) and 31-60 dpd loans cure about as often as in the Taiwan data; with no strategy collection falls."""
+(86-89 %) and 31-60 dpd loans cure about as often as in the Taiwan data; with no strategy collection falls.
+
+The back-test replays the simulated platform's own servicing world over the book's last 182 days (as the
+platform's figures are read). 30,000 borrowers: at 8,000 the 30-day collection rate of one half-year moved by
+±0.03 from window to window (a few hundred overdue installments), wider than the band; this book takes about
+25 s."""
 
 import pytest
 
@@ -11,16 +16,12 @@ from creditmesh.collections.backtest import Arm, compare_arms
 def arms(champion):
     model = load_uplift(default_uplift_path())
     shipped, silent = compare_arms(
-        [Arm("champion", "strategy", champion, model=model), Arm("none", "none")], borrowers=8_000, seed=3
+        [Arm("champion", "strategy", champion, model=model), Arm("none", "none")], borrowers=30_000, seed=3
     )
     return shipped, silent
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the back-test's calibration on the new day-by-day collections world is not redone (30-day collection 0.48, 31-60 dpd cure 0.07 with the shipped strategy)",
-)
 def test_the_shipped_strategy_reaches_the_seeds_30_day_collection_rate(arms):
     shipped, _ = arms
     assert 0.86 <= shipped.collection_rate_30d <= 0.89
@@ -30,7 +31,10 @@ def test_the_shipped_strategy_reaches_the_seeds_30_day_collection_rate(arms):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15: the back-test's calibration on the new day-by-day collections world is not redone (30-day collection 0.48, 31-60 dpd cure 0.07 with the shipped strategy)",
+    reason="issue #15: 31-60 dpd cure 0.09 with the shipped strategy (the platform's own: 0.06). Month-end to month-end "
+    "the 31-60 bucket is ~80 % borrowers who never pay: with the 30-day collection rate >= 0.86 and the 90 day+ rate "
+    ">= 0.018 (tests/simulate) few persuadable loans are left to reach 31 dpd; Taiwan's cards mostly stay at "
+    "'2 months delayed' paying the minimum (31-60 -> 61-90 is 0.06 there, 0.93 here)",
 )
 def test_31_to_60_dpd_loans_cure_near_the_taiwan_rate(arms):
     shipped, _ = arms
@@ -42,7 +46,9 @@ def test_31_to_60_dpd_loans_cure_near_the_taiwan_rate(arms):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15: the back-test's calibration on the new day-by-day collections world is not redone (30-day collection 0.48, 31-60 dpd cure 0.07 with the shipped strategy)",
+    reason="issue #15: the 30-day collection rate falls without a strategy (0.837 against 0.869) but the 31-60 dpd "
+    "cure rate rises (0.10 against 0.09): uncollected, persuadable borrowers are still in the 31-60 bucket a month "
+    "on, where the shipped strategy had already cured them, so the bucket's mix, not the collection, differs",
 )
 def test_with_no_strategy_collection_falls(arms):
     shipped, silent = arms

@@ -81,6 +81,16 @@ def _empty(ledger: Ledger) -> None:
                 conn.execute(delete(table))
 
 
+def fresh_books(ledgers: list[Ledger], book: list[dict]) -> list[str]:
+    """Empty the ledgers and book the same loans ``book`` (terms' changes) in each; their ids."""
+    loan_ids = [f"L{number}" for number in range(len(book))]
+    for ledger in ledgers:
+        _empty(ledger)
+        for loan_id, changes in zip(loan_ids, book):
+            ledger.book_loan(terms(loan_id, **changes))
+    return loan_ids
+
+
 def _owed_now(ledger: Ledger, loan_id: str, paid_on: date) -> tuple[int, int]:
     """(what is due on ``paid_on`` and unpaid, what settles the loan that day), from the ledger as it stands."""
     loan = ledger.loan(loan_id)
@@ -182,12 +192,7 @@ def assert_identical(bulk: Ledger, one_by_one: Ledger, loan_ids: list[str]) -> N
 @given(book=st.lists(loan_terms, min_size=1, max_size=4), steps=st.integers(1, 6), data=st.data())
 def test_bulk_and_one_by_one_book_any_payments_identically(twin_ledgers, book, steps, data):
     bulk, one_by_one = twin_ledgers
-    for ledger in twin_ledgers:
-        _empty(ledger)
-    loan_ids = [f"L{number}" for number in range(len(book))]
-    for ledger in twin_ledgers:
-        for loan_id, changes in zip(loan_ids, book):
-            ledger.book_loan(terms(loan_id, **changes))
+    loan_ids = fresh_books(twin_ledgers, book)
     aged_until, sent, key_number = ORIGINATED, [], 0
     for _ in range(steps):
         if data.draw(st.integers(0, 3), label="age?") == 0:

@@ -24,6 +24,19 @@ def _schema(engine) -> dict[str, tuple]:
     }
 
 
+def _functions(engine) -> set[str]:
+    """The functions in the database's public schema (PostgreSQL; SQLite has none)."""
+    if engine.dialect.name != "postgresql":
+        return set()
+    with engine.connect() as conn:
+        return set(
+            conn.exec_driver_sql(
+                "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                " WHERE n.nspname = 'public'"
+            ).scalars()
+        )
+
+
 def _migrate(engine, verb: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(store.__file__).with_name("migrations")))
@@ -37,8 +50,12 @@ def test_every_revision_downgrades_and_upgrades_again_to_the_same_schema(ledger_
     try:
         _migrate(engine, "upgrade", "head")
         at_head = _schema(engine)
+        assert _functions(engine) == (
+            {"ledger_post_payment"} if engine.dialect.name == "postgresql" else set()
+        )
         _migrate(engine, "downgrade", "base")
         assert set(_schema(engine)) <= {"alembic_version"}, "a downgrade left tables behind"
+        assert _functions(engine) == set(), "a downgrade left functions behind"
         _migrate(engine, "upgrade", "head")
         assert _schema(engine) == at_head
         checks = dict(at_head["postings"][1])

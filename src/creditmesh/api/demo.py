@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -26,12 +24,6 @@ APPLICANTS = (
     (52, 3_000_000, 800, "R02"),
 )
 START_SECONDS = 60
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def application(n: int, age: int, income: int, score: int, region: str) -> dict:
@@ -60,9 +52,8 @@ def application(n: int, age: int, income: int, score: int, region: str) -> dict:
 
 
 def start(db_url: str, model: Path, partners: Path) -> tuple[subprocess.Popen, str]:
-    import httpx
+    from creditmesh.api.server import launch
 
-    port = _free_port()
     env = {
         **os.environ,
         "CREDITMESH_DB": db_url,
@@ -72,22 +63,11 @@ def start(db_url: str, model: Path, partners: Path) -> tuple[subprocess.Popen, s
             "CREDITMESH_IDENTIFIER_KEY", "demo-identifier-key-change-me"
         ),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "creditmesh.cli", "serve", "--port", str(port)], env=env
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise SystemExit(f"the service exited with code {process.returncode}")
-        time.sleep(0.2)
-    process.terminate()
-    raise SystemExit("the service did not answer /healthz")
+    try:
+        process, url, _ = launch(env, seconds=START_SECONDS)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
+    return process, url
 
 
 def walk(url: str, key: str) -> list[str]:

@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import IO, Any
 
 from creditmesh.api.settings import Settings
 from creditmesh.errors import CreditmeshError, ParameterError
@@ -29,6 +32,60 @@ KEEP_ALIVE_SECONDS = 5
 MAX_HEAD_BYTES = 16 * 1024
 #: Connections a worker serves at once before answering 503 (a limit on everything).
 MAX_CONNECTIONS = 1_000
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch(
+    env: Mapping[str, str],
+    *,
+    workers: int = 1,
+    probe: str = "/healthz",
+    seconds: float = 60.0,
+    output: IO | int | None = None,
+    errors: IO | int | None = None,
+    new_session: bool = False,
+) -> tuple[subprocess.Popen, str, int]:
+    """``creditmesh serve`` in a process of its own on a free port; returns it, its base URL and its port
+    once ``probe`` answers 200 (the demo, the tests that kill it, the load benchmarks).
+
+    Raises ``RuntimeError`` naming what happened when the process exits first or does not answer within
+    ``seconds`` (it is then stopped).
+    """
+    import httpx
+
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "creditmesh.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    process = subprocess.Popen(
+        command, env=dict(env), stdout=output, stderr=errors, start_new_session=new_session
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the service exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}{probe}", timeout=1).status_code == 200:
+                return process, url, port
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the service did not answer {probe} within {seconds:.0f} s")
 
 
 def _first_line(error: BaseException) -> str:

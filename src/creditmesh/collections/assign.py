@@ -183,8 +183,9 @@ def assign_day(
 ) -> Assignment:
     """The day's plan under ``strategy`` (its mode decides how), with ``expected`` recoveries per arm
     (:meth:`UpliftModel.expected_recovered`; needed by ``mode: optimise``) and capacities overriding the
-    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps an optimised plan's cost: the
-    cost is priced up (value = uplift - (1 + λ) cost, λ found by bisection) until the plan fits."""
+    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan spends today,
+    the actions' prices (an agency's commission is paid later, out of what it collects): the prices are
+    charged again at λ (value = uplift - cost - λ price, λ found by bisection) until the plan fits."""
     started = time.perf_counter()
     caps = _capacities(strategy, capacity)
     if budget_minor is not None and (not isinstance(budget_minor, (int, np.integer)) or budget_minor < 0):
@@ -199,8 +200,9 @@ def assign_day(
     recovered, uplift, cost = action_values(queue, expected, strategy)
     if strategy.document.mode == "optimise":
         choice, prices = _optimise(uplift - cost, ok, caps)
-        if budget_minor is not None and _plan_cost(choice, cost) > budget_minor:
-            choice, prices = _within_budget(uplift, cost, ok, caps, budget_minor)
+        price = np.broadcast_to(strategy.cost_minor[None, :].astype(np.float64), cost.shape)
+        if budget_minor is not None and _plan_cost(choice, price) > budget_minor:
+            choice, prices = _within_budget(uplift - cost, price, ok, caps, budget_minor)
         method = "optimise"
     else:
         choice = _fixed(queue, strategy, segments(queue, strategy), ok, caps)
@@ -306,17 +308,18 @@ def _plan_cost(choice: np.ndarray, cost: np.ndarray) -> float:
 
 
 def _within_budget(
-    uplift: np.ndarray, cost: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
+    value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The best plan found whose cost fits ``budget``: cost priced at (1 + λ), λ by bisection."""
+    """The best plan found whose prices fit ``budget``: each action's value less λ times its price, λ by
+    bisection."""
     low, high = 0.0, 1.0
-    while _plan_cost(_optimise(uplift - (1 + high) * cost, ok, caps)[0], cost) > budget and high < 1e6:
+    while _plan_cost(_optimise(value - high * price, ok, caps)[0], price) > budget and high < 1e6:
         low, high = high, high * 4
-    best = _optimise(uplift - (1 + high) * cost, ok, caps)
+    best = _optimise(value - high * price, ok, caps)
     for _ in range(BUDGET_STEPS):
         middle = (low + high) / 2
-        trial = _optimise(uplift - (1 + middle) * cost, ok, caps)
-        if _plan_cost(trial[0], cost) <= budget:
+        trial = _optimise(value - middle * price, ok, caps)
+        if _plan_cost(trial[0], price) <= budget:
             high, best = middle, trial
         else:
             low = middle
@@ -329,7 +332,7 @@ def _solve_lp(
     """max gain·x, each loan at most once, each channel within its capacity: x and the capacity rows' duals."""
     import highspy
 
-    from creditmesh.matching.allocate import new_highs
+    from creditmesh.matching.lp import new_highs
 
     pairs = loan.size
     channel_rows = caps.size

@@ -9,6 +9,7 @@ roll rates by bucket, and the promise-kept rate.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from creditmesh.collections.strategy import Strategy
 from creditmesh.collections.uplift import NO_CONTACT, UpliftModel
 from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.delinquency import bucket as bucket_of_dpd
+from creditmesh.errors import ParameterError
 from creditmesh.simulate.collections import CHANNELS, CollectionWorld
 
 __all__ = ["Arm", "ArmResult", "compare_arms", "run_arm"]
@@ -146,14 +148,24 @@ def _outcomes(rows: pd.DataFrame, paid_by_day: dict[int, np.ndarray], end: int) 
 
 def _seed_rates(world: CollectionWorld, first: int, end: int) -> tuple[float, float]:
     """The seeds' 30-day collection rate and Day-1 delinquency rate over installments due from ``first`` to
-    30 days before ``end``: principal overdue the day after its due date, and of it, repaid within a month."""
+    30 days before ``end``, read as :func:`creditmesh.portfolio.metrics.day1_delinquency_rate` and
+    :func:`~creditmesh.portfolio.metrics.collection_rate_30d` read the platform's book: installments falling
+    due on loans current when the due date began (no earlier installment still unpaid then, so a loan in
+    arrears or charged off does not "become overdue" again every month), not paid before their due date;
+    the principal overdue the day after, and of it, what was repaid in full within 30 days."""
     due_day, paid_on, principal = world.rows["due_day"], world.rows["paid_on"], world.rows["principal"]
-    due = (due_day >= first) & (due_day < end - 30)
-    overdue = due & (paid_on > due_day)
-    collected = overdue & (paid_on <= due_day.astype(np.int64) + 30)
-    overdue_minor = principal[overdue].sum()
-    return float(principal[collected].sum() / max(overdue_minor, 1)), float(
-        overdue_minor / max(principal[due].sum(), 1)
+    loan = world.rows["loan"]
+    rows = np.flatnonzero((due_day >= first) & (due_day < end - 30))
+    # installments are paid in order, so the one before is the last earlier one to be settled
+    earlier = rows - 1
+    has_earlier = rows > world.loans["first"][loan[rows]]
+    blocked = has_earlier & (paid_on[np.maximum(earlier, 0)] >= due_day[rows])
+    rows = rows[~blocked & (paid_on[rows] >= due_day[rows])]
+    overdue = paid_on[rows] > due_day[rows]
+    collected = overdue & (paid_on[rows] <= due_day[rows].astype(np.int64) + 30)
+    overdue_minor = int(principal[rows][overdue].sum())
+    return float(principal[rows][collected].sum() / max(overdue_minor, 1)), float(
+        overdue_minor / max(int(principal[rows].sum()), 1)
     )
 
 
@@ -174,48 +186,57 @@ def fit_uplift(history: pd.DataFrame) -> UpliftModel:
     return UpliftModel().fit(history, history["action"].to_numpy(), history["recovered_minor"].to_numpy())
 
 
-def world_from_simulation(result, seed: int, response=None) -> CollectionWorld:
-    """A collections world over a simulated book (:func:`creditmesh.simulate.simulate`'s result): its loans'
-    schedules and its borrowers' true risk; its day 0 is the simulation's first day."""
-    from creditmesh.simulate.collections import Response, world_from_book
+def world_from_simulation(result, seed: int | None = None, response=None) -> CollectionWorld:
+    """The simulated platform's own servicing world over its book (:func:`creditmesh.simulate.simulate`'s
+    result): the same loans and schedules, early settlements, funding models, borrowers' defaults and luck
+    (the platform's seed), so that run from day 0 under the collector the platform had it repays exactly as
+    the platform's book shows; its day 0 is the simulation's first day. ``seed`` other than the platform's
+    gives the same book other luck."""
+    from creditmesh.funding import FUNDING_MODELS
+    from creditmesh.simulate.collections import NOT_YET, Response
 
-    loans = result.tables["loans"].to_pandas()
-    installments = result.tables["installments"].to_pandas()
-    truth = result.truth["borrowers"].to_pandas()
+    if result.servicing is None:
+        raise ParameterError("result", "a simulation result without its servicing state cannot be replayed")
+    loans = result.tables["loans"]
+    installments = result.tables["installments"]
+    truth = result.truth["borrowers"]
     start = np.datetime64(result.config.start, "D")
-    loan_index = pd.Index(loans["loan_id"])
-    borrower_index = pd.Index(truth["borrower_id"])
-
-    def days(values: pd.Series) -> np.ndarray:
-        return (values.to_numpy().astype("datetime64[D]") - start).astype(np.int64)
-
-    return world_from_book(
-        seed,
-        {
-            "loan": np.arange(len(loans)),
-            "borrower": borrower_index.get_indexer(loans["borrower_id"]),
-            "day": days(loans["originated_at"].dt.tz_localize(None)),
-        },
-        {
-            "loan": loan_index.get_indexer(installments["loan_id"]),
-            "due_day": days(pd.to_datetime(installments["due_date"])),
-            "principal_due": installments["principal_due_minor"].to_numpy(np.int64),
-        },
-        truth["true_pd"].to_numpy(np.float64),
-        truth["is_fraud"].to_numpy(bool),
+    loan_index = pd.Index(loans["loan_id"].to_numpy(zero_copy_only=False))
+    borrower_index = pd.Index(truth["borrower_id"].to_numpy(zero_copy_only=False))
+    loan = loan_index.get_indexer(installments["loan_id"].to_numpy(zero_copy_only=False))
+    due = (installments["due_date"].to_numpy(zero_copy_only=False).astype("datetime64[D]") - start).astype(
+        np.int64
+    )
+    order = np.lexsort((due, loan))
+    count = np.bincount(loan, minlength=len(loan_index))
+    models = pd.Index(FUNDING_MODELS).get_indexer(loans["funding_model"].to_numpy(zero_copy_only=False))
+    world = CollectionWorld(
+        result.config.seed if seed is None else seed,
+        np.minimum(result.servicing["default_day"], NOT_YET),
+        truth["true_pd"].to_numpy(),
+        truth["is_fraud"].to_numpy(zero_copy_only=False),
         response or Response(),
         epoch=result.config.start,
+        funding_models=FUNDING_MODELS,
     )
+    world.add_loans(
+        borrower_index.get_indexer(loans["borrower_id"].to_numpy(zero_copy_only=False)),
+        count,
+        due[order],
+        installments["principal_due_minor"].to_numpy()[order],
+        settle_day=np.minimum(result.servicing["settle_day"], NOT_YET),
+        model=models,
+    )
+    return world
 
 
 def warm_up(world: CollectionWorld, until: int, collector: Arm | None = None) -> CollectionWorld:
-    """Run the world from its first day to ``until`` under ``collector`` (default: reminders alone with the
-    shipped strategy), so that arms start from a book with its delinquencies and charge-offs, the same for
-    every arm (the luck is hashed)."""
-    if collector is None:
-        from creditmesh.collections.strategy import default_strategy_path, load_strategy
+    """Run the world from its first day to ``until`` under ``collector`` (default: the shipped strategy, as
+    the simulated platform collects by default), so that arms start from the platform's book as it stood
+    that day, with its delinquencies, promises and charge-offs, the same for every arm."""
+    from creditmesh.collections.simulation import shipped_collector
 
-        collector = Arm("warm_up", "reminders", load_strategy(default_strategy_path()))
+    collector = collector or shipped_collector()
     for day in range(world.today, until):
         world.step(day, collector)
     return world
@@ -227,30 +248,46 @@ EXPLORE_CAPACITY = {"call": 50, "field_visit": 10, "agency": 20, "legal": 5}
 
 
 def simulated_book(borrowers: int, seed: int, *, months: int = 24):
-    """A freshly simulated platform (``borrowers``, ``months``, ``seed``) whose loans a world runs over."""
+    """A freshly simulated platform (``borrowers``, ``months``, ``seed``) collected by the shipped strategy,
+    as ``creditmesh simulate`` runs it, whose servicing world the arms replay."""
+    from creditmesh.collections.simulation import shipped_collector
     from creditmesh.simulate import SimulationConfig, simulate
 
-    return simulate(SimulationConfig(borrowers=borrowers, months=months, seed=seed))
+    return simulate(
+        SimulationConfig(borrowers=borrowers, months=months, seed=seed), collector=shipped_collector()
+    )
+
+
+def book_at(result, start_day: int) -> CollectionWorld:
+    """The platform's servicing world as it stood at the start of ``start_day`` (replayed under the shipped
+    strategy), for arms to run from."""
+    return warm_up(world_from_simulation(result), start_day)
+
+
+def last_days(result, days: int) -> int:
+    """The first day of the book's last ``days`` days (the period the platform's own figures are read over)."""
+    horizon = int((np.datetime64(result.end_date, "D") - np.datetime64(result.config.start, "D")).astype(int))
+    return horizon + 1 - days
 
 
 def train_uplift_on_simulation(
-    strategy: Strategy, *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+    strategy: Strategy, *, borrowers: int, seed: int, start_day: int | None = None, days: int = 182
 ) -> UpliftModel:
-    """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) and fit the uplift model to it."""
-    world = warm_up(world_from_simulation(simulated_book(borrowers, seed), seed=seed), start_day)
+    """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) over its last ``days`` days
+    (or from ``start_day``) and fit the uplift model to it."""
+    result = simulated_book(borrowers, seed)
+    start = last_days(result, days) if start_day is None else start_day
     explore = Arm("explore", "explore", strategy, capacity=EXPLORE_CAPACITY, seed=seed)
-    explored = run_arm(world, explore, start_day=start_day, days=days)
+    explored = run_arm(book_at(result, start), explore, start_day=start, days=days)
     return fit_uplift(explored.history)
 
 
 def compare_arms(
-    arms: list[Arm], *, borrowers: int, seed: int, start_day: int = 365, days: int = 182
+    arms: list[Arm], *, borrowers: int, seed: int, start_day: int | None = None, days: int = 182
 ) -> list[ArmResult]:
-    """Each arm on its own copy of one simulated book (the same borrowers, the same luck)."""
+    """Each arm on its own copy of one simulated platform's servicing world over the book's last ``days``
+    days (or from ``start_day``): the same borrowers, the same book, the same luck."""
     result = simulated_book(borrowers, seed)
-    return [
-        run_arm(
-            warm_up(world_from_simulation(result, seed=seed), start_day), arm, start_day=start_day, days=days
-        )
-        for arm in arms
-    ]
+    start = last_days(result, days) if start_day is None else start_day
+    world = book_at(result, start)
+    return [run_arm(copy.deepcopy(world), arm, start_day=start, days=days) for arm in arms]

@@ -92,8 +92,8 @@ class Arm:
             return queue.iloc[:0], np.zeros(0, dtype=object)
         expected = None
         if self.model is not None:
-            queue = score_queue(queue, self.model)
             expected = self.model.expected_recovered(queue)
+            queue = score_queue(queue, self.model, expected)
         if self.kind == "explore":
             return self._explore(queue, np.random.default_rng([self.seed, day]))
         plan: Assignment

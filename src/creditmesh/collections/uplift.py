@@ -165,10 +165,14 @@ class UpliftModel:
         )
 
 
-def score_queue(queue: pd.DataFrame, model: UpliftModel) -> pd.DataFrame:
+def score_queue(
+    queue: pd.DataFrame, model: UpliftModel, expected: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The queue with ``score`` (share expected with no contact), ``expected_no_contact_minor`` and
-    ``expected_contact_minor`` (with the best action), and ``uplift_minor`` (their difference)."""
-    expected = model.expected_recovered(queue)
+    ``expected_contact_minor`` (with the best action), and ``uplift_minor`` (their difference);
+    ``expected`` is the model's :meth:`~UpliftModel.expected_recovered` when the caller has it already."""
+    if expected is None:
+        expected = model.expected_recovered(queue)
     best = expected[[a for a in ARMS if a != NO_CONTACT]].max(axis=1).to_numpy()
     none = expected[NO_CONTACT].to_numpy()
     stake = queue["at_stake_minor"].to_numpy(np.float64)

@@ -32,7 +32,7 @@ from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.ledger.waterfall import COMPONENTS
-from creditmesh.ledger.waterfall_sql import lines_sql
+from creditmesh.ledger.waterfall_sql import account_case, lines_sql, payment_lines
 from creditmesh.money import MINOR_UNITS
 
 #: Rows per bulk transaction: bounded, so a batch's temporary tables stay in memory.
@@ -48,17 +48,6 @@ class BulkResult:
     replayed: int
     routed: pa.Table
     rejected: pa.Table
-
-
-def _account_case(column: str, mapping: dict[str, str]) -> str:
-    """A CASE over funding models built from journal.py's tables (our constants, never user text)."""
-    for model, account in mapping.items():
-        if not (model.replace("_", "").isalpha() and account.isdigit()):
-            raise journal.LedgerInvariantError(
-                "journal", f"unexpected account mapping {model!r} -> {account!r}"
-            )
-    whens = " ".join(f"WHEN '{model}' THEN '{account}'" for model, account in mapping.items())
-    return f"CASE {column} {whens} END"
 
 
 def _copy_into(conn: Connection, table: str, data: pa.Table) -> None:
@@ -125,7 +114,7 @@ def _normalise(batch: pa.Table) -> pa.Table:
 
 def _staging_ddl(dialect: str) -> str:
     """The staging table; on PostgreSQL its text compares byte by byte (``COLLATE "C"``, as the ledger's id
-    columns since migration 0008), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
+    columns since migration 0009), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
     collate = ' COLLATE "C"' if dialect == "postgresql" else ""
     return f"""
     CREATE TEMP TABLE payment_staging (
@@ -419,20 +408,8 @@ def _journal_payments(conn: Connection, payment: str) -> None:
     settlement, so each day's entry has one cash line for their sum (its loan_id is empty); the trial
     balance is the same as line by line, and each payment's own split stays on its ``payments`` row.
 
-    Inserted in (loan, account) order, the order of ``ix_postings_loan_account``, so that the index grows
-    page by page instead of at a random page per line."""
-    principal = _account_case("b.funding_model", journal.PRINCIPAL_ACCOUNT)
-    interest = _account_case("b.funding_model", journal.INTEREST_ACCOUNT)
-    fee = _account_case("b.funding_model", journal.FEE_ACCOUNT)
-    guaranteed = sql_in("b.funding_model", GUARANTEED_MODELS)
-    lines = [
-        (f"'{journal.LATE_FEES_RECEIVABLE}'", "-b.payment_late_fee"),
-        (principal, "-b.payment_principal"),
-        (interest, "-b.payment_interest"),
-        (fee, "-b.payment_fee"),
-        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END", "b.payment_fee"),
-        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END", "-b.payment_fee"),
-    ]
+    Inserted in the order the lines come (no sort: since migration 0009 postings have no index by loan)."""
+    lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
     # one pass over the payments: each payment times the line numbers, each number picking its line
     numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(lines)))
     account = " ".join(f"WHEN {k} THEN {line[0]}" for k, line in enumerate(lines))
@@ -447,8 +424,7 @@ def _journal_payments(conn: Connection, payment: str) -> None:
     insert = f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({per_payment} UNION ALL {cash}) AS lines
-        WHERE account_code IS NOT NULL AND amount_minor <> 0
-        ORDER BY loan_id, account_code"""
+        WHERE account_code IS NOT NULL AND amount_minor <> 0"""
     off = "SELECT COUNT(*) FROM (SELECT entry_id FROM {} GROUP BY entry_id HAVING SUM(amount_minor) <> 0) AS off"
     if conn.dialect.name == "postgresql":  # checked as written, without reading them back through an index
         unbalanced = conn.execute(
@@ -584,8 +560,8 @@ def load_loans(conn: Connection, loans: pa.Table, installments: pa.Table) -> int
             text("SELECT DISTINCT originated_on FROM loan_staging ORDER BY originated_on")
         )
     ]
-    principal = _account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
-    funding = _account_case("s.funding_model", journal.FUNDING_ACCOUNT)
+    principal = account_case("s.funding_model", journal.PRINCIPAL_ACCOUNT)
+    funding = account_case("s.funding_model", journal.FUNDING_ACCOUNT)
     conn.execute(text("DROP TABLE IF EXISTS loan_fees"))
     conn.execute(
         text(f"""CREATE TEMP TABLE loan_fees AS SELECT s.loan_id, SUM(i.fee_due_minor) AS fees

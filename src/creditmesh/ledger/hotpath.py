@@ -18,7 +18,8 @@ from contextlib import nullcontext
 from datetime import date
 from functools import cache
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from creditmesh.ledger.tables import ONE_LOAN_BALANCES, installment_balances
 
@@ -158,3 +159,40 @@ def as_date(value) -> date | None:
 
 def _iso(params: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+
+
+#: psycopg's ``TransactionStatus.IDLE``: no transaction open on the connection.
+IDLE = 0
+
+
+def call_alone(engine: Engine, sql: str, params: tuple):
+    """The one row of one statement run as its own transaction (autocommit) on a pooled connection of
+    ``engine``: a single round trip, no BEGIN and no COMMIT. The driver's errors come out as SQLAlchemy's
+    (``sqlalchemy.exc.IntegrityError``, ``OperationalError``...), as through a Connection, and a connection
+    the server dropped leaves the pool."""
+    fairy = engine.raw_connection()
+    try:
+        dbapi = fairy.driver_connection
+        if (
+            dbapi.info.transaction_status != IDLE
+        ):  # a read's transaction, left open (pool_reset_on_return=None)
+            dbapi.rollback()
+        dbapi.autocommit = True
+        try:
+            with dbapi.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        finally:
+            if not dbapi.closed:
+                dbapi.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as error:
+        if engine.dialect.is_disconnect(error, fairy, None):
+            fairy.invalidate(error)
+        raise DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error) from error
+    finally:
+        fairy.close()
+
+
+def call(conn: Connection, sql: str, params: tuple):
+    """The one row of one statement (in the driver's parameter style), in the caller's transaction."""
+    return conn.exec_driver_sql(sql, params).one()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from creditmesh.databases import database_url as parse_database_url
 from creditmesh.errors import CreditmeshError
 from creditmesh.funding import FUNDING_MODELS
-from creditmesh.ledger import hotpath, journal
+from creditmesh.ledger import hotpath, journal, serverside
 from creditmesh.ledger.aging import LATE_FEE_MINOR, AgingReport
 from creditmesh.ledger.aging import age as age_loans
 from creditmesh.ledger.fingerprint import payment_fingerprint
@@ -253,6 +254,11 @@ def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
     """The first result booked under ``key``, or a conflict if it was booked for another request."""
     if row.request_sha256 != fingerprint:
         raise IdempotencyConflict("idempotency_key", f"{key!r} was used for a different payment")
+    return _as_result(row, replayed=True)
+
+
+def _as_result(row, *, replayed: bool) -> PaymentResult:
+    """A payment's row (the ``payments`` columns by name) as the result ``post_payment`` answers."""
     return PaymentResult(
         row.payment_id,
         row.loan_id,
@@ -265,8 +271,20 @@ def _replayed(row, key: str, fingerprint: str) -> PaymentResult:
         row.prepaid_principal_minor,
         bool(row.settled),
         bool(row.recovery),
-        replayed=True,
+        replayed=replayed,
     )
+
+
+_ServerRow = namedtuple("_ServerRow", [name for name, _ in serverside.RESULT])
+
+
+def _server_result(row, request: PaymentRequest, fingerprint: str) -> PaymentResult | None:
+    """What the server-side function answered, as :meth:`Ledger.post_payment` answers (None: it declined)."""
+    if row.outcome == "declined":
+        return None
+    if row.outcome == "replayed":
+        return _replayed(row, request.idempotency_key, fingerprint)
+    return _as_result(row, replayed=False)
 
 
 def _as_date(value: object) -> date:
@@ -294,6 +312,10 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
 class Ledger:
     """The system of record for credit lines, loans, schedules, payments and their journal."""
+
+    #: On PostgreSQL, post a payment that pays no more than is due with one call of the server-side function
+    #: (:mod:`creditmesh.ledger.serverside`); False books every payment by the Python path (the tests compare them).
+    server_side = True
 
     def __init__(self, engine: Engine, *, business_date: date | Callable[[], date] | None = None) -> None:
         self.engine = engine
@@ -532,6 +554,10 @@ class Ledger:
         _require_id(request.idempotency_key, "idempotency_key", longest=IDEMPOTENCY_KEY_MAX)
         self._check_currency(request.currency)
         fingerprint = request.fingerprint()
+        if self.engine.dialect.name == "postgresql" and self.server_side:
+            booked = self._post_on_server(request, amount, fingerprint, on_booked)
+            if booked is not None:
+                return booked
         with self.engine.begin() as conn:
             # the loan, locked, and its installments (read once the lock is held): one round trip on PostgreSQL
             loans, installments = hotpath.batch(
@@ -618,6 +644,35 @@ class Ledger:
                 recovery,
             )
             if on_booked is not None:
+                on_booked(conn, result)
+        return result
+
+    def _post_on_server(
+        self,
+        request: PaymentRequest,
+        amount: int,
+        fingerprint: str,
+        on_booked: Callable[[Connection, PaymentResult], None] | None,
+    ) -> PaymentResult | None:
+        """The payment through the server-side function (:mod:`creditmesh.ledger.serverside`): its result, a
+        replay (or :class:`IdempotencyConflict`), or None when the function declined it (nothing written), for
+        the Python path. Without ``on_booked`` the call is its own transaction: one round trip a payment."""
+        params = (
+            request.loan_id,
+            amount,
+            request.paid_on,
+            request.idempotency_key,
+            request.currency,
+            fingerprint,
+            uuid.uuid4().hex[:24],
+            self.business_date(),
+        )
+        if on_booked is None:
+            row = _ServerRow(*hotpath.call_alone(self.engine, serverside.CALL, params))
+            return _server_result(row, request, fingerprint)
+        with self.engine.begin() as conn:
+            result = _server_result(hotpath.call(conn, serverside.CALL, params), request, fingerprint)
+            if result is not None and not result.replayed:
                 on_booked(conn, result)
         return result
 

@@ -39,6 +39,13 @@ metadata = MetaData(
 )
 
 ID = 40  # longest id accepted, in characters
+
+
+def key(length: int = ID) -> String:
+    """A text id or key: on PostgreSQL ``COLLATE "C"`` (compared as bytes, as SQLite does; migration 0009)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 #: The chart of accounts' codes (journal.CHART), which postings' CHECK lists (a new account needs a revision)
 CHART_CODES = tuple(account.code for account in CHART)
 
@@ -69,7 +76,7 @@ credit_lines = Table(
 loans = Table(
     "loans",
     metadata,
-    Column("loan_id", String(ID), primary_key=True),
+    Column("loan_id", key(), primary_key=True),
     Column("borrower_id", String(ID), nullable=False),
     Column("credit_line_id", String(ID), ForeignKey("credit_lines.credit_line_id"), nullable=True),
     Column("application_id", String(ID), nullable=True),
@@ -98,7 +105,7 @@ Index("ix_loans_credit_line", loans.c.credit_line_id)
 installments = Table(  # the schedule: what is due; what was paid is a fold of ``allocations`` (migration 0008)
     "installments",
     metadata,
-    Column("loan_id", String(ID), ForeignKey("loans.loan_id"), primary_key=True),
+    Column("loan_id", key(), ForeignKey("loans.loan_id"), primary_key=True),
     Column("seq", SmallInteger, primary_key=True),
     Column("due_date", Date, nullable=False),
     # rewritten only by a re-cast or an early settlement (the one-by-one path), never by a payment's allocation
@@ -114,9 +121,9 @@ installments = Table(  # the schedule: what is due; what was paid is a fold of `
 allocations = Table(  # migration 0008: what each payment paid of each installment, appended, never updated
     "allocations",
     metadata,
-    Column("loan_id", String(ID), primary_key=True),
+    Column("loan_id", key(), primary_key=True),
     Column("seq", SmallInteger, primary_key=True),
-    Column("payment_id", String(ID), primary_key=True),
+    Column("payment_id", key(), primary_key=True),
     Column("late_fee_minor", BigInteger, nullable=False),
     Column("fee_minor", BigInteger, nullable=False),
     Column("interest_minor", BigInteger, nullable=False),
@@ -133,7 +140,7 @@ allocations = Table(  # migration 0008: what each payment paid of each installme
 late_fees = Table(  # migration 0008: late fees assessed by aging (positive) and waived by an early settlement
     "late_fees",
     metadata,
-    Column("loan_id", String(ID), primary_key=True),
+    Column("loan_id", key(), primary_key=True),
     Column("seq", SmallInteger, primary_key=True),
     Column("assessed_on", Date, primary_key=True),
     Column("amount_minor", BigInteger, nullable=False),
@@ -194,10 +201,10 @@ WHERE i.loan_id = :loan_id ORDER BY i.seq"""
 payments = Table(
     "payments",
     metadata,
-    Column("payment_id", String(ID), primary_key=True),
-    Column("idempotency_key", String(80), nullable=False, unique=True),
-    Column("request_sha256", String(64), nullable=False),
-    Column("loan_id", String(ID), nullable=False),  # checked (and locked) before the payment is written
+    Column("payment_id", key(), primary_key=True),
+    Column("idempotency_key", key(80), nullable=False, unique=True),
+    Column("request_sha256", key(64), nullable=False),
+    Column("loan_id", key(), nullable=False),  # checked (and locked) before the payment is written
     Column("paid_on", Date, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
@@ -225,7 +232,7 @@ journal_entries = Table(
     Column("entry_id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("occurred_on", Date, nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("loan_id", String(ID), nullable=True),
+    Column("loan_id", key(), nullable=True),
     Column("reference", String(80), nullable=True),
 )
 
@@ -237,7 +244,7 @@ postings = Table(
     # the chart (journal.check_balanced, and the CHECK below)
     Column("entry_id", BigInteger, nullable=False),
     Column("account_code", String(8), nullable=False),
-    Column("loan_id", String(ID), nullable=True),
+    Column("loan_id", key(), nullable=True),
     Column("amount_minor", BigInteger, nullable=False),  # debit positive, credit negative
     CheckConstraint("amount_minor <> 0", name="nonzero"),
     CheckConstraint(
@@ -245,7 +252,7 @@ postings = Table(
     ),
 )
 Index("ix_postings_entry", postings.c.entry_id)
-Index("ix_postings_loan_account", postings.c.loan_id, postings.c.account_code)
+# no index on (loan_id, account_code) since migration 0009: its one reader was principal_from_journal
 
 bucket_moves = Table(  # written by aging from the loans it reads: no foreign key (migration 0002)
     "bucket_moves",

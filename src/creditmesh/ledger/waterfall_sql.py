@@ -11,6 +11,8 @@ one payment can run the same text.
 
 from __future__ import annotations
 
+from creditmesh.funding import GUARANTEED_MODELS, sql_in
+from creditmesh.ledger import journal
 from creditmesh.ledger.waterfall import COMPONENTS
 
 
@@ -78,3 +80,30 @@ def lines_sql(
             WHERE ({where}) AND p.settled_on IS NULL
         ) AS x
         ) AS y"""
+
+
+def account_case(column: str, mapping: dict[str, str]) -> str:
+    """A CASE over funding models built from journal.py's tables (our constants, never user text)."""
+    for model, account in mapping.items():
+        if not (model.replace("_", "").isalpha() and account.isdigit()):
+            raise journal.LedgerInvariantError(
+                "journal", f"unexpected account mapping {model!r} -> {account!r}"
+            )
+    whens = " ".join(f"WHEN '{model}' THEN '{account}'" for model, account in mapping.items())
+    return f"CASE {column} {whens} END"
+
+
+def payment_lines(model: str, paid: dict[str, str]) -> list[tuple[str, str]]:
+    """:func:`creditmesh.ledger.journal.entry_for_payment` of a payment that is not a recovery and waives no fee,
+    but its cash line, in SQL: (account, amount) per line, in the entry's order; an account is NULL where the
+    funding model has no such line. ``model`` is the loan's funding model, ``paid`` what the payment paid of
+    each component (:data:`COMPONENTS`), both as SQL expressions."""
+    guaranteed = sql_in(model, GUARANTEED_MODELS)
+    return [
+        (f"'{journal.LATE_FEES_RECEIVABLE}'", f"-{paid['late_fee']}"),
+        (account_case(model, journal.PRINCIPAL_ACCOUNT), f"-{paid['principal']}"),
+        (account_case(model, journal.INTEREST_ACCOUNT), f"-{paid['interest']}"),
+        (account_case(model, journal.FEE_ACCOUNT), f"-{paid['fee']}"),
+        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_LIABILITY}' END", paid["fee"]),
+        (f"CASE WHEN {guaranteed} THEN '{journal.GUARANTEE_RELEASE}' END", f"-{paid['fee']}"),
+    ]

@@ -8,15 +8,12 @@ subject to
 - each partner's remaining capacity, ``Σ_i A_i x_ij ≤ C_j`` (amounts in minor units);
 - concentration: one grade takes at most ``s_j`` of a partner's capacity, ``Σ_{i ∈ g} A_i x_ij ≤ s_j C_j``.
 
-:func:`allocate_day` solves the LP relaxation with highspy by column generation: capacity is first
-priced by the exact LP on a random sample of the day (prices do not change when demand and
-capacity scale together); the LP starts with each application's best pairs by margin less those
-prices (exact ties in a seeded random order: margins are proportional to the amount, so many pairs
-tie with their price), the duals of the solved LP price every eligible pair, and the pairs that
-price out positive join (primal simplex from the last basis) until none does or the LP is within
-``LP_GAP`` of the dual bound. Rows that cannot bind (a partner whose whole eligible demand fits)
-are left out. A day larger than ``BLOCK`` applications is solved a block at a time, each block
-given the remaining capacity in proportion to the applications still to place.
+:func:`allocate_day` solves the LP relaxation exactly with highspy (:func:`creditmesh.matching.lp.solve_lp`:
+column generation over a master in which interchangeable applications are pooled, started from the
+capacity prices of the exact LP on a random sample of the day, which do not change when demand and
+capacity scale together). Rows that cannot bind (a partner whose whole eligible demand fits) are
+left out. With ``block`` set, a day is solved a block of that many applications at a time, each
+block given the remaining capacity in proportion to the applications still to place.
 
 A basic optimum has at most one fractional application per binding capacity or concentration row:
 the whole assignments are taken (re-checked in integer minor units), the LP is solved again over
@@ -47,7 +44,7 @@ import numpy as np
 from creditmesh.errors import ParameterError
 from creditmesh.matching.applications import GRADES, Applications
 from creditmesh.matching.eligibility import Pairs, eligible_pairs
-from creditmesh.matching.lp import Prices, dual_bound, new_highs, reduced_values, top_per_owner
+from creditmesh.matching.lp import Prices, dual_bound, reduced_values, solve_lp
 from creditmesh.matching.lp import segment_max as _segment_max
 from creditmesh.matching.margin import expected_margin
 from creditmesh.matching.partners import Partners
@@ -55,11 +52,6 @@ from creditmesh.matching.partners import Partners
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Pairs per application the first restricted LP holds, pairs an application may add per round,
-#: and the most rounds of column generation (a limit on everything).
-INITIAL_PAIRS = 10
-ADDED_PAIRS = 3
-MAX_ROUNDS = 40
 #: Applications in the sample whose exact LP prices capacity before a larger day's column generation.
 SAMPLE = 3_000
 #: Times the LP is solved again over the applications left, in the room left, before the greedy pass.
@@ -71,13 +63,6 @@ BLOCK = 12_500
 #: The dual-price router's band: how far below zero (a fraction of the margin) a priced margin may be
 #: for a paced marginal application.
 ROUTER_BAND = 0.02
-#: With sample prices, the first LP holds only applications whose best priced margin is above
-#: -NEAR_BAND of their best margin.
-NEAR_BAND = 0.05
-#: A pair prices out when its reduced cost exceeds this fraction of the median margin; column
-#: generation also stops once the LP is within LP_GAP of the best dual bound seen.
-PRICING_TOLERANCE = 1e-7
-LP_GAP = 1e-4
 UNALLOCATED_REASONS = ("no_eligible_partner", "no_positive_margin", "capacity_exhausted")
 
 
@@ -144,219 +129,12 @@ def build_problem(
 
 
 # -- the LP --------------------------------------------------------------------------------------------
-class _RestrictedLP:
-    """The LP over a growing subset of the pairs, warm-started between rounds (highspy)."""
-
-    def __init__(self, problem: Problem, positive: np.ndarray) -> None:
-        import highspy
-
-        self.problem = problem
-        p = problem
-        amount = p.applications.amount_minor.astype(np.float64)
-        grade = p.applications.grade.astype(np.int64)
-        n_partners = len(p.partners)
-        pos_pairs = np.flatnonzero(positive)
-        demand = np.bincount(
-            p.pairs.partner[pos_pairs], weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners
-        )
-        cell = p.pairs.partner[pos_pairs] * len(GRADES) + grade[p.pairs.app[pos_pairs]]
-        cell_demand = np.bincount(
-            cell, weights=amount[p.pairs.app[pos_pairs]], minlength=n_partners * len(GRADES)
-        )
-        # application rows are added with an application's first pair (add); coupling rows first,
-        # and only where the eligible demand can exceed the limit
-        rows = 0
-        self.app_row = np.full(len(p.applications), -1, np.int64)
-        self.cap_binds = demand > p.capacity_minor
-        self.cap_row = np.full(n_partners, -1, np.int64)
-        self.cap_row[self.cap_binds] = rows + np.arange(int(self.cap_binds.sum()))
-        rows += int(self.cap_binds.sum())
-        limit = p.grade_limit_minor.reshape(-1)
-        self.cell_binds = (cell_demand > limit) & (limit < np.repeat(p.capacity_minor, len(GRADES)))
-        self.cell_row = np.full(n_partners * len(GRADES), -1, np.int64)
-        self.cell_row[self.cell_binds] = rows + np.arange(int(self.cell_binds.sum()))
-        rows += int(self.cell_binds.sum())
-        self.rows = rows
-        self.cap_scale = np.maximum(p.capacity_minor.astype(np.float64), 1.0)
-        self.cell_scale = np.maximum(limit.astype(np.float64), 1.0)
-        positive_values = p.value[pos_pairs]
-        self.obj_scale = 1.0 / max(float(np.median(positive_values)) if positive_values.size else 1.0, 1e-9)
-        self.columns = np.zeros(0, np.int64)  # pair indices in the LP, in column order
-        self.in_lp = np.zeros(len(p.pairs), dtype=bool)
-
-        self.highs = new_highs()
-        h = self.highs
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        # scaled rows: capacity and concentration rows are divided by their limit (upper 1, or 0 for no room)
-        upper = np.concatenate(
-            [
-                (p.capacity_minor[self.cap_binds] > 0).astype(np.float64),
-                (limit[self.cell_binds] > 0).astype(np.float64),
-            ]
-        )
-        h.addRows(
-            rows,
-            np.full(rows, -highspy.kHighsInf),
-            upper,
-            0,
-            np.zeros(1, np.int32),
-            np.zeros(0, np.int32),
-            np.zeros(0),
-        )
-
-    def add(self, pair_index: np.ndarray) -> None:
-        pair_index = pair_index[~self.in_lp[pair_index]]
-        if pair_index.size == 0:
-            return
-        p = self.problem
-        i = p.pairs.app[pair_index]
-        j = p.pairs.partner[pair_index]
-        fresh = np.unique(i[self.app_row[i] < 0])
-        if fresh.size:
-            import highspy
-
-            self.app_row[fresh] = self.rows + np.arange(fresh.size)
-            self.rows += fresh.size
-            self.highs.addRows(
-                fresh.size,
-                np.full(fresh.size, -highspy.kHighsInf),
-                np.ones(fresh.size),
-                0,
-                np.zeros(1, np.int32),
-                np.zeros(0, np.int32),
-                np.zeros(0),
-            )
-        amount = p.applications.amount_minor[i].astype(np.float64)
-        cell = j * len(GRADES) + p.applications.grade[i].astype(np.int64)
-        k = pair_index.size
-        idx = np.full((k, 3), -1, np.int64)
-        val = np.zeros((k, 3))
-        idx[:, 0], val[:, 0] = self.app_row[i], 1.0
-        idx[:, 1], val[:, 1] = self.cap_row[j], amount / self.cap_scale[j]
-        idx[:, 2], val[:, 2] = self.cell_row[cell], amount / self.cell_scale[cell]
-        keep = idx >= 0
-        starts = np.concatenate([[0], np.cumsum(keep.sum(axis=1))[:-1]]).astype(np.int32)
-        self.highs.addCols(
-            k,
-            p.value[pair_index] * self.obj_scale,
-            np.zeros(k),
-            np.ones(k),
-            int(keep.sum()),
-            starts,
-            idx[keep].astype(np.int32),
-            val[keep],
-        )
-        if self.columns.size:  # the old basis stays primal feasible: primal simplex picks up from it
-            self.highs.setOptionValue("simplex_strategy", 4)
-        self.columns = np.concatenate([self.columns, pair_index])
-        self.in_lp[pair_index] = True
-
-    def solve(self, integer: bool = False) -> tuple[float, np.ndarray, np.ndarray, Prices]:
-        """The objective (minor units), the columns' values, each application's row dual, the prices
-        (zero for a MIP, which has no duals)."""
-        h = self.highs
-        n_partners = len(self.problem.partners)
-        if self.columns.size == 0:  # nothing worth allocating: HiGHS calls an empty model "Empty"
-            return 0.0, np.zeros(0), np.zeros(len(self.problem.applications)), Prices.zero(n_partners)
-        h.run()
-        status = h.modelStatusToString(h.getModelStatus())
-        if status != "Optimal":
-            raise RuntimeError(f"HiGHS did not solve the allocation LP: {status}")
-        solution = h.getSolution()
-        row_dual = np.zeros(self.rows) if integer else np.asarray(solution.row_dual) / self.obj_scale
-        x = np.asarray(solution.col_value)
-        lam = np.zeros(n_partners)
-        lam[self.cap_binds] = (
-            np.maximum(row_dual[self.cap_row[self.cap_binds]], 0) / self.cap_scale[self.cap_binds]
-        )
-        mu = np.zeros(n_partners * len(GRADES))
-        mu[self.cell_binds] = (
-            np.maximum(row_dual[self.cell_row[self.cell_binds]], 0) / self.cell_scale[self.cell_binds]
-        )
-        app_dual = np.zeros(len(self.problem.applications))
-        active = self.app_row >= 0
-        app_dual[active] = np.maximum(row_dual[self.app_row[active]], 0)
-        objective = float(h.getInfo().objective_function_value) / self.obj_scale
-        return objective, x, app_dual, Prices(lam, mu.reshape(n_partners, len(GRADES)))
-
-
-def _top_pairs(scores: np.ndarray, problem: Problem, k: int, mask: np.ndarray) -> np.ndarray:
-    """Up to ``k`` pairs per application with the highest score among ``mask``; pair indices."""
-    candidates = np.flatnonzero(mask)
-    return candidates[top_per_owner(scores[candidates], problem.pairs.app[candidates], k)]
-
-
-def solve_lp(
-    problem: Problem,
-    *,
-    prices: Prices | None = None,
-    initial_pairs: int = INITIAL_PAIRS,
-    full: bool = False,
-    integer: bool = False,
-) -> tuple[float, float, np.ndarray, np.ndarray, Prices, dict]:
-    """The LP relaxation: objective, dual bound, LP columns (pair indices), their values, prices, stats.
-
-    ``full=True`` puts every positive pair in the LP at once (the exact sparse LP). Otherwise column
-    generation starts from each application's ``initial_pairs`` best pairs by margin less ``prices``
-    (near-optimal prices, say from a sample's LP, make the first LP nearly the last) and adds pairs
-    until none prices out.
-    """
-    positive = problem.value > 0
-    lp = _RestrictedLP(problem, positive)
-    tolerance = PRICING_TOLERANCE * (1.0 / lp.obj_scale)
-    if full or integer:
-        lp.add(np.flatnonzero(positive))
-        if integer:  # the exact MIP over every positive pair: small days and tests
-            import highspy
-
-            k = lp.columns.size
-            lp.highs.changeColsIntegrality(
-                k, np.arange(k, dtype=np.int32), np.full(k, highspy.HighsVarType.kInteger)
-            )
-            lp.highs.setOptionValue("mip_rel_gap", 0.0)
-    else:
-        start = problem.value if prices is None else reduced_values(problem, prices)
-        candidates = positive
-        if prices is not None:  # leave out applications the prices clearly turn away (pricing adds them back)
-            best_start = _segment_max(start, problem.app_start, len(problem.applications))
-            best_value = _segment_max(problem.value, problem.app_start, len(problem.applications))
-            candidates = positive & (best_start >= -NEAR_BAND * best_value)[problem.pairs.app]
-        lp.add(_top_pairs(start, problem, initial_pairs, candidates))
-    rounds = 0
-    bound = np.inf if prices is None else dual_bound(problem, prices)
-    while True:
-        rounds += 1
-        objective, x, app_dual, lp_prices = lp.solve(integer)
-        reduced = reduced_values(problem, lp_prices)
-        violating = positive & ~lp.in_lp & (reduced - app_dual[problem.pairs.app] > tolerance)
-        bound = min(bound, dual_bound(problem, lp_prices))  # any prices give a bound: keep the tightest
-        if (
-            full
-            or integer
-            or not violating.any()
-            or rounds >= MAX_ROUNDS
-            or objective >= (1 - LP_GAP) * bound
-        ):
-            break
-        lp.add(_top_pairs(reduced, problem, ADDED_PAIRS, violating))
-    stats = {
-        "rounds": rounds,
-        "lp_columns": int(lp.columns.size),
-        "lp_rows": lp.rows,
-        "eligible_pairs": len(problem.pairs),
-        "positive_pairs": int(positive.sum()),
-        "lp_exact": bool(full or not violating.any()),
-    }
-    return objective, bound, lp.columns, x, lp_prices, stats
-
-
 def sample_prices(
     problem: Problem, size: int, *, seed: int = 0, full: bool = True, prices: Prices | None = None
 ) -> Prices:
     """Capacity prices from the exact LP on a random sample of the day, capacities scaled to the sample
     (``full=False``: by column generation, the same optimum a few times faster on a sample; ``prices``,
-    say the previous day's, start the column generation near its end: about a seventh of the time on a
-    simulated month of 2,600 drawdowns, 0.7 s against 5.6 s)."""
+    say the previous day's, choose the first master, near the end of the column generation)."""
     n = len(problem.applications)
     index = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     share = index.size / n
@@ -365,7 +143,7 @@ def sample_prices(
         problem.partners,
         capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64),
     )
-    return solve_lp(sample, full=full, prices=None if full else prices)[4]
+    return solve_lp(sample, full=full, prices=None if full else prices).prices
 
 
 # -- integer allocation ------------------------------------------------------------------------------
@@ -545,7 +323,8 @@ def _settle_lp(
         if left.size == 0 or fractional.size == 0:
             break
         residual = _subproblem(p, left, room.capacity.copy(), room.grade.copy())
-        _, _, r_columns, r_x, _, _ = solve_lp(residual, prices=prices)
+        solved = solve_lp(residual, prices=prices)
+        r_columns, r_x = solved.columns, solved.x
         for k in r_columns[r_x > 1 - 1e-6]:
             i, j = int(residual.pairs.app[k]), int(residual.pairs.partner[k])
             a, g = int(residual.applications.amount_minor[i]), int(residual.applications.grade[i])
@@ -583,14 +362,18 @@ def allocate_day(
     partner = np.full(n, -1, np.int64)
     room = Room.of(p)
     if full or integer or block is None or n <= block:
-        lp_objective, bound, columns, x, lp_prices, stats = solve_lp(
-            p, prices=prices, full=full, integer=integer
+        solved = solve_lp(p, prices=prices, full=full, integer=integer)
+        lp_objective, bound, lp_prices, stats = (
+            solved.objective,
+            solved.bound,
+            solved.prices,
+            dict(solved.stats),
         )
         stats["fractional_applications"] = _settle_lp(
-            p, columns, x, room, partner, None if integer else lp_prices
+            p, solved.columns, solved.x, room, partner, None if integer else lp_prices
         )
         if integer:
-            bound, lp_prices = lp_objective, None
+            lp_prices = None
     else:
         order = np.random.default_rng(n).permutation(n)
         blocks = [np.sort(order[s : s + block]) for s in range(0, n, block)]
@@ -600,16 +383,17 @@ def allocate_day(
             share = b.size / (n - placed)
             capacity = np.floor(room.capacity * share).astype(np.int64)
             sub = _subproblem(p, b, capacity)
-            objective, _, columns, x, block_lp_prices, sub_stats = solve_lp(sub, prices=prices)
+            solved = solve_lp(sub, prices=prices)
+            block_lp_prices = solved.prices
             sub_partner = np.full(b.size, -1, np.int64)
             sub_room = Room(capacity, np.minimum(sub.grade_limit_minor, room.grade))
-            fractional += _settle_lp(sub, columns, x, sub_room, sub_partner, block_lp_prices)
+            fractional += _settle_lp(sub, solved.columns, solved.x, sub_room, sub_partner, block_lp_prices)
             for k in np.flatnonzero(sub_partner >= 0):
                 i = b[k]
                 partner[i] = sub_partner[k]
                 room.take(int(partner[i]), int(p.applications.grade[i]), int(p.applications.amount_minor[i]))
-            lp_objective += objective
-            rounds += sub_stats["rounds"]
+            lp_objective += solved.objective
+            rounds += solved.stats["rounds"]
             placed += b.size
             block_prices.append(block_lp_prices)
         # each block's duals price the whole day (prices do not change when demand and capacity scale

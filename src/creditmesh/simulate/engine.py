@@ -50,6 +50,9 @@ class SimulationResult:
     config: SimulationConfig
     tables: dict[str, pa.Table]
     truth: dict[str, pa.Table]
+    #: the servicing world's hidden state (``default_day`` per borrower, ``settle_day`` per loan, as day
+    #: numbers): what a collections back-test needs to replay the platform's repayments; not written to disk
+    servicing: dict[str, np.ndarray] | None = None
 
     @property
     def end_date(self):
@@ -135,7 +138,7 @@ def simulate(
         "borrowers": borrowers_full.select(["borrower_id", *TABLES["borrowers"].truth]),
         "applications": applications_full.select(["application_id", *TABLES["applications"].truth]),
     }
-    return SimulationResult(config, tables, truth)
+    return SimulationResult(config, tables, truth, book.servicing)
 
 
 def read_config(directory: str | os.PathLike[str]) -> SimulationConfig:

@@ -97,6 +97,9 @@ class Book:
     #: what collections did (the world's action log, see :class:`~creditmesh.simulate.collections.CollectionWorld`)
     collection_actions: dict[str, np.ndarray] | None = None
     collection_arms: tuple[str, ...] = ()
+    #: what a servicing world needs to replay the platform's repayments (``default_day`` per borrower,
+    #: ``settle_day`` per loan, NEVER when none): see :func:`creditmesh.collections.backtest.world_from_simulation`
+    servicing: dict[str, np.ndarray] | None = None
 
 
 def feature_frame(
@@ -635,6 +638,7 @@ def close_book(state: PlatformState) -> Book:
         horizon,
         actions,
         tuple(world.arms),
+        {"default_day": state.fates.default_day.copy(), "settle_day": world.loans.trimmed("settle_day")},
     )
 
 

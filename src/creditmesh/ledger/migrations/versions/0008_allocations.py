@@ -18,6 +18,8 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
+from creditmesh.ledger.migrations.history import INSTALLMENT_BALANCES_SQL
+
 revision = "0008"
 down_revision = "0005"
 branch_labels = None
@@ -25,24 +27,6 @@ depends_on = None
 
 #: The payment id of the allocations that carry over what installments showed as paid before this revision.
 CARRIED_OVER = "before-0008"
-_PAID_COLUMNS = """CAST(SUM(late_fee_minor) AS BIGINT) AS late_fee_paid_minor, CAST(SUM(fee_minor) AS BIGINT) AS fee_paid_minor,
-                   CAST(SUM(interest_minor) AS BIGINT) AS interest_paid_minor,
-                   CAST(SUM(principal_minor) AS BIGINT) AS principal_paid_minor, MAX(settled_on) AS paid_on"""
-_LATE_FEE_DUE = "CAST(SUM(amount_minor) AS BIGINT) AS late_fee_due_minor"
-#: The view as this revision creates it (a frozen copy of creditmesh.ledger.tables.INSTALLMENT_BALANCES_SQL).
-INSTALLMENT_BALANCES_SQL = f"""
-SELECT i.loan_id, i.seq, i.due_date, i.principal_due_minor, i.interest_due_minor, i.fee_due_minor,
-       COALESCE(f.late_fee_due_minor, 0) AS late_fee_due_minor,
-       COALESCE(a.principal_paid_minor, 0) AS principal_paid_minor,
-       COALESCE(a.interest_paid_minor, 0) AS interest_paid_minor,
-       COALESCE(a.fee_paid_minor, 0) AS fee_paid_minor,
-       COALESCE(a.late_fee_paid_minor, 0) AS late_fee_paid_minor,
-       a.paid_on, i.accrued_from
-FROM installments AS i
-LEFT JOIN (SELECT loan_id, seq, {_PAID_COLUMNS} FROM allocations GROUP BY loan_id, seq) AS a
-       ON a.loan_id = i.loan_id AND a.seq = i.seq
-LEFT JOIN (SELECT loan_id, seq, {_LATE_FEE_DUE} FROM late_fees GROUP BY loan_id, seq) AS f
-       ON f.loan_id = i.loan_id AND f.seq = i.seq"""
 _FOLDED = (
     "late_fee_due_minor",
     "principal_paid_minor",
