@@ -28,7 +28,7 @@ demo: install
 	$(BIN)/creditmesh model evaluate $(DEMO_DIR)/model/gbm --data $(DEMO_DIR)/model/applications.parquet --target bad_12m --report $(DEMO_DIR)/model/report.html
 	$(BIN)/creditmesh graph build $(DEMO_DIR) --out $(DEMO_DIR)/graph
 	$(BIN)/creditmesh graph rings --data $(DEMO_DIR) --graph $(DEMO_DIR)/graph
-	$(BIN)/creditmesh match allocate $(DEMO_DIR) --partners $(DEMO_DIR) --month 2024-12 --out $(DEMO_DIR)/allocations_2024-12.parquet
+	$(BIN)/creditmesh match allocate $(DEMO_DIR) --partners $(DEMO_DIR) --month 2024-12 --capacity volume --out $(DEMO_DIR)/allocations_2024-12.parquet
 	$(BIN)/creditmesh report $(DEMO_DIR) --quarter 2024Q4 --out $(DEMO_DIR)/report_2024Q4.html
 	$(BIN)/creditmesh finance abs --cutoff 2024-12-31 --data $(DEMO_DIR)
 	$(BIN)/creditmesh finance capital --as-of 2024-12-31 --data $(DEMO_DIR)

@@ -128,6 +128,22 @@ def test_a_book_folder_allocates_the_months_approved_drawdowns(tmp_path):
     assert summary["applications"] == len(expected)
     assert summary["allocated"] + sum(summary["unallocated"].values()) == len(expected)
 
+    # capacity sized to the month's volume as the simulated platform sizes it: partners fill up
+    sized = runner.invoke(
+        app,
+        ["match", "allocate", str(book), "--partners", str(book), "--month", month]
+        + ["--capacity", "volume", "--output", "json"],
+    )
+    assert sized.exit_code == 0, sized.output
+    sized_summary = json.loads(sized.output)
+    assert sum(sized_summary["partners_at_capacity"].values()) > 0
+    assert 0.0 < sized_summary["platform_service_volume_share"] < 1.0
+    assert not summary["partners_at_capacity"]  # the drawn capacity dwarfs a small book's month
+    bad_capacity = runner.invoke(
+        app, ["match", "allocate", str(book), "--partners", str(book), "--month", month, "--capacity", "x"]
+    )
+    assert bad_capacity.exit_code == 2 and "capacity" in bad_capacity.output
+
     no_month = runner.invoke(app, ["match", "allocate", str(book), "--partners", str(book)])
     assert no_month.exit_code == 2 and "month" in no_month.output and "Traceback" not in no_month.output
     bad_month = runner.invoke(

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pyarrow.compute as pc
-import pytest
 
-from creditmesh.funding import PLATFORM_SERVICE_MODELS
+from creditmesh.funding import FUNDING_MODELS, PLATFORM_SERVICE_MODELS
+from creditmesh.matching.partners import capacity_for_volume, load_partners
 from creditmesh.matching.simulation import CAPACITY_SHARE, MatcherAllocation
 from creditmesh.simulate import SimulationConfig, simulate
 
@@ -28,10 +28,6 @@ def platform_service_share(result) -> float:
     return pc.sum(pc.filter(principal, service)).as_py() / pc.sum(principal).as_py()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #14: on the day-by-day collections world the matcher's risk-bearing capacity no longer binds in this small run; recalibration on the engines is open",
-)
 def test_matcher_funds_every_drawdown_within_capacity_and_risk_bearing_capacity_binds():
     result, matcher = run()
     loans = result.tables["loans"].to_pandas()
@@ -64,3 +60,16 @@ def test_drawdowns_no_partner_can_take_are_funded_by_the_platform_itself():
     result, matcher = run(dict.fromkeys(CAPACITY_SHARE, 0.0))
     assert set(result.tables["loans"]["funding_model"].to_pylist()) == {"capital_heavy_on"}
     assert sum(fallback for *_, fallback in matcher.months) == result.tables["loans"].num_rows
+
+
+def test_capacity_for_a_volume_is_each_models_share_split_by_drawn_capacity(institutions):
+    partners = load_partners(institutions)
+    volume = 10_000_000_00
+    sized = capacity_for_volume(partners, volume)
+    for code, name in enumerate(FUNDING_MODELS):
+        own = partners.model == code
+        # floors lose less than a minor unit a partner
+        assert volume * CAPACITY_SHARE[name] - own.sum() <= sized[own].sum() <= volume * CAPACITY_SHARE[name]
+    weight = partners.capacity_minor[partners.model == 1]
+    assert np.corrcoef(sized[partners.model == 1], weight)[0, 1] > 0.999
+    assert (capacity_for_volume(partners, volume, {"ice": 0.5})[partners.model != 3] == 0).all()

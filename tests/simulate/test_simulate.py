@@ -1,6 +1,7 @@
 import datetime as dt
 import json
 
+import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
@@ -106,7 +107,12 @@ def test_fraudsters_never_repay_and_rings_share_identifiers(small):
     installments = (
         small.tables["installments"].to_pandas().merge(loans[["loan_id", "borrower_id"]], on="loan_id")
     )
-    assert installments.loc[installments["borrower_id"].isin(fraud), "paid_at"].isna().all()
+    # never before charge-off (181 days past the first missed due date); an agency or a judgment may recover
+    # part of a charged-off loan afterwards (simulate.collections.Response's recovery terms)
+    fraudulent = installments[installments["borrower_id"].isin(fraud)]
+    first_due = pd.to_datetime(fraudulent.groupby("loan_id")["due_date"].transform("min"))
+    paid = pd.to_datetime(fraudulent["paid_at"])
+    assert len(fraudulent) and (paid.isna() | (paid >= first_due + pd.Timedelta(days=181))).all()
     identities = small.tables["identities"].to_pandas()
     devices = identities[identities["kind"] == "device"]
     sharing = devices.groupby("value")["borrower_id"].nunique()

@@ -34,6 +34,14 @@ def allocate(
         str | None,
         typer.Option(help="With a book folder: the month (YYYY-MM) whose approved drawdowns to allocate."),
     ] = None,
+    capacity: Annotated[
+        str,
+        typer.Option(
+            help="Partners' capacity: 'drawn' (each partner's monthly_capacity_minor) or 'volume' (each funding "
+            "model's share of the applications' volume, split by drawn capacity: how the simulated platform "
+            "sizes it, see matching.partners.CAPACITY_SHARE)."
+        ),
+    ] = "drawn",
     capacity_divisor: Annotated[
         int, typer.Option(min=1, max=10_000, help="Capacity for the run: monthly capacity divided by this.")
     ] = 1,
@@ -46,7 +54,10 @@ def allocate(
     from creditmesh.matching import load_partners
     from creditmesh.matching.applications import approved_drawdowns
     from creditmesh.matching.day import allocate_applications
+    from creditmesh.matching.partners import capacity_for_volume
 
+    if capacity not in ("drawn", "volume"):
+        raise ParameterError("capacity", f"expected 'drawn' or 'volume', got {capacity!r}")
     partners = load_partners(partners_path)
     if applications.is_dir():
         if month is None:
@@ -57,9 +68,12 @@ def allocate(
         frame = approved_drawdowns(applications, month)
     else:
         frame = read_table(applications)
-    result = allocate_applications(
-        frame, partners, capacity_minor=partners.capacity_minor // capacity_divisor
+    monthly = (
+        partners.capacity_minor
+        if capacity == "drawn"
+        else capacity_for_volume(partners, int(pd.to_numeric(frame["amount_minor"]).sum()))
     )
+    result = allocate_applications(frame, partners, capacity_minor=monthly // capacity_divisor)
     summary = result.summary()
     if out is not None:
         result.allocations.to_parquet(out, index=False)
@@ -76,4 +90,10 @@ def allocate(
     )
     if summary["unallocated"]:
         typer.echo("left out: " + ", ".join(f"{k} {v:,}" for k, v in summary["unallocated"].items()))
+    full = summary["partners_at_capacity"]
+    typer.echo(
+        f"partners at capacity: {sum(full.values()):,} of {len(partners):,}"
+        + (" (" + ", ".join(f"{k} {v:,}" for k, v in full.items()) + ")" if full else "")
+        + f"; capital-light, ICE and technology share of volume {summary['platform_service_volume_share']:.1%}"
+    )
     print_frame(pd.DataFrame(result.revenue), "Revenue by funding model")

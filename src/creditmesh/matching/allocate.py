@@ -129,9 +129,12 @@ def build_problem(
 
 
 # -- the LP --------------------------------------------------------------------------------------------
-def sample_prices(problem: Problem, size: int, *, seed: int = 0, full: bool = True) -> Prices:
+def sample_prices(
+    problem: Problem, size: int, *, seed: int = 0, full: bool = True, prices: Prices | None = None
+) -> Prices:
     """Capacity prices from the exact LP on a random sample of the day, capacities scaled to the sample
-    (``full=False``: by column generation, the same optimum a few times faster on a sample)."""
+    (``full=False``: by column generation, the same optimum a few times faster on a sample; ``prices``,
+    say the previous day's, choose the first master, near the end of the column generation)."""
     n = len(problem.applications)
     index = np.sort(np.random.default_rng(seed).choice(n, size=min(size, n), replace=False))
     share = index.size / n
@@ -140,7 +143,7 @@ def sample_prices(problem: Problem, size: int, *, seed: int = 0, full: bool = Tr
         problem.partners,
         capacity_minor=np.floor(problem.capacity_minor * share).astype(np.int64),
     )
-    return solve_lp(sample, full=full).prices
+    return solve_lp(sample, full=full, prices=None if full else prices).prices
 
 
 # -- integer allocation ------------------------------------------------------------------------------

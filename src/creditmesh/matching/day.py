@@ -8,17 +8,24 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from creditmesh.funding import FUNDING_MODELS
 from creditmesh.matching.allocate import (
     Allocation,
+    Problem,
     allocate_day,
     allocations_table,
     build_problem,
+    capacity_used,
     route,
     unallocated_table,
 )
 from creditmesh.matching.applications import applications_from_frame
 from creditmesh.matching.partners import Partners
 from creditmesh.matching.report import revenue_by_funding_model
+
+#: A partner counts as at capacity when the allocation uses this share of it or more (what is left is
+#: smaller than most loans).
+FULL_SHARE = 0.98
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,8 @@ class DayResult:
     allocations: pd.DataFrame
     unallocated: pd.DataFrame
     revenue: pd.DataFrame
+    #: Partners whose capacity the allocation used to within :data:`FULL_SHARE`, by funding model.
+    full_partners: dict[str, int]
 
     def summary(self) -> dict:
         a, g = self.allocation, self.greedy
@@ -44,6 +53,10 @@ class DayResult:
             "seconds": round(a.seconds, 3),
             "method": a.method,
             "unallocated": self.unallocated["reason"].value_counts().to_dict(),
+            "partners_at_capacity": self.full_partners,
+            "platform_service_volume_share": round(
+                float(self.revenue.set_index("funding_model").at["platform_service", "volume_share"]), 6
+            ),
         }
 
 
@@ -60,4 +73,15 @@ def allocate_applications(
         table,
         unallocated_table(problem, allocation),
         revenue_by_funding_model(table),
+        partners_at_capacity(problem, allocation),
     )
+
+
+def partners_at_capacity(problem: Problem, allocation: Allocation) -> dict[str, int]:
+    """Per funding model, the partners with capacity whose allocation uses :data:`FULL_SHARE` of it or more:
+    where capacity binds (models with none are left out)."""
+    used, _ = capacity_used(problem, allocation)
+    capacity = problem.capacity_minor
+    full = (capacity > 0) & (used >= FULL_SHARE * capacity)
+    counts = np.bincount(problem.partners.model[full], minlength=len(FUNDING_MODELS))
+    return {name: int(c) for name, c in zip(FUNDING_MODELS, counts) if c}

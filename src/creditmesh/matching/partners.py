@@ -38,6 +38,21 @@ DEFAULT_FEE_RATE: Mapping[str, float | None] = MappingProxyType({m.name: m.defau
 DEFAULT_ACCEPTANCE_RATE: Mapping[str, float] = MappingProxyType(
     {m.name: m.default_acceptance_rate for m in MODELS}
 )
+#: Each funding model's monthly capacity as a share of a month's approved drawdown volume, when capacity is
+#: sized to the platform's volume (:func:`capacity_for_volume`: the simulated platform's matcher and
+#: ``creditmesh match allocate --capacity volume``). The risk-bearing models earn the widest margin and hold
+#: less than half of the volume, so their capacity binds and decides how much goes to the platform services,
+#: which together hold more than the rest and so leave a choice among them. A calibration lever of the
+#: simulated platform (docs/simulation.md).
+CAPACITY_SHARE: Mapping[str, float] = MappingProxyType(
+    {
+        "capital_heavy_on": 0.12,
+        "capital_heavy_off": 0.32,
+        "capital_light": 0.40,
+        "ice": 0.40,
+        "tech_solution": 0.08,
+    }
+)
 #: Concentration limit when a partner names none: the most of its capacity one grade may take.
 DEFAULT_MAX_GRADE_SHARE = 0.6
 #: Limits on everything: partners in one set, tenors a partner lists, longest tenor in months.
@@ -268,6 +283,24 @@ class Partners:
             + coef[..., 2] * np.log(np.maximum(amount_minor, 100) / 100.0)
         )
         return 1.0 / (1.0 + np.exp(-z))
+
+
+def capacity_for_volume(
+    partners: Partners, volume_minor: int, share: Mapping[str, float] = CAPACITY_SHARE
+) -> np.ndarray:
+    """Each partner's capacity for a month of ``volume_minor`` approved drawdowns: its funding model's
+    ``share`` of the volume, split across that model's partners in proportion to their drawn
+    ``monthly_capacity_minor`` (a model no partner holds capacity in splits nothing)."""
+    unknown = sorted(set(share) - set(FUNDING_MODELS))
+    if unknown:
+        raise PartnerError(
+            "capacity_share", f"unknown funding model(s) {unknown}; allowed: {list(FUNDING_MODELS)}"
+        )
+    weight = partners.capacity_minor.astype(np.float64)
+    model = partners.model
+    model_share = np.array([share.get(m, 0.0) for m in FUNDING_MODELS])[model]
+    model_weight = np.bincount(model, weights=weight, minlength=len(FUNDING_MODELS))[model]
+    return np.floor(volume_minor * model_share * weight / np.maximum(model_weight, 1.0)).astype(np.int64)
 
 
 def partners_from_records(records: Sequence[Mapping[str, Any]]) -> Partners:

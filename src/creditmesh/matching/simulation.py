@@ -4,17 +4,20 @@
 hands it each month's approved drawdowns and it answers each one's funding model and partner. The
 month's drawdowns arrive in time order and go through :func:`~creditmesh.matching.allocate.route`,
 the dual-price router, with the capacity prices of the LP over the previous month's drawdowns
-(:func:`~creditmesh.matching.allocate.sample_prices`; the first month routes greedily on margin).
+(:func:`~creditmesh.matching.allocate.sample_prices`, its column generation started from the month
+before's prices; the first month routes greedily on margin).
 Partners' monthly capacity is sized to the platform's volume so that it binds, and so which share
 of volume ends under capital-light, ICE and technology solutions is what allocation makes of it.
 
 The levers (partners' terms, each a column of the ``institutions`` table or a default of
 :mod:`creditmesh.funding`):
 
-* capacity: :data:`CAPACITY_SHARE` is each funding model's monthly capacity as a share of the
-  month's approved drawdown volume, split across that model's partners in proportion to the
-  ``monthly_capacity_minor`` the simulator drew. The risk-bearing models earn the widest margin,
-  so their capacity (0.46 of volume at the defaults) binds and decides how much spills to the
+* capacity: :data:`~creditmesh.matching.partners.CAPACITY_SHARE` is each funding model's monthly
+  capacity as a share of the month's approved drawdown volume, split across that model's partners
+  in proportion to the ``monthly_capacity_minor`` the simulator drew
+  (:func:`~creditmesh.matching.partners.capacity_for_volume`, which ``creditmesh match allocate
+  --capacity volume`` sizes a month with too). The risk-bearing models earn the widest margin,
+  so their capacity (0.44 of volume at the defaults) binds and decides how much spills to the
   platform services;
 * risk appetite: ``max_pd`` and ``min_score`` (capital-light partners take the safer borrowers);
 * APR range: ``apr_min``, ``apr_max`` (a drawdown outside it is not eligible);
@@ -28,7 +31,6 @@ is funded by the platform itself: the ``capital_heavy_on`` partner with the most
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import numpy as np
 import pyarrow as pa
@@ -36,25 +38,13 @@ import pyarrow as pa
 from creditmesh.funding import FUNDING_MODELS
 from creditmesh.matching.allocate import Prices, build_problem, route, sample_prices
 from creditmesh.matching.applications import GRADES, Applications
-from creditmesh.matching.partners import Partners, load_partners
+from creditmesh.matching.partners import CAPACITY_SHARE, Partners, capacity_for_volume, load_partners
 from creditmesh.scoring.scorecard import BASE_ODDS, BASE_SCORE, PDO, scaling
 from creditmesh.scoring.serve import grade_of
 from creditmesh.simulate.state import Drawdowns
 
-#: Each funding model's monthly capacity as a share of the month's approved drawdown volume. The
-#: risk-bearing models hold less than half; the platform services together more than the rest, so
-#: capacity binds for the first and leaves choice among the second.
-CAPACITY_SHARE: Mapping[str, float] = MappingProxyType(
-    {
-        "capital_heavy_on": 0.12,
-        "capital_heavy_off": 0.34,
-        "capital_light": 0.40,
-        "ice": 0.40,
-        "tech_solution": 0.08,
-    }
-)
 #: Applications in the sample whose LP prices next month's capacity.
-PRICE_SAMPLE = 3_000
+PRICE_SAMPLE = 1_000
 #: The funding model that takes what no partner can: the platform's own balance sheet.
 FALLBACK_MODEL = "capital_heavy_on"
 
@@ -80,11 +70,7 @@ class MatcherAllocation:
 
     def capacity_minor(self, volume_minor: int) -> np.ndarray:
         """Each partner's capacity for a month of ``volume_minor``: its model's share, split by drawn capacity."""
-        weight = self.partners.capacity_minor.astype(np.float64)
-        model = self.partners.model
-        share = np.array([self.capacity_share.get(m, 0.0) for m in FUNDING_MODELS])[model]
-        model_weight = np.bincount(model, weights=weight, minlength=len(FUNDING_MODELS))[model]
-        return np.floor(volume_minor * share * weight / np.maximum(model_weight, 1.0)).astype(np.int64)
+        return capacity_for_volume(self.partners, volume_minor, self.capacity_share)
 
     def allocate(self, rng: np.random.Generator, drawdowns: Drawdowns) -> tuple[np.ndarray, np.ndarray]:
         arrival = np.lexsort((drawdowns.second, drawdowns.day))
@@ -100,7 +86,9 @@ class MatcherAllocation:
             (capacity, _allocated(partner, drawdowns.principal_minor, capacity.size), int(unplaced.sum()))
         )
         if len(applications) > 0:
-            self.prices = sample_prices(problem, min(self.price_sample, len(applications)), full=False)
+            self.prices = sample_prices(
+                problem, min(self.price_sample, len(applications)), full=False, prices=self.prices
+            )
         return self.partners.model[partner].astype(np.int8), partner.astype(np.int64)
 
     def applications(self, drawdowns: Drawdowns) -> Applications:

@@ -76,6 +76,10 @@ def decision_latency(app: np.ndarray, automated: np.ndarray, applied_second: np.
 APPLY_SHARE = 0.78
 FIRST_DRAW_SHARE = 0.7
 DISTRESS_DRAW_SHARE = 0.85
+#: Borrowers heading for default borrow hard in this many days before it ...
+DISTRESS_DAYS = 90
+#: ... over these tenors (weights over TENORS): a borrower in distress stretches the repayments.
+DISTRESS_TENOR_WEIGHTS = np.array([0.0, 0.05, 0.05, 0.40, 0.20, 0.30])
 ADJUSTMENT_EVERY_MONTHS = 6
 
 Progress = Callable[[str], None]
@@ -402,6 +406,8 @@ def request_drawdowns(
     day = _drawdown_day(rng, state, requesters, opening, first_day, last)
     requested = _drawdown_amount(rng, state, requesters, distressed)
     tenor = TENORS[rng.choice(TENORS.size, requesters.size, p=TENOR_WEIGHTS)]
+    stretched = TENORS[rng.choice(TENORS.size, requesters.size, p=DISTRESS_TENOR_WEIGHTS)]
+    tenor = np.where(distressed[requesters], stretched, tenor)
     second = _drawdown_second(rng, state.lines, requesters, day)
     applications = applications_on_book(state, "drawdown", requesters, day, second, requested, tenor)
     available = state.lines.limit_minor[requesters] - state.exposure.outstanding_minor[requesters]
@@ -416,8 +422,10 @@ def _drawdown_appetite(
     fates, is_fraud = state.fates, state.pop.is_fraud
     first_draw = np.where(is_fraud, 1.0, np.where(fates.never_draws, 0.0, FIRST_DRAW_SHARE))
     want = np.where(opening, first_draw, fates.propensity)
-    # borrowers heading for default borrow hard in the two months before it
-    distressed = ~is_fraud & (fates.default_day >= first_day) & (fates.default_day - first_day < 60)
+    # borrowers heading for default borrow hard in the months before it
+    distressed = (
+        ~is_fraud & (fates.default_day >= first_day) & (fates.default_day - first_day < DISTRESS_DAYS)
+    )
     return np.where(distressed & (want > 0), DISTRESS_DRAW_SHARE, want), distressed
 
 
