@@ -88,7 +88,6 @@ def write_journal(engine, loans: int) -> dict[str, int]:
     statements = [
         # the ledger's indexes on postings are built after the rows, as a bulk load would (not timed either way)
         "DROP INDEX ix_postings_entry",
-        "DROP INDEX ix_postings_loan_account",
         f"""INSERT INTO loans (loan_id, borrower_id, institution_id, funding_model, currency, principal_minor, apr_ppm,
                 tenor_months, schedule, originated_on, status)
             SELECT 'L' || g, 'B' || (g % {max(loans // 2, 1)}), 'fi', {_model_case()}, 'CNY', 100000 + (g::bigint * 7919) % 2000000,
@@ -124,7 +123,6 @@ def write_journal(engine, loans: int) -> dict[str, int]:
             WHERE p.entry_id % 2 = 0 GROUP BY p.entry_id HAVING SUM(p.amount_minor) <> 0""",
         "SELECT setval(pg_get_serial_sequence('journal_entries', 'entry_id'), (SELECT MAX(entry_id) FROM journal_entries))",
         "CREATE INDEX ix_postings_entry ON postings (entry_id)",
-        "CREATE INDEX ix_postings_loan_account ON postings (loan_id, account_code)",
     ]
     with engine.begin() as conn:
         for statement in statements:

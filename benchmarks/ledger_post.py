@@ -521,10 +521,10 @@ CREATE TABLE posting (posting_id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL,
                       account_code TEXT NOT NULL CHECK (account_code IN ('1000', '1100', '1200', '2000', '4000')),
                       loan_id TEXT, amount INTEGER NOT NULL);
 CREATE INDEX ix_posting_entry ON posting (entry_id);
-CREATE INDEX ix_posting_loan_account ON posting (loan_id, account_code);
 """
-#: The anchor's tables follow the ledger's (migration 0002): no foreign key from payments and postings, the
-#: account code checked against the chart, no index on installments' (due_date, paid_on).
+#: The anchor's tables follow the ledger's (migrations 0002 and 0009): no foreign key from payments and postings,
+#: the account code checked against the chart, no index on installments' (due_date, paid_on), none on postings'
+#: (loan_id, account_code).
 
 
 def _anchor_connect(path: str) -> sqlite3.Connection:
