@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from _service import applicant
 
 
@@ -59,15 +60,24 @@ def test_bad_settlements_and_limits_are_422_naming_the_field(as_role):
 
 
 def test_an_approved_credit_line_review_stores_the_line_for_the_applicants_tenant(
-    client, as_role, rows, settings
+    client, as_role, rows, settings, model_path
 ):
+    import pandas as pd
     import sqlalchemy as sa
 
     from creditmesh.api.tables import credit_line_profiles
+    from creditmesh.decision.policy import default_policy_path, load_policy
+    from creditmesh.scoring.artifact import load_model
+    from creditmesh.scoring.dataset import APPLICATION_FEATURES
 
     operator = as_role("operator")
-    for n, row in enumerate(rows[:300]):
-        body = {**applicant(row, 20_100 + n), "device_age_days": 0, "apply_hour": 2, "contacts_count": 1}
+    # a review with a line proposed: the policy's review band just under the PD cut-off (the model rates every
+    # night-burst applicant of this book above the cut-off, so a knock-out review proposes no line)
+    cutoff = load_policy(default_policy_path()).document.credit_line.max_pd
+    pd_ = load_model(model_path).predict_proba(pd.DataFrame(rows)[list(APPLICATION_FEATURES)])[:, 1]
+    nearest = np.argsort(np.abs(pd_ - cutoff), kind="stable")
+    for n, k in enumerate(nearest[:50]):
+        body = applicant(rows[k], 20_100 + n)
         decision = client.post("/v1/applications", json=body).json()
         if decision["outcome"] == "review":
             proposed = client.get(f"/v1/decisions/{body['application_id']}").json()["credit_line_minor"]

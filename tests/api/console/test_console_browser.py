@@ -44,7 +44,7 @@ def test_an_operator_settles_a_review_and_it_leaves_the_queue_for_the_audit_log(
     page.get_by_role("heading", name=f"Review {review}").wait_for()
     assert page.get_by_role("heading", name="Pre-loan investigation report (masked)").is_visible()
     assert page.locator("svg.gauge").count() == 1, "the score is drawn against the cut-off"
-    page.get_by_label("Decline").check()
+    page.get_by_role("radio", name="Decline").check()
     page.get_by_label("Note").fill("device farm: twelve applicants on one handset")
     page.get_by_role("button", name="Record the outcome").click()
     page.wait_for_url("**/console/reviews?settled=*")
