@@ -3,7 +3,8 @@
 Goals (from the issues): 1,000,000 borrowers over 24 months in under 180 s wall time
 and under 6 GB peak memory on a 2-core machine with the simulator's placeholders, and
 in under 600 s and 8 GB through creditmesh's engines (issue 14: the burn-in and its
-model, the decision engine with the graph's fraud check, the matcher's router), each
+model, the decision engine with the graph's fraud check, the matcher's router, the shipped
+collections strategy: the platform as ``creditmesh simulate`` runs it), each
 size run both ways (``--engines``); 100,000 is run too, to show how time and memory scale.
 
 Each size runs in a fresh child process (this script, re-run with a hidden
@@ -103,12 +104,13 @@ def _child(borrowers: int, seed: int, tmp_root: str, engines: bool = False) -> N
     emit("simulate")
     started = time.perf_counter()
     options = {}
-    if engines:  # the burn-in and its model count in the simulation's time
-        from creditmesh.decision.simulator import engine_policy_after_burn_in
-        from creditmesh.matching.simulation import MatcherAllocation
+    if engines:  # as `creditmesh simulate` runs it; the burn-in and its model count in the simulation's time
+        from creditmesh.cli.simulate import platform_engines
+        from creditmesh.collections.simulation import shipped_collector
 
         emit("burn-in")
-        options = {"policy": engine_policy_after_burn_in(config), "funding": MatcherAllocation}
+        policy, funding = platform_engines(config, True)
+        options = {"policy": policy, "funding": funding, "collector": shipped_collector()}
     result = simulate(config, progress=emit, **options)
     simulate_s = time.perf_counter() - started
     emit("simulated")
