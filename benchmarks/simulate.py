@@ -105,8 +105,7 @@ def _child(borrowers: int, seed: int, tmp_root: str, engines: bool = False) -> N
     started = time.perf_counter()
     options = {}
     if engines:  # as `creditmesh simulate` runs it; the burn-in and its model count in the simulation's time
-        from creditmesh.cli.simulate import platform_engines
-        from creditmesh.collections.simulation import shipped_collector
+        from creditmesh.collections.simulation import platform_engines, shipped_collector
 
         emit("burn-in")
         policy, funding = platform_engines(config, True)

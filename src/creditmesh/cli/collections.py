@@ -151,7 +151,7 @@ def compare(
     simulated again with nobody collecting: the 30-day collection rate, Day-1 and 90 day+ delinquency, cure
     rates, recovery after charge-off, and what collections cost."""
     from creditmesh.cli.common import require_folder
-    from creditmesh.cli.simulate import platform_engines
+    from creditmesh.collections.simulation import platform_engines
     from creditmesh.portfolio import Book
     from creditmesh.portfolio.collections import platform_comparison
     from creditmesh.simulate import simulate

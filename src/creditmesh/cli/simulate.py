@@ -52,25 +52,12 @@ def simulate(
         raise ParameterError("out", f"{out} is not empty; pass --overwrite to replace it")
     if collections not in ("champion", "none"):
         raise ParameterError("collections", f"expected 'champion' or 'none', got {collections!r}")
-    collector = None
-    if collections == "champion":
-        from creditmesh.collections.simulation import shipped_collector
+    from creditmesh.collections.simulation import platform_engines, shipped_collector
 
-        collector = shipped_collector()
+    collector = shipped_collector() if collections == "champion" else None
     with steps(config.months + 16, "simulate") as step:
         policy, funding = platform_engines(config, engines)
         result = run(config, policy=policy, funding=funding, collector=collector, progress=step)
         write_dataset(result, out, overwrite=overwrite, progress=step)
     rows = {name: data.num_rows for name, data in result.tables.items()}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))
-
-
-def platform_engines(config, engines: bool):
-    """The decision policy and the funding of a simulated platform: creditmesh's engines (the decision engine
-    after a burn-in, the ICE matcher's router), or ``(None, None)``, the simulator's placeholders."""
-    if not engines:
-        return None, None
-    from creditmesh.decision.simulator import engine_policy_after_burn_in
-    from creditmesh.matching.simulation import MatcherAllocation
-
-    return engine_policy_after_burn_in(config), MatcherAllocation

@@ -251,18 +251,12 @@ def simulated_book(borrowers: int, seed: int, *, months: int = 24):
     """A freshly simulated platform (``borrowers``, ``months``, ``seed``) collected by the shipped strategy,
     as ``creditmesh simulate`` runs it (on creditmesh's engines: the decision engine after a burn-in, the
     matcher's router; the world is calibrated on them, issue 14), whose servicing world the arms replay."""
-    from creditmesh.collections.simulation import shipped_collector
-    from creditmesh.decision.simulator import engine_policy_after_burn_in
-    from creditmesh.matching.simulation import MatcherAllocation
+    from creditmesh.collections.simulation import platform_engines, shipped_collector
     from creditmesh.simulate import SimulationConfig, simulate
 
     config = SimulationConfig(borrowers=borrowers, months=months, seed=seed)
-    return simulate(
-        config,
-        policy=engine_policy_after_burn_in(config),
-        funding=MatcherAllocation,
-        collector=shipped_collector(),
-    )
+    policy, funding = platform_engines(config, True)
+    return simulate(config, policy=policy, funding=funding, collector=shipped_collector())
 
 
 def book_at(result, start_day: int) -> CollectionWorld:

@@ -139,3 +139,16 @@ def shipped_collector(name: str = "champion") -> Arm:
     return Arm(
         name, "strategy", load_strategy(default_strategy_path()), model=load_uplift(default_uplift_path())
     )
+
+
+def platform_engines(config, engines: bool):
+    """The decision policy and the funding of a simulated platform: creditmesh's engines (the decision engine
+    after a burn-in, the ICE matcher's router), or ``(None, None)``, the simulator's placeholders. Here, in
+    the last box that sees the decision engine, the matcher and the collector, so that ``creditmesh
+    simulate``, ``collections compare``, the back-test and the benchmark build the platform one way."""
+    if not engines:
+        return None, None
+    from creditmesh.decision.simulator import engine_policy_after_burn_in
+    from creditmesh.matching.simulation import MatcherAllocation
+
+    return engine_policy_after_burn_in(config), MatcherAllocation

@@ -43,7 +43,7 @@ DEFAULT_ACCEPTANCE_RATE: Mapping[str, float] = MappingProxyType(
 #: ``creditmesh match allocate --capacity volume``). The risk-bearing models earn the widest margin and hold
 #: less than half of the volume, so their capacity binds and decides how much goes to the platform services,
 #: which together hold more than the rest and so leave a choice among them. A calibration lever of the
-#: simulated platform (docs/simulation.md).
+#: simulated platform (docs/simulate.md).
 CAPACITY_SHARE: Mapping[str, float] = MappingProxyType(
     {
         "capital_heavy_on": 0.12,
