@@ -119,3 +119,27 @@ def test_a_tree_of_one_leaf_and_a_forest_read_back_from_text():
 def test_a_row_of_the_wrong_width_is_refused(forest):
     with pytest.raises(ValueError, match="6 features"):
         forest.raw(np.zeros((1, 5)))
+
+
+def test_explain_gives_the_raw_scores_bit_for_bit_and_the_contributions(boosters, forest):
+    T = _awkward(_table(300, 4)[0])
+    raw, contrib = forest.explain(T)
+    np.testing.assert_array_equal(raw, forest.raw(T))
+    np.testing.assert_array_equal(contrib, forest.contributions(T))
+    for b, booster in enumerate(boosters):
+        np.testing.assert_array_equal(raw[:, b], booster.predict(T, raw_score=True))
+
+
+def test_trees_of_more_than_64_nodes_take_the_general_kernel():
+    X, y = _table(3000, 5)
+    params = {"objective": "binary", "verbose": -1, "num_leaves": 90, "min_data_in_leaf": 5, "num_threads": 1}
+    booster = lgb.train(params, lgb.Dataset(X, y, categorical_feature=[2, 3]), num_boost_round=5)
+    assert max(t["num_leaves"] for t in booster.dump_model()["tree_info"]) > 65
+    forest = Forest.from_boosters([booster])
+    assert forest.shap is None
+    T = _awkward(_table(200, 6)[0])
+    raw, contrib = forest.explain(T)
+    np.testing.assert_array_equal(raw[:, 0], booster.predict(T, raw_score=True))
+    np.testing.assert_allclose(
+        contrib[:, 0], booster.predict(T, pred_contrib=True), rtol=0, atol=CONTRIB_ATOL
+    )

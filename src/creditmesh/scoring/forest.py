@@ -129,29 +129,47 @@ class Forest:
     def contributions(self, data: np.ndarray) -> np.ndarray:
         """Per row and booster, each feature's TreeSHAP contribution and the expected value last
         (LightGBM's ``predict(pred_contrib=True)``): shape ``(rows, boosters, features + 1)``."""
-        if self.shap is not None:
-            plan = self.shap
-            return _contrib_grouped(
-                _as_rows(data, self.n_features),
-                self._nodes(),
-                self.tree_node,
-                plan.node_read,
-                plan.node_rule,
-                plan.cat_node,
-                plan.group_leaf,
-                plan.leaf_tree,
-                plan.leaf_want,
-                plan.leaf_mask,
-                plan.leaf_value,
-                plan.slot_need,
-                plan.slot_zero,
-                plan.slot_out,
-                plan.expected,
-                self.quadrature,
-                self.n_boosters,
-            )
+        data = _as_rows(data, self.n_features)
+        if self.shap is None:
+            return self._general_contributions(data)
+        return self._grouped(data, with_raw=False)[1]
+
+    def explain(self, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`raw` and :meth:`contributions` at once (the raw scores bit for bit, as :meth:`raw` gives
+        them): the fast kernel reads the row's leaves off the decisions the contributions need anyway."""
+        data = _as_rows(data, self.n_features)
+        if self.shap is None:
+            return self.raw(data), self._general_contributions(data)
+        landed, contributions = self._grouped(data, with_raw=True)
+        return _add_in_order(landed, self.booster_tree), contributions
+
+    def _grouped(self, data: np.ndarray, with_raw: bool) -> tuple[np.ndarray, np.ndarray]:
+        plan = self.shap
+        return _contrib_grouped(
+            data,
+            self._nodes(),
+            self.tree_node,
+            self.booster_tree,
+            plan.node_read,
+            plan.node_rule,
+            plan.cat_node,
+            plan.tree_constant,
+            plan.group_leaf,
+            plan.leaf_tree,
+            plan.leaf_want,
+            plan.leaf_mask,
+            plan.leaf_value,
+            plan.slot_need,
+            plan.slot_zero,
+            plan.slot_out,
+            plan.expected,
+            self.quadrature,
+            with_raw,
+        )
+
+    def _general_contributions(self, data: np.ndarray) -> np.ndarray:
         return _contrib(
-            _as_rows(data, self.n_features),
+            data,
             self._nodes(),
             self.tree_node,
             self.tree_leaf,
@@ -386,6 +404,7 @@ class _ShapPlan:
     node_read: np.ndarray  # int32, per node: the feature, plus the row width if NaN reads as zero
     node_rule: np.ndarray  # uint8, per node: _NAN_LEFT, _ZERO_DEFAULT, _ZERO_LEFT bits
     cat_node: np.ndarray  # int32: the category nodes
+    tree_constant: np.ndarray  # float64, per tree: its value if it is one leaf (0.0 otherwise)
     group_leaf: np.ndarray  # int64 (deepest + 2)
     leaf_tree: np.ndarray  # int32, per grouped leaf
     leaf_want: np.ndarray  # uint64
@@ -417,7 +436,15 @@ class _ShapPlan:
         leaf_tree = np.repeat(np.arange(len(tree_leaf) - 1, dtype=np.int32), np.diff(tree_leaf))
         tree_booster = np.repeat(np.arange(len(booster_tree) - 1), np.diff(booster_tree))
         keep = np.flatnonzero(d > 0)
-        order = keep[np.argsort(d[keep], kind="stable")]
+        # by d; within a group, the first leaf of every tree, then the second, ...: neighbours come from
+        # different trees, so that adding their contributions up does not wait on the same feature's sum
+        rank = np.zeros(len(d), dtype=np.int64)
+        for t in range(len(tree_leaf) - 1):
+            leaves = np.arange(tree_leaf[t], tree_leaf[t + 1])
+            for size in np.unique(d[leaves]):
+                same = leaves[d[leaves] == size]
+                rank[same] = np.arange(len(same))
+        order = keep[np.lexsort((leaf_tree[keep], rank[keep], d[keep]))]
         deepest = int(d.max()) if len(d) else 0
         group_leaf = np.searchsorted(d[order], np.arange(deepest + 2), side="left").astype(np.int64)
         slots = [np.zeros(0, dtype=np.int64)]
@@ -442,6 +469,7 @@ class _ShapPlan:
             node_read=(split_feature + np.where(missing == _MISSING_NAN, 0, n_features)).astype(np.int32),
             node_rule=rule.astype(np.uint8),
             cat_node=np.flatnonzero(decision_type & _CATEGORICAL).astype(np.int32),
+            tree_constant=np.where(np.diff(tree_leaf) == 1, leaf_value[tree_leaf[:-1]], 0.0),
             group_leaf=group_leaf,
             leaf_tree=np.ascontiguousarray(leaf_tree[order]),
             leaf_want=np.ascontiguousarray(leaf_want[order]),
@@ -621,18 +649,34 @@ def _contrib(
     return out
 
 
+@njit(cache=True, nogil=True)
+def _add_in_order(landed, booster_tree):
+    """Per row, each booster's leaf values added tree after tree from 0.0, as LightGBM adds them
+    (apart from :func:`_contrib_grouped`, whose fast-math flags could reorder the sum)."""
+    out = np.empty((landed.shape[0], len(booster_tree) - 1))
+    for r in range(landed.shape[0]):
+        for b in range(len(booster_tree) - 1):
+            total = 0.0
+            for t in range(booster_tree[b], booster_tree[b + 1]):
+                total += landed[r, t]
+            out[r, b] = total
+    return out
+
+
 #: Leaves a pass of :func:`_contrib_grouped` works on at once: its scratch arrays stay in the L1 cache.
 _CHUNK = 256
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz", "arcp"})
 def _contrib_grouped(
     data,
     nodes,
     tree_node,
+    booster_tree,
     node_read,
     node_rule,
     cat_node,
+    tree_constant,
     group_leaf,
     leaf_tree,
     leaf_want,
@@ -643,9 +687,10 @@ def _contrib_grouped(
     slot_out,
     expected,
     quadrature,
-    n_boosters,
+    with_raw,
 ):
-    """:func:`_contrib`'s Shapley values, many leaves of the same ``d`` at a time (see :class:`_ShapPlan`).
+    """Per row and tree, the value of the leaf the row lands in (every row's if ``with_raw``, else the last
+    row's), and :func:`_contrib`'s Shapley values, many leaves of the same ``d`` at a time (:class:`_ShapPlan`).
 
     Each leaf's feature ``k`` gets ``v·(o_k − z_k)·Σ_g w_g·Π_{j≠k}(z_j + s_g·(o_j − z_j))`` (``o`` is
     1 when hot, 0 when cold), the integral :func:`_contrib` works out; the product that leaves
@@ -656,9 +701,11 @@ def _contrib_grouped(
     width = data.shape[1]
     stride = width + 1
     n_trees = len(tree_node) - 1
+    n_boosters = len(booster_tree) - 1
     n_nodes = len(threshold)
     deepest = len(group_leaf) - 2
     out = np.zeros((data.shape[0], n_boosters * stride))
+    landed = np.empty((data.shape[0] if with_raw else 1, n_trees))  # per row and tree: its leaf's value
     x = np.empty(width)
     xs = np.empty(2 * width)  # the row, then the row with NaN as 0
     nan = np.empty(width, np.uint8)
@@ -699,8 +746,8 @@ def _contrib_grouped(
                 word |= left[node] << np.uint64(node - first)
             words[t] = word
         phi = out[r]
-        for b in range(n_boosters):
-            phi[b * stride + width] = expected[b]
+        lr = r if with_raw else 0
+        landed[lr] = tree_constant
         base = 0
         for d in range(1, deepest + 1):
             lo, hi = group_leaf[d], group_leaf[d + 1]
@@ -711,8 +758,12 @@ def _contrib_grouped(
                 trees = leaf_tree[first : first + m]
                 want = leaf_want[first : first + m]
                 mask = leaf_mask[first : first + m]
+                value = leaf_value[first : first + m]
                 for i in range(m):
                     off[i] = (words[trees[i]] ^ want[i]) & mask[i]
+                for i in range(m):
+                    if off[i] == 0:
+                        landed[lr, trees[i]] = value[i]
                 for k in range(d):
                     need = slot_need[base + k * n + c0 : base + k * n + c0 + m]
                     z = slot_zero[base + k * n + c0 : base + k * n + c0 + m]
@@ -743,7 +794,6 @@ def _contrib_grouped(
                         for i in range(m):
                             ak[i] += prefix[i] * above[i]
                             prefix[i] *= z[i] + point * dk[i]
-                value = leaf_value[first : first + m]
                 for k in range(d):
                     where = slot_out[base + k * n + c0 : base + k * n + c0 + m]
                     dk = diff[k * _CHUNK : k * _CHUNK + m]
@@ -751,4 +801,6 @@ def _contrib_grouped(
                     for i in range(m):
                         phi[where[i]] += value[i] * dk[i] * ak[i]
             base += d * n
-    return out.reshape(data.shape[0], n_boosters, stride)
+        for b in range(n_boosters):
+            phi[b * stride + width] = expected[b]
+    return landed, out.reshape(data.shape[0], n_boosters, stride)

@@ -314,6 +314,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
             self.blend_weights_ = (1.0, 0.0, 0.0)
         self.boosters_ = boosters
         self.forest_ = Forest.from_boosters(boosters)
+        self._tables = None
         self.scorecards_ = scorecards
         self.calibrator_, self.calibration_losses_ = choose_calibrator(
             self._blend(oof[:, 0], oof[:, 1]), target, self.calibration, seed=self.random_state
@@ -333,18 +334,19 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         w_booster, w_scorecard, intercept = self.blend_weights_
         return w_booster * booster_logit + w_scorecard * scorecard_logit + intercept
 
-    def _raw(self, data: np.ndarray, scorecard_logits: Sequence[np.ndarray]) -> np.ndarray:
+    def _booster_raw(self, data: np.ndarray) -> np.ndarray:
+        """Per row and booster, its raw score: the compiled forest (bit for bit LightGBM's, without the C-API's
+        set-up) for a few rows, LightGBM's predict on every core for many."""
+        if len(data) < _ONE_THREAD_ROWS:
+            return self.forest_.raw(data)
+        return np.column_stack([b.predict(data, raw_score=True, num_threads=0) for b in self.boosters_])
+
+    def _raw(self, booster_raw: np.ndarray, scorecard_logits: Sequence[np.ndarray]) -> np.ndarray:
         """Blended log-odds: the boosters' mean and the scorecards' mean (one code path for a table and a row)."""
-        boosted = np.zeros(len(data))
-        if (
-            len(data) < _ONE_THREAD_ROWS
-        ):  # the compiled forest: the same sums, bit for bit, without the C-API's set-up
-            for raw in self.forest_.raw(data).T:
-                boosted += raw
-        else:
-            for booster in self.boosters_:
-                boosted += booster.predict(data, raw_score=True, num_threads=0)
-        linear = np.zeros(len(data))
+        boosted = np.zeros(len(booster_raw))
+        for raw in booster_raw.T:
+            boosted += raw
+        linear = np.zeros(len(booster_raw))
         for logit in scorecard_logits:
             linear += logit
         n = len(self.boosters_)
@@ -352,7 +354,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         self._check_fitted()
-        return self._raw(self.encoder_.matrix(X), [s.decision_function(X) for s in self.scorecards_])
+        return self._raw(
+            self._booster_raw(self.encoder_.matrix(X)), [s.decision_function(X) for s in self.scorecards_]
+        )
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self.calibrator_.apply(self.decision_function(X))
@@ -369,26 +373,45 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_fitted()
         frame = as_frame(X)
+        bins = [np.vstack(s._bins(frame)) if s.features_ else None for s in self.scorecards_]
         return pd.DataFrame(
-            self._contrib(self.encoder_.matrix(frame), [s._bins(frame) for s in self.scorecards_]),
+            self._contrib(self.forest_.contributions(self.encoder_.matrix(frame)), bins),
             columns=[*self.features_, "base"],
             index=frame.index,
         )
 
-    def _contrib(self, data: np.ndarray, bins: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+    def _contrib(self, booster_contrib: np.ndarray, bins: Sequence[np.ndarray | None]) -> np.ndarray:
+        """The blend of the boosters' contributions (rows, boosters, features + 1) and the scorecards', whose
+        bins are one array (scorecard features, rows) per scorecard."""
         w_booster, w_scorecard, intercept = self.blend_weights_
-        boosted = np.zeros((len(data), len(self.features_) + 1))
-        for contrib in self.forest_.contributions(data).transpose(1, 0, 2):
-            boosted += contrib
-        total = boosted * (w_booster / len(self.boosters_))
+        total = booster_contrib.sum(axis=1) * (w_booster / len(self.boosters_))
         total[:, -1] += intercept
-        column = {f: i for i, f in enumerate(self.features_)}
-        for scorecard, scorecard_bins in zip(self.scorecards_, bins):
+        for (columns, offsets, table), scorecard, scorecard_bins in zip(
+            self._scorecard_tables(), self.scorecards_, bins
+        ):
             share = w_scorecard / len(self.scorecards_)
             total[:, -1] += share * scorecard.intercept_
-            for f, b in zip(scorecard.features_, scorecard_bins):
-                total[:, column[f]] += share * scorecard.contrib_[f][b]
+            if scorecard_bins is not None:
+                total[:, columns] += share * table[offsets[:, None] + scorecard_bins].T
         return total
+
+    def _scorecard_tables(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per scorecard: its features' columns among the model's, and every feature's per-bin contributions
+        end to end with where each feature's start (built once, on first use)."""
+        if getattr(self, "_tables", None) is None:
+            column = {f: i for i, f in enumerate(self.features_)}
+            self._tables = []
+            for scorecard in self.scorecards_:
+                parts = [scorecard.contrib_[f] for f in scorecard.features_]
+                sizes = np.array([len(p) for p in parts], dtype=np.int64)
+                self._tables.append(
+                    (
+                        np.array([column[f] for f in scorecard.features_], dtype=np.int64),
+                        np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+                        np.concatenate(parts) if parts else np.zeros(0),
+                    )
+                )
+        return self._tables
 
     def reasons(self, X: pd.DataFrame, n: int | None = None) -> list[list[str]]:
         """Per row, the features that raised the log-odds of bad the most (only those that raised it)."""
@@ -403,11 +426,14 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         row = self.encoder_.row(application)
         one_bins = [s.bins_one(application) for s in self.scorecards_]
         logits = [np.array([s.logit_of_bins(b)]) for s, b in zip(self.scorecards_, one_bins)]
-        p = float(self.calibrator_.apply(self._raw(row, logits))[0])
         if not with_reasons:
-            return p, []
-        bins = [[np.array([b]) for b in sb] for sb in one_bins]
-        return p, _top_reasons(self._contrib(row, bins)[:, :-1], self.features_, self.n_reasons)[0]
+            return float(self.calibrator_.apply(self._raw(self._booster_raw(row), logits))[0]), []
+        booster_raw, booster_contrib = self.forest_.explain(row)  # one pass: the PD's raw scores are its own
+        p = float(self.calibrator_.apply(self._raw(booster_raw, logits))[0])
+        bins = [np.array(b, dtype=np.int64)[:, None] if b else None for b in one_bins]
+        return p, _top_reasons(self._contrib(booster_contrib, bins)[:, :-1], self.features_, self.n_reasons)[
+            0
+        ]
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "boosters_"):
