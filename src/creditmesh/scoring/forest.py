@@ -154,11 +154,13 @@ class Forest:
             plan.node_rule,
             plan.cat_node,
             plan.tree_constant,
-            plan.group_leaf,
-            plan.leaf_tree,
-            plan.leaf_want,
-            plan.leaf_mask,
-            plan.leaf_value,
+            plan.group_unit,
+            plan.unit_tree,
+            plan.unit_want,
+            plan.unit_mask,
+            plan.unit_side,
+            plan.unit_left,
+            plan.unit_right,
             plan.slot_need,
             plan.slot_zero,
             plan.slot_out,
@@ -242,11 +244,7 @@ class _Builder:
         self.expected: list[float] = []
         self.leaf_path, self.leaf_slot = [0], [0]
         self.words = 0
-        # for the fast kernel: per leaf, the path's nodes and the side it takes as bits of its tree's
-        # nodes, and per distinct feature of the leaf the bits of the path's nodes that split on it
-        self.leaf_want: list[int] = []
-        self.leaf_mask: list[int] = []
-        self.slot_need: list[int] = []
+        self.units = _Units()
         self.widest = 0
 
     def add_tree(self, tree: dict[str, str]) -> None:
@@ -288,16 +286,29 @@ class _Builder:
             leaf_count = _numbers(tree, "leaf_count", np.float64)
             internal_count = _numbers(tree, "internal_count", np.float64)
             self.expected.append(_expected_value(leaf_value, leaf_count, internal_count))
-            self._paths(left, right, feature, leaf_count, internal_count, nodes)
+            found = self._paths(left, right, feature, leaf_count, internal_count, nodes)
+            if leaves - 1 <= 64:
+                self.units.add_tree(
+                    len(self.tree_node) - 1,
+                    len(self.booster_tree) - 1,
+                    found,
+                    left,
+                    right,
+                    feature,
+                    leaf_value,
+                )
         else:
             self.expected.append(float(leaf_value[0]))
-            self._add_leaf([], [], nodes)
+            self._add_leaf([], [])
         self.widest = max(self.widest, leaves - 1)
         self.tree_node.append(nodes + leaves - 1)
         self.tree_leaf.append(first_leaf + leaves)
 
-    def _paths(self, left, right, feature, leaf_count, internal_count, nodes: int) -> None:
-        """Each leaf's path (in leaf order): its splits and its distinct features' shares of rows."""
+    def _paths(self, left, right, feature, leaf_count, internal_count, nodes: int) -> dict[int, list]:
+        """Each leaf's path (in leaf order): its splits and its distinct features' shares of rows.
+
+        Returns each leaf's path from the root: (node, whether it goes left, its share of the node's rows).
+        """
         found: dict[int, tuple[list, list]] = {}
         stack: list[tuple[int, list[tuple[int, bool, int]]]] = [(0, [])]
         while stack:
@@ -319,21 +330,10 @@ class _Builder:
                     zero.append(1.0)
                 zero[slots[f]] *= share
                 steps.append((nodes + node, went_left, slots[f]))
-            self._add_leaf(steps, list(zip(slots, zero)), nodes)
+            self._add_leaf(steps, list(zip(slots, zero)))
+        return found
 
-    def _add_leaf(
-        self, steps: list[tuple[int, bool, int]], features: list[tuple[int, float]], first_node: int
-    ) -> None:
-        want = mask = 0
-        need = [0] * len(features)
-        for node, went_left, slot in steps:
-            bit = 1 << ((node - first_node) & 63)  # trees past 64 nodes use the general kernel
-            mask |= bit
-            want |= bit if went_left else 0
-            need[slot] |= bit
-        self.leaf_want.append(want)
-        self.leaf_mask.append(mask)
-        self.slot_need.extend(need)
+    def _add_leaf(self, steps: list[tuple[int, bool, int]], features: list[tuple[int, float]]) -> None:
         self.parts["path_node"].append(np.array([s[0] for s in steps], dtype=np.int32))
         self.parts["path_left"].append(np.array([s[1] for s in steps], dtype=np.bool_))
         self.parts["path_slot"].append(np.array([s[2] for s in steps], dtype=np.int32))
@@ -360,13 +360,8 @@ class _Builder:
                 np.asarray(self.tree_leaf, dtype=np.int32),
                 booster_tree,
                 np.asarray(self.expected, dtype=np.float64),
-                np.asarray(self.leaf_slot, dtype=np.int64),
-                np.asarray(self.leaf_want, dtype=np.uint64),
-                np.asarray(self.leaf_mask, dtype=np.uint64),
-                np.asarray(self.slot_need, dtype=np.uint64),
-                arrays["leaf_feature"],
-                arrays["leaf_zero"],
                 arrays["leaf_value"],
+                self.units,
             )
         return Forest(
             n_features=n_features,
@@ -382,36 +377,111 @@ class _Builder:
         )
 
 
+class _Units:
+    """The fast kernel's units of work, a tree at a time: each leaf, or each pair of sibling leaves as one.
+
+    A leaf's TreeSHAP values are the Shapley values of the product game ``f(S) = Π_{k∈S} o_k ·
+    Π_{k∉S} z_k`` over its distinct features (``o_k`` is 1 when the row takes the path's side at
+    each of the feature's splits, else 0; ``z_k`` the share of rows that does), times its value ``v``.
+    Scaling one feature's ``o`` and ``z`` by ``v`` scales the game by ``v``, so the value goes into the
+    unit's first feature. Two leaves ``L``, ``R`` under one node ``p`` share their path but for ``p``'s
+    split on ``j``: their games add up to one product game over the same features in which ``j``
+    has ``o = o'·v_L`` or ``o'·v_R`` (the side the row takes at ``p``; ``o'`` its hot-ness at the earlier
+    splits on ``j``) and ``z = Z·(v_L·a_L + v_R·a_R)`` (``Z`` the earlier shares, ``a`` the children's).
+    The Shapley formula holds for any product game, so one unit stands for both leaves.
+    """
+
+    def __init__(self) -> None:
+        self.tree: list[int] = []
+        self.booster: list[int] = []
+        self.want: list[int] = []  # bits of the unit's path that go left
+        self.mask: list[int] = []  # bits of the unit's path
+        self.side: list[int] = []  # the bit of p (0 for one leaf)
+        self.left: list[float] = []  # the first feature's o when hot, going left at p (or any way: one leaf)
+        self.right: list[float] = []
+        self.features: list[list[int]] = []
+        self.zero: list[list[float]] = []
+        self.need: list[list[int]] = []  # per feature, the bits of the path's splits on it
+
+    def add_tree(self, tree, booster, found, left, right, feature, leaf_value) -> None:
+        paired = set()
+        for p in range(len(left)):
+            if left[p] < 0 and right[p] < 0:
+                leaf_l, leaf_r = int(~left[p]), int(~right[p])
+                paired |= {leaf_l, leaf_r}
+                v_l, v_r = float(leaf_value[leaf_l]), float(leaf_value[leaf_r])
+                a_l, a_r = found[leaf_l][-1][2], found[leaf_r][-1][2]
+                self._add(
+                    tree,
+                    booster,
+                    found[leaf_l][:-1],
+                    int(feature[p]),
+                    1 << p,
+                    v_l,
+                    v_r,
+                    v_l * a_l + v_r * a_r,
+                    feature,
+                )
+        for leaf, path in found.items():
+            if leaf not in paired:
+                v = float(leaf_value[leaf])
+                self._add(tree, booster, path, int(feature[path[0][0]]), 0, v, v, v, feature)
+
+    def _add(self, tree, booster, path, first, side, o_left, o_right, scale, feature) -> None:
+        """A unit whose path is ``path`` and whose first feature ``first`` carries the leaves' values."""
+        zero: dict[int, float] = {first: 1.0}
+        need: dict[int, int] = {first: 0}
+        want = mask = 0
+        for node, went_left, share in path:
+            f, bit = int(feature[node]), 1 << node
+            zero[f] = zero.get(f, 1.0) * share
+            need[f] = need.get(f, 0) | bit
+            mask |= bit
+            want |= bit if went_left else 0
+        zero[first] *= scale
+        self.tree.append(tree)
+        self.booster.append(booster)
+        self.want.append(want)
+        self.mask.append(mask)
+        self.side.append(side)
+        self.left.append(o_left)
+        self.right.append(o_right)
+        self.features.append(list(zero))
+        self.zero.append(list(zero.values()))
+        self.need.append(list(need.values()))
+
+
 @dataclass(frozen=True)
 class _ShapPlan:
-    """The forest laid out for :func:`_contrib_grouped`, whose inner loops run over many leaves at once.
+    """The forest laid out for :func:`_contrib_grouped`, whose inner loops run over many units at once.
 
     *Nodes.* A row's decisions at a tree's internal nodes are the bits of one 64-bit word (so trees of
     at most 64 internal nodes; a larger tree leaves the forest to the general kernel). A numerical node
     reads ``x`` or, when its missing type is not NaN, ``x`` with NaN as 0 (``node_read`` indexes the
-    two end to end) and its ``node_rule`` bits say what a NaN or a zero does (:func:`_node_rules`);
-    category nodes (``cat_node``) are decided one by one as :func:`_goes_left` does.
+    two end to end) and its ``node_rule`` bits say what a NaN or a zero does; category nodes
+    (``cat_node``) are decided one by one as :func:`_goes_left` does.
 
-    *Leaves.* Leaves are grouped by their count ``d`` of distinct features: group ``d`` holds the
-    leaves ``group_leaf[d]:group_leaf[d + 1]`` (a leaf of no feature, a tree of one leaf, only adds to
-    the expected value and is left out). Of ``n`` leaves in a group starting at slot ``base``, the
-    ``k``-th feature of the ``i``-th leaf is the slot ``base + k·n + i`` (feature by feature, so the
-    kernel's inner loops run along the leaves). Leaf ``i`` takes its path when its tree's word agrees
-    with ``leaf_want[i]`` under ``leaf_mask[i]``; its feature in slot ``s`` is *hot* (the row is on the
-    path's side at each of its splits) when they agree under ``slot_need[s]``.
+    *Units* (:class:`_Units`) are grouped by their count ``d`` of distinct features: group ``d`` holds
+    the units ``group_unit[d]:group_unit[d + 1]`` (a tree of one leaf only adds to the expected value and
+    has none). Of ``n`` units in a group starting at slot ``base``, the ``k``-th feature of the ``i``-th
+    unit is the slot ``base + k·n + i`` (feature by feature, so the kernel's inner loops run along the
+    units). Unit ``i`` holds the row when its tree's word agrees with ``unit_want[i]`` under
+    ``unit_mask[i]``; its feature in slot ``s`` is *hot* when they agree under ``slot_need[s]``.
     """
 
     node_read: np.ndarray  # int32, per node: the feature, plus the row width if NaN reads as zero
     node_rule: np.ndarray  # uint8, per node: _NAN_LEFT, _ZERO_DEFAULT, _ZERO_LEFT bits
     cat_node: np.ndarray  # int32: the category nodes
     tree_constant: np.ndarray  # float64, per tree: its value if it is one leaf (0.0 otherwise)
-    group_leaf: np.ndarray  # int64 (deepest + 2)
-    leaf_tree: np.ndarray  # int32, per grouped leaf
-    leaf_want: np.ndarray  # uint64
-    leaf_mask: np.ndarray  # uint64
-    leaf_value: np.ndarray  # float64
+    group_unit: np.ndarray  # int64 (deepest + 2)
+    unit_tree: np.ndarray  # int32, per grouped unit
+    unit_want: np.ndarray  # uint64
+    unit_mask: np.ndarray  # uint64
+    unit_side: np.ndarray  # uint64
+    unit_left: np.ndarray  # float64
+    unit_right: np.ndarray  # float64
     slot_need: np.ndarray  # uint64, per slot
-    slot_zero: np.ndarray  # float64: the share of rows the path keeps at the feature's splits
+    slot_zero: np.ndarray  # float64
     slot_out: np.ndarray  # int64: booster × (features + 1) + feature, where the contribution goes
     expected: np.ndarray  # float64, per booster: its trees' expected values added in order
 
@@ -424,36 +494,33 @@ class _ShapPlan:
         tree_leaf: np.ndarray,
         booster_tree: np.ndarray,
         tree_expected: np.ndarray,
-        leaf_slot: np.ndarray,
-        leaf_want: np.ndarray,
-        leaf_mask: np.ndarray,
-        slot_need: np.ndarray,
-        leaf_feature: np.ndarray,
-        leaf_zero: np.ndarray,
         leaf_value: np.ndarray,
+        units: _Units,
     ) -> _ShapPlan:
-        d = np.diff(leaf_slot)
-        leaf_tree = np.repeat(np.arange(len(tree_leaf) - 1, dtype=np.int32), np.diff(tree_leaf))
-        tree_booster = np.repeat(np.arange(len(booster_tree) - 1), np.diff(booster_tree))
-        keep = np.flatnonzero(d > 0)
-        # by d; within a group, the first leaf of every tree, then the second, ...: neighbours come from
-        # different trees, so that adding their contributions up does not wait on the same feature's sum
-        rank = np.zeros(len(d), dtype=np.int64)
-        for t in range(len(tree_leaf) - 1):
-            leaves = np.arange(tree_leaf[t], tree_leaf[t + 1])
-            for size in np.unique(d[leaves]):
-                same = leaves[d[leaves] == size]
-                rank[same] = np.arange(len(same))
-        order = keep[np.lexsort((leaf_tree[keep], rank[keep], d[keep]))]
+        d = np.array([len(f) for f in units.features], dtype=np.int64)
+        tree = np.asarray(units.tree, dtype=np.int64)
+        # by d; within a group, the first unit of every tree, then the second, ...: neighbours come from
+        # different trees, so that adding their contributions up seldom waits on the same feature's sum
+        by_tree = np.lexsort((np.arange(len(d)), d, tree))
+        starts = np.r_[True, (np.diff(tree[by_tree]) != 0) | (np.diff(d[by_tree]) != 0)]
+        first = np.maximum.accumulate(np.where(starts, np.arange(len(d)), 0))
+        rank = np.empty(len(d), dtype=np.int64)
+        rank[by_tree] = np.arange(len(d)) - first
+        order = np.lexsort((tree, rank, d))
         deepest = int(d.max()) if len(d) else 0
-        group_leaf = np.searchsorted(d[order], np.arange(deepest + 2), side="left").astype(np.int64)
+        group_unit = np.searchsorted(d[order], np.arange(deepest + 2), side="left").astype(np.int64)
+        offset = np.r_[0, np.cumsum(d)]
+        flat_feature = np.array([f for fs in units.features for f in fs], dtype=np.int64)
+        flat_zero = np.array([z for zs in units.zero for z in zs], dtype=np.float64)
+        flat_need = np.array([n for ns in units.need for n in ns], dtype=np.uint64)
         slots = [np.zeros(0, dtype=np.int64)]
         for g in range(1, deepest + 1):
-            members = order[group_leaf[g] : group_leaf[g + 1]]
-            # feature k of every leaf of the group, then feature k + 1, ...
-            slots += [leaf_slot[members] + k for k in range(g)]
+            members = order[group_unit[g] : group_unit[g + 1]]
+            slots += [
+                offset[members] + k for k in range(g)
+            ]  # feature k of every unit of the group, then k + 1
         slot = np.concatenate(slots)
-        slot_leaf = np.searchsorted(leaf_slot, slot, side="right") - 1
+        slot_unit = np.searchsorted(offset, slot, side="right") - 1
         expected = np.zeros(len(booster_tree) - 1)
         for b in range(len(booster_tree) - 1):
             for t in range(booster_tree[b], booster_tree[b + 1]):  # in tree order, as the general kernel adds
@@ -465,21 +532,22 @@ class _ShapPlan:
             | np.where(missing == _MISSING_ZERO, _ZERO_DEFAULT, 0)
             | np.where((missing == _MISSING_ZERO) & default_left, _ZERO_LEFT, 0)
         )
+        booster = np.asarray(units.booster, dtype=np.int64)
         return cls(
             node_read=(split_feature + np.where(missing == _MISSING_NAN, 0, n_features)).astype(np.int32),
             node_rule=rule.astype(np.uint8),
             cat_node=np.flatnonzero(decision_type & _CATEGORICAL).astype(np.int32),
             tree_constant=np.where(np.diff(tree_leaf) == 1, leaf_value[tree_leaf[:-1]], 0.0),
-            group_leaf=group_leaf,
-            leaf_tree=np.ascontiguousarray(leaf_tree[order]),
-            leaf_want=np.ascontiguousarray(leaf_want[order]),
-            leaf_mask=np.ascontiguousarray(leaf_mask[order]),
-            leaf_value=np.ascontiguousarray(leaf_value[order]),
-            slot_need=np.ascontiguousarray(slot_need[slot]),
-            slot_zero=np.ascontiguousarray(leaf_zero[slot]),
-            slot_out=np.ascontiguousarray(
-                tree_booster[leaf_tree[slot_leaf]] * (n_features + 1) + leaf_feature[slot], dtype=np.int64
-            ),
+            group_unit=group_unit,
+            unit_tree=tree[order].astype(np.int32),
+            unit_want=np.asarray(units.want, dtype=np.uint64)[order],
+            unit_mask=np.asarray(units.mask, dtype=np.uint64)[order],
+            unit_side=np.asarray(units.side, dtype=np.uint64)[order],
+            unit_left=np.asarray(units.left, dtype=np.float64)[order],
+            unit_right=np.asarray(units.right, dtype=np.float64)[order],
+            slot_need=np.ascontiguousarray(flat_need[slot]),
+            slot_zero=np.ascontiguousarray(flat_zero[slot]),
+            slot_out=np.ascontiguousarray(booster[slot_unit] * (n_features + 1) + flat_feature[slot]),
             expected=expected,
         )
 
@@ -677,11 +745,13 @@ def _contrib_grouped(
     node_rule,
     cat_node,
     tree_constant,
-    group_leaf,
-    leaf_tree,
-    leaf_want,
-    leaf_mask,
-    leaf_value,
+    group_unit,
+    unit_tree,
+    unit_want,
+    unit_mask,
+    unit_side,
+    unit_left,
+    unit_right,
     slot_need,
     slot_zero,
     slot_out,
@@ -703,7 +773,7 @@ def _contrib_grouped(
     n_trees = len(tree_node) - 1
     n_boosters = len(booster_tree) - 1
     n_nodes = len(threshold)
-    deepest = len(group_leaf) - 2
+    deepest = len(group_unit) - 2
     out = np.zeros((data.shape[0], n_boosters * stride))
     landed = np.empty((data.shape[0] if with_raw else 1, n_trees))  # per row and tree: its leaf's value
     x = np.empty(width)
@@ -713,6 +783,7 @@ def _contrib_grouped(
     left = np.empty(n_nodes, np.uint64)
     words = np.empty(n_trees, np.uint64)
     off = np.empty(_CHUNK, np.uint64)
+    valued = np.empty(_CHUNK)  # per unit: the first feature's o when hot (its leaf's value, or the side's)
     diff = np.empty(max(deepest, 1) * _CHUNK)  # per slot of the chunk: o − z
     acc = np.empty(max(deepest, 1) * _CHUNK)
     suffix = np.empty((max(deepest, 1) + 1) * _CHUNK)
@@ -750,28 +821,37 @@ def _contrib_grouped(
         landed[lr] = tree_constant
         base = 0
         for d in range(1, deepest + 1):
-            lo, hi = group_leaf[d], group_leaf[d + 1]
+            lo, hi = group_unit[d], group_unit[d + 1]
             n = hi - lo
             for c0 in range(0, n, _CHUNK):
                 m = min(_CHUNK, n - c0)
                 first = lo + c0
-                trees = leaf_tree[first : first + m]
-                want = leaf_want[first : first + m]
-                mask = leaf_mask[first : first + m]
-                value = leaf_value[first : first + m]
+                trees = unit_tree[first : first + m]
+                want = unit_want[first : first + m]
+                mask = unit_mask[first : first + m]
+                side = unit_side[first : first + m]
+                o_left = unit_left[first : first + m]
+                o_right = unit_right[first : first + m]
                 for i in range(m):
-                    off[i] = (words[trees[i]] ^ want[i]) & mask[i]
+                    word = words[trees[i]]
+                    off[i] = (word ^ want[i]) & mask[i]
+                    valued[i] = o_left[i] if (word & side[i]) != 0 else o_right[i]
                 for i in range(m):
                     if off[i] == 0:
-                        landed[lr, trees[i]] = value[i]
+                        landed[lr, trees[i]] = valued[i]
                 for k in range(d):
                     need = slot_need[base + k * n + c0 : base + k * n + c0 + m]
                     z = slot_zero[base + k * n + c0 : base + k * n + c0 + m]
                     dk = diff[k * _CHUNK : k * _CHUNK + m]
                     ak = acc[k * _CHUNK : k * _CHUNK + m]
-                    for i in range(m):
-                        dk[i] = (1.0 if (off[i] & need[i]) == 0 else 0.0) - z[i]
-                        ak[i] = 0.0
+                    if k == 0:
+                        for i in range(m):
+                            dk[i] = (valued[i] if (off[i] & need[i]) == 0 else 0.0) - z[i]
+                            ak[i] = 0.0
+                    else:
+                        for i in range(m):
+                            dk[i] = (1.0 if (off[i] & need[i]) == 0 else 0.0) - z[i]
+                            ak[i] = 0.0
                 for g in range((d + 1) // 2):
                     point, weight = quadrature[d, g, 0], quadrature[d, g, 1]
                     sk = suffix[d * _CHUNK : d * _CHUNK + m]
@@ -799,7 +879,7 @@ def _contrib_grouped(
                     dk = diff[k * _CHUNK : k * _CHUNK + m]
                     ak = acc[k * _CHUNK : k * _CHUNK + m]
                     for i in range(m):
-                        phi[where[i]] += value[i] * dk[i] * ak[i]
+                        phi[where[i]] += dk[i] * ak[i]
             base += d * n
         for b in range(n_boosters):
             phi[b * stride + width] = expected[b]
