@@ -240,6 +240,9 @@ class _Builder:
 
     def __init__(self) -> None:
         self.parts: dict[str, list[np.ndarray]] = {k: [] for k in _NODE_FIELDS}
+        self.leaf_parts: dict[str, list] = {
+            k: [] for k in ("path_node", "path_left", "path_slot", "leaf_feature", "leaf_zero")
+        }
         self.tree_node, self.tree_leaf, self.booster_tree = [0], [0], []
         self.expected: list[float] = []
         self.leaf_path, self.leaf_slot = [0], [0]
@@ -334,11 +337,12 @@ class _Builder:
         return found
 
     def _add_leaf(self, steps: list[tuple[int, bool, int]], features: list[tuple[int, float]]) -> None:
-        self.parts["path_node"].append(np.array([s[0] for s in steps], dtype=np.int32))
-        self.parts["path_left"].append(np.array([s[1] for s in steps], dtype=np.bool_))
-        self.parts["path_slot"].append(np.array([s[2] for s in steps], dtype=np.int32))
-        self.parts["leaf_feature"].append(np.array([f for f, _ in features], dtype=np.int32))
-        self.parts["leaf_zero"].append(np.array([z for _, z in features], dtype=np.float64))
+        # Python lists, made arrays once in build (an array per leaf costs more than the leaf's work)
+        self.leaf_parts["path_node"] += [s[0] for s in steps]
+        self.leaf_parts["path_left"] += [s[1] for s in steps]
+        self.leaf_parts["path_slot"] += [s[2] for s in steps]
+        self.leaf_parts["leaf_feature"] += [f for f, _ in features]
+        self.leaf_parts["leaf_zero"] += [z for _, z in features]
         self.leaf_path.append(self.leaf_path[-1] + len(steps))
         self.leaf_slot.append(self.leaf_slot[-1] + len(features))
 
@@ -347,6 +351,8 @@ class _Builder:
             k: np.ascontiguousarray(np.concatenate(v) if v else np.zeros(0), dtype=_NODE_FIELDS[k])
             for k, v in self.parts.items()
         }
+        for k, values in self.leaf_parts.items():
+            arrays[k] = np.asarray(values, dtype=_NODE_FIELDS[k])
         slots = np.diff(np.asarray(self.leaf_slot))
         deepest = int(slots.max()) if len(slots) else 0
         tree_node = np.asarray(self.tree_node, dtype=np.int32)
