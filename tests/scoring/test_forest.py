@@ -143,3 +143,25 @@ def test_trees_of_more_than_64_nodes_take_the_general_kernel():
     np.testing.assert_allclose(
         contrib[:, 0], booster.predict(T, pred_contrib=True), rtol=0, atol=CONTRIB_ATOL
     )
+
+
+@pytest.mark.parametrize("leaves", [2, 3, 4])
+def test_small_trees_whose_leaves_are_siblings_explain_as_lightgbm_does(leaves):
+    """Two leaves under the root have no path above their split: the pair is one unit with an empty path."""
+    X, y = _table(2000, 7)
+    params = {
+        "objective": "binary",
+        "verbose": -1,
+        "num_leaves": leaves,
+        "min_data_in_leaf": 5,
+        "num_threads": 1,
+    }
+    booster = lgb.train(params, lgb.Dataset(X, y, categorical_feature=[2, 3]), num_boost_round=30)
+    forest = Forest.from_boosters([booster])
+    assert forest.shap is not None
+    T = _awkward(_table(300, 8)[0])
+    raw, contrib = forest.explain(T)
+    np.testing.assert_array_equal(raw[:, 0], booster.predict(T, raw_score=True))
+    np.testing.assert_allclose(
+        contrib[:, 0], booster.predict(T, pred_contrib=True), rtol=0, atol=CONTRIB_ATOL
+    )
