@@ -29,6 +29,7 @@ def lines_sql(
     where: str,
     carried: tuple[str, ...] = (),
     partition: str = "row_number",
+    settled: str | None = None,
 ) -> str:
     """One row per (payment, due installment not yet settled), in SQL for both engines.
 
@@ -37,7 +38,10 @@ def lines_sql(
     (``loan_id, seq``, one column per component, ``settled_on``); ``late`` one aliased ``f`` with its late fees
     (``loan_id, seq, late_fee``); ``where`` which payments to allocate; ``carried`` more columns of ``v``
     to carry along; ``partition`` the column of ``v`` that tells payments apart (``loan_id`` when each loan
-    has one payment at most: the lines then come sorted by loan). Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day),
+    has one payment at most: the lines then come sorted by loan); ``settled``, when given, a FROM item aliased
+    ``s`` with the (``loan_id, seq``) of the installments settled so far, which the lines leave out (without
+    it, those whose ``p.settled_on`` is set: the same lines, but on a large file the planner, reading
+    ``p.settled_on IS NULL`` after an outer join as rare, hashed the whole installments table). Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day),
     what the line takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes
     nothing afterwards), ``within_due`` (1 when the payment is no more than ``due_owed``: a larger one
     prepays, which only the one-by-one path does) and ``pays`` (1 when the line takes anything).
@@ -56,6 +60,11 @@ def lines_sql(
     owed_before = ", ".join(
         f"{' + '.join(['0'] + [f'({owed[p]})' for p in COMPONENTS[:k]])} AS owed_before_{part}"
         for k, part in enumerate(COMPONENTS)
+    )
+    unsettled = (
+        "p.settled_on IS NULL"
+        if settled is None
+        else f"NOT EXISTS (SELECT 1 FROM {settled} WHERE s.loan_id = i.loan_id AND s.seq = i.seq)"
     )
     carry = "".join(f", v.{column}" for column in carried)
     carry_x = "".join(f", x.{column}" for column in carried)
@@ -77,7 +86,7 @@ def lines_sql(
             JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
             LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
             LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
-            WHERE ({where}) AND p.settled_on IS NULL
+            WHERE ({where}) AND {unsettled}
         ) AS x
         ) AS y"""
 
