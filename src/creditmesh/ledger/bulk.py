@@ -353,18 +353,20 @@ def _allocate(conn: Connection, last_day: date) -> None:
         carried=_CARRIED,
         partition="loan_id",  # an eligible payment is alone on its loan: the lines come ordered by loan
         settled="(SELECT b.loan_id, b.seq FROM bulk_paid b WHERE b.settled_on IS NOT NULL) s",
+        due_owed=False,  # summed below with the payment's other sums, in one window
     )
     totals = ", ".join(f"CAST(SUM(l.{part}) OVER w AS BIGINT) AS payment_{part}" for part in COMPONENTS)
     _temp_table(
         conn,
         "bulk_lines",
         f"""
-        SELECT t.*, CASE WHEN t.within_due = 1 AND (t.settles_loan = 1 OR t.principal_left > 0)
+        SELECT t.*, CASE WHEN t.amount_minor <= t.due_owed
+                              AND (t.settles_loan = 1 OR t.principal_owed - t.payment_principal > 0)
                          THEN 1 ELSE 0 END AS posted
         FROM (
             SELECT l.*, {totals},
                    CASE WHEN l.settled_before + SUM(l.settles) OVER w = l.installments THEN 1 ELSE 0 END AS settles_loan,
-                   l.principal_owed - SUM(l.principal) OVER w AS principal_left,
+                   CAST(SUM(l.owed) OVER w AS BIGINT) AS due_owed,
                    CASE WHEN l.seq = MIN(l.seq) OVER w THEN 1 ELSE 0 END AS first_line
             FROM ({lines}) AS l
             WINDOW w AS (PARTITION BY l.loan_id)
