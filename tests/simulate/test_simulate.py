@@ -305,3 +305,15 @@ def test_simulate_to_is_all_or_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "fresh").exists()
     assert json.loads((target / "manifest.json").read_text()) == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book"]  # no staging folder left behind
+
+
+def test_every_credit_line_and_loan_names_rows_that_exist_when_applications_outnumber_the_lines_digits():
+    # 3,000 borrowers over 24 months: about 11,000 applications (5 digits), credit lines from the first 3,000
+    result = simulate(SimulationConfig(borrowers=3_000, months=24, seed=4))
+    t = result.tables
+    assert len(str(t["applications"].num_rows - 1)) > len(str(t["credit_lines"].num_rows))
+    applications = t["applications"]["application_id"]
+    assert pc.all(pc.is_in(t["credit_lines"]["application_id"], value_set=applications)).as_py()
+    assert pc.all(pc.is_in(t["loans"]["application_id"], value_set=applications)).as_py()
+    lines = t["credit_lines"]["credit_line_id"]
+    assert pc.all(pc.is_in(t["loans"]["credit_line_id"], value_set=lines)).as_py()

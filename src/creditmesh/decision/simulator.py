@@ -109,20 +109,33 @@ def engine_policy_after_burn_in(
     credit-line applications, as ``creditmesh model train --where approved`` does. The burn-in's
     population is a different draw, so nothing of the decided run leaks into its own model.
     """
+    import tempfile
     from dataclasses import replace
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
 
     from creditmesh.decision.policy import default_policy_path, load_policy
     from creditmesh.scoring import GBMClassifier
     from creditmesh.scoring.dataset import APPLICATION_FEATURES, credit_line_table
-    from creditmesh.simulate import simulate
+    from creditmesh.simulate import simulate_to
 
-    burn_in = simulate(replace(config, seed=config.seed + 1, months=burn_in_months))
-    table = credit_line_table(
-        burn_in.tables["applications"].to_pandas(),
-        burn_in.tables["decisions"].to_pandas(),
-        burn_in.truth["applications"].to_pandas(),
-        seed=config.seed,
-    )
+    with tempfile.TemporaryDirectory(prefix="creditmesh-burn-in-") as scratch:
+        # streamed to disk and read back: only the credit-line applications, their outcomes and true PDs
+        # come back, not the burn-in's whole book (issue 22: at 1,000,000 borrowers it set the peak)
+        burn_in = simulate_to(
+            Path(scratch) / "book", replace(config, seed=config.seed + 1, months=burn_in_months)
+        )
+        table = credit_line_table(
+            pq.read_table(
+                burn_in / "applications.parquet", filters=[("stage", "==", "credit_line")]
+            ).to_pandas(),
+            pq.read_table(burn_in / "decisions.parquet", columns=["application_id", "outcome"]).to_pandas(),
+            pq.read_table(
+                burn_in / "truth" / "applications.parquet", columns=["application_id", "true_pd"]
+            ).to_pandas(),
+            seed=config.seed,
+        )
     approved = table[table["approved"]]
     model = GBMClassifier(num_threads=num_threads).fit(
         approved[list(APPLICATION_FEATURES)], approved["bad_12m"]

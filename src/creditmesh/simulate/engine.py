@@ -69,8 +69,13 @@ class SimulationResult:
 
     @property
     def end_date(self):
-        calendar = Calendar.of(self.config)
-        return calendar.start + np.timedelta64(calendar.horizon - 1, "D")
+        return _end_date(self.config)
+
+
+def _end_date(config: SimulationConfig) -> np.datetime64:
+    """The simulation's last day."""
+    calendar = Calendar.of(config)
+    return calendar.start + np.timedelta64(calendar.horizon - 1, "D")
 
 
 def simulate(
@@ -163,11 +168,8 @@ def _run(
     sink.add(f"{TRUTH_FOLDER}/borrowers", borrowers_full.select(["borrower_id", *TABLES["borrowers"].truth]))
     sink.add("identities", identities)
     policy.prepare(borrowers, identities)
-    del (
-        identities,
-        borrowers,
-        borrowers_full,
-    )  # written (or held by the sink): the month loop needs the ids only
+    # written (or held by the sink): the month loop needs the ids only
+    del identities, borrowers, borrowers_full
     allocation = (
         None if funding is None else funding(institutions, np.asarray(REGIONS, dtype=object)[pop.region])
     )
@@ -243,12 +245,11 @@ def _write_manifest(
 ) -> None:
     for relative in files:
         say(f"write {relative}")
-    calendar = Calendar.of(config)
     manifest = {
         "format_version": FORMAT_VERSION,
         "creditmesh_version": __version__,
         "config": config.as_dict(),
-        "end_date": str(calendar.start + np.timedelta64(calendar.horizon - 1, "D")),
+        "end_date": str(_end_date(config)),
         "files": dict(sorted(files.items())),
     }
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -61,11 +61,12 @@ def book_tables(
             for batch in _in_order(book.applications, "app")
         ),
     )
-    yield "credit_lines", credit_lines_table(book, borrower_ids, start)
+    line_width = id_width(book.lines["borrower"].max(initial=-1))
+    yield "credit_lines", credit_lines_table(book, borrower_ids, start, app_width, line_width)
     widths = {
         "loan": id_width(book.loans.count - 1),
         "app": id_width(book.loans.largest("app")),
-        "line": id_width(book.loans.largest("borrower")),
+        "line": line_width,  # a loan names its credit line as the credit lines table does
     }
     yield from _each_or_empty(
         ("loans", "allocations"),
@@ -262,15 +263,18 @@ def application_tables(
     return applications, truth, decisions
 
 
-def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Table:
+def credit_lines_table(
+    book: Book, borrower_ids: pa.Array, start: date, app_width: int, line_width: int
+) -> pa.Table:
+    """Each line opened; its application's id padded as the applications table pads it (``app_width``)."""
     lines = book.lines
     status = np.where(lines["frozen"], "frozen", "active").astype(object)
     adjusted = lines["last_adjusted_day"]
     return pa.table(
         {
-            "credit_line_id": format_ids("CL", lines["borrower"]),
+            "credit_line_id": format_ids("CL", lines["borrower"], width=line_width),
             "borrower_id": borrower_ids.take(pa.array(lines["borrower"])),
-            "application_id": format_ids("A", lines["app"]),
+            "application_id": format_ids("A", lines["app"], width=app_width),
             "limit_minor": pa.array(lines["limit"], type=pa.int64()),
             "apr": pa.array(lines["apr"]),
             "opened_at": _timestamps(
