@@ -85,28 +85,25 @@ class Response:
     collection, 90 day+) on three seeds (tests/simulate/test_calibration.py). Issue 14 moved ``miss_rate``
     (0.052 to 0.049) and ``default_persuadable_share`` (0.3 to 0.12): the engines' applicants are riskier
     (``simulate.population.PD_INTERCEPT``), so fewer transient misses keep Day-1 in its band, and more
-    defaults stay unpaid to the 90 day+ bucket. Issue 15 added the ``partial`` episode (``partial_*``) and
-    moved ``miss_rate`` 0.049 to 0.054 and ``anyway_share`` 0.94 to 0.90: more transient misses, more of
-    them persuadable or partial, so that collections wins more (the 30-day collection rate without a
-    strategy falls further) while the Day-1, 30-day and 90 day+ rates stay in their bands. Defaulted
-    borrowers are not ``partial`` (``default_partial_share`` 0): every default turned partial is one less
-    loan 91-180 dpd, and at 0.08 the 90 day+ rate of seed 7 fell under its band (1.77 %)."""
+    defaults stay unpaid to the 90 day+ bucket. Issue 15 added the ``partial`` episode (``partial_*``), off by
+    default (``partial_share`` and ``default_partial_share`` 0): with it on, no setting tried kept the three
+    delinquency bands on seeds 7, 8 and 9 (see docs/collections.md, "The simulator answers")."""
 
     #: Chance an installment is missed for a transient reason, for a borrower at a 5 % true PD (scaled by
     #: (PD / 5 %) ** 0.6, between 0.3 and 3 times).
-    miss_rate: float = 0.054
+    miss_rate: float = 0.049
     #: A reminder in the days before the due date cuts the chance of a transient miss by this share.
     reminder_effect: float = 0.2
     #: Of transient misses, the share paid anyway, and the share who pay part of what is due and stay late
     #: (``partial``); the others are persuadable.
-    anyway_share: float = 0.90
-    partial_share: float = 0.01
+    anyway_share: float = 0.94
+    partial_share: float = 0.0
     #: Days an ``anyway`` borrower takes to pay: geometric with this daily chance (at most 28 days).
     anyway_daily: float = 0.3
     #: Of defaulting borrowers, the share who can be persuaded (the others never pay before charge-off).
     default_persuadable_share: float = 0.12
     #: Of defaulting borrowers (not fraudsters), the share who pay the minimum and stay late (``partial``).
-    default_partial_share: float = 0.03
+    default_partial_share: float = 0.0
     #: A ``partial`` borrower pays the oldest installment overdue whenever it would be later than this (so
     #: the loan stays in the 31-60 dpd bucket, as Taiwan's cards "two months delayed" paying the minimum do)...
     partial_max_dpd: int = 60
@@ -147,7 +144,7 @@ class Response:
     #: gross charge-offs: Discover 26.5 %, JPMorgan Chase 15.6-16.1 %, American Express about 25 % in 2011,
     #: American Banker, "Credit card default recoveries", January 2012, from the issuers' regulatory reports).
     recovery_days: int = 365
-    recovery_agency_daily: float = 0.0065
+    recovery_agency_daily: float = 0.006
     recovery_own_daily: float = 0.0005
     recovery_legal: float = 0.05
 
