@@ -10,9 +10,12 @@ size run both ways (``--engines``); 100,000 is run too, to show how time and mem
 Each size runs in a fresh child process (this script, re-run with a hidden
 ``--child`` flag), so the peak resident set size is that size's alone: the child
 reads its own kernel high-water mark (``getrusage(RUSAGE_SELF).ru_maxrss``)
-after simulating and again after writing. Inside the child, ``simulate`` and
-``write_dataset`` (into a temporary folder under /tmp, removed afterwards and not
-timed) are timed separately; "total" is their sum. Interpreter start-up and the
+after simulating and again after writing. Inside the child, ``simulate_to`` streams
+the dataset into a temporary folder under /tmp (removed afterwards and not timed),
+each table written as it is built (issue 22): simulating and writing are one step,
+"simulate s" (and "total"), with "write s" 0. On a simulator without ``simulate_to``
+(before issue 22), ``simulate`` and ``write_dataset`` are timed separately and
+"total" is their sum. Interpreter start-up and the
 ``creditmesh`` import are not counted. The child also reports every progress step
 of the simulator (time, RSS, peak so far), which is printed as a phase breakdown
 for the largest size, and which pinpoints the phase if a run crashes or is killed.
@@ -95,36 +98,50 @@ def _child(borrowers: int, seed: int, tmp_root: str, engines: bool = False) -> N
     emit("import")
     import inspect
 
-    from creditmesh.simulate import SimulationConfig, simulate, write_dataset
+    from creditmesh import simulate as simulator
 
     import_s = time.perf_counter() - clock0
     emit("config")
-    config = SimulationConfig(borrowers=borrowers, months=MONTHS, seed=seed)
+    config = simulator.SimulationConfig(borrowers=borrowers, months=MONTHS, seed=seed)
 
     emit("simulate")
-    started = time.perf_counter()
     options = {}
     if engines:  # as `creditmesh simulate` runs it; the burn-in and its model count in the simulation's time
         from creditmesh.collections.simulation import platform_engines, shipped_collector
 
         emit("burn-in")
+        started = time.perf_counter()
         policy, funding = platform_engines(config, True)
+        burn_in_s = time.perf_counter() - started
         options = {"policy": policy, "funding": funding, "collector": shipped_collector()}
-    result = simulate(config, progress=emit, **options)
-    simulate_s = time.perf_counter() - started
-    emit("simulated")
-    peak_after_simulate = peak_rss_bytes()
-    rows = {name: table.num_rows for name, table in result.tables.items()}
-
+    else:
+        burn_in_s = 0.0
     folder = Path(tempfile.mkdtemp(prefix="creditmesh-bench-simulate-", dir=tmp_root))
     try:
-        writer_takes_progress = "progress" in inspect.signature(write_dataset).parameters
-        extra = {"progress": emit} if writer_takes_progress else {}
-        emit("write")
-        started = time.perf_counter()
-        write_dataset(result, folder / "dataset", overwrite=True, **extra)
-        write_s = time.perf_counter() - started
-        emit("written")
+        if hasattr(simulator, "simulate_to"):
+            # streamed (issue 22): each table is written to its Parquet file as it is built, so simulating and
+            # writing are one step, counted in "simulate s" ("write s" is 0)
+            started = time.perf_counter()
+            simulator.simulate_to(folder / "dataset", config, progress=emit, **options)
+            simulate_s, write_s = time.perf_counter() - started + burn_in_s, 0.0
+            emit("written")
+            peak_after_simulate = peak_rss_bytes()
+            files = json.loads((folder / "dataset" / "manifest.json").read_text())["files"]
+            rows = {name.removesuffix(".parquet"): f["rows"] for name, f in files.items() if "/" not in name}
+        else:  # the simulator before issue 22: the tables in memory, then written
+            started = time.perf_counter()
+            result = simulator.simulate(config, progress=emit, **options)
+            simulate_s = time.perf_counter() - started + burn_in_s
+            emit("simulated")
+            peak_after_simulate = peak_rss_bytes()
+            rows = {name: table.num_rows for name, table in result.tables.items()}
+            writer_takes_progress = "progress" in inspect.signature(simulator.write_dataset).parameters
+            extra = {"progress": emit} if writer_takes_progress else {}
+            emit("write")
+            started = time.perf_counter()
+            simulator.write_dataset(result, folder / "dataset", overwrite=True, **extra)
+            write_s = time.perf_counter() - started
+            emit("written")
         disk_bytes = sum(p.stat().st_size for p in (folder / "dataset").rglob("*") if p.is_file())
     finally:
         shutil.rmtree(folder, ignore_errors=True)

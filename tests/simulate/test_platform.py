@@ -1,9 +1,11 @@
 """The month loop's phases and state: the invariants each one keeps, and the seams a real engine plugs into."""
 
 from datetime import date
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ from creditmesh.simulate.behaviour import draw_fates, opening_balance_minor, per
 from creditmesh.simulate.collections import CollectionWorld, Response
 from creditmesh.simulate.config import SimulationConfig
 from creditmesh.simulate.institutions import draw_institutions
-from creditmesh.simulate.platform import Book, run_platform, start_month
+from creditmesh.simulate.platform import run_platform, settled_installments, start_month
 from creditmesh.simulate.policy import RulePolicy
 from creditmesh.simulate.population import draw_population
 from creditmesh.simulate.state import (
@@ -35,8 +37,9 @@ from creditmesh.simulate.state import (
 CONFIG = SimulationConfig(borrowers=3_000, months=12, seed=5)
 
 
-def _run(config=CONFIG, policy=None, allocation=None) -> tuple[Book, np.ndarray]:
-    """A book straight from the month loop, and each institution's funding model."""
+def _run(config=CONFIG, policy=None, allocation=None) -> tuple[SimpleNamespace, np.ndarray]:
+    """A book straight from the month loop (its batches merged into whole columns, strings as objects, the
+    installments as settled), and each institution's funding model."""
     rng = np.random.default_rng(config.seed)
     pop = draw_population(rng, config, Calendar.of(config).horizon)
     institutions, institution_model = draw_institutions(rng, config.institutions)
@@ -44,11 +47,27 @@ def _run(config=CONFIG, policy=None, allocation=None) -> tuple[Book, np.ndarray]
     book = run_platform(
         rng, config, pop, policy or RulePolicy(), institution_model, capacity, lambda _: None, allocation
     )
-    return book, institution_model
+    installments = Rows()
+    for batch in settled_installments(book):
+        installments.add(**batch)
+
+    def merged(rows: Rows) -> dict[str, np.ndarray]:
+        return {
+            name: values.to_numpy(zero_copy_only=False) if isinstance(values, pa.Array) else values
+            for name, values in rows.done().items()
+        }
+
+    merged_book = SimpleNamespace(
+        applications=merged(book.applications),
+        loans=merged(book.loans),
+        installments=merged(installments),
+        horizon_days=book.horizon_days,
+    )
+    return merged_book, institution_model
 
 
 @pytest.fixture(scope="module")
-def book() -> Book:
+def book() -> SimpleNamespace:
     return _run()[0]
 
 
@@ -68,18 +87,38 @@ def test_the_calendar_months_cover_every_day_once(start, months):
         assert (month[first:after] == m).all() and 28 <= after - first <= 31
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(min_value=0, max_value=20), max_size=8))
-def test_rows_are_numbered_in_the_order_they_are_added(sizes):
+def _rows(sizes: list[int]) -> Rows:
+    """Rows added in batches of ``sizes``: each row's number, its batch's size and a word."""
     rows = Rows()
     for size in sizes:
         ids = rows.next_ids(size)
-        rows.add(row=ids, size=np.full(size, size))
+        rows.add(row=ids, size=np.full(size, size), word=np.array([f"w{i}" for i in ids], dtype=object))
+    return rows
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=20), max_size=8))
+def test_rows_are_numbered_in_the_order_they_are_added(sizes):
+    rows = _rows(sizes)
     if sizes:
         done = rows.done()
         assert (done["row"] == np.arange(sum(sizes))).all()
         assert (done["size"] == np.repeat(sizes, sizes)).all()
     assert rows.count == sum(sizes)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=20), max_size=8))
+def test_rows_hand_over_their_batches_in_order_once_with_strings_as_arrow(sizes):
+    rows = _rows(sizes)
+    assert rows.largest("row") == sum(sizes) - 1
+    batches = list(rows.batches())
+    assert [batch["row"].size for batch in batches] == sizes
+    assert all(isinstance(batch["word"], pa.StringArray) for batch in batches)
+    if sizes:
+        assert np.concatenate([b["row"] for b in batches]).tolist() == list(range(sum(sizes)))
+        assert sum((b["word"].to_pylist() for b in batches), []) == [f"w{i}" for i in range(sum(sizes))]
+    assert list(rows.batches()) == [] and rows.count == sum(sizes)
 
 
 @settings(max_examples=60, deadline=None)

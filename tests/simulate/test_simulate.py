@@ -1,13 +1,16 @@
 import datetime as dt
+import hashlib
 import json
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from creditmesh.errors import ParameterError
 from creditmesh.schema import TABLES, validate
-from creditmesh.simulate import SimulationConfig, engine, simulate, write_dataset
+from creditmesh.simulate import SimulationConfig, engine, simulate, simulate_to, tables, write_dataset
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +134,21 @@ def test_contacts_hash_like_the_phones_they_name(small):
     assert 0.2 < linked < 0.6  # about 30 % of contacts are other users, plus ring members
 
 
+def _fail_third_write(monkeypatch) -> dict[str, int]:
+    """Every Parquet write of the simulator's writer fails the third time (a disk filling up)."""
+    calls = {"n": 0}
+
+    class FailingWriter(pq.ParquetWriter):
+        def write_table(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise OSError("disk full")
+            return super().write_table(*args, **kwargs)
+
+    monkeypatch.setattr(engine.pq, "ParquetWriter", FailingWriter)
+    return calls
+
+
 def test_write_dataset_is_all_or_nothing(small, tmp_path, monkeypatch):
     target = tmp_path / "book"
     write_dataset(small, target)
@@ -140,16 +158,7 @@ def test_write_dataset_is_all_or_nothing(small, tmp_path, monkeypatch):
     with pytest.raises(ParameterError, match="not empty"):
         write_dataset(small, target)
 
-    calls = {"n": 0}
-    real_write = pq.write_table
-
-    def failing_write(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise OSError("disk full")
-        return real_write(*args, **kwargs)
-
-    monkeypatch.setattr(engine.pq, "write_table", failing_write)
+    calls = _fail_third_write(monkeypatch)
     fresh = tmp_path / "fresh"
     with pytest.raises(OSError, match="disk full"):
         write_dataset(small, fresh)
@@ -190,3 +199,109 @@ def test_every_event_follows_the_one_it_depends_on(small):
     # and each stays in the day the simulation gave it: nothing spills past the horizon's last day
     last = loans["originated_at"].max()
     assert last.time() <= dt.time(23, 59, 59) and last.date() == drawdowns["applied_at"].max().date()
+
+
+#: A small platform collected by the shipped strategy (so every table has rows), and each table's digest
+#: as main's simulator wrote it before the tables were streamed (commit b37d678): the streamed simulator
+#: must write the same rows in the same order. A deliberate change to what the simulator draws changes these;
+#: regenerate them with ``{name: _digest(t) for name, t in _collected(STREAMED).tables.items()}`` (and the
+#: truth tables) and say why in the commit.
+STREAMED = SimulationConfig(borrowers=1_500, months=8, seed=9)
+MAIN_DIGESTS = {
+    "institutions": "f992da49fa02dd90",
+    "borrowers": "3f4d67ddac6f1aaa",
+    "identities": "1dd09bea7a879653",
+    "applications": "aa254a185b6e6292",
+    "decisions": "c4e2e3228bc5e5ec",
+    "credit_lines": "82e6dd2bdd1228a5",
+    "allocations": "0593be3d7ab85a49",
+    "loans": "04a2fffecd6d58e5",
+    "installments": "f3101a3503405bde",
+    "payments": "5edea28c72e22753",
+    "collection_actions": "60d975273dfc1871",
+    "truth/borrowers": "32785ca26e600bd7",
+    "truth/applications": "cbf91336893f5311",
+}
+
+
+def _digest(table) -> str:
+    """A digest of a table's content (names, types, values in row order), however it is chunked or stored
+    (Parquet names a list's item ``element``: the item's name is left out)."""
+    h = hashlib.sha256()
+    for name in table.column_names:
+        kind = table[name].type
+        h.update(name.encode())
+        h.update(str(pa.list_(kind.value_type) if pa.types.is_list(kind) else kind).encode())
+        h.update(repr(table[name].to_pylist()).encode())
+    return h.hexdigest()[:16]
+
+
+def _collected(config, **options):
+    from creditmesh.collections.simulation import shipped_collector
+
+    return simulate(config, collector=shipped_collector(), **options)
+
+
+@pytest.fixture(scope="module")
+def streamed(tmp_path_factory):
+    """The small collected platform, written by simulate_to with collection actions in several chunks."""
+    from creditmesh.collections.simulation import shipped_collector
+
+    folder = tmp_path_factory.mktemp("streamed") / "book"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tables, "ACTION_CHUNK_ROWS", 1_000)
+        return simulate_to(folder, STREAMED, collector=shipped_collector())
+
+
+def _files(folder):
+    names = [*MAIN_DIGESTS]
+    return {name: pq.read_table(folder / f"{name}.parquet") for name in names}
+
+
+def test_the_streamed_simulator_writes_the_rows_mains_wrote(streamed):
+    held = _collected(STREAMED)
+    assert {name: _digest(t) for name, t in _files(streamed).items()} == MAIN_DIGESTS
+    in_memory = {**held.tables, **{f"truth/{name}": t for name, t in held.truth.items()}}
+    assert {name: _digest(t) for name, t in in_memory.items()} == MAIN_DIGESTS
+
+
+def test_simulate_to_writes_what_simulate_returns_row_for_row_in_row_groups(streamed):
+    held = _collected(STREAMED)
+    files = _files(streamed)
+    manifest = json.loads((streamed / "manifest.json").read_text())
+    assert set(manifest["files"]) == {f"{name}.parquet" for name in MAIN_DIGESTS}
+    for name, table in {**held.tables, **{f"truth/{n}": t for n, t in held.truth.items()}}.items():
+        assert files[name].equals(table), name
+        assert manifest["files"][f"{name}.parquet"]["rows"] == table.num_rows
+    assert engine.read_config(streamed) == STREAMED
+    assert manifest["end_date"] == str(held.end_date)
+    # streamed, not written whole: a row group a month's batch (actions 1,000 rows at a time here)
+    for name in ("applications", "loans", "installments", "payments", "collection_actions"):
+        assert pq.ParquetFile(streamed / f"{name}.parquet").num_row_groups > 1, name
+
+
+def test_ids_are_padded_to_their_columns_widest_in_every_chunk(streamed):
+    files = _files(streamed)
+    for name, column in [
+        ("applications", "application_id"),
+        ("loans", "loan_id"),
+        ("installments", "loan_id"),
+        ("payments", "payment_id"),
+        ("payments", "loan_id"),
+        ("collection_actions", "action_id"),
+    ]:
+        assert len(pc.unique(pc.utf8_length(files[name][column]))) == 1, (name, column)
+
+
+def test_simulate_to_is_all_or_nothing(tmp_path, monkeypatch):
+    config = SimulationConfig(borrowers=400, months=4, seed=2)
+    target = simulate_to(tmp_path / "book", config)
+    manifest = json.loads((target / "manifest.json").read_text())
+    with pytest.raises(ParameterError, match="not empty"):
+        simulate_to(target, config)
+    _fail_third_write(monkeypatch)
+    with pytest.raises(OSError, match="disk full"):
+        simulate_to(tmp_path / "fresh", config)
+    assert not (tmp_path / "fresh").exists()
+    assert json.loads((target / "manifest.json").read_text()) == manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book"]  # no staging folder left behind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -38,8 +39,8 @@ def simulate(
     ] = "champion",
 ) -> None:
     """Simulate a lending platform and write its tables (truth apart, under truth/)."""
-    from creditmesh.simulate import SimulationConfig, write_dataset
-    from creditmesh.simulate import simulate as run
+    from creditmesh.simulate import SimulationConfig, simulate_to
+    from creditmesh.simulate.engine import TABLE_ORDER
 
     options = dict(borrowers=borrowers, months=months, seed=seed, institutions=institutions)
     first_day = parse_date(start, "start")
@@ -57,7 +58,16 @@ def simulate(
     collector = shipped_collector() if collections == "champion" else None
     with steps(config.months + 16, "simulate") as step:
         policy, funding = platform_engines(config, engines)
-        result = run(config, policy=policy, funding=funding, collector=collector, progress=step)
-        write_dataset(result, out, overwrite=overwrite, progress=step)
-    rows = {name: data.num_rows for name, data in result.tables.items()}
+        # streamed: each table is written as it is built, never held whole
+        simulate_to(
+            out,
+            config,
+            policy=policy,
+            funding=funding,
+            collector=collector,
+            overwrite=overwrite,
+            progress=step,
+        )
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    rows = {name: files[f"{name}.parquet"]["rows"] for name in TABLE_ORDER}
     typer.echo(f"wrote {out}: " + ", ".join(f"{name} {count:,}" for name, count in rows.items()))

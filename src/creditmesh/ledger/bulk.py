@@ -85,8 +85,9 @@ def _fingerprints(data: pa.Table) -> list[str]:
 def _payment_ids(count: int) -> pa.Array:
     """Ids for a batch's payments: one random 64-bit prefix for the batch, then the row number, both in hex.
 
-    In row order they ascend, so the payments' primary key index grows at its right edge instead of at a
-    random page per payment (random ids made the index the insert's main cost on a large book)."""
+    In the staging order (by loan) they ascend, so the payments' primary key index grows at its right edge
+    instead of at a random page per payment (random ids made the index the insert's main cost on a large
+    book), in the order the payments' index by loan and the allocations' key are appended in too."""
     prefix = hex_strings(np.frombuffer(os.urandom(8), dtype=np.uint64))[0].as_py()
     return pc.binary_join_element_wise(prefix, hex_strings(np.arange(count, dtype=np.uint64)), "")
 
@@ -112,6 +113,27 @@ def _normalise(batch: pa.Table) -> pa.Table:
     return pa.table(columns)
 
 
+def _repeats(data: pa.Table) -> pa.Table:
+    """Add ``alone_on_loan`` (1 when no other row of the file pays the row's loan; ``data`` is in loan order)
+    and ``first_row`` (the first ``row_number`` of the row's key when the file repeats the key, else null),
+    counted here, in the client's columns, instead of by two aggregates over the staged file."""
+    n = data.num_rows
+    same = np.zeros(n + 1, dtype=bool)  # same[i]: rows i - 1 and i pay one loan
+    if n > 1:
+        loan = data["loan_id"]
+        same[1:n] = pc.fill_null(pc.equal(loan.slice(1), loan.slice(0, n - 1)), False).to_numpy()
+    alone = (~(same[:n] | same[1:])).astype(np.int32)
+    keys = data.select(["idempotency_key", "row_number"]).filter(pc.is_valid(data["idempotency_key"]))
+    counted = keys.group_by("idempotency_key").aggregate([("row_number", "min"), ("row_number", "count")])
+    repeated = counted.filter(pc.greater(counted["row_number_count"], 1))
+    if repeated.num_rows:
+        where = pc.index_in(data["idempotency_key"], repeated["idempotency_key"], skip_nulls=True)
+        first_row = pc.take(repeated["row_number_min"], where)
+    else:
+        first_row = pa.nulls(data.num_rows, pa.int64())
+    return data.append_column("alone_on_loan", pa.array(alone)).append_column("first_row", first_row)
+
+
 def _staging_ddl(dialect: str) -> str:
     """The staging table; on PostgreSQL its text compares byte by byte (``COLLATE "C"``, as the ledger's id
     columns since migration 0009), and the fingerprint is computed in SQL from the row (:func:`_check`)."""
@@ -120,7 +142,7 @@ def _staging_ddl(dialect: str) -> str:
     CREATE TEMP TABLE payment_staging (
         row_number BIGINT, idempotency_key VARCHAR(200){collate}, loan_id VARCHAR(200){collate}, paid_on DATE,
         amount_minor BIGINT, currency VARCHAR(8){collate}, request_sha256 VARCHAR(64){collate},
-        payment_id VARCHAR(40){collate}
+        payment_id VARCHAR(40){collate}, alone_on_loan INTEGER, first_row BIGINT
     )"""
 
 
@@ -132,6 +154,7 @@ _TEMP_TABLES = (
     "bulk_late",
     "bulk_lines",
     "payment_entries",
+    "bulk_posted",
 )
 #: PostgreSQL's default work_mem (4 MB) sends the sorts and hashes over a million staged rows to disk.
 _WORK_MEM = "256MB"
@@ -170,6 +193,8 @@ def batch_settings(conn: Connection) -> None:
         conn.execute(text(f"SET LOCAL default_statistics_target = {_STATISTICS_TARGET}"))
         # compiling these few large queries to machine code took longer than it saved
         conn.execute(text("SET LOCAL jit = off"))
+        # dates as text are ISO (YYYY-MM-DD), as the payments' fingerprint hashes them, without to_char's cost
+        conn.execute(text("SET LOCAL DateStyle = 'ISO'"))
 
 
 def post_payments(
@@ -192,7 +217,11 @@ def post_payments(
         raise journal.CreditmeshError(
             "payments", f"{data.num_rows} rows; post at most {BATCH_ROWS_MAX} per batch"
         )
-    data = data.append_column("row_number", pa.array(np.arange(data.num_rows, dtype=np.int64)))
+    # staged in loan order (row_number keeps the file's): every later step reads and appends in the order of
+    # the ledger's indexes (loan, installment), and the payment ids, given in this order, ascend with it
+    order = pc.sort_indices(data, sort_keys=[("loan_id", "ascending")])
+    data = data.take(order).append_column("row_number", order.cast(pa.int64()))
+    data = _repeats(data)
     if conn.dialect.name != "postgresql":  # PostgreSQL computes it in SQL, from the staged row
         data = data.append_column("request_sha256", pa.array(_fingerprints(data)))
     data = data.append_column("payment_id", _payment_ids(data.num_rows))
@@ -202,7 +231,7 @@ def post_payments(
     _copy_into(conn, "payment_staging", data)
     _analyze(conn, "payment_staging")
     _check(conn, known_currencies, business_date)
-    _allocate(conn)
+    _allocate(conn, pc.max(data["paid_on"]).as_py() or date.min)
     posted = _post(conn)
     replayed = conn.execute(
         text("SELECT COUNT(*) FROM staging_verdict WHERE reason = 'replayed'")
@@ -218,21 +247,18 @@ def _fingerprint_sql(dialect: str) -> str:
     (``sha256`` runs in the server, at C speed), else the column the client computed."""
     if dialect != "postgresql":
         return "s.request_sha256"
-    body = (
-        "s.loan_id || '|' || s.amount_minor || '|' || to_char(s.paid_on, 'YYYY-MM-DD') || '|' || s.currency"
-    )
+    body = "s.loan_id || '|' || s.amount_minor || '|' || CAST(s.paid_on AS TEXT) || '|' || s.currency"
     return f"encode(sha256(convert_to({body}, 'UTF8')), 'hex')"
 
 
 def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | None = None) -> None:
     """Refuse, row by row, what the one-by-one path would refuse, with its field and reason; mark replays.
 
-    One pass: each row is joined once to its loan, to a payment booked under its key, and to the
-    first row of the file with its key; the first failing check names the reason. The same pass carries
-    what the later steps need of the loan (funding model, whether it is active, its number of installments
-    and principal) and whether the file pays the loan more than once (then each of its rows goes the
-    one-by-one way, in file order; any row counts, even one refused, so that this is a small aggregate
-    instead of a sort of the whole file).
+    One pass: each row is joined once to its loan and to a payment booked under its key; the first
+    failing check names the reason. The staged row says (:func:`_repeats`) which row of the file first
+    has its key and whether the file pays its loan more than once (then each of its rows goes the
+    one-by-one way, in file order; any row counts, even one refused). The same pass carries what the later
+    steps need of the loan (funding model, whether it is active, its number of installments and principal).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
     _temp_table(
@@ -250,7 +276,7 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
             WHEN s.currency IS NULL OR s.currency NOT IN ({known}) THEN 'currency: unknown currency'
             WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
                 THEN 'idempotency_key: used before for a different payment'
-            WHEN f.first_row IS NOT NULL AND f.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
+            WHEN s.first_row IS NOT NULL AND s.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
             -- a replay is answered before the loan's state is looked at, as on the one-by-one path (a retry of
             -- the payment that settled a loan is a replay, not a payment on a settled loan)
             WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
@@ -264,27 +290,24 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
                    {_fingerprint_sql(conn.dialect.name)} AS request_sha256, s.payment_id, l.funding_model,
                    l.tenor_months AS installments, l.principal_minor AS loan_principal,
                    CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
-                   CASE WHEN d.loan_id IS NULL THEN 1 ELSE 0 END AS alone_on_loan, l.status AS loan_status,
+                   s.alone_on_loan, s.first_row, l.status AS loan_status,
                    l.currency AS loan_currency, l.originated_on
             FROM payment_staging s
             LEFT JOIN loans l ON l.loan_id = s.loan_id
-            LEFT JOIN (SELECT loan_id FROM payment_staging GROUP BY loan_id HAVING COUNT(*) > 1) d
-                   ON d.loan_id = s.loan_id
         ) AS s
-        LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key
-        LEFT JOIN (SELECT idempotency_key, MIN(row_number) AS first_row FROM payment_staging
-                   GROUP BY idempotency_key HAVING COUNT(*) > 1) f ON f.idempotency_key = s.idempotency_key""",
+        LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key""",
         {"business_date": business_date or date.max},
     )
 
 
 #: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
 _ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
-#: What the payments, allocations and journal need of a posted payment, carried from ``staging_verdict``.
-_CARRIED = ("payment_id", "idempotency_key", "request_sha256", "currency", "funding_model", "installments")
+#: What the allocations, journal and windows need of a posted payment, carried from ``staging_verdict`` through
+#: the sort by loan: narrow (the payments' key, fingerprint and currency are joined back by ``row_number``).
+_CARRIED = ("payment_id", "funding_model", "installments", "settled_before", "principal_owed")
 
 
-def _allocate(conn: Connection) -> None:
+def _allocate(conn: Connection, last_day: date) -> None:
     """The waterfall over due installments (:func:`~creditmesh.ledger.waterfall_sql.lines_sql`), one row per
     (payment, due installment), and which payments are posted here (``posted``, on every line of theirs).
 
@@ -315,7 +338,8 @@ def _allocate(conn: Connection) -> None:
         f"""SELECT f.loan_id, f.seq, CAST(SUM(f.amount_minor) AS BIGINT) AS late_fee FROM late_fees f
             WHERE f.loan_id IN ({eligible_loans}) GROUP BY f.loan_id, f.seq""",
     )
-    payments = """(SELECT v.*, COALESCE(b.settled, 0) AS settled_before,
+    payments = """(SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, v.payment_id, v.funding_model,
+                          v.installments, v.reason, v.active, v.alone_on_loan, COALESCE(b.settled, 0) AS settled_before,
                           v.loan_principal - COALESCE(b.principal, 0) AS principal_owed
                    FROM staging_verdict v
                    LEFT JOIN (SELECT loan_id, COUNT(settled_on) AS settled, SUM(principal) AS principal
@@ -324,26 +348,30 @@ def _allocate(conn: Connection) -> None:
         payments=payments,
         paid="bulk_paid p",
         late="bulk_late f",
-        where=_ELIGIBLE,
-        carried=(*_CARRIED, "settled_before", "principal_owed"),
+        # no installment due after the file's last day is due to any of its payments: left out as read
+        where=f"{_ELIGIBLE} AND i.due_date <= :last_day",
+        carried=_CARRIED,
         partition="loan_id",  # an eligible payment is alone on its loan: the lines come ordered by loan
+        settled="(SELECT b.loan_id, b.seq FROM bulk_paid b WHERE b.settled_on IS NOT NULL) s",
+        due_owed=False,  # summed below with the payment's other sums, in one window
     )
-    totals = ", ".join(f"SUM(l.{part}) OVER w AS payment_{part}" for part in COMPONENTS)
+    totals = ", ".join(f"CAST(SUM(l.{part}) OVER w AS BIGINT) AS payment_{part}" for part in COMPONENTS)
     _temp_table(
         conn,
         "bulk_lines",
         f"""
-        SELECT t.*, CASE WHEN t.within_due = 1 AND (t.settles_loan = 1 OR t.principal_left > 0)
+        SELECT t.*, CASE WHEN t.amount_minor <= t.due_owed
+                              AND (t.settles_loan = 1 OR t.principal_owed - t.payment_principal > 0)
                          THEN 1 ELSE 0 END AS posted
         FROM (
             SELECT l.*, {totals},
                    CASE WHEN l.settled_before + SUM(l.settles) OVER w = l.installments THEN 1 ELSE 0 END AS settles_loan,
-                   l.principal_owed - SUM(l.principal) OVER w AS principal_left,
+                   CAST(SUM(l.owed) OVER w AS BIGINT) AS due_owed,
                    CASE WHEN l.seq = MIN(l.seq) OVER w THEN 1 ELSE 0 END AS first_line
             FROM ({lines}) AS l
             WINDOW w AS (PARTITION BY l.loan_id)
-        ) AS t
-        ORDER BY t.loan_id, t.seq""",
+        ) AS t""",
+        {"last_day": last_day},
     )
 
 
@@ -354,14 +382,13 @@ def _post(conn: Connection) -> int:
     )
     if not posted:
         return 0
-    # appended in the order of their primary key (loan, seq, payment), the order of bulk_lines
+    # appended as bulk_lines was written, in the windows' order (loan, seq): its primary key's order (no sort)
     conn.execute(
         text(f"""
         INSERT INTO allocations (loan_id, seq, payment_id, {", ".join(f"{part}_minor" for part in COMPONENTS)},
                                  settled_on)
         SELECT loan_id, seq, payment_id, {", ".join(COMPONENTS)}, CASE WHEN settles = 1 THEN paid_on END
-        FROM bulk_lines WHERE posted = 1 AND (pays = 1 OR settles = 1)
-        ORDER BY loan_id, seq, payment_id""")
+        FROM bulk_lines WHERE posted = 1 AND (pays = 1 OR settles = 1)""")
     )
     # one journal entry per business day in the file, so each entry carries the day its cash came in
     conn.execute(text("DROP TABLE IF EXISTS payment_entries"))
@@ -377,28 +404,34 @@ def _post(conn: Connection) -> int:
         [{"day": day, "entry_id": entry_id} for entry_id, day in entries],
     )
     _analyze(conn, "payment_entries")
-    payment = f"{_PAYMENTS} b JOIN payment_entries e ON e.paid_on = b.paid_on"
+    # one narrow row per posted payment, with its entry: what the payments, the journal and the loans read
+    totals = ", ".join(f"b.payment_{part}" for part in COMPONENTS)
+    _temp_table(
+        conn,
+        "bulk_posted",
+        f"""SELECT b.row_number, b.payment_id, b.loan_id, b.paid_on, b.amount_minor, b.funding_model, {totals},
+                   b.settles_loan, e.entry_id
+            FROM bulk_lines b JOIN payment_entries e ON e.paid_on = b.paid_on
+            WHERE b.posted = 1 AND b.first_line = 1""",
+    )
+    payment = "bulk_posted b"
+    # appended in the order the join gives, the staging's (by loan), in which the payment ids ascend (no sort)
     conn.execute(
         text(f"""
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                               prepaid_principal_minor, recovery, settled, entry_id)
-        SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
-               {", ".join(f"b.payment_{part}" for part in COMPONENTS)}, 0, 0, FALSE, b.settles_loan = 1, e.entry_id
-        FROM {payment}
-        ORDER BY b.loan_id, b.payment_id""")
+        SELECT b.payment_id, v.idempotency_key, v.request_sha256, b.loan_id, b.paid_on, v.currency, b.amount_minor,
+               {totals}, 0, 0, FALSE, b.settles_loan = 1, b.entry_id
+        FROM {payment} JOIN staging_verdict v ON v.row_number = b.row_number""")
     )
     _journal_payments(conn, payment)
     conn.execute(
         text(f"""
         UPDATE loans SET status = 'settled'
-        WHERE status = 'active' AND loan_id IN (SELECT loan_id FROM {_PAYMENTS} b WHERE b.settles_loan = 1)""")
+        WHERE status = 'active' AND loan_id IN (SELECT b.loan_id FROM {payment} WHERE b.settles_loan = 1)""")
     )
     return posted
-
-
-#: The payments posted here, one row each (their first line carries the payment's totals).
-_PAYMENTS = "(SELECT * FROM bulk_lines WHERE posted = 1 AND first_line = 1)"
 
 
 def _journal_payments(conn: Connection, payment: str) -> None:
@@ -410,21 +443,20 @@ def _journal_payments(conn: Connection, payment: str) -> None:
 
     Inserted in the order the lines come (no sort: since migration 0009 postings have no index by loan)."""
     lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
-    # one pass over the payments: each payment times the line numbers, each number picking its line
-    numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(lines)))
-    account = " ".join(f"WHEN {k} THEN {line[0]}" for k, line in enumerate(lines))
-    amount = " ".join(f"WHEN {k} THEN {line[1]}" for k, line in enumerate(lines))
-    per_payment = f"""
-        SELECT e.entry_id, CASE n.k {account} END AS account_code, b.loan_id, CASE n.k {amount} END AS amount_minor
-        FROM {payment} CROSS JOIN ({numbers}) AS n"""
+    # one arm per line of the entry, each a pass over the (narrow) payments keeping its non-zero lines
+    per_payment = " UNION ALL ".join(
+        f"""SELECT b.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor
+        FROM {payment} WHERE {amount} <> 0"""
+        for account, amount in lines
+    )
     # the cash came in as one settlement per day from the processor: one cash line per entry
     cash = f"""
-        SELECT e.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor
-        FROM {payment} GROUP BY e.entry_id"""
+        SELECT b.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor
+        FROM {payment} GROUP BY b.entry_id"""
     insert = f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({per_payment} UNION ALL {cash}) AS lines
-        WHERE account_code IS NOT NULL AND amount_minor <> 0"""
+        WHERE account_code IS NOT NULL"""
     off = "SELECT COUNT(*) FROM (SELECT entry_id FROM {} GROUP BY entry_id HAVING SUM(amount_minor) <> 0) AS off"
     if conn.dialect.name == "postgresql":  # checked as written, without reading them back through an index
         unbalanced = conn.execute(
@@ -457,7 +489,8 @@ def _handed_back(conn: Connection) -> tuple[pa.Table, pa.Table]:
         text(f"""
         SELECT {", ".join(f"v.{name}" for name in _ROW_COLUMNS)}
         FROM staging_verdict v
-        WHERE (v.reason IS NULL AND v.row_number NOT IN (SELECT row_number FROM {_PAYMENTS} b))
+        WHERE (v.reason IS NULL
+               AND v.row_number NOT IN (SELECT b.row_number FROM bulk_lines b WHERE b.posted = 1 AND b.first_line = 1))
            OR (v.reason IS NOT NULL AND v.reason <> 'replayed')
         ORDER BY v.row_number""")
     ).all()

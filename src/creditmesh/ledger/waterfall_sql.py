@@ -29,6 +29,8 @@ def lines_sql(
     where: str,
     carried: tuple[str, ...] = (),
     partition: str = "row_number",
+    settled: str | None = None,
+    due_owed: bool = True,
 ) -> str:
     """One row per (payment, due installment not yet settled), in SQL for both engines.
 
@@ -37,10 +39,19 @@ def lines_sql(
     (``loan_id, seq``, one column per component, ``settled_on``); ``late`` one aliased ``f`` with its late fees
     (``loan_id, seq, late_fee``); ``where`` which payments to allocate; ``carried`` more columns of ``v``
     to carry along; ``partition`` the column of ``v`` that tells payments apart (``loan_id`` when each loan
-    has one payment at most: the lines then come sorted by loan). Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day),
-    what the line takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes
-    nothing afterwards), ``within_due`` (1 when the payment is no more than ``due_owed``: a larger one
-    prepays, which only the one-by-one path does) and ``pays`` (1 when the line takes anything).
+    has one payment at most: the lines then come sorted by loan); ``settled``, when given, a FROM item aliased
+    ``s`` with the (``loan_id, seq``) of the installments settled so far, which the lines leave out (without
+    it, those whose ``p.settled_on`` is set: the same lines, but on a large file the planner, reading
+    ``p.settled_on IS NULL`` after an outer join as rare, hashed the whole installments table).
+
+    Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day), what the line
+    takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes nothing
+    afterwards), ``within_due`` (1 when the payment is no more than ``due_owed``: a larger one prepays, which
+    only the one-by-one path does) and ``pays`` (1 when the line takes anything and ``within_due``). With
+    ``due_owed=False``, instead of ``due_owed`` and ``within_due`` (a window over each payment's lines, of
+    its own), ``owed`` (what the line's installment owes) for the caller to sum with its other sums per
+    payment, and ``pays`` is 1 when the line takes anything (the caller posts only payments within what is
+    due).
     """
     due = {part: f"i.{part}_due_minor" for part in COMPONENTS} | {"late_fee": "COALESCE(f.late_fee, 0)"}
     owed = {part: f"{due[part]} - COALESCE(p.{part}, 0)" for part in COMPONENTS}
@@ -57,27 +68,40 @@ def lines_sql(
         f"{' + '.join(['0'] + [f'({owed[p]})' for p in COMPONENTS[:k]])} AS owed_before_{part}"
         for k, part in enumerate(COMPONENTS)
     )
+    unsettled = (
+        "p.settled_on IS NULL"
+        if settled is None
+        else f"NOT EXISTS (SELECT 1 FROM {settled} WHERE s.loan_id = i.loan_id AND s.seq = i.seq)"
+    )
+    if due_owed:
+        owed_total = f"CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed"
+        owed_column, within_due = (
+            "x.due_owed",
+            ",\n               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due",
+        )
+        pays = "y.within_due = 1 AND "
+    else:
+        owed_total, owed_column, within_due, pays = f"{total} AS owed", "x.owed", "", ""
     carry = "".join(f", v.{column}" for column in carried)
     carry_x = "".join(f", x.{column}" for column in carried)
     return f"""
-        SELECT y.*, CASE WHEN y.within_due = 1 AND y.{" + y.".join(COMPONENTS)} > 0 THEN 1 ELSE 0 END AS pays
+        SELECT y.*, CASE WHEN {pays}y.{" + y.".join(COMPONENTS)} > 0 THEN 1 ELSE 0 END AS pays
         FROM (
-        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.due_owed{carry_x},
+        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, {owed_column}{carry_x},
                {", ".join(parts)},
-               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles,
-               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due
+               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles{within_due}
         FROM (
             SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq{carry},
                    {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
                    {owed_before},
                    CAST(SUM({total}) OVER (PARTITION BY v.{partition} ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
                         - ({total}) AS BIGINT) AS before,
-                   CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed
+                   {owed_total}
             FROM {payments}
             JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
             LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
             LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
-            WHERE ({where}) AND p.settled_on IS NULL
+            WHERE ({where}) AND {unsettled}
         ) AS x
         ) AS y"""
 

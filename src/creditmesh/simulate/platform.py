@@ -21,7 +21,7 @@ is hashed). Fraudsters draw as much as they can at once and never pay.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,12 +87,19 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Book:
-    """Everything the platform did, as column arrays keyed by the integer row of each entity."""
+    """Everything the platform did, as column arrays keyed by the integer row of each entity. The applications,
+    loans and installments stay in the batches they were recorded in (:class:`~creditmesh.simulate.state.Rows`):
+    their tables are built and written a batch at a time (:mod:`creditmesh.simulate.tables`)."""
 
-    applications: dict[str, np.ndarray]
+    applications: Rows  # every application of every stage with its decision, in application order
     lines: dict[str, np.ndarray]
-    loans: dict[str, np.ndarray]
-    installments: dict[str, np.ndarray]
+    loans: Rows  # the booked loans, in loan order
+    #: one batch a month's booked loans, their installments' own columns (see :func:`book_repayments`); how
+    #: each was paid is in ``servicing_rows``, read a batch at a time by :func:`settled_installments`
+    installments: Rows
+    #: the servicing world's installment rows (``loan``, ``due_day``, ``principal``, ``paid_on``), in the
+    #: installments' order
+    servicing_rows: dict[str, np.ndarray]
     horizon_days: int
     #: what collections did (the world's action log, see :class:`~creditmesh.simulate.collections.CollectionWorld`)
     collection_actions: dict[str, np.ndarray] | None = None
@@ -593,8 +600,9 @@ def serve_month(state: PlatformState, month: int) -> None:
 
 
 def close_book(state: PlatformState) -> Book:
-    """The platform's rows as column arrays: applications, the lines opened, loans, installments (how each
-    was paid, from the servicing world) and what collections did."""
+    """The platform's rows: applications, the lines opened, loans, installments (how each was paid is the
+    servicing world's, read by :func:`settled_installments`) and what collections did. Nothing is copied or
+    merged: the tables are built from the batches, one at a time."""
     lines, horizon = state.lines, state.calendar.horizon
     holder = np.flatnonzero(lines.app >= 0)
     line_rows = {
@@ -609,37 +617,48 @@ def close_book(state: PlatformState) -> Book:
         "frozen": state.fates.default_day[holder] < horizon,
     }
     world = state.world
-    none = np.zeros(0, np.int64)
-    installments = {"seq": none.astype(np.int16), "interest_due": none, "interest_paid": none}
-    installments.update(period_start=none, opening=none, rate_ppm=none)
-    installments.update(state.installments.done())
-    paid_day = world.rows.trimmed("paid_on")
-    interest_paid = _interest_paid_early(
-        installments.pop("interest_paid"),
-        paid_day,
-        world.rows.trimmed("due_day"),
-        installments.pop("period_start"),
-        installments.pop("opening"),
-        installments.pop("rate_ppm"),
-    )
-    installments["interest_paid"] = np.where(paid_day < horizon, interest_paid, 0)
-    installments.update(
-        loan=world.rows.trimmed("loan").astype(np.int32),  # days and loan numbers fit in 32 bits
-        due_day=world.rows.trimmed("due_day"),
-        principal_due=world.rows.trimmed("principal"),
-        paid_day=np.where(paid_day < horizon, paid_day, NEVER).astype(np.int32),
-    )
-    actions = {name: world.actions.trimmed(name) for name in world.actions.spec}
     return Book(
-        state.applications.done(),
+        state.applications,
         line_rows,
-        state.loans.done(),
-        installments,
+        state.loans,
+        state.installments,
+        {name: world.rows[name] for name in ("loan", "due_day", "principal", "paid_on")},
         horizon,
-        actions,
+        {name: world.actions[name] for name in world.actions.spec},
         tuple(world.arms),
         {"default_day": state.fates.default_day.copy(), "settle_day": world.loans.trimmed("settle_day")},
     )
+
+
+def settled_installments(book: Book) -> Iterator[dict[str, np.ndarray]]:
+    """The installments a month's booked loans at a time (each batch handed over once), in (loan, seq) order:
+    the loan, seq, due day, principal and interest due, interest paid (none unpaid by the horizon) and the day
+    it was paid (NEVER when not by the horizon)."""
+    rows, horizon, start = book.servicing_rows, book.horizon_days, 0
+    for batch in book.installments.batches():
+        end = start + batch["seq"].size
+        paid_day, due_day = rows["paid_on"][start:end], rows["due_day"][start:end]
+        interest_paid = _interest_paid_early(
+            batch["interest_paid"],
+            paid_day,
+            due_day,
+            batch["period_start"],
+            batch["opening"],
+            batch["rate_ppm"],
+        )
+        paid = paid_day < horizon
+        yield {
+            "loan": rows["loan"][start:end].astype(np.int32),  # days and loan numbers fit in 32 bits
+            "seq": batch["seq"],
+            "due_day": due_day,
+            "principal_due": rows["principal"][start:end],
+            "interest_due": batch["interest_due"],
+            "interest_paid": np.where(paid, interest_paid, 0),
+            "paid_day": np.where(paid, paid_day, NEVER).astype(np.int32),
+        }
+        start = end
+    if start != rows["loan"].size:
+        raise RuntimeError("the servicing world's rows must be the installments booked, batch by batch")
 
 
 def _interest_paid_early(

@@ -8,10 +8,12 @@ they are decided and booked, and become the :class:`~creditmesh.simulate.platfor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from creditmesh.schedules import Schedules, add_months
 from creditmesh.simulate.collections import CollectionWorld, Collector
@@ -60,24 +62,44 @@ class Calendar:
 
 @dataclass
 class Rows:
-    """Column arrays collected batch by batch, concatenated once at the end."""
+    """Column arrays collected batch by batch (one batch an :meth:`add`), kept as batches: the tables are built
+    and written a batch at a time (:meth:`batches`), never the whole of a column at once. A column of strings
+    is kept as an Arrow array (a few bytes a row, where a NumPy object array holds a Python string a row)."""
 
-    columns: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    columns: dict[str, list[np.ndarray | pa.Array]] = field(default_factory=dict)
     count: int = 0  # rows added so far: the next row's number
 
     def next_ids(self, size: int) -> np.ndarray:
         """Row numbers for the next ``size`` rows (add them before asking again)."""
         return np.arange(self.count, self.count + size)
 
-    def add(self, **arrays: np.ndarray) -> None:
+    def add(self, **arrays: np.ndarray | pa.Array) -> None:
         """Append a batch: one array per column, all of the same length."""
         for name, values in arrays.items():
-            self.columns.setdefault(name, []).append(np.asarray(values))
+            values = values if isinstance(values, pa.Array) else np.asarray(values)
+            if isinstance(values, np.ndarray) and values.dtype == object:
+                values = pa.array(values, type=pa.string())
+            self.columns.setdefault(name, []).append(values)
         self.count += len(next(iter(arrays.values())))
 
-    def done(self) -> dict[str, np.ndarray]:
+    def largest(self, name: str) -> int:
+        """The largest value of a numeric column over every batch (-1 without rows)."""
+        return max((int(part.max()) for part in self.columns.get(name, ()) if len(part)), default=-1)
+
+    def batches(self) -> Iterator[dict[str, np.ndarray | pa.Array]]:
+        """Each batch in the order it was added, handed over and forgotten (the rows go with it)."""
+        while self.columns and next(iter(self.columns.values())):
+            yield {name: parts.pop(0) for name, parts in self.columns.items()}
+
+    def done(self) -> dict[str, np.ndarray | pa.Array]:
         # merge one column at a time and drop its parts, so the peak is one column, not every column twice
-        return {name: np.concatenate(self.columns.pop(name)) for name in list(self.columns)}
+        return {name: _concatenate(self.columns.pop(name)) for name in list(self.columns)}
+
+
+def _concatenate(parts: list[np.ndarray | pa.Array]) -> np.ndarray | pa.Array:
+    if parts and isinstance(parts[0], pa.Array):
+        return pa.concat_arrays(parts)
+    return np.concatenate(parts)
 
 
 @dataclass

@@ -1,7 +1,14 @@
-"""Turn the simulated book into the Arrow tables of :mod:`creditmesh.schema`."""
+"""Turn the simulated book into the Arrow tables of :mod:`creditmesh.schema`, a batch at a time.
+
+:func:`book_tables` yields each table as chunks (a month's applications, a month's loans and their
+installments, ...) in row order, so that a writer can stream them to Parquet and never holds a whole table;
+concatenated, the chunks are the tables. Ids are zero-padded to the widest number of their column, which the
+book knows before the first chunk is built.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import numpy as np
@@ -19,12 +26,105 @@ from creditmesh.schema import (
     STAGES,
     TABLES,
 )
-from creditmesh.simulate.platform import Book, decision_latency
+from creditmesh.simulate.platform import Book, decision_latency, settled_installments
 from creditmesh.simulate.population import REGIONS, Population
 from creditmesh.simulate.state import NEVER
 
 #: Salt for synthetic idempotency keys (distinct from the identity salt).
 _KEY_SALT = 0x5EED_1DE4
+#: Collection actions are built and written this many at a time.
+ACTION_CHUNK_ROWS = 1_000_000
+
+
+def id_width(largest: int) -> int:
+    """The digits :func:`~creditmesh.ids.format_ids` pads a column of ids to when its largest number is
+    ``largest``: a chunk of the column is formatted with the whole column's width."""
+    return max(1, len(str(max(int(largest), 0))))
+
+
+def book_tables(
+    book: Book,
+    pop: Population,
+    borrower_ids: pa.Array,
+    institution_ids: pa.Array,
+    start: date,
+    policy_version: str = "rule-v0",
+) -> Iterator[tuple[str, pa.Table]]:
+    """Every table of the book as ``(name, chunk)`` pairs, each table's chunks in row order (``truth/...`` for
+    the truth columns); a table without rows comes as one empty chunk. The book's batches are handed over as
+    they are read: it can be read once."""
+    app_width = id_width(book.applications.count - 1)
+    yield from _each_or_empty(
+        ("applications", "truth/applications", "decisions"),
+        (
+            application_tables(batch, pop, borrower_ids, start, policy_version, app_width)
+            for batch in _in_order(book.applications, "app")
+        ),
+    )
+    yield "credit_lines", credit_lines_table(book, borrower_ids, start)
+    widths = {
+        "loan": id_width(book.loans.count - 1),
+        "app": id_width(book.loans.largest("app")),
+        "line": id_width(book.loans.largest("borrower")),
+    }
+    yield from _each_or_empty(
+        ("loans", "allocations"),
+        (
+            loan_tables(batch, borrower_ids, institution_ids, start, widths)
+            for batch in _in_order(book.loans, "loan")
+        ),
+    )
+    payments: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    yield from _each_or_empty(
+        ("installments",),
+        (
+            (installments_table(batch, start, widths["loan"], payments),)
+            for batch in settled_installments(book)
+        ),
+    )
+    yield from _each_or_empty(
+        ("payments",), ((chunk,) for chunk in payments_tables(payments, start, widths["loan"]))
+    )
+    yield from _each_or_empty(
+        ("collection_actions",),
+        ((chunk,) for chunk in collection_actions_tables(book, start, widths["loan"])),
+    )
+
+
+def _in_order(rows, number: str) -> Iterator[dict[str, np.ndarray]]:
+    """The batches of ``rows``, checked to number their rows 0, 1, 2, ... in order (the tables' row order)."""
+    expected = 0
+    for batch in rows.batches():
+        numbers = batch[number]
+        if numbers.size and (numbers[0] != expected or (np.diff(numbers) != 1).any()):
+            raise RuntimeError(f"{number} rows must come numbered in order")
+        expected += numbers.size
+        yield batch
+
+
+def _each_or_empty(
+    names: tuple[str, ...], chunks: Iterator[tuple[pa.Table, ...]]
+) -> Iterator[tuple[str, pa.Table]]:
+    """Name each table of each chunk; every name at least once (empty, with its schema) when there are none."""
+    empty = True
+    for tables in chunks:
+        empty = False
+        yield from zip(names, tables, strict=True)
+    if empty:
+        for name in names:
+            folder, _, table = name.rpartition("/")
+            yield (
+                name,
+                TABLES[table]
+                .arrow_schema(with_truth=bool(folder))
+                .empty_table()
+                .select(_truth_columns(table) if folder else TABLES[table].arrow_schema().names),
+            )
+
+
+def _truth_columns(name: str) -> list[str]:
+    key = {"applications": "application_id", "borrowers": "borrower_id"}[name]
+    return [key, *TABLES[name].truth]
 
 
 def _timestamps(start: date, day: np.ndarray, second: np.ndarray) -> pa.TimestampArray:
@@ -50,6 +150,11 @@ def _pick(labels: tuple[str, ...], codes: np.ndarray) -> pa.DictionaryArray | pa
     return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels)).cast(
         pa.string()
     )
+
+
+def _strings(values: np.ndarray | pa.Array) -> pa.Array:
+    """A string column from an Arrow array (as :class:`~creditmesh.simulate.state.Rows` keeps one) or objects."""
+    return values.cast(pa.string()) if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
 
 
 def _nullable(values: np.ndarray, type_: pa.DataType, missing: np.ndarray) -> pa.Array:
@@ -78,13 +183,16 @@ def borrowers_table(pop: Population, start: date) -> pa.Table:
 
 
 def application_tables(
-    book: Book, pop: Population, borrower_ids: pa.Array, start: date, policy_version: str = "rule-v0"
-) -> tuple[pa.Table, pa.Table]:
-    a = book.applications
-    order = np.argsort(a["app"], kind="stable")
-    a = {k: v[order] for k, v in a.items()}
+    a: dict[str, np.ndarray],
+    pop: Population,
+    borrower_ids: pa.Array,
+    start: date,
+    policy_version: str,
+    app_width: int,
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """A batch of applications (in application order): the applications, their truth columns, the decisions."""
     b = a["borrower"]
-    ids = format_ids("A", a["app"])
+    ids = format_ids("A", a["app"], width=app_width)
     employment = pop.employment[b]
     ring = pop.ring[b]
     applications = pa.table(
@@ -128,19 +236,21 @@ def application_tables(
         },
         schema=TABLES["applications"].arrow_schema(with_truth=True),
     )
+    truth = applications.select(_truth_columns("applications"))
+    applications = applications.select(TABLES["applications"].arrow_schema().names)
     latency = decision_latency(a["app"], a["automated"], a["second"])
     reasons = pa.ListArray.from_arrays(
-        pa.array(np.arange(len(ids) + 1, dtype=np.int32)), pa.array(a["reason"], type=pa.string())
+        pa.array(np.arange(len(ids) + 1, dtype=np.int32)), _strings(a["reason"])
     )
     decisions = pa.table(
         {
             "application_id": ids,
             "decided_at": _timestamps(start, a["day"], a["second"] + latency),
-            "outcome": pa.array(a["outcome"], type=pa.string()),
+            "outcome": _strings(a["outcome"]),
             "automated": pa.array(a["automated"]),
             "score": pa.array(a["score"], from_pandas=True),
             "pd": pa.array(a["pd"], from_pandas=True),
-            "grade": pa.array(a["grade"], type=pa.string()),
+            "grade": _strings(a["grade"]),
             "credit_line_minor": pa.array(a["credit_line_minor"], type=pa.int64()),
             "apr": pa.array(a["apr"], from_pandas=True),
             "reasons": reasons,
@@ -149,7 +259,7 @@ def application_tables(
         },
         schema=TABLES["decisions"].arrow_schema(),
     )
-    return applications, decisions
+    return applications, truth, decisions
 
 
 def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Table:
@@ -178,18 +288,22 @@ def credit_lines_table(book: Book, borrower_ids: pa.Array, start: date) -> pa.Ta
 
 
 def loan_tables(
-    book: Book, borrower_ids: pa.Array, institution_ids: pa.Array, start: date
-) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
-    """loans, allocations, installments, payments."""
-    l = book.loans  # noqa: E741 (the loans arrays, read on every line below)
-    loan_ids = format_ids("L", l["loan"])
-    app_ids = format_ids("A", l["app"])
+    l: dict[str, np.ndarray],  # noqa: E741 (the loans arrays, read on every line below)
+    borrower_ids: pa.Array,
+    institution_ids: pa.Array,
+    start: date,
+    widths: dict[str, int],
+) -> tuple[pa.Table, pa.Table]:
+    """A batch of loans (in loan order): the loans and their allocations. ``widths``: the digits of the
+    ``loan``, ``app`` and ``line`` ids (each its column's widest)."""
+    loan_ids = format_ids("L", l["loan"], width=widths["loan"])
+    app_ids = format_ids("A", l["app"], width=widths["app"])
     model = _pick(FUNDING_MODELS, l["model"])
     loans = pa.table(
         {
             "loan_id": loan_ids,
             "borrower_id": borrower_ids.take(pa.array(l["borrower"])),
-            "credit_line_id": format_ids("CL", l["borrower"]),
+            "credit_line_id": format_ids("CL", l["borrower"], width=widths["line"]),
             "application_id": app_ids,
             "institution_id": institution_ids.take(pa.array(l["institution"])),
             "funding_model": model,
@@ -217,15 +331,25 @@ def loan_tables(
         },
         schema=TABLES["allocations"].arrow_schema(),
     )
-    i = book.installments
-    # booked month by month with rising loan numbers, each schedule in seq order: already sorted
+    return loans, allocations
+
+
+def installments_table(
+    i: dict[str, np.ndarray],
+    start: date,
+    loan_width: int,
+    payments: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+) -> pa.Table:
+    """A batch of settled installments (whole loans, in (loan, seq) order, see
+    :func:`~creditmesh.simulate.platform.settled_installments`) as the installments table; the batch's payments
+    (loan, day, amount) are appended to ``payments``, to be numbered once they are all known."""
     if i["loan"].size > 1 and (np.diff(i["loan"]) < 0).any():
         raise RuntimeError("installments must come in (loan, seq) order")
-    payments = _payments(i, loan_ids, start)
+    payments.append(_payments(i))
     # build the installments column by column, dropping each source array once it is used
     open_ = i["paid_day"] == NEVER
     columns = {
-        "loan_id": loan_ids.take(pa.array(i.pop("loan"))),
+        "loan_id": format_ids("L", i.pop("loan"), width=loan_width),
         "seq": pa.array(i.pop("seq"), type=pa.int16()),
         "due_date": _dates(start, i.pop("due_day")),
     }
@@ -239,12 +363,12 @@ def loan_tables(
     columns["interest_paid_minor"] = pa.array(np.where(open_, 0, i.pop("interest_paid")), type=pa.int64())
     columns["fee_paid_minor"] = zero
     columns["paid_at"] = _dates(start, i.pop("paid_day"), open_)
-    installments = pa.table(columns, schema=TABLES["installments"].arrow_schema())
-    return loans, allocations, installments, payments
+    return pa.table(columns, schema=TABLES["installments"].arrow_schema())
 
 
-def _payments(i: dict[str, np.ndarray], loan_ids: pa.Array, start: date) -> pa.Table:
-    """One payment per loan per day on which installments were settled."""
+def _payments(i: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One payment per loan per day on which installments were settled: loan, day and amount, in (loan, day)
+    order."""
     paid = i["paid_day"] != NEVER
     loan, day = i["loan"][paid].astype(np.int64), i["paid_day"][paid].astype(np.int64)
     amount = i["principal_due"][paid] + i["interest_paid"][paid]
@@ -254,45 +378,60 @@ def _payments(i: dict[str, np.ndarray], loan_ids: pa.Array, start: date) -> pa.T
     first[1:] = (loan[1:] != loan[:-1]) | (day[1:] != day[:-1])
     starts = np.flatnonzero(first)
     totals = np.add.reduceat(amount, starts) if starts.size else np.zeros(0, np.int64)
-    p_loan, p_day = loan[starts], day[starts]
-    numbers = np.arange(starts.size)
-    seconds = (splitmix64(numbers) % np.uint64(86_400)).astype(np.int64)
-    return pa.table(
-        {
-            "payment_id": format_ids("P", numbers),
-            "loan_id": loan_ids.take(pa.array(p_loan)),
-            "paid_at": _timestamps(start, p_day, seconds),
-            "amount_minor": pa.array(totals.astype(np.int64)),
-            "idempotency_key": hex_strings(splitmix64(numbers.astype(np.uint64) ^ np.uint64(_KEY_SALT))),
-        },
-        schema=TABLES["payments"].arrow_schema(),
-    )
+    return loan[starts].astype(np.int32), day[starts].astype(np.int32), totals.astype(np.int64)
 
 
-def collection_actions_table(book: Book, loan_ids: pa.Array, start: date) -> pa.Table:
+def payments_tables(
+    payments: list[tuple[np.ndarray, np.ndarray, np.ndarray]], start: date, loan_width: int
+) -> Iterator[pa.Table]:
+    """The payments table a batch at a time (each batch handed over once), numbered in (loan, day) order."""
+    width = id_width(sum(p_loan.size for p_loan, _, _ in payments) - 1)
+    first = 0
+    while payments:
+        p_loan, p_day, totals = payments.pop(0)
+        numbers = np.arange(first, first + p_loan.size)
+        first += p_loan.size
+        seconds = (splitmix64(numbers) % np.uint64(86_400)).astype(np.int64)
+        yield pa.table(
+            {
+                "payment_id": format_ids("P", numbers, width=width),
+                "loan_id": format_ids("L", p_loan, width=loan_width),
+                "paid_at": _timestamps(start, p_day, seconds),
+                "amount_minor": pa.array(totals),
+                "idempotency_key": hex_strings(splitmix64(numbers.astype(np.uint64) ^ np.uint64(_KEY_SALT))),
+            },
+            schema=TABLES["payments"].arrow_schema(),
+        )
+
+
+def collection_actions_tables(book: Book, start: date, loan_width: int) -> Iterator[pa.Table]:
     """What collections did on the simulated platform, one row an action (reminders before the due date are
-    counted, not listed). Actions are spread over the borrower's working hours, 09:00-18:00 at UTC+8."""
-    a = book.collection_actions
-    count = a["loan"].size
-    numbers = np.arange(count)
-    seconds = 3_600 + (
-        splitmix64(numbers.astype(np.uint64) ^ np.uint64(0xC011EC7)) % np.uint64(9 * 3_600)
-    ).astype(np.int64)
-    promised = a["promise_status"] >= 0
-    status = np.asarray(PROMISE_STATUSES, dtype=object)[np.maximum(a["promise_status"], 0)]
+    counted, not listed), :data:`ACTION_CHUNK_ROWS` at a time. Actions are spread over the borrower's working
+    hours, 09:00-18:00 at UTC+8."""
+    log = book.collection_actions
+    count = log["loan"].size
+    width = id_width(count - 1)
     arms = np.asarray(book.collection_arms or ("",), dtype=object)
-    return pa.table(
-        {
-            "action_id": format_ids("CA", numbers),
-            "loan_id": loan_ids.take(pa.array(a["loan"])),
-            "at": _timestamps(start, a["day"], seconds),
-            "channel": _pick(COLLECTION_CHANNELS, a["channel"]),
-            "outcome": _pick(COLLECTION_OUTCOMES, a["outcome"]),
-            "promised_minor": pa.array(a["promised_minor"], type=pa.int64()),
-            "promise_due_on": _dates(start, np.where(promised, a["promise_due"], 0), ~promised),
-            "promise_status": pa.array(np.where(promised, status, None), type=pa.string()),
-            "cost_minor": pa.array(a["cost_minor"], type=pa.int64()),
-            "arm": pa.array(arms[a["arm"]], type=pa.string()),
-        },
-        schema=TABLES["collection_actions"].arrow_schema(),
-    )
+    for first in range(0, count, ACTION_CHUNK_ROWS):
+        a = {name: values[first : first + ACTION_CHUNK_ROWS] for name, values in log.items()}
+        numbers = np.arange(first, first + a["loan"].size)
+        seconds = 3_600 + (
+            splitmix64(numbers.astype(np.uint64) ^ np.uint64(0xC011EC7)) % np.uint64(9 * 3_600)
+        ).astype(np.int64)
+        promised = a["promise_status"] >= 0
+        status = np.asarray(PROMISE_STATUSES, dtype=object)[np.maximum(a["promise_status"], 0)]
+        yield pa.table(
+            {
+                "action_id": format_ids("CA", numbers, width=width),
+                "loan_id": format_ids("L", a["loan"], width=loan_width),
+                "at": _timestamps(start, a["day"], seconds),
+                "channel": _pick(COLLECTION_CHANNELS, a["channel"]),
+                "outcome": _pick(COLLECTION_OUTCOMES, a["outcome"]),
+                "promised_minor": pa.array(a["promised_minor"], type=pa.int64()),
+                "promise_due_on": _dates(start, np.where(promised, a["promise_due"], 0), ~promised),
+                "promise_status": pa.array(np.where(promised, status, None), type=pa.string()),
+                "cost_minor": pa.array(a["cost_minor"], type=pa.int64()),
+                "arm": pa.array(arms[a["arm"]], type=pa.string()),
+            },
+            schema=TABLES["collection_actions"].arrow_schema(),
+        )
