@@ -18,7 +18,7 @@ import pandas as pd
 
 from creditmesh.collections.simulation import Arm, queue_frame
 from creditmesh.collections.strategy import Strategy
-from creditmesh.collections.uplift import NO_CONTACT, UpliftModel
+from creditmesh.collections.uplift import NO_CONTACT, UpliftModel, outcome_days
 from creditmesh.delinquency import BUCKET_NAMES
 from creditmesh.delinquency import bucket as bucket_of_dpd
 from creditmesh.errors import ParameterError
@@ -26,7 +26,8 @@ from creditmesh.simulate.collections import CHANNELS, CollectionWorld
 
 __all__ = ["Arm", "ArmResult", "compare_arms", "run_arm"]
 
-#: How long after a day's actions the uplift model's outcome is read.
+#: How long after a day's actions the uplift model's outcome is read: 30 days, and longer for loans whose
+#: actions work for months (:data:`creditmesh.collections.uplift.OUTCOME_DAYS`).
 OUTCOME_DAYS = 30
 
 
@@ -138,11 +139,14 @@ def run_arm(
 
 
 def _outcomes(rows: pd.DataFrame, paid_by_day: dict[int, np.ndarray], end: int) -> pd.DataFrame:
-    """Each explored row's principal repaid in the :data:`OUTCOME_DAYS` after it (rows too late to tell dropped)."""
-    rows = rows[rows["day"] + OUTCOME_DAYS < end].reset_index(drop=True)
+    """Each explored row's principal repaid over its bucket's outcome horizon after it
+    (:func:`~creditmesh.collections.uplift.outcome_days`; rows too late to tell dropped)."""
+    horizon = outcome_days(rows["bucket"].to_numpy())
+    keep = rows["day"].to_numpy() + horizon < end
+    rows, horizon = rows[keep].reset_index(drop=True), horizon[keep]
     day, loan = rows["day"].to_numpy(), rows["loan"].to_numpy()
     before = np.array([paid_by_day[d][n] for d, n in zip(day, loan, strict=True)], np.int64)
-    after = np.array([paid_by_day[d + OUTCOME_DAYS][n] for d, n in zip(day, loan, strict=True)], np.int64)
+    after = np.array([paid_by_day[d + h][n] for d, h, n in zip(day, horizon, loan, strict=True)], np.int64)
     return rows.assign(recovered_minor=np.minimum(after - before, rows["at_stake_minor"].to_numpy()))
 
 
@@ -272,10 +276,11 @@ def last_days(result, days: int) -> int:
 
 
 def train_uplift_on_simulation(
-    strategy: Strategy, *, borrowers: int, seed: int, start_day: int | None = None, days: int = 182
+    strategy: Strategy, *, borrowers: int, seed: int, start_day: int | None = None, days: int = 365
 ) -> UpliftModel:
     """Explore at random on a simulated book (within :data:`EXPLORE_CAPACITY`) over its last ``days`` days
-    (or from ``start_day``) and fit the uplift model to it."""
+    (or from ``start_day``) and fit the uplift model to it. A year, so that the rows whose outcome is read
+    over the long horizon (agencies, legal steps) span most of it too."""
     result = simulated_book(borrowers, seed)
     start = last_days(result, days) if start_day is None else start_day
     explore = Arm("explore", "explore", strategy, capacity=EXPLORE_CAPACITY, seed=seed)

@@ -1,11 +1,14 @@
-"""What contact changes: expected principal recovered in the next 30 days, with each action and with none.
+"""What contact changes: expected principal recovered over the next 30 days (120 for a loan 91 days late or
+charged off), with each action and with none.
 
 A two-model (T-learner) uplift model: one fractional logistic regression per arm (no contact, and
-each channel) on the recorded actions of past days and what was repaid in the 30 days after,
-over the queue's own columns. The expected amount recovered with an action is that arm's share
-times the principal at stake; the uplift is the difference from the no-contact arm, so a borrower
-who pays anyway is not worth a call. Broken promises are a feature, so they lower what a
-borrower is expected to pay.
+each channel) on the recorded actions of past days and what was repaid over the outcome horizon after,
+over the queue's own columns. The horizon is the loan's bucket's (:data:`OUTCOME_DAYS`), the same for
+every arm: an agency or a legal step works for months, and read over 30 days it showed a month of an
+agency's year of work, so the optimised strategy under-placed late loans against fixed playbooks. The
+expected amount recovered with an action is that arm's share times the principal at stake; the uplift is
+the difference from the no-contact arm, so a borrower who pays anyway is not worth a call. Broken
+promises are a feature, so they lower what a borrower is expected to pay.
 
 The fitted model is a JSON artifact (coefficients, the training rows per arm, a SHA-256 content
 hash over its canonical JSON), read back only if the hash still matches; never pickle.
@@ -32,6 +35,20 @@ NO_CONTACT = "none"
 ARMS = (NO_CONTACT, *COLLECTION_CHANNELS)
 #: Rows an arm needs before it gets a model of its own; with fewer, it borrows the no-contact model.
 MIN_ARM_ROWS = 50
+#: Days over which what an action recovered is read, by the loan's bucket (every arm alike); the rest 30.
+OUTCOME_DAYS = {"dpd_91_180": 120, "charged_off": 120}
+DEFAULT_OUTCOME_DAYS = 30
+
+
+def outcome_days(bucket: np.ndarray) -> np.ndarray:
+    """The outcome horizon of each queue row from its bucket (:data:`OUTCOME_DAYS`)."""
+    bucket = np.asarray(bucket, dtype=object)
+    horizon = np.full(bucket.size, DEFAULT_OUTCOME_DAYS, np.int64)
+    for name, days in OUTCOME_DAYS.items():
+        horizon[bucket == name] = days
+    return horizon
+
+
 FEATURES = (
     *(f"bucket_{b}" for b in BUCKETS),
     "log_at_stake",
@@ -72,7 +89,8 @@ def features(queue: pd.DataFrame) -> np.ndarray:
 
 
 class UpliftModel:
-    """Per arm, a logistic model of the share of the principal at stake repaid within 30 days.
+    """Per arm, a logistic model of the share of the principal at stake repaid over the outcome horizon
+    (:data:`OUTCOME_DAYS`).
 
     Fitted as one pooled model (an "S-learner"): the features, each action's indicator, and each action's
     interactions with :data:`INTERACTING`, so that every arm learns from every row what does not depend on
@@ -90,7 +108,7 @@ class UpliftModel:
 
     def fit(self, queue: pd.DataFrame, action: np.ndarray, recovered_minor: np.ndarray) -> UpliftModel:
         """Learn from history: queue rows as they were, the action taken on each (a channel or ``"none"``),
-        and the principal repaid in the 30 days after."""
+        and the principal repaid over the outcome horizon after."""
         from sklearn.linear_model import LogisticRegression
 
         if not (isinstance(self.C, (int, float)) and self.C > 0):
@@ -147,8 +165,8 @@ class UpliftModel:
         return tuple(a for a in ARMS if a in self.coef_)
 
     def share(self, queue: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Each arm's expected share of the principal at stake repaid within 30 days (arms without a model of
-        their own get the no-contact share: no uplift is claimed without evidence)."""
+        """Each arm's expected share of the principal at stake repaid over the outcome horizon (arms without a
+        model of their own get the no-contact share: no uplift is claimed without evidence)."""
         self._check_fitted()
         x = features(queue)
         out = {}
@@ -158,7 +176,8 @@ class UpliftModel:
         return out
 
     def expected_recovered(self, queue: pd.DataFrame) -> pd.DataFrame:
-        """Expected principal recovered in 30 days (float minor units), one column an arm, one row a loan."""
+        """Expected principal recovered over the outcome horizon (float minor units), one column an arm, one
+        row a loan."""
         stake = queue["at_stake_minor"].to_numpy(np.float64)
         return pd.DataFrame(
             {arm: share * stake for arm, share in self.share(queue).items()}, index=queue.index
@@ -209,6 +228,7 @@ def save_uplift(model: UpliftModel, path: str | Path) -> Path:
         "features": list(FEATURES),
         "coef": model.coef_,
         "rows": model.rows_,
+        "outcome_days": {"default": DEFAULT_OUTCOME_DAYS, **OUTCOME_DAYS},
     }
     document["content_hash"] = _hash(document)
     path = Path(path)

@@ -3,20 +3,25 @@
 One :class:`CollectionWorld` serves the simulated platform (loans are added as they are booked, and each
 day of each month is run through it) and the collections back-test (a book's loans added at once). Each
 installment is paid on its due day unless the loan misses it; a miss starts a *delinquency episode* of one
-of three kinds:
+of four kinds:
 
 * ``anyway``: a transient miss (a salary late, a card expired) paid within days whatever is done;
 * ``persuadable``: a small daily chance of paying on its own, and a chance with every action, larger for a
   call or a visit, lower with each contact of the borrower in the last week (diminishing returns) and with
   the debt's age; a call may end in a promise to pay, kept or broken;
+* ``partial``: pays the minimum and stays late. The borrower pays the oldest installment overdue whenever it
+  would pass 60 days, so the loan stays in the 31-60 dpd bucket month after month (as most of the Taiwan
+  cards "two months delayed" do); catches up (pays everything overdue) on their own or after an action as a
+  persuadable borrower does, with a chance that grows as the money comes back over the episode's first
+  weeks; or stops paying and becomes ``never``;
 * ``never``: does not pay before charge-off (fraud, real distress).
 
 A transient miss (chance by the borrower's true risk, lower after a reminder) is ``anyway`` or, less often,
-``persuadable``. A borrower who *defaults* (a day drawn from the true PD by the platform, see
+``persuadable`` or ``partial``. A borrower who *defaults* (a day drawn from the true PD by the platform, see
 :mod:`creditmesh.simulate.behaviour`) misses every installment from that day on, on every loan, and is
-``persuadable`` or ``never`` as a person: persuaded once, the borrower pays everything overdue on every loan
-and the default is over. At 181 days past due a loan is charged off; over the following year an agency, a
-legal step or the borrower now and then recovers part of it (:class:`Response`'s recovery terms).
+``persuadable``, ``partial`` or ``never`` as a person: persuaded once, the borrower pays everything overdue on
+every loan and the default is over. At 181 days past due a loan is charged off; over the following year an
+agency, a legal step or the borrower now and then recovers part of it (:class:`Response`'s recovery terms).
 
 Every chance is read from a hash of (seed, loan or borrower, day, what is drawn), not from a generator's
 stream: the same loan on the same day meets the same luck whatever else was done to the book, so two
@@ -43,6 +48,8 @@ from creditmesh.schema import COLLECTION_OUTCOMES
 ANYWAY, PERSUADABLE, NEVER_PAYS = 0, 1, 2
 #: An installment's ``missed_as`` when it fell due while its borrower was in a default they can be persuaded out of.
 MISSED_IN_DEFAULT = 3
+#: An episode (and an installment's ``missed_as``) of a borrower who pays part of what is due and stays late.
+PARTIAL = 4
 #: The actions the world understands, in the order of schema.COLLECTION_CHANNELS.
 CHANNELS = ("reminder", "sms", "app_push", "call", "field_visit", "agency", "legal")
 CONTACTS = ("sms", "app_push", "call", "field_visit")
@@ -66,7 +73,8 @@ PROMISE_OPEN, PROMISE_KEPT, PROMISE_BROKEN = 0, 1, 2
     DISPUTE,
     RECOVERY,
     RECOVERY_PACE,
-) = range(15)
+    BREAKS,
+) = range(16)
 _OUTCOME = {name: code for code, name in enumerate(COLLECTION_OUTCOMES)}
 
 
@@ -77,19 +85,36 @@ class Response:
     collection, 90 day+) on three seeds (tests/simulate/test_calibration.py). Issue 14 moved ``miss_rate``
     (0.052 to 0.049) and ``default_persuadable_share`` (0.3 to 0.12): the engines' applicants are riskier
     (``simulate.population.PD_INTERCEPT``), so fewer transient misses keep Day-1 in its band, and more
-    defaults stay unpaid to the 90 day+ bucket."""
+    defaults stay unpaid to the 90 day+ bucket. Issue 15 added the ``partial`` episode (``partial_*``), off by
+    default (``partial_share`` and ``default_partial_share`` 0): with it on, no setting tried kept the three
+    delinquency bands on seeds 7, 8 and 9 (see docs/collections.md, "The simulator answers")."""
 
     #: Chance an installment is missed for a transient reason, for a borrower at a 5 % true PD (scaled by
     #: (PD / 5 %) ** 0.6, between 0.3 and 3 times).
     miss_rate: float = 0.049
     #: A reminder in the days before the due date cuts the chance of a transient miss by this share.
     reminder_effect: float = 0.2
-    #: Of transient misses, the share paid anyway; the others are persuadable.
+    #: Of transient misses, the share paid anyway, and the share who pay part of what is due and stay late
+    #: (``partial``); the others are persuadable.
     anyway_share: float = 0.94
+    partial_share: float = 0.0
     #: Days an ``anyway`` borrower takes to pay: geometric with this daily chance (at most 28 days).
     anyway_daily: float = 0.3
     #: Of defaulting borrowers, the share who can be persuaded (the others never pay before charge-off).
     default_persuadable_share: float = 0.12
+    #: Of defaulting borrowers (not fraudsters), the share who pay the minimum and stay late (``partial``).
+    default_partial_share: float = 0.0
+    #: A ``partial`` borrower pays the oldest installment overdue whenever it would be later than this (so
+    #: the loan stays in the 31-60 dpd bucket, as Taiwan's cards "two months delayed" paying the minimum do)...
+    partial_max_dpd: int = 60
+    #: ... pays everything overdue on their own with this daily chance (a defaulted one as their ability
+    #: comes back), answers an action as a persuadable borrower does with this share of its effect ...
+    partial_daily: float = 0.004
+    partial_action_scale: float = 3.0
+    #: ... both scaled by 1 - exp(-days since the episode began / this): the money to catch up comes slowly.
+    partial_recovery_days: float = 45.0
+    #: ... and stops paying altogether (as a ``never``) with this daily chance.
+    partial_break_daily: float = 0.008
     #: A defaulted borrower's ability to pay comes back slowly (a new job, a sale): every chance of paying,
     #: with or without an action, is scaled by 1 - exp(-days since the default / τ), τ drawn per borrower
     #: from a log-normal with this median and this spread (the standard deviation of log τ).
@@ -189,6 +214,7 @@ _LOAN_COLUMNS: dict[str, tuple[type, object]] = {
     "agency_collected": (np.int64, 0),  # of that, collected while an agency held the loan
     "settle_day": (np.int32, NOT_YET),  # the day it is settled early
     "kind": (np.int8, -1),  # the episode's kind, -1 when current
+    "episode_day": (np.int32, NOT_YET),  # the day its episode began (the missed installment's due day)
     "anyway_day": (np.int32, NOT_YET),
     "charged_off_day": (np.int32, NOT_YET),
     "closed": (np.bool_, False),  # out of play: a year after its charge-off
@@ -255,8 +281,16 @@ class CollectionWorld:
         nb = self.default_day.size
         self.borrowers = nb
         everyone = np.arange(nb, dtype=np.uint64)
-        persuadable = self._chance_of(everyone, 0, DEFAULT_KIND) < r.default_persuadable_share
-        self.default_kind = np.where(~self.is_fraud & persuadable, PERSUADABLE, NEVER_PAYS).astype(np.int8)
+        draw = self._chance_of(everyone, 0, DEFAULT_KIND)
+        self.default_kind = np.select(
+            [
+                self.is_fraud,
+                draw < r.default_persuadable_share,
+                draw < r.default_persuadable_share + r.default_partial_share,
+            ],
+            [NEVER_PAYS, PERSUADABLE, PARTIAL],
+            NEVER_PAYS,
+        ).astype(np.int8)
         # each borrower's pace of recovery from a default (Box-Muller over two hashed uniforms)
         u1 = np.maximum(self._chance_of(everyone, 1, RECOVERY_PACE), 1e-12)
         u2 = self._chance_of(everyone, 2, RECOVERY_PACE)
@@ -420,6 +454,12 @@ class CollectionWorld:
         slow = -np.expm1(-np.maximum(since, 0) / self.recovery_days[borrowers])
         return np.where(in_default, slow, 1.0)
 
+    def _catching_up(self, day: int, loans: np.ndarray) -> np.ndarray:
+        """How far a ``partial`` borrower has the money to catch up on each loan: 1 - exp(-days since its
+        episode began / :attr:`Response.partial_recovery_days`)."""
+        since = np.maximum(day - self.loans["episode_day"][loans].astype(np.int64), 0)
+        return -np.expm1(-since / self.response.partial_recovery_days)
+
     def in_play(self) -> np.ndarray:
         """Loans in an episode: delinquent, or charged off within the recovery year."""
         return np.flatnonzero((self.loans["kind"] >= 0) & ~self.loans["closed"])
@@ -494,7 +534,9 @@ class CollectionWorld:
         kind = self.loans["kind"][loan]
         charged = self.charged_off[loan]
         reached = np.where(names == "call", self.chance(day, REACH, loan) < r.call_reach, contact)
-        pays = (kind == PERSUADABLE) & ~charged & (self.chance(day, ACTION, loan) < effect) & reached
+        effect *= np.where(kind == PARTIAL, r.partial_action_scale * self._catching_up(day, loan), 1.0)
+        curable = (kind == PERSUADABLE) | (kind == PARTIAL)
+        pays = curable & ~charged & (self.chance(day, ACTION, loan) < effect) & reached
         self.persuaded[borrower[pays]] = True
         # a promise, from a call or a visit that reached the borrower and did not end in a payment now
         promised = np.isin(names, ("call", "field_visit")) & reached & ~pays & (kind >= 0) & ~charged
@@ -503,11 +545,13 @@ class CollectionWorld:
         p_loan = loan[promised]
         _, owed = self._owed(day, loan)
         due = day + 1 + (self.chance(day, PROMISE_DAY, p_loan) * 7).astype(np.int32)
+        p_kind = self.loans["kind"][p_loan]
+        keeping = r.promise_kept * self.ability(day, borrower[promised])
+        keeping *= np.where(p_kind == PARTIAL, self._catching_up(day, p_loan), 1.0)
         keeps = np.where(
-            self.loans["kind"][p_loan] == ANYWAY,
+            p_kind == ANYWAY,
             True,
-            (self.loans["kind"][p_loan] == PERSUADABLE)
-            & (self.chance(day, KEEPS, p_loan) < r.promise_kept * self.ability(day, borrower[promised])),
+            np.isin(p_kind, (PERSUADABLE, PARTIAL)) & (self.chance(day, KEEPS, p_loan) < keeping),
         )
         self.loans["promise_due"][p_loan] = due
         self.loans["promise_keeps"][p_loan] = keeps
@@ -596,11 +640,15 @@ class CollectionWorld:
                 self._pay_through(loans[pay], (due_rows[pay] - L["first"][loans[pay]] + 1), day, False)
             )
             m_loans, m_borrower = loans[misses], borrower[misses]
-            anyway = self.chance(day, KIND, m_loans) < r.anyway_share
-            kind = np.where(
-                defaulted[misses], self.default_kind[m_borrower], np.where(anyway, ANYWAY, PERSUADABLE)
+            draw = self.chance(day, KIND, m_loans)
+            transient = np.select(
+                [draw < r.anyway_share, draw < r.anyway_share + r.partial_share],
+                [ANYWAY, PARTIAL],
+                PERSUADABLE,
             )
+            kind = np.where(defaulted[misses], self.default_kind[m_borrower], transient)
             L["kind"][m_loans] = kind
+            L["episode_day"][m_loans] = day
             wait = np.ceil(np.log1p(-self.chance(day, ANYWAY_DAYS, m_loans)) / np.log1p(-r.anyway_daily))
             wait = np.clip(wait, 1, 28).astype(np.int32)
             L["anyway_day"][m_loans] = np.where(kind == ANYWAY, day + wait, NOT_YET)
@@ -617,13 +665,13 @@ class CollectionWorld:
         live = L["charged_off_day"][play] == NOT_YET
         borrower = L["borrower"][play]
         dpd = self.dpd(day + 1, play)
-        own = r.persuadable_daily + np.where(L["with_agency"][play], r.agency_daily, 0.0) * np.exp(
-            -dpd / r.age_scale
-        )
-        own *= self.ability(day, borrower)
+        partial = kind == PARTIAL
+        own = np.where(partial, r.partial_daily, r.persuadable_daily)
+        own += np.where(L["with_agency"][play], r.agency_daily, 0.0) * np.exp(-dpd / r.age_scale)
+        own *= self.ability(day, borrower) * np.where(partial, self._catching_up(day, play), 1.0)
         luck = self.borrower_chance(day, OWN_CURE, borrower)
-        persuadable = live & (kind == PERSUADABLE)
-        cures = persuadable & ((luck < own) | self.persuaded[borrower])
+        curable = live & ((kind == PERSUADABLE) | partial)
+        cures = curable & ((luck < own) | self.persuaded[borrower])
         promised = L["promise_due"][play] <= day
         kept = promised & L["promise_keeps"][play]
         cures |= kept & live
@@ -654,6 +702,7 @@ class CollectionWorld:
             )
         L["promise_due"][resolved] = NOT_YET
         L["promise_action"][resolved] = -1
+        events.append(self._pay_partly(day, play[live & partial & ~pays], dpd[live & partial & ~pays]))
         # after charge-off: the agency, the borrower now and then, a legal judgment
         gone = play[~live & ~pays]
         recovering = gone[(day < L["charged_off_day"][gone] + r.recovery_days)]
@@ -687,6 +736,26 @@ class CollectionWorld:
             "paid_minor": np.concatenate([e[1] for e in events]),
             "recovered_minor": np.concatenate([e[2] for e in events]),
         }
+
+    def _pay_partly(
+        self, day: int, loans: np.ndarray, dpd: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``partial`` loans that did not pay in full today: some borrowers stop paying (their loans turn
+        ``never``, and so does a default of theirs); the others pay the oldest installment overdue on a loan
+        about to be later than :attr:`Response.partial_max_dpd` (a loan left with nothing overdue is current)."""
+        r, L = self.response, self.loans
+        borrower = L["borrower"][loans]
+        breaks = self.borrower_chance(day, BREAKS, borrower) < r.partial_break_daily
+        L["kind"][loans[breaks]] = NEVER_PAYS
+        gone = borrower[breaks]
+        in_default = (self.default_day[gone] <= day) & ~self.cured[gone]
+        self.default_kind[gone[in_default]] = NEVER_PAYS
+        due = loans[~breaks & (dpd > r.partial_max_dpd)]
+        paid = self._pay_through(due, L["paid_upto"][due].astype(np.int64) + 1, day, True)
+        over = due[self.dpd(day + 1, due) == 0]
+        L["kind"][over] = -1
+        L["with_agency"][over] = False
+        return paid
 
     def _settle(self, loans: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The loans are settled early: every installment left is paid today."""
