@@ -2,8 +2,9 @@
 run day by day against borrowers who answer (:mod:`creditmesh.simulate.collections`).
 
 An arm (:class:`creditmesh.collections.simulation.Arm`) is a way to plan a day. :func:`run_arm` runs one
-on a world over a finished book and returns :class:`ArmResult`: principal recovered, cost, cost per
-unit collected, the 30-day collection rate and Day-1 delinquency rate as the seeds define them, cure and
+on a world over a finished book and returns :class:`ArmResult`: principal recovered (repaid while late or
+after charge-off), principal collected (every repayment, late or not: the figure to compare arms by, since an
+arm that keeps loans current leaves less to recover), cost, cost per unit recovered, the 30-day collection rate and Day-1 delinquency rate as the seeds define them, cure and
 roll rates by bucket, and the promise-kept rate.
 """
 
@@ -37,7 +38,8 @@ class ArmResult:
 
     name: str
     days: int
-    recovered_minor: int
+    recovered_minor: int  # principal repaid while the loan was late or after its charge-off
+    collected_minor: int  # every principal repayment over the days run, on time or late
     cost_minor: int
     actions: dict[str, int]
     collection_rate_30d: float
@@ -65,6 +67,7 @@ class ArmResult:
         return {
             "arm": self.name,
             "recovered_minor": self.recovered_minor,
+            "collected_minor": self.collected_minor,
             "cost_minor": self.cost_minor,
             "cost_per_unit_collected": round(self.cost_per_unit_collected, 5),
             "collection_rate_30d": round(self.collection_rate_30d, 4),
@@ -91,6 +94,7 @@ def run_arm(
     L = world.loans
     first_action = world.actions.size
     recovered_before = int(L["recovered_principal"].sum())
+    collected_before = int(L["paid_principal"].sum())
     agency_before = int(L["agency_collected"].sum())
     kept_before, broken_before = int(L["kept"].sum()), int(L["broken"].sum())
     reminders_before, reminder_cost_before = world.reminders_sent, world.reminder_cost_minor
@@ -128,6 +132,7 @@ def run_arm(
         arm.name,
         days,
         int(L["recovered_principal"].sum()) - recovered_before,
+        int(L["paid_principal"].sum()) - collected_before,
         round(cost),
         actions,
         *_seed_rates(world, start_day, start_day + days),
