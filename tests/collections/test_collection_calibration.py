@@ -66,6 +66,9 @@ def test_the_record_adds_up(arms):
     shipped, silent = arms
     assert shipped.recovered_minor > 0 and shipped.cost_minor > 0
     # what is recovered (repaid while late) is part of what is collected (every repayment), in every arm
-    assert shipped.collected_minor >= shipped.recovered_minor and silent.collected_minor >= silent.recovered_minor
+    assert (
+        shipped.collected_minor >= shipped.recovered_minor
+        and silent.collected_minor >= silent.recovered_minor
+    )
     assert 0 <= shipped.promise_kept_rate <= 1
     assert shipped.roll_rates.loc["dpd_1_30"].sum() == pytest.approx(1.0)
