@@ -284,6 +284,9 @@ def _child(n: int, driver_memory: str) -> None:
         config={
             "spark.driver.memory": driver_memory or driver_memory_for(n),
             "spark.ui.enabled": "false",
+            # the comparison brings every application's features back to the driver (10M rows: 1,030 MB of
+            # results at 10M, over the 1 GB default, which aborted the first 10M run after PageRank)
+            "spark.driver.maxResultSize": "3g",
             "spark.sql.shuffle.partitions": str(shuffle_partitions_for(n)),
             "spark.default.parallelism": str(shuffle_partitions_for(n)),
             "spark.sql.adaptive.enabled": "true",
