@@ -27,10 +27,6 @@ from creditmesh.simulate.collections import CHANNELS, CollectionWorld
 
 __all__ = ["Arm", "ArmResult", "compare_arms", "run_arm"]
 
-#: How long after a day's actions the uplift model's outcome is read: 30 days, and longer for loans whose
-#: actions work for months (:data:`creditmesh.collections.uplift.OUTCOME_DAYS`).
-OUTCOME_DAYS = 30
-
 
 @dataclass
 class ArmResult:
