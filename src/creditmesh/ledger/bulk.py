@@ -233,10 +233,15 @@ def post_payments(
     _check(conn, known_currencies, business_date)
     _allocate(conn, pc.max(data["paid_on"]).as_py() or date.min)
     posted = _post(conn)
-    replayed = conn.execute(
-        text("SELECT COUNT(*) FROM staging_verdict WHERE reason = 'replayed'")
-    ).scalar_one()
-    routed, rejected = _handed_back(conn)
+    # one pass over the verdicts counts the replays and the rows to hand back; these are read only when there
+    # are any (a file of payments that are all posted here hands back nothing)
+    replayed, passed, refused = conn.execute(
+        text("""SELECT COALESCE(SUM(CASE WHEN reason = 'replayed' THEN 1 ELSE 0 END), 0),
+                       COALESCE(SUM(CASE WHEN reason IS NULL THEN 1 ELSE 0 END), 0),
+                       COALESCE(SUM(CASE WHEN reason <> 'replayed' THEN 1 ELSE 0 END), 0)
+                FROM staging_verdict""")
+    ).one()
+    routed, rejected = _handed_back(conn, any_rows=int(passed) > posted or int(refused) > 0)
     for table in _TEMP_TABLES:
         conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
     return BulkResult(posted, int(replayed), routed, rejected)
@@ -300,6 +305,8 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
     )
 
 
+#: What keeps PostgreSQL's planner from inlining a subquery (:func:`~creditmesh.ledger.waterfall_sql.lines_sql`).
+_FENCE = {"postgresql": "OFFSET 0"}
 #: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
 _ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
 #: What the allocations, journal and windows need of a posted payment, carried from ``staging_verdict`` through
@@ -354,6 +361,7 @@ def _allocate(conn: Connection, last_day: date) -> None:
         partition="loan_id",  # an eligible payment is alone on its loan: the lines come ordered by loan
         settled="(SELECT b.loan_id, b.seq FROM bulk_paid b WHERE b.settled_on IS NOT NULL) s",
         due_owed=False,  # summed below with the payment's other sums, in one window
+        fence=_FENCE.get(conn.dialect.name, ""),
     )
     totals = ", ".join(f"CAST(SUM(l.{part}) OVER w AS BIGINT) AS payment_{part}" for part in COMPONENTS)
     _temp_table(
@@ -377,11 +385,6 @@ def _allocate(conn: Connection, last_day: date) -> None:
 
 def _post(conn: Connection) -> int:
     """Allocations, payments and the journal for every payment posted here; the loans they settle."""
-    posted = int(
-        conn.execute(text("SELECT COUNT(*) FROM bulk_lines WHERE posted = 1 AND first_line = 1")).scalar_one()
-    )
-    if not posted:
-        return 0
     # appended as bulk_lines was written, in the windows' order (loan, seq): its primary key's order (no sort)
     conn.execute(
         text(f"""
@@ -399,6 +402,8 @@ def _post(conn: Connection) -> int:
         SELECT DISTINCT paid_on, 'bulk_payments', NULL, 'bulk' FROM bulk_lines WHERE posted = 1
         RETURNING entry_id, occurred_on""")
     ).all()
+    if not entries:  # no payment is posted here
+        return 0
     conn.execute(
         text("INSERT INTO payment_entries (paid_on, entry_id) VALUES (:day, :entry_id)"),
         [{"day": day, "entry_id": entry_id} for entry_id, day in entries],
@@ -416,7 +421,7 @@ def _post(conn: Connection) -> int:
     )
     payment = "bulk_posted b"
     # appended in the order the join gives, the staging's (by loan), in which the payment ids ascend (no sort)
-    conn.execute(
+    posted = conn.execute(
         text(f"""
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
@@ -424,7 +429,7 @@ def _post(conn: Connection) -> int:
         SELECT b.payment_id, v.idempotency_key, v.request_sha256, b.loan_id, b.paid_on, v.currency, b.amount_minor,
                {totals}, 0, 0, FALSE, b.settles_loan = 1, b.entry_id
         FROM {payment} JOIN staging_verdict v ON v.row_number = b.row_number""")
-    )
+    ).rowcount
     _journal_payments(conn, payment)
     conn.execute(
         text(f"""
@@ -482,9 +487,12 @@ _ROW_COLUMNS = {
 }
 
 
-def _handed_back(conn: Connection) -> tuple[pa.Table, pa.Table]:
+def _handed_back(conn: Connection, *, any_rows: bool = True) -> tuple[pa.Table, pa.Table]:
     """(routed, rejected): the rows left to the one-by-one path (checked, not posted here) and the rows refused
-    with their reason, in file order; one pass over the verdicts."""
+    with their reason, in file order; one pass over the verdicts (none when the caller knows there are no such
+    rows: ``any_rows=False``)."""
+    if not any_rows:
+        return _empty_rows(), _empty_rows()
     rows = conn.execute(
         text(f"""
         SELECT {", ".join(f"v.{name}" for name in _ROW_COLUMNS)}
@@ -499,6 +507,10 @@ def _handed_back(conn: Connection) -> tuple[pa.Table, pa.Table]:
     table = pa.table({name: pa.array(values[name], kind) for name, kind in _ROW_COLUMNS.items()})
     refused = pc.is_valid(table["reason"])
     return table.filter(pc.invert(refused)), table.filter(refused)
+
+
+def _empty_rows() -> pa.Table:
+    return pa.table({name: pa.array([], kind) for name, kind in _ROW_COLUMNS.items()})
 
 
 def _check_schedules(loans: pa.Table, installments: pa.Table) -> None:

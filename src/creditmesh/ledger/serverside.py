@@ -72,6 +72,7 @@ def function_sql() -> str:
         paid="paid p",
         late="late f",
         where="TRUE",
+        fence="OFFSET 0",
     )
     paid = {part: f"t.{part}" for part in COMPONENTS}
     journal_lines = [(f"'{journal.CASH}'", "p_amount"), *payment_lines("loan.funding_model", paid)]

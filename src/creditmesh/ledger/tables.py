@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -201,7 +202,7 @@ WHERE i.loan_id = :loan_id ORDER BY i.seq"""
 payments = Table(
     "payments",
     metadata,
-    Column("payment_id", key(), primary_key=True),
+    Column("payment_id", key(), nullable=False),
     Column("idempotency_key", key(80), nullable=False, unique=True),
     Column("request_sha256", key(64), nullable=False),
     Column("loan_id", key(), nullable=False),  # checked (and locked) before the payment is written
@@ -223,8 +224,9 @@ payments = Table(
         " + prepaid_interest_minor + prepaid_principal_minor",
         name="split_adds_up",
     ),
+    # since migration 0010 keyed by loan: one index serves the readers by loan, none reads by id alone
+    PrimaryKeyConstraint("loan_id", "payment_id"),
 )
-Index("ix_payments_loan", payments.c.loan_id)
 
 journal_entries = Table(
     "journal_entries",

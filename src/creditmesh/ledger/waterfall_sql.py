@@ -31,6 +31,7 @@ def lines_sql(
     partition: str = "row_number",
     settled: str | None = None,
     due_owed: bool = True,
+    fence: str = "",
 ) -> str:
     """One row per (payment, due installment not yet settled), in SQL for both engines.
 
@@ -51,22 +52,25 @@ def lines_sql(
     ``due_owed=False``, instead of ``due_owed`` and ``within_due`` (a window over each payment's lines, of
     its own), ``owed`` (what the line's installment owes) for the caller to sum with its other sums per
     payment, and ``pays`` is 1 when the line takes anything (the caller posts only payments within what is
-    due).
+    due). ``fence`` ends the subquery whose columns are each line's split (PostgreSQL: ``OFFSET 0``), so that the
+    planner computes the split once instead of again in every expression that reads it (settles, pays, the
+    caller's sums); SQLite, which has no such fence, gets the same lines without it.
     """
     due = {part: f"i.{part}_due_minor" for part in COMPONENTS} | {"late_fee": "COALESCE(f.late_fee, 0)"}
     owed = {part: f"{due[part]} - COALESCE(p.{part}, 0)" for part in COMPONENTS}
     total = " + ".join(f"({expression})" for expression in owed.values())
-    left, parts = "x.amount_minor - x.before", []
-    for part in COMPONENTS:
-        parts.append(f"{clamp(left, f'x.owed_{part}')} AS {part}")
-        left += f" - x.owed_{part}"
-    settles = " AND ".join(
-        f"{clamp(f'x.amount_minor - x.before - x.owed_before_{part}', f'x.owed_{part}')} = x.owed_{part}"
-        for part in COMPONENTS
-    )
-    owed_before = ", ".join(
-        f"{' + '.join(['0'] + [f'({owed[p]})' for p in COMPONENTS[:k]])} AS owed_before_{part}"
+    # what is left of the payment for each component of the line: after the older lines (``x.remaining``) and the
+    # line's earlier components (``owed_before_*``); the line takes it, up to what the component owes, and
+    # settles the installment when every component takes all it owes
+    parts = ", ".join(
+        f"{clamp(f'x.remaining - x.owed_before_{part}' if k else 'x.remaining', f'x.owed_{part}')} AS {part}"
         for k, part in enumerate(COMPONENTS)
+    )
+    settles = " AND ".join(f"y.{part} = y.owed_{part}" for part in COMPONENTS)
+    owed_before = "".join(
+        f",\n                   {' + '.join(f'({owed[p]})' for p in COMPONENTS[:k])} AS owed_before_{part}"
+        for k, part in enumerate(COMPONENTS)
+        if k
     )
     unsettled = (
         "p.settled_on IS NULL"
@@ -75,34 +79,37 @@ def lines_sql(
     )
     if due_owed:
         owed_total = f"CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed"
-        owed_column, within_due = (
-            "x.due_owed",
-            ",\n               CASE WHEN x.amount_minor <= x.due_owed THEN 1 ELSE 0 END AS within_due",
+        owed_column = "due_owed"
+        within_due = (
+            ",\n               CASE WHEN y.amount_minor <= y.due_owed THEN 1 ELSE 0 END AS within_due"
         )
-        pays = "y.within_due = 1 AND "
+        pays = "y.amount_minor <= y.due_owed AND "
     else:
-        owed_total, owed_column, within_due, pays = f"{total} AS owed", "x.owed", "", ""
+        owed_total, owed_column, within_due, pays = f"{total} AS owed", "owed", "", ""
     carry = "".join(f", v.{column}" for column in carried)
     carry_x = "".join(f", x.{column}" for column in carried)
+    carry_y = "".join(f", y.{column}" for column in carried)
+    owed_x = ", ".join(f"x.owed_{part}" for part in COMPONENTS)
     return f"""
-        SELECT y.*, CASE WHEN {pays}y.{" + y.".join(COMPONENTS)} > 0 THEN 1 ELSE 0 END AS pays
+        SELECT y.row_number, y.loan_id, y.seq, y.paid_on, y.amount_minor, y.{owed_column}{carry_y},
+               y.{", y.".join(COMPONENTS)},
+               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles{within_due},
+               CASE WHEN {pays}y.{" + y.".join(COMPONENTS)} > 0 THEN 1 ELSE 0 END AS pays
         FROM (
-        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, {owed_column}{carry_x},
-               {", ".join(parts)},
-               CASE WHEN {settles} THEN 1 ELSE 0 END AS settles{within_due}
+        SELECT x.row_number, x.loan_id, x.seq, x.paid_on, x.amount_minor, x.{owed_column}{carry_x}, {owed_x},
+               {parts}
         FROM (
             SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, i.seq{carry},
-                   {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())},
-                   {owed_before},
-                   CAST(SUM({total}) OVER (PARTITION BY v.{partition} ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
-                        - ({total}) AS BIGINT) AS before,
+                   {", ".join(f"{expression} AS owed_{part}" for part, expression in owed.items())}{owed_before},
+                   CAST(v.amount_minor - (SUM({total}) OVER (PARTITION BY v.{partition} ORDER BY i.seq ROWS UNBOUNDED PRECEDING)
+                                          - ({total})) AS BIGINT) AS remaining,
                    {owed_total}
             FROM {payments}
             JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
             LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
             LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
             WHERE ({where}) AND {unsettled}
-        ) AS x
+        ) AS x {fence}
         ) AS y"""
 
 
