@@ -264,6 +264,8 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
     has its key and whether the file pays its loan more than once (then each of its rows goes the
     one-by-one way, in file order; any row counts, even one refused). The same pass carries what the later
     steps need of the loan (funding model, whether it is active, its number of installments and principal).
+    The fingerprint is computed once per row, in a fenced subquery: inlined, PostgreSQL computed its SHA-256
+    again for a check that reads it (two thirds of this step's CPU, then).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
     _temp_table(
@@ -298,7 +300,7 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
                    s.alone_on_loan, s.first_row, l.status AS loan_status,
                    l.currency AS loan_currency, l.originated_on
             FROM payment_staging s
-            LEFT JOIN loans l ON l.loan_id = s.loan_id
+            LEFT JOIN loans l ON l.loan_id = s.loan_id {_FENCE.get(conn.dialect.name, "")}
         ) AS s
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key""",
         {"business_date": business_date or date.max},
