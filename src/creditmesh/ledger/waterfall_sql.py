@@ -86,6 +86,8 @@ def lines_sql(
         pays = "y.amount_minor <= y.due_owed AND "
     else:
         owed_total, owed_column, within_due, pays = f"{total} AS owed", "owed", "", ""
+    # the fenced subquery says its order (the windows'), else the planner sorts its rows again for the caller's
+    fenced = f" ORDER BY x.{partition}, x.seq {fence}" if fence else ""
     carry = "".join(f", v.{column}" for column in carried)
     carry_x = "".join(f", x.{column}" for column in carried)
     carry_y = "".join(f", y.{column}" for column in carried)
@@ -109,7 +111,7 @@ def lines_sql(
             LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
             LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
             WHERE ({where}) AND {unsettled}
-        ) AS x {fence}
+        ) AS x{fenced}
         ) AS y"""
 
 
