@@ -34,7 +34,7 @@ def test_scorecard_round_trips_through_one_readable_json(scorecard, credit, tmp_
     np.testing.assert_array_equal(loaded.predict_points(X), scorecard.predict_points(X))
     assert loaded.get_params(deep=False).keys() == scorecard.get_params(deep=False).keys()
     assert loaded.content_hash_ == document["content_hash"]
-    assert loaded.min_iv_ == scorecard.min_iv_
+    assert loaded.min_iv_ == scorecard.min_iv_ and loaded.sign_ == scorecard.sign_
     pd.testing.assert_frame_equal(loaded.cv_results_, scorecard.cv_results_)
 
 

@@ -737,6 +737,14 @@ class BinningProcess(TransformerMixin, BaseEstimator):
             raise ParameterError(type(self).__name__, "not fitted yet: call fit first")
         return self.features_
 
+    def asked_trend(self, name: str) -> str | None:
+        """The shape the analyst set for a numerical feature (a trend other than ``auto`` or ``none``), else None."""
+        binning = self.binnings_.get(name) if hasattr(self, "binnings_") else None
+        if binning is None or binning.dtype != NUMERICAL:
+            return None
+        trend = self.trend.get(name, "auto") if isinstance(self.trend, dict) else self.trend
+        return None if trend in ("auto", "none") else trend
+
     def _specials(self, name: str) -> tuple[float, ...]:
         if self.special_values is None:
             return ()
