@@ -71,6 +71,9 @@ class Assignment:
     objective_minor: float  # expected recovery over no contact, less cost, of the plan
     method: str
     seconds: float
+    #: What a unit of the budget was worth today over its face value (λ: each action's value was its uplift less
+    #: (1 + λ) times its cost); 0 without a binding budget.
+    budget_price: float = 0.0
 
     def summary(self) -> dict:
         return {
@@ -180,35 +183,42 @@ def assign_day(
     as_of: date,
     capacity: dict[str, int] | None = None,
     budget_minor: int | None = None,
+    budget_price: float = 0.0,
 ) -> Assignment:
     """The day's plan under ``strategy`` (its mode decides how), with ``expected`` recoveries per arm
     (:meth:`UpliftModel.expected_recovered`; needed by ``mode: optimise``) and capacities overriding the
-    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan spends today,
-    the actions' prices (an agency's commission is paid later, out of what it collects): the prices are
-    charged again at λ (value = uplift - cost - λ price, λ found by bisection) until the plan fits."""
+    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan costs today:
+    the actions' prices and an agency's expected commission on what it is expected to collect (the cost a
+    back-test counts). Each action's value is its uplift less (1 + λ) times its cost, λ >= ``budget_price``
+    (what a unit of the budget is worth beyond its face value, for a budget paced over many days, see
+    :class:`creditmesh.collections.simulation.Arm`), raised by bisection until the plan fits."""
     started = time.perf_counter()
     caps = _capacities(strategy, capacity)
     if budget_minor is not None and (not isinstance(budget_minor, (int, np.integer)) or budget_minor < 0):
         raise ParameterError(
             "budget_minor", f"must be a whole number of minor units >= 0, got {budget_minor!r}"
         )
+    if not (isinstance(budget_price, (int, float, np.floating)) and 0 <= budget_price < 1e6):
+        raise ParameterError("budget_price", f"must be a number from 0 to 1e6, got {budget_price!r}")
     if expected is None and strategy.document.mode == "optimise":
         raise ParameterError(
             "expected", "an optimising strategy needs the uplift model's expected recoveries"
         )
     ok = eligible(queue, strategy)
     recovered, uplift, cost = action_values(queue, expected, strategy)
+    lam = float(budget_price) if budget_minor is not None else 0.0
     if strategy.document.mode == "optimise":
-        choice, prices = _optimise(uplift - cost, ok, caps)
-        price = np.broadcast_to(strategy.cost_minor[None, :].astype(np.float64), cost.shape)
-        if budget_minor is not None and _plan_cost(choice, price) > budget_minor:
-            choice, prices = _within_budget(uplift - cost, price, ok, caps, budget_minor)
+        choice, prices = _optimise(uplift - (1.0 + lam) * cost, ok, caps)
+        if budget_minor is not None and _plan_cost(choice, cost) > budget_minor:
+            choice, prices, lam = _within_budget(uplift - cost, cost, ok, caps, budget_minor, lam)
         method = "optimise"
     else:
         choice = _fixed(queue, strategy, segments(queue, strategy), ok, caps)
         prices = np.zeros(len(strategy.channels))
         method = "fixed"
-    return _assignment(queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started)
+    return _assignment(
+        queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started, lam
+    )
 
 
 def dpd_order_plan(
@@ -308,11 +318,11 @@ def _plan_cost(choice: np.ndarray, cost: np.ndarray) -> float:
 
 
 def _within_budget(
-    value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best plan found whose prices fit ``budget``: each action's value less λ times its price, λ by
-    bisection."""
-    low, high = 0.0, 1.0
+    value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int, low: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The best plan found whose cost fits ``budget``: each action's value less λ times its cost, λ above
+    ``low`` by bisection; the plan, the channels' prices and λ."""
+    high = max(2.0 * low, 1.0)
     while _plan_cost(_optimise(value - high * price, ok, caps)[0], price) > budget and high < 1e6:
         low, high = high, high * 4
     best = _optimise(value - high * price, ok, caps)
@@ -323,7 +333,7 @@ def _within_budget(
             high, best = middle, trial
         else:
             low = middle
-    return best
+    return best[0], best[1], high
 
 
 def _solve_lp(
@@ -404,7 +414,7 @@ def _schedule(as_of: date, channel: np.ndarray, rules: ContactRules) -> np.ndarr
 
 
 def _assignment(
-    queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started
+    queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started, lam=0.0
 ) -> Assignment:
     rows = np.flatnonzero(choice >= 0)
     c = choice[rows]
@@ -437,4 +447,4 @@ def _assignment(
         for k, name in enumerate(channels)
     )
     objective = float((uplift[rows, c] - cost[rows, c]).sum())
-    return Assignment(plan, uses, objective, method, time.perf_counter() - started)
+    return Assignment(plan, uses, objective, method, time.perf_counter() - started, lam)
