@@ -187,11 +187,12 @@ def assign_day(
 ) -> Assignment:
     """The day's plan under ``strategy`` (its mode decides how), with ``expected`` recoveries per arm
     (:meth:`UpliftModel.expected_recovered`; needed by ``mode: optimise``) and capacities overriding the
-    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan costs today:
-    the actions' prices and an agency's expected commission on what it is expected to collect (the cost a
-    back-test counts). Each action's value is its uplift less (1 + λ) times its cost, λ >= ``budget_price``
-    (what a unit of the budget is worth beyond its face value, for a budget paced over many days, see
-    :class:`creditmesh.collections.simulation.Arm`), raised by bisection until the plan fits."""
+    strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan spends today,
+    the actions' prices (an agency's commission is paid later, out of what it collects). Each action's value
+    is its uplift less its cost less λ times its price, λ >= ``budget_price`` (what a unit of the budget is
+    worth, for a budget paced over many days, see :class:`creditmesh.collections.simulation.Arm`), raised by
+    bisection until the plan fits; what the plan at that λ leaves of the budget goes to the best actions
+    that still fit (:func:`_fill`)."""
     started = time.perf_counter()
     caps = _capacities(strategy, capacity)
     if budget_minor is not None and (not isinstance(budget_minor, (int, np.integer)) or budget_minor < 0):
@@ -208,9 +209,10 @@ def assign_day(
     recovered, uplift, cost = action_values(queue, expected, strategy)
     lam = float(budget_price) if budget_minor is not None else 0.0
     if strategy.document.mode == "optimise":
-        choice, prices = _optimise(uplift - (1.0 + lam) * cost, ok, caps)
-        if budget_minor is not None and _plan_cost(choice, cost) > budget_minor:
-            choice, prices, lam = _within_budget(uplift - cost, cost, ok, caps, budget_minor, lam)
+        price = np.broadcast_to(strategy.cost_minor[None, :].astype(np.float64), cost.shape)
+        choice, prices = _optimise(uplift - cost - lam * price, ok, caps)
+        if budget_minor is not None and _plan_cost(choice, price) > budget_minor:
+            choice, prices, lam = _within_budget(uplift - cost, price, ok, caps, budget_minor, lam)
         method = "optimise"
     else:
         choice = _fixed(queue, strategy, segments(queue, strategy), ok, caps)
@@ -333,7 +335,29 @@ def _within_budget(
             high, best = middle, trial
         else:
             low = middle
-    return best[0], best[1], high
+    return _fill(best[0], value, price, ok, caps, budget), best[1], high
+
+
+def _fill(
+    choice: np.ndarray, value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
+) -> np.ndarray:
+    """What the price left of the budget, spent: actions are lumpy (one agency placement or legal step may
+    cost more than a day's calls), so the plan at the price that fits can leave much unspent; the loans
+    without an action get the best of what still fits, by value per unit of cost, within capacity."""
+    left = budget - _plan_cost(choice, price)
+    loan, channel = np.nonzero(ok & (value > 0) & (choice < 0)[:, None] & (price <= left))
+    if loan.size == 0:
+        return choice
+    choice = choice.copy()
+    room = np.where(
+        caps >= 0, caps - np.bincount(choice[choice >= 0], minlength=caps.size), np.iinfo(np.int64).max
+    )
+    cost = price[loan, channel]
+    for k in np.argsort(-value[loan, channel] / np.maximum(cost, 1e-9), kind="stable"):
+        i, c = loan[k], channel[k]
+        if choice[i] < 0 and room[c] > 0 and cost[k] <= left:
+            choice[i], room[c], left = c, room[c] - 1, left - cost[k]
+    return choice
 
 
 def _solve_lp(

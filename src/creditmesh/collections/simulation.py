@@ -41,10 +41,9 @@ class Arm:
     """A way to plan a day: ``kind`` is one of :data:`ARM_KINDS`; ``capacity`` overrides the strategy's
     daily capacity by channel.
 
-    ``budget_minor`` (an optimised strategy only) is a day's allowance of cost (the actions' prices and an
-    agency's expected commission, as :func:`~creditmesh.collections.assign.assign_day` counts it), paced
-    over the days run: what a day leaves unspent carries over, so a quiet day saves for an action that costs
-    more than one day's allowance (a legal step), and each action must be worth (1 + λ) times its cost, λ
+    ``budget_minor`` (an optimised strategy only) is a day's allowance for the actions' prices (as
+    :func:`~creditmesh.collections.assign.assign_day` counts it), paced over the days run: what a day leaves unspent carries over, so a quiet day saves for an action that costs
+    more than one day's allowance (a legal step), and each action must be worth its cost and λ times its price, λ
     the money's price, raised when the days spend more than their allowance and lowered when they spend
     less (a dual price, by subgradient steps of :data:`PACING_STEP`); a day whose account cannot pay for
     all it is worth raises its own price until the plan fits. A day before the last one planned starts
@@ -139,7 +138,8 @@ class Arm:
             budget_minor=int(bank),
             budget_price=account.get("price", 0.0),
         )
-        spent = int(plan.plan["cost_minor"].sum())
+        prices = self.prices
+        spent = sum(prices.get(c, 0) for c in plan.plan["channel"])
         # the price moves with the days' spending against their allowance, not with one day's scarcity (a
         # day short of money for a dear action bisects its own, higher price; the account's stays)
         price = account.get("price", 0.0) + PACING_STEP * (spent - allowance) / max(allowance, 1)
