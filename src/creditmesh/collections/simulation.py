@@ -42,12 +42,13 @@ class Arm:
     daily capacity by channel.
 
     ``budget_minor`` (an optimised strategy only) is a day's allowance for the actions' prices (as
-    :func:`~creditmesh.collections.assign.assign_day` counts it), paced over the days run: what a day leaves unspent carries over, so a quiet day saves for an action that costs
-    more than one day's allowance (a legal step), and each action must be worth its cost and λ times its price, λ
-    the money's price, raised when the days spend more than their allowance and lowered when they spend
-    less (a dual price, by subgradient steps of :data:`PACING_STEP`); a day whose account cannot pay for
-    all it is worth raises its own price until the plan fits. A day before the last one planned starts
-    the account over (a new run)."""
+    :func:`~creditmesh.collections.assign.assign_day` counts it), paced over the days run: what a day
+    leaves unspent carries over, so a quiet day saves for an action that costs more than one day's
+    allowance (a legal step), and each action must be worth its cost and λ times its price, λ the money's
+    price, raised when the days spend more than their allowance and lowered when they spend less (a dual
+    price, by subgradient steps of :data:`PACING_STEP`); a day whose account cannot pay for all it is worth
+    raises its own price until the plan fits. A day before the last one planned starts the account over
+    (a new run)."""
 
     name: str
     kind: str
