@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from creditmesh.collections import Strategy, UpliftModel, assign_day, dpd_order_plan, score_queue
 from creditmesh.collections.assign import in_quiet_hours, local_hour
 from creditmesh.collections.strategy import CONTACT_CHANNELS
+from creditmesh.errors import ParameterError
 
 DAY = date(2024, 6, 3)
 
@@ -113,3 +114,69 @@ def test_a_budget_caps_the_plans_spending_and_keeps_the_best_within_it(model, ch
     capped = assign_day(queue, champion, expected, as_of=DAY, capacity={"call": 200}, budget_minor=budget)
     assert spent(capped.plan) <= budget
     assert 0 < capped.objective_minor < free.objective_minor
+
+
+def test_a_price_on_the_budget_keeps_only_actions_worth_more_than_it(model, champion):
+    queue = score_queue(random_queue(3_000, seed=12), model)
+    expected = model.expected_recovered(queue)
+    caps = {"call": 200}
+    price = {c: champion.document.actions[c].cost_minor for c in champion.channels}
+
+    def spent(plan):
+        return sum(price[c] for c in plan["channel"])
+
+    free = assign_day(queue, champion, expected, as_of=DAY, capacity=caps, budget_minor=10**12)
+    dear = assign_day(
+        queue, champion, expected, as_of=DAY, capacity=caps, budget_minor=10**12, budget_price=3.0
+    )
+    assert free.budget_price == 0 and dear.budget_price == 3.0  # a budget that does not bind keeps its price
+    # each action worth its cost and three times its price
+    worth = dear.plan["uplift_minor"] - dear.plan["cost_minor"] - 3 * dear.plan["channel"].map(price)
+    assert (worth >= -1).all()
+    assert spent(dear.plan) < spent(free.plan)
+    tight = assign_day(
+        queue, champion, expected, as_of=DAY, capacity=caps, budget_minor=1_000, budget_price=3.0
+    )
+    assert spent(tight.plan) <= 1_000 and tight.budget_price >= 3.0
+    with pytest.raises(ParameterError, match="budget_price"):
+        assign_day(queue, champion, expected, as_of=DAY, budget_minor=1, budget_price=-1.0)
+
+
+def test_a_paced_budget_carries_what_a_day_leaves_over_to_a_dearer_action(champion):
+    """An arm's daily allowance is an account: a legal step (300.00) above a day's allowance (100.00) is
+    taken once the quiet days have saved for it, and the days together never spend more than allowed."""
+    from creditmesh.collections.simulation import Arm
+
+    queue = random_queue(40, seed=13)
+    queue = queue.assign(
+        dpd=400,
+        bucket="charged_off",
+        charged_off=True,
+        balance_minor=2_000_000,
+        at_stake_minor=2_000_000,
+        disputed=False,
+        with_agency=True,
+    )
+    expected = pd.DataFrame(
+        {
+            c: np.zeros(len(queue))
+            for c in ("none", "reminder", "sms", "app_push", "call", "field_visit", "agency")
+        }
+    )
+    expected["legal"] = np.where(np.arange(len(queue)) == 0, 100_000.0, 0.0)  # one loan worth a legal step
+
+    class Fixed:  # a model whose figures are given
+        def expected_recovered(self, q):
+            return expected.set_index(q.index)
+
+    arm = Arm("paced", "strategy", champion, model=Fixed(), budget_minor=10_000)
+    taken = []
+    for day in range(6):
+        rows, channels = arm.plan_frame(queue, DAY, day)
+        taken.append(list(channels))
+    legal = [day for day, channels in enumerate(taken) if "legal" in channels]
+    assert legal and legal[0] == 2  # 3 days of 100.00 saved buy one 300.00 step
+    spent = sum(champion.document.actions[c].cost_minor for day in taken for c in day)
+    assert spent <= 10_000 * len(taken)
+    rows, channels = arm.plan_frame(queue, DAY, 0)  # a day before the last: a new run, a new account
+    assert "legal" not in channels

@@ -68,3 +68,38 @@ def test_unknown_actions_and_too_little_history_are_refused():
         UpliftModel().fit(queue, np.full(100, "pigeon", dtype=object), np.zeros(100))
     with pytest.raises(CreditmeshError, match="no-contact arm"):
         UpliftModel().fit(queue, np.full(100, "sms", dtype=object), np.zeros(100))
+
+
+def test_the_exploration_holds_out_its_controls_and_the_model_learns_on_them_alone():
+    """Loans no action was open to (a borrower's second loan) are not controls: with them in the no-contact
+    arm a contact that changes nothing showed a large uplift; on the eligible rows, with the held-out
+    borrowers' loans as controls, it shows none."""
+    from creditmesh.collections.backtest import fit_uplift
+    from creditmesh.collections.simulation import EXPLORE_HOLDOUT, held_out
+
+    queue = random_queue(24_000, seed=21)
+    rng = np.random.default_rng(22)
+    control = held_out(queue["borrower_id"].to_numpy(dtype=object), 21)
+    assert abs(control.mean() - EXPLORE_HOLDOUT) < 0.02
+    assert (control == held_out(queue["borrower_id"].to_numpy(dtype=object), 21)).all()
+    assert (control != held_out(queue["borrower_id"].to_numpy(dtype=object), 22)).any()
+    eligible = rng.random(len(queue)) < 0.6
+    action = np.where(
+        eligible & ~control, rng.choice(np.array(["sms", "call"], dtype=object), len(queue)), "none"
+    ).astype(object)
+    # contact changes nothing: among the eligible half pay, whatever is done; the others never pay
+    paid = eligible & (rng.random(len(queue)) < 0.5)
+    history = queue.assign(
+        action=action,
+        eligible=eligible,
+        control=control,
+        recovered_minor=np.where(paid, queue["at_stake_minor"].to_numpy(), 0),
+    )
+    rows = history[history["eligible"]]
+
+    def uplift(model):
+        share = model.share(rows)
+        return float(np.mean(share["call"] - share["none"]))
+
+    assert abs(uplift(fit_uplift(history))) < 0.05
+    assert uplift(fit_uplift(history.drop(columns=["eligible", "control"]))) > 0.15

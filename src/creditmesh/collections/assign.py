@@ -71,6 +71,9 @@ class Assignment:
     objective_minor: float  # expected recovery over no contact, less cost, of the plan
     method: str
     seconds: float
+    #: What a unit of the budget was worth today over its face value (λ: each action's value was its uplift less
+    #: (1 + λ) times its cost); 0 without a binding budget.
+    budget_price: float = 0.0
 
     def summary(self) -> dict:
         return {
@@ -180,35 +183,44 @@ def assign_day(
     as_of: date,
     capacity: dict[str, int] | None = None,
     budget_minor: int | None = None,
+    budget_price: float = 0.0,
 ) -> Assignment:
     """The day's plan under ``strategy`` (its mode decides how), with ``expected`` recoveries per arm
     (:meth:`UpliftModel.expected_recovered`; needed by ``mode: optimise``) and capacities overriding the
     strategy's (``{"call": 500}``; -1 for unlimited). ``budget_minor`` caps what an optimised plan spends today,
-    the actions' prices (an agency's commission is paid later, out of what it collects): the prices are
-    charged again at λ (value = uplift - cost - λ price, λ found by bisection) until the plan fits."""
+    the actions' prices (an agency's commission is paid later, out of what it collects). Each action's value
+    is its uplift less its cost less λ times its price, λ >= ``budget_price`` (what a unit of the budget is
+    worth, for a budget paced over many days, see :class:`creditmesh.collections.simulation.Arm`), raised by
+    bisection until the plan fits; what the plan at that λ leaves of the budget goes to the best actions
+    that still fit (:func:`_fill`)."""
     started = time.perf_counter()
     caps = _capacities(strategy, capacity)
     if budget_minor is not None and (not isinstance(budget_minor, (int, np.integer)) or budget_minor < 0):
         raise ParameterError(
             "budget_minor", f"must be a whole number of minor units >= 0, got {budget_minor!r}"
         )
+    if not (isinstance(budget_price, (int, float, np.floating)) and 0 <= budget_price < 1e6):
+        raise ParameterError("budget_price", f"must be a number from 0 to 1e6, got {budget_price!r}")
     if expected is None and strategy.document.mode == "optimise":
         raise ParameterError(
             "expected", "an optimising strategy needs the uplift model's expected recoveries"
         )
     ok = eligible(queue, strategy)
     recovered, uplift, cost = action_values(queue, expected, strategy)
+    lam = float(budget_price) if budget_minor is not None else 0.0
     if strategy.document.mode == "optimise":
-        choice, prices = _optimise(uplift - cost, ok, caps)
         price = np.broadcast_to(strategy.cost_minor[None, :].astype(np.float64), cost.shape)
+        choice, prices = _optimise(uplift - cost - lam * price, ok, caps)
         if budget_minor is not None and _plan_cost(choice, price) > budget_minor:
-            choice, prices = _within_budget(uplift - cost, price, ok, caps, budget_minor)
+            choice, prices, lam = _within_budget(uplift - cost, price, ok, caps, budget_minor, lam)
         method = "optimise"
     else:
         choice = _fixed(queue, strategy, segments(queue, strategy), ok, caps)
         prices = np.zeros(len(strategy.channels))
         method = "fixed"
-    return _assignment(queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started)
+    return _assignment(
+        queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started, lam
+    )
 
 
 def dpd_order_plan(
@@ -308,11 +320,11 @@ def _plan_cost(choice: np.ndarray, cost: np.ndarray) -> float:
 
 
 def _within_budget(
-    value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The best plan found whose prices fit ``budget``: each action's value less λ times its price, λ by
-    bisection."""
-    low, high = 0.0, 1.0
+    value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int, low: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The best plan found whose cost fits ``budget``: each action's value less λ times its cost, λ above
+    ``low`` by bisection; the plan, the channels' prices and λ."""
+    high = max(2.0 * low, 1.0)
     while _plan_cost(_optimise(value - high * price, ok, caps)[0], price) > budget and high < 1e6:
         low, high = high, high * 4
     best = _optimise(value - high * price, ok, caps)
@@ -323,7 +335,29 @@ def _within_budget(
             high, best = middle, trial
         else:
             low = middle
-    return best
+    return _fill(best[0], value, price, ok, caps, budget), best[1], high
+
+
+def _fill(
+    choice: np.ndarray, value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int
+) -> np.ndarray:
+    """What the price left of the budget, spent: actions are lumpy (one agency placement or legal step may
+    cost more than a day's calls), so the plan at the price that fits can leave much unspent; the loans
+    without an action get the best of what still fits, by value per unit of cost, within capacity."""
+    left = budget - _plan_cost(choice, price)
+    loan, channel = np.nonzero(ok & (value > 0) & (choice < 0)[:, None] & (price <= left))
+    if loan.size == 0:
+        return choice
+    choice = choice.copy()
+    room = np.where(
+        caps >= 0, caps - np.bincount(choice[choice >= 0], minlength=caps.size), np.iinfo(np.int64).max
+    )
+    cost = price[loan, channel]
+    for k in np.argsort(-value[loan, channel] / np.maximum(cost, 1e-9), kind="stable"):
+        i, c = loan[k], channel[k]
+        if choice[i] < 0 and room[c] > 0 and cost[k] <= left:
+            choice[i], room[c], left = c, room[c] - 1, left - cost[k]
+    return choice
 
 
 def _solve_lp(
@@ -404,7 +438,7 @@ def _schedule(as_of: date, channel: np.ndarray, rules: ContactRules) -> np.ndarr
 
 
 def _assignment(
-    queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started
+    queue, strategy, choice, recovered, uplift, cost, caps, prices, as_of, method, started, lam=0.0
 ) -> Assignment:
     rows = np.flatnonzero(choice >= 0)
     c = choice[rows]
@@ -437,4 +471,4 @@ def _assignment(
         for k, name in enumerate(channels)
     )
     objective = float((uplift[rows, c] - cost[rows, c]).sum())
-    return Assignment(plan, uses, objective, method, time.perf_counter() - started)
+    return Assignment(plan, uses, objective, method, time.perf_counter() - started, lam)

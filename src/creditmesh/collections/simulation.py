@@ -9,7 +9,7 @@ delinquent whatever the arm; the arms differ in how they collect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -27,13 +27,28 @@ from creditmesh.collections.uplift import UpliftModel, load_uplift, score_queue
 from creditmesh.simulate.collections import CHANNELS
 
 ARM_KINDS = ("strategy", "dpd_order", "reminders", "none", "explore")
+#: Share of borrowers an exploring arm leaves alone throughout: the uplift model's controls. A loan the
+#: exploration acts on at random on other days is no control for today's action: it would be acted on within
+#: days, so a day's action (an agency placement above all) showed almost no effect over the outcome horizon.
+EXPLORE_HOLDOUT = 0.5
+#: How far a day's over- or under-spending (as a share of its allowance) moves the budget's price.
+PACING_STEP = 0.1
 _CHANNEL_CODE = {name: code for code, name in enumerate(CHANNELS)}
 
 
 @dataclass(frozen=True)
 class Arm:
     """A way to plan a day: ``kind`` is one of :data:`ARM_KINDS`; ``capacity`` overrides the strategy's
-    daily capacity by channel, ``budget_minor`` caps a day's cost (an optimised strategy only)."""
+    daily capacity by channel.
+
+    ``budget_minor`` (an optimised strategy only) is a day's allowance for the actions' prices (as
+    :func:`~creditmesh.collections.assign.assign_day` counts it), paced over the days run: what a day
+    leaves unspent carries over, so a quiet day saves for an action that costs more than one day's
+    allowance (a legal step), and each action must be worth its cost and λ times its price, λ the money's
+    price, raised when the days spend more than their allowance and lowered when they spend less (a dual
+    price, by subgradient steps of :data:`PACING_STEP`); a day whose account cannot pay for all it is worth
+    raises its own price until the plan fits. A day before the last one planned starts the account over
+    (a new run)."""
 
     name: str
     kind: str
@@ -42,6 +57,7 @@ class Arm:
     capacity: dict[str, int] | None = None
     budget_minor: int | None = None
     seed: int = 0  # an exploring arm's luck
+    _pacing: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in ARM_KINDS:
@@ -99,26 +115,52 @@ class Arm:
         plan: Assignment
         if self.kind == "dpd_order":
             plan = dpd_order_plan(queue, self.strategy, expected, as_of=on, capacity=self.capacity)
+        elif self.budget_minor is None:
+            plan = assign_day(queue, self.strategy, expected, as_of=on, capacity=self.capacity)
         else:
-            plan = assign_day(
-                queue,
-                self.strategy,
-                expected,
-                as_of=on,
-                capacity=self.capacity,
-                budget_minor=self.budget_minor,
-            )
+            plan = self._paced(queue, expected, on, day)
         position = pd.Index(queue["loan_id"]).get_indexer(plan.plan["loan_id"])
         return queue.iloc[position].reset_index(drop=True), plan.plan["channel"].to_numpy()
 
+    def _paced(self, queue: pd.DataFrame, expected: pd.DataFrame | None, on: date, day: int) -> Assignment:
+        """The day's plan within the budget's account (see the class): the allowance plus what earlier days
+        left, at the money's current price; the account and the price updated with what the plan costs."""
+        account = self._pacing
+        if day <= account.get("day", day - 1):
+            account.clear()
+        allowance = self.budget_minor
+        bank = account.get("bank", 0) + allowance
+        plan = assign_day(
+            queue,
+            self.strategy,
+            expected,
+            as_of=on,
+            capacity=self.capacity,
+            budget_minor=int(bank),
+            budget_price=account.get("price", 0.0),
+        )
+        prices = self.prices
+        spent = sum(prices.get(c, 0) for c in plan.plan["channel"])
+        # the price moves with the days' spending against their allowance, not with one day's scarcity (a
+        # day short of money for a dear action bisects its own, higher price; the account's stays)
+        price = account.get("price", 0.0) + PACING_STEP * (spent - allowance) / max(allowance, 1)
+        account.update(day=day, bank=bank - spent, price=min(max(price, 0.0), 1e5))
+        return plan
+
+    def held_out(self, queue: pd.DataFrame) -> np.ndarray:
+        """The loans an exploring arm never acts on: those of :data:`EXPLORE_HOLDOUT` of the borrowers (by a
+        hash of the borrower and the arm's seed), the uplift model's controls."""
+        return held_out(queue["borrower_id"].to_numpy(dtype=object), self.seed)
+
     def _explore(self, queue: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
-        """Random actions among those the rules and segments allow, none half the time, within capacity."""
+        """Random actions among those the rules and segments allow, none half the time, within capacity; the
+        held-out borrowers' loans (:meth:`held_out`) never."""
         strategy = self.strategy
         ok = eligible(queue, strategy)
         channels = np.array(strategy.channels, dtype=object)
         noise = rng.random(ok.shape) * ok
         pick = noise.argmax(axis=1)
-        act = ok.any(axis=1) & (rng.random(len(queue)) < 0.5)
+        act = ok.any(axis=1) & (rng.random(len(queue)) < 0.5) & ~self.held_out(queue)
         caps = strategy.capacity.copy()
         for name, value in (self.capacity or {}).items():
             caps[strategy.channels.index(name)] = value
@@ -127,6 +169,12 @@ class Arm:
             if cap >= 0 and rows.size > cap:
                 act[rng.choice(rows, rows.size - cap, replace=False)] = False
         return queue[act].reset_index(drop=True), channels[pick[act]]
+
+
+def held_out(borrower_id: np.ndarray, seed: int) -> np.ndarray:
+    """Whether each borrower is among the :data:`EXPLORE_HOLDOUT` an exploration with ``seed`` leaves alone."""
+    keys = np.array([f"{seed}:{b}" for b in borrower_id], dtype=object)
+    return pd.util.hash_array(keys) % 10_000 < EXPLORE_HOLDOUT * 10_000
 
 
 def queue_frame(columns: dict[str, np.ndarray]) -> pd.DataFrame:
