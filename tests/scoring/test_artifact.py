@@ -34,8 +34,20 @@ def test_scorecard_round_trips_through_one_readable_json(scorecard, credit, tmp_
     np.testing.assert_array_equal(loaded.predict_points(X), scorecard.predict_points(X))
     assert loaded.get_params(deep=False).keys() == scorecard.get_params(deep=False).keys()
     assert loaded.content_hash_ == document["content_hash"]
-    assert loaded.min_iv_ == scorecard.min_iv_
+    assert loaded.min_iv_ == scorecard.min_iv_ and loaded.sign_ == scorecard.sign_
     pd.testing.assert_frame_equal(loaded.cv_results_, scorecard.cv_results_)
+
+
+def test_a_scorecard_with_a_negative_coefficient_round_trips_with_its_sign_rule(tmp_path):
+    rng = np.random.default_rng(0)
+    z, u = rng.normal(size=(2, 8000))
+    X = pd.DataFrame({"x1": z + 0.3 * u, "x2": z - 0.3 * u})
+    y = (rng.random(8000) < 1 / (1 + np.exp(-(-2 + 0.5 * z + 1.2 * u)))).astype(int)
+    card = Scorecard(sign="free").fit(X, y)
+    assert (card.coef_ < 0).any()
+    loaded = load_model(save_model(card, tmp_path / "free.json"))
+    assert loaded.sign_ == "free" and loaded.get_params()["sign"] == "free"
+    np.testing.assert_array_equal(loaded.predict_points(X), card.predict_points(X))
 
 
 def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):

@@ -92,3 +92,26 @@ def test_correlation_is_numpys_and_zero_for_a_constant_column():
     found = _kernels.correlation(X)
     np.testing.assert_allclose(found[:3, :3], np.corrcoef(X[:, :3].T), atol=1e-10)
     assert np.all(found[3, :] == 0.0) and np.all(found[:, 3] == 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 40), st.integers(0, 10_000))
+def test_logistic_gradient_and_hessian_are_numpys_whatever_the_rows_left_in_the_last_block(n, p, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    w = rng.choice([0.5, 1.0, 2.0], n)
+    coef, intercept, alpha = rng.normal(size=p) * 0.3, -0.7, 0.5
+    loss, grad, hess = _kernels.logistic_gradient_hessian(X, y, w, coef, intercept, alpha)
+    eta = X @ coef + intercept
+    mu = 1 / (1 + np.exp(-eta))
+    Z = np.column_stack([X, np.ones(n)])
+    ridge = np.append(np.full(p, alpha), 0.0)
+    expected_loss = float(np.sum(w * (np.logaddexp(0, eta) - y * eta)) + 0.5 * alpha * coef @ coef)
+    assert abs(loss - expected_loss) <= 1e-9 * max(1.0, abs(expected_loss))
+    np.testing.assert_allclose(
+        grad, Z.T @ (w * (mu - y)) + ridge * np.append(coef, 0.0), rtol=1e-9, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        hess, Z.T @ (Z * (w * mu * (1 - mu))[:, None]) + np.diag(ridge), rtol=1e-9, atol=1e-9
+    )

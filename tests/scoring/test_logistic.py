@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 from creditmesh.scoring import _kernels
-from creditmesh.scoring.logistic import fit_logistic
+from creditmesh.scoring.logistic import SAMPLED_STEPS, fit_logistic
 
 
 def _problem(seed: int, n: int = 400, p: int = 5):
@@ -42,6 +42,34 @@ def test_nonnegative_fit_meets_the_kkt_conditions_and_equals_the_fit_without_its
     assert np.all(grad[:-1][~positive] > -1e-5 * scale)  # lowering a zero coefficient would not help
     reduced = fit_logistic(X[:, positive], y, w, C=1.0)
     np.testing.assert_allclose(reduced.coef, fit.coef[positive], atol=1e-5)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000))
+def test_bounds_on_some_columns_hold_those_and_leave_the_others_free(seed):
+    X, y, w = _problem(seed)
+    bounded = np.array([True, False, True, False, True])
+    fit = fit_logistic(X, y, w, C=1.0, nonnegative=bounded)
+    assert (fit.coef[bounded] >= 0).all()
+    _, grad = _kernels.logistic_loss_gradient(X, y, w, fit.coef, fit.intercept, 1.0)
+    scale = w.sum()
+    at_zero = bounded & (fit.coef == 0)
+    assert np.all(np.abs(grad[:-1][~at_zero]) < 1e-5 * scale) and abs(grad[-1]) < 1e-5 * scale
+    assert np.all(grad[:-1][at_zero] > -1e-5 * scale)
+    everything = fit_logistic(X, y, w, C=1.0, nonnegative=np.ones(5, dtype=bool))
+    np.testing.assert_array_equal(everything.coef, fit_logistic(X, y, w, C=1.0, nonnegative=True).coef)
+
+
+def test_nearly_collinear_columns_converge_in_a_few_steps_from_a_sampled_hessian():
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(6000, 6))
+    X = np.repeat(base, 5, axis=1) + rng.normal(size=(6000, 30)) * 0.02  # five near-copies of each column
+    y = (rng.random(6000) < 1 / (1 + np.exp(-(base[:, 0] - base[:, 1] - 2)))).astype(np.float64)
+    w = np.ones(6000)
+    exact = fit_logistic(X, y, w, hessian_rows=10_000)
+    sampled = fit_logistic(X, y, w, hessian_rows=500)
+    np.testing.assert_allclose(sampled.coef, exact.coef, atol=1e-4)
+    assert sampled.n_iter <= SAMPLED_STEPS + exact.n_iter
 
 
 def test_a_sampled_hessian_reaches_the_same_optimum():

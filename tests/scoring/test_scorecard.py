@@ -26,6 +26,7 @@ def fitted(credit):
 def test_scorecard_ranks_risk_and_keeps_only_positive_coefficients(fitted, credit):
     X, y = credit
     assert auc(y, fitted.predict_proba(X)[:, 1]) > 0.7
+    assert fitted.sign_ == "positive"  # a few strong features: free coefficients do not rank better held out
     assert (fitted.coef_ > 0).all()
     assert set(fitted.features_) <= set(X.columns)
     assert set(fitted.selection_.feature) == set(X.columns)
@@ -79,7 +80,7 @@ def test_cross_validated_cut_off_keeps_many_weak_features_a_fixed_cut_off_drops(
         auc(y_test, chosen.predict_proba(X_test)[:, 1])
         > auc(y_test, fixed.predict_proba(X_test)[:, 1]) + 0.02
     )
-    table = chosen.cv_results_
+    table = chosen.cv_results_[chosen.cv_results_.sign == chosen.sign_]
     assert list(table.min_iv) == sorted(table.min_iv) and table.auc_mean.notna().any()
     level = table[table.auc_mean >= table.auc_mean.max() - CV_TIE]
     assert chosen.min_iv_ == level.min_iv.min()  # the most features among the level cut-offs
@@ -101,6 +102,58 @@ def test_cross_validated_cut_off_does_not_lose_to_every_feature_among_pure_noise
         auc(y_test, chosen.predict_proba(X_test)[:, 1])
         >= auc(y_test, every.predict_proba(X_test)[:, 1]) - 0.002
     )
+
+
+def _twins(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two features that share one signal (WoE correlation about 0.8) and whose difference carries another."""
+    rng = np.random.default_rng(seed)
+    z, u, v = rng.normal(size=(3, n))
+    X = pd.DataFrame({"x1": z + 0.3 * u, "x2": z - 0.3 * u, "x3": v})
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2 + 0.5 * z + 1.2 * u + 0.5 * v)))).astype(int)
+    return X, y
+
+
+def test_free_coefficients_are_chosen_where_one_feature_corrects_another_and_rank_better_on_fresh_rows():
+    X, y = _twins(12_000, 0)
+    X_test, y_test = _twins(20_000, 1)
+    chosen = Scorecard().fit(X, y)
+    ruled = Scorecard(sign="positive").fit(X, y)
+    assert chosen.sign_ == "free" and ruled.sign_ == "positive"
+    assert (ruled.coef_ > 0).all() and "x2" not in ruled.features_
+    assert (
+        chosen.coef_[chosen.features_.index("x2")] < 0
+    )  # x2's points rise with its bad rate: it corrects x1
+    assert (
+        auc(y_test, chosen.predict_proba(X_test)[:, 1])
+        > auc(y_test, ruled.predict_proba(X_test)[:, 1]) + 0.02
+    )
+    best = chosen.cv_results_.groupby("sign").auc_mean.max()
+    assert best["free"] > best["positive"] + CV_TIE
+    # a negative coefficient still gives points per bin that add up to the score
+    points = chosen.predict_points(X_test.head(200))
+    np.testing.assert_allclose(points, chosen.points_by_feature(X_test.head(200)).sum(axis=1))
+
+
+def test_a_feature_whose_trend_the_analyst_set_keeps_its_points_in_that_trend_under_free_coefficients():
+    X, y = _twins(12_000, 0)
+    binning = BinningProcess(trend={"x1": "ascending", "x2": "ascending"})
+    card = Scorecard(binning=binning, sign="free").fit(X, y)
+    assert card.binning_.asked_trend("x2") == "ascending" and card.binning_.asked_trend("x3") is None
+    assert "x2" not in card.features_
+    reason = card.selection_.set_index("feature").loc["x2", "reason"]
+    assert reason == "coefficient not positive"
+    regular = card.points_["x1"][: card.binning_.binnings_["x1"].n_regular]
+    assert (np.diff(regular) <= 0).all()  # ascending risk: points fall bin by bin
+
+
+def test_sign_rule_and_max_corr_are_checked(credit):
+    X, y = credit
+    with pytest.raises(ParameterError, match="Scorecard.sign"):
+        Scorecard(sign="negative").fit(X, y)
+    with pytest.raises(ParameterError, match="Scorecard.max_corr"):
+        Scorecard(max_corr=1.5).fit(X, y)
+    fixed = Scorecard(sign="free", min_iv=0.0).fit(X, y)
+    assert fixed.sign_ == "free" and fixed.cv_results_ is None
 
 
 def test_special_values_get_bins_of_their_own_through_the_scorecard(credit):

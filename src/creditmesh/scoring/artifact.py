@@ -126,6 +126,7 @@ def _scorecard_state(model: Scorecard) -> dict[str, Any]:
         "points": {f: [float(v) for v in p] for f, p in model.points_.items()},
         "selection": model.selection_.to_dict(orient="records"),
         "min_iv": float(model.min_iv_),
+        "sign": model.sign_,
         "cv": model.cv_results_.to_dict(orient="list") if model.cv_results_ is not None else None,
     }
 
@@ -150,6 +151,8 @@ def _scorecard_from(state: Mapping[str, Any]) -> Scorecard:
     model.intercept_ = float(state["intercept"])
     model.selection_ = pd.DataFrame(state["selection"])
     model.min_iv_ = float(state.get("min_iv", params.get("min_iv") if params.get("min_iv") != "cv" else 0.0))
+    # artifacts saved before the sign rule was a choice were fitted under it
+    model.sign_ = str(state.get("sign", "positive"))
     model.cv_results_ = pd.DataFrame(state["cv"]) if state.get("cv") is not None else None
     model.classes_ = np.array([0, 1])
     model.n_features_in_ = model.binning_.n_features_in_

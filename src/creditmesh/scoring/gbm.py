@@ -49,6 +49,9 @@ from creditmesh.scoring.forest import Forest
 from creditmesh.scoring.scorecard import Scorecard
 
 UNSEEN_RULES = ("missing", "error")
+#: The blended scorecard keeps the sign rule: its coefficient × WoE terms are reasons, and a reason
+#: must cost points where the feature's bad rate is high (the boosters carry the interactions).
+SCORECARD_SIGN = "positive"
 
 
 class FeatureEncoder:
@@ -292,7 +295,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
             boosters.append(_trimmed(booster))
             best.append(int(booster.best_iteration))
             if self.blend == "scorecard":
-                scorecard = Scorecard()._fit(frame.iloc[train], target[train], sample_weight=weight[train])
+                scorecard = Scorecard(sign=SCORECARD_SIGN)._fit(
+                    frame.iloc[train], target[train], sample_weight=weight[train]
+                )
                 oof[valid, 1] = scorecard.decision_function(frame.iloc[valid])
                 scorecards.append(scorecard)
         if not self.ensemble:  # one booster and one scorecard on every row serve; the folds only calibrate
@@ -302,7 +307,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
                 lgb.Booster(model_str=lgb.train(params, full, num_boost_round=rounds).model_to_string())
             ]
             if self.blend == "scorecard":
-                scorecards = [Scorecard()._fit(frame, target, sample_weight=weight)]
+                scorecards = [Scorecard(sign=SCORECARD_SIGN)._fit(frame, target, sample_weight=weight)]
         if self.blend == "scorecard":
             stack = LogisticRegression(C=1e6, max_iter=1000).fit(oof, target, sample_weight=weight)
             self.blend_weights_ = (

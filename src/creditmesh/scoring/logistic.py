@@ -14,6 +14,10 @@ so several fits (the folds of a cross-validation) run on threads. The Hessian co
 :data:`HESSIAN_ROWS` rows it is taken over a fixed random sample of that many rows
 (scaled to the whole weight): the gradient, the loss and so the optimum are exact,
 only the steps are approximate ("sub-sampled Newton"), which costs an iteration or two.
+Where the columns are nearly collinear (many correlated WoE columns with free signs), the
+sample's curvature in the near-flat directions is too rough to converge on: after
+:data:`SAMPLED_STEPS` sub-sampled steps the Hessian is taken over every row (IEEE-CIS, 53,000 × 118:
+7 exact steps in 4.8 s where sub-sampled ones took 89 steps and 21 s).
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ TOLERANCE = 1e-12
 MAX_ITER = 100
 #: Rows over which the Hessian is taken (a fixed sample beyond this many).
 HESSIAN_ROWS = 20_000
+#: Newton steps on the sampled Hessian before it is taken over every row.
+SAMPLED_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -47,13 +53,16 @@ def fit_logistic(
     weight: np.ndarray,
     *,
     C: float = 1.0,
-    nonnegative: bool = False,
+    nonnegative: bool | np.ndarray = False,
     start: LogisticFit | None = None,
     max_iter: int = MAX_ITER,
     tol: float = TOLERANCE,
     hessian_rows: int = HESSIAN_ROWS,
 ) -> LogisticFit:
     """Minimise the penalised weighted log-loss over ``X`` (rows × columns, float64).
+
+    ``nonnegative``: hold every coefficient (``True``) or those of the columns marked in a boolean
+    array at zero or above.
 
     ``start`` warm-starts from an earlier fit whose coefficients are the first columns
     of ``X`` (the others start at 0): a path of growing feature sets costs a few steps each.
@@ -74,11 +83,10 @@ def fit_logistic(
         k = min(len(start.coef), p)
         coef[:k] = start.coef[:k]
         intercept = start.intercept
-    if nonnegative:
-        np.maximum(coef, 0.0, out=coef)
-    beta = np.append(coef, intercept)
     bounded = np.zeros(p + 1, dtype=bool)
-    bounded[:p] = nonnegative
+    bounded[:p] = np.broadcast_to(np.asarray(nonnegative, dtype=bool), (p,))
+    coef[bounded[:p]] = np.maximum(coef[bounded[:p]], 0.0)
+    beta = np.append(coef, intercept)
     sample = None
     if n > hessian_rows:
         sample = np.sort(np.random.default_rng(n).choice(n, hessian_rows, replace=False))
@@ -87,6 +95,8 @@ def fit_logistic(
     iterations = 0
     while iterations < max_iter:
         iterations += 1
+        if sample is not None and iterations > SAMPLED_STEPS:
+            sample = None
         if sample is None:
             loss, grad, hess = _kernels.logistic_gradient_hessian(X, y, weight, beta[:p], beta[p], alpha)
         else:

@@ -4,7 +4,7 @@ Given the (weighted) counts of events and non-events in ``P`` ordered pre-bins, 
 the partition into contiguous bins that maximises the total information value
 subject to
 
-* a minimum bin size (a share of all rows),
+* a minimum bin size (a share of the rows the bins split),
 * a trend of the event rate across bins: ``ascending``, ``descending``, ``peak``
   (up, then down), ``valley`` (down, then up) or ``none``.
 

@@ -13,9 +13,19 @@ Feature selection by default is chosen for out-of-sample performance: the IV cut
 (``min_iv="cv"``) is the one of :data:`IV_GRID` whose scorecard ranks best (AUC) on
 held-out folds of the training data, each fold's WoE taken from the other folds' counts so
 that a weak feature's in-sample WoE does not flatter it. A table of many weak features
-keeps them when they help; a table with a few strong ones drops the noise. The logistic
-regression is constrained to positive coefficients (risk rises with WoE) and solved in one
-projected-Newton fit (:mod:`creditmesh.scoring.logistic`).
+keeps them when they help; a table with a few strong ones drops the noise.
+
+The sign rule (``sign``): under ``"positive"`` every coefficient is held at zero or above, so each
+feature's points fall as its bins' bad rate rises, and WoE correlated above ``max_corr`` with a
+stronger feature's is left out first; a feature held at zero is dropped. Under ``"free"`` every
+feature is a candidate and coefficients may be negative: among many correlated features (IEEE-CIS)
+a feature's points can then correct a stronger one's, which ranks better held out, but such a
+feature's points rise with its own bad rate. Features whose trend the analyst set in the binning
+(``BinningProcess(trend={"income": "descending"})``) keep a coefficient of zero or above under both,
+so their points follow the trend asked for. ``"cv"`` (the default) takes ``"free"`` only when its
+held-out AUC beats the sign rule's by more than :data:`CV_TIE`, in the same cross-validation as the
+IV cut-off. The logistic regression is solved in one projected-Newton fit
+(:mod:`creditmesh.scoring.logistic`).
 
 One scoring path serves a table and one application: both add the same per-bin
 numbers in the same order, so their probabilities and points are identical.
@@ -40,6 +50,12 @@ from creditmesh.scoring.logistic import fit_logistic, predict_logit
 from creditmesh.scoring.optimal import SMOOTHING
 
 SELECTIONS = ("filter", "stepwise")
+#: The sign rules: every coefficient at zero or above, free (but for features with a trend asked for),
+#: or the one of the two that ranks better held out.
+SIGNS = ("positive", "free", "cv")
+#: ``max_corr=None``: WoE correlated above this with a stronger feature's is left out under the sign rule
+#: (with free coefficients every feature is a candidate).
+MAX_CORR = 0.8
 #: The IV cut-offs ``min_iv="cv"`` chooses from (0: every feature the correlation filter keeps).
 IV_GRID = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1)
 #: Folds of that cross-validation (5 up to CV_SMALL rows, where held-out AUC is noisier), at most
@@ -55,7 +71,7 @@ CV_HESSIAN_ROWS = 8_000
 #: A cut-off whose held-out AUC is within this of the best counts as level, and the lowest such cut-off
 #: (the most features) wins: under the L2 penalty a weak feature kept costs little, one left out can
 #: cost more, and differences this small are fold noise (German credit: 0.001 between cut-offs held out,
-#: 0.006 on fresh rows).
+#: 0.006 on fresh rows). Free coefficients must beat the sign rule by more than this under ``sign="cv"``.
 CV_TIE = 0.002
 #: Rows (a sample beyond) on which the WoE correlations and the stepwise BIC are computed.
 CORR_ROWS = 20_000
@@ -80,8 +96,13 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     min_iv : float or "cv"
         Features with less information value are left out; ``"cv"`` (the default) chooses the cut-off
         from :data:`IV_GRID` by cross-validation (see the module docstring).
-    max_corr : float
-        Of two features whose WoE correlate more than this, the one with less IV is left out.
+    max_corr : float, optional
+        Of two features whose WoE correlate more than this, the one with less IV is left out. ``None`` (the
+        default): :data:`MAX_CORR` under the sign rule, no limit with free coefficients.
+    sign : "cv", "positive" or "free"
+        The sign rule on the coefficients (see the module docstring): ``positive`` holds every coefficient at
+        zero or above; ``free`` lets those of features without an asked trend go negative; ``cv`` (the
+        default) takes ``free`` only when it ranks better on held-out folds by more than :data:`CV_TIE`.
     selection : "filter" or "stepwise"
         ``stepwise`` adds features one at a time while the BIC improves (after the filters).
     max_features : int, optional
@@ -107,13 +128,16 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     points_ : dict feature → ndarray of points per bin
     selection_ : DataFrame       every candidate feature, its IV and why it was kept or left out
     min_iv_ : float              the IV cut-off used (the cross-validated one under ``min_iv="cv"``)
-    cv_results_ : DataFrame      under ``min_iv="cv"``: each cut-off, its features and held-out AUC
+    sign_ : str                  the sign rule used, ``positive`` or ``free`` (the cross-validated one under ``"cv"``)
+    cv_results_ : DataFrame      under ``min_iv="cv"`` or ``sign="cv"``: each sign rule and cut-off, its features
+                                 and held-out AUC
     """
 
     _rules = {
         "binning": (None, OfType((BinningProcess,))),
         "min_iv": (Interval(0, None), Options(("cv",))),
-        "max_corr": (Interval(0, 1, closed="right"),),
+        "max_corr": (None, Interval(0, 1, closed="right")),
+        "sign": (Options(SIGNS),),
         "selection": (Options(SELECTIONS),),
         "max_features": (None, Interval(1, None, integer=True)),
         "C": (Interval(0, None, closed="neither"),),
@@ -130,7 +154,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         *,
         binning: BinningProcess | None = None,
         min_iv: float | str = "cv",
-        max_corr: float = 0.8,
+        max_corr: float | None = None,
+        sign: str = "cv",
         selection: str = "filter",
         max_features: int | None = None,
         C: float = 1.0,
@@ -144,6 +169,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.binning = binning
         self.min_iv = min_iv
         self.max_corr = max_corr
+        self.sign = sign
         self.selection = selection
         self.max_features = max_features
         self.C = C
@@ -175,11 +201,12 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         binning.fit(X, y, sample_weight=sample_weight)
         target, weight = check_target(y, len(X), sample_weight)
         design = _Design(binning, X)
-        chosen, selection = self._select(design, target, weight)
+        chosen, selection = self._select(design, binning, target, weight)
         if not chosen:
             raise SchemaError("X", f"no feature has information value of at least min_iv={self.min_iv_}")
-        fit = fit_logistic(design.woe(chosen), target, weight, C=self.C, nonnegative=True)
-        dropped = [f for f, c in zip(chosen, fit.coef) if c <= 0]
+        bounded = self._bounded(binning, chosen, self.sign_)
+        fit = fit_logistic(design.woe(chosen), target, weight, C=self.C, nonnegative=bounded)
+        dropped = [f for f, c, b in zip(chosen, fit.coef, bounded) if b and c <= 0]
         if len(dropped) == len(chosen):  # nothing ranks risk the right way: keep the strongest alone
             dropped = chosen[1:]
             fit = fit_logistic(design.woe(chosen[:1]), target, weight, C=self.C)
@@ -200,17 +227,24 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self._build_tables()
         return self
 
-    def _select(self, design: _Design, y: np.ndarray, w: np.ndarray) -> tuple[list[str], pd.DataFrame]:
+    def _select(
+        self, design: _Design, binning: BinningProcess, y: np.ndarray, w: np.ndarray
+    ) -> tuple[list[str], pd.DataFrame]:
         ivs = design.ivs
         order = design.features  # highest IV first
-        reasons: dict[str, str] = {}
-        candidates = self._decorrelated(design, reasons)
-        if self.min_iv == "cv":
-            self.min_iv_, self.cv_results_ = self._cross_validate(design, candidates, y, w)
-            note = " (cross-validated)"
+        signs = ("positive", "free") if self.sign == "cv" else (self.sign,)
+        notes = {s: {} for s in signs}  # per sign rule: why a feature is left out
+        families = {s: self._decorrelated(design, self._max_corr(s), notes[s]) for s in signs}
+        if self.min_iv == "cv" or self.sign == "cv":
+            grid = IV_GRID if self.min_iv == "cv" else (float(self.min_iv),)
+            self.sign_, self.min_iv_, self.cv_results_ = self._cross_validate(
+                design, binning, families, grid, y, w
+            )
+            note = " (cross-validated)" if self.min_iv == "cv" else ""
         else:
-            self.min_iv_, self.cv_results_ = float(self.min_iv), None
+            self.sign_, self.min_iv_, self.cv_results_ = self.sign, float(self.min_iv), None
             note = ""
+        candidates, reasons = families[self.sign_], notes[self.sign_]
         for f in order:
             if ivs[f] < self.min_iv_:
                 reasons[f] = f"IV {ivs[f]:.4f} < min_iv {self.min_iv_:g}{note}"
@@ -231,37 +265,61 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         )
         return chosen, selection
 
-    def _decorrelated(self, design: _Design, reasons: dict[str, str]) -> list[str]:
+    def _max_corr(self, sign: str) -> float:
+        if self.max_corr is not None:
+            return float(self.max_corr)
+        return MAX_CORR if sign == "positive" else 1.0
+
+    @staticmethod
+    def _bounded(binning: BinningProcess, features: list[str], sign: str) -> np.ndarray:
+        """Per feature, whether its coefficient is held at zero or above under ``sign``."""
+        if sign == "positive":
+            return np.ones(len(features), dtype=bool)
+        return np.array([binning.asked_trend(f) is not None for f in features], dtype=bool)
+
+    def _decorrelated(self, design: _Design, max_corr: float, reasons: dict[str, str]) -> list[str]:
         """Features by IV, each left out when its WoE correlates above ``max_corr`` with a stronger one kept."""
         order = design.features
-        if len(order) < 2 or self.max_corr >= 1:
+        if len(order) < 2 or max_corr >= 1:
             return list(order)
         rows = _sample_rows(design.n_rows, CORR_ROWS)
         corr = _kernels.correlation(design.woe(order, rows))
         kept: list[int] = []
         for i, f in enumerate(order):
-            clash = next((k for k in kept if abs(corr[i, k]) > self.max_corr), None)
+            clash = next((k for k in kept if abs(corr[i, k]) > max_corr), None)
             if clash is None:
                 kept.append(i)
             else:
-                reasons[f] = (
-                    f"WoE correlation {corr[i, clash]:.2f} with {order[clash]} > max_corr {self.max_corr}"
-                )
+                reasons[f] = f"WoE correlation {corr[i, clash]:.2f} with {order[clash]} > max_corr {max_corr}"
         return [order[k] for k in kept]
 
     def _cross_validate(
-        self, design: _Design, candidates: list[str], y: np.ndarray, w: np.ndarray
-    ) -> tuple[float, pd.DataFrame]:
-        """The IV cut-off of :data:`IV_GRID` whose scorecard ranks best on held-out folds.
+        self,
+        design: _Design,
+        binning: BinningProcess,
+        families: dict[str, list[str]],
+        grid: tuple[float, ...],
+        y: np.ndarray,
+        w: np.ndarray,
+    ) -> tuple[str, float, pd.DataFrame]:
+        """The sign rule and IV cut-off (of ``grid``) whose scorecard ranks best on held-out folds.
 
-        Each cut-off keeps a leading run of ``candidates`` (they are in IV order); per fold the
-        WoE comes from the other folds' counts, and each run's fit starts from the shorter one's.
+        ``families`` gives each sign rule's candidates in IV order; a cut-off keeps a leading run of
+        them. Per fold the WoE comes from the other folds' counts, and each run's fit starts from the
+        shorter one's. ``free`` is taken only when its best beats the sign rule's by more than
+        :data:`CV_TIE`; then the lowest cut-off within :data:`CV_TIE` of that rule's best wins.
         """
         ivs = design.ivs
-        sizes = {t: sum(1 for f in candidates if ivs[f] >= t) for t in IV_GRID}
-        runs = sorted({k for k in sizes.values() if k > 0})
-        if not runs:
-            return max(IV_GRID), pd.DataFrame(columns=["min_iv", "n_features", "auc_mean", "auc_sd"])
+        sizes = {
+            (s, t): sum(1 for f in candidates if ivs[f] >= t)
+            for s, candidates in families.items()
+            for t in grid
+        }
+        runs = {s: sorted({sizes[s, t] for t in grid if sizes[s, t] > 0}) for s in families}
+        signs = [s for s in families if runs[s]]
+        if not signs:
+            empty = pd.DataFrame(columns=["sign", "min_iv", "n_features", "auc_mean", "auc_sd"])
+            return next(iter(families)), max(grid), empty
         rows = _stratified_rows(y, CV_ROWS)
         small = len(y) <= CV_SMALL
         folds = CV_FOLDS_SMALL if small else CV_FOLDS
@@ -269,24 +327,37 @@ class Scorecard(ClassifierMixin, BaseEstimator):
             _stratified_folds(y[rows], folds, seed)
             for seed in range(1, 1 + (CV_REPEATS_SMALL if small else 1))
         ]
-        used = candidates[: runs[-1]]
+        wanted = {f for s in signs for f in families[s][: runs[s][-1]]}
+        used = [f for f in design.features if f in wanted]  # IV order
+        column = {f: j for j, f in enumerate(used)}
+        members = {
+            s: np.array([column[f] for f in families[s][: runs[s][-1]]], dtype=np.int64) for s in signs
+        }
+        bounded = {s: self._bounded(binning, families[s][: runs[s][-1]], s) for s in signs}
         codes = design.codes(used, rows)
         ys, ws = y[rows], w[rows]
 
-        def held_out(task: tuple[int, int]) -> list[float]:
-            split, k = task
+        def held_out(task: tuple[int, int, str]) -> list[float]:
+            split, k, sign = task
             train, test = splits[split] != k, splits[split] == k
-            tables = _kernels.woe_tables(codes[train], ys[train], ws[train], design.n_bins(used), SMOOTHING)
-            X_train = _gather(tables, codes[train])
-            X_test = _gather(tables, codes[test])
+            family = members[sign]
+            tables = _kernels.woe_tables(
+                codes[train][:, family],
+                ys[train],
+                ws[train],
+                design.n_bins([used[j] for j in family]),
+                SMOOTHING,
+            )
+            X_train = _gather(tables, codes[train][:, family])
+            X_test = _gather(tables, codes[test][:, family])
             aucs, start = [], None
-            for size in runs:
+            for size in runs[sign]:
                 start = fit_logistic(
                     X_train[:, :size],
                     ys[train],
                     ws[train],
                     C=self.C,
-                    nonnegative=True,
+                    nonnegative=bounded[sign][:size],
                     start=start,
                     tol=CV_TOL,
                     hessian_rows=CV_HESSIAN_ROWS,
@@ -294,21 +365,33 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 aucs.append(_kernels.auc(ys[test], predict_logit(X_test[:, :size], start)))
             return aucs
 
-        tasks = [(split, k) for split in range(len(splits)) for k in range(folds)]
-        scores = np.array(map_threads(held_out, tasks))  # (repeats × folds) × runs
-        by_run = dict(zip(runs, scores.mean(axis=0)))
-        spread = dict(zip(runs, scores.std(axis=0)))
-        table = pd.DataFrame(
+        tasks = [(split, k, s) for s in signs for split in range(len(splits)) for k in range(folds)]
+        scores = map_threads(held_out, tasks)
+        by_run: dict[tuple[str, int], float] = {}
+        spread: dict[tuple[str, int], float] = {}
+        for s in signs:
+            table = np.array([score for task, score in zip(tasks, scores) if task[2] == s])
+            by_run.update({(s, r): m for r, m in zip(runs[s], table.mean(axis=0))})
+            spread.update({(s, r): d for r, d in zip(runs[s], table.std(axis=0))})
+        rows_out = [
             {
-                "min_iv": list(IV_GRID),
-                "n_features": [sizes[t] for t in IV_GRID],
-                "auc_mean": [by_run.get(sizes[t], np.nan) for t in IV_GRID],
-                "auc_sd": [spread.get(sizes[t], np.nan) for t in IV_GRID],
+                "sign": s,
+                "min_iv": t,
+                "n_features": sizes[s, t],
+                "auc_mean": by_run.get((s, sizes[s, t]), np.nan),
+                "auc_sd": spread.get((s, sizes[s, t]), np.nan),
             }
+            for s in families
+            for t in grid
+        ]
+        best = {s: max(by_run[s, r] for r in runs[s]) for s in signs}
+        sign = (
+            "free" if "free" in best and best["free"] > best.get("positive", -np.inf) + CV_TIE else signs[0]
         )
-        best = max(by_run.values())
-        level = [t for t in IV_GRID if sizes[t] > 0 and by_run[sizes[t]] >= best - CV_TIE]
-        return min(level), table
+        level = [
+            t for t in grid if sizes[sign, t] > 0 and by_run[sign, sizes[sign, t]] >= best[sign] - CV_TIE
+        ]
+        return sign, min(level), pd.DataFrame(rows_out)
 
     def _stepwise(
         self, design: _Design, y: np.ndarray, w: np.ndarray, candidates: list[str], reasons: dict
