@@ -308,7 +308,7 @@ def fit_numerical(
         pe = np.bincount(group, weights=pe, minlength=len(edges) + 1)
         pn = np.bincount(group, weights=pn, minlength=len(edges) + 1)
         partition = _partition(
-            pe, pn, trend, min_bin_size * float(pe.sum() + pn.sum()), total_e, total_n, min_rate_diff
+            pe, pn, trend, min_bin_size * float(weight.sum()), total_e, total_n, min_rate_diff
         )
         cuts = np.asarray(partition.cuts, dtype=np.int64)
         splits = edges[cuts - 1] if len(cuts) else np.empty(0)
@@ -383,7 +383,7 @@ def fit_categorical(
             pe[order],
             pw[order] - pe[order],
             "ascending",
-            min_bin_size * float(cw.sum()),
+            min_bin_size * total_w,
             total_e,
             total_n,
             min_rate_diff,
@@ -587,11 +587,7 @@ class BinningProcess(TransformerMixin, BaseEstimator):
         Quantile pre-bins before the optimal merge. 100 (a cut every 1 %) lets cuts land where the event rate
         changes; 50 cost 0.2–2 AUC points (×1000) on German and HMDA against optbinning's tree pre-binning.
     min_bin_size : float
-        Smallest regular bin, as a share of the rows the regular bins split (weighted): the rows with a
-        value, not those missing or holding a special value, which have bins of their own. A feature
-        missing on 80 % of rows can so have as many bins as a full one (a share of all rows allowed it
-        at most 4 bins of 5 %): on IEEE-CIS, many features mostly missing, 0.0038 more held-out AUC;
-        no change on the benchmark's tables with few missing values.
+        Smallest bin, as a share of all rows (weighted).
     min_rate_diff : float
         Smallest difference of event rate between neighbouring bins.
     cat_cutoff : float
