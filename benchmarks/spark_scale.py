@@ -474,7 +474,12 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="the Spark driver's heap (local mode: the executor too); default sized from the borrowers",
     )
-    parser.add_argument("--timeout", type=float, default=14400.0, help="seconds per size (10M on a busy 2-core machine ran past 90 minutes)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=14400.0,
+        help="seconds per size (10M on a busy 2-core machine ran past 90 minutes)",
+    )
     parser.add_argument(
         "--summary",
         action="store_true",
