@@ -72,7 +72,7 @@ class Assignment:
     method: str
     seconds: float
     #: What a unit of the budget was worth today over its face value (λ: each action's value was its uplift less
-    #: (1 + λ) times its cost); 0 without a binding budget.
+    #: its cost less λ times its price); 0 without a binding budget.
     budget_price: float = 0.0
 
     def summary(self) -> dict:
@@ -322,7 +322,7 @@ def _plan_cost(choice: np.ndarray, cost: np.ndarray) -> float:
 def _within_budget(
     value: np.ndarray, price: np.ndarray, ok: np.ndarray, caps: np.ndarray, budget: int, low: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """The best plan found whose cost fits ``budget``: each action's value less λ times its cost, λ above
+    """The best plan found whose prices fit ``budget``: each action's value less λ times its price, λ above
     ``low`` by bisection; the plan, the channels' prices and λ."""
     high = max(2.0 * low, 1.0)
     while _plan_cost(_optimise(value - high * price, ok, caps)[0], price) > budget and high < 1e6:

@@ -32,7 +32,7 @@ from creditmesh.ledger.fingerprint import payment_fingerprint
 from creditmesh.ledger.hotpath import as_date
 from creditmesh.ledger.tables import journal_entries
 from creditmesh.ledger.waterfall import COMPONENTS
-from creditmesh.ledger.waterfall_sql import account_case, lines_sql, payment_lines
+from creditmesh.ledger.waterfall_sql import FENCES, account_case, lines_sql, payment_lines
 from creditmesh.money import MINOR_UNITS
 
 #: Rows per bulk transaction: bounded, so a batch's temporary tables stay in memory.
@@ -300,15 +300,13 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
                    s.alone_on_loan, s.first_row, l.status AS loan_status,
                    l.currency AS loan_currency, l.originated_on
             FROM payment_staging s
-            LEFT JOIN loans l ON l.loan_id = s.loan_id {_FENCE.get(conn.dialect.name, "")}
+            LEFT JOIN loans l ON l.loan_id = s.loan_id {FENCES.get(conn.dialect.name, "")}
         ) AS s
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key""",
         {"business_date": business_date or date.max},
     )
 
 
-#: What keeps PostgreSQL's planner from inlining a subquery (:func:`~creditmesh.ledger.waterfall_sql.lines_sql`).
-_FENCE = {"postgresql": "OFFSET 0"}
 #: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
 _ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
 #: What the allocations, journal and windows need of a posted payment, carried from ``staging_verdict`` through
@@ -363,7 +361,7 @@ def _allocate(conn: Connection, last_day: date) -> None:
         partition="loan_id",  # an eligible payment is alone on its loan: the lines come ordered by loan
         settled="(SELECT b.loan_id, b.seq FROM bulk_paid b WHERE b.settled_on IS NOT NULL) s",
         due_owed=False,  # summed below with the payment's other sums, in one window
-        fence=_FENCE.get(conn.dialect.name, ""),
+        fence=FENCES.get(conn.dialect.name, ""),
     )
     totals = ", ".join(f"CAST(SUM(l.{part}) OVER w AS BIGINT) AS payment_{part}" for part in COMPONENTS)
     _temp_table(

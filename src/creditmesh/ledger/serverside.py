@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from creditmesh.ledger import journal
 from creditmesh.ledger.waterfall import COMPONENTS
-from creditmesh.ledger.waterfall_sql import lines_sql, payment_lines
+from creditmesh.ledger.waterfall_sql import FENCES, lines_sql, payment_lines
 
 NAME = "ledger_post_payment"
 #: The function's arguments, in the order the store passes them.
@@ -72,7 +72,7 @@ def function_sql() -> str:
         paid="paid p",
         late="late f",
         where="TRUE",
-        fence="OFFSET 0",
+        fence=FENCES["postgresql"],
     )
     paid = {part: f"t.{part}" for part in COMPONENTS}
     journal_lines = [(f"'{journal.CASH}'", "p_amount"), *payment_lines("loan.funding_model", paid)]

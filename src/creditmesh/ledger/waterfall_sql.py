@@ -21,6 +21,11 @@ def clamp(value: str, top: str) -> str:
     return f"CASE WHEN {value} <= 0 THEN 0 WHEN {value} >= {top} THEN {top} ELSE {value} END"
 
 
+#: What keeps each engine's planner from inlining a subquery (PostgreSQL's ``OFFSET 0``; SQLite has none):
+#: :func:`lines_sql`'s ``fence``, and the bulk path's fingerprint check.
+FENCES = {"postgresql": "OFFSET 0"}
+
+
 def lines_sql(
     *,
     payments: str,
