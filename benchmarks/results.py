@@ -3,7 +3,8 @@
 Every benchmark ends with one JSON line, and ``_common.print_json_line`` appends it, with the machine, its
 load average and the commit, to ``benchmarks/results.jsonl``. This script reads that file and renders, per
 benchmark, its latest run: each figure beside its anchor, the ratio, the goal, and whether the goal is met
-when the goal is a comparison it can read (``< 60 s``, ``>= 0.5 x anchor``, ``faster than the anchor``).
+when the goal is a comparison it can read (``< 60 s``, ``>= 0.5 x anchor``, ``faster than the anchor``, or a bare
+number the figure must equal, ``1`` for a yes/no check).
 
     python benchmarks/results.py            # rewrite benchmarks/RESULTS.md
     python benchmarks/results.py --check    # exit 1 when RESULTS.md is not what the runs give
@@ -36,6 +37,7 @@ _OPS = {
 _NUMBER = r"([0-9][0-9,]*(?:\.[0-9]+)?(?:/[0-9]+)?)"
 _VERSUS_ANCHOR = re.compile(rf"^\s*(<=|>=|<|>|≤|≥)\s*{_NUMBER}\s*(?:x|×)\s*(?:the\s+)?anchor", re.IGNORECASE)
 _ABSOLUTE = re.compile(rf"^\s*(<=|>=|<|>|≤|≥)\s*{_NUMBER}")
+_EXACT = re.compile(rf"^\s*{_NUMBER}\s*$")  # a bare number: the figure must equal it ("1" for a yes/no check)
 
 
 def _number(text: str) -> float:
@@ -55,6 +57,8 @@ def goal_met(row: dict) -> bool | None:
         return None if not isinstance(anchor, int | float) else value < anchor
     if match := _ABSOLUTE.match(goal):
         return _OPS[match.group(1)](value, _number(match.group(2)))
+    if match := _EXACT.match(goal):
+        return value == _number(match.group(1))
     return None
 
 

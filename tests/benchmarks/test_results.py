@@ -38,6 +38,9 @@ def _row(value, goal, anchor=None):
         (4.62, "explain every mismatch", None, None),
         (None, "< 60 s", None, None),
         (1.0, ">= 0.5 x anchor", None, None),
+        (1, "1", None, True),
+        (0, "1", None, False),
+        (1, "1.0 on 100,000 random inputs", None, None),
     ],
 )
 def test_a_goal_is_judged_only_when_it_is_a_comparison(value, goal, anchor, met):
