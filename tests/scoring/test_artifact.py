@@ -10,7 +10,7 @@ import pytest
 
 from creditmesh.errors import CreditmeshError
 from creditmesh.scoring import GBMClassifier, Scorecard
-from creditmesh.scoring.artifact import load_model, save_model
+from creditmesh.scoring.artifact import _content_hash, load_model, save_model
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,20 @@ def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict_proba(X), gbm.predict_proba(X))
     assert loaded.reasons(X.head(20)) == gbm.reasons(X.head(20))
+    assert loaded.search_ == gbm.search_ and loaded.get_params() == gbm.get_params()
+
+
+def test_a_gbm_saved_before_the_shape_search_loads_as_fitted_without_it(gbm, credit, tmp_path):
+    X, _ = credit
+    path = save_model(gbm, tmp_path / "gbm")
+    document = json.loads((path / "model.json").read_text())
+    del document["state"]["search"], document["state"]["params"]["search"]
+    document["state"]["params"]["monotone"] = "binning"
+    document["content_hash"] = _content_hash(document)
+    (path / "model.json").write_text(json.dumps(document))
+    loaded = load_model(path)
+    assert loaded.search == "none" and loaded.search_ == {"params": {}, "monotone": "binning", "candidates": []}
+    np.testing.assert_array_equal(loaded.predict_proba(X), gbm.predict_proba(X))
 
 
 def test_a_changed_file_is_refused(scorecard, gbm, tmp_path):

@@ -13,9 +13,16 @@ from creditmesh.scoring.metrics import auc, ece
 @pytest.fixture(scope="module")
 def gbm(credit):
     X, y = credit
-    return GBMClassifier(n_splits=3, learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(
-        X, y
-    )
+    return GBMClassifier(
+        n_splits=3, learning_rate=0.1, max_rounds=400, early_stopping=30, monotone="binning", num_threads=1
+    ).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def searched(credit):
+    """The defaults' search (every shape, with and without the constraints) on two threads."""
+    X, y = credit
+    return GBMClassifier(learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=2).fit(X, y)
 
 
 def test_monotone_constraints_come_from_the_binning_and_hold(gbm, credit):
@@ -153,3 +160,48 @@ def test_reasons_name_the_feature_that_drives_the_risk(gbm, credit):
         _, late = gbm.score_one({**application_of(row), "months_late": 5.0})
         assert "months_late" not in calm
         assert late[0] == "months_late", late
+
+
+def test_the_search_serves_the_candidate_with_the_best_out_of_fold_auc(searched, credit):
+    from sklearn.metrics import roc_auc_score
+
+    from creditmesh.scoring.gbm import SEARCH_SPACE
+
+    X, y = credit
+    candidates = searched.search_["candidates"]
+    # every shape, with and without the binning's constraints (utilisation and income are constrained)
+    assert [(c["params"], c["monotone"]) for c in candidates] == [
+        (shape, kind) for kind in ("binning", "none") for shape in SEARCH_SPACE
+    ]
+    best = max(candidates, key=lambda c: c["oof_auc"])
+    assert (searched.search_["params"], searched.search_["monotone"]) == (best["params"], best["monotone"])
+    assert len(searched.boosters_) == searched.n_splits
+    expected_leaves = best["params"].get("num_leaves", searched.num_leaves)
+    assert all(b.dump_model()["tree_info"][0]["num_leaves"] <= expected_leaves for b in searched.boosters_)
+    if best["monotone"] == "none":
+        assert set(searched.monotone_.values()) == {0}
+    else:
+        assert searched.monotone_["utilisation"] == 1
+    # the serving candidate's out-of-fold AUC is what its boosters score on the rows they did not see
+    assert 0.5 < best["oof_auc"] < 1.0
+    p = searched.predict_proba(X)[:, 1]
+    assert roc_auc_score(y, p) > best["oof_auc"] - 0.02
+
+
+def test_the_answer_does_not_depend_on_how_many_boosters_train_at_once(searched, credit):
+    X, y = credit
+    alone = GBMClassifier(learning_rate=0.1, max_rounds=400, early_stopping=30, num_threads=1).fit(X, y)
+    assert alone.search_ == searched.search_
+    assert [b.model_to_string() for b in alone.boosters_] == [b.model_to_string() for b in searched.boosters_]
+    np.testing.assert_array_equal(alone.predict_proba(X), searched.predict_proba(X))
+
+
+def test_without_a_constrained_feature_the_unconstrained_candidates_are_not_fitted_twice(credit):
+    X, y = credit
+    categories = X[["channel"]]
+    model = GBMClassifier(max_rounds=30, early_stopping=5, blend="none", num_threads=1).fit(categories, y)
+    assert [c["monotone"] for c in model.search_["candidates"]] == ["binning"] * 4
+    only = GBMClassifier(max_rounds=30, early_stopping=5, search="none", monotone="none", num_threads=1)
+    assert only.fit(categories, y).search_["candidates"][0]["params"] == {}
+    with pytest.raises(ParameterError, match="search"):
+        GBMClassifier(search="grid").fit(categories, y)

@@ -52,6 +52,7 @@ def save_model(model: Scorecard | GBMClassifier, path: str | Path) -> Path:
             "params": model.get_params(),
             "encoder": model.encoder_.to_dict(),
             "monotone": model.monotone_,
+            "search": model.search_,
             "calibrator": model.calibrator_.to_dict(),
             "calibration_losses": model.calibration_losses_,
             "blend_weights": list(model.blend_weights_),
@@ -170,9 +171,12 @@ def _scorecard_from(state: Mapping[str, Any]) -> Scorecard:
 def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifier:
     import lightgbm as lgb
 
-    model = GBMClassifier(**state["params"])
+    params = dict(state["params"])
+    params.setdefault("search", "none")  # saved before the shape search: fitted on the estimator's own shape
+    model = GBMClassifier(**params)
     model.encoder_ = FeatureEncoder.from_dict(state["encoder"])
     model.monotone_ = dict(state["monotone"])
+    model.search_ = dict(state.get("search") or {"params": {}, "monotone": params["monotone"], "candidates": []})
     model.calibrator_ = Calibrator.from_dict(state["calibrator"])
     model.calibration_losses_ = dict(state["calibration_losses"])
     model.blend_weights_ = tuple(state["blend_weights"])

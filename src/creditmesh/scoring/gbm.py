@@ -9,6 +9,12 @@ How a fit goes:
    is trained on the others with early stopping on its own fold. Every training
    row thus gets an out-of-fold log-odds, and the model is the average of the
    boosters' log-odds (a small bagged ensemble that uses all the data).
+   With ``search="auto"`` every tree shape of :data:`SEARCH_SPACE` is cross-fitted on the
+   same folds (and with ``monotone="auto"`` each with and without the constraints); the
+   candidate with the best out-of-fold AUC serves, the first one listed on a tie (the
+   analyst's own shape, constrained). Each booster trains on one LightGBM thread and
+   ``num_threads`` of them train at once: a booster on one thread spends its time in
+   compiled code without the GIL, and its trees do not depend on what runs beside it.
 3. A WoE scorecard is cross-fitted on the same folds and blended with the boosters
    by a logistic regression on the out-of-fold log-odds (``blend="scorecard"``):
    on small or nearly additive data the scorecard carries the model.
@@ -30,6 +36,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from creditmesh.errors import ParameterError, SchemaError
@@ -39,7 +46,9 @@ from creditmesh.scoring.binning import (
     as_numbers,
     category_string,
     category_strings,
+    cpu_count,
     is_missing,
+    map_threads,
     monotone_direction,
     prepare_fit,
 )
@@ -52,6 +61,18 @@ UNSEEN_RULES = ("missing", "error")
 #: The blended scorecard keeps the sign rule: its coefficient × WoE terms are reasons, and a reason
 #: must cost points where the feature's bad rate is high (the boosters carry the interactions).
 SCORECARD_SIGN = "positive"
+#: The tree shapes ``search="auto"`` cross-fits, each a change to the estimator's own settings (the first, no
+#: change, is the analyst's shape): shallow and heavily pooled, the default's neighbour with more leaves and
+#: more shrinkage, and deep trees on half the features. Small on purpose: four shapes × ``n_splits`` boosters
+#: (× 2 with ``monotone="auto"``) on the folds the model is fitted on anyway, no inner split.
+SEARCH_SPACE: tuple[dict[str, Any], ...] = (
+    {},
+    {"num_leaves": 7, "min_child_samples": 100},
+    {"num_leaves": 31, "min_child_samples": 100, "lambda_l2": 10.0},
+    {"num_leaves": 63, "min_child_samples": 50, "lambda_l2": 1.0, "feature_fraction": 0.5},
+)
+SEARCHES = ("auto", "none")
+MONOTONE = ("auto", "binning", "none")
 
 
 class FeatureEncoder:
@@ -146,7 +167,13 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     learning_rate, num_leaves, min_child_samples, feature_fraction, bagging_fraction, lambda_l2 : LightGBM's
     max_rounds : int        most boosting rounds per booster; early stopping picks fewer
     early_stopping : int    rounds without improvement of the held-out log loss before stopping
-    monotone : "binning" or "none"
+    monotone : "auto", "binning" or "none"
+        ``binning``: the constraints of step 1; ``none``: none; ``auto``: both are cross-fitted and the one with
+        the better out-of-fold AUC serves (the constrained one on a tie). Constraints are a governance choice
+        (risk never falls as utilisation rises); ``binning`` keeps them whatever they cost.
+    search : "auto" or "none"
+        ``auto``: the shapes of :data:`SEARCH_SPACE` are cross-fitted and the best out-of-fold AUC serves;
+        ``none``: the estimator's own shape only.
     blend : "scorecard" or "none"
         ``scorecard``: a WoE scorecard is cross-fitted on the same folds, and the model's
         log-odds are a logistic blend of the boosters' and the scorecards' (weights fitted on
@@ -156,7 +183,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     unseen : "missing" or "error"   what an unseen category at scoring time becomes
     n_reasons : int
     random_state : int
-    num_threads : int       0 lets LightGBM use every core
+    num_threads : int       boosters trained at once, one LightGBM thread each (0: one per core); the answer is
+                            the same whatever the number. A lone booster (``ensemble=False``'s refit) gets them all
 
     Attributes
     ----------
@@ -165,7 +193,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     scorecards_ : list of Scorecard (empty unless ``blend="scorecard"``)
     blend_weights_ : (booster weight, scorecard weight, intercept)
     encoder_ : FeatureEncoder
-    monotone_ : dict feature → -1, 0 or +1
+    monotone_ : dict feature → -1, 0 or +1 (the constraints the serving boosters were trained with)
+    search_ : dict          the serving candidate (``params``: its change to the shape, ``monotone``) and every
+                            candidate's out-of-fold AUC (``candidates``)
     calibrator_ : Calibrator
     calibration_losses_ : dict method → cross-validated log loss (when ``calibration="auto"``)
     best_iterations_ : list of int
@@ -181,7 +211,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         "lambda_l2": (Interval(0, None),),
         "max_rounds": (Interval(1, None, integer=True),),
         "early_stopping": (Interval(1, None, integer=True),),
-        "monotone": (Options(("binning", "none")),),
+        "monotone": (Options(MONOTONE),),
+        "search": (Options(SEARCHES),),
         "blend": (Options(("scorecard", "none")),),
         "calibration": (Options(("auto", *METHODS)),),
         "categorical_features": (None, OfType((list, tuple))),
@@ -204,7 +235,8 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         lambda_l2: float = 5.0,
         max_rounds: int = 5000,
         early_stopping: int = 100,
-        monotone: str = "binning",
+        monotone: str = "auto",
+        search: str = "auto",
         blend: str = "scorecard",
         calibration: str = "auto",
         categorical_features: Sequence[str] | None = None,
@@ -224,6 +256,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         self.max_rounds = max_rounds
         self.early_stopping = early_stopping
         self.monotone = monotone
+        self.search = search
         self.blend = blend
         self.calibration = calibration
         self.categorical_features = categorical_features
@@ -233,25 +266,39 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.num_threads = num_threads
 
-    def _lgb_params(self, monotone: list[int]) -> dict[str, Any]:
-        return {
-            "objective": "binary",
-            "learning_rate": self.learning_rate,
+    def _lgb_params(self, monotone: list[int], shape: Mapping[str, Any], threads: int) -> dict[str, Any]:
+        settings = {
             "num_leaves": self.num_leaves,
             "min_child_samples": self.min_child_samples,
             "feature_fraction": self.feature_fraction,
+            "lambda_l2": self.lambda_l2,
+            **shape,
+        }
+        return {
+            "objective": "binary",
+            "learning_rate": self.learning_rate,
+            **settings,
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
-            "lambda_l2": self.lambda_l2,
             "monotone_constraints": monotone,
             # "advanced" broke a constraint in our tests (LightGBM issue #5358); "intermediate" holds them
             "monotone_constraints_method": "intermediate",
             "seed": self.random_state,
-            "num_threads": self.num_threads,
+            "num_threads": threads,
             "verbosity": -1,
             "deterministic": True,
             "force_row_wise": True,
         }
+
+    def _candidates(self, directions: dict[str, int]) -> list[tuple[dict[str, Any], str]]:
+        """(shape, monotone) pairs to cross-fit, in the order that wins a tie."""
+        shapes = [dict(shape) for shape in SEARCH_SPACE] if self.search == "auto" else [{}]
+        if self.monotone == "auto":
+            # without any constrained feature the two settings are the same boosters: fit them once
+            kinds = ["binning", "none"] if any(directions.values()) else ["binning"]
+        else:
+            kinds = [self.monotone]
+        return [(shape, kind) for kind in kinds for shape in shapes]
 
     def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> GBMClassifier:
         import lightgbm as lgb
@@ -259,16 +306,28 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         frame, target, weight, categorical = prepare_fit(self, X, y, sample_weight)
         encoder = FeatureEncoder.fit(frame, categorical, self.unseen)
         data = encoder.matrix(frame)
-        monotone = {f: 0 for f in encoder.features}
-        if self.monotone == "binning":
+        directions = {f: 0 for f in encoder.features}
+        if self.monotone != "none":
             for i, f in enumerate(encoder.features):
                 if f not in encoder.categories:
-                    monotone[f] = monotone_direction(data[:, i], target)
-        params = self._lgb_params([monotone[f] for f in encoder.features])
-        folds = StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
-        oof = np.zeros((len(frame), 2))  # out-of-fold log-odds: boosters, scorecards
-        boosters, scorecards, best = [], [], []
-        for train, valid in folds.split(data, target):
+                    directions[f] = monotone_direction(data[:, i], target)
+        unconstrained = {f: 0 for f in encoder.features}
+        candidates = self._candidates(directions)
+        folds = list(
+            StratifiedKFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state).split(
+                data, target
+            )
+        )
+
+        def constraints(kind: str) -> dict[str, int]:
+            return directions if kind == "binning" else unconstrained
+
+        def train_fold(job: tuple[int, int]):
+            """One booster: candidate ``c`` on fold ``k``, one LightGBM thread, early stopping on the fold."""
+            c, k = job
+            shape, kind = candidates[c]
+            train, valid = folds[k]
+            params = self._lgb_params([constraints(kind)[f] for f in encoder.features], shape, 1)
             train_set = lgb.Dataset(
                 data[train],
                 target[train],
@@ -291,15 +350,37 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
             )
             booster.free_dataset()
-            oof[valid, 0] = booster.predict(data[valid], raw_score=True, num_iteration=booster.best_iteration)
-            boosters.append(_trimmed(booster))
-            best.append(int(booster.best_iteration))
+            raw = booster.predict(data[valid], raw_score=True, num_iteration=booster.best_iteration, num_threads=1)
+            return _trimmed(booster), int(booster.best_iteration), raw
+
+        threads = self.num_threads or cpu_count()
+        jobs = [(c, k) for c in range(len(candidates)) for k in range(len(folds))]
+        trained = dict(zip(jobs, map_threads(train_fold, jobs, n_jobs=threads)))
+        scores = []
+        for c in range(len(candidates)):
+            oof = np.zeros(len(frame))
+            for k, (_, valid) in enumerate(folds):
+                oof[valid] = trained[(c, k)][2]
+            scores.append(float(roc_auc_score(target, oof, sample_weight=weight)))
+        chosen = int(np.argmax(scores))  # the first of equals: the analyst's shape, constrained
+        shape, kind = candidates[chosen]
+        monotone = dict(constraints(kind))
+
+        oof = np.zeros((len(frame), 2))  # out-of-fold log-odds: boosters, scorecards
+        boosters, scorecards, best = [], [], []
+        for k, (train, valid) in enumerate(folds):
+            booster, rounds, raw = trained[(chosen, k)]
+            oof[valid, 0] = raw
+            boosters.append(booster)
+            best.append(rounds)
             if self.blend == "scorecard":
                 scorecard = Scorecard(sign=SCORECARD_SIGN)._fit(
                     frame.iloc[train], target[train], sample_weight=weight[train]
                 )
                 oof[valid, 1] = scorecard.decision_function(frame.iloc[valid])
                 scorecards.append(scorecard)
+        del trained
+        params = self._lgb_params([monotone[f] for f in encoder.features], shape, threads)
         if not self.ensemble:  # one booster and one scorecard on every row serve; the folds only calibrate
             rounds = max(1, round(float(np.mean(best)) * self.n_splits / (self.n_splits - 1)))
             full = lgb.Dataset(data, target, weight=weight, categorical_feature=encoder.categorical_indices)
@@ -327,6 +408,14 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         self.best_iterations_ = best
         self.encoder_ = encoder
         self.monotone_ = monotone
+        self.search_ = {
+            "params": dict(shape),
+            "monotone": kind,
+            "candidates": [
+                {"params": dict(s), "monotone": m, "oof_auc": float(a)}
+                for (s, m), a in zip(candidates, scores)
+            ],
+        }
         self.classes_ = np.array([0, 1])
         self.features_ = list(encoder.features)
         self.n_features_in_ = len(self.features_)
