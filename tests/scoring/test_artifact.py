@@ -75,7 +75,11 @@ def test_a_gbm_saved_before_the_shape_search_loads_as_fitted_without_it(gbm, cre
     document["content_hash"] = _content_hash(document)
     (path / "model.json").write_text(json.dumps(document))
     loaded = load_model(path)
-    assert loaded.search == "none" and loaded.search_ == {"params": {}, "monotone": "binning", "candidates": []}
+    assert loaded.search == "none" and loaded.search_ == {
+        "params": {},
+        "monotone": "binning",
+        "candidates": [],
+    }
     np.testing.assert_array_equal(loaded.predict_proba(X), gbm.predict_proba(X))
 
 

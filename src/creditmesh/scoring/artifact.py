@@ -176,7 +176,9 @@ def _gbm_from(state: Mapping[str, Any], texts: Mapping[str, str]) -> GBMClassifi
     model = GBMClassifier(**params)
     model.encoder_ = FeatureEncoder.from_dict(state["encoder"])
     model.monotone_ = dict(state["monotone"])
-    model.search_ = dict(state.get("search") or {"params": {}, "monotone": params["monotone"], "candidates": []})
+    model.search_ = dict(
+        state.get("search") or {"params": {}, "monotone": params["monotone"], "candidates": []}
+    )
     model.calibrator_ = Calibrator.from_dict(state["calibrator"])
     model.calibration_losses_ = dict(state["calibration_losses"])
     model.blend_weights_ = tuple(state["blend_weights"])

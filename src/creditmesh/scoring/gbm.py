@@ -350,7 +350,9 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=[lgb.early_stopping(self.early_stopping, verbose=False)],
             )
             booster.free_dataset()
-            raw = booster.predict(data[valid], raw_score=True, num_iteration=booster.best_iteration, num_threads=1)
+            raw = booster.predict(
+                data[valid], raw_score=True, num_iteration=booster.best_iteration, num_threads=1
+            )
             return _trimmed(booster), int(booster.best_iteration), raw
 
         threads = self.num_threads or cpu_count()
