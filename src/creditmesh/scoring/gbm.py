@@ -358,21 +358,20 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
         threads = self.num_threads or cpu_count()
         jobs = [(c, k) for c in range(len(candidates)) for k in range(len(folds))]
         trained = dict(zip(jobs, map_threads(train_fold, jobs, n_jobs=threads)))
-        scores = []
-        for c in range(len(candidates)):
-            oof = np.zeros(len(frame))
-            for k, (_, valid) in enumerate(folds):
-                oof[valid] = trained[(c, k)][2]
-            scores.append(float(roc_auc_score(target, oof, sample_weight=weight)))
+        candidate_oof = np.zeros((len(candidates), len(frame)))  # each candidate's out-of-fold log-odds
+        for (c, k), (_, _, raw) in trained.items():
+            candidate_oof[c, folds[k][1]] = raw
+        scores = [float(roc_auc_score(target, raw, sample_weight=weight)) for raw in candidate_oof]
         chosen = int(np.argmax(scores))  # the first of equals: the analyst's shape, constrained
         shape, kind = candidates[chosen]
         monotone = dict(constraints(kind))
 
         oof = np.zeros((len(frame), 2))  # out-of-fold log-odds: boosters, scorecards
+        oof[:, 0] = candidate_oof[chosen]
+        del candidate_oof
         boosters, scorecards, best = [], [], []
         for k, (train, valid) in enumerate(folds):
-            booster, rounds, raw = trained[(chosen, k)]
-            oof[valid, 0] = raw
+            booster, rounds, _ = trained[(chosen, k)]
             boosters.append(booster)
             best.append(rounds)
             if self.blend == "scorecard":
