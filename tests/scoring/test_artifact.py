@@ -54,9 +54,7 @@ def test_gbm_round_trips_through_lightgbm_text_models(gbm, credit, tmp_path):
     X, _ = credit
     path = save_model(gbm, tmp_path / "gbm")
     assert sorted(p.name for p in path.iterdir()) == [
-        "booster_0.txt",
-        "booster_1.txt",
-        "booster_2.txt",
+        *(f"booster_{k}.txt" for k in range(gbm.n_splits)),
         "model.json",
     ]
     assert (path / "booster_0.txt").read_text().startswith("tree")

@@ -139,7 +139,7 @@ def engine_policy_after_burn_in(
     approved = table[table["approved"]]
     # the world is calibrated (tests/simulate/test_calibration.py) with this engine: pinned, not the estimator's
     # defaults, so that a change to how GBMClassifier searches does not move the simulated platform
-    model = GBMClassifier(monotone="binning", search="none", num_threads=num_threads).fit(
+    model = GBMClassifier(n_splits=3, monotone="binning", search="none", num_threads=num_threads).fit(
         approved[list(APPLICATION_FEATURES)], approved["bad_12m"]
     )
     return EnginePolicy(DecisionEngine(policy or load_policy(default_policy_path()), model))

@@ -226,7 +226,7 @@ class GBMClassifier(ClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        n_splits: int = 3,
+        n_splits: int = 5,
         learning_rate: float = 0.05,
         num_leaves: int = 15,
         min_child_samples: int = 50,
