@@ -138,7 +138,7 @@ def engine_policy_after_burn_in(
         )
     approved = table[table["approved"]]
     # the world is calibrated (tests/simulate/test_calibration.py) with this engine: pinned, not the estimator's
-    # defaults, so that a change to how GBMClassifier searches does not move the simulated platform
+    # defaults, so that a change to how GBMClassifier folds or searches does not move the simulated platform
     model = GBMClassifier(n_splits=3, monotone="binning", search="none", num_threads=num_threads).fit(
         approved[list(APPLICATION_FEATURES)], approved["bad_12m"]
     )
