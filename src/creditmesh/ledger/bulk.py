@@ -154,7 +154,6 @@ _TEMP_TABLES = (
     "bulk_late",
     "bulk_lines",
     "payment_entries",
-    "bulk_posted",
 )
 #: PostgreSQL's default work_mem (4 MB) sends the sorts and hashes over a million staged rows to disk.
 _WORK_MEM = "256MB"
@@ -309,9 +308,39 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
 
 #: The rows of the file that are allocated set-based: checked, on an active loan, alone on it in the file.
 _ELIGIBLE = "v.reason IS NULL AND v.active = 1 AND v.alone_on_loan = 1"
-#: What the allocations, journal and windows need of a posted payment, carried from ``staging_verdict`` through
-#: the sort by loan: narrow (the payments' key, fingerprint and currency are joined back by ``row_number``).
-_CARRIED = ("payment_id", "funding_model", "installments", "settled_before", "principal_owed")
+#: What the allocations, payments, journal and windows need of a posted payment, carried from ``staging_verdict``
+#: through the sort by loan: the payments and the journal are then appended from ``bulk_lines`` itself, with no
+#: join back to the verdicts and no table of their own.
+_CARRIED = (
+    "payment_id",
+    "funding_model",
+    "installments",
+    "settled_before",
+    "principal_owed",
+    "idempotency_key",
+    "request_sha256",
+    "currency",
+)
+#: The columns of ``bulk_lines``: a line's allocation, and (the same on every line of a payment) the payment's.
+_LINE_COLUMNS = (
+    "row_number",
+    "loan_id",
+    "seq",
+    "paid_on",
+    "amount_minor",
+    "payment_id",
+    "funding_model",
+    "idempotency_key",
+    "request_sha256",
+    "currency",
+    *COMPONENTS,
+    "settles",
+    "pays",
+    *(f"payment_{part}" for part in COMPONENTS),
+    "settles_loan",
+    "first_line",
+    "posted",
+)
 
 
 def _allocate(conn: Connection, last_day: date) -> None:
@@ -346,7 +375,7 @@ def _allocate(conn: Connection, last_day: date) -> None:
             WHERE f.loan_id IN ({eligible_loans}) GROUP BY f.loan_id, f.seq""",
     )
     payments = """(SELECT v.row_number, v.loan_id, v.paid_on, v.amount_minor, v.payment_id, v.funding_model,
-                          v.installments, v.reason, v.active, v.alone_on_loan, COALESCE(b.settled, 0) AS settled_before,
+                          v.idempotency_key, v.request_sha256, v.currency, v.installments, v.reason, v.active, v.alone_on_loan, COALESCE(b.settled, 0) AS settled_before,
                           v.loan_principal - COALESCE(b.principal, 0) AS principal_owed
                    FROM staging_verdict v
                    LEFT JOIN (SELECT loan_id, COUNT(settled_on) AS settled, SUM(principal) AS principal
@@ -368,7 +397,7 @@ def _allocate(conn: Connection, last_day: date) -> None:
         conn,
         "bulk_lines",
         f"""
-        SELECT t.*, CASE WHEN t.amount_minor <= t.due_owed
+        SELECT {", ".join(f"t.{column}" for column in _LINE_COLUMNS[:-1])}, CASE WHEN t.amount_minor <= t.due_owed
                               AND (t.settles_loan = 1 OR t.principal_owed - t.payment_principal > 0)
                          THEN 1 ELSE 0 END AS posted
         FROM (
@@ -409,55 +438,58 @@ def _post(conn: Connection) -> int:
         [{"day": day, "entry_id": entry_id} for entry_id, day in entries],
     )
     _analyze(conn, "payment_entries")
-    # one narrow row per posted payment, with its entry: what the payments, the journal and the loans read
-    totals = ", ".join(f"b.payment_{part}" for part in COMPONENTS)
-    _temp_table(
-        conn,
-        "bulk_posted",
-        f"""SELECT b.row_number, b.payment_id, b.loan_id, b.paid_on, b.amount_minor, b.funding_model, {totals},
-                   b.settles_loan, e.entry_id
-            FROM bulk_lines b JOIN payment_entries e ON e.paid_on = b.paid_on
-            WHERE b.posted = 1 AND b.first_line = 1""",
-    )
-    payment = "bulk_posted b"
-    # appended in the order the join gives, the staging's (by loan), in which the payment ids ascend (no sort)
+    # appended in the order of bulk_lines (the staging's, by loan), in which the payment ids ascend (no sort)
     posted = conn.execute(
         text(f"""
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                               prepaid_principal_minor, recovery, settled, entry_id)
-        SELECT b.payment_id, v.idempotency_key, v.request_sha256, b.loan_id, b.paid_on, v.currency, b.amount_minor,
-               {totals}, 0, 0, FALSE, b.settles_loan = 1, b.entry_id
-        FROM {payment} JOIN staging_verdict v ON v.row_number = b.row_number""")
+        SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
+               {", ".join(f"b.payment_{part}" for part in COMPONENTS)}, 0, 0, FALSE, b.settles_loan = 1, b.entry_id
+        FROM {_POSTED}""")
     ).rowcount
-    _journal_payments(conn, payment)
+    _journal_payments(conn)
     conn.execute(
-        text(f"""
+        text("""
         UPDATE loans SET status = 'settled'
-        WHERE status = 'active' AND loan_id IN (SELECT b.loan_id FROM {payment} WHERE b.settles_loan = 1)""")
+        WHERE status = 'active' AND loan_id IN (SELECT b.loan_id FROM bulk_lines b
+                                                WHERE b.posted = 1 AND b.first_line = 1 AND b.settles_loan = 1)""")
     )
     return posted
 
 
-def _journal_payments(conn: Connection, payment: str) -> None:
+#: The payments posted here, one row each (their first line, which carries the payment's columns), with the
+#: journal entry of their day: what the payments and the journal are appended from.
+_POSTED = """(SELECT b.*, e.entry_id FROM bulk_lines b JOIN payment_entries e ON e.paid_on = b.paid_on
+             WHERE b.posted = 1 AND b.first_line = 1) AS b"""
+
+
+def _journal_payments(conn: Connection) -> None:
     """journal.entry_for_payment, for every bulk payment at once (non-zero lines only), each entry checked.
 
     The lines are the loan's (principal, interest, fees), except cash: the day's payments arrive as one
     settlement, so each day's entry has one cash line for their sum (its loan_id is empty); the trial
     balance is the same as line by line, and each payment's own split stays on its ``payments`` row.
 
-    Inserted in the order the lines come (no sort: since migration 0009 postings have no index by loan)."""
+    One pass over the posted payments gives all their lines: each payment is joined to the entry's line
+    numbers and keeps its non-zero lines (an arm per line, each a pass of its own, cost a scan per line even
+    where the file has none of its kind). Inserted in the order the lines come (no sort: since migration 0009
+    postings have no index by loan)."""
     lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
-    # one arm per line of the entry, each a pass over the (narrow) payments keeping its non-zero lines
+    # one arm per line of the entry, each a pass over the posted payments (narrow, in memory) keeping its
+    # non-zero lines
     per_payment = " UNION ALL ".join(
         f"""SELECT b.entry_id, {account} AS account_code, b.loan_id, {amount} AS amount_minor
-        FROM {payment} WHERE {amount} <> 0"""
+        FROM posted b WHERE {amount} <> 0"""
         for account, amount in lines
     )
     # the cash came in as one settlement per day from the processor: one cash line per entry
     cash = f"""
         SELECT b.entry_id, '{journal.CASH}' AS account_code, NULL AS loan_id, CAST(SUM(b.amount_minor) AS BIGINT) AS amount_minor
-        FROM {payment} GROUP BY b.entry_id"""
+        FROM posted b GROUP BY b.entry_id"""
+    posted = f"""posted AS MATERIALIZED (
+        SELECT b.entry_id, b.loan_id, b.funding_model, b.amount_minor, {", ".join(f"b.payment_{part}" for part in COMPONENTS)}
+        FROM {_POSTED})"""
     insert = f"""
         INSERT INTO postings (entry_id, account_code, loan_id, amount_minor)
         SELECT entry_id, account_code, loan_id, amount_minor FROM ({per_payment} UNION ALL {cash}) AS lines
@@ -465,10 +497,12 @@ def _journal_payments(conn: Connection, payment: str) -> None:
     off = "SELECT COUNT(*) FROM (SELECT entry_id FROM {} GROUP BY entry_id HAVING SUM(amount_minor) <> 0) AS off"
     if conn.dialect.name == "postgresql":  # checked as written, without reading them back through an index
         unbalanced = conn.execute(
-            text(f"WITH written AS ({insert} RETURNING entry_id, amount_minor) {off.format('written')}")
+            text(
+                f"WITH {posted}, written AS ({insert} RETURNING entry_id, amount_minor) {off.format('written')}"
+            )
         ).scalar_one()
     else:
-        conn.execute(text(insert))
+        conn.execute(text(f"WITH {posted} {insert}"))
         written = "(SELECT p.entry_id, p.amount_minor FROM postings p JOIN payment_entries e ON e.entry_id = p.entry_id) AS w"
         unbalanced = conn.execute(text(off.format(written))).scalar_one()
     if unbalanced:
