@@ -246,12 +246,13 @@ def post_payments(
     return BulkResult(posted, int(replayed), routed, rejected)
 
 
-def _fingerprint_sql(dialect: str) -> str:
-    """The staged row's :func:`~creditmesh.ledger.fingerprint.payment_fingerprint`: in SQL on PostgreSQL
-    (``sha256`` runs in the server, at C speed), else the column the client computed."""
+def _fingerprint_sql(dialect: str, row: str = "s") -> str:
+    """The :func:`~creditmesh.ledger.fingerprint.payment_fingerprint` of the staged row ``row`` (an alias with its
+    ``loan_id``, ``amount_minor``, ``paid_on`` and ``currency``): in SQL on PostgreSQL (``sha256`` runs in the
+    server, at C speed), else the ``request_sha256`` column the client computed (NULL on PostgreSQL)."""
     if dialect != "postgresql":
-        return "s.request_sha256"
-    body = "s.loan_id || '|' || s.amount_minor || '|' || CAST(s.paid_on AS TEXT) || '|' || s.currency"
+        return f"{row}.request_sha256"
+    body = f"{row}.loan_id || '|' || {row}.amount_minor || '|' || CAST({row}.paid_on AS TEXT) || '|' || {row}.currency"
     return f"encode(sha256(convert_to({body}, 'UTF8')), 'hex')"
 
 
@@ -263,10 +264,12 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
     has its key and whether the file pays its loan more than once (then each of its rows goes the
     one-by-one way, in file order; any row counts, even one refused). The same pass carries what the later
     steps need of the loan (funding model, whether it is active, its number of installments and principal).
-    The fingerprint is computed once per row, in a fenced subquery: inlined, PostgreSQL computed its SHA-256
-    again for a check that reads it (two thirds of this step's CPU, then).
+    On PostgreSQL the fingerprint is computed here only for a row whose key was used before (to tell a replay
+    from a different payment), and for the payments posted when they are appended: it is not carried through
+    the verdicts and the windows (64 characters a row).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
+    fingerprint = _fingerprint_sql(conn.dialect.name)
     _temp_table(
         conn,
         "staging_verdict",
@@ -280,12 +283,12 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
             WHEN s.amount_minor IS NULL OR s.amount_minor <= 0 THEN 'amount_minor: must be positive'
             WHEN s.paid_on IS NULL THEN 'paid_on: missing'
             WHEN s.currency IS NULL OR s.currency NOT IN ({known}) THEN 'currency: unknown currency'
-            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> s.request_sha256
+            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 <> {fingerprint}
                 THEN 'idempotency_key: used before for a different payment'
             WHEN s.first_row IS NOT NULL AND s.first_row <> s.row_number THEN 'idempotency_key: repeated in the file'
             -- a replay is answered before the loan's state is looked at, as on the one-by-one path (a retry of
             -- the payment that settled a loan is a replay, not a payment on a settled loan)
-            WHEN p.request_sha256 = s.request_sha256 THEN 'replayed'
+            WHEN p.request_sha256 IS NOT NULL AND p.request_sha256 = {fingerprint} THEN 'replayed'
             WHEN s.loan_currency <> s.currency THEN 'currency: differs from the loan''s'
             WHEN s.paid_on < s.originated_on THEN 'paid_on: before the loan''s origination'
             WHEN s.paid_on > :business_date THEN 'paid_on: after the business date'
@@ -293,13 +296,13 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
         END AS reason
         FROM (
             SELECT s.row_number, s.idempotency_key, s.loan_id, s.paid_on, s.amount_minor, s.currency,
-                   {_fingerprint_sql(conn.dialect.name)} AS request_sha256, s.payment_id, l.funding_model,
+                   s.request_sha256, s.payment_id, l.funding_model,
                    l.tenor_months AS installments, l.principal_minor AS loan_principal,
                    CASE WHEN l.status = 'active' THEN 1 ELSE 0 END AS active,
                    s.alone_on_loan, s.first_row, l.status AS loan_status,
                    l.currency AS loan_currency, l.originated_on
             FROM payment_staging s
-            LEFT JOIN loans l ON l.loan_id = s.loan_id {FENCES.get(conn.dialect.name, "")}
+            LEFT JOIN loans l ON l.loan_id = s.loan_id
         ) AS s
         LEFT JOIN payments p ON p.idempotency_key = s.idempotency_key""",
         {"business_date": business_date or date.max},
@@ -318,7 +321,7 @@ _CARRIED = (
     "settled_before",
     "principal_owed",
     "idempotency_key",
-    "request_sha256",
+    "request_sha256",  # the client's on SQLite; NULL on PostgreSQL, which computes it as the payment is appended
     "currency",
 )
 #: The columns of ``bulk_lines``: a line's allocation, and (the same on every line of a payment) the payment's.
@@ -444,7 +447,7 @@ def _post(conn: Connection) -> int:
         INSERT INTO payments (payment_id, idempotency_key, request_sha256, loan_id, paid_on, currency, amount_minor,
                               late_fee_minor, fee_minor, interest_minor, principal_minor, prepaid_interest_minor,
                               prepaid_principal_minor, recovery, settled, entry_id)
-        SELECT b.payment_id, b.idempotency_key, b.request_sha256, b.loan_id, b.paid_on, b.currency, b.amount_minor,
+        SELECT b.payment_id, b.idempotency_key, {_fingerprint_sql(conn.dialect.name, "b")}, b.loan_id, b.paid_on, b.currency, b.amount_minor,
                {", ".join(f"b.payment_{part}" for part in COMPONENTS)}, 0, 0, FALSE, b.settles_loan = 1, b.entry_id
         FROM {_POSTED}""")
     ).rowcount

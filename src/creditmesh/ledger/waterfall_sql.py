@@ -22,7 +22,7 @@ def clamp(value: str, top: str) -> str:
 
 
 #: What keeps each engine's planner from inlining a subquery (PostgreSQL's ``OFFSET 0``; SQLite has none):
-#: :func:`lines_sql`'s ``fence``, and the bulk path's fingerprint check.
+#: :func:`lines_sql`'s ``fence``.
 FENCES = {"postgresql": "OFFSET 0"}
 
 
