@@ -23,7 +23,8 @@ What runs:
 4. The anchor, in the same database: the same Parquet file read back and loaded into a
    bare table (no index, no constraint) and committed: on PostgreSQL with plain
    ``COPY ... FROM STDIN`` (psycopg ``cursor.copy``, CSV written by pyarrow), the floor
-   any bulk path stands on; on SQLite with ``sqlite3.executemany`` (WAL, synchronous=FULL).
+   any bulk path stands on; on SQLite with ``sqlite3.executemany`` (WAL, synchronous=FULL). Run
+   ``--anchor-runs`` times (3 by default, a checkpoint after each); the fastest is the anchor's figure.
 5. Timed: the Parquet file read back, then ``post_payments_bulk`` once per batch
    (``--batch-rows``, at most 2,000,000: the whole file in one call by default).
    Payments/s = rows / wall time. Afterwards: posted == rows, nothing rejected or
@@ -392,16 +393,22 @@ def run_engine(
         if earlier:
             books.settle(ledger)
 
-        if kind == "postgresql":
-            out["anchor_name"] = "COPY into a bare table"
-            out["anchor_s"] = copy_anchor_pg(target.pg_database, path)
-            books.settle(ledger)
-        else:
-            out["anchor_name"] = "sqlite3 executemany into a bare table"
-            out["anchor_s"] = executemany_anchor_sqlite(target.sqlite_path, path)
+        # the anchor at its best of --anchor-runs: on this shared machine one COPY of the same file measured
+        # from 417k to 1.27M rows/s within an hour, and a slow single run flattered the ratio
+        anchor_runs = []
+        for _ in range(args.anchor_runs):
+            if kind == "postgresql":
+                out["anchor_name"] = "COPY into a bare table"
+                anchor_runs.append(copy_anchor_pg(target.pg_database, path))
+                books.settle(ledger)
+            else:
+                out["anchor_name"] = "sqlite3 executemany into a bare table"
+                anchor_runs.append(executemany_anchor_sqlite(target.sqlite_path, path))
+        out["anchor_s"] = min(anchor_runs)
         console.print(
-            f"  anchor: Parquet read + {out['anchor_name']}, {rows:,} rows in {out['anchor_s']:.2f} s "
-            f"= {rows / out['anchor_s']:,.0f} rows/s"
+            f"  anchor: Parquet read + {out['anchor_name']}, {rows:,} rows, best of {len(anchor_runs)} runs "
+            f"in {out['anchor_s']:.2f} s = {rows / out['anchor_s']:,.0f} rows/s "
+            f"(runs: {', '.join(f'{rows / s:,.0f}' for s in anchor_runs)} rows/s)"
         )
 
         full = timed_post(target, ledger, path, None, args.batch_rows, args.timeout)
@@ -508,6 +515,12 @@ def main(argv: list[str] | None = None) -> int:
         help="cancel the full file's posting after this many seconds (default 600)",
     )
     parser.add_argument(
+        "--anchor-runs",
+        type=int,
+        default=3,
+        help="runs of the anchor; its fastest is the anchor's figure (default 3)",
+    )
+    parser.add_argument(
         "--installment",
         type=int,
         default=1,
@@ -523,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0 < args.batch_rows <= BATCH_ROWS_MAX:
         parser.error(f"--batch-rows must be between 1 and {BATCH_ROWS_MAX:,}")
+    if args.anchor_runs < 1:
+        parser.error("--anchor-runs must be 1 or more")
     if args.installment < 1:
         parser.error("--installment must be 1 or more")
     console = make_console()
