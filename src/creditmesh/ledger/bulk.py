@@ -267,9 +267,9 @@ def _check(conn: Connection, currencies: tuple[str, ...], business_date: date | 
     steps need of the loan (funding model, whether it is active, its number of installments and principal).
     The payment booked under a row's key is looked up in the payments' index by key, row by row (a join
     hashed every payment ever booked: on a book seasoned five months, two thirds of this step). The fenced
-    subquery reads it once per row. On PostgreSQL the fingerprint is computed here only for a row whose key was used before (to tell a replay
-    from a different payment), and for the payments posted when they are appended: it is not carried through
-    the verdicts and the windows (64 characters a row).
+    subquery reads it once per row. On PostgreSQL the fingerprint is computed here only for a row whose key
+    was used before (to tell a replay from a different payment), and for the payments posted when they are
+    appended: it is not carried through the verdicts and the windows (64 characters a row).
     """
     known = ", ".join(f"'{c}'" for c in currencies if c.isalpha())
     fingerprint = _fingerprint_sql(conn.dialect.name)
@@ -387,7 +387,7 @@ def _allocate(conn: Connection, last_day: date) -> None:
     _temp_table(
         conn,
         "bulk_paid",
-        f"""SELECT a.loan_id, a.seq, {sums}, MAX(a.settled_on) AS settled_on
+        f"""SELECT a.loan_id, a.seq, {sums}
             FROM allocations a JOIN bulk_loan b ON b.loan_id = a.loan_id AND a.seq > COALESCE(b.settled_through, 0)
             GROUP BY a.loan_id, a.seq""",
     )
@@ -498,10 +498,10 @@ def _journal_payments(conn: Connection) -> None:
     settlement, so each day's entry has one cash line for their sum (its loan_id is empty); the trial
     balance is the same as line by line, and each payment's own split stays on its ``payments`` row.
 
-    One pass over the posted payments gives all their lines: each payment is joined to the entry's line
-    numbers and keeps its non-zero lines (an arm per line, each a pass of its own, cost a scan per line even
-    where the file has none of its kind). Inserted in the order the lines come (no sort: since migration 0009
-    postings have no index by loan)."""
+    The posted payments are read once from ``bulk_lines`` into a materialised CTE, narrow and in memory; one
+    arm per line of the entry passes over it (a join of each payment to the entry's line numbers, or a
+    ``LATERAL (VALUES ...)`` of its lines, measured slower). Inserted in the order the lines come (no sort: since
+    migration 0009 postings have no index by loan)."""
     lines = payment_lines("b.funding_model", {part: f"b.payment_{part}" for part in COMPONENTS})
     # one arm per line of the entry, each a pass over the posted payments (narrow, in memory) keeping its
     # non-zero lines

@@ -34,7 +34,6 @@ def lines_sql(
     where: str,
     carried: tuple[str, ...] = (),
     partition: str = "row_number",
-    settled: str | None = None,
     open_only: bool = False,
     due_owed: bool = True,
     fence: str = "",
@@ -43,15 +42,13 @@ def lines_sql(
 
     ``payments`` is a FROM item aliased ``v`` with ``row_number`` (one per payment), ``loan_id``,
     ``paid_on`` and ``amount_minor``; ``paid`` one aliased ``p`` with each installment's allocations so far
-    (``loan_id, seq``, one column per component, ``settled_on``); ``late`` one aliased ``f`` with its late fees
+    (``loan_id, seq``, one column per component, and ``settled_on`` unless ``open_only``); ``late`` one aliased ``f`` with its late fees
     (``loan_id, seq, late_fee``); ``where`` which payments to allocate; ``carried`` more columns of ``v``
     to carry along; ``partition`` the column of ``v`` that tells payments apart (``loan_id`` when each loan
-    has one payment at most: the lines then come sorted by loan); ``settled``, when given, a FROM item aliased
-    ``s`` with the (``loan_id, seq``) of the installments settled so far, which the lines leave out (without
-    it, those whose ``p.settled_on`` is set: the same lines, but on a large file the planner, reading
-    ``p.settled_on IS NULL`` after an outer join as rare, hashed the whole installments table);
-    ``open_only`` when ``where`` already keeps only installments not yet settled and ``paid`` holds only
-    theirs (the bulk path: those after the loan's last settled one), so no clause leaves any out.
+    has one payment at most: the lines then come sorted by loan). The lines leave out the installments whose
+    ``p.settled_on`` is set, unless ``open_only``: ``where`` already keeps only installments not yet settled and
+    ``paid`` holds only theirs (the bulk path: those after the loan's last settled one), so no clause leaves any
+    out.
 
     Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day), what the line
     takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes nothing
@@ -80,12 +77,7 @@ def lines_sql(
         for k, part in enumerate(COMPONENTS)
         if k
     )
-    if open_only:  # the caller's ``where`` keeps the open installments only, and ``paid`` holds only theirs
-        unsettled = "TRUE"
-    elif settled is None:
-        unsettled = "p.settled_on IS NULL"
-    else:
-        unsettled = f"NOT EXISTS (SELECT 1 FROM {settled} WHERE s.loan_id = i.loan_id AND s.seq = i.seq)"
+    unsettled = "TRUE" if open_only else "p.settled_on IS NULL"
     if due_owed:
         owed_total = f"CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed"
         owed_column = "due_owed"
