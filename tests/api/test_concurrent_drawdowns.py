@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from _service import create_keys, open_lines, partner, serve_in_thread, settings_for
 
@@ -68,12 +70,15 @@ def test_sixteen_drawdowns_on_one_line_never_overdraw_it(service_db, model_path,
         ledger.close()
 
 
-def test_a_partner_with_room_for_five_books_exactly_five(service_db, model_path, rows, tmp_path):
+# 16: the default, every drawdown handled at once; 1: the worker handles one at a time and the others wait their
+# turn in the event loop (none is refused or times out)
+@pytest.mark.parametrize("concurrency", [16, 1])
+def test_a_partner_with_room_for_five_books_exactly_five(service_db, model_path, rows, tmp_path, concurrency):
     partners = [
         partner("FI-FIVE", "capital_light", 5 * AMOUNT),
         partner("FI-NEXT", "ice", 7 * AMOUNT, funding_cost=0.08, fee_rate=0.001),
     ]
-    settings = settings_for(service_db, model_path, tmp_path, partners)
+    settings = replace(settings_for(service_db, model_path, tmp_path, partners), concurrency=concurrency)
     keys = create_keys(settings.db_url, "FI-FIVE")
     with serve_in_thread(settings) as url:
         with httpx.Client(base_url=url, headers={"X-API-Key": keys["app"]}, timeout=60) as app:

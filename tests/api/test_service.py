@@ -195,6 +195,11 @@ def test_settings_come_from_the_environment(tmp_path):
         Settings.from_env({"CREDITMESH_IDENTIFIER_KEY": key})
     with pytest.raises(ParameterError, match="CREDITMESH_IDENTIFIER_KEY"):
         Settings.from_env({"CREDITMESH_IDENTIFIER_KEY": "short", "CREDITMESH_MODEL": "m"})
+    assert settings.concurrency == 16
+    base = {"CREDITMESH_IDENTIFIER_KEY": key, "CREDITMESH_MODEL": "m"}
+    assert Settings.from_env({**base, "CREDITMESH_CONCURRENCY": "4"}).concurrency == 4
+    with pytest.raises(ParameterError, match="CREDITMESH_CONCURRENCY"):
+        Settings.from_env({**base, "CREDITMESH_CONCURRENCY": "0"})
 
 
 def test_the_openapi_schema_lists_every_route(server):

@@ -18,6 +18,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -58,7 +59,9 @@ def build_state(settings: Settings):
     engine = DecisionEngine(
         load_policy(settings.policy_path or default_policy_path()), load_model(settings.model_path)
     )
-    ledger = Ledger.connect(settings.db_url)
+    # a connection for each request handled at once, and two to spare for what runs on the event loop (the
+    # request guard's key check on a cache miss, readiness)
+    ledger = Ledger.connect(settings.db_url, pool_size=settings.concurrency + 2)
     with ledger.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
@@ -124,6 +127,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the sync routes run in anyio's thread pool: at most ``concurrency`` at once, each with a connection of
+        # the pool (its default, 40 threads against 5 + 10 connections, queued requests on the pool, where a
+        # thread waits holding its place, and opened and closed a connection for every one past the fifth)
+        to_thread.current_default_thread_limiter().total_tokens = settings.concurrency
         app.state.engine, app.state.platform, app.state.keys = build_state(settings)
         app.state.audit_log = app.state.platform.audit
         app.state.matcher, app.state.report_salt = build_matching(settings, app.state.platform)

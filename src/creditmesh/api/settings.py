@@ -35,6 +35,9 @@ class Settings:
     rate_per_key: float = 200.0  # requests a second one API key may make (a token bucket, burst twice this)
     rate_per_address: float = 500.0  # requests a second from one client address, keyed or not
     auth_failures_per_minute: float = 10.0  # wrong or missing keys a minute from one address (burst 20)
+    # requests a worker handles at once, each on its own database connection (its pool holds this many, no
+    # more); the rest wait their turn in the event loop
+    concurrency: int = 16
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -44,7 +47,7 @@ class Settings:
         ``CREDITMESH_BOOK`` (a folder of Parquet tables the console's portfolio page reads instead of the live
         ledger), ``CREDITMESH_REPORT_SALT``, and the limits ``CREDITMESH_BODY_LIMIT_BYTES``,
         ``CREDITMESH_BODY_TIMEOUT_SECONDS``, ``CREDITMESH_RATE_PER_KEY``, ``CREDITMESH_RATE_PER_ADDRESS``,
-        ``CREDITMESH_AUTH_FAILURES_PER_MINUTE``."""
+        ``CREDITMESH_AUTH_FAILURES_PER_MINUTE``, ``CREDITMESH_CONCURRENCY`` (requests a worker handles at once)."""
         env = os.environ if environ is None else environ
         model = env.get("CREDITMESH_MODEL", "")
         if not model:
@@ -75,6 +78,7 @@ class Settings:
             rate_per_key=_number(env, "CREDITMESH_RATE_PER_KEY", 200.0, 0.01, 1e6),
             rate_per_address=_number(env, "CREDITMESH_RATE_PER_ADDRESS", 500.0, 0.01, 1e6),
             auth_failures_per_minute=_number(env, "CREDITMESH_AUTH_FAILURES_PER_MINUTE", 10.0, 0.01, 1e6),
+            concurrency=int(_number(env, "CREDITMESH_CONCURRENCY", 16, 1, 1000)),
         )
 
 

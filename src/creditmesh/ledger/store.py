@@ -339,9 +339,11 @@ class Ledger:
         *,
         migrate: bool = True,
         business_date: date | Callable[[], date] | None = None,
+        pool_size: int | None = None,
     ) -> Ledger:
         """Open the ledger at ``url`` (:func:`database_url`: default ``$CREDITMESH_DB``, else a SQLite file
-        here) and migrate it; ``business_date`` fixes :meth:`business_date`."""
+        here) and migrate it; ``business_date`` fixes :meth:`business_date`. ``pool_size``: on PostgreSQL the
+        connections kept open, and no more (default: SQLAlchemy's 5, plus 10 opened and closed as needed)."""
         url = database_url(url)
         if url.startswith("sqlite"):
             engine = create_engine(url)
@@ -350,8 +352,11 @@ class Ledger:
             # no pool_pre_ping: it costs a round trip per payment; a dead connection fails the request,
             # and the idempotency key makes the client's retry safe
             # the transaction always ends in COMMIT or ROLLBACK, so the pool need not reset on return either
+            # a fixed pool when sized: a connection opened beyond it (SQLAlchemy's overflow) is closed again when
+            # returned, and each costs the server a new backend
+            sized = {} if pool_size is None else {"pool_size": pool_size, "max_overflow": 0}
             engine = create_engine(
-                url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED"
+                url, pool_recycle=1800, pool_reset_on_return=None, isolation_level="READ COMMITTED", **sized
             )
         ledger = cls(engine, business_date=business_date)
         if migrate:
