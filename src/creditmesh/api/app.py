@@ -127,9 +127,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # the sync routes run in anyio's thread pool: at most ``concurrency`` at once, each with a connection of
-        # the pool (its default, 40 threads against 5 + 10 connections, queued requests on the pool, where a
-        # thread waits holding its place, and opened and closed a connection for every one past the fifth)
+        # the sync routes run in anyio's thread pool: at most ``concurrency`` at once, each sure of a connection
+        # (anyio's default, 40 threads, outnumbered SQLAlchemy's 5 kept + 10 overflow connections: threads waited
+        # on the pool holding their place, and an overflow connection was opened and closed for each use)
         to_thread.current_default_thread_limiter().total_tokens = settings.concurrency
         app.state.engine, app.state.platform, app.state.keys = build_state(settings)
         app.state.audit_log = app.state.platform.audit

@@ -35,8 +35,8 @@ class Settings:
     rate_per_key: float = 200.0  # requests a second one API key may make (a token bucket, burst twice this)
     rate_per_address: float = 500.0  # requests a second from one client address, keyed or not
     auth_failures_per_minute: float = 10.0  # wrong or missing keys a minute from one address (burst 20)
-    # requests a worker handles at once, each on its own database connection (its pool holds this many, no
-    # more); the rest wait their turn in the event loop
+    # requests a worker handles at once, each on its own database connection (the pool holds this many and two
+    # to spare for the event loop); the rest wait their turn in the event loop
     concurrency: int = 16
 
     @classmethod

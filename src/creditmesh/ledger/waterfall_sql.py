@@ -42,13 +42,13 @@ def lines_sql(
 
     ``payments`` is a FROM item aliased ``v`` with ``row_number`` (one per payment), ``loan_id``,
     ``paid_on`` and ``amount_minor``; ``paid`` one aliased ``p`` with each installment's allocations so far
-    (``loan_id, seq``, one column per component, and ``settled_on`` unless ``open_only``); ``late`` one aliased ``f`` with its late fees
-    (``loan_id, seq, late_fee``); ``where`` which payments to allocate; ``carried`` more columns of ``v``
-    to carry along; ``partition`` the column of ``v`` that tells payments apart (``loan_id`` when each loan
-    has one payment at most: the lines then come sorted by loan). The lines leave out the installments whose
-    ``p.settled_on`` is set, unless ``open_only``: ``where`` already keeps only installments not yet settled and
-    ``paid`` holds only theirs (the bulk path: those after the loan's last settled one), so no clause leaves any
-    out.
+    (``loan_id, seq``, one column per component, and ``settled_on`` unless ``open_only``); ``late`` one
+    aliased ``f`` with its late fees (``loan_id, seq, late_fee``); ``where`` which payments to allocate;
+    ``carried`` more columns of ``v`` to carry along; ``partition`` the column of ``v`` that tells payments
+    apart (``loan_id`` when each loan has one payment at most: the lines then come sorted by loan). The lines
+    leave out the installments whose ``p.settled_on`` is set, unless ``open_only``: ``where`` already keeps
+    only installments not yet settled and ``paid`` holds only theirs (the bulk path: those after the loan's
+    last settled one), so no clause leaves any out.
 
     Columns: the payment's, ``seq``, ``due_owed`` (all that is due on the payment's day), what the line
     takes of each component (:data:`COMPONENTS`), ``settles`` (1 when the installment owes nothing
@@ -77,7 +77,7 @@ def lines_sql(
         for k, part in enumerate(COMPONENTS)
         if k
     )
-    unsettled = "TRUE" if open_only else "p.settled_on IS NULL"
+    unsettled = "" if open_only else " AND p.settled_on IS NULL"
     if due_owed:
         owed_total = f"CAST(SUM({total}) OVER (PARTITION BY v.{partition}) AS BIGINT) AS due_owed"
         owed_column = "due_owed"
@@ -111,7 +111,7 @@ def lines_sql(
             JOIN installments i ON i.loan_id = v.loan_id AND i.due_date <= v.paid_on
             LEFT JOIN {paid} ON p.loan_id = i.loan_id AND p.seq = i.seq
             LEFT JOIN {late} ON f.loan_id = i.loan_id AND f.seq = i.seq
-            WHERE ({where}) AND {unsettled}
+            WHERE ({where}){unsettled}
         ) AS x{fenced}
         ) AS y"""
 
