@@ -39,8 +39,10 @@ demo: install
 	rm -f $(DEMO_DIR)/service.db*
 	$(BIN)/python -m creditmesh.api.demo --model $(DEMO_DIR)/model/gbm --partners $(DEMO_DIR)/institutions.parquet --db $(DEMO_DIR)/service.db
 
+# Two workers (this project's machines have two cores), a test file to a worker at a time so that a file's
+# module fixtures are built once: 1,086 s on one process, 781 s on two (session 13).
 test: install-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: install-dev
 	$(BIN)/ruff check .
