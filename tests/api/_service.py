@@ -23,11 +23,13 @@ START_SECONDS = 60
 
 
 @contextmanager
-def serve_in_thread(settings: Settings):
-    """The base URL of the service under ``settings``, running in a thread; stopped afterwards."""
+def serve_in_thread(settings: Settings, app=None):
+    """The base URL of the service under ``settings`` (``app``, when the test holds it), running in a thread;
+    stopped afterwards."""
     from creditmesh.api.app import create_app
 
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=free_port(), log_level="warning")
+    app = create_app(settings) if app is None else app
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -89,6 +89,41 @@ def test_the_key_is_checked_before_the_body_is_read(server):
         assert answer.status_code == 401, answer.text
 
 
+def test_a_key_check_waiting_on_the_database_holds_up_no_other_request(settings, keys):
+    """A key not checked lately is read from the database off the event loop: while that read waits, the
+    worker still answers (liveness here; before, the guard read it on the loop and the whole worker stalled)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from creditmesh.api.app import create_app
+    from creditmesh.api.keys import KeyCache
+
+    app = create_app(settings)
+    keys_engine = sa.create_engine(settings.db_url)
+    checking, release = threading.Event(), threading.Event()
+
+    @sa.event.listens_for(keys_engine, "checkout")
+    def _a_slow_database(*_):
+        checking.set()
+        release.wait(60)
+
+    with serve_in_thread(settings, app) as url, ThreadPoolExecutor(1) as pool:
+        app.state.keys = KeyCache(keys_engine)
+        pending = pool.submit(
+            httpx.get, f"{url}/v1/reviews", headers={"X-API-Key": keys["operator"]}, timeout=90
+        )
+        try:
+            assert checking.wait(30), "the key was read from the database"
+            assert httpx.get(f"{url}/livez", timeout=15).status_code == 200
+            assert not pending.done(), "the keyed request still waits on its key check"
+        finally:
+            release.set()
+        assert pending.result().status_code == 200
+    keys_engine.dispose()
+
+
 def test_a_body_shorter_than_its_content_length_is_a_408_not_a_held_connection(settings, keys):
     with serve_in_thread(dataclasses.replace(settings, body_timeout_seconds=1.0)) as url:
         port = int(url.rsplit(":", 1)[1])

@@ -59,9 +59,9 @@ def build_state(settings: Settings):
     engine = DecisionEngine(
         load_policy(settings.policy_path or default_policy_path()), load_model(settings.model_path)
     )
-    # a connection for each request handled at once, and two to spare for what runs on the event loop (the
-    # request guard's key check on a cache miss, readiness)
-    ledger = Ledger.connect(settings.db_url, pool_size=settings.concurrency + 2)
+    # a connection for each route (or readiness check) run at once, and one for each of the request guard's
+    # key checks (at most middleware.KEY_CHECKS at once, on threads of their own): none waits on the pool
+    ledger = Ledger.connect(settings.db_url, pool_size=settings.concurrency + middleware.KEY_CHECKS)
     with ledger.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")

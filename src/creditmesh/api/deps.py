@@ -52,9 +52,14 @@ def resolve_principal(state: Any, api_key: str | None) -> Principal | None:
     The one place a key becomes a principal: the request guard (before the body is read, for the rate
     limits) and :func:`authenticated` both call it.
     """
-    if not api_key or len(api_key) > 256:
+    if not plausible_key(api_key):
         return None
     return state.keys.principal(api_key)
+
+
+def plausible_key(api_key: str | None) -> bool:
+    """Whether a presented key is worth looking up (present, and not absurdly long)."""
+    return bool(api_key) and len(api_key) <= 256
 
 
 def authenticated(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> Principal:

@@ -126,16 +126,24 @@ class KeyCache:
         self._known: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def recent(self, presented: str) -> tuple[Principal | None] | None:
+        """``(principal,)`` when this key was checked less than :attr:`seconds` ago (``(None,)`` when it was
+        found unknown), else None: :meth:`principal` must read it. Never touches the database."""
+        hit = self._known.get(_digest(presented))
+        if hit is not None and time.monotonic() - hit[0] < self.seconds:
+            return (hit[1],)
+        return None
+
     def principal(self, presented: str) -> Principal | None:
-        token = _digest(presented)
+        """The key's principal (None when unknown): from the cache, else read from the database."""
+        known = self.recent(presented)
+        if known is not None:
+            return known[0]
         now = time.monotonic()
-        hit = self._known.get(token)
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
         with self.engine.connect() as connection:
             principal = authenticate(connection, presented)
         with self._lock:
             if len(self._known) >= MAX_KEYS_CACHED:
                 self._known.clear()
-            self._known[token] = (now, principal)
+            self._known[_digest(presented)] = (now, principal)
         return principal

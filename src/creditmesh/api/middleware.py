@@ -31,9 +31,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 
-from creditmesh.api.deps import resolve_principal
+from creditmesh.api.deps import plausible_key
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -198,6 +199,10 @@ def _too_many(wait: float, what: str) -> tuple[int, str, tuple[tuple[bytes, byte
     )
 
 
+#: Key checks read from the database at once in a worker (each on a connection of its own, beside the routes').
+KEY_CHECKS = 2
+
+
 class GuardedRequests:
     """Per-address and per-key rate limits, and the API key resolved before the body is read."""
 
@@ -206,6 +211,20 @@ class GuardedRequests:
         self.addresses = TokenBuckets(per_address, 2 * per_address)
         self.keys = TokenBuckets(per_key, 2 * per_key)
         self.failures = TokenBuckets(auth_failures_per_minute / 60, 2 * auth_failures_per_minute)
+        self._key_checks: anyio.CapacityLimiter | None = None  # made on the event loop, at the first check
+
+    async def _principal(self, state: Any, api_key: str | None):
+        """The key's principal, never waiting on the database on the event loop: a key checked lately answers
+        from the worker's cache; another is read on a thread, at most :data:`KEY_CHECKS` at once (the
+        connections the pool keeps beside the routes'), so a slow database holds up only those requests."""
+        if not plausible_key(api_key):
+            return None
+        known = state.keys.recent(api_key)
+        if known is not None:
+            return known[0]
+        if self._key_checks is None:
+            self._key_checks = anyio.CapacityLimiter(KEY_CHECKS)
+        return await anyio.to_thread.run_sync(state.keys.principal, api_key, limiter=self._key_checks)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(KEYED_PREFIX):
@@ -220,7 +239,7 @@ class GuardedRequests:
             refusal = _too_many(wait, "with a missing or unknown API key from this address")
         else:
             try:
-                principal = resolve_principal(scope["app"].state, _header(scope, b"x-api-key"))
+                principal = await self._principal(scope["app"].state, _header(scope, b"x-api-key"))
             except Exception:  # noqa: BLE001 - the key store (the database) does not answer: retry later
                 await answer(
                     send, 503, "cannot check the API key now; retry shortly", ((b"retry-after", b"1"),)

@@ -36,7 +36,7 @@ class Settings:
     rate_per_address: float = 500.0  # requests a second from one client address, keyed or not
     auth_failures_per_minute: float = 10.0  # wrong or missing keys a minute from one address (burst 20)
     # requests a worker handles at once, each on its own database connection (the pool holds this many and two
-    # to spare for the event loop); the rest wait their turn in the event loop
+    # for the request guard's key checks); the rest wait their turn in the event loop
     concurrency: int = 16
 
     @classmethod
