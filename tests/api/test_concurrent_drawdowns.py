@@ -113,3 +113,57 @@ def test_a_partner_with_room_for_five_books_exactly_five(service_db, model_path,
         )
     finally:
         ledger.close()
+
+
+def test_a_partner_filled_between_the_choice_and_the_reservation_is_passed_over_and_nothing_doubles(
+    model_path, rows, tmp_path
+):
+    """The reservation is a drawdown's last write: when another drawdown takes the chosen partner's last room
+    after this one read it, this one's transaction is rolled back and run again with the next partner, leaving
+    one decision, one answer and one loan."""
+    from pg_server import throwaway_pg_url
+
+    from creditmesh.api.app import create_app
+    from creditmesh.api.tables import drawdowns
+
+    partners = [
+        partner("FI-FIRST", "capital_light", 5 * AMOUNT),
+        partner("FI-NEXT", "ice", 5 * AMOUNT, funding_cost=0.08, fee_rate=0.001),
+    ]
+    with throwaway_pg_url() as db_url:
+        settings = settings_for(db_url, model_path, tmp_path, partners)
+        keys = create_keys(settings.db_url, "FI-FIRST")
+        app = create_app(settings)
+        with serve_in_thread(settings, app) as url:
+            with httpx.Client(base_url=url, headers={"X-API-Key": keys["app"]}, timeout=60) as client:
+                line = open_lines(client, rows[:300], 1)[0]
+                platform = app.state.platform
+                take = platform._take_capacity
+
+                def a_competitor_fills_it_first(conn, institution_id, day, amount):
+                    if institution_id == "FI-FIRST":  # another drawdown commits all of FI-FIRST's room first
+                        with platform.engine.begin() as other:
+                            assert take(other, institution_id, day, 5 * AMOUNT)
+                    return take(conn, institution_id, day, amount)
+
+                platform._take_capacity = a_competitor_fills_it_first
+                body = _drawdown(line["credit_line_id"], AMOUNT)
+                answer = client.post("/v1/drawdowns", json=body).json()
+        assert answer["outcome"] == "booked" and answer["institution_id"] == "FI-NEXT", answer
+        ledger = Ledger.connect(settings.db_url)
+        try:
+            with ledger.engine.connect() as conn:
+                reserved = dict(
+                    conn.execute(
+                        sa.select(partner_capacity.c.institution_id, partner_capacity.c.reserved_minor)
+                    ).all()
+                )
+                booked = conn.execute(sa.select(loans.c.loan_id, loans.c.institution_id)).all()
+                answers = conn.execute(
+                    sa.select(sa.func.count()).where(drawdowns.c.application_id == body["application_id"])
+                ).scalar_one()
+            assert reserved == {"FI-FIRST": 5 * AMOUNT, "FI-NEXT": AMOUNT}
+            assert [(r.loan_id, r.institution_id) for r in booked] == [(answer["loan_id"], "FI-NEXT")]
+            assert answers == 1 and sum(ledger.trial_balance().values()) == 0
+        finally:
+            ledger.close()

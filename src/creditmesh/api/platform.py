@@ -121,6 +121,23 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:20]}"
 
 
+#: Each offered partner's room for the day (the ones without a row yet have their whole daily capacity).
+_ROOM = sa.select(
+    partner_capacity.c.institution_id, partner_capacity.c.capacity_minor - partner_capacity.c.reserved_minor
+).where(
+    partner_capacity.c.day == sa.bindparam("day"),
+    partner_capacity.c.institution_id.in_(sa.bindparam("ids", expanding=True)),
+)
+
+
+class _PartnerFull(Exception):
+    """A drawdown's partner had no room left when its capacity was reserved: the transaction runs again."""
+
+    def __init__(self, institution_id: str) -> None:
+        super().__init__(institution_id)
+        self.institution_id = institution_id
+
+
 @dataclass
 class Platform:
     """The service's one flow over the boxes: built once per worker by the app's lifespan."""
@@ -421,22 +438,33 @@ class Platform:
     # -- drawdowns ------------------------------------------------------------------------------------
 
     def draw(self, who: Principal, body: DrawdownIn) -> DrawdownOut:
-        """Check the stored line under its lock, decide, match a partner with room, reserve it, book the loan:
-        one transaction. A repeated application id returns the first answer."""
-        digest = fingerprint(body.model_dump(mode="json"))
-        try:  # a repeated id meets the decision log's key (AuditError), then the stored answer
-            with self.engine.begin() as conn:
-                answer = self._draw_in(conn, who, body, digest)
-        except AuditError as error:  # decided before (a repeat, or a concurrent request a moment ago)
-            if error.field != "application_id":
-                raise
-            stored = self._stored_drawdown(who, body.application_id, digest)
-            if stored is None:
-                raise Conflict("application_id", f"{body.application_id} was already decided") from None
-            return stored
-        return answer
+        """Check the stored line under its lock, decide, match a partner with room, book the loan, reserve the
+        partner's capacity: one transaction. A repeated application id returns the first answer.
 
-    def _draw_in(self, conn: sa.Connection, who: Principal, body: DrawdownIn, digest: str) -> DrawdownOut:
+        The reservation is the transaction's last write, so a partner's row is locked only through the commit,
+        not through the booking (every drawdown that goes to a popular partner queues on that row). The partner
+        is chosen from its capacity read without a lock; when a concurrent drawdown took the room meanwhile, the
+        transaction is rolled back and run again without that partner (capacity only fills within a day, so each
+        retry drops a partner for good and the retries end)."""
+        digest = fingerprint(body.model_dump(mode="json"))
+        full: set[str] = set()
+        while True:
+            try:  # a repeated id meets the decision log's key (AuditError), then the stored answer
+                with self.engine.begin() as conn:
+                    return self._draw_in(conn, who, body, digest, full)
+            except _PartnerFull as raced:
+                full.add(raced.institution_id)
+            except AuditError as error:  # decided before (a repeat, or a concurrent request a moment ago)
+                if error.field != "application_id":
+                    raise
+                stored = self._stored_drawdown(who, body.application_id, digest)
+                if stored is None:
+                    raise Conflict("application_id", f"{body.application_id} was already decided") from None
+                return stored
+
+    def _draw_in(
+        self, conn: sa.Connection, who: Principal, body: DrawdownIn, digest: str, full: set[str]
+    ) -> DrawdownOut:
         line = self._locked_line(conn, who, body.credit_line_id)
         profile = line
         used, worst_dpd = self.ledger.line_usage(conn, body.credit_line_id)
@@ -467,7 +495,8 @@ class Platform:
         }
         if decision.outcome != "approve":
             return self._store_drawdown(conn, who, digest, {**answer, "outcome": decision.outcome})
-        offer, excluded = self._reserve_partner(conn, body, profile, amount, line.apr_ppm / 1e6)
+        day = today()
+        offer, excluded = self._choose_partner(conn, body, profile, amount, line.apr_ppm / 1e6, day, full)
         if offer is None:
             return self._store_drawdown(
                 conn, who, digest, {**answer, "outcome": "no_partner", "reasons": excluded}
@@ -498,7 +527,7 @@ class Platform:
             }
             for r in rows
         ]
-        return self._store_drawdown(
+        booked = self._store_drawdown(
             conn,
             who,
             digest,
@@ -513,9 +542,22 @@ class Platform:
                 "reasons": [],
             },
         )
+        if not self._take_capacity(conn, offer.institution_id, day, amount):  # the last write (see draw)
+            raise _PartnerFull(offer.institution_id)
+        return booked
 
-    def _reserve_partner(self, conn: sa.Connection, body: DrawdownIn, profile, amount: int, apr: float):
-        """The first ranked partner whose daily capacity takes ``amount`` (reserved), or None and the reasons."""
+    def _choose_partner(
+        self,
+        conn: sa.Connection,
+        body: DrawdownIn,
+        profile,
+        amount: int,
+        apr: float,
+        day: date,
+        full: set[str],
+    ):
+        """The first ranked partner, ``full`` ones aside, whose daily capacity shows room for ``amount`` (read
+        without a lock: :meth:`_take_capacity` reserves it), or None and the reasons."""
         if self.matcher is None:
             return None, ["matching_not_configured"]
         match = self.matcher.rank(
@@ -532,11 +574,16 @@ class Platform:
         )
         if not match.offers:
             return None, list(match.reasons)
-        day = today()
-        for offer in match.offers:
-            if self._take_capacity(conn, offer.institution_id, day, amount):
+        offers = [o for o in match.offers if o.institution_id not in full]
+        room = dict(conn.execute(_ROOM, {"day": day, "ids": [o.institution_id for o in offers]}).all())
+        for offer in offers:  # a partner without a row for the day has its whole daily capacity
+            if amount <= room.get(offer.institution_id, self._daily_capacity(offer.institution_id)):
                 return offer, []
         return None, ["capacity_exhausted"]
+
+    def _daily_capacity(self, institution_id: str) -> int:
+        partners = self.matcher.partners
+        return int(partners.capacity_minor[list(partners.ids).index(institution_id)]) // DAYS_PER_MONTH
 
     def _take_capacity(self, conn: sa.Connection, institution_id: str, day: date, amount: int) -> bool:
         """Reserve ``amount`` of the partner's capacity for ``day`` with a guarded UPDATE (never oversold)."""
@@ -558,15 +605,13 @@ class Platform:
         ).first()
         if exists is not None:
             return False
-        partners = self.matcher.partners
-        monthly = int(partners.capacity_minor[list(partners.ids).index(institution_id)])
         insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
         conn.execute(
             insert(partner_capacity)
             .values(
                 institution_id=institution_id,
                 day=day,
-                capacity_minor=monthly // DAYS_PER_MONTH,
+                capacity_minor=self._daily_capacity(institution_id),
                 reserved_minor=0,
             )
             .on_conflict_do_nothing()
