@@ -181,3 +181,15 @@ def settings_for(db_url: str, model_path, folder, partners=PARTNERS) -> Settings
         partners_path=partners_file(folder, partners),
         report_salt="test-salt",
     )
+
+
+def count_where(db_url: str, column, value) -> int:
+    """How many rows of ``column``'s table hold ``value`` in it, read straight from the service's database."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).where(column == value)).scalar_one()
+    finally:
+        engine.dispose()

@@ -10,7 +10,7 @@ from dataclasses import replace
 import httpx
 import pytest
 import sqlalchemy as sa
-from _service import create_keys, open_lines, partner, serve_in_thread, settings_for
+from _service import count_where, create_keys, open_lines, partner, serve_in_thread, settings_for
 
 from creditmesh.api.tables import partner_capacity
 from creditmesh.ledger import Ledger
@@ -91,7 +91,17 @@ def test_a_partner_with_room_for_five_books_exactly_five(service_db, model_path,
     assert len(by_partner["FI-NEXT"]) == 7 and len(by_partner["no_partner"]) == AT_ONCE - 12
     assert all(a["reasons"] == ["capacity_exhausted"] for a in by_partner["no_partner"])
     assert {a["funding_model"] for a in by_partner["FI-NEXT"]} == {"ice"}
-    ledger = Ledger.connect(settings.db_url)
+    reserved, booked = _reserved_and_booked(settings.db_url)
+    assert (
+        reserved
+        == {"FI-FIVE": 5 * AMOUNT, "FI-NEXT": 7 * AMOUNT}
+        == {k: sum(p for _, p in v) for k, v in booked.items()}
+    )
+
+
+def _reserved_and_booked(db_url: str) -> tuple[dict[str, int], dict[str, list[tuple[str, int]]]]:
+    """Each partner's reserved capacity, and its booked loans (id, principal); the books balance."""
+    ledger = Ledger.connect(db_url)
     try:
         with ledger.engine.connect() as conn:
             reserved = dict(
@@ -99,18 +109,13 @@ def test_a_partner_with_room_for_five_books_exactly_five(service_db, model_path,
                     sa.select(partner_capacity.c.institution_id, partner_capacity.c.reserved_minor)
                 ).all()
             )
-            booked = dict(
-                conn.execute(
-                    sa.select(loans.c.institution_id, sa.func.sum(loans.c.principal_minor)).group_by(
-                        loans.c.institution_id
-                    )
-                ).all()
-            )
-        assert (
-            reserved
-            == {"FI-FIVE": 5 * AMOUNT, "FI-NEXT": 7 * AMOUNT}
-            == {k: int(v) for k, v in booked.items()}
-        )
+            booked = {}
+            for row in conn.execute(
+                sa.select(loans.c.institution_id, loans.c.loan_id, loans.c.principal_minor)
+            ):
+                booked.setdefault(row.institution_id, []).append((row.loan_id, int(row.principal_minor)))
+        assert sum(ledger.trial_balance().values()) == 0
+        return {k: int(v) for k, v in reserved.items()}, booked
     finally:
         ledger.close()
 
@@ -150,20 +155,7 @@ def test_a_partner_filled_between_the_choice_and_the_reservation_is_passed_over_
                 body = _drawdown(line["credit_line_id"], AMOUNT)
                 answer = client.post("/v1/drawdowns", json=body).json()
         assert answer["outcome"] == "booked" and answer["institution_id"] == "FI-NEXT", answer
-        ledger = Ledger.connect(settings.db_url)
-        try:
-            with ledger.engine.connect() as conn:
-                reserved = dict(
-                    conn.execute(
-                        sa.select(partner_capacity.c.institution_id, partner_capacity.c.reserved_minor)
-                    ).all()
-                )
-                booked = conn.execute(sa.select(loans.c.loan_id, loans.c.institution_id)).all()
-                answers = conn.execute(
-                    sa.select(sa.func.count()).where(drawdowns.c.application_id == body["application_id"])
-                ).scalar_one()
-            assert reserved == {"FI-FIRST": 5 * AMOUNT, "FI-NEXT": AMOUNT}
-            assert [(r.loan_id, r.institution_id) for r in booked] == [(answer["loan_id"], "FI-NEXT")]
-            assert answers == 1 and sum(ledger.trial_balance().values()) == 0
-        finally:
-            ledger.close()
+        reserved, booked = _reserved_and_booked(settings.db_url)
+        assert reserved == {"FI-FIRST": 5 * AMOUNT, "FI-NEXT": AMOUNT}
+        assert booked == {"FI-NEXT": [(answer["loan_id"], AMOUNT)]}
+        assert count_where(settings.db_url, drawdowns.c.application_id, body["application_id"]) == 1

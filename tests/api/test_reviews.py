@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import numpy as np
-from _service import applicant
+from _service import applicant, count_where
 
 
 def _night_burst(rows, n: int) -> dict:
@@ -99,10 +99,4 @@ def test_an_approved_credit_line_review_stores_the_line_for_the_applicants_tenan
     assert as_role("other_app").get(f"/v1/credit-lines/{line_id}").status_code == 404
     again = operator.post(f"/v1/reviews/{body['application_id']}", json={"outcome": "approve"})
     assert again.status_code == 200  # settling again opens no second line
-    engine = sa.create_engine(settings.db_url)
-    with engine.connect() as conn:
-        count = conn.execute(
-            sa.select(sa.func.count()).where(credit_line_profiles.c.application_id == body["application_id"])
-        ).scalar_one()
-    engine.dispose()
-    assert count == 1
+    assert count_where(settings.db_url, credit_line_profiles.c.application_id, body["application_id"]) == 1

@@ -130,6 +130,17 @@ _ROOM = sa.select(
 )
 
 
+def _first_answer(error: AuditError, application_id: str, stored, who: Principal, digest: str):
+    """The answer stored for an application id decided before (a repeat, or a concurrent request a moment ago:
+    the decision log's key refused it), read by ``stored``; a Conflict when that id was sent another request."""
+    if error.field != "application_id":
+        raise error
+    answer = stored(who, application_id, digest)
+    if answer is None:
+        raise Conflict("application_id", f"{application_id} was already decided") from None
+    return answer
+
+
 class _PartnerFull(Exception):
     """A drawdown's partner had no room left when its capacity was reserved: the transaction runs again."""
 
@@ -213,12 +224,7 @@ class Platform:
                 else:
                     _insert_actor(conn, "decision", body.application_id, who)
         except AuditError as error:
-            if error.field != "application_id":
-                raise
-            stored = self._stored_application(who, body.application_id, digest)
-            if stored is None:
-                raise Conflict("application_id", f"{body.application_id} was already decided") from None
-            return stored
+            return _first_answer(error, body.application_id, self._stored_application, who, digest)
         return ApplicationOut(
             application_id=body.application_id,
             outcome=decision.outcome,
@@ -454,13 +460,8 @@ class Platform:
                     return self._draw_in(conn, who, body, digest, full)
             except _PartnerFull as raced:
                 full.add(raced.institution_id)
-            except AuditError as error:  # decided before (a repeat, or a concurrent request a moment ago)
-                if error.field != "application_id":
-                    raise
-                stored = self._stored_drawdown(who, body.application_id, digest)
-                if stored is None:
-                    raise Conflict("application_id", f"{body.application_id} was already decided") from None
-                return stored
+            except AuditError as error:
+                return _first_answer(error, body.application_id, self._stored_drawdown, who, digest)
 
     def _draw_in(
         self, conn: sa.Connection, who: Principal, body: DrawdownIn, digest: str, full: set[str]
