@@ -576,6 +576,8 @@ class Platform:
         if not match.offers:
             return None, list(match.reasons)
         offers = [o for o in match.offers if o.institution_id not in full]
+        if not offers:
+            return None, ["capacity_exhausted"]
         room = dict(conn.execute(_ROOM, {"day": day, "ids": [o.institution_id for o in offers]}).all())
         for offer in offers:  # a partner without a row for the day has its whole daily capacity
             if amount <= room.get(offer.institution_id, self._daily_capacity(offer.institution_id)):
