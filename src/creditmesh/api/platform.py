@@ -579,8 +579,11 @@ class Platform:
         if not offers:
             return None, ["capacity_exhausted"]
         room = dict(conn.execute(_ROOM, {"day": day, "ids": [o.institution_id for o in offers]}).all())
-        for offer in offers:  # a partner without a row for the day has its whole daily capacity
-            if amount <= room.get(offer.institution_id, self._daily_capacity(offer.institution_id)):
+        for offer in offers:
+            left = room.get(offer.institution_id)
+            if left is None:  # no drawdown went to it today yet: its whole daily capacity
+                left = self._daily_capacity(offer.institution_id)
+            if amount <= left:
                 return offer, []
         return None, ["capacity_exhausted"]
 
